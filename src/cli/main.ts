@@ -1,0 +1,185 @@
+import { Command, Option } from 'commander';
+import { hostname } from 'node:os';
+import { openContext, type Context, type PathOptions } from './context.js';
+import { makeEnactor, makeJanitor, makePlanner, makeReconciler } from './roles.js';
+import { readAllServed, statusReport } from './report.js';
+import { createLogger } from '../util/log.js';
+import { InvariantViolation, UserError } from '../util/assert.js';
+import { normalizeName } from '../domain/names.js';
+import { recordSetKey } from '../domain/types.js';
+
+type Common = PathOptions & { json?: boolean };
+
+function withPaths(command: Command): Command {
+  return command
+    .option('--config <file>', 'config file (default: <data>/config.yaml written by `dnsplane up`)')
+    .option('--data <dir>', 'data directory', '.dnsplane');
+}
+
+function print(json: boolean | undefined, value: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
+}
+
+async function withContext<T>(options: PathOptions, body: (context: Context) => Promise<T>): Promise<T> {
+  const context = await openContext(options);
+  try {
+    return await body(context);
+  } finally {
+    await context.close();
+  }
+}
+
+/** Runs a long-lived role until SIGINT/SIGTERM, then closes the store cleanly. */
+async function runRole(options: PathOptions, role: string, body: (context: Context, signal: AbortSignal) => Promise<void>): Promise<void> {
+  await withContext(options, async (context) => {
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    createLogger(role).info({ config: context.configPath, data: context.dataDir }, `${role} started`);
+    await body(context, controller.signal);
+  });
+}
+
+function formatAge(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('dnsplane')
+    .description('DNS control plane for load-balanced services: planner, racing enactors with compare-and-swap, safe clean-up, self-repair')
+    .showHelpAfterError()
+    .exitOverride();
+
+  withPaths(program.command('planner').description('compute and publish plans while holding the leader lease'))
+    .option('--id <id>', 'planner id', `planner@${hostname()}:${process.pid}`)
+    .option('--once', 'publish at most one plan and exit')
+    .option('--force', 'with --once: publish even if the safety threshold refuses the plan')
+    .action(async (options: Common & { id: string; once?: boolean; force?: boolean }) => {
+      await runRole(options, 'planner', async (context, signal) => {
+        const planner = makePlanner(context, options.id, { log: createLogger('planner', { id: options.id }) });
+        if (!options.once) return planner.run(signal);
+        const result = await planner.tick(options.force ?? false);
+        await planner.release();
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        if (result.kind === 'refused') process.exitCode = 3;
+      });
+    });
+
+  withPaths(program.command('enactor').description('apply the newest plan with compare-and-swap writes'))
+    .requiredOption('--id <id>', 'enactor id, unique per process (e.g. az1)')
+    .action(async (options: Common & { id: string }) => {
+      await runRole(options, 'enactor', (context, signal) => makeEnactor(context, options.id, { log: createLogger('enactor', { id: options.id }) }).run(signal));
+    });
+
+  withPaths(program.command('janitor').description('delete old plans that nothing enacts or holds (S4)')).action(async (options: Common) => {
+    await runRole(options, 'janitor', (context, signal) => makeJanitor(context, { log: createLogger('janitor') }).run(signal));
+  });
+
+  withPaths(program.command('reconciler').description('detect and repair drift between DNS and the plan (L2)')).action(async (options: Common) => {
+    await runRole(options, 'reconciler', (context, signal) => makeReconciler(context, { log: createLogger('reconciler') }).run(signal));
+  });
+
+  withPaths(program.command('status').description('generations, convergence, enactors and alarms'))
+    .option('--json', 'machine-readable output')
+    .action(async (options: Common) => {
+      await withContext(options, async (context) => {
+        const report = await statusReport(context);
+        print(options.json, report, () => [
+          `zone ${report.zone}: newest generation ${report.generation.latest} (oldest kept ${report.generation.oldest})`,
+          `names: ${report.names.converged}/${report.names.total} on the newest plan${report.names.behind.length > 0 ? `; behind: ${report.names.behind.join(', ')}` : ''}`,
+          'enactors:',
+          ...report.enactors.map((e) => `  ${e.id.padEnd(12)} held ${e.heldGeneration} enacted ${e.enactedGeneration} heartbeat ${formatAge(e.heartbeatAgeMs)} ago${e.alive ? '' : ' (dead)'}`),
+          `alarms: ${report.alarms.length === 0 ? 'none' : ''}`,
+          ...report.alarms.map((a) => `  [${a.kind}] ${a.name}: ${a.message} (x${a.count})`),
+        ].join('\n'));
+      });
+    });
+
+  withPaths(program.command('records [name]').description('what DNS serves, with each name\'s enacted generation'))
+    .option('--json', 'machine-readable output')
+    .action(async (name: string | undefined, options: Common) => {
+      await withContext(options, async (context) => {
+        let states = await readAllServed(context);
+        if (name !== undefined) {
+          const wanted = normalizeName(name);
+          states = states.filter((state) => state.name === wanted || state.name === `${wanted}.${context.zone}`);
+          if (states.length === 0) throw new UserError(`no served records for "${name}"`);
+        }
+        print(options.json, states, () => states.map((s) => `${s.name}  gen ${s.generation}  ${recordSetKey(s.records)}`).join('\n'));
+      });
+    });
+
+  withPaths(program.command('plans').description('published plans, newest first'))
+    .option('--limit <n>', 'how many', '50')
+    .option('--json', 'machine-readable output')
+    .action(async (options: Common & { limit: string }) => {
+      await withContext(options, async (context) => {
+        const plans = await context.store.listPlans(Math.max(1, Number(options.limit) || 50));
+        print(options.json, plans, () => plans.map((p) => `gen ${p.generation}  ${new Date(p.createdAtMs).toISOString()}  ${p.namesChanged}/${p.namesTotal} changed  by ${p.plannerId} (token ${p.fencingToken})${p.forced ? '  FORCED' : ''}`).join('\n'));
+      });
+    });
+
+  withPaths(program.command('history <name>').description('every enacted change of a name'))
+    .option('--limit <n>', 'how many', '100')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, options: Common & { limit: string }) => {
+      await withContext(options, async (context) => {
+        const wanted = normalizeName(name);
+        const full = wanted.endsWith(context.zone) ? wanted : `${wanted}.${context.zone}`;
+        const entries = await context.store.readHistory(full, Math.max(1, Number(options.limit) || 100));
+        print(options.json, entries, () => entries.map((e) => `${new Date(e.atMs).toISOString()}  ${e.kind.padEnd(6)} ${e.fromGeneration} -> ${e.toGeneration}  by ${e.actor}${e.detail ? `  (${e.detail})` : ''}`).join('\n'));
+      });
+    });
+
+  const health = program.command('health').description('target health (operator overrides)');
+  withPaths(health.command('set <target> <state>').description('set a target up or down'))
+    .action(async (target: string, state: string, options: Common) => {
+      if (state !== 'up' && state !== 'down') throw new UserError(`state must be "up" or "down", not "${state}"`);
+      await withContext(options, async (context) => {
+        const known = context.inventory.some((endpoint) => endpoint.targets.some((t) => t.id === target));
+        if (!known) throw new UserError(`unknown target "${target}" (not in ${context.configPath})`);
+        await context.store.setHealth(target, state, 'operator');
+        process.stdout.write(`${target} ${state}\n`);
+      });
+    });
+  withPaths(health.command('clear <target>').description('remove an operator override')).action(async (target: string, options: Common) => {
+    await withContext(options, async (context) => {
+      const removed = await context.store.clearHealth(target);
+      process.stdout.write(removed ? `${target} cleared\n` : `${target} had no override\n`);
+    });
+  });
+  withPaths(health.command('list').description('health of every target'))
+    .option('--json', 'machine-readable output')
+    .action(async (options: Common) => {
+      await withContext(options, async (context) => {
+        const records = await context.store.readHealth();
+        print(options.json, records, () => records.map((r) => `${r.target} ${r.state} (${r.source})`).join('\n'));
+      });
+    });
+
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
+    if (typeof code === 'string' && code.startsWith('commander.')) return 2;
+    if (error instanceof UserError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof InvariantViolation) {
+      process.stderr.write(`FATAL ${error.message}\n`);
+      return 70;
+    }
+    process.stderr.write(`error: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  }
+}

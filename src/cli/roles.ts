@@ -1,0 +1,58 @@
+import { hostname } from 'node:os';
+import { Planner } from '../planner/planner.js';
+import { Enactor } from '../enactor/enactor.js';
+import { Janitor } from '../enactor/janitor.js';
+import { Reconciler } from '../enactor/reconciler.js';
+import { systemClock, systemRng, type Clock, type Rng } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import type { Context } from './context.js';
+
+export interface RoleEnv {
+  clock?: Clock;
+  rng?: Rng;
+  log: Logger;
+}
+
+export function makePlanner(context: Context, id: string, env: RoleEnv): Planner {
+  const { config } = context;
+  return new Planner(
+    { id, zone: context.zone, intervalMs: config.planner.interval, leaseTtlMs: config.planner.leaseTtl, safety: config.safety },
+    { store: context.store, clock: env.clock ?? systemClock, log: env.log, inventory: () => context.inventory },
+  );
+}
+
+/** Test-only knob: DNSPLANE_TEST_ENACTOR_DELAY_MS adds a random pause between an enactor's read and its write. */
+export function testDelayMaxMs(): number | undefined {
+  const value = process.env.DNSPLANE_TEST_ENACTOR_DELAY_MS;
+  if (value === undefined || value === '') return undefined;
+  const ms = Number(value);
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
+export function makeEnactor(context: Context, id: string, env: RoleEnv): Enactor {
+  const settings = context.config.enactor;
+  return new Enactor(
+    {
+      id, pollIntervalMs: settings.pollInterval, batchNamesMax: settings.batchNamesMax, retriesMax: settings.retriesMax,
+      backoffBaseMs: settings.backoffBase, backoffMaxMs: settings.backoffMax, heartbeatIntervalMs: settings.heartbeatInterval,
+      heartbeatTtlMs: settings.heartbeatTtl, delayMaxMs: testDelayMaxMs(),
+    },
+    { store: context.store, provider: context.provider, clock: env.clock ?? systemClock, rng: env.rng ?? systemRng, log: env.log },
+  );
+}
+
+export function makeJanitor(context: Context, env: RoleEnv): Janitor {
+  const { config } = context;
+  return new Janitor(
+    { intervalMs: config.janitor.interval, retainGenerations: config.safety.retainGenerations, batchVersionsMax: config.janitor.batchVersionsMax },
+    { store: context.store, provider: context.provider, clock: env.clock ?? systemClock, log: env.log },
+  );
+}
+
+export function makeReconciler(context: Context, env: RoleEnv): Reconciler {
+  const { config } = context;
+  return new Reconciler(
+    { id: `reconciler@${hostname()}`, intervalMs: config.reconciler.interval, maxLagMs: config.reconciler.maxLag, pageSize: 5000, retriesMax: config.enactor.retriesMax },
+    { store: context.store, provider: context.provider, clock: env.clock ?? systemClock, log: env.log },
+  );
+}

@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import { parseDurationMs } from './duration.js';
+import { addressFamily, checkDnsName } from '../domain/names.js';
+
+/**
+ * The configuration file's shape (DESIGN.md §6). Every object is strict, so a
+ * misspelt key is an error naming its path rather than a silently ignored
+ * setting.
+ */
+
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((value, context) => {
+      const ms = parseDurationMs(value);
+      if (ms === null) {
+        context.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 500ms, 2s, 1m)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const dnsName = z.string().superRefine((value, context) => {
+  const problem = checkDnsName(value);
+  if (problem !== null) context.addIssue({ code: 'custom', message: `DNS name "${value}" ${problem}` });
+});
+
+const address = z.string().superRefine((value, context) => {
+  if (addressFamily(value) === 0) context.addIssue({ code: 'custom', message: `"${value}" is not an IPv4 or IPv6 address` });
+});
+
+const hostPort = z.string().superRefine((value, context) => {
+  const valid = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(value) && Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535;
+  if (!valid) context.addIssue({ code: 'custom', message: `"${value}" is not host:port` });
+});
+
+const check = z
+  .strictObject({
+    http: z.string().url().optional(),
+    tcp: hostPort.optional(),
+    method: z.enum(['GET', 'HEAD']).optional(),
+    expectStatus: z.number().int().min(100).max(599).optional(),
+  })
+  .refine((value) => (value.http === undefined) !== (value.tcp === undefined), {
+    message: 'a check needs exactly one of "http" or "tcp"',
+  });
+
+const target = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'target id must be 1-63 letters, digits, ".", "_" or "-"'),
+  address,
+  az: z.string().min(1).default('default'),
+  capacity: z.number().int().min(0).max(1_000_000).default(100),
+  check: check.optional(),
+});
+
+const endpoint = z
+  .strictObject({
+    name: dnsName,
+    targets: z.array(target).min(1, 'an endpoint needs at least one target'),
+  })
+  .superRefine((value, context) => {
+    if (!value.targets.some((t) => t.capacity > 0)) {
+      context.addIssue({ code: 'custom', path: ['targets'], message: 'at least one target needs a capacity above 0' });
+    }
+  });
+
+const sqliteStore = z.strictObject({ kind: z.literal('sqlite'), path: z.string().min(1).optional() });
+const etcdStore = z.strictObject({
+  kind: z.literal('etcd'),
+  endpoints: z.array(z.string().url()).min(1),
+  prefix: z.string().default('/dnsplane/'),
+});
+
+const builtinProvider = z.strictObject({ kind: z.literal('builtin') });
+const rfc2136Provider = z.strictObject({
+  kind: z.literal('rfc2136'),
+  server: hostPort,
+  zone: dnsName.optional(),
+  timeout: duration('2s'),
+  tsig: z.strictObject({
+    name: dnsName,
+    algorithm: z.enum(['hmac-sha256', 'hmac-sha512', 'hmac-sha1']).default('hmac-sha256'),
+    secret: z.string().min(1),
+  }),
+});
+
+export const configSchema = z
+  .strictObject({
+    zone: dnsName,
+    store: z.discriminatedUnion('kind', [sqliteStore, etcdStore]).default({ kind: 'sqlite' }),
+    provider: z.discriminatedUnion('kind', [builtinProvider, rfc2136Provider]).default({ kind: 'builtin' }),
+    dns: z
+      .strictObject({
+        listen: hostPort.default('127.0.0.1:5353'),
+        ttl: z.number().int().min(0).max(86_400).default(5),
+        maxAnswers: z.number().int().min(1).max(64).default(8),
+      })
+      .prefault({}),
+    health: z
+      .strictObject({
+        interval: duration('500ms'),
+        timeout: duration('300ms'),
+        rise: z.number().int().min(1).max(100).default(2),
+        fall: z.number().int().min(1).max(100).default(2),
+      })
+      .prefault({}),
+    safety: z
+      .strictObject({
+        maxChangedFraction: z.number().gt(0).max(1).default(0.3),
+        minNamesForThreshold: z.number().int().min(1).default(10),
+        retainGenerations: z.number().int().min(1).max(1_000_000).default(20),
+      })
+      .prefault({}),
+    planner: z
+      .strictObject({ interval: duration('500ms'), leaseTtl: duration('5s') })
+      .prefault({}),
+    enactor: z
+      .strictObject({
+        pollInterval: duration('50ms'),
+        batchNamesMax: z.number().int().min(1).max(100_000).default(1000),
+        retriesMax: z.number().int().min(1).max(1000).default(10),
+        backoffBase: duration('5ms'),
+        backoffMax: duration('500ms'),
+        heartbeatInterval: duration('500ms'),
+        heartbeatTtl: duration('5s'),
+      })
+      .prefault({}),
+    janitor: z.strictObject({ interval: duration('2s'), batchVersionsMax: z.number().int().min(1).default(10_000) }).prefault({}),
+    reconciler: z
+      .strictObject({ interval: duration('2s'), maxLag: duration('10s') })
+      .prefault({}),
+    endpoints: z.array(endpoint).min(1, 'at least one endpoint is required'),
+  })
+  .superRefine((config, context) => {
+    const targetIds = new Map<string, string>();
+    const names = new Map<string, number>();
+    config.endpoints.forEach((endpointConfig, endpointIndex) => {
+      const name = endpointConfig.name.toLowerCase().replace(/\.$/, '');
+      if (names.has(name)) {
+        context.addIssue({ code: 'custom', path: ['endpoints', endpointIndex, 'name'], message: `duplicate endpoint "${endpointConfig.name}" (also endpoints[${names.get(name)}])` });
+      }
+      names.set(name, endpointIndex);
+      const addresses = new Set<string>();
+      endpointConfig.targets.forEach((targetConfig, targetIndex) => {
+        const path = ['endpoints', endpointIndex, 'targets', targetIndex];
+        const existing = targetIds.get(targetConfig.id);
+        if (existing !== undefined && existing !== targetConfig.address) {
+          context.addIssue({ code: 'custom', path: [...path, 'id'], message: `target id "${targetConfig.id}" is used for two different addresses` });
+        }
+        targetIds.set(targetConfig.id, targetConfig.address);
+        if (addresses.has(targetConfig.address)) {
+          context.addIssue({ code: 'custom', path: [...path, 'address'], message: `address ${targetConfig.address} appears twice in this endpoint` });
+        }
+        addresses.add(targetConfig.address);
+      });
+    });
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;

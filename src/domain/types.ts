@@ -1,0 +1,77 @@
+/**
+ * The vocabulary of dnsplane. Pure data; no I/O.
+ *
+ * Names are stored fully qualified, lower-case, without the trailing dot
+ * ("dynamodb.us-east-1.dnsplane.test"). A record set is an array of entries
+ * sorted by address, so that equal sets have equal canonical keys.
+ */
+
+export type Generation = number;
+
+export interface RecordEntry {
+  /** Target id from the inventory (e.g. "lb-1"). */
+  target: string;
+  /** IPv4 or IPv6 address, in canonical text form. */
+  address: string;
+  /** Integer 0..255; at least one entry of a set is positive. */
+  weight: number;
+}
+
+export type HealthState = 'up' | 'down';
+
+export interface TargetSpec {
+  id: string;
+  address: string;
+  az: string;
+  capacity: number;
+  check?: { http?: string; tcp?: string };
+}
+
+export interface EndpointSpec {
+  /** Fully qualified name (see above). */
+  name: string;
+  targets: TargetSpec[];
+}
+
+/**
+ * One change in a plan: the new record set of a name, or `null` for an
+ * explicit removal of the endpoint by the operator (the only way a name may
+ * lose its answers, S1).
+ */
+export interface PlanChange {
+  name: string;
+  records: RecordEntry[] | null;
+}
+
+/**
+ * What a plan says about one name at a generation: its record set and the
+ * generation at which that set was introduced (`since` <= generation). The
+ * set is identical in every plan from `since` up to the generation read.
+ */
+export interface PlanEntry {
+  name: string;
+  since: Generation;
+  records: RecordEntry[] | null;
+}
+
+export interface PlanHeader {
+  generation: Generation;
+  /** The generation this plan was computed against (its predecessor). */
+  baseGeneration: Generation;
+  createdAtMs: number;
+  plannerId: string;
+  fencingToken: number;
+  namesTotal: number;
+  namesChanged: number;
+  forced: boolean;
+  note: string;
+}
+
+export function recordSetKey(records: readonly RecordEntry[] | null): string {
+  if (records === null) return '<removed>';
+  return records.map((r) => `${r.address}/${r.weight}/${r.target}`).join(',');
+}
+
+export function sortRecords(records: RecordEntry[]): RecordEntry[] {
+  return [...records].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+}

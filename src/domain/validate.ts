@@ -1,0 +1,49 @@
+import { addressFamily, checkDnsName, isInZone } from './names.js';
+import type { PlanChange, RecordEntry } from './types.js';
+
+export const weightMax = 255;
+
+/**
+ * Validates one name's record set (DESIGN.md §2 S1, issue "plan validation"):
+ * non-empty, integer weights 0..255 with at least one positive, valid
+ * addresses, no duplicate target or address. Returns a list of problems,
+ * each naming where it is; empty when the set is valid.
+ */
+export function validateRecordSet(name: string, records: readonly RecordEntry[]): string[] {
+  const problems: string[] = [];
+  if (records.length === 0) problems.push(`${name}: record set is empty (S1: a name never loses all its answers)`);
+  const targets = new Set<string>();
+  const addresses = new Set<string>();
+  let positive = 0;
+  records.forEach((record, index) => {
+    const where = `${name}: records[${index}]`;
+    if (typeof record.target !== 'string' || record.target.length === 0) problems.push(`${where}.target is empty`);
+    if (addressFamily(record.address) === 0) problems.push(`${where}.address "${record.address}" is not an IPv4 or IPv6 address`);
+    if (!Number.isInteger(record.weight) || record.weight < 0 || record.weight > weightMax) {
+      problems.push(`${where}.weight ${record.weight} is not an integer from 0 to ${weightMax}`);
+    } else if (record.weight > 0) {
+      positive += 1;
+    }
+    if (targets.has(record.target)) problems.push(`${where}.target "${record.target}" appears twice`);
+    if (addresses.has(record.address)) problems.push(`${where}.address "${record.address}" appears twice`);
+    targets.add(record.target);
+    addresses.add(record.address);
+  });
+  if (records.length > 0 && positive === 0) problems.push(`${name}: every weight is 0 (at least one must be positive)`);
+  return problems;
+}
+
+/** Validates a whole list of plan changes against the zone. */
+export function validatePlanChanges(changes: readonly PlanChange[], zone: string): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const change of changes) {
+    const nameProblem = checkDnsName(change.name);
+    if (nameProblem !== null) problems.push(`name "${change.name}" ${nameProblem}`);
+    else if (!isInZone(change.name, zone)) problems.push(`name "${change.name}" is outside the zone "${zone}"`);
+    if (seen.has(change.name)) problems.push(`name "${change.name}" appears twice in the plan`);
+    seen.add(change.name);
+    if (change.records !== null) problems.push(...validateRecordSet(change.name, change.records));
+  }
+  return problems;
+}

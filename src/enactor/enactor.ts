@@ -1,0 +1,181 @@
+import { validateRecordSet } from '../domain/validate.js';
+import type { Generation, PlanEntry } from '../domain/types.js';
+import { assert } from '../util/assert.js';
+import { backoffMs, type Clock, type Rng } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import type { HistoryEntry, Store } from '../store/types.js';
+import type { ApplyChange, Provider, ServedState } from '../providers/types.js';
+
+export interface EnactorOptions {
+  id: string;
+  pollIntervalMs: number;
+  batchNamesMax: number;
+  retriesMax: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  heartbeatIntervalMs: number;
+  heartbeatTtlMs: number;
+  /** Test-only: a random pause of up to this many ms between reading a batch and writing it. */
+  delayMaxMs?: number;
+}
+
+export interface EnactorDeps {
+  store: Store;
+  provider: Provider;
+  clock: Clock;
+  rng: Rng;
+  log: Logger;
+  /** Names an operator froze: left exactly as they are. */
+  frozen?: () => Promise<ReadonlySet<string> | 'zone'>;
+}
+
+export interface BatchOutcome {
+  applied: number;
+  skipped: number;
+  conflicts: number;
+  /** Names still pending after retriesMax attempts; the generation is retried on the next step. */
+  unfinished: number;
+  history: HistoryEntry[];
+}
+
+/**
+ * The decision for one name, made against a state read from the provider
+ * and guarded at the write by that state's version (DESIGN.md §3): skip when
+ * the served generation already covers the entry (S2, S5), write otherwise.
+ */
+export function decide(entry: PlanEntry, state: ServedState | undefined, generation: Generation): ApplyChange | 'skip' | 'invalid' {
+  assert(entry.since <= generation, 'internal', `${entry.name}: entry since ${entry.since} above plan ${generation}`);
+  if (entry.records === null) {
+    if (state === undefined || state.generation >= entry.since) return 'skip';
+    return { name: entry.name, records: null, generation, expectedVersion: state.version };
+  }
+  if (state !== undefined && state.generation >= entry.since) return 'skip';
+  if (validateRecordSet(entry.name, entry.records).length > 0) return 'invalid';
+  return { name: entry.name, records: entry.records, generation, expectedVersion: state?.version ?? null };
+}
+
+/**
+ * One of several redundant enactors. Each watches for a newer plan and
+ * applies it name by name with compare-and-swap writes; any number may run
+ * at once (the write, not an up-front check, decides).
+ */
+export class Enactor {
+  /** Newest generation this enactor has completely applied (only reads after it are needed). */
+  private watermark: Generation = 0;
+  private heldGeneration: Generation = 0;
+  private lastHeartbeatMs = -Infinity;
+
+  constructor(private readonly options: EnactorOptions, private readonly deps: EnactorDeps) {
+    assert(options.batchNamesMax > 0 && options.retriesMax > 0, 'internal', 'batchNamesMax and retriesMax must be positive');
+  }
+
+  get enactedGeneration(): Generation {
+    return this.watermark;
+  }
+
+  private async heartbeat(force: boolean): Promise<void> {
+    const now = this.deps.clock.nowMs();
+    if (!force && now - this.lastHeartbeatMs < this.options.heartbeatIntervalMs) return;
+    this.lastHeartbeatMs = now;
+    await this.deps.store.heartbeat(
+      { id: this.options.id, heldGeneration: this.heldGeneration, enactedGeneration: this.watermark },
+      this.options.heartbeatTtlMs,
+    );
+  }
+
+  /** Applies one batch of entries of plan `generation` with bounded, jittered retries on conflict. */
+  async applyBatch(entries: readonly PlanEntry[], generation: Generation, frozen: ReadonlySet<string>): Promise<BatchOutcome> {
+    const { provider, clock, rng, store } = this.deps;
+    const outcome: BatchOutcome = { applied: 0, skipped: 0, conflicts: 0, unfinished: 0, history: [] };
+    let pending = entries.filter((entry) => !frozen.has(entry.name));
+    outcome.skipped += entries.length - pending.length;
+    for (let attempt = 0; pending.length > 0 && attempt < this.options.retriesMax; attempt += 1) {
+      if (attempt > 0) await clock.sleep(backoffMs(rng, attempt, this.options.backoffBaseMs, this.options.backoffMaxMs));
+      const states = await provider.read(pending.map((entry) => entry.name));
+      const changes: ApplyChange[] = [];
+      const byName = new Map<string, PlanEntry>();
+      for (const entry of pending) {
+        const decision = decide(entry, states.get(entry.name), generation);
+        if (decision === 'skip') outcome.skipped += 1;
+        else if (decision === 'invalid') {
+          await store.raiseAlarm('invalid-plan', entry.name, `plan ${generation} holds an invalid record set; not enacted`);
+        } else {
+          changes.push(decision);
+          byName.set(entry.name, entry);
+        }
+      }
+      if (changes.length === 0) return outcome;
+      if (this.options.delayMaxMs !== undefined && this.options.delayMaxMs > 0) await clock.sleep(rng.next() * this.options.delayMaxMs);
+      const results = await provider.apply(changes);
+      pending = [];
+      for (const [index, result] of results.entries()) {
+        const change = changes[index]!;
+        assert(result.name === change.name, 'internal', `provider answered for ${result.name}, asked ${change.name}`);
+        if (result.outcome === 'conflict') {
+          pending.push(byName.get(change.name)!);
+          continue;
+        }
+        outcome.applied += 1;
+        const from = states.get(change.name)?.generation ?? 0;
+        outcome.history.push({ name: change.name, fromGeneration: from, toGeneration: generation, actor: this.options.id, kind: change.records === null ? 'remove' : 'enact', detail: '' });
+      }
+      outcome.conflicts += pending.length;
+    }
+    outcome.unfinished = pending.length;
+    return outcome;
+  }
+
+  /**
+   * One pass: if a newer plan exists, apply what changed since this enactor's
+   * watermark (all of it after a restart). Returns the generation worked on,
+   * or null when there was nothing to do.
+   */
+  async step(): Promise<{ generation: Generation; applied: number; conflicts: number; complete: boolean } | null> {
+    const { store, log } = this.deps;
+    const latest = await store.latestGeneration();
+    if (latest <= this.watermark) {
+      await this.heartbeat(false);
+      return null;
+    }
+    // Announce the generation before reading it, so the janitor keeps it (S4).
+    this.heldGeneration = latest;
+    await this.heartbeat(true);
+    const view = await store.readPlan(latest, { sinceAfter: this.watermark });
+    if (view === null) return { generation: latest, applied: 0, conflicts: 0, complete: false };
+    const frozenSetting = this.deps.frozen === undefined ? new Set<string>() : await this.deps.frozen();
+    if (frozenSetting === 'zone') return { generation: latest, applied: 0, conflicts: 0, complete: false };
+    let applied = 0;
+    let conflicts = 0;
+    let unfinished = 0;
+    for (let start = 0; start < view.entries.length; start += this.options.batchNamesMax) {
+      const batch = view.entries.slice(start, start + this.options.batchNamesMax);
+      const outcome = await this.applyBatch(batch, latest, frozenSetting);
+      applied += outcome.applied;
+      conflicts += outcome.conflicts;
+      unfinished += outcome.unfinished;
+      await store.appendHistory(outcome.history);
+      await this.heartbeat(false);
+    }
+    if (conflicts > 0) await store.incrementCounter('enactor_cas_conflicts', conflicts);
+    const complete = unfinished === 0 && frozenSetting.size === 0;
+    if (complete) this.watermark = latest;
+    await this.heartbeat(true);
+    if (applied > 0 || unfinished > 0) log.info({ generation: latest, applied, conflicts, unfinished }, 'enacted plan');
+    return { generation: latest, applied, conflicts, complete };
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      let progressed = false;
+      try {
+        const result = await this.step();
+        progressed = result !== null && result.complete;
+      } catch (error) {
+        this.deps.log.error({ err: error }, 'enactor step failed');
+        if ((error as Error).name === 'InvariantViolation') throw error;
+      }
+      // After a complete generation look again at once (a newer one may be waiting); otherwise poll.
+      if (!progressed) await this.deps.clock.sleep(this.options.pollIntervalMs, signal);
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import { assert } from '../util/assert.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import type { Generation } from '../domain/types.js';
+import type { Store, SupersededVersion } from '../store/types.js';
+import type { Provider } from '../providers/types.js';
+
+export interface JanitorOptions {
+  intervalMs: number;
+  retainGenerations: number;
+  batchVersionsMax: number;
+}
+
+export interface JanitorDeps {
+  store: Store;
+  provider: Provider;
+  clock: Clock;
+  log: Logger;
+}
+
+/**
+ * Safe clean-up (S4). The 2025 clean-up deleted plans by distance from the
+ * one just applied, and deleting a plan changed what DNS served. Here:
+ * - plans live apart from served records, so deleting one never touches DNS;
+ * - the floor is below every live enactor's held generation and
+ *   `retainGenerations` below the newest;
+ * - a record-set version is deleted only once the name's enacted generation
+ *   (read from the provider) has moved past the version that replaced it.
+ */
+export class Janitor {
+  constructor(private readonly options: JanitorOptions, private readonly deps: JanitorDeps) {
+    assert(options.retainGenerations >= 1, 'S4', 'retainGenerations must be at least 1 (the newest plan is never deleted)');
+  }
+
+  /** The highest generation below which plan data may go: min(newest − retain, every live enactor's hold). */
+  async floor(): Promise<Generation> {
+    const { store, clock } = this.deps;
+    const latest = await store.latestGeneration();
+    let floor = latest - this.options.retainGenerations;
+    const now = clock.nowMs();
+    for (const enactor of await store.listEnactors()) {
+      if (enactor.expiresAtMs > now) floor = Math.min(floor, enactor.heldGeneration);
+    }
+    assert(floor < latest || latest === 0, 'S4', `floor ${floor} would reach the newest plan ${latest}`);
+    return floor;
+  }
+
+  async tick(): Promise<{ floor: Generation; versions: number; headers: number }> {
+    const { store, provider } = this.deps;
+    const floor = await this.floor();
+    if (floor <= 0) return { floor, versions: 0, headers: 0 };
+    const candidates = await store.listSuperseded(floor, this.options.batchVersionsMax);
+    const states = await provider.read([...new Set(candidates.map((version) => version.name))]);
+    const deletable: SupersededVersion[] = [];
+    for (const version of candidates) {
+      const state = states.get(version.name);
+      // A name still serving the set of this version (its generation is below the replacement) keeps it.
+      if (state !== undefined && state.generation < version.supersededBy) continue;
+      assert(state === undefined || state.generation >= version.supersededBy, 'S4', `${version.name}@${version.since} is still enacted`);
+      assert(version.supersededBy <= floor, 'S4', `${version.name}@${version.since} superseded above the floor`);
+      deletable.push(version);
+    }
+    const deleted = await store.deletePlanData(deletable, floor);
+    if (deleted.versions > 0 || deleted.headers > 0) {
+      await store.incrementCounter('janitor_versions_deleted', deleted.versions);
+      await store.incrementCounter('janitor_plans_deleted', deleted.headers);
+      this.deps.log.info({ floor, ...deleted }, 'cleaned up old plans');
+    }
+    return { floor, ...deleted };
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.tick();
+      } catch (error) {
+        this.deps.log.error({ err: error }, 'janitor tick failed');
+        if ((error as Error).name === 'InvariantViolation') throw error;
+      }
+      await this.deps.clock.sleep(this.options.intervalMs, signal);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import { recordSetKey, type Generation, type PlanEntry } from '../domain/types.js';
+import { assert } from '../util/assert.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import type { HistoryEntry, Store } from '../store/types.js';
+import type { ApplyChange, Provider, ServedState } from '../providers/types.js';
+
+export interface ReconcilerOptions {
+  id: string;
+  intervalMs: number;
+  /** How long a name may trail the newest plan before it counts as drift. */
+  maxLagMs: number;
+  pageSize: number;
+  retriesMax: number;
+}
+
+export interface ReconcilerDeps {
+  store: Store;
+  provider: Provider;
+  clock: Clock;
+  log: Logger;
+  frozen?: () => Promise<ReadonlySet<string> | 'zone'>;
+}
+
+export type DriftKind = 'missing' | 'empty' | 'edited' | 'deleted-plan' | 'lagging';
+
+export interface Drift {
+  name: string;
+  kind: DriftKind;
+  detail: string;
+}
+
+export interface ReconcileResult {
+  generation: Generation;
+  checked: number;
+  drifts: Drift[];
+  repaired: number;
+}
+
+/**
+ * The reconciler compares what DNS serves with the plan of each name's
+ * enacted generation and repairs any difference by enacting the newest plan
+ * (L2) — through the same compare-and-swap as the enactors, so it can never
+ * roll a name back. It is what the 2025 automation lacked: a detector for
+ * "the served state is not any valid plan" and a way out of it (L3).
+ */
+export class Reconciler {
+  private readonly behindSinceMs = new Map<string, number>();
+  private alarmed = new Set<string>();
+
+  constructor(private readonly options: ReconcilerOptions, private readonly deps: ReconcilerDeps) {}
+
+  private async readServed(): Promise<Map<string, ServedState>> {
+    const served = new Map<string, ServedState>();
+    let after: string | null = null;
+    for (;;) {
+      const page = await this.deps.provider.list(after, this.options.pageSize);
+      for (const state of page) served.set(state.name, state);
+      if (page.length < this.options.pageSize) return served;
+      after = page[page.length - 1]!.name;
+    }
+  }
+
+  /** Classifies one name; null when it serves what its enacted generation's plan says. */
+  private async classify(entry: PlanEntry, state: ServedState | undefined, latest: Generation): Promise<Drift | null> {
+    const { name } = entry;
+    if (entry.records === null) return null; // removals are the enactors' job; a removed name has nothing to check
+    if (state === undefined) return { name, kind: 'missing', detail: `not served; plan ${latest} has ${entry.records.length} records` };
+    if (state.generation > latest) return null; // newer than the plan this pass read
+    if (state.records.length === 0) return { name, kind: 'empty', detail: `serves no records at generation ${state.generation}` };
+    let expected = entry;
+    if (state.generation < entry.since) {
+      const older = (await this.deps.store.readEntriesAt([name], state.generation)).get(name);
+      if (older === undefined || older.records === null) return { name, kind: 'deleted-plan', detail: `enacted generation ${state.generation} refers to a plan that no longer exists` };
+      expected = older;
+    }
+    if (recordSetKey(state.records) !== recordSetKey(expected.records)) {
+      return { name, kind: 'edited', detail: `serves ${recordSetKey(state.records)}, plan ${state.generation} says ${recordSetKey(expected.records)}` };
+    }
+    if (state.generation >= entry.since) {
+      this.behindSinceMs.delete(name);
+      return null;
+    }
+    const now = this.deps.clock.nowMs();
+    const since = this.behindSinceMs.get(name) ?? now;
+    this.behindSinceMs.set(name, since);
+    if (now - since < this.options.maxLagMs) return null;
+    return { name, kind: 'lagging', detail: `at generation ${state.generation}, behind plan ${latest} for ${now - since} ms` };
+  }
+
+  /** Writes the newest plan's set over each drifted name, compare-and-swap guarded. */
+  private async repair(drifts: readonly Drift[], entries: ReadonlyMap<string, PlanEntry>, latest: Generation): Promise<number> {
+    const { provider, store } = this.deps;
+    let pending = drifts.map((drift) => drift.name);
+    let repaired = 0;
+    const history: HistoryEntry[] = [];
+    for (let attempt = 0; pending.length > 0 && attempt < this.options.retriesMax; attempt += 1) {
+      const states = await provider.read(pending);
+      const changes: ApplyChange[] = [];
+      for (const name of pending) {
+        const state = states.get(name);
+        if (state !== undefined && state.generation > latest) continue; // moved on by an enactor meanwhile
+        const entry = entries.get(name)!;
+        assert(entry.records !== null && entry.records.length > 0, 'S1', `${name}: repair with an empty set`);
+        changes.push({ name, records: entry.records, generation: latest, expectedVersion: state?.version ?? null });
+      }
+      const outcomes = await provider.apply(changes);
+      pending = [];
+      outcomes.forEach((outcome, index) => {
+        const change = changes[index]!;
+        if (outcome.outcome === 'conflict') pending.push(change.name);
+        else {
+          repaired += 1;
+          history.push({ name: change.name, fromGeneration: 0, toGeneration: latest, actor: this.options.id, kind: 'repair', detail: drifts.find((d) => d.name === change.name)?.kind ?? '' });
+        }
+      });
+    }
+    await store.appendHistory(history);
+    return repaired;
+  }
+
+  async tick(): Promise<ReconcileResult> {
+    const { store, log } = this.deps;
+    const latest = await store.latestGeneration();
+    if (latest === 0) return { generation: 0, checked: 0, drifts: [], repaired: 0 };
+    const view = await store.readPlan(latest);
+    if (view === null) return { generation: latest, checked: 0, drifts: [], repaired: 0 };
+    const frozen = this.deps.frozen === undefined ? new Set<string>() : await this.deps.frozen();
+    if (frozen === 'zone') return { generation: latest, checked: 0, drifts: [], repaired: 0 };
+    const served = await this.readServed();
+    const entries = new Map(view.entries.map((entry) => [entry.name, entry]));
+    const drifts: Drift[] = [];
+    for (const entry of view.entries) {
+      if (frozen.has(entry.name)) continue;
+      const drift = await this.classify(entry, served.get(entry.name), latest);
+      if (drift !== null) drifts.push(drift);
+    }
+    // Alarms raised on the pass that found a drift are cleared on the first pass that finds the name sound.
+    const drifted = new Set(drifts.map((drift) => drift.name));
+    for (const name of this.alarmed) if (!drifted.has(name)) await store.clearAlarm('drift', name);
+    for (const drift of drifts) {
+      await store.raiseAlarm('drift', drift.name, `${drift.kind}: ${drift.detail}`);
+      log.warn({ name: drift.name, kind: drift.kind }, `drift: ${drift.detail}`);
+    }
+    this.alarmed = drifted;
+    const repaired = drifts.length === 0 ? 0 : await this.repair(drifts, entries, latest);
+    if (repaired > 0) await store.incrementCounter('reconciler_repairs', repaired);
+    return { generation: latest, checked: view.entries.length, drifts, repaired };
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.tick();
+      } catch (error) {
+        this.deps.log.error({ err: error }, 'reconciler tick failed');
+        if ((error as Error).name === 'InvariantViolation') throw error;
+      }
+      await this.deps.clock.sleep(this.options.intervalMs, signal);
+    }
+  }
+}

@@ -1,0 +1,156 @@
+import { computePlan, safetyRefusal, type SafetyPolicy } from './compute.js';
+import { recordSetKey, type EndpointSpec, type Generation, type HealthState, type PlanHeader } from '../domain/types.js';
+import { validatePlanChanges } from '../domain/validate.js';
+import { assert } from '../util/assert.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import type { LeaseGrant, Store } from '../store/types.js';
+
+export const plannerLeaseName = 'planner';
+
+export interface PlannerOptions {
+  id: string;
+  zone: string;
+  intervalMs: number;
+  leaseTtlMs: number;
+  safety: SafetyPolicy;
+}
+
+export interface PlannerDeps {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  /** The inventory; a function so that a reloaded config (or a test) can change it between ticks. */
+  inventory: () => readonly EndpointSpec[];
+  /** Drained targets (operator action); defaults to none. */
+  drained?: () => Promise<ReadonlySet<string>>;
+}
+
+export type TickResult =
+  | { kind: 'published'; header: PlanHeader }
+  | { kind: 'unchanged'; generation: Generation }
+  | { kind: 'follower'; holder: string | null }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'lost-race'; detail: string };
+
+/**
+ * The planner: health + inventory → the next immutable plan, published only
+ * while holding the leader lease, with the lease's fencing token checked by
+ * the store inside the publishing transaction (S6).
+ */
+export class Planner {
+  private lease: LeaseGrant | null = null;
+  /** The newest plan as record-set keys by name, and its generation. */
+  private current = new Map<string, string>();
+  private currentGeneration: Generation = 0;
+  private readonly failOpenAlarmed = new Set<string>();
+
+  constructor(private readonly options: PlannerOptions, private readonly deps: PlannerDeps) {
+    assert(options.leaseTtlMs > 0, 'internal', 'lease TTL must be positive');
+  }
+
+  get leaseGrant(): LeaseGrant | null {
+    return this.lease;
+  }
+
+  /** Brings the cached newest plan up to `latest`, reading only what changed. */
+  private async refreshCurrent(latest: Generation): Promise<boolean> {
+    if (latest === this.currentGeneration) return true;
+    const delta = this.currentGeneration > 0 && latest > this.currentGeneration;
+    const view = await this.deps.store.readPlan(latest, delta ? { sinceAfter: this.currentGeneration } : {});
+    if (view === null) return false;
+    if (!delta) this.current = new Map();
+    for (const entry of view.entries) {
+      if (entry.records === null) this.current.delete(entry.name);
+      else this.current.set(entry.name, recordSetKey(entry.records));
+    }
+    this.currentGeneration = latest;
+    return true;
+  }
+
+  private async holdLease(): Promise<boolean> {
+    const { store } = this.deps;
+    if (this.lease !== null && this.lease.expiresAtMs - this.deps.clock.nowMs() > this.options.leaseTtlMs / 2) return true;
+    this.lease = this.lease === null ? null : await store.renewLease(this.lease, this.options.leaseTtlMs);
+    if (this.lease === null) this.lease = await store.acquireLease(plannerLeaseName, this.options.id, this.options.leaseTtlMs);
+    return this.lease !== null;
+  }
+
+  private async raiseFailOpenAlarms(failOpen: readonly string[]): Promise<void> {
+    const now = new Set(failOpen);
+    for (const name of now) {
+      if (!this.failOpenAlarmed.has(name)) {
+        await this.deps.store.raiseAlarm('fail-open', name, 'every target is down: serving all targets (fail open)');
+        this.deps.log.warn({ name }, 'every target is down: failing open to all targets');
+      }
+    }
+    for (const name of this.failOpenAlarmed) if (!now.has(name)) await this.deps.store.clearAlarm('fail-open', name);
+    this.failOpenAlarmed.clear();
+    for (const name of now) this.failOpenAlarmed.add(name);
+  }
+
+  /** One planning step. `force` publishes a plan the safety threshold would refuse. */
+  async tick(force = false): Promise<TickResult> {
+    const { store, log } = this.deps;
+    if (!(await this.holdLease())) return { kind: 'follower', holder: null };
+    const latest = await store.latestGeneration();
+    if (!(await this.refreshCurrent(latest))) return { kind: 'lost-race', detail: `plan ${latest} vanished while reading` };
+    const health = new Map<string, HealthState>();
+    for (const record of await store.readHealth()) health.set(record.target, record.state);
+    const drained = this.deps.drained === undefined ? new Set<string>() : await this.deps.drained();
+    const plan = computePlan({ endpoints: this.deps.inventory(), health, drained, current: this.current });
+    await this.raiseFailOpenAlarms(plan.failOpen);
+    if (plan.changes.length === 0) return { kind: 'unchanged', generation: latest };
+    const problems = validatePlanChanges(plan.changes, this.options.zone);
+    if (problems.length > 0) {
+      // The inventory is validated on load, so this is a bug: refuse loudly, publish nothing.
+      await store.raiseAlarm('invalid-plan', '*', problems.slice(0, 5).join('; '));
+      return { kind: 'refused', reason: problems.join('; ') };
+    }
+    const refusal = safetyRefusal(plan.changes.length, this.current.size, plan.namesTotal, this.options.safety);
+    if (refusal !== null && !force) {
+      await store.raiseAlarm('safety-threshold', '*', `${refusal}; publish with force to override`);
+      await store.incrementCounter('planner_safety_refusals');
+      log.error({ changed: plan.changes.length }, refusal);
+      return { kind: 'refused', reason: refusal };
+    }
+    const result = await store.publishPlan({
+      lease: this.lease!, baseGeneration: latest, changes: plan.changes, namesTotal: plan.namesTotal,
+      forced: force && refusal !== null, note: refusal !== null ? `forced: ${refusal}` : '',
+    });
+    if (!result.ok) {
+      if (result.reason === 'fenced') this.lease = null;
+      log.warn({ reason: result.reason }, result.detail);
+      return { kind: 'lost-race', detail: result.detail };
+    }
+    assert(result.header.generation > latest, 'S6', `published ${result.header.generation} after ${latest}`);
+    if (refusal !== null) await store.clearAlarm('safety-threshold', '*');
+    for (const change of plan.changes) {
+      if (change.records === null) this.current.delete(change.name);
+      else this.current.set(change.name, recordSetKey(change.records));
+    }
+    this.currentGeneration = result.header.generation;
+    await store.incrementCounter('planner_published');
+    log.info({ generation: result.header.generation, changed: plan.changes.length }, 'published plan');
+    return { kind: 'published', header: result.header };
+  }
+
+  /** Gives up leadership so another planner can take over at once. */
+  async release(): Promise<void> {
+    if (this.lease !== null) await this.deps.store.releaseLease(this.lease);
+    this.lease = null;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.tick();
+      } catch (error) {
+        this.deps.log.error({ err: error }, 'planner tick failed');
+        if ((error as Error).name === 'InvariantViolation') throw error;
+      }
+      await this.deps.clock.sleep(this.options.intervalMs, signal);
+    }
+    await this.release();
+  }
+}

@@ -1,0 +1,42 @@
+import type { Generation, RecordEntry } from '../domain/types.js';
+
+/**
+ * What DNS serves for one name, with the marker that makes enactment a
+ * compare-and-swap: the enacted generation and an opaque version that
+ * changes on every write (DESIGN.md §3).
+ */
+export interface ServedState {
+  name: string;
+  generation: Generation;
+  version: string;
+  records: RecordEntry[];
+}
+
+/**
+ * One conditional write: replace the name's records and marker together, if
+ * and only if the marker's version is still `expectedVersion` (null: the name
+ * must not exist yet). `records: null` removes the name (explicit operator
+ * removal only).
+ */
+export interface ApplyChange {
+  name: string;
+  records: RecordEntry[] | null;
+  generation: Generation;
+  expectedVersion: string | null;
+}
+
+export type ApplyOutcome =
+  | { name: string; outcome: 'applied'; version: string }
+  /** The marker moved since it was read: re-read and decide again. */
+  | { name: string; outcome: 'conflict' };
+
+export interface Provider {
+  readonly kind: string;
+  /** Current served state of each name that exists; missing names are absent from the map. */
+  read(names: readonly string[]): Promise<Map<string, ServedState>>;
+  /** Every managed name, in name order, a page at a time (`afterName` exclusive). */
+  list(afterName: string | null, limit: number): Promise<ServedState[]>;
+  /** Conditional writes, each compared and applied atomically (per name at least). */
+  apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,20 @@
+import { join, resolve } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { UserError } from '../util/assert.js';
+import { SqliteStore } from './sqlite/store.js';
+import type { Store } from './types.js';
+
+/** The SQLite file of an installation: `store.path` from the config, else `<data>/state.db`. */
+export function sqlitePath(config: Config, dataDir: string): string {
+  if (config.store.kind !== 'sqlite') throw new UserError('the store is not sqlite');
+  return config.store.path !== undefined ? resolve(config.store.path) : join(resolve(dataDir), 'state.db');
+}
+
+export async function createStore(config: Config, dataDir: string): Promise<Store> {
+  switch (config.store.kind) {
+    case 'sqlite':
+      return new SqliteStore(sqlitePath(config, dataDir));
+    case 'etcd':
+      throw new UserError('store.kind "etcd" is not available in this build yet (see the etcd issue); use kind: sqlite');
+  }
+}

@@ -1,0 +1,101 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Db = Database.Database;
+
+/**
+ * One schema for the embedded installation: the store's tables and the
+ * built-in provider's `served` table live in the same SQLite file, but no
+ * statement ever touches both (deleting a plan never changes what DNS
+ * serves, S4).
+ */
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1), ('generation_last', 0), ('served_version', 0);
+
+CREATE TABLE IF NOT EXISTS plans (
+  generation INTEGER PRIMARY KEY,
+  base_generation INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  planner_id TEXT NOT NULL,
+  fencing_token INTEGER NOT NULL,
+  names_total INTEGER NOT NULL,
+  names_changed INTEGER NOT NULL,
+  forced INTEGER NOT NULL,
+  note TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS plan_versions (
+  name TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  records TEXT,
+  superseded_by INTEGER,
+  PRIMARY KEY (name, since)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS plan_versions_by_since ON plan_versions (since);
+CREATE INDEX IF NOT EXISTS plan_versions_by_superseded ON plan_versions (superseded_by) WHERE superseded_by IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS enactors (
+  id TEXT PRIMARY KEY, held_generation INTEGER NOT NULL, enacted_generation INTEGER NOT NULL,
+  heartbeat_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS health (
+  target TEXT PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('up', 'down')), source TEXT NOT NULL, updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, from_generation INTEGER NOT NULL, to_generation INTEGER NOT NULL,
+  actor TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_name ON history (name, id);
+CREATE TABLE IF NOT EXISTS alarms (
+  kind TEXT NOT NULL, name TEXT NOT NULL, message TEXT NOT NULL, count INTEGER NOT NULL,
+  raised_at_ms INTEGER NOT NULL, last_at_ms INTEGER NOT NULL, cleared_at_ms INTEGER,
+  PRIMARY KEY (kind, name)
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+
+CREATE TABLE IF NOT EXISTS served (
+  name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, records TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS served_by_version ON served (version);
+CREATE TABLE IF NOT EXISTS served_tombstones (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+
+-- A hand edit (an UPDATE that leaves the version alone) still changes the
+-- version, so the compare-and-swap and the DNS server's refresh both see it.
+CREATE TRIGGER IF NOT EXISTS served_hand_edit AFTER UPDATE OF records, generation ON served
+WHEN NEW.version = OLD.version
+BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'served_version';
+  UPDATE served SET version = (SELECT value FROM meta WHERE key = 'served_version') WHERE name = NEW.name;
+END;
+CREATE TRIGGER IF NOT EXISTS served_delete AFTER DELETE ON served
+BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'served_version';
+  INSERT OR REPLACE INTO served_tombstones (name, version) VALUES (OLD.name, (SELECT value FROM meta WHERE key = 'served_version'));
+END;
+`;
+
+export interface OpenOptions {
+  readonly?: boolean;
+  /** Milliseconds a writer waits for the lock before failing with SQLITE_BUSY. */
+  busyTimeoutMs?: number;
+}
+
+export function openDatabase(path: string, options: OpenOptions = {}): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { readonly: options.readonly ?? false });
+  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    // FULL: a committed generation survives power loss, so S2 holds across a crash of the machine.
+    db.pragma('synchronous = FULL');
+    db.transaction(() => db.exec(schema)).immediate();
+  }
+  return db;
+}
+
+export function metaValue(db: Db, key: string): number {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: number } | undefined;
+  return row?.value ?? 0;
+}

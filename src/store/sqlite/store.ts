@@ -1,0 +1,277 @@
+import type { Statement } from 'better-sqlite3';
+import { openDatabase, metaValue, type Db } from './db.js';
+import { assert } from '../../util/assert.js';
+import { systemClock, type Clock } from '../../util/clock.js';
+import type { Generation, HealthState, PlanEntry, PlanHeader, RecordEntry } from '../../domain/types.js';
+import type {
+  Alarm, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, PlanReadOptions, PlanView,
+  PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
+} from '../types.js';
+
+interface HeaderRow {
+  generation: number; base_generation: number; created_at_ms: number; planner_id: string; fencing_token: number;
+  names_total: number; names_changed: number; forced: number; note: string;
+}
+interface VersionRow { name: string; since: number; records: string | null }
+interface LeaseRow { name: string; holder: string; token: number; expires_at_ms: number }
+
+function toHeader(row: HeaderRow): PlanHeader {
+  return {
+    generation: row.generation, baseGeneration: row.base_generation, createdAtMs: row.created_at_ms,
+    plannerId: row.planner_id, fencingToken: row.fencing_token, namesTotal: row.names_total,
+    namesChanged: row.names_changed, forced: row.forced === 1, note: row.note,
+  };
+}
+
+function toEntry(row: VersionRow): PlanEntry {
+  return { name: row.name, since: row.since, records: row.records === null ? null : (JSON.parse(row.records) as RecordEntry[]) };
+}
+
+/**
+ * The embedded store: one SQLite file shared by every process on a machine.
+ * Every write is a `BEGIN IMMEDIATE` transaction, so checks and writes
+ * (fencing token, base generation) are one atomic step; reads of a plan run
+ * inside one read transaction, so they see one consistent snapshot.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly db: Db;
+  private readonly clock: Clock;
+  private readonly statements: Record<string, Statement>;
+
+  constructor(path: string, clock: Clock = systemClock) {
+    this.db = openDatabase(path);
+    this.clock = clock;
+    const db = this.db;
+    this.statements = {
+      header: db.prepare('SELECT * FROM plans WHERE generation = ?'),
+      insertHeader: db.prepare(`INSERT INTO plans (generation, base_generation, created_at_ms, planner_id, fencing_token, names_total, names_changed, forced, note)
+        VALUES (@generation, @baseGeneration, @createdAtMs, @plannerId, @fencingToken, @namesTotal, @namesChanged, @forced, @note)`),
+      supersede: db.prepare('UPDATE plan_versions SET superseded_by = ? WHERE name = ? AND superseded_by IS NULL'),
+      insertVersion: db.prepare('INSERT INTO plan_versions (name, since, records, superseded_by) VALUES (?, ?, ?, NULL)'),
+      setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
+      viewAll: db.prepare('SELECT name, since, records FROM plan_versions WHERE since <= ? AND (superseded_by IS NULL OR superseded_by > ?)'),
+      viewDelta: db.prepare('SELECT name, since, records FROM plan_versions WHERE since > ? AND since <= ? AND (superseded_by IS NULL OR superseded_by > ?)'),
+      viewName: db.prepare('SELECT name, since, records FROM plan_versions WHERE name = ? AND since <= ? ORDER BY since DESC LIMIT 1'),
+      lease: db.prepare('SELECT * FROM leases WHERE name = ?'),
+      upsertLease: db.prepare('INSERT OR REPLACE INTO leases (name, holder, token, expires_at_ms) VALUES (?, ?, ?, ?)'),
+    };
+  }
+
+  async latestGeneration(): Promise<Generation> {
+    return metaValue(this.db, 'generation_last');
+  }
+
+  async oldestGeneration(): Promise<Generation> {
+    const row = this.db.prepare('SELECT MIN(generation) AS g FROM plans').get() as { g: number | null };
+    return row.g ?? 0;
+  }
+
+  async publishPlan(request: PublishRequest): Promise<PublishResult> {
+    const run = this.db.transaction((): PublishResult => {
+      const now = this.clock.nowMs();
+      const lease = this.statements.lease!.get(request.lease.name) as LeaseRow | undefined;
+      // The fencing check happens here, at the write, not when the lease was taken (STYLE.md: a lease is not a lock).
+      if (lease === undefined || lease.holder !== request.lease.holder || lease.token !== request.lease.token || lease.expires_at_ms <= now) {
+        return { ok: false, reason: 'fenced', detail: `lease ${request.lease.name} token ${request.lease.token} is no longer held by ${request.lease.holder}` };
+      }
+      const latest = metaValue(this.db, 'generation_last');
+      if (latest !== request.baseGeneration) {
+        return { ok: false, reason: 'stale-base', detail: `plan computed against generation ${request.baseGeneration} but ${latest} is the newest` };
+      }
+      const generation = latest + 1;
+      assert(generation > latest, 'S6', `generation ${generation} not above ${latest}`);
+      const header: PlanHeader = {
+        generation, baseGeneration: request.baseGeneration, createdAtMs: now, plannerId: request.lease.holder,
+        fencingToken: request.lease.token, namesTotal: request.namesTotal, namesChanged: request.changes.length,
+        forced: request.forced, note: request.note,
+      };
+      this.statements.insertHeader!.run({ ...header, forced: header.forced ? 1 : 0 });
+      for (const change of request.changes) {
+        this.statements.supersede!.run(generation, change.name);
+        this.statements.insertVersion!.run(change.name, generation, change.records === null ? null : JSON.stringify(change.records));
+      }
+      this.statements.setMeta!.run(generation, 'generation_last');
+      return { ok: true, header };
+    });
+    return run.immediate();
+  }
+
+  async readPlan(generation: Generation, options: PlanReadOptions = {}): Promise<PlanView | null> {
+    const run = this.db.transaction((): PlanView | null => {
+      const headerRow = this.statements.header!.get(generation) as HeaderRow | undefined;
+      if (headerRow === undefined) return null;
+      let rows: VersionRow[];
+      if (options.names !== undefined) {
+        rows = [];
+        for (const name of options.names) {
+          const row = this.statements.viewName!.get(name, generation) as VersionRow | undefined;
+          if (row !== undefined) rows.push(row);
+        }
+      } else if (options.sinceAfter !== undefined && options.sinceAfter > 0) {
+        rows = this.statements.viewDelta!.all(options.sinceAfter, generation, generation) as VersionRow[];
+      } else {
+        rows = this.statements.viewAll!.all(generation, generation) as VersionRow[];
+      }
+      return { header: toHeader(headerRow), entries: rows.map(toEntry) };
+    });
+    return run.deferred();
+  }
+
+  async readEntriesAt(names: readonly string[], generation: Generation): Promise<Map<string, PlanEntry>> {
+    const run = this.db.transaction(() => {
+      const entries = new Map<string, PlanEntry>();
+      for (const name of names) {
+        const row = this.statements.viewName!.get(name, generation) as VersionRow | undefined;
+        if (row !== undefined) entries.set(name, toEntry(row));
+      }
+      return entries;
+    });
+    return run.deferred();
+  }
+
+  async listPlans(limit: number): Promise<PlanHeader[]> {
+    const rows = this.db.prepare('SELECT * FROM plans ORDER BY generation DESC LIMIT ?').all(limit) as HeaderRow[];
+    return rows.map(toHeader);
+  }
+
+  async listSuperseded(floor: Generation, limit: number): Promise<SupersededVersion[]> {
+    const rows = this.db
+      .prepare('SELECT name, since, superseded_by FROM plan_versions WHERE superseded_by IS NOT NULL AND superseded_by <= ? ORDER BY superseded_by LIMIT ?')
+      .all(floor, limit) as { name: string; since: number; superseded_by: number }[];
+    return rows.map((row) => ({ name: row.name, since: row.since, supersededBy: row.superseded_by }));
+  }
+
+  async deletePlanData(versions: readonly SupersededVersion[], headersBelow: Generation): Promise<{ versions: number; headers: number }> {
+    const run = this.db.transaction(() => {
+      const latest = metaValue(this.db, 'generation_last');
+      assert(headersBelow <= latest, 'S4', `clean-up below ${headersBelow} would delete the newest plan ${latest}`);
+      const remove = this.db.prepare('DELETE FROM plan_versions WHERE name = ? AND since = ? AND superseded_by IS NOT NULL AND superseded_by <= ?');
+      let versionsDeleted = 0;
+      for (const version of versions) {
+        assert(version.supersededBy > version.since, 'S4', `version ${version.name}@${version.since} superseded by ${version.supersededBy}`);
+        versionsDeleted += remove.run(version.name, version.since, version.supersededBy).changes;
+      }
+      const headers = this.db.prepare('DELETE FROM plans WHERE generation < ?').run(headersBelow).changes;
+      return { versions: versionsDeleted, headers };
+    });
+    return run.immediate();
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null> {
+    const run = this.db.transaction((): LeaseGrant | null => {
+      const now = this.clock.nowMs();
+      const row = this.statements.lease!.get(name) as LeaseRow | undefined;
+      if (row !== undefined && row.expires_at_ms > now && row.holder !== holder) return null;
+      // A new token whenever the lease was free or expired; the same holder renewing in time keeps its token.
+      const token = row !== undefined && row.holder === holder && row.expires_at_ms > now ? row.token : (row?.token ?? 0) + 1;
+      const expiresAtMs = now + ttlMs;
+      this.statements.upsertLease!.run(name, holder, token, expiresAtMs);
+      return { name, holder, token, expiresAtMs };
+    });
+    return run.immediate();
+  }
+
+  async renewLease(grant: LeaseGrant, ttlMs: number): Promise<LeaseGrant | null> {
+    const run = this.db.transaction((): LeaseGrant | null => {
+      const now = this.clock.nowMs();
+      const row = this.statements.lease!.get(grant.name) as LeaseRow | undefined;
+      if (row === undefined || row.holder !== grant.holder || row.token !== grant.token || row.expires_at_ms <= now) return null;
+      const expiresAtMs = now + ttlMs;
+      this.statements.upsertLease!.run(grant.name, grant.holder, grant.token, expiresAtMs);
+      return { ...grant, expiresAtMs };
+    });
+    return run.immediate();
+  }
+
+  async releaseLease(grant: LeaseGrant): Promise<void> {
+    this.db.prepare('UPDATE leases SET expires_at_ms = 0 WHERE name = ? AND holder = ? AND token = ?').run(grant.name, grant.holder, grant.token);
+  }
+
+  async heartbeat(info: Omit<EnactorInfo, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
+    const now = this.clock.nowMs();
+    this.db
+      .prepare('INSERT OR REPLACE INTO enactors (id, held_generation, enacted_generation, heartbeat_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?)')
+      .run(info.id, info.heldGeneration, info.enactedGeneration, now, now + ttlMs);
+  }
+
+  async listEnactors(): Promise<EnactorInfo[]> {
+    const rows = this.db.prepare('SELECT * FROM enactors ORDER BY id').all() as {
+      id: string; held_generation: number; enacted_generation: number; heartbeat_at_ms: number; expires_at_ms: number;
+    }[];
+    return rows.map((row) => ({
+      id: row.id, heldGeneration: row.held_generation, enactedGeneration: row.enacted_generation,
+      heartbeatAtMs: row.heartbeat_at_ms, expiresAtMs: row.expires_at_ms,
+    }));
+  }
+
+  async setHealth(target: string, state: HealthState, source: string): Promise<void> {
+    this.db.prepare('INSERT OR REPLACE INTO health (target, state, source, updated_at_ms) VALUES (?, ?, ?, ?)').run(target, state, source, this.clock.nowMs());
+  }
+
+  async clearHealth(target: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM health WHERE target = ?').run(target).changes > 0;
+  }
+
+  async readHealth(): Promise<HealthRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM health ORDER BY target').all() as { target: string; state: HealthState; source: string; updated_at_ms: number }[];
+    return rows.map((row) => ({ target: row.target, state: row.state, source: row.source, updatedAtMs: row.updated_at_ms }));
+  }
+
+  async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const insert = this.db.prepare('INSERT INTO history (name, from_generation, to_generation, actor, kind, detail, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const now = this.clock.nowMs();
+    this.db.transaction(() => {
+      for (const entry of entries) insert.run(entry.name, entry.fromGeneration, entry.toGeneration, entry.actor, entry.kind, entry.detail, entry.atMs ?? now);
+    }).immediate();
+  }
+
+  async readHistory(name: string | null, limit: number): Promise<StoredHistoryEntry[]> {
+    const rows = (name === null
+      ? this.db.prepare('SELECT * FROM history ORDER BY id DESC LIMIT ?').all(limit)
+      : this.db.prepare('SELECT * FROM history WHERE name = ? ORDER BY id DESC LIMIT ?').all(name, limit)) as {
+      id: number; name: string; from_generation: number; to_generation: number; actor: string; kind: HistoryEntry['kind']; detail: string; at_ms: number;
+    }[];
+    return rows.reverse().map((row) => ({
+      id: row.id, name: row.name, fromGeneration: row.from_generation, toGeneration: row.to_generation,
+      actor: row.actor, kind: row.kind, detail: row.detail, atMs: row.at_ms,
+    }));
+  }
+
+  async raiseAlarm(kind: string, name: string, message: string): Promise<void> {
+    const now = this.clock.nowMs();
+    this.db
+      .prepare(`INSERT INTO alarms (kind, name, message, count, raised_at_ms, last_at_ms, cleared_at_ms) VALUES (?, ?, ?, 1, ?, ?, NULL)
+        ON CONFLICT (kind, name) DO UPDATE SET message = excluded.message, count = count + 1, last_at_ms = excluded.last_at_ms,
+          raised_at_ms = CASE WHEN cleared_at_ms IS NULL THEN raised_at_ms ELSE excluded.raised_at_ms END, cleared_at_ms = NULL`)
+      .run(kind, name, message, now, now);
+    await this.incrementCounter(`alarms_${kind}`);
+  }
+
+  async clearAlarm(kind: string, name: string): Promise<void> {
+    this.db.prepare('UPDATE alarms SET cleared_at_ms = ? WHERE kind = ? AND name = ? AND cleared_at_ms IS NULL').run(this.clock.nowMs(), kind, name);
+  }
+
+  async listAlarms(activeOnly: boolean): Promise<Alarm[]> {
+    const rows = this.db.prepare(`SELECT * FROM alarms ${activeOnly ? 'WHERE cleared_at_ms IS NULL' : ''} ORDER BY last_at_ms DESC`).all() as {
+      kind: string; name: string; message: string; count: number; raised_at_ms: number; last_at_ms: number; cleared_at_ms: number | null;
+    }[];
+    return rows.map((row) => ({
+      kind: row.kind, name: row.name, message: row.message, count: row.count, raisedAtMs: row.raised_at_ms,
+      lastAtMs: row.last_at_ms, clearedAtMs: row.cleared_at_ms,
+    }));
+  }
+
+  async incrementCounter(name: string, by = 1): Promise<void> {
+    this.db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value').run(name, by);
+  }
+
+  async readCounters(): Promise<Counter[]> {
+    return this.db.prepare('SELECT name, value FROM counters ORDER BY name').all() as Counter[];
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

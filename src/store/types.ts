@@ -1,0 +1,150 @@
+import type { Generation, HealthState, PlanChange, PlanEntry, PlanHeader } from '../domain/types.js';
+
+/**
+ * The store keeps everything except what DNS serves: plans, leases, enactor
+ * heartbeats, health, history and alarms. It is an interface so that SQLite
+ * (embedded, one machine) and etcd (distributed) can both implement it.
+ *
+ * Plans are stored as record-set *versions*: a version (name, since) holds the
+ * set a name has in every plan from generation `since` until the version that
+ * supersedes it. Plan g is therefore the set of versions visible at g. A plan
+ * that changes 1% of names writes 1% of the rows, and an enactor that has
+ * applied generation p reads only the versions introduced after p.
+ */
+
+export interface LeaseGrant {
+  name: string;
+  holder: string;
+  /** Fencing token: strictly increases every time the lease changes hands. */
+  token: number;
+  expiresAtMs: number;
+}
+
+export interface PublishRequest {
+  lease: LeaseGrant;
+  /** The generation the changes were computed against; the publish fails if it is no longer the newest. */
+  baseGeneration: Generation;
+  changes: PlanChange[];
+  namesTotal: number;
+  forced: boolean;
+  note: string;
+}
+
+export type PublishResult =
+  | { ok: true; header: PlanHeader }
+  | { ok: false; reason: 'fenced' | 'stale-base'; detail: string };
+
+export interface PlanView {
+  header: PlanHeader;
+  /** Entries visible at `header.generation`, restricted as requested. */
+  entries: PlanEntry[];
+}
+
+export interface PlanReadOptions {
+  /** Only versions with since > sinceAfter (a delta for an enactor that applied sinceAfter). */
+  sinceAfter?: Generation;
+  /** Only these names. */
+  names?: readonly string[];
+}
+
+export interface SupersededVersion {
+  name: string;
+  since: Generation;
+  supersededBy: Generation;
+}
+
+export interface EnactorInfo {
+  id: string;
+  /** The generation the enactor is working on; the janitor keeps it (S4). */
+  heldGeneration: Generation;
+  /** The newest generation the enactor has completely applied. */
+  enactedGeneration: Generation;
+  heartbeatAtMs: number;
+  expiresAtMs: number;
+}
+
+export interface HealthRecord {
+  target: string;
+  state: HealthState;
+  source: string;
+  updatedAtMs: number;
+}
+
+export type HistoryKind = 'enact' | 'repair' | 'remove' | 'action';
+
+export interface HistoryEntry {
+  name: string;
+  fromGeneration: Generation;
+  toGeneration: Generation;
+  actor: string;
+  kind: HistoryKind;
+  detail: string;
+  atMs?: number;
+}
+
+export interface StoredHistoryEntry extends Required<HistoryEntry> {
+  id: number;
+}
+
+export interface Alarm {
+  kind: string;
+  name: string;
+  message: string;
+  count: number;
+  raisedAtMs: number;
+  lastAtMs: number;
+  clearedAtMs: number | null;
+}
+
+export interface Counter {
+  name: string;
+  value: number;
+}
+
+export interface Store {
+  readonly kind: string;
+
+  // Plans.
+  latestGeneration(): Promise<Generation>;
+  publishPlan(request: PublishRequest): Promise<PublishResult>;
+  /** A consistent snapshot of a plan, or null when the plan does not exist (never published or cleaned up). */
+  readPlan(generation: Generation, options?: PlanReadOptions): Promise<PlanView | null>;
+  /**
+   * Each name's entry visible at `generation`, whether or not that plan's
+   * header still exists (a name whose set has not changed keeps pointing at
+   * an old generation). Names whose entry was cleaned up are absent.
+   */
+  readEntriesAt(names: readonly string[], generation: Generation): Promise<Map<string, PlanEntry>>;
+  listPlans(limit: number): Promise<PlanHeader[]>;
+  oldestGeneration(): Promise<Generation>;
+
+  // Clean-up (janitor). Versions superseded at or below `floor`, oldest first.
+  listSuperseded(floor: Generation, limit: number): Promise<SupersededVersion[]>;
+  /** Deletes the given versions and plan headers strictly below `headersBelow`, in one transaction. */
+  deletePlanData(versions: readonly SupersededVersion[], headersBelow: Generation): Promise<{ versions: number; headers: number }>;
+
+  // Leases with fencing tokens.
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null>;
+  renewLease(grant: LeaseGrant, ttlMs: number): Promise<LeaseGrant | null>;
+  releaseLease(grant: LeaseGrant): Promise<void>;
+
+  // Enactor heartbeats.
+  heartbeat(info: Omit<EnactorInfo, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void>;
+  listEnactors(): Promise<EnactorInfo[]>;
+
+  // Health (until the checker exists, set through the CLI).
+  setHealth(target: string, state: HealthState, source: string): Promise<void>;
+  clearHealth(target: string): Promise<boolean>;
+  readHealth(): Promise<HealthRecord[]>;
+
+  // History, alarms and counters.
+  appendHistory(entries: readonly HistoryEntry[]): Promise<void>;
+  readHistory(name: string | null, limit: number): Promise<StoredHistoryEntry[]>;
+  raiseAlarm(kind: string, name: string, message: string): Promise<void>;
+  clearAlarm(kind: string, name: string): Promise<void>;
+  listAlarms(activeOnly: boolean): Promise<Alarm[]>;
+  incrementCounter(name: string, by?: number): Promise<void>;
+  readCounters(): Promise<Counter[]>;
+
+  close(): Promise<void>;
+}
