@@ -1,0 +1,50 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** Helpers shared by the benchmarks: timing, percentiles and writing a result section. */
+
+export function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export function machineLine(): string {
+  const cpu = cpus();
+  return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node.js ${process.version}`;
+}
+
+export interface ResultRow {
+  metric: string;
+  value: string;
+  target?: string;
+  verdict?: string;
+}
+
+/** Writes bench/results/<name>.md; bench/run.ts assembles BENCHMARKS.md from these. */
+export function writeSection(name: string, title: string, command: string, rows: readonly ResultRow[], notes: readonly string[] = []): void {
+  const dir = resolve(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const lines = [
+    `## ${title}`,
+    '',
+    `Run ${new Date().toISOString()} with \`${command}\` on ${machineLine()}.`,
+    '',
+    '| metric | value | target | verdict |',
+    '| --- | --- | --- | --- |',
+    ...rows.map((row) => `| ${row.metric} | ${row.value} | ${row.target ?? ''} | ${row.verdict ?? ''} |`),
+    '',
+    ...notes,
+  ];
+  writeFileSync(join(dir, `${name}.md`), `${lines.join('\n').trim()}\n`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export function verdict(ok: boolean): string {
+  return ok ? 'met' : 'NOT met';
+}
