@@ -145,6 +145,7 @@ export class Reconciler {
     this.alarmed = drifted;
     const repaired = drifts.length === 0 ? 0 : await this.repair(drifts, entries, latest);
     if (repaired > 0) await store.incrementCounter('reconciler_repairs', repaired);
+    await store.incrementCounter('reconciler_passes');
     return { generation: latest, checked: view.entries.length, drifts, repaired };
   }
 

@@ -26,9 +26,19 @@ export interface ServedChange {
 export class BuiltinSqliteProvider implements Provider {
   readonly kind = 'builtin';
   readonly db: Db;
+  /** Test-only (DNSPLANE_TEST_APPLY_SPIN_MS): hold the write transaction this long halfway through, so a kill lands mid-apply. */
+  private readonly spinMs: number;
 
   constructor(path: string) {
     this.db = openDatabase(path);
+    this.spinMs = Number(process.env.DNSPLANE_TEST_APPLY_SPIN_MS ?? 0) || 0;
+  }
+
+  private spinForTest(): void {
+    const until = Date.now() + this.spinMs;
+    while (Date.now() < until) {
+      // Busy-wait on purpose: the transaction must stay open, half written.
+    }
   }
 
   async read(names: readonly string[]): Promise<Map<string, ServedState>> {
@@ -57,7 +67,8 @@ export class BuiltinSqliteProvider implements Provider {
     const run = this.db.transaction((): ApplyOutcome[] => {
       const outcomes: ApplyOutcome[] = [];
       let version = metaValue(this.db, 'served_version');
-      for (const change of changes) {
+      for (const [index, change] of changes.entries()) {
+        if (this.spinMs > 0 && index === Math.floor(changes.length / 2)) this.spinForTest();
         const row = select.get(change.name) as ServedRow | undefined;
         const current = row === undefined ? null : String(row.version);
         if (current !== change.expectedVersion) {

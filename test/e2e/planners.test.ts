@@ -1,0 +1,52 @@
+// Goal: S6 with two planner processes at once — generations unique and
+// strictly increasing, published only under the lease, and a leader paused
+// past its lease (SIGSTOP) is fenced when it wakes. Method: two real
+// `dnsplane planner` processes with a 400 ms lease; this process churns
+// health so there is always something to publish and freezes whichever
+// planner leads, several times; then every plan header is checked.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pollUntil } from '../helpers/env.js';
+import { seeded, startCluster } from './harness.js';
+import { randomInt } from '../../src/util/clock.js';
+
+test('two planners: unique, strictly increasing generations with non-decreasing fencing tokens (S6)', async () => {
+  const cluster = startCluster(20, { planner: { interval: '5ms', leaseTtl: '400ms' } });
+  try {
+    const planners = new Map([['pA', cluster.spawnRole(['planner', '--id', 'pA'])], ['pB', cluster.spawnRole(['planner', '--id', 'pB'])]]);
+    const rng = seeded(6);
+    const churn = async () => {
+      await cluster.store.setHealth(`t${randomInt(rng, 20)}-${randomInt(rng, 3)}`, rng.next() < 0.5 ? 'down' : 'up', 'test');
+    };
+    const leader = async () => {
+      const plans = await cluster.store.listPlans(1);
+      return plans[0]?.plannerId;
+    };
+    for (let round = 0; round < 4; round += 1) {
+      // Let the current leader publish a little, then freeze it past its lease.
+      const before = await cluster.store.latestGeneration();
+      await pollUntil(async () => { await churn(); return (await cluster.store.latestGeneration()) > before + 5; }, 'some publications', 20_000, 5);
+      const frozenId = (await leader())!;
+      const frozen = planners.get(frozenId)!;
+      frozen.process.kill('SIGSTOP');
+      await pollUntil(async () => { await churn(); return (await leader()) !== frozenId; }, `the other planner to take over from ${frozenId}`, 20_000, 5);
+      frozen.process.kill('SIGCONT');
+    }
+    await pollUntil(async () => { await churn(); return true; }, 'one more churn');
+    const plans = (await cluster.store.listPlans(100_000)).reverse();
+    assert.ok(plans.length > 20, `${plans.length} plans`);
+    const ids = new Set(plans.map((plan) => plan.plannerId));
+    assert.deepEqual([...ids].sort(), ['pA', 'pB'], 'both planners led at some point');
+    plans.forEach((plan, index) => {
+      if (index === 0) return;
+      const previous = plans[index - 1]!;
+      assert.equal(plan.generation, previous.generation + 1, 'generations are consecutive and unique');
+      assert.equal(plan.baseGeneration, previous.generation, 'each plan was computed against its predecessor');
+      assert.ok(plan.fencingToken >= previous.fencingToken, `token went from ${previous.fencingToken} to ${plan.fencingToken} at generation ${plan.generation}`);
+      if (plan.plannerId !== previous.plannerId) assert.ok(plan.fencingToken > previous.fencingToken, 'a change of leader comes with a higher token');
+    });
+    for (const child of planners.values()) assert.equal(child.process.exitCode, null, child.stderr().slice(-1000));
+  } finally {
+    await cluster.stop();
+  }
+});
