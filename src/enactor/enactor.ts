@@ -29,6 +29,9 @@ export interface EnactorDeps {
   frozen?: () => Promise<ReadonlySet<string> | 'zone'>;
 }
 
+/** Upper bound on pages per generation (with the default batch, 1e9 names): a store that never ends a listing cannot spin an enactor forever. */
+const pagesMax = 1_000_000;
+
 export interface BatchOutcome {
   applied: number;
   skipped: number;
@@ -140,21 +143,25 @@ export class Enactor {
     // Announce the generation before reading it, so the janitor keeps it (S4).
     this.heldGeneration = latest;
     await this.heartbeat(true);
-    const view = await store.readPlan(latest, { sinceAfter: this.watermark });
-    if (view === null) return { generation: latest, applied: 0, conflicts: 0, complete: false };
     const frozenSetting = this.deps.frozen === undefined ? new Set<string>() : await this.deps.frozen();
     if (frozenSetting === 'zone') return { generation: latest, applied: 0, conflicts: 0, complete: false };
     let applied = 0;
     let conflicts = 0;
     let unfinished = 0;
-    for (let start = 0; start < view.entries.length; start += this.options.batchNamesMax) {
-      const batch = view.entries.slice(start, start + this.options.batchNamesMax);
-      const outcome = await this.applyBatch(batch, latest, frozenSetting);
+    let afterName = '';
+    // Page through the plan in name order: memory stays bounded by one batch, however large the plan.
+    for (let page = 0; page < pagesMax; page += 1) {
+      const view = await store.readPlan(latest, { sinceAfter: this.watermark, afterName, limit: this.options.batchNamesMax });
+      if (view === null) return { generation: latest, applied, conflicts, complete: false }; // cleaned up under us: start again
+      assert(view.entries.every((entry) => entry.name > afterName), 'internal', 'the store ignored paging');
+      const outcome = await this.applyBatch(view.entries, latest, frozenSetting);
       applied += outcome.applied;
       conflicts += outcome.conflicts;
       unfinished += outcome.unfinished;
       await store.appendHistory(outcome.history);
       await this.heartbeat(false);
+      if (view.entries.length < this.options.batchNamesMax) break;
+      afterName = view.entries[view.entries.length - 1]!.name;
     }
     if (conflicts > 0) await store.incrementCounter('enactor_cas_conflicts', conflicts);
     const complete = unfinished === 0 && frozenSetting.size === 0;

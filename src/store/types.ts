@@ -45,6 +45,10 @@ export interface PlanReadOptions {
   sinceAfter?: Generation;
   /** Only these names. */
   names?: readonly string[];
+  /** Paging: only names after this one (exclusive), in name order... */
+  afterName?: string;
+  /** ...and at most this many. A plan is immutable, so pages read in separate transactions still form one plan while its header exists. */
+  limit?: number;
 }
 
 export interface SupersededVersion {

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/store/sqlite/db.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
-import { recordSetKey, type RecordEntry } from '../../src/domain/types.js';
+import { recordSetKey } from '../../src/domain/types.js';
+import { decodeRecords, encodeRecords } from '../../src/store/sqlite/codec.js';
 import { loadConfigFile, inventoryOf } from '../../src/config/load.js';
 import { Planner } from '../../src/planner/planner.js';
 import { silentLogger } from '../../src/util/log.js';
@@ -105,12 +106,12 @@ export class InvariantChecker {
     const version = this.db.prepare('SELECT records FROM plan_versions WHERE name = ? AND since <= ? ORDER BY since DESC LIMIT 1');
     this.db.transaction(() => {
       for (const row of servedRows.all() as { name: string; generation: number; version: number; records: string }[]) {
-        const records = JSON.parse(row.records) as RecordEntry[];
+        const records = decodeRecords(row.records);
         const key = recordSetKey(records);
         if (records.length === 0) this.violations.push(`S1: ${row.name} served no records at generation ${row.generation} (sample ${this.samples})`);
         const plan = version.get(row.name, row.generation) as { records: string | null } | undefined;
         if (plan === undefined || plan.records === null) this.violations.push(`S4: ${row.name} serves generation ${row.generation} whose plan is gone (sample ${this.samples})`);
-        else if (recordSetKey(JSON.parse(plan.records) as RecordEntry[]) !== key) this.violations.push(`S3: ${row.name} at generation ${row.generation} serves ${key}, plan says ${plan.records} (sample ${this.samples})`);
+        else if (recordSetKey(decodeRecords(plan.records)) !== key) this.violations.push(`S3: ${row.name} at generation ${row.generation} serves ${key}, plan says ${plan.records} (sample ${this.samples})`);
         const previous = this.last.get(row.name);
         if (previous !== undefined) {
           if (row.generation < previous.generation) this.violations.push(`S2: ${row.name} went from generation ${previous.generation} to ${row.generation} (sample ${this.samples})`);
@@ -147,7 +148,7 @@ export async function waitConverged(store: SqliteStore, timeoutMs: number): Prom
     return view.entries.every((entry) => {
       const state = served.get(entry.name);
       if (entry.records === null) return state === undefined;
-      return state !== undefined && state.generation >= entry.since && state.records === JSON.stringify(entry.records);
+      return state !== undefined && state.generation >= entry.since && state.records === encodeRecords(entry.records);
     });
   }, 'every name to serve the newest plan', timeoutMs, 50);
   return Date.now() - started;

@@ -77,10 +77,10 @@ test('reconciler: an emptied name and a name pointing at a deleted plan are repa
     const latest = await install.store.latestGeneration();
     assert.equal(await install.store.readPlan(1), null, 'generation 1 was cleaned up');
     // Drift 1: empty a name by hand. Drift 2: point svc0 (which changed since) at the deleted generation 1.
-    install.store.db.prepare("UPDATE served SET records = '[]' WHERE name = 'svc3.dnsplane.test'").run();
+    install.store.db.prepare("UPDATE served SET records = '' WHERE name = 'svc3.dnsplane.test'").run();
     install.store.db.prepare("UPDATE served SET generation = 1 WHERE name = 'svc0.dnsplane.test'").run();
     // Drift 3: a hand edit that swaps an address.
-    install.store.db.prepare(`UPDATE served SET records = '[{"target":"x","address":"192.0.2.99","weight":1}]' WHERE name = 'svc5.dnsplane.test'`).run();
+    install.store.db.prepare(`UPDATE served SET records = '192.0.2.99/1/x' WHERE name = 'svc5.dnsplane.test'`).run();
     // Drift 4: a row deleted by hand.
     install.store.db.prepare("DELETE FROM served WHERE name = 'svc7.dnsplane.test'").run();
     const r = reconciler(install);

@@ -1,13 +1,13 @@
 import { openDatabase, metaValue, type Db } from '../../store/sqlite/db.js';
 import { assert } from '../../util/assert.js';
 import { validateRecordSet } from '../../domain/validate.js';
-import type { RecordEntry } from '../../domain/types.js';
+import { decodeRecords, encodeRecords } from '../../store/sqlite/codec.js';
 import type { ApplyChange, ApplyOutcome, Provider, ServedState } from '../types.js';
 
 interface ServedRow { name: string; generation: number; version: number; records: string }
 
 function toState(row: ServedRow): ServedState {
-  return { name: row.name, generation: row.generation, version: String(row.version), records: JSON.parse(row.records) as RecordEntry[] };
+  return { name: row.name, generation: row.generation, version: String(row.version), records: decodeRecords(row.records) };
 }
 
 /** A change seen by the DNS server's incremental refresh: a new state, or a removal (`state: null`). */
@@ -19,8 +19,8 @@ export interface ServedChange {
 
 /**
  * The built-in provider: what dnsplane's own DNS server answers, kept in the
- * `served` table — per name the records and the marker (generation,
- * version). `apply` is one `BEGIN IMMEDIATE` transaction that compares each
+ * `served` table — per name the records (compact text, see codec.ts:
+ * "address/weight/target,...") and the marker (generation, version). `apply` is one `BEGIN IMMEDIATE` transaction that compares each
  * name's version and writes records and marker together (DESIGN.md §3).
  */
 export class BuiltinSqliteProvider implements Provider {
@@ -60,40 +60,48 @@ export class BuiltinSqliteProvider implements Provider {
   }
 
   async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
-    const select = this.db.prepare('SELECT * FROM served WHERE name = ?');
-    const upsert = this.db.prepare('INSERT OR REPLACE INTO served (name, generation, version, records) VALUES (?, ?, ?, ?)');
-    const remove = this.db.prepare('DELETE FROM served WHERE name = ?');
-    const setVersion = this.db.prepare("UPDATE meta SET value = ? WHERE key = 'served_version'");
-    const run = this.db.transaction((): ApplyOutcome[] => {
+    const db = this.db;
+    const insert = db.prepare('INSERT INTO served (name, generation, version, records) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING');
+    // The compare-and-swap: the row changes only if its version is the one the caller read and the generation does not go back.
+    const update = db.prepare('UPDATE served SET generation = ?, version = ?, records = ? WHERE name = ? AND version = ? AND generation <= ?');
+    const remove = db.prepare('DELETE FROM served WHERE name = ? AND version = ?');
+    const select = db.prepare('SELECT generation, version FROM served WHERE name = ?');
+    const setVersion = db.prepare("UPDATE meta SET value = ? WHERE key = 'served_version'");
+    const run = db.transaction((): ApplyOutcome[] => {
       const outcomes: ApplyOutcome[] = [];
-      let version = metaValue(this.db, 'served_version');
+      let version = metaValue(db, 'served_version');
       for (const [index, change] of changes.entries()) {
         if (this.spinMs > 0 && index === Math.floor(changes.length / 2)) this.spinForTest();
-        const row = select.get(change.name) as ServedRow | undefined;
-        const current = row === undefined ? null : String(row.version);
-        if (current !== change.expectedVersion) {
-          outcomes.push({ name: change.name, outcome: 'conflict' });
-          continue;
-        }
-        // The caller decided on the state it read; the version compare above proves that state is still current.
-        // These assertions are the last line of defence for S1 and S2 at the place that serves DNS.
-        assert(row === undefined || change.generation >= row.generation, 'S2', `${change.name}: writing generation ${change.generation} over ${row?.generation}`);
-        version += 1;
+        const expected = change.expectedVersion === null ? null : Number(change.expectedVersion);
+        let written: boolean;
         if (change.records === null) {
-          remove.run(change.name);
-          version = metaValue(this.db, 'served_version');
+          // The delete trigger takes its tombstone version from meta, so meta must be current first.
+          setVersion.run(version);
+          written = expected !== null && remove.run(change.name, expected).changes === 1;
+          if (written) version = metaValue(db, 'served_version');
         } else {
+          // The last line of defence for S1 at the place that serves DNS: never write an invalid or empty set.
           const problems = validateRecordSet(change.name, change.records);
           assert(problems.length === 0, 'S1', problems.join('; '));
-          upsert.run(change.name, change.generation, version, JSON.stringify(change.records));
-          setVersion.run(version);
+          const encoded = encodeRecords(change.records);
+          written = expected === null
+            ? insert.run(change.name, change.generation, version + 1, encoded).changes === 1
+            : update.run(change.generation, version + 1, encoded, change.name, expected, change.generation).changes === 1;
+          if (written) version += 1;
+          else if (expected !== null) this.assertNotBackwards(select.get(change.name) as { generation: number; version: number } | undefined, change);
         }
-        outcomes.push({ name: change.name, outcome: 'applied', version: String(version) });
+        outcomes.push(written ? { name: change.name, outcome: 'applied', version: String(version) } : { name: change.name, outcome: 'conflict' });
       }
       setVersion.run(version);
       return outcomes;
     });
     return run.immediate();
+  }
+
+  /** A refused update whose version did match can only mean a lower generation: a caller bug, made loud (S2). */
+  private assertNotBackwards(row: { generation: number; version: number } | undefined, change: ApplyChange): void {
+    const versionMatched = row !== undefined && String(row.version) === change.expectedVersion;
+    assert(!versionMatched, 'S2', `${change.name}: writing generation ${change.generation} over ${row?.generation}`);
   }
 
   /** Current high-water mark of served versions; the DNS server refreshes from here. */

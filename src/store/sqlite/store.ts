@@ -1,8 +1,9 @@
 import type { Statement } from 'better-sqlite3';
 import { openDatabase, metaValue, type Db } from './db.js';
+import { decodeRecords, encodeRecords } from './codec.js';
 import { assert } from '../../util/assert.js';
 import { systemClock, type Clock } from '../../util/clock.js';
-import type { Generation, HealthState, PlanEntry, PlanHeader, RecordEntry } from '../../domain/types.js';
+import type { Generation, HealthState, PlanEntry, PlanHeader } from '../../domain/types.js';
 import type {
   Alarm, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, PlanReadOptions, PlanView,
   PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
@@ -24,7 +25,7 @@ function toHeader(row: HeaderRow): PlanHeader {
 }
 
 function toEntry(row: VersionRow): PlanEntry {
-  return { name: row.name, since: row.since, records: row.records === null ? null : (JSON.parse(row.records) as RecordEntry[]) };
+  return { name: row.name, since: row.since, records: row.records === null ? null : decodeRecords(row.records) };
 }
 
 /**
@@ -50,8 +51,8 @@ export class SqliteStore implements Store {
       supersede: db.prepare('UPDATE plan_versions SET superseded_by = ? WHERE name = ? AND superseded_by IS NULL'),
       insertVersion: db.prepare('INSERT INTO plan_versions (name, since, records, superseded_by) VALUES (?, ?, ?, NULL)'),
       setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
-      viewAll: db.prepare('SELECT name, since, records FROM plan_versions WHERE since <= ? AND (superseded_by IS NULL OR superseded_by > ?)'),
-      viewDelta: db.prepare('SELECT name, since, records FROM plan_versions WHERE since > ? AND since <= ? AND (superseded_by IS NULL OR superseded_by > ?)'),
+      viewAll: db.prepare('SELECT name, since, records FROM plan_versions WHERE name > ? AND since <= ? AND (superseded_by IS NULL OR superseded_by > ?) ORDER BY name LIMIT ?'),
+      viewDelta: db.prepare('SELECT name, since, records FROM plan_versions WHERE since > ? AND since <= ? AND (superseded_by IS NULL OR superseded_by > ?) AND name > ? ORDER BY name LIMIT ?'),
       viewName: db.prepare('SELECT name, since, records FROM plan_versions WHERE name = ? AND since <= ? ORDER BY since DESC LIMIT 1'),
       lease: db.prepare('SELECT * FROM leases WHERE name = ?'),
       upsertLease: db.prepare('INSERT OR REPLACE INTO leases (name, holder, token, expires_at_ms) VALUES (?, ?, ?, ?)'),
@@ -89,7 +90,7 @@ export class SqliteStore implements Store {
       this.statements.insertHeader!.run({ ...header, forced: header.forced ? 1 : 0 });
       for (const change of request.changes) {
         this.statements.supersede!.run(generation, change.name);
-        this.statements.insertVersion!.run(change.name, generation, change.records === null ? null : JSON.stringify(change.records));
+        this.statements.insertVersion!.run(change.name, generation, change.records === null ? null : encodeRecords(change.records));
       }
       this.statements.setMeta!.run(generation, 'generation_last');
       return { ok: true, header };
@@ -109,9 +110,9 @@ export class SqliteStore implements Store {
           if (row !== undefined) rows.push(row);
         }
       } else if (options.sinceAfter !== undefined && options.sinceAfter > 0) {
-        rows = this.statements.viewDelta!.all(options.sinceAfter, generation, generation) as VersionRow[];
+        rows = this.statements.viewDelta!.all(options.sinceAfter, generation, generation, options.afterName ?? '', options.limit ?? -1) as VersionRow[];
       } else {
-        rows = this.statements.viewAll!.all(generation, generation) as VersionRow[];
+        rows = this.statements.viewAll!.all(options.afterName ?? '', generation, generation, options.limit ?? -1) as VersionRow[];
       }
       return { header: toHeader(headerRow), entries: rows.map(toEntry) };
     });
