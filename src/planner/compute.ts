@@ -10,13 +10,21 @@ export interface PlanInput {
   drained?: ReadonlySet<string>;
   /** The newest plan: record-set key by name (removed names absent). */
   current: ReadonlyMap<string, string>;
+  /**
+   * Incremental planning: evaluate only these indices of `endpoints` (those
+   * whose targets' health changed) and skip the search for removed names.
+   * Omitted: evaluate everything.
+   */
+  only?: readonly number[];
 }
 
 export interface PlanComputation {
   changes: PlanChange[];
   /** Names in the desired plan (not counting removals). */
   namesTotal: number;
-  /** Names whose every target is down, served with all targets (fail open). */
+  /** The names evaluated (all, or those of `only`). */
+  evaluated: string[];
+  /** Evaluated names whose every target is down, served with all targets (fail open). */
   failOpen: string[];
 }
 
@@ -53,18 +61,21 @@ export function computePlan(input: PlanInput): PlanComputation {
   const drained = input.drained ?? new Set<string>();
   const changes: PlanChange[] = [];
   const failOpen: string[] = [];
-  const desiredNames = new Set<string>();
-  for (const endpoint of input.endpoints) {
-    desiredNames.add(endpoint.name);
+  const evaluated: string[] = [];
+  const indices = input.only ?? input.endpoints.map((_, index) => index);
+  for (const index of indices) {
+    const endpoint = input.endpoints[index]!;
+    evaluated.push(endpoint.name);
     const desired = desiredRecords(endpoint, input.health, drained);
     if (desired.failOpen) failOpen.push(endpoint.name);
     assert(desired.records.length > 0, 'S1', `${endpoint.name}: planner produced an empty set`);
     if (input.current.get(endpoint.name) !== recordSetKey(desired.records)) changes.push({ name: endpoint.name, records: desired.records });
   }
-  for (const name of input.current.keys()) {
-    if (!desiredNames.has(name)) changes.push({ name, records: null });
+  if (input.only === undefined) {
+    const desiredNames = new Set(evaluated);
+    for (const name of input.current.keys()) if (!desiredNames.has(name)) changes.push({ name, records: null });
   }
-  return { changes, namesTotal: desiredNames.size, failOpen };
+  return { changes, namesTotal: input.endpoints.length, evaluated, failOpen };
 }
 
 export interface SafetyPolicy {

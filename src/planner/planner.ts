@@ -7,6 +7,8 @@ import type { Logger } from '../util/log.js';
 import type { LeaseGrant, Store } from '../store/types.js';
 
 export const plannerLeaseName = 'planner';
+/** Even with nothing changed, every name is re-evaluated at least this often. */
+const fullIntervalMs = 60_000;
 
 export interface PlannerOptions {
   id: string;
@@ -27,8 +29,8 @@ export interface PlannerDeps {
 }
 
 export type TickResult =
-  | { kind: 'published'; header: PlanHeader }
-  | { kind: 'unchanged'; generation: Generation }
+  | { kind: 'published'; header: PlanHeader; evaluated: number }
+  | { kind: 'unchanged'; generation: Generation; evaluated: number }
   | { kind: 'follower'; holder: string | null }
   | { kind: 'refused'; reason: string }
   | { kind: 'lost-race'; detail: string };
@@ -44,6 +46,13 @@ export class Planner {
   private current = new Map<string, string>();
   private currentGeneration: Generation = 0;
   private readonly failOpenAlarmed = new Set<string>();
+  // Incremental planning state: what the last successful pass saw.
+  private lastInventory: readonly EndpointSpec[] | null = null;
+  private targetIndex = new Map<string, number[]>();
+  private lastHealth = new Map<string, HealthState>();
+  private lastDrainedKey = '';
+  private lastFullAtMs = -Infinity;
+  private cacheFromOthers = true;
 
   constructor(private readonly options: PlannerOptions, private readonly deps: PlannerDeps) {
     assert(options.leaseTtlMs > 0, 'internal', 'lease TTL must be positive');
@@ -60,6 +69,8 @@ export class Planner {
     const view = await this.deps.store.readPlan(latest, delta ? { sinceAfter: this.currentGeneration } : {});
     if (view === null) return false;
     if (!delta) this.current = new Map();
+    // Someone else published (or this is the first read): the next pass re-evaluates every name.
+    this.cacheFromOthers = true;
     for (const entry of view.entries) {
       if (entry.records === null) this.current.delete(entry.name);
       else this.current.set(entry.name, recordSetKey(entry.records));
@@ -76,17 +87,56 @@ export class Planner {
     return this.lease !== null;
   }
 
-  private async raiseFailOpenAlarms(failOpen: readonly string[]): Promise<void> {
-    const now = new Set(failOpen);
-    for (const name of now) {
-      if (!this.failOpenAlarmed.has(name)) {
+  private async updateFailOpenAlarms(evaluated: readonly string[], failOpen: readonly string[], full: boolean): Promise<void> {
+    const failing = new Set(failOpen);
+    const seen = new Set(evaluated);
+    for (const name of evaluated) {
+      if (failing.has(name) && !this.failOpenAlarmed.has(name)) {
         await this.deps.store.raiseAlarm('fail-open', name, 'every target is down: serving all targets (fail open)');
         this.deps.log.warn({ name }, 'every target is down: failing open to all targets');
+        this.failOpenAlarmed.add(name);
+      } else if (!failing.has(name) && this.failOpenAlarmed.has(name)) {
+        await this.deps.store.clearAlarm('fail-open', name);
+        this.failOpenAlarmed.delete(name);
       }
     }
-    for (const name of this.failOpenAlarmed) if (!now.has(name)) await this.deps.store.clearAlarm('fail-open', name);
-    this.failOpenAlarmed.clear();
-    for (const name of now) this.failOpenAlarmed.add(name);
+    if (!full) return;
+    for (const name of this.failOpenAlarmed) {
+      if (seen.has(name)) continue;
+      await this.deps.store.clearAlarm('fail-open', name);
+      this.failOpenAlarmed.delete(name);
+    }
+  }
+
+  /**
+   * Which endpoints to evaluate: all of them after a change of inventory or
+   * drains, after another planner published, and at least every
+   * `fullIntervalMs`; otherwise only those with a target whose health changed.
+   * Planning 100,000 names twice a second would otherwise keep a core busy.
+   */
+  private endpointsToEvaluate(inventory: readonly EndpointSpec[], health: ReadonlyMap<string, HealthState>, drainedKey: string): number[] | undefined {
+    if (inventory !== this.lastInventory) {
+      this.targetIndex = new Map();
+      inventory.forEach((endpoint, index) => {
+        for (const target of endpoint.targets) this.targetIndex.set(target.id, [...(this.targetIndex.get(target.id) ?? []), index]);
+      });
+      return undefined;
+    }
+    const now = this.deps.clock.nowMs();
+    if (this.cacheFromOthers || drainedKey !== this.lastDrainedKey || now - this.lastFullAtMs >= fullIntervalMs) return undefined;
+    const indices = new Set<number>();
+    for (const [target, state] of health) if (this.lastHealth.get(target) !== state) for (const index of this.targetIndex.get(target) ?? []) indices.add(index);
+    for (const [target, state] of this.lastHealth) if (health.get(target) !== state) for (const index of this.targetIndex.get(target) ?? []) indices.add(index);
+    return [...indices];
+  }
+
+  /** Records what a pass that reached a conclusion (published or nothing to publish) was based on. */
+  private remember(inventory: readonly EndpointSpec[], health: Map<string, HealthState>, drainedKey: string, full: boolean): void {
+    this.lastInventory = inventory;
+    this.lastHealth = health;
+    this.lastDrainedKey = drainedKey;
+    this.cacheFromOthers = false;
+    if (full) this.lastFullAtMs = this.deps.clock.nowMs();
   }
 
   /** One planning step. `force` publishes a plan the safety threshold would refuse. */
@@ -98,9 +148,15 @@ export class Planner {
     const health = new Map<string, HealthState>();
     for (const record of await store.readHealth()) health.set(record.target, record.state);
     const drained = this.deps.drained === undefined ? new Set<string>() : await this.deps.drained();
-    const plan = computePlan({ endpoints: this.deps.inventory(), health, drained, current: this.current });
-    await this.raiseFailOpenAlarms(plan.failOpen);
-    if (plan.changes.length === 0) return { kind: 'unchanged', generation: latest };
+    const drainedKey = [...drained].sort().join(',');
+    const inventory = this.deps.inventory();
+    const only = this.endpointsToEvaluate(inventory, health, drainedKey);
+    const plan = computePlan({ endpoints: inventory, health, drained, current: this.current, only });
+    await this.updateFailOpenAlarms(plan.evaluated, plan.failOpen, only === undefined);
+    if (plan.changes.length === 0) {
+      this.remember(inventory, health, drainedKey, only === undefined);
+      return { kind: 'unchanged', generation: latest, evaluated: plan.evaluated.length };
+    }
     const problems = validatePlanChanges(plan.changes, this.options.zone);
     if (problems.length > 0) {
       // The inventory is validated on load, so this is a bug: refuse loudly, publish nothing.
@@ -130,9 +186,10 @@ export class Planner {
       else this.current.set(change.name, recordSetKey(change.records));
     }
     this.currentGeneration = result.header.generation;
+    this.remember(inventory, health, drainedKey, only === undefined);
     await store.incrementCounter('planner_published');
     log.info({ generation: result.header.generation, changed: plan.changes.length }, 'published plan');
-    return { kind: 'published', header: result.header };
+    return { kind: 'published', header: result.header, evaluated: plan.evaluated.length };
   }
 
   /** Gives up leadership so another planner can take over at once. */

@@ -174,3 +174,30 @@ test('planner: fail open with an alarm; the safety threshold refuses, force publ
     await install.close();
   }
 });
+
+test('planner: after a full pass, a health change re-evaluates only the endpoints of that target', async () => {
+  const install = openInstallation();
+  try {
+    const inventory = endpoints(500);
+    const planner = makePlanner('p', install.store, () => inventory);
+    const first = await planner.tick();
+    assert.equal(first.kind === 'published' && first.evaluated, 500);
+    const idle = await planner.tick();
+    assert.deepEqual([idle.kind, idle.kind === 'unchanged' && idle.evaluated], ['unchanged', 0]);
+    await install.store.setHealth('t42-1', 'down', 'test');
+    const second = await planner.tick();
+    assert.equal(second.kind, 'published');
+    assert.equal(second.kind === 'published' && second.evaluated, 1);
+    assert.equal(second.kind === 'published' && second.header.namesChanged, 1);
+    // Another planner publishing makes the next pass a full one (its view may differ).
+    await planner.release();
+    const other = makePlanner('q', install.store, () => inventory);
+    await install.store.setHealth('t7-0', 'down', 'test');
+    assert.equal((await other.tick()).kind, 'published');
+    await other.release();
+    const third = await planner.tick();
+    assert.equal(third.kind === 'unchanged' && third.evaluated, 500);
+  } finally {
+    await install.close();
+  }
+});
