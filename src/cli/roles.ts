@@ -6,6 +6,19 @@ import { Reconciler } from '../enactor/reconciler.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Context } from './context.js';
+import type { Store } from '../store/types.js';
+
+/** Operator freezes as the enactor and reconciler want them: "*" (the whole zone) wins over single names. */
+export function frozenFrom(store: Store): () => Promise<ReadonlySet<string> | 'zone'> {
+  return async () => {
+    const scopes = await store.listFreezes();
+    return scopes.includes('*') ? 'zone' : new Set(scopes);
+  };
+}
+
+export function drainedFrom(store: Store): () => Promise<ReadonlySet<string>> {
+  return async () => new Set(await store.listDrains());
+}
 
 export interface RoleEnv {
   clock?: Clock;
@@ -17,7 +30,7 @@ export function makePlanner(context: Context, id: string, env: RoleEnv): Planner
   const { config } = context;
   return new Planner(
     { id, zone: context.zone, intervalMs: config.planner.interval, leaseTtlMs: config.planner.leaseTtl, safety: config.safety },
-    { store: context.store, clock: env.clock ?? systemClock, log: env.log, inventory: () => context.inventory },
+    { store: context.store, clock: env.clock ?? systemClock, log: env.log, inventory: () => context.inventory, drained: drainedFrom(context.store) },
   );
 }
 
@@ -37,7 +50,7 @@ export function makeEnactor(context: Context, id: string, env: RoleEnv): Enactor
       backoffBaseMs: settings.backoffBase, backoffMaxMs: settings.backoffMax, heartbeatIntervalMs: settings.heartbeatInterval,
       heartbeatTtlMs: settings.heartbeatTtl, delayMaxMs: testDelayMaxMs(),
     },
-    { store: context.store, provider: context.provider, clock: env.clock ?? systemClock, rng: env.rng ?? systemRng, log: env.log },
+    { store: context.store, provider: context.provider, clock: env.clock ?? systemClock, rng: env.rng ?? systemRng, log: env.log, frozen: frozenFrom(context.store) },
   );
 }
 
@@ -53,6 +66,6 @@ export function makeReconciler(context: Context, env: RoleEnv): Reconciler {
   const { config } = context;
   return new Reconciler(
     { id: `reconciler@${hostname()}`, intervalMs: config.reconciler.interval, maxLagMs: config.reconciler.maxLag, pageSize: 5000, retriesMax: config.enactor.retriesMax },
-    { store: context.store, provider: context.provider, clock: env.clock ?? systemClock, log: env.log },
+    { store: context.store, provider: context.provider, clock: env.clock ?? systemClock, log: env.log, frozen: frozenFrom(context.store) },
   );
 }

@@ -22,7 +22,10 @@ export interface ReconcilerDeps {
   frozen?: () => Promise<ReadonlySet<string> | 'zone'>;
 }
 
-export type DriftKind = 'missing' | 'empty' | 'edited' | 'deleted-plan' | 'lagging';
+export type DriftKind = 'missing' | 'empty' | 'edited' | 'deleted-plan' | 'lagging' | 'reenact';
+
+/** Operator re-enactments taken per pass. */
+const reenactRequestsMax = 100;
 
 export interface Drift {
   name: string;
@@ -111,7 +114,9 @@ export class Reconciler {
         if (outcome.outcome === 'conflict') pending.push(change.name);
         else {
           repaired += 1;
-          history.push({ name: change.name, fromGeneration: 0, toGeneration: latest, actor: this.options.id, kind: 'repair', detail: drifts.find((d) => d.name === change.name)?.kind ?? '' });
+          const drift = drifts.find((d) => d.name === change.name);
+          const detail = drift?.kind === 'reenact' ? `reenact ${drift.detail}` : drift?.kind ?? '';
+          history.push({ name: change.name, fromGeneration: 0, toGeneration: latest, actor: this.options.id, kind: 'repair', detail });
         }
       });
     }
@@ -136,9 +141,15 @@ export class Reconciler {
       if (drift !== null) drifts.push(drift);
     }
     // Alarms raised on the pass that found a drift are cleared on the first pass that finds the name sound.
-    const drifted = new Set(drifts.map((drift) => drift.name));
+    // Operator re-enactments (API): rewrite the name with the newest plan even if it looks sound.
+    for (const request of await store.takeRequests('reenact', reenactRequestsMax)) {
+      if (!entries.has(request.subject) || drifts.some((drift) => drift.name === request.subject)) continue;
+      drifts.push({ name: request.subject, kind: 'reenact', detail: `requested by ${request.actor}: ${request.reason}` });
+    }
+    const drifted = new Set(drifts.filter((drift) => drift.kind !== 'reenact').map((drift) => drift.name));
     for (const name of this.alarmed) if (!drifted.has(name)) await store.clearAlarm('drift', name);
     for (const drift of drifts) {
+      if (drift.kind === 'reenact') continue;
       await store.raiseAlarm('drift', drift.name, `${drift.kind}: ${drift.detail}`);
       log.warn({ name: drift.name, kind: drift.kind }, `drift: ${drift.detail}`);
     }

@@ -192,6 +192,15 @@ export class Planner {
     return { kind: 'published', header: result.header, evaluated: plan.evaluated.length };
   }
 
+  /** An operator's request to force-publish (from the API), taken only by the leader. */
+  private async takeForceRequest(): Promise<boolean> {
+    if (this.lease === null) return false;
+    const [request] = await this.deps.store.takeRequests('force', 1);
+    if (request === undefined) return false;
+    this.deps.log.warn({ actor: request.actor, reason: request.reason }, 'forced publication requested');
+    return true;
+  }
+
   /** Gives up leadership so another planner can take over at once. */
   async release(): Promise<void> {
     if (this.lease !== null) await this.deps.store.releaseLease(this.lease);
@@ -201,7 +210,7 @@ export class Planner {
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        await this.tick();
+        await this.tick(await this.takeForceRequest());
       } catch (error) {
         this.deps.log.error({ err: error }, 'planner tick failed');
         if ((error as Error).name === 'InvariantViolation') throw error;

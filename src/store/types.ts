@@ -100,6 +100,16 @@ export interface Alarm {
   clearedAtMs: number | null;
 }
 
+/** An operator request that a role carries out: force-publish a refused plan, or re-enact a name. */
+export interface OperatorRequest {
+  id: number;
+  kind: 'force' | 'reenact';
+  subject: string;
+  actor: string;
+  reason: string;
+  createdAtMs: number;
+}
+
 export interface Counter {
   name: string;
   value: number;
@@ -149,6 +159,16 @@ export interface Store {
   listAlarms(activeOnly: boolean): Promise<Alarm[]>;
   incrementCounter(name: string, by?: number): Promise<void>;
   readCounters(): Promise<Counter[]>;
+
+  // Operator controls. Drains act through the planner (weight 0), freezes through the enactors and the
+  // reconciler (they leave the name exactly as it is; "*" freezes the whole zone). Never a direct DNS write.
+  setDrain(target: string, drained: boolean): Promise<void>;
+  listDrains(): Promise<string[]>;
+  setFreeze(scope: string, frozen: boolean): Promise<void>;
+  listFreezes(): Promise<string[]>;
+  addRequest(kind: OperatorRequest['kind'], subject: string, actor: string, reason: string): Promise<number>;
+  /** Atomically takes (and marks done) up to `limit` pending requests of a kind, oldest first. */
+  takeRequests(kind: OperatorRequest['kind'], limit: number): Promise<OperatorRequest[]>;
 
   close(): Promise<void>;
 }

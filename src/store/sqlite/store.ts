@@ -5,7 +5,7 @@ import { assert } from '../../util/assert.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import type { Generation, HealthState, PlanEntry, PlanHeader } from '../../domain/types.js';
 import type {
-  Alarm, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, PlanReadOptions, PlanView,
+  Alarm, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
   PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
 } from '../types.js';
 
@@ -270,6 +270,43 @@ export class SqliteStore implements Store {
 
   async readCounters(): Promise<Counter[]> {
     return this.db.prepare('SELECT name, value FROM counters ORDER BY name').all() as Counter[];
+  }
+
+  async setDrain(target: string, drained: boolean): Promise<void> {
+    if (drained) this.db.prepare('INSERT OR IGNORE INTO drains (target) VALUES (?)').run(target);
+    else this.db.prepare('DELETE FROM drains WHERE target = ?').run(target);
+  }
+
+  async listDrains(): Promise<string[]> {
+    return (this.db.prepare('SELECT target FROM drains ORDER BY target').all() as { target: string }[]).map((row) => row.target);
+  }
+
+  async setFreeze(scope: string, frozen: boolean): Promise<void> {
+    if (frozen) this.db.prepare('INSERT OR IGNORE INTO freezes (scope) VALUES (?)').run(scope);
+    else this.db.prepare('DELETE FROM freezes WHERE scope = ?').run(scope);
+  }
+
+  async listFreezes(): Promise<string[]> {
+    return (this.db.prepare('SELECT scope FROM freezes ORDER BY scope').all() as { scope: string }[]).map((row) => row.scope);
+  }
+
+  async addRequest(kind: OperatorRequest['kind'], subject: string, actor: string, reason: string): Promise<number> {
+    const result = this.db
+      .prepare('INSERT INTO requests (kind, subject, actor, reason, created_at_ms) VALUES (?, ?, ?, ?, ?)')
+      .run(kind, subject, actor, reason, this.clock.nowMs());
+    return Number(result.lastInsertRowid);
+  }
+
+  async takeRequests(kind: OperatorRequest['kind'], limit: number): Promise<OperatorRequest[]> {
+    const run = this.db.transaction((): OperatorRequest[] => {
+      const rows = this.db.prepare('SELECT * FROM requests WHERE kind = ? AND done_at_ms IS NULL ORDER BY id LIMIT ?').all(kind, limit) as {
+        id: number; kind: OperatorRequest['kind']; subject: string; actor: string; reason: string; created_at_ms: number;
+      }[];
+      const done = this.db.prepare('UPDATE requests SET done_at_ms = ? WHERE id = ?');
+      for (const row of rows) done.run(this.clock.nowMs(), row.id);
+      return rows.map((row) => ({ id: row.id, kind: row.kind, subject: row.subject, actor: row.actor, reason: row.reason, createdAtMs: row.created_at_ms }));
+    });
+    return run.immediate();
   }
 
   async close(): Promise<void> {

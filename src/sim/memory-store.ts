@@ -1,0 +1,378 @@
+import { assert } from '../util/assert.js';
+import type { Clock } from '../util/clock.js';
+import type { Generation, HealthState, PlanEntry, PlanHeader, RecordEntry } from '../domain/types.js';
+import type {
+  Alarm, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
+  PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
+} from '../store/types.js';
+
+/**
+ * An in-memory Store with the semantics of `SqliteStore` (src/store/sqlite/store.ts),
+ * query for query: every method is one atomic step, as each SQLite
+ * transaction is. The state is shared; each actor gets its own `MemoryStore`
+ * view with its own clock, as each process opens the SQLite file with its
+ * own clock (so clock skew reaches lease and heartbeat expiry exactly as it
+ * would in production).
+ */
+
+export interface StoredVersion {
+  name: string;
+  since: Generation;
+  records: RecordEntry[] | null;
+  supersededBy: Generation | null;
+}
+
+interface LeaseRow { holder: string; token: number; expiresAtMs: number }
+
+export interface HeartbeatRow extends EnactorInfo {
+  /** Checker-only: the true (unskewed) virtual time of the heartbeat. */
+  trueHeartbeatAtMs: number;
+}
+
+/** What a clean-up deleted, for the invariant checker (S4). */
+export interface DeletionEvent {
+  deleter: string;
+  headers: Generation[];
+  versions: SupersededVersion[];
+  /** The enactor rows the deleter saw in its last `listEnactors`, and the true time of that read. */
+  seenEnactors: readonly HeartbeatRow[];
+  seenAtTrueMs: number;
+}
+
+/** Every accepted publish, for the invariant checker (S6). */
+export interface PublishEvent {
+  generation: Generation;
+  holder: string;
+  token: number;
+  latestBefore: Generation;
+}
+
+/** Bound on kept history rows: the simulator never reads history, and a run must stay small. */
+const historyRowsMax = 256;
+
+export class MemoryStoreState {
+  generationLast: Generation = 0;
+  readonly headers = new Map<Generation, PlanHeader>();
+  /** Versions by name, ordered by `since`. */
+  readonly versions = new Map<string, StoredVersion[]>();
+  readonly leases = new Map<string, LeaseRow>();
+  readonly enactors = new Map<string, HeartbeatRow>();
+  readonly health = new Map<string, HealthRecord>();
+  readonly history: StoredHistoryEntry[] = [];
+  historyNextId = 1;
+  readonly alarms = new Map<string, Alarm>();
+  readonly counters = new Map<string, number>();
+  /** Bumped by every write that the checker cares about (plans, leases, heartbeats, health). */
+  mutations = 0;
+  readonly deletions: DeletionEvent[] = [];
+  readonly publishes: PublishEvent[] = [];
+
+  /** `trueNowMs` is unskewed virtual time, kept for the checker only (the store's semantics use each actor's clock). */
+  constructor(readonly trueNowMs: () => number) {}
+
+  /** The version of `name` visible at `generation` (since <= g < supersededBy), if it still exists. */
+  visible(name: string, generation: Generation): StoredVersion | undefined {
+    const list = this.versions.get(name);
+    if (list === undefined) return undefined;
+    for (let index = list.length - 1; index >= 0; index -= 1) {
+      const version = list[index]!;
+      if (version.since <= generation) return version.supersededBy === null || version.supersededBy > generation ? version : undefined;
+    }
+    return undefined;
+  }
+
+  /** Names that have any version (current or superseded). */
+  names(): string[] {
+    return [...this.versions.keys()].sort();
+  }
+}
+
+function toEntry(version: StoredVersion): PlanEntry {
+  return { name: version.name, since: version.since, records: version.records === null ? null : version.records.map((record) => ({ ...record })) };
+}
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
+  private lastSeenEnactors: HeartbeatRow[] = [];
+  private lastSeenAtTrueMs = -Infinity;
+
+  constructor(readonly state: MemoryStoreState, private readonly clock: Clock, private readonly actorId: string) {}
+
+  async latestGeneration(): Promise<Generation> {
+    return this.state.generationLast;
+  }
+
+  async oldestGeneration(): Promise<Generation> {
+    let oldest = 0;
+    for (const generation of this.state.headers.keys()) if (oldest === 0 || generation < oldest) oldest = generation;
+    return oldest;
+  }
+
+  async publishPlan(request: PublishRequest): Promise<PublishResult> {
+    const state = this.state;
+    const now = this.clock.nowMs();
+    const lease = state.leases.get(request.lease.name);
+    // The fencing check at the write, as in SqliteStore.publishPlan.
+    if (lease === undefined || lease.holder !== request.lease.holder || lease.token !== request.lease.token || lease.expiresAtMs <= now) {
+      return { ok: false, reason: 'fenced', detail: `lease ${request.lease.name} token ${request.lease.token} is no longer held by ${request.lease.holder}` };
+    }
+    const latest = state.generationLast;
+    if (latest !== request.baseGeneration) {
+      return { ok: false, reason: 'stale-base', detail: `plan computed against generation ${request.baseGeneration} but ${latest} is the newest` };
+    }
+    const generation = latest + 1;
+    assert(generation > latest, 'S6', `generation ${generation} not above ${latest}`);
+    assert(!state.headers.has(generation), 'S6', `generation ${generation} published twice`);
+    const header: PlanHeader = {
+      generation, baseGeneration: request.baseGeneration, createdAtMs: now, plannerId: request.lease.holder,
+      fencingToken: request.lease.token, namesTotal: request.namesTotal, namesChanged: request.changes.length,
+      forced: request.forced, note: request.note,
+    };
+    state.headers.set(generation, header);
+    for (const change of request.changes) this.addVersion(change.name, generation, change.records);
+    state.generationLast = generation;
+    state.publishes.push({ generation, holder: request.lease.holder, token: request.lease.token, latestBefore: latest });
+    state.mutations += 1;
+    return { ok: true, header: { ...header } };
+  }
+
+  private addVersion(name: string, generation: Generation, records: RecordEntry[] | null): void {
+    let list = this.state.versions.get(name);
+    if (list === undefined) {
+      list = [];
+      this.state.versions.set(name, list);
+    }
+    for (const version of list) if (version.supersededBy === null) version.supersededBy = generation;
+    list.push({ name, since: generation, records: records === null ? null : records.map((record) => ({ ...record })), supersededBy: null });
+  }
+
+  async readPlan(generation: Generation, options: PlanReadOptions = {}): Promise<PlanView | null> {
+    const header = this.state.headers.get(generation);
+    if (header === undefined) return null;
+    const entries: PlanEntry[] = [];
+    if (options.names !== undefined) {
+      for (const name of options.names) {
+        const version = this.latestSince(name, generation);
+        if (version !== undefined) entries.push(toEntry(version));
+      }
+    } else {
+      // viewDelta when sinceAfter > 0, viewAll otherwise: versions visible at `generation`, in name order, a page at a time.
+      const after = options.sinceAfter !== undefined && options.sinceAfter > 0 ? options.sinceAfter : null;
+      const afterName = options.afterName ?? '';
+      const limit = options.limit ?? Infinity;
+      for (const name of this.state.names()) {
+        if (entries.length >= limit) break;
+        if (name <= afterName) continue;
+        const version = this.state.visible(name, generation);
+        if (version !== undefined && (after === null || version.since > after)) entries.push(toEntry(version));
+      }
+    }
+    return { header: { ...header }, entries };
+  }
+
+  /** SqliteStore's `viewName`: the newest version with since <= generation, whether or not it is superseded. */
+  private latestSince(name: string, generation: Generation): StoredVersion | undefined {
+    const list = this.state.versions.get(name);
+    if (list === undefined) return undefined;
+    for (let index = list.length - 1; index >= 0; index -= 1) if (list[index]!.since <= generation) return list[index];
+    return undefined;
+  }
+
+  async readEntriesAt(names: readonly string[], generation: Generation): Promise<Map<string, PlanEntry>> {
+    const entries = new Map<string, PlanEntry>();
+    for (const name of names) {
+      const version = this.latestSince(name, generation);
+      if (version !== undefined) entries.set(name, toEntry(version));
+    }
+    return entries;
+  }
+
+  async listPlans(limit: number): Promise<PlanHeader[]> {
+    return [...this.state.headers.values()].sort((a, b) => b.generation - a.generation).slice(0, limit).map((header) => ({ ...header }));
+  }
+
+  async listSuperseded(floor: Generation, limit: number): Promise<SupersededVersion[]> {
+    const found: SupersededVersion[] = [];
+    for (const list of this.state.versions.values()) {
+      for (const version of list) {
+        if (version.supersededBy !== null && version.supersededBy <= floor) found.push({ name: version.name, since: version.since, supersededBy: version.supersededBy });
+      }
+    }
+    // ORDER BY superseded_by; ties by (name, since) so the order is deterministic.
+    found.sort((a, b) => a.supersededBy - b.supersededBy || (a.name < b.name ? -1 : a.name > b.name ? 1 : a.since - b.since));
+    return found.slice(0, limit);
+  }
+
+  async deletePlanData(versions: readonly SupersededVersion[], headersBelow: Generation): Promise<{ versions: number; headers: number }> {
+    const state = this.state;
+    assert(headersBelow <= state.generationLast, 'S4', `clean-up below ${headersBelow} would delete the newest plan ${state.generationLast}`);
+    const deletedVersions: SupersededVersion[] = [];
+    for (const version of versions) {
+      assert(version.supersededBy > version.since, 'S4', `version ${version.name}@${version.since} superseded by ${version.supersededBy}`);
+      const list = state.versions.get(version.name) ?? [];
+      const index = list.findIndex((row) => row.since === version.since && row.supersededBy !== null && row.supersededBy <= version.supersededBy);
+      if (index < 0) continue;
+      deletedVersions.push({ name: version.name, since: version.since, supersededBy: list[index]!.supersededBy! });
+      list.splice(index, 1);
+      if (list.length === 0) state.versions.delete(version.name);
+    }
+    const deletedHeaders = [...state.headers.keys()].filter((generation) => generation < headersBelow).sort((a, b) => a - b);
+    for (const generation of deletedHeaders) state.headers.delete(generation);
+    if (deletedVersions.length > 0 || deletedHeaders.length > 0) {
+      state.mutations += 1;
+      state.deletions.push({ deleter: this.actorId, headers: deletedHeaders, versions: deletedVersions, seenEnactors: this.lastSeenEnactors, seenAtTrueMs: this.lastSeenAtTrueMs });
+    }
+    return { versions: deletedVersions.length, headers: deletedHeaders.length };
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null> {
+    const now = this.clock.nowMs();
+    const row = this.state.leases.get(name);
+    if (row !== undefined && row.expiresAtMs > now && row.holder !== holder) return null;
+    // A new token whenever the lease was free or expired; the same holder renewing in time keeps its token.
+    const token = row !== undefined && row.holder === holder && row.expiresAtMs > now ? row.token : (row?.token ?? 0) + 1;
+    const expiresAtMs = now + ttlMs;
+    this.state.leases.set(name, { holder, token, expiresAtMs });
+    this.state.mutations += 1;
+    return { name, holder, token, expiresAtMs };
+  }
+
+  async renewLease(grant: LeaseGrant, ttlMs: number): Promise<LeaseGrant | null> {
+    const now = this.clock.nowMs();
+    const row = this.state.leases.get(grant.name);
+    if (row === undefined || row.holder !== grant.holder || row.token !== grant.token || row.expiresAtMs <= now) return null;
+    const expiresAtMs = now + ttlMs;
+    this.state.leases.set(grant.name, { holder: grant.holder, token: grant.token, expiresAtMs });
+    this.state.mutations += 1;
+    return { ...grant, expiresAtMs };
+  }
+
+  async releaseLease(grant: LeaseGrant): Promise<void> {
+    const row = this.state.leases.get(grant.name);
+    if (row !== undefined && row.holder === grant.holder && row.token === grant.token) {
+      row.expiresAtMs = 0;
+      this.state.mutations += 1;
+    }
+  }
+
+  async heartbeat(info: Omit<EnactorInfo, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
+    const now = this.clock.nowMs();
+    this.state.mutations += 1;
+    this.state.enactors.set(info.id, {
+      id: info.id, heldGeneration: info.heldGeneration, enactedGeneration: info.enactedGeneration,
+      heartbeatAtMs: now, expiresAtMs: now + ttlMs, trueHeartbeatAtMs: this.state.trueNowMs(),
+    });
+  }
+
+  async listEnactors(): Promise<EnactorInfo[]> {
+    const rows = [...this.state.enactors.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.lastSeenEnactors = rows.map((row) => ({ ...row }));
+    this.lastSeenAtTrueMs = this.state.trueNowMs();
+    return rows.map(({ trueHeartbeatAtMs: _true, ...info }) => info);
+  }
+
+  async setHealth(target: string, state: HealthState, source: string): Promise<void> {
+    this.state.health.set(target, { target, state, source, updatedAtMs: this.clock.nowMs() });
+    this.state.mutations += 1;
+  }
+
+  async clearHealth(target: string): Promise<boolean> {
+    const removed = this.state.health.delete(target);
+    if (removed) this.state.mutations += 1;
+    return removed;
+  }
+
+  async readHealth(): Promise<HealthRecord[]> {
+    return [...this.state.health.values()].sort((a, b) => (a.target < b.target ? -1 : 1)).map((record) => ({ ...record }));
+  }
+
+  async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
+    const now = this.clock.nowMs();
+    for (const entry of entries) {
+      this.state.history.push({ ...entry, atMs: entry.atMs ?? now, id: this.state.historyNextId });
+      this.state.historyNextId += 1;
+    }
+    if (this.state.history.length > historyRowsMax) this.state.history.splice(0, this.state.history.length - historyRowsMax);
+  }
+
+  async readHistory(name: string | null, limit: number): Promise<StoredHistoryEntry[]> {
+    const rows = this.state.history.filter((entry) => name === null || entry.name === name);
+    return rows.slice(Math.max(0, rows.length - limit)).map((row) => ({ ...row }));
+  }
+
+  async raiseAlarm(kind: string, name: string, message: string): Promise<void> {
+    const now = this.clock.nowMs();
+    const key = `${kind}\u0000${name}`;
+    const alarm = this.state.alarms.get(key);
+    if (alarm === undefined) this.state.alarms.set(key, { kind, name, message, count: 1, raisedAtMs: now, lastAtMs: now, clearedAtMs: null });
+    else {
+      if (alarm.clearedAtMs !== null) alarm.raisedAtMs = now;
+      alarm.message = message;
+      alarm.count += 1;
+      alarm.lastAtMs = now;
+      alarm.clearedAtMs = null;
+    }
+    await this.incrementCounter(`alarms_${kind}`);
+  }
+
+  async clearAlarm(kind: string, name: string): Promise<void> {
+    const alarm = this.state.alarms.get(`${kind}\u0000${name}`);
+    if (alarm !== undefined && alarm.clearedAtMs === null) alarm.clearedAtMs = this.clock.nowMs();
+  }
+
+  async listAlarms(activeOnly: boolean): Promise<Alarm[]> {
+    return [...this.state.alarms.values()]
+      .filter((alarm) => !activeOnly || alarm.clearedAtMs === null)
+      .sort((a, b) => b.lastAtMs - a.lastAtMs)
+      .map((alarm) => ({ ...alarm }));
+  }
+
+  async incrementCounter(name: string, by = 1): Promise<void> {
+    this.state.counters.set(name, (this.state.counters.get(name) ?? 0) + by);
+  }
+
+  async readCounters(): Promise<Counter[]> {
+    return [...this.state.counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, value]) => ({ name, value }));
+  }
+
+  // Operator controls (added by the core maintainer when the Store interface grew them; the simulator does not drive them yet).
+  private readonly drains = new Set<string>();
+  private readonly freezes = new Set<string>();
+  private readonly requests: OperatorRequest[] = [];
+  private requestsNextId = 1;
+
+  async setDrain(target: string, drained: boolean): Promise<void> {
+    if (drained) this.drains.add(target);
+    else this.drains.delete(target);
+  }
+
+  async listDrains(): Promise<string[]> {
+    return [...this.drains].sort();
+  }
+
+  async setFreeze(scope: string, frozen: boolean): Promise<void> {
+    if (frozen) this.freezes.add(scope);
+    else this.freezes.delete(scope);
+  }
+
+  async listFreezes(): Promise<string[]> {
+    return [...this.freezes].sort();
+  }
+
+  async addRequest(kind: OperatorRequest['kind'], subject: string, actor: string, reason: string): Promise<number> {
+    const id = this.requestsNextId++;
+    this.requests.push({ id, kind, subject, actor, reason, createdAtMs: 0 });
+    return id;
+  }
+
+  async takeRequests(kind: OperatorRequest['kind'], limit: number): Promise<OperatorRequest[]> {
+    const taken: OperatorRequest[] = [];
+    for (let index = 0; index < this.requests.length && taken.length < limit; ) {
+      if (this.requests[index]!.kind === kind) taken.push(...this.requests.splice(index, 1));
+      else index += 1;
+    }
+    return taken;
+  }
+
+  async close(): Promise<void> {}
+}
