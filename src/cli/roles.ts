@@ -6,6 +6,7 @@ import { Reconciler } from '../enactor/reconciler.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Context } from './context.js';
+import { Checker } from '../health/checker.js';
 import type { Store } from '../store/types.js';
 
 /** Operator freezes as the enactor and reconciler want them: "*" (the whole zone) wins over single names. */
@@ -67,5 +68,17 @@ export function makeReconciler(context: Context, env: RoleEnv): Reconciler {
   return new Reconciler(
     { id: `reconciler@${hostname()}`, intervalMs: config.reconciler.interval, maxLagMs: config.reconciler.maxLag, pageSize: 5000, retriesMax: config.enactor.retriesMax },
     { store: context.store, provider: context.provider, clock: env.clock ?? systemClock, log: env.log, frozen: frozenFrom(context.store) },
+  );
+}
+
+export function makeChecker(context: Context, env: RoleEnv): Checker {
+  const health = context.config.health;
+  return new Checker(
+    {
+      intervalMs: health.interval, timeoutMs: health.timeout, rise: health.rise, fall: health.fall, concurrency: health.concurrency,
+      jitterFraction: health.jitter, selfDoubt: { fraction: health.selfDoubtFraction, minTargets: health.selfDoubtMinTargets },
+      maxWithdrawFraction: health.maxWithdrawFraction,
+    },
+    { store: context.store, clock: env.clock ?? systemClock, rng: env.rng ?? systemRng, log: env.log, inventory: () => context.inventory },
   );
 }

@@ -146,8 +146,11 @@ export interface Store {
   heartbeat(info: Omit<EnactorInfo, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void>;
   listEnactors(): Promise<EnactorInfo[]>;
 
-  // Health (until the checker exists, set through the CLI).
+  // Health. Source "operator" is an override (`dnsplane health set`): writes from any other source
+  // (the checker) never replace it, until `clearHealth` removes it.
   setHealth(target: string, state: HealthState, source: string): Promise<void>;
+  /** Many targets in one transaction, same override rule. */
+  setHealthMany(records: readonly { target: string; state: HealthState }[], source: string): Promise<void>;
   clearHealth(target: string): Promise<boolean>;
   readHealth(): Promise<HealthRecord[]>;
 

@@ -207,7 +207,18 @@ export class SqliteStore implements Store {
   }
 
   async setHealth(target: string, state: HealthState, source: string): Promise<void> {
-    this.db.prepare('INSERT OR REPLACE INTO health (target, state, source, updated_at_ms) VALUES (?, ?, ?, ?)').run(target, state, source, this.clock.nowMs());
+    await this.setHealthMany([{ target, state }], source);
+  }
+
+  async setHealthMany(records: readonly { target: string; state: HealthState }[], source: string): Promise<void> {
+    // The WHERE makes the override rule atomic: a probe result never lands on an operator's row.
+    const upsert = this.db.prepare(`INSERT INTO health (target, state, source, updated_at_ms) VALUES (?, ?, ?, ?)
+      ON CONFLICT (target) DO UPDATE SET state = excluded.state, source = excluded.source, updated_at_ms = excluded.updated_at_ms
+      WHERE health.source != 'operator' OR excluded.source = 'operator'`);
+    const now = this.clock.nowMs();
+    this.db.transaction(() => {
+      for (const record of records) upsert.run(record.target, record.state, source, now);
+    }).immediate();
   }
 
   async clearHealth(target: string): Promise<boolean> {
