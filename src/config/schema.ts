@@ -95,6 +95,35 @@ export const configSchema = z
         listen: hostPort.default('127.0.0.1:5353'),
         ttl: z.number().int().min(0).max(86_400).default(5),
         maxAnswers: z.number().int().min(1).max(64).default(8),
+        // How often the server compares served_version with its snapshot; an enactment is visible within about this long.
+        refreshInterval: duration('25ms'),
+        // Largest UDP response whatever the client advertises (DNS flag day 2020: 1232 avoids IP fragmentation).
+        udpSizeMax: z.number().int().min(512).max(65_535).default(1232),
+        // Processes sharing the sockets through node:cluster; 1 serves in the main process.
+        workers: z.number().int().min(1).max(64).default(1),
+        // Response rate limiting per client prefix, so the server cannot be used to amplify floods (UDP only).
+        rateLimit: z
+          .strictObject({
+            enabled: z.boolean().default(true),
+            responsesPerSecond: z.number().int().min(1).max(10_000_000).default(20_000),
+            burst: z.number().int().min(1).max(10_000_000).default(40_000),
+            // Every slip-th limited response is sent truncated (TC, no answers) so real clients retry over TCP; 0 drops all.
+            slip: z.number().int().min(0).max(10).default(2),
+            ipv4PrefixLength: z.number().int().min(8).max(32).default(24),
+            ipv6PrefixLength: z.number().int().min(16).max(128).default(56),
+            prefixesMax: z.number().int().min(16).max(10_000_000).default(100_000),
+          })
+          .prefault({}),
+        tcp: z
+          .strictObject({
+            connectionsMax: z.number().int().min(1).max(100_000).default(512),
+            // A connection that completes no query for this long is closed (bytes trickled in do not count).
+            idleTimeout: duration('5s'),
+            messageBytesMax: z.number().int().min(512).max(65_535).default(4096),
+            // Unread responses buffered for one connection before it is closed as a client that does not read.
+            outputBytesMax: z.number().int().min(65_535).max(64 * 1024 * 1024).default(1024 * 1024),
+          })
+          .prefault({}),
       })
       .prefault({}),
     health: z
@@ -103,6 +132,14 @@ export const configSchema = z
         timeout: duration('300ms'),
         rise: z.number().int().min(1).max(100).default(2),
         fall: z.number().int().min(1).max(100).default(2),
+        /** Probes in flight at once: 10,000 targets are checked without exhausting sockets. */
+        concurrency: z.number().int().min(1).max(10_000).default(256),
+        jitter: z.number().min(0).max(0.5).default(0.1),
+        /** Suspect the checker itself when more than this share of all targets fail at once. */
+        selfDoubtFraction: z.number().gt(0).max(1).default(0.5),
+        selfDoubtMinTargets: z.number().int().min(1).default(4),
+        /** At most this share of a name's capacity is withdrawn per interval. */
+        maxWithdrawFraction: z.number().gt(0).max(1).default(0.5),
       })
       .prefault({}),
     safety: z
@@ -113,7 +150,7 @@ export const configSchema = z
       })
       .prefault({}),
     planner: z
-      .strictObject({ interval: duration('500ms'), leaseTtl: duration('5s') })
+      .strictObject({ interval: duration('200ms'), leaseTtl: duration('5s') })
       .prefault({}),
     enactor: z
       .strictObject({
@@ -129,6 +166,25 @@ export const configSchema = z
     janitor: z.strictObject({ interval: duration('2s'), batchVersionsMax: z.number().int().min(1).default(10_000) }).prefault({}),
     reconciler: z
       .strictObject({ interval: duration('2s'), maxLag: duration('10s') })
+      .prefault({}),
+    // HTTP API, dashboard and /metrics (src/api). Mutations need `token` (or env DNSPLANE_API_TOKEN); `readToken`
+    // (or env DNSPLANE_API_READ_TOKEN) identifies read-only clients, which get 403 on every mutation. Reads are open:
+    // the API listens on loopback by default.
+    api: z
+      .strictObject({
+        listen: hostPort.default('127.0.0.1:8080'),
+        token: z.string().min(16, 'an API token needs at least 16 characters').max(512).optional(),
+        readToken: z.string().min(16, 'an API token needs at least 16 characters').max(512).optional(),
+        // Label-cardinality bounds of /metrics: per-name and per-target series stop at these counts (aggregates are
+        // always exported); a Prometheus series per name of a 100,000-name zone would swamp the scraper.
+        metricsNamesMax: z.number().int().min(0).max(100_000).default(1000),
+        metricsTargetsMax: z.number().int().min(0).max(100_000).default(1000),
+        // Series exported from the store's counters table (each "name{labels}" row is one series).
+        metricsCounterSeriesMax: z.number().int().min(1).max(100_000).default(5000),
+        // Dashboard clients connected to /api/events at once.
+        eventClientsMax: z.number().int().min(1).max(10_000).default(64),
+      })
+      .refine((api) => api.token === undefined || api.token !== api.readToken, { message: 'token and readToken must differ', path: ['readToken'] })
       .prefault({}),
     endpoints: z.array(endpoint).min(1, 'at least one endpoint is required'),
   })
