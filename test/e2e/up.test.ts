@@ -1,0 +1,89 @@
+// Goal: `dnsplane up` is the whole system on one machine — in demo mode on
+// free ports, a real `dig` answers dynamodb.us-east-1.dnsplane.test; failing
+// a demo load balancer (its /healthz fails for real) removes its address and
+// recovering it brings it back; an enactor child killed with SIGKILL is
+// restarted and the system still converges; SIGTERM leaves no process
+// behind. And a bad config starts nothing. Method: `up` as a child process,
+// observed through dig, the `demo` and `status` commands and /proc.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { freeDualPort, freeTcpPort, pollUntil, runCli, spawnCli, tempDir, writeConfig } from '../helpers/env.js';
+import { digA } from '../helpers/dig.js';
+import { childrenOf, descendantsOf, isAlive } from '../helpers/procs.js';
+
+const dynamo = 'dynamodb.us-east-1.dnsplane.test';
+const s3 = 's3.us-east-1.dnsplane.test';
+
+test('up (demo): dig answers, a failed load balancer is withdrawn and restored, a killed enactor is restarted, SIGTERM leaves nothing', async () => {
+  const dir = tempDir('dnsplane-up-');
+  const data = join(dir.path, 'data');
+  const dnsPort = await freeDualPort();
+  const httpPort = await freeTcpPort();
+  const up = spawnCli(['up', '--data', data, '--dns-port', String(dnsPort), '--http-port', String(httpPort)]);
+  const upPid = up.process.pid!;
+  const seen = new Set<number>();
+  const remember = () => { for (const pid of descendantsOf(upPid)) seen.add(pid); };
+  try {
+    await pollUntil(() => up.stdout().includes('Press Ctrl-C to stop.'), 'the banner', 30_000);
+    assert.match(up.stdout(), new RegExp(`dig @127\\.0\\.0\\.1 -p ${dnsPort} ${dynamo.replace(/\./g, '\\.')} A \\+short`));
+    assert.match(up.stdout(), new RegExp(`http://127\\.0\\.0\\.1:${httpPort}/`));
+    await pollUntil(async () => (await digA(dnsPort, dynamo)).join() === '127.0.0.2,127.0.0.3,127.0.0.4', 'dig to answer with all three demo load balancers', 30_000, 100);
+    remember();
+
+    assert.equal((await runCli(['demo', 'fail', 'lb-2', '--data', data])).code, 0);
+    await pollUntil(async () => (await digA(dnsPort, dynamo)).join() === '127.0.0.2,127.0.0.4', 'lb-2 to leave the answer', 20_000, 100);
+    const list = JSON.parse((await runCli(['demo', 'list', '--json', '--data', data])).stdout) as { id: string; state: string; health: string }[];
+    assert.deepEqual(list.find((t) => t.id === 'lb-2'), { ...list.find((t) => t.id === 'lb-2'), state: 'failed', health: 'down (checker)' });
+    assert.equal((await runCli(['demo', 'recover', 'lb-2', '--data', data])).code, 0);
+    await pollUntil(async () => (await digA(dnsPort, dynamo)).join() === '127.0.0.2,127.0.0.3,127.0.0.4', 'lb-2 to come back', 20_000, 100);
+
+    // SIGKILL one enactor child; the supervisor restarts it and the system still converges.
+    const victim = childrenOf(upPid).find((child) => child.args.includes('enactor') && child.args.includes('az2'))!;
+    assert.ok(victim !== undefined, 'enactor az2 runs as a child of up');
+    process.kill(victim.pid, 'SIGKILL');
+    const restarted = await pollUntil(() => childrenOf(upPid).find((c) => c.args.includes('enactor') && c.args.includes('az2') && c.pid !== victim.pid), 'az2 to be restarted', 20_000);
+    remember();
+    assert.equal((await runCli(['demo', 'fail', 'lb-5', '--data', data])).code, 0);
+    await pollUntil(async () => (await digA(dnsPort, s3)).join() === '127.0.0.5', 'lb-5 to leave the answer after the restart', 20_000, 100);
+    await pollUntil(async () => {
+      const status = JSON.parse((await runCli(['status', '--json', '--data', data])).stdout);
+      const az2 = status.enactors.find((e: { id: string }) => e.id === 'az2');
+      return az2.alive && az2.enactedGeneration === status.generation.latest && status.names.converged === status.names.total;
+    }, 'the restarted az2 to reach the newest generation', 20_000, 200);
+    assert.ok(isAlive(restarted.pid));
+    remember();
+  } finally {
+    up.process.kill('SIGTERM');
+    const code = await Promise.race([up.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 20_000))]);
+    if (code === 'timeout') up.process.kill('SIGKILL');
+    assert.equal(code, 0, `up exits cleanly on SIGTERM: ${up.stderr().slice(-1500)}`);
+    await pollUntil(() => [...seen].every((pid) => !isAlive(pid)), 'every child of up to be gone', 10_000);
+    assert.ok(seen.size >= 9, `up ran its roles as children (${seen.size} seen)`);
+    assert.equal(existsSync(join(data, 'up.pid')), false, 'the pid file is removed');
+    dir.cleanup();
+  }
+});
+
+test('up with a bad config reports every mistake with its path, exits non-zero and starts nothing', async () => {
+  const dir = tempDir('dnsplane-up-bad-');
+  try {
+    const config = writeConfig(dir.path, {
+      zone: 'dnsplane.test.',
+      health: { interval: 'often' },
+      endpoints: [{ name: 'x', targets: [{ id: 'a', address: '127.0.0.300' }] }],
+    });
+    const data = join(dir.path, 'data');
+    const result = await runCli(['up', '--config', config, '--data', data]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /health\.interval: "often" is not a duration/);
+    assert.match(result.stderr, /endpoints\[0\]\.targets\[0\]\.address: "127\.0\.0\.300" is not an IPv4 or IPv6 address/);
+    assert.equal(existsSync(data), false, 'nothing was created or started');
+    const badPort = await runCli(['up', '--data', data, '--dns-port', 'abc']);
+    assert.equal(badPort.code, 2);
+    assert.match(badPort.stderr, /--dns-port must be a port number, not "abc"/);
+  } finally {
+    dir.cleanup();
+  }
+});
