@@ -4,12 +4,27 @@ import type { PlanChange, RecordEntry } from './types.js';
 export const weightMax = 255;
 
 /**
+ * Record sets already found valid, by identity. An enactor validates a set
+ * before deciding to write it and the provider validates it again at the
+ * write; both see the same array, so the second check is free. Record sets
+ * are never mutated after validation (plans are immutable).
+ */
+const validSets = new WeakSet<readonly RecordEntry[]>();
+
+/**
  * Validates one name's record set (DESIGN.md §2 S1, issue "plan validation"):
  * non-empty, integer weights 0..255 with at least one positive, valid
  * addresses, no duplicate target or address. Returns a list of problems,
  * each naming where it is; empty when the set is valid.
  */
 export function validateRecordSet(name: string, records: readonly RecordEntry[]): string[] {
+  if (validSets.has(records)) return [];
+  const problems = findRecordSetProblems(name, records);
+  if (problems.length === 0) validSets.add(records);
+  return problems;
+}
+
+function findRecordSetProblems(name: string, records: readonly RecordEntry[]): string[] {
   const problems: string[] = [];
   if (records.length === 0) problems.push(`${name}: record set is empty (S1: a name never loses all its answers)`);
   const targets = new Set<string>();
