@@ -66,10 +66,13 @@ const endpoint = z
   });
 
 const sqliteStore = z.strictObject({ kind: z.literal('sqlite'), path: z.string().min(1).optional() });
+// Endpoints are client URLs of the etcd members (http://host:2379, or unix:/path for a local socket); the prefix
+// holds every key of the installation and ends in "/", so that "/a/" and "/ab/" can never overlap.
+const etcdEndpoint = z.string().url().refine((value) => /^(https?:\/\/|unix:)/.test(value), { message: 'an etcd endpoint is http://host:port, https://host:port or unix:/path' });
 const etcdStore = z.strictObject({
   kind: z.literal('etcd'),
-  endpoints: z.array(z.string().url()).min(1),
-  prefix: z.string().default('/dnsplane/'),
+  endpoints: z.array(etcdEndpoint).min(1, 'at least one etcd endpoint is required'),
+  prefix: z.string().regex(/^[^\s]*\/$/, 'prefix must end with "/" and contain no spaces').default('/dnsplane/'),
 });
 
 const builtinProvider = z.strictObject({ kind: z.literal('builtin') });
@@ -78,10 +81,14 @@ const rfc2136Provider = z.strictObject({
   server: hostPort,
   zone: dnsName.optional(),
   timeout: duration('2s'),
+  // Bounds of one UPDATE message: an UPDATE is all-or-nothing, so smaller messages lose less to one conflicting name.
+  messageBytesMax: z.number().int().min(4096).max(65_535).default(65_535),
+  updateNamesMax: z.number().int().min(1).max(10_000).default(200),
   tsig: z.strictObject({
     name: dnsName,
     algorithm: z.enum(['hmac-sha256', 'hmac-sha512', 'hmac-sha1']).default('hmac-sha256'),
-    secret: z.string().min(1),
+    // The key material as BIND's and Knot's configs write it (base64); a typo is caught here, not as BADSIG at the first write.
+    secret: z.string().regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'tsig.secret must be base64 (as in the server\'s key statement)').min(4),
   }),
 });
 

@@ -1,7 +1,9 @@
 import type { Config } from '../config/schema.js';
 import { sqlitePath } from '../store/index.js';
 import { UserError } from '../util/assert.js';
+import { normalizeName } from '../domain/names.js';
 import { BuiltinSqliteProvider } from './builtin/sqlite.js';
+import { Rfc2136Provider, type Rfc2136Settings } from './rfc2136/provider.js';
 import type { Provider } from './types.js';
 
 export async function createProvider(config: Config, dataDir: string): Promise<Provider> {
@@ -10,6 +12,22 @@ export async function createProvider(config: Config, dataDir: string): Promise<P
       if (config.store.kind !== 'sqlite') throw new UserError('provider "builtin" on an etcd store is not available in this build yet; use store.kind: sqlite');
       return new BuiltinSqliteProvider(sqlitePath(config, dataDir));
     case 'rfc2136':
-      throw new UserError('provider.kind "rfc2136" is not available in this build yet (see the RFC 2136 issue); use kind: builtin');
+      return new Rfc2136Provider(rfc2136Settings(config));
   }
+}
+
+/** The rfc2136 section with what it needs from the rest of the config: the zone by default, the TTL and answer count of `dns`. */
+export function rfc2136Settings(config: Config): Rfc2136Settings {
+  const section = config.provider;
+  if (section.kind !== 'rfc2136') throw new UserError('provider.kind is not rfc2136');
+  return {
+    server: section.server,
+    zone: normalizeName(section.zone ?? config.zone),
+    timeoutMs: section.timeout,
+    messageBytesMax: section.messageBytesMax,
+    updateNamesMax: section.updateNamesMax,
+    tsig: { name: section.tsig.name, algorithm: section.tsig.algorithm, secret: section.tsig.secret },
+    ttl: config.dns.ttl,
+    maxAnswers: config.dns.maxAnswers,
+  };
 }

@@ -1,0 +1,122 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { sortRecords, type Generation, type RecordEntry } from '../../domain/types.js';
+import { validateRecordSet } from '../../domain/validate.js';
+import { decodeRecords, encodeRecords } from '../../store/sqlite/codec.js';
+import { assert } from '../../util/assert.js';
+import type { ServedState } from '../types.js';
+import { canonicalAddress } from './wire.js';
+
+/**
+ * The `_dnsplane.<name>` TXT marker: what the compare-and-swap compares, and
+ * what plain DNS cannot hold — the weights and target ids of the set.
+ *
+ * Content: one TXT record of character-strings
+ *   "generation=<g>" "version=<token>" "records=<part>" ["records=<part>" ...]
+ * where the parts, concatenated, are the applied set in the compact
+ * "address/weight/target,..." form (src/store/sqlite/codec.ts), cut into
+ * strings of at most 255 bytes. The version is a random token written with
+ * every update, so two writes never leave the same marker (no ABA).
+ *
+ * Weights: plain DNS has none. The name's A/AAAA records are the addresses
+ * of positive weight, and when there are more than `dns.maxAnswers` of them,
+ * the `maxAnswers` of highest weight (ties: lower address first). Resolvers
+ * then share traffic about equally between the addresses written; weight 0
+ * (a drained target) is never written. The marker keeps the whole set, so
+ * `read` returns exactly the RecordEntry[] that was applied — as long as the
+ * A/AAAA records are the ones that set maps to. When they are not (someone
+ * edited the zone by hand), `read` returns the addresses really served, each
+ * with its weight and target from the marker, or weight 0 and target
+ * `unmanagedTarget` for an address the marker does not know: the reconciler
+ * sees a set unlike the plan's, and repairs it (L2).
+ */
+
+const markerLabel = '_dnsplane';
+export const unmanagedTarget = 'unmanaged';
+/** A TXT character-string holds at most 255 bytes (RFC 1035 §3.3). */
+const stringBytesMax = 255;
+const recordsKey = 'records=';
+const versionTokenBytes = 12;
+
+export function markerName(name: string): string {
+  return `${markerLabel}.${name}`;
+}
+
+/** The name a marker owner belongs to, or null when `owner` is not a marker. */
+export function nameOfMarker(owner: string): string | null {
+  return owner.startsWith(`${markerLabel}.`) ? owner.slice(markerLabel.length + 1) : null;
+}
+
+export interface Marker {
+  generation: Generation;
+  version: string;
+  records: RecordEntry[];
+}
+
+/** A fresh version token: 96 random bits, so a version is never written twice. */
+export function newVersion(): string {
+  return randomBytes(versionTokenBytes).toString('base64url');
+}
+
+export function encodeMarker(marker: Marker): Buffer[] {
+  assert(Number.isInteger(marker.generation) && marker.generation > 0, 'internal', `marker generation ${marker.generation}`);
+  assert(/^[A-Za-z0-9_-]+$/.test(marker.version), 'internal', `marker version "${marker.version}"`);
+  const strings = [`generation=${marker.generation}`, `version=${marker.version}`];
+  const encoded = encodeRecords(sortRecords(marker.records));
+  const partBytes = stringBytesMax - recordsKey.length;
+  for (let start = 0; start < encoded.length; start += partBytes) strings.push(`${recordsKey}${encoded.slice(start, start + partBytes)}`);
+  return strings.map((text) => Buffer.from(text, 'ascii'));
+}
+
+/** Parses a marker's strings; null when they are not a valid marker (edited by hand, or another writer's). */
+export function decodeMarker(strings: readonly Buffer[]): Marker | null {
+  const texts = strings.map((string) => string.toString('latin1'));
+  const generationText = /^generation=(\d{1,15})$/.exec(texts[0] ?? '');
+  const versionText = /^version=([A-Za-z0-9_-]{1,64})$/.exec(texts[1] ?? '');
+  if (generationText === null || versionText === null) return null;
+  const parts = texts.slice(2);
+  if (parts.length === 0 || !parts.every((part) => part.startsWith(recordsKey))) return null;
+  const records = decodeRecords(parts.map((part) => part.slice(recordsKey.length)).join(''));
+  const generation = Number(generationText[1]);
+  if (generation < 1 || validateRecordSet('marker', records).length > 0) return null;
+  return { generation, version: versionText[1]!, records };
+}
+
+/** The records written to DNS for a set: positive weights, the `maxAnswers` highest (ties by address). */
+export function servedSubset(records: readonly RecordEntry[], maxAnswers: number): RecordEntry[] {
+  assert(Number.isInteger(maxAnswers) && maxAnswers >= 1, 'internal', `maxAnswers ${maxAnswers}`);
+  const positive = records.filter((record) => record.weight > 0);
+  const ranked = [...positive].sort((a, b) => b.weight - a.weight || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  const chosen = sortRecords(ranked.slice(0, maxAnswers));
+  // S1 at the place that serves DNS: a valid set always has a positive weight, so something is written.
+  assert(records.length === 0 || chosen.length > 0, 'S1', 'a set with records maps to no address');
+  return chosen;
+}
+
+/** The marker as the version of an unparseable TXT RRset: a digest, so the same garbage keeps the same version. */
+export function unparsedVersion(rdatas: readonly Buffer[]): string {
+  const digest = createHash('sha256');
+  for (const rdata of rdatas) digest.update(rdata);
+  return `unparsed-${digest.digest('base64url').slice(0, 16)}`;
+}
+
+function sameAddresses(expected: readonly RecordEntry[], served: readonly string[]): boolean {
+  if (expected.length !== served.length) return false;
+  const set = new Set(served);
+  return expected.every((record) => set.has(canonicalAddress(record.address)));
+}
+
+/**
+ * The served state of a name from its marker and the addresses its A/AAAA
+ * records hold (canonical form). `consistent` is false when the addresses are
+ * not what the marker's set maps to: a hand edit, or a read that straddled a
+ * write (the caller tells them apart by reading again).
+ */
+export function interpret(name: string, marker: Marker | null, version: string, served: readonly string[], maxAnswers: number): { state: ServedState; consistent: boolean } {
+  if (marker !== null && sameAddresses(servedSubset(marker.records, maxAnswers), served)) {
+    return { state: { name, generation: marker.generation, version, records: sortRecords(marker.records) }, consistent: true };
+  }
+  const known = new Map((marker?.records ?? []).map((record) => [canonicalAddress(record.address), record]));
+  const records = served.map((address) => known.get(address) ?? { target: unmanagedTarget, address, weight: 0 });
+  // A marker that does not parse claims no generation: 0 lets any plan overwrite it (L3: no dead end).
+  return { state: { name, generation: marker?.generation ?? 0, version, records: sortRecords(records) }, consistent: false };
+}

@@ -1,0 +1,397 @@
+import { checkDnsName, isInZone, normalizeName } from '../../domain/names.js';
+import { validateRecordSet } from '../../domain/validate.js';
+import { assert } from '../../util/assert.js';
+import type { ApplyChange, ApplyOutcome, Provider, ServedState } from '../types.js';
+import { rfc2136Error, type ErrorContext } from './errors.js';
+import { decodeMarker, interpret, markerName, nameOfMarker, unparsedVersion } from './marker.js';
+import { TcpTransport } from './transport.js';
+import { TransferVerifier, readTsig, signMessage, tsigRecordBytes, type TsigAlgorithm, type TsigKey } from './tsig.js';
+import { classifyUpdateAnswer, packWrites, prepareWrite, type MarkerSeen, type PreparedWrite, type UpdateResult } from './update.js';
+import {
+  canonicalAddress, decodeResponse, encodeQuery, encodeUpdate, rcode, rcodeName, tcpMessageBytesMax, txtRdata, updateOverheadBytes, type DecodedRecord,
+} from './wire.js';
+
+/**
+ * The RFC 2136 provider: drives an authoritative server (Knot DNS, BIND 9)
+ * with dynamic updates, and keeps the compare-and-swap of DESIGN.md §3 inside
+ * the server. Per name, one UPDATE signed with TSIG requires the exact
+ * current `_dnsplane.<name>` TXT marker (or its absence for a new name) and
+ * replaces the A/AAAA records and the marker together; if the marker moved,
+ * the server applies nothing and the name is a `conflict`. Several names go
+ * into one message when they fit; an UPDATE is all-or-nothing, so a message
+ * whose prerequisites fail is sent again name by name to find the conflicts.
+ * The marker format and how weights map to plain DNS: see marker.ts.
+ *
+ * Reads are plain queries over TCP; `list` is a signed zone transfer (AXFR),
+ * so the server must allow transfers to the key as well as updates.
+ */
+
+export interface Rfc2136Settings {
+  /** host:port of the server. */
+  server: string;
+  /** Zone the server serves and every name lies in (no trailing dot). */
+  zone: string;
+  timeoutMs: number;
+  tsig: { name: string; algorithm: TsigAlgorithm; secret: string };
+  ttl: number;
+  maxAnswers: number;
+  /** Largest UPDATE message, TSIG included. */
+  messageBytesMax?: number;
+  /** Most names in one UPDATE message. */
+  updateNamesMax?: number;
+  connectionsMax?: number;
+}
+
+const defaults = { messageBytesMax: tcpMessageBytesMax, updateNamesMax: 200, connectionsMax: 4 };
+/** Pipelined requests per connection. */
+const inflightPerConnectionMax = 64;
+/** UPDATE messages in flight at once: servers process them one by one per zone anyway. */
+const updatesInflightMax = 8;
+/** Sequential re-reads of a name whose records did not match its marker, before giving up. */
+const readAttemptsMax = 4;
+/** Markers remembered between a read and an apply (a miss costs one query, never correctness). */
+const markerCacheNamesMax = 200_000;
+/** A zone transfer is reused for the following pages of one listing for at most this long. */
+const listingReuseMs = 30_000;
+/** The first and the closing SOA of a zone transfer. */
+const transferSoasMax = 2;
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function splitHostPort(server: string): { host: string; port: number } {
+  const colon = server.lastIndexOf(':');
+  const host = server.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(server.slice(colon + 1));
+  assert(colon > 0 && Number.isInteger(port) && port > 0 && port <= 65_535, 'internal', `server "${server}" is not host:port`);
+  return { host, port };
+}
+
+/** Runs `work` over `items` with at most `limit` at a time; results in order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await work(items[index]!);
+    }
+  });
+  await Promise.all(runners);
+  return results;
+}
+
+/** A marker RRset as read: each record's RDATA (for the prerequisite) and strings (to parse). */
+interface MarkerRrset {
+  rdatas: Buffer[];
+  strings: Buffer[][];
+}
+
+function sameRrset(a: MarkerRrset | null, b: MarkerRrset | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.rdatas.length === b.rdatas.length && a.rdatas.every((rdata, index) => rdata.equals(b.rdatas[index]!));
+}
+
+export class Rfc2136Provider implements Provider {
+  readonly kind = 'rfc2136';
+  private readonly context: ErrorContext;
+  /** The zone, lower case without the trailing dot, as names are compared with it. */
+  private readonly zone: string;
+  private readonly key: TsigKey;
+  private readonly transport: TcpTransport;
+  private readonly messageBytesMax: number;
+  private readonly updateNamesMax: number;
+  private readonly markers = new Map<string, MarkerSeen>();
+  private listing: { takenAtMs: number; states: ServedState[] } | null = null;
+
+  constructor(private readonly settings: Rfc2136Settings) {
+    this.zone = normalizeName(settings.zone);
+    assert(checkDnsName(this.zone) === null, 'internal', `zone "${settings.zone}" is not a DNS name`);
+    this.context = { server: settings.server, zone: this.zone };
+    const secret = Buffer.from(settings.tsig.secret, 'base64');
+    assert(secret.length > 0, 'internal', 'empty TSIG secret');
+    this.key = { name: settings.tsig.name.toLowerCase().replace(/\.$/, ''), algorithm: settings.tsig.algorithm, secret };
+    this.messageBytesMax = settings.messageBytesMax ?? defaults.messageBytesMax;
+    this.updateNamesMax = settings.updateNamesMax ?? defaults.updateNamesMax;
+    assert(this.messageBytesMax >= 4096 && this.messageBytesMax <= tcpMessageBytesMax, 'internal', `messageBytesMax ${this.messageBytesMax}`);
+    assert(this.updateNamesMax >= 1, 'internal', `updateNamesMax ${this.updateNamesMax}`);
+    const { host, port } = splitHostPort(settings.server);
+    this.transport = new TcpTransport({
+      ...this.context, host, port, timeoutMs: settings.timeoutMs,
+      connectionsMax: settings.connectionsMax ?? defaults.connectionsMax, inflightPerConnectionMax,
+    });
+  }
+
+  private checkName(name: string): void {
+    assert(name === name.toLowerCase() && !name.endsWith('.'), 'internal', `name "${name}" is not normalised`);
+    if (!isInZone(name, this.zone)) {
+      throw rfc2136Error(this.context, 'not-in-zone', `name ${name} is not in the zone; set provider.zone to the zone the server serves`);
+    }
+  }
+
+  private remember(name: string, seen: MarkerSeen | null): void {
+    this.markers.delete(name);
+    if (seen === null) return;
+    if (this.markers.size >= markerCacheNamesMax) this.markers.delete(this.markers.keys().next().value!);
+    this.markers.set(name, seen);
+  }
+
+  // ---- reads -------------------------------------------------------------
+
+  /** Records of one type at `name` from an authoritative answer; REFUSED or a non-authoritative answer is an error. */
+  private async query(name: string, type: 'A' | 'AAAA' | 'TXT'): Promise<DecodedRecord[]> {
+    const answer = await this.transport.exchange((id) => encodeQuery(id, name, type));
+    let decoded;
+    try {
+      decoded = decodeResponse(answer);
+    } catch (error) {
+      throw rfc2136Error(this.context, 'bad-response', `malformed answer to ${name} ${type}: ${(error as Error).message}`);
+    }
+    const { header } = decoded;
+    const question = decoded.questions[0];
+    if (!header.response || question === undefined || question.name !== name || question.type !== type) {
+      throw rfc2136Error(this.context, 'bad-response', `the answer to ${name} ${type} is for another question`);
+    }
+    if (header.rcode === rcode.REFUSED || header.rcode === rcode.NOTAUTH) {
+      throw rfc2136Error(this.context, 'not-authoritative', `the server answered ${rcodeName(header.rcode)} to a query for ${name}: it does not serve the zone`);
+    }
+    if (header.rcode !== rcode.NOERROR && header.rcode !== rcode.NXDOMAIN) {
+      throw rfc2136Error(this.context, 'server-failure', `the server answered ${rcodeName(header.rcode)} to a query for ${name} ${type}`);
+    }
+    if (!header.authoritative) throw rfc2136Error(this.context, 'not-authoritative', `the answer for ${name} is not authoritative: the server does not serve the zone`);
+    return decoded.answers.filter((record) => record.name.toLowerCase() === name && record.type === type);
+  }
+
+  private async queryMarker(name: string): Promise<MarkerRrset | null> {
+    const records = await this.query(markerName(name), 'TXT');
+    if (records.length === 0) return null;
+    const strings = records.map((record) => record.data as Buffer[]);
+    return { strings, rdatas: strings.map((parts) => txtRdata(parts)) };
+  }
+
+  private async queryAddresses(name: string): Promise<string[]> {
+    const [v4, v6] = await Promise.all([this.query(name, 'A'), this.query(name, 'AAAA')]);
+    return [...v4, ...v6].map((record) => canonicalAddress(record.data as string));
+  }
+
+  /** The state a marker RRset and the served addresses describe, and what the prerequisite must repeat. */
+  private view(name: string, marker: MarkerRrset, served: readonly string[]) {
+    const parsed = marker.strings.length === 1 ? decodeMarker(marker.strings[0]!) : null;
+    const version = parsed?.version ?? unparsedVersion(marker.rdatas);
+    const { state, consistent } = interpret(name, parsed, version, served, this.settings.maxAnswers);
+    return { state, consistent, seen: { version, generation: state.generation, rdatas: marker.rdatas } };
+  }
+
+  /**
+   * One name: marker and addresses in parallel; when they agree, that is the
+   * state (the marker was current while it was read, and the addresses are
+   * its). When they do not, a hand edit is told from a read that straddled a
+   * write by reading marker, addresses, marker in order until the marker
+   * holds still around the addresses.
+   */
+  private async readName(name: string): Promise<ServedState | undefined> {
+    const [marker, served] = await Promise.all([this.queryMarker(name), this.queryAddresses(name)]);
+    if (marker === null) return this.forget(name);
+    const first = this.view(name, marker, served);
+    if (first.consistent) return this.keep(name, first);
+    for (let attempt = 0; attempt < readAttemptsMax; attempt += 1) {
+      const before = await this.queryMarker(name);
+      const addresses = await this.queryAddresses(name);
+      const after = await this.queryMarker(name);
+      if (!sameRrset(before, after)) continue;
+      if (after === null) return this.forget(name);
+      return this.keep(name, this.view(name, after, addresses));
+    }
+    throw rfc2136Error(this.context, 'unstable-read', `${name} changed during each of ${readAttemptsMax} reads`);
+  }
+
+  private forget(name: string): undefined {
+    this.remember(name, null);
+    return undefined;
+  }
+
+  private keep(name: string, view: { state: ServedState; seen: MarkerSeen }): ServedState {
+    this.remember(name, view.seen);
+    return view.state;
+  }
+
+  async read(names: readonly string[]): Promise<Map<string, ServedState>> {
+    for (const name of names) this.checkName(name);
+    const states = await Promise.all(names.map((name) => this.readName(name)));
+    const found = new Map<string, ServedState>();
+    states.forEach((state, index) => {
+      if (state !== undefined) found.set(names[index]!, state);
+    });
+    return found;
+  }
+
+  // ---- listing (zone transfer) ---------------------------------------------
+
+  async list(afterName: string | null, limit: number): Promise<ServedState[]> {
+    assert(Number.isInteger(limit) && limit > 0, 'internal', `list limit ${limit}`);
+    const stale = this.listing === null || Date.now() - this.listing.takenAtMs > listingReuseMs;
+    if (afterName === null || stale) this.listing = { takenAtMs: Date.now(), states: await this.transferStates() };
+    const states = this.listing!.states;
+    let low = 0;
+    let high = states.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (afterName !== null && states[middle]!.name <= afterName) low = middle + 1;
+      else high = middle;
+    }
+    return states.slice(low, low + limit);
+  }
+
+  /** Every managed name of the zone from one signed AXFR: a consistent snapshot at one serial. */
+  private async transferStates(): Promise<ServedState[]> {
+    const records = await this.transferZone();
+    const markers = new Map<string, MarkerRrset>();
+    const addresses = new Map<string, string[]>();
+    for (const record of records) {
+      const owner = record.name.toLowerCase();
+      if (record.type === 'TXT') {
+        const name = nameOfMarker(owner);
+        if (name === null || !isInZone(name, this.zone)) continue;
+        const rrset = markers.get(name) ?? { rdatas: [], strings: [] };
+        rrset.strings.push(record.data as Buffer[]);
+        rrset.rdatas.push(txtRdata(record.data as Buffer[]));
+        markers.set(name, rrset);
+      } else if (record.type === 'A' || record.type === 'AAAA') {
+        addresses.set(owner, [...(addresses.get(owner) ?? []), canonicalAddress(record.data as string)]);
+      }
+    }
+    const states: ServedState[] = [];
+    for (const [name, marker] of markers) states.push(this.keep(name, this.view(name, marker, addresses.get(name) ?? [])));
+    return states.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  private async transferZone(): Promise<DecodedRecord[]> {
+    const records: DecodedRecord[] = [];
+    let verifier: TransferVerifier | null = null;
+    let soas = 0;
+    await this.transport.transfer((id) => {
+      const { signed, mac } = signMessage(encodeQuery(id, this.zone, 'AXFR'), this.key, nowSeconds());
+      verifier = new TransferVerifier(this.key, mac);
+      return signed;
+    }, (message) => {
+      this.checkTransferMessage(message, verifier!);
+      for (const record of decodeResponse(message).answers) {
+        if (record.type === 'SOA') soas += 1;
+        if (soas === 0) throw rfc2136Error(this.context, 'bad-response', 'zone transfer does not start with the SOA');
+        records.push(record);
+      }
+      return soas >= transferSoasMax;
+    });
+    return records;
+  }
+
+  private checkTransferMessage(message: Buffer, verifier: TransferVerifier): void {
+    const record = readTsig(message);
+    const { header } = decodeResponse(message);
+    if (record !== null && record.error !== 0) {
+      throw rfc2136Error(this.context, 'tsig-rejected', `zone transfer: the server rejected TSIG key "${this.key.name}" (error ${record.error})`);
+    }
+    if (header.rcode !== rcode.NOERROR) {
+      throw rfc2136Error(this.context, 'refused', `zone transfer (AXFR) answered ${rcodeName(header.rcode)}: listing names needs transfers allowed to key "${this.key.name}"`);
+    }
+    const problem = verifier.accept(message, nowSeconds());
+    if (problem !== null) throw rfc2136Error(this.context, 'bad-response', `zone transfer message does not verify: ${problem}`);
+  }
+
+  // ---- writes --------------------------------------------------------------
+
+  /** The marker each change expects, from the last read, or read now; 'conflict' when it has moved already. */
+  private async expectedMarker(change: ApplyChange): Promise<MarkerSeen | null | 'conflict'> {
+    if (change.expectedVersion === null) return null;
+    let seen = this.markers.get(change.name);
+    if (seen === undefined || seen.version !== change.expectedVersion) {
+      const marker = await this.queryMarker(change.name);
+      if (marker === null) return 'conflict';
+      seen = this.view(change.name, marker, []).seen;
+      this.remember(change.name, seen);
+    }
+    if (seen.version !== change.expectedVersion) return 'conflict';
+    // The version matches, so the caller read this generation: writing a lower one is a caller bug, made loud (S2).
+    assert(seen.generation <= change.generation, 'S2', `${change.name}: writing generation ${change.generation} over ${seen.generation}`);
+    return seen;
+  }
+
+  private checkChange(change: ApplyChange): void {
+    this.checkName(change.name);
+    if (change.records === null) {
+      assert(change.expectedVersion !== null, 'internal', `${change.name}: a removal needs the version it removes`);
+      return;
+    }
+    // The last line of defence for S1 at the place that serves DNS: never write an invalid or empty set.
+    const problems = validateRecordSet(change.name, change.records);
+    assert(problems.length === 0, 'S1', problems.join('; '));
+  }
+
+  async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
+    assert(new Set(changes.map((change) => change.name)).size === changes.length, 'internal', 'a name appears twice in one apply');
+    for (const change of changes) this.checkChange(change);
+    const expected = await Promise.all(changes.map((change) => this.expectedMarker(change)));
+    const outcomes = new Map<string, ApplyOutcome>();
+    const writes: PreparedWrite[] = [];
+    changes.forEach((change, index) => {
+      const marker = expected[index]!;
+      if (marker === 'conflict') outcomes.set(change.name, { name: change.name, outcome: 'conflict' });
+      else writes.push(prepareWrite(change, marker, { ttl: this.settings.ttl, maxAnswers: this.settings.maxAnswers }));
+    });
+    for (const [write, result] of await this.sendWrites(writes)) {
+      const name = write.change.name;
+      if (result === 'applied') {
+        this.remember(name, write.written);
+        outcomes.set(name, { name, outcome: 'applied', version: write.version });
+      } else {
+        this.remember(name, null);
+        outcomes.set(name, { name, outcome: 'conflict' });
+      }
+    }
+    return changes.map((change) => outcomes.get(change.name)!);
+  }
+
+  /** Sends the writes packed into messages; a message whose prerequisites fail is retried name by name. */
+  private async sendWrites(writes: readonly PreparedWrite[]): Promise<[PreparedWrite, UpdateResult][]> {
+    const recordBytesMax = this.messageBytesMax - updateOverheadBytes(this.zone) - tsigRecordBytes(this.key);
+    const oversized = writes.find((write) => write.bytesMax > recordBytesMax);
+    if (oversized !== undefined) {
+      throw rfc2136Error(this.context, 'too-large', `the write of ${oversized.change.name} takes up to ${oversized.bytesMax} bytes, more than one UPDATE of messageBytesMax ${this.messageBytesMax} holds; nothing was written`);
+    }
+    const groups = packWrites(writes, this.updateNamesMax, recordBytesMax);
+    const results = await mapLimited(groups, updatesInflightMax, (group) => this.sendUpdate(group));
+    const settled: [PreparedWrite, UpdateResult][] = [];
+    const retry: PreparedWrite[] = [];
+    groups.forEach((group, index) => {
+      if (results[index] === 'applied' || group.length === 1) for (const write of group) settled.push([write, results[index]!]);
+      else retry.push(...group);
+    });
+    const singles = await mapLimited(retry, updatesInflightMax, (write) => this.sendUpdate([write]));
+    retry.forEach((write, index) => settled.push([write, singles[index]!]));
+    return settled;
+  }
+
+  /** One signed UPDATE carrying `group`, answered as a whole. */
+  private async sendUpdate(group: readonly PreparedWrite[]): Promise<UpdateResult> {
+    let requestMac: Buffer | null = null;
+    const answer = await this.transport.exchange((id) => {
+      const unsigned = encodeUpdate({
+        id, zone: this.zone,
+        prerequisites: group.flatMap((write) => write.prerequisites), updates: group.flatMap((write) => write.updates),
+      }, this.messageBytesMax);
+      const { signed, mac } = signMessage(unsigned, this.key, nowSeconds());
+      assert(signed.length <= this.messageBytesMax, 'internal', `UPDATE of ${signed.length} bytes exceeds messageBytesMax ${this.messageBytesMax}`);
+      requestMac = mac;
+      return signed;
+    });
+    return classifyUpdateAnswer(answer, this.key, requestMac!, nowSeconds(), this.context);
+  }
+
+  async close(): Promise<void> {
+    this.listing = null;
+    this.markers.clear();
+    await this.transport.close();
+  }
+}

@@ -1,0 +1,146 @@
+import type { Generation } from '../../domain/types.js';
+import { assert } from '../../util/assert.js';
+import type { ApplyChange } from '../types.js';
+import { rfc2136Error, type ErrorContext } from './errors.js';
+import { encodeMarker, markerName, newVersion, servedSubset } from './marker.js';
+import { readTsig, tsigErrorName, verifyMessage, type TsigKey } from './tsig.js';
+import {
+  addressRdata, dnsClass, dnsType, emptyRdata, opcodeUpdate, rcode, rcodeName, readHeader, recordBytesMax, txtRdata, type WireRecord,
+} from './wire.js';
+
+/**
+ * Building the compare-and-swap of one name as UPDATE records, packing names
+ * into messages, and reading what the server answered. Pure: no I/O.
+ */
+
+/** A marker as last seen: its version, its generation and its exact RDATA (what the prerequisite must repeat). */
+export interface MarkerSeen {
+  version: string;
+  generation: Generation;
+  rdatas: Buffer[];
+}
+
+/** One name's part of an UPDATE: the prerequisite on its marker and the records that replace its set and marker. */
+export interface PreparedWrite {
+  change: ApplyChange;
+  prerequisites: WireRecord[];
+  updates: WireRecord[];
+  /** The marker once written (null for a removal). */
+  written: MarkerSeen | null;
+  /** The version to report when applied. */
+  version: string;
+  bytesMax: number;
+}
+
+export interface WriteSettings {
+  ttl: number;
+  maxAnswers: number;
+}
+
+function deleteRrset(owner: string, type: number): WireRecord {
+  return { owner, type, klass: dnsClass.ANY, ttl: 0, rdata: emptyRdata };
+}
+
+/**
+ * The prerequisite (RFC 2136 §2.4): the marker RRset exactly as read
+ * (value-dependent), or no marker RRset at all for a name not served yet.
+ */
+function prerequisitesFor(owner: string, expected: MarkerSeen | null): WireRecord[] {
+  if (expected === null) return [{ owner, type: dnsType.TXT, klass: dnsClass.NONE, ttl: 0, rdata: emptyRdata }];
+  assert(expected.rdatas.length > 0, 'internal', `${owner}: an expected marker without records`);
+  return expected.rdatas.map((rdata) => ({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: 0, rdata }));
+}
+
+/** The whole write of one name: delete its A, AAAA and marker RRsets, then add the new ones (none for a removal). */
+export function prepareWrite(change: ApplyChange, expected: MarkerSeen | null, settings: WriteSettings): PreparedWrite {
+  assert(change.records !== null || expected !== null, 'internal', `${change.name}: removing a name that is not served`);
+  const owner = markerName(change.name);
+  const prerequisites = prerequisitesFor(owner, expected);
+  const updates = [deleteRrset(change.name, dnsType.A), deleteRrset(change.name, dnsType.AAAA), deleteRrset(owner, dnsType.TXT)];
+  const version = newVersion();
+  let written: MarkerSeen | null = null;
+  if (change.records !== null) {
+    const served = servedSubset(change.records, settings.maxAnswers);
+    assert(served.length > 0, 'S1', `${change.name}: a write with no address`);
+    for (const record of served) {
+      updates.push({ owner: change.name, type: record.address.includes(':') ? dnsType.AAAA : dnsType.A, klass: dnsClass.IN, ttl: settings.ttl, rdata: addressRdata(record.address) });
+    }
+    const rdata = txtRdata(encodeMarker({ generation: change.generation, version, records: change.records }));
+    updates.push({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: settings.ttl, rdata });
+    written = { version, generation: change.generation, rdatas: [rdata] };
+  }
+  const bytesMax = [...prerequisites, ...updates].reduce((sum, record) => sum + recordBytesMax(record), 0);
+  return { change, prerequisites, updates, written, version, bytesMax };
+}
+
+/** Groups writes into messages of at most `namesMax` names and `bytesMax` bytes of records, in order. */
+export function packWrites(writes: readonly PreparedWrite[], namesMax: number, bytesMax: number): PreparedWrite[][] {
+  assert(namesMax >= 1 && bytesMax > 0, 'internal', 'packing limits must be positive');
+  const groups: PreparedWrite[][] = [];
+  let group: PreparedWrite[] = [];
+  let bytes = 0;
+  for (const write of writes) {
+    assert(write.bytesMax <= bytesMax, 'internal', `${write.change.name}: one name's write of ${write.bytesMax} bytes exceeds a message (${bytesMax})`);
+    if (group.length > 0 && (group.length >= namesMax || bytes + write.bytesMax > bytesMax)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(write);
+    bytes += write.bytesMax;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
+export type UpdateResult = 'applied' | 'prerequisite-failed';
+
+const prerequisiteFailures = new Set<number>([rcode.NXRRSET, rcode.YXRRSET, rcode.NXDOMAIN, rcode.YXDOMAIN]);
+
+function tsigRejection(key: TsigKey, error: number): string {
+  const name = tsigErrorName(error);
+  const why = name === 'BADKEY'
+    ? 'the server does not know this key name with this algorithm (Knot DNS also answers BADKEY when its ACL does not let this key update the zone)'
+    : name === 'BADSIG' ? 'the secret does not match the server\'s'
+      : name === 'BADTIME' ? 'the clocks of this host and the server differ by more than the fudge' : 'the server refused the signature';
+  return `the server rejected TSIG key "${key.name}" (${key.algorithm}) with ${name}: ${why}; nothing was written`;
+}
+
+/**
+ * What an UPDATE's answer means. Success must carry a TSIG that verifies
+ * against the request's MAC; a failed prerequisite is the CAS saying "moved";
+ * every other answer is a typed error (and wrote nothing).
+ */
+export function classifyUpdateAnswer(answer: Buffer, key: TsigKey, requestMac: Buffer, nowSeconds: number, context: ErrorContext): UpdateResult {
+  const header = readHeader(answer);
+  if (!header.response || header.opcode !== opcodeUpdate) throw rfc2136Error(context, 'bad-response', `answer to an UPDATE is not an UPDATE response (opcode ${header.opcode})`);
+  let record;
+  try {
+    record = readTsig(answer);
+  } catch (error) {
+    throw rfc2136Error(context, 'bad-response', `malformed TSIG record in the answer: ${(error as Error).message}`);
+  }
+  if (record !== null && record.error !== 0) throw rfc2136Error(context, 'tsig-rejected', tsigRejection(key, record.error));
+  if (record !== null) {
+    const check = verifyMessage(answer, key, requestMac, nowSeconds);
+    if (!check.ok) throw rfc2136Error(context, 'bad-response', `the answer's TSIG does not verify (${check.problem}); its outcome is unknown until the next read`);
+  } else if (header.rcode === rcode.NOERROR || prerequisiteFailures.has(header.rcode)) {
+    throw rfc2136Error(context, 'bad-response', `unsigned ${rcodeName(header.rcode)} answer to a signed UPDATE; its outcome is unknown until the next read`);
+  }
+  if (header.rcode === rcode.NOERROR) return 'applied';
+  if (prerequisiteFailures.has(header.rcode)) return 'prerequisite-failed';
+  throw updateError(header.rcode, key, context);
+}
+
+function updateError(code: number, key: TsigKey, context: ErrorContext) {
+  switch (code) {
+    case rcode.NOTAUTH:
+      return rfc2136Error(context, 'not-authoritative', 'the server is not authoritative for the zone (NOTAUTH to an UPDATE): check provider.zone and the server; nothing was written');
+    case rcode.NOTZONE:
+      return rfc2136Error(context, 'not-in-zone', 'a name of the UPDATE is outside the zone (NOTZONE); nothing was written');
+    case rcode.REFUSED:
+      return rfc2136Error(context, 'refused', `the server refuses updates to the zone from key "${key.name}" (REFUSED): allow them in its configuration (BIND: allow-update or update-policy; Knot: an acl with action update); nothing was written`);
+    default:
+      return rfc2136Error(context, 'server-failure', `the server answered ${rcodeName(code)} to an UPDATE; nothing was written`);
+  }
+}

@@ -1,0 +1,147 @@
+// Goal: the pure parts of the RFC 2136 provider — the `_dnsplane` marker, the
+// mapping of weighted sets to plain A/AAAA records, how a read reports a
+// hand edit, and the UPDATE encoding and packing — are right on their own.
+// Method: round trips and edge cases with no server; UPDATE messages are
+// read back by a small RFC 1035 reader in this file, apart from the encoder,
+// to show the compressed encoding holds exactly the records prepared.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RecordEntry } from '../../../src/domain/types.js';
+import { decodeMarker, encodeMarker, interpret, newVersion, servedSubset, unmanagedTarget } from '../../../src/providers/rfc2136/marker.js';
+import { packWrites, prepareWrite } from '../../../src/providers/rfc2136/update.js';
+import { encodeUpdate, updateOverheadBytes } from '../../../src/providers/rfc2136/wire.js';
+
+function entries(count: number, weight = (index: number) => 1 + (index % 7)): RecordEntry[] {
+  return Array.from({ length: count }, (_, index) => ({ target: `lb-${index}`, address: `10.0.${index >> 8}.${index & 255}`, weight: weight(index) }))
+    .sort((a, b) => (a.address < b.address ? -1 : 1));
+}
+
+test('a marker round-trips a large set in TXT strings of at most 255 bytes', () => {
+  const records = entries(40);
+  const version = newVersion();
+  const strings = encodeMarker({ generation: 1234, version, records });
+  assert.ok(strings.length > 3, 'the set needs several strings');
+  assert.ok(strings.every((string) => string.length <= 255));
+  assert.deepEqual(decodeMarker(strings), { generation: 1234, version, records });
+  assert.notEqual(newVersion(), newVersion(), 'every write gets a fresh version');
+});
+
+test('a marker that is not dnsplane\'s, or is damaged, does not parse', () => {
+  const good = encodeMarker({ generation: 5, version: 'abc', records: entries(2) });
+  const damaged = [
+    [Buffer.from('v=spf1 -all')],
+    [good[1]!, good[0]!, good[2]!],
+    [good[0]!, good[1]!],
+    [good[0]!, good[1]!, Buffer.from('records=10.0.0.1/300/lb-0')],
+    [good[0]!, good[1]!, Buffer.from('records=not-an-address/5/lb-0')],
+    [Buffer.from('generation=0'), good[1]!, good[2]!],
+  ];
+  for (const strings of damaged) assert.equal(decodeMarker(strings), null, strings.map(String).join(' '));
+});
+
+test('weights map to the positive-weight addresses, the maxAnswers heaviest, ties by address', () => {
+  const records: RecordEntry[] = [
+    { target: 'a', address: '10.0.0.1', weight: 10 },
+    { target: 'b', address: '10.0.0.2', weight: 0 },
+    { target: 'c', address: '10.0.0.3', weight: 50 },
+    { target: 'd', address: '10.0.0.4', weight: 10 },
+    { target: 'e', address: '2001:db8::1', weight: 30 },
+  ];
+  assert.deepEqual(servedSubset(records, 8).map((r) => r.target), ['a', 'c', 'd', 'e'], 'weight 0 (drained) is never written');
+  assert.deepEqual(servedSubset(records, 3).map((r) => r.target), ['a', 'c', 'e'], 'top 3 by weight; of the two 10s the lower address');
+  assert.deepEqual(servedSubset(records, 1).map((r) => r.target), ['c']);
+});
+
+test('a read reports the applied set when DNS matches the marker, and the real addresses when it was edited', () => {
+  const records: RecordEntry[] = [
+    { target: 'a', address: '10.0.0.1', weight: 10 },
+    { target: 'b', address: '10.0.0.2', weight: 20 },
+    { target: 'c', address: '2001:DB8:0::5', weight: 5 },
+  ];
+  const marker = { generation: 7, version: 'v7', records };
+  const clean = interpret('x.dnsplane.test', marker, 'v7', ['2001:db8::5', '10.0.0.2', '10.0.0.1'], 8);
+  assert.ok(clean.consistent, 'IPv6 text forms compare canonically');
+  assert.deepEqual(clean.state, { name: 'x.dnsplane.test', generation: 7, version: 'v7', records });
+  const capped = interpret('x.dnsplane.test', marker, 'v7', ['10.0.0.2'], 1);
+  assert.ok(capped.consistent, 'with maxAnswers 1 only the heaviest is served, and that is consistent');
+  assert.deepEqual(capped.state.records, records, 'the read still returns the whole applied set');
+  const edited = interpret('x.dnsplane.test', marker, 'v7', ['10.0.0.1', '192.0.2.9'], 8);
+  assert.equal(edited.consistent, false);
+  assert.deepEqual(edited.state.records, [
+    { target: 'a', address: '10.0.0.1', weight: 10 },
+    { target: unmanagedTarget, address: '192.0.2.9', weight: 0 },
+  ]);
+  const emptied = interpret('x.dnsplane.test', marker, 'v7', [], 8);
+  assert.deepEqual(emptied.state.records, [], 'an emptied name reads as empty: the reconciler repairs it');
+  const garbled = interpret('x.dnsplane.test', null, 'unparsed-x', ['10.0.0.1'], 8);
+  assert.equal(garbled.state.generation, 0, 'an unparseable marker claims no generation, so any plan may overwrite it');
+});
+
+/**
+ * Reads every record of a message back, following compression pointers and
+ * honouring RDLENGTH — written here from RFC 1035 §4.1, apart from the
+ * encoder. (`dns-packet` cannot decode UPDATE messages: it reads 4 bytes of
+ * an A record whatever its RDLENGTH, and a deletion has none.)
+ */
+function readRecords(message: Buffer): { owner: string; type: number; klass: number; ttl: number; rdata: Buffer }[] {
+  const readName = (start: number): { name: string; end: number } => {
+    const labels: string[] = [];
+    let at = start;
+    let end = -1;
+    for (let hops = 0; hops < 64; hops += 1) {
+      const length = message[at]!;
+      if (length === 0) return { name: labels.join('.'), end: end < 0 ? at + 1 : end };
+      if (length >= 0xc0) {
+        if (end < 0) end = at + 2;
+        const target = message.readUInt16BE(at) & 0x3fff;
+        assert.ok(target < at, 'pointers point backwards');
+        at = target;
+        continue;
+      }
+      labels.push(message.toString('ascii', at + 1, at + 1 + length));
+      at += 1 + length;
+    }
+    throw new Error('name loop');
+  };
+  const counts = [4, 6, 8, 10].map((offset) => message.readUInt16BE(offset));
+  let at = readName(12).end + 4;
+  const records = [];
+  for (let index = 0; index < counts[1]! + counts[2]! + counts[3]!; index += 1) {
+    const owner = readName(at);
+    at = owner.end;
+    const length = message.readUInt16BE(at + 8);
+    records.push({ owner: owner.name, type: message.readUInt16BE(at), klass: message.readUInt16BE(at + 2), ttl: message.readUInt32BE(at + 4), rdata: message.subarray(at + 8, at + 10 + length) });
+    at += 10 + length;
+  }
+  assert.equal(at, message.length, 'the records end exactly at the end of the message');
+  return records;
+}
+
+test('UPDATE messages for many names compress, read back exactly, and pack within the byte and name limits', () => {
+  const writes = Array.from({ length: 300 }, (_, index) => prepareWrite(
+    { name: `svc${index}.dnsplane.test`, records: entries(8), generation: 3, expectedVersion: index % 2 === 0 ? null : 'v1' },
+    index % 2 === 0 ? null : { version: 'v1', generation: 2, rdatas: [Buffer.from([0, 3, 2, 104, 105])] },
+    { ttl: 5, maxAnswers: 8 },
+  ));
+  const bytesMax = 16_000;
+  const groups = packWrites(writes, 100, bytesMax - updateOverheadBytes('dnsplane.test'));
+  assert.ok(groups.length > 1 && groups.every((group) => group.length <= 100));
+  assert.equal(groups.flat().length, 300, 'every write is in exactly one message');
+  for (const group of groups) {
+    const expected = [...group.flatMap((write) => write.prerequisites), ...group.flatMap((write) => write.updates)];
+    const message = encodeUpdate({ id: 1, zone: 'dnsplane.test', prerequisites: group.flatMap((w) => w.prerequisites), updates: group.flatMap((w) => w.updates) }, bytesMax);
+    const uncompressed = group.reduce((sum, write) => sum + write.bytesMax, 0);
+    assert.ok(message.length < uncompressed * 0.75, `compression works (${message.length} of ${uncompressed} bytes)`);
+    const read = readRecords(message);
+    const sortKey = (record: { owner: string; type: number; klass: number }) => `${record.owner} ${record.type} ${record.klass}`;
+    assert.equal(read.length, expected.length);
+    const prerequisites = group.reduce((sum, write) => sum + write.prerequisites.length, 0);
+    assert.equal(message.readUInt16BE(6), prerequisites, 'PRCOUNT');
+    read.forEach((record, index) => {
+      const want = expected[index]!;
+      assert.equal(sortKey(record), sortKey(want));
+      assert.equal(record.ttl, want.ttl);
+      assert.deepEqual(record.rdata, want.rdata);
+    });
+  }
+});

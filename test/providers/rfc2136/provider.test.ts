@@ -1,0 +1,264 @@
+// Goal: the RFC 2136 provider keeps the compare-and-swap of DESIGN.md §3 in
+// real DNS servers — Knot DNS and BIND 9 — and fails clearly, writing
+// nothing, when the key, the zone or the server's policy is wrong.
+// Method: each server runs as a child process on a loopback port
+// (test/helpers/dns-servers.ts); the provider writes through signed UPDATEs,
+// and every outcome is checked three ways: what the provider returns, what
+// `dig` sees, and the zone's SOA serial (which any accepted UPDATE raises,
+// so an unchanged serial proves nothing was written).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { Rfc2136Error } from '../../../src/providers/rfc2136/errors.js';
+import { Rfc2136Provider, type Rfc2136Settings } from '../../../src/providers/rfc2136/provider.js';
+import type { RecordEntry } from '../../../src/domain/types.js';
+import { startDnsServer, type DnsServer, type TsigKeyConfig } from '../../helpers/dns-servers.js';
+import { freeTcpPort } from '../../helpers/env.js';
+
+function providerFor(server: DnsServer, overrides: Partial<Rfc2136Settings> = {}, key: TsigKeyConfig = server.key): Rfc2136Provider {
+  return new Rfc2136Provider({ server: server.server, zone: server.zone, timeoutMs: 3000, tsig: key, ttl: 5, maxAnswers: 8, ...overrides });
+}
+
+function set(...addresses: string[]): RecordEntry[] {
+  return addresses.map((address, index) => ({ target: `lb-${index}`, address, weight: 10 + index })).sort((a, b) => (a.address < b.address ? -1 : 1));
+}
+
+async function digShort(server: DnsServer, name: string, type: string): Promise<string[]> {
+  const result = await server.dig(['+short', name, type]);
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout.split('\n').filter((line) => line.length > 0).sort();
+}
+
+async function serial(server: DnsServer, zone = server.zone): Promise<number> {
+  const [soa] = await digShort(server, zone, 'SOA');
+  return Number(soa!.split(' ')[2]);
+}
+
+async function rejects(promise: Promise<unknown>, reason: string, mentions: RegExp): Promise<Rfc2136Error> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof Rfc2136Error, `an Rfc2136Error, got ${String(error)}`);
+    assert.equal(error.reason, reason, error.message);
+    assert.match(error.message, mentions);
+    return error;
+  }
+  assert.fail(`expected a ${reason} error`);
+}
+
+for (const kind of ['knot', 'bind'] as const) {
+  describe(`rfc2136 provider on ${kind}`, () => {
+    let server: DnsServer;
+    let provider: Rfc2136Provider;
+    before(async () => {
+      server = await startDnsServer(kind);
+      provider = providerFor(server);
+    });
+    after(async () => {
+      await provider?.close();
+      await server?.stop();
+    });
+
+    test('create, update with the version read, conflict on a stale version, remove', async () => {
+      const name = 'cas.dnsplane.test';
+      assert.equal((await provider.read([name])).size, 0, 'not served yet');
+      const [created] = await provider.apply([{ name, records: set('127.0.0.2', '127.0.0.3', '::2'), generation: 1, expectedVersion: null }]);
+      assert.equal(created!.outcome, 'applied');
+      assert.deepEqual(await digShort(server, name, 'A'), ['127.0.0.2', '127.0.0.3']);
+      assert.deepEqual(await digShort(server, name, 'AAAA'), ['::2']);
+      const first = (await provider.read([name])).get(name)!;
+      assert.deepEqual(first, { name, generation: 1, version: created!.outcome === 'applied' ? created!.version : '', records: set('127.0.0.2', '127.0.0.3', '::2') });
+      const [again] = await provider.apply([{ name, records: set('127.0.0.9'), generation: 2, expectedVersion: null }]);
+      assert.equal(again!.outcome, 'conflict', 'creating a name that exists is a conflict');
+      const [updated] = await provider.apply([{ name, records: set('127.0.0.4'), generation: 2, expectedVersion: first.version }]);
+      assert.equal(updated!.outcome, 'applied');
+      const before = await serial(server);
+      // A second provider (another enactor process) still holds the first version: its write must not land.
+      const stale = providerFor(server);
+      try {
+        const [lost] = await stale.apply([{ name, records: set('127.0.0.5'), generation: 3, expectedVersion: first.version }]);
+        assert.equal(lost!.outcome, 'conflict');
+      } finally {
+        await stale.close();
+      }
+      assert.equal(await serial(server), before, 'the stale write changed nothing');
+      assert.deepEqual(await digShort(server, name, 'A'), ['127.0.0.4']);
+      assert.deepEqual(await digShort(server, name, 'AAAA'), [], 'the AAAA RRset went with the old set');
+      const current = (await provider.read([name])).get(name)!;
+      assert.equal(current.generation, 2);
+      const [removed] = await provider.apply([{ name, records: null, generation: 3, expectedVersion: current.version }]);
+      assert.equal(removed!.outcome, 'applied');
+      assert.deepEqual(await digShort(server, name, 'A'), []);
+      assert.deepEqual(await digShort(server, `_dnsplane.${name}`, 'TXT'), []);
+      assert.equal((await provider.read([name])).size, 0);
+    });
+
+    test('the zone apex can be an endpoint: its A records and marker come and go, its SOA and NS stay', async () => {
+      const apex = server.zone;
+      const [created] = await provider.apply([{ name: apex, records: set('127.0.9.1'), generation: 1, expectedVersion: null }]);
+      assert.equal(created!.outcome, 'applied');
+      assert.deepEqual(await digShort(server, apex, 'A'), ['127.0.9.1']);
+      const state = (await provider.read([apex])).get(apex)!;
+      const [removed] = await provider.apply([{ name: apex, records: null, generation: 2, expectedVersion: state.version }]);
+      assert.equal(removed!.outcome, 'applied');
+      assert.deepEqual(await digShort(server, apex, 'A'), []);
+      assert.equal((await digShort(server, apex, 'SOA')).length, 1, 'SOA kept');
+      assert.deepEqual(await digShort(server, apex, 'NS'), [`ns.${apex}.`], 'NS kept');
+    });
+
+    test('a batch of 60 names in messages of 25: the 6 stale ones conflict, the other 54 are applied', async () => {
+      const batched = providerFor(server, { updateNamesMax: 25 });
+      try {
+        const names = Array.from({ length: 60 }, (_, index) => `batch${String(index).padStart(2, '0')}.dnsplane.test`);
+        const created = await batched.apply(names.map((name, index) => ({ name, records: set(`127.0.1.${index + 1}`), generation: 1, expectedVersion: null })));
+        assert.ok(created.every((outcome) => outcome.outcome === 'applied'));
+        const states = await batched.read(names);
+        assert.equal(states.size, 60);
+        // Another writer moves every tenth name after our read.
+        const other = providerFor(server);
+        const moved = names.filter((_, index) => index % 10 === 3);
+        await other.apply(moved.map((name) => ({ name, records: set('127.0.2.1'), generation: 2, expectedVersion: states.get(name)!.version })));
+        await other.close();
+        const outcomes = await batched.apply(names.map((name, index) => ({ name, records: set(`127.0.3.${index + 1}`), generation: 3, expectedVersion: states.get(name)!.version })));
+        assert.deepEqual(outcomes.filter((o) => o.outcome === 'conflict').map((o) => o.name), moved);
+        assert.equal(outcomes.filter((o) => o.outcome === 'applied').length, 54);
+        const after = await batched.read(names);
+        for (const name of names) assert.equal(after.get(name)!.generation, moved.includes(name) ? 2 : 3, name);
+        assert.deepEqual(await digShort(server, names[3]!, 'A'), ['127.0.2.1'], 'the conflicting names keep the other writer\'s set');
+      } finally {
+        await batched.close();
+      }
+    });
+
+    test('list pages through every managed name from a signed zone transfer, in name order, skipping unmanaged names', async () => {
+      const added = await server.nsupdate([`zone ${server.zone}`, `update add unmanaged.${server.zone} 5 A 192.0.2.1`]);
+      assert.equal(added.code, 0, added.stderr);
+      const names = ['list-c', 'list-a', 'list-b'].map((label) => `${label}.dnsplane.test`);
+      await provider.apply(names.map((name) => ({ name, records: set('127.0.4.1'), generation: 1, expectedVersion: null })));
+      const all = [];
+      let afterName: string | null = null;
+      for (let page = 0; page < 100; page += 1) {
+        const states = await provider.list(afterName, 7);
+        all.push(...states);
+        if (states.length < 7) break;
+        afterName = states[states.length - 1]!.name;
+      }
+      const listed = all.map((state) => state.name);
+      assert.deepEqual(listed, [...listed].sort(), 'in name order');
+      assert.equal(new Set(listed).size, listed.length, 'no name twice');
+      for (const name of names) assert.ok(listed.includes(name), name);
+      assert.ok(!listed.includes(`unmanaged.${server.zone}`), 'a name without a marker is not dnsplane\'s');
+      const fromList = all.find((state) => state.name === names[0]);
+      assert.deepEqual(fromList, (await provider.read([names[0]!])).get(names[0]!), 'list and read agree');
+    });
+
+    test('hmac-sha512 and hmac-sha1 keys work as well as hmac-sha256', async () => {
+      for (const algorithm of ['hmac-sha512', 'hmac-sha1'] as const) {
+        const keyed = providerFor(server, {}, server.keys[algorithm]);
+        try {
+          const name = `alg-${algorithm}.dnsplane.test`;
+          const [outcome] = await keyed.apply([{ name, records: set('127.0.5.1'), generation: 1, expectedVersion: null }]);
+          assert.equal(outcome!.outcome, 'applied', algorithm);
+          assert.equal((await keyed.list(null, 10_000)).filter((state) => state.name === name).length, 1, `${algorithm} signs the transfer too`);
+        } finally {
+          await keyed.close();
+        }
+      }
+    });
+
+    test('a wrong secret, a wrong algorithm and an unknown key are clear errors, and nothing is written', async () => {
+      const name = 'keys.dnsplane.test';
+      await provider.apply([{ name, records: set('127.0.6.1'), generation: 1, expectedVersion: null }]);
+      const state = (await provider.read([name])).get(name)!;
+      const serialBefore = await serial(server);
+      const wrongKeys: [TsigKeyConfig, RegExp][] = [
+        [{ ...server.key, secret: Buffer.alloc(32, 7).toString('base64') }, /BADSIG/],
+        [{ ...server.key, algorithm: 'hmac-sha512' }, /BADKEY/],
+        [{ ...server.key, name: 'nobody-knows-me' }, /BADKEY/],
+      ];
+      for (const [key, code] of wrongKeys) {
+        const wrong = providerFor(server, {}, key);
+        try {
+          const error = await rejects(wrong.apply([{ name, records: set('127.0.6.2'), generation: 2, expectedVersion: state.version }]), 'tsig-rejected', code);
+          assert.match(error.message, new RegExp(`server ${server.server}, zone ${server.zone}: .*TSIG key "${key.name}".*nothing was written`));
+        } finally {
+          await wrong.close();
+        }
+      }
+      assert.equal(await serial(server), serialBefore, 'the SOA serial did not move');
+      assert.deepEqual((await provider.read([name])).get(name), state, 'the name is as it was');
+    });
+
+    test('a zone the server does not serve is a clear error for reads and writes', async () => {
+      const elsewhere = providerFor(server, { zone: 'elsewhere.test' });
+      try {
+        await rejects(elsewhere.read(['a.elsewhere.test']), 'not-authoritative', /zone elsewhere\.test: .*does not serve the zone/);
+        await rejects(elsewhere.apply([{ name: 'a.elsewhere.test', records: set('127.0.7.1'), generation: 1, expectedVersion: null }]), 'not-authoritative', /not authoritative.*nothing was written/);
+        await rejects(elsewhere.apply([{ name: 'a.dnsplane.test', records: set('127.0.7.1'), generation: 1, expectedVersion: null }]), 'not-in-zone', /a\.dnsplane\.test is not in the zone/);
+      } finally {
+        await elsewhere.close();
+      }
+      assert.equal((await provider.read(['a.dnsplane.test'])).size, 0, 'nothing was written to the served zone either');
+    });
+
+    test('a zone whose updates the server refuses is a clear error, and nothing is written', async () => {
+      const readonly = providerFor(server, { zone: server.readonlyZone });
+      const name = `svc.${server.readonlyZone}`;
+      const serialBefore = await serial(server, server.readonlyZone);
+      try {
+        const write = readonly.apply([{ name, records: set('127.0.8.1'), generation: 1, expectedVersion: null }]);
+        // BIND answers REFUSED; Knot answers an ACL refusal of a signed request with BADKEY, and the message says so.
+        if (kind === 'bind') await rejects(write, 'refused', /refuses updates.*allow-update.*nothing was written/);
+        else await rejects(write, 'tsig-rejected', /BADKEY.*ACL does not let this key update the zone.*nothing was written/);
+        assert.equal((await readonly.read([name])).size, 0);
+      } finally {
+        await readonly.close();
+      }
+      assert.equal(await serial(server, server.readonlyZone), serialBefore, 'the SOA serial did not move');
+    });
+  });
+}
+
+test('a server that never answers is a timeout within the configured bound, and a closed port is a connection error', async () => {
+  const sockets: Socket[] = [];
+  const silent = createServer((socket) => { sockets.push(socket); socket.on('error', () => undefined); });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as AddressInfo).port;
+  const timeoutMs = 300;
+  const settings = { zone: 'dnsplane.test', timeoutMs, tsig: { name: 'k', algorithm: 'hmac-sha256' as const, secret: Buffer.alloc(32).toString('base64') }, ttl: 5, maxAnswers: 8 };
+  const provider = new Rfc2136Provider({ ...settings, server: `127.0.0.1:${port}` });
+  try {
+    let started = Date.now();
+    await rejects(provider.read(['a.dnsplane.test']), 'timeout', new RegExp(`server 127\\.0\\.0\\.1:${port}, zone dnsplane\\.test: no answer within ${timeoutMs} ms`));
+    assert.ok(Date.now() - started < timeoutMs * 4, `bounded: ${Date.now() - started} ms`);
+    started = Date.now();
+    await rejects(provider.apply([{ name: 'a.dnsplane.test', records: set('127.0.0.2'), generation: 1, expectedVersion: null }]), 'timeout', /no answer within/);
+    assert.ok(Date.now() - started < timeoutMs * 4, `bounded: ${Date.now() - started} ms`);
+  } finally {
+    await provider.close();
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  }
+  const closedPort = await freeTcpPort();
+  const nobody = new Rfc2136Provider({ ...settings, server: `127.0.0.1:${closedPort}` });
+  try {
+    await rejects(nobody.read(['a.dnsplane.test']), 'connection', /ECONNREFUSED/);
+  } finally {
+    await nobody.close();
+  }
+});
+
+test('a name whose write cannot fit in messageBytesMax is refused before anything is sent', async () => {
+  // No server listens on this port: the refusal must come before any connection is tried.
+  const provider = new Rfc2136Provider({
+    server: `127.0.0.1:${await freeTcpPort()}`, zone: 'dnsplane.test', timeoutMs: 300, messageBytesMax: 4096,
+    tsig: { name: 'k', algorithm: 'hmac-sha256', secret: Buffer.alloc(32).toString('base64') }, ttl: 5, maxAnswers: 8,
+  });
+  try {
+    const records = Array.from({ length: 300 }, (_, index) => ({ target: `lb-${index}`, address: `10.1.${index >> 8}.${index & 255}`, weight: 1 + (index % 200) }))
+      .sort((a, b) => (a.address < b.address ? -1 : 1));
+    await rejects(provider.apply([{ name: 'big.dnsplane.test', records, generation: 1, expectedVersion: null }]), 'too-large', /big\.dnsplane\.test takes up to \d+ bytes, more than one UPDATE of messageBytesMax 4096 holds; nothing was written/);
+  } finally {
+    await provider.close();
+  }
+});
