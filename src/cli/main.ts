@@ -1,7 +1,11 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
 import { openContext, type Context, type PathOptions } from './context.js';
-import { makeEnactor, makeJanitor, makePlanner, makeReconciler } from './roles.js';
+import { exitWhenOrphaned, withPaths } from './common.js';
+import { registerApiCommand } from './commands/api.js';
+import { registerUpCommand } from './commands/up.js';
+import { registerDemoCommand } from './commands/demo.js';
+import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from './roles.js';
 import { readAllServed, statusReport } from './report.js';
 import { createLogger } from '../util/log.js';
 import { InvariantViolation, UserError } from '../util/assert.js';
@@ -9,12 +13,6 @@ import { normalizeName } from '../domain/names.js';
 import { recordSetKey } from '../domain/types.js';
 
 type Common = PathOptions & { json?: boolean };
-
-function withPaths(command: Command): Command {
-  return command
-    .option('--config <file>', 'config file (default: <data>/config.yaml written by `dnsplane up`)')
-    .option('--data <dir>', 'data directory', '.dnsplane');
-}
 
 function print(json: boolean | undefined, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
@@ -71,6 +69,10 @@ export function buildProgram(): Command {
     .action(async (options: Common & { id: string }) => {
       await runRole(options, 'enactor', (context, signal) => makeEnactor(context, options.id, { log: createLogger('enactor', { id: options.id }) }).run(signal));
     });
+
+  withPaths(program.command('checker').description('probe every target and publish the health snapshot the planner reads')).action(async (options: Common) => {
+    await runRole(options, 'checker', (context, signal) => makeChecker(context, { log: createLogger('checker') }).run(signal));
+  });
 
   withPaths(program.command('janitor').description('delete old plans that nothing enacts or holds (S4)')).action(async (options: Common) => {
     await runRole(options, 'janitor', (context, signal) => makeJanitor(context, { log: createLogger('janitor') }).run(signal));
@@ -158,11 +160,15 @@ export function buildProgram(): Command {
       });
     });
 
+  registerApiCommand(program);
+  registerUpCommand(program);
+  registerDemoCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
+  exitWhenOrphaned();
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,9 +1,12 @@
 import type { Context } from './context.js';
-import type { ServedState } from '../providers/types.js';
+import type { Generation } from '../domain/types.js';
+import type { Provider, ServedState } from '../providers/types.js';
+import type { Alarm, EnactorInfo, Store } from '../store/types.js';
+import { assert } from '../util/assert.js';
 
-/** Read-side views shared by the CLI (and later the API). */
+/** Read-side views shared by the CLI and the API. */
 
-export async function readAllServed(context: Context, pageSize = 5000): Promise<ServedState[]> {
+export async function readAllServed(context: Pick<Context, 'provider'>, pageSize = 5000): Promise<ServedState[]> {
   const all: ServedState[] = [];
   let after: string | null = null;
   for (;;) {
@@ -14,26 +17,181 @@ export async function readAllServed(context: Context, pageSize = 5000): Promise<
   }
 }
 
-export async function statusReport(context: Context) {
-  const { store } = context;
-  const now = Date.now();
-  const latest = await store.latestGeneration();
-  const view = latest > 0 ? await store.readPlan(latest) : null;
-  const served = new Map((await readAllServed(context)).map((state) => [state.name, state]));
-  let converged = 0;
-  const behind: string[] = [];
-  for (const entry of view?.entries ?? []) {
-    if (entry.records === null) continue;
-    const state = served.get(entry.name);
-    if (state !== undefined && state.generation >= entry.since) converged += 1;
-    else behind.push(entry.name);
+/** A provider that can list what changed since a served version (the built-in one): the tracker then reads only deltas. */
+interface IncrementalProvider extends Provider {
+  currentVersion(): number;
+  changesSince(afterVersion: number): { version: number; changes: { name: string; version: number; state: ServedState | null }[] };
+}
+
+function isIncremental(provider: Provider): provider is IncrementalProvider {
+  const candidate = provider as Partial<IncrementalProvider>;
+  return typeof candidate.currentVersion === 'function' && typeof candidate.changesSince === 'function';
+}
+
+/** Names listed as behind in a status report. */
+const behindSampleMax = 20;
+/** Providers without a change feed are re-listed in full at most this often. */
+const fullReadIntervalMs = 2000;
+
+export interface ConvergenceView {
+  generation: Generation;
+  servedVersion: number;
+  total: number;
+  converged: number;
+  behindSample: string[];
+}
+
+/**
+ * Which names serve the newest plan, maintained incrementally so that a
+ * status read stays cheap with 100,000 names while generations advance:
+ * a new generation costs a read of the versions it introduced (as the
+ * enactor reads them), and a served change costs a read of the rows whose
+ * version moved (as the DNS server refreshes). A name is converged when its
+ * served generation is at least the generation its newest set was introduced
+ * at (`since`) — the enactor's own skip rule (DESIGN.md §3).
+ */
+export class ConvergenceTracker {
+  /** name -> since, for every name the newest plan gives records. */
+  private readonly planSince = new Map<string, Generation>();
+  /** name -> served generation, for every served name. */
+  private readonly servedGeneration = new Map<string, Generation>();
+  /** Plan names that do not serve the newest plan's set yet. */
+  private readonly behind = new Set<string>();
+  private planGeneration: Generation = 0;
+  private servedVersion = -1;
+  private lastFullReadMs = -Infinity;
+  private refreshing: Promise<void> | null = null;
+
+  constructor(private readonly store: Store, private readonly provider: Provider, private readonly nowMs: () => number = Date.now) {}
+
+  /** Brings the view up to date; concurrent callers share one refresh, so deltas are applied once and in order. */
+  async refresh(): Promise<ConvergenceView> {
+    if (this.refreshing === null) {
+      this.refreshing = this.refreshOnce().finally(() => {
+        this.refreshing = null;
+      });
+    }
+    await this.refreshing;
+    return this.view();
   }
-  const names = (view?.entries ?? []).filter((entry) => entry.records !== null).length;
+
+  view(): ConvergenceView {
+    const behindSample: string[] = [];
+    for (const name of this.behind) {
+      if (behindSample.length >= behindSampleMax) break;
+      behindSample.push(name);
+    }
+    return { generation: this.planGeneration, servedVersion: this.servedVersion, total: this.planSince.size, converged: this.planSince.size - this.behind.size, behindSample: behindSample.sort() };
+  }
+
+  /** The served generation of a name, or undefined when it is not served (as of the last refresh). */
+  servedGenerationOf(name: string): Generation | undefined {
+    return this.servedGeneration.get(name);
+  }
+
+  isBehind(name: string): boolean {
+    return this.behind.has(name);
+  }
+
+  /** Iterates the plan's names that are behind (at most `limit`). */
+  behindNames(limit: number): string[] {
+    const names: string[] = [];
+    for (const name of this.behind) {
+      if (names.length >= limit) break;
+      names.push(name);
+    }
+    return names;
+  }
+
+  private async refreshOnce(): Promise<void> {
+    await this.refreshPlan();
+    await this.refreshServed();
+    assert(this.behind.size <= this.planSince.size, 'internal', `${this.behind.size} names behind of ${this.planSince.size}`);
+  }
+
+  private async refreshPlan(): Promise<void> {
+    const latest = await this.store.latestGeneration();
+    if (latest <= this.planGeneration) return;
+    const delta = this.planGeneration > 0;
+    const view = await this.store.readPlan(latest, delta ? { sinceAfter: this.planGeneration } : {});
+    // The newest plan is never cleaned up, but a store replaced underneath (tests, restore) may lack it: try again next time.
+    if (view === null) return;
+    if (!delta) {
+      this.planSince.clear();
+      this.behind.clear();
+    }
+    for (const entry of view.entries) {
+      if (entry.records === null) this.planSince.delete(entry.name);
+      else this.planSince.set(entry.name, entry.since);
+      this.classify(entry.name);
+    }
+    this.planGeneration = latest;
+  }
+
+  private async refreshServed(): Promise<void> {
+    const provider = this.provider;
+    if (isIncremental(provider) && this.servedVersion >= 0) {
+      if (provider.currentVersion() === this.servedVersion) return;
+      const { version, changes } = provider.changesSince(this.servedVersion);
+      for (const change of changes) {
+        if (change.state === null) this.servedGeneration.delete(change.name);
+        else this.servedGeneration.set(change.name, change.state.generation);
+        this.classify(change.name);
+      }
+      this.servedVersion = version;
+      return;
+    }
+    if (!isIncremental(provider) && this.nowMs() - this.lastFullReadMs < fullReadIntervalMs) return;
+    // The version is read before the listing: a write in between is seen again on the next delta, never lost.
+    const version = isIncremental(provider) ? provider.currentVersion() : 0;
+    this.servedGeneration.clear();
+    for (const state of await readAllServed({ provider })) this.servedGeneration.set(state.name, state.generation);
+    this.behind.clear();
+    for (const name of this.planSince.keys()) this.classify(name);
+    this.servedVersion = version;
+    this.lastFullReadMs = this.nowMs();
+  }
+
+  private classify(name: string): void {
+    const since = this.planSince.get(name);
+    const served = this.servedGeneration.get(name);
+    if (since !== undefined && (served === undefined || served < since)) this.behind.add(name);
+    else this.behind.delete(name);
+  }
+}
+
+export interface EnactorView extends EnactorInfo {
+  alive: boolean;
+  heartbeatAgeMs: number;
+}
+
+export interface StatusReport {
+  zone: string;
+  generation: { latest: Generation; oldest: Generation };
+  names: { total: number; converged: number; behind: string[] };
+  enactors: EnactorView[];
+  alarms: Alarm[];
+  counters: Record<string, number>;
+}
+
+export function enactorViews(enactors: readonly EnactorInfo[], nowMs: number): EnactorView[] {
+  return enactors.map((enactor) => ({ ...enactor, alive: enactor.expiresAtMs > nowMs, heartbeatAgeMs: Math.max(0, nowMs - enactor.heartbeatAtMs) }));
+}
+
+/**
+ * Generations, convergence, enactors, alarms and counters. Pass a long-lived
+ * tracker (the API does) to make repeated reports cost only what changed;
+ * without one, the report reads the newest plan and every served name once.
+ */
+export async function statusReport(context: Pick<Context, 'store' | 'provider' | 'zone'>, tracker?: ConvergenceTracker): Promise<StatusReport> {
+  const { store } = context;
+  const convergence = await (tracker ?? new ConvergenceTracker(store, context.provider)).refresh();
+  const now = Date.now();
   return {
     zone: context.zone,
-    generation: { latest, oldest: await store.oldestGeneration() },
-    names: { total: names, converged, behind: behind.slice(0, 20) },
-    enactors: (await store.listEnactors()).map((enactor) => ({ ...enactor, alive: enactor.expiresAtMs > now, heartbeatAgeMs: now - enactor.heartbeatAtMs })),
+    generation: { latest: convergence.generation, oldest: await store.oldestGeneration() },
+    names: { total: convergence.total, converged: convergence.converged, behind: convergence.behindSample },
+    enactors: enactorViews(await store.listEnactors(), now),
     alarms: await store.listAlarms(true),
     counters: Object.fromEntries((await store.readCounters()).map((counter) => [counter.name, counter.value])),
   };

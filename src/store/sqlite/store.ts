@@ -15,6 +15,11 @@ interface HeaderRow {
 }
 interface VersionRow { name: string; since: number; records: string | null }
 interface LeaseRow { name: string; holder: string; token: number; expires_at_ms: number }
+interface HealthRow { target: string; state: HealthState; source: string; updated_at_ms: number }
+
+function toHealth(row: HealthRow): HealthRecord {
+  return { target: row.target, state: row.state, source: row.source, updatedAtMs: row.updated_at_ms };
+}
 
 function toHeader(row: HeaderRow): PlanHeader {
   return {
@@ -228,6 +233,37 @@ export class SqliteStore implements Store {
   async readHealth(): Promise<HealthRecord[]> {
     const rows = this.db.prepare('SELECT * FROM health ORDER BY target').all() as { target: string; state: HealthState; source: string; updated_at_ms: number }[];
     return rows.map((row) => ({ target: row.target, state: row.state, source: row.source, updatedAtMs: row.updated_at_ms }));
+  }
+
+  // Selective health reads beside the Store interface (src/api/health-reader.ts detects them): with a checker the
+  // health table holds a row per target, and readHealth() of 400,000 rows takes over a second.
+
+  /** Records of these targets only, in one read transaction (targets without a record are absent). */
+  async readHealthOf(targets: readonly string[]): Promise<HealthRecord[]> {
+    const select = this.db.prepare('SELECT * FROM health WHERE target = ?');
+    const run = this.db.transaction(() => {
+      const records: HealthRecord[] = [];
+      for (const target of targets) {
+        const row = select.get(target) as HealthRow | undefined;
+        if (row !== undefined) records.push(toHealth(row));
+      }
+      return records;
+    });
+    return run.deferred();
+  }
+
+  /** Records in `state`, in target order, a page at a time. */
+  async listHealth(state: HealthState, offset: number, limit: number): Promise<HealthRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM health WHERE state = ? ORDER BY target LIMIT ? OFFSET ?').all(state, limit, offset) as HealthRow[];
+    return rows.map(toHealth);
+  }
+
+  /** Targets with a record in each state (a scan of the table: callers cache it). */
+  async countHealth(): Promise<Record<HealthState, number>> {
+    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM health GROUP BY state').all() as { state: HealthState; n: number }[];
+    const counts: Record<HealthState, number> = { up: 0, down: 0 };
+    for (const row of rows) counts[row.state] = row.n;
+    return counts;
   }
 
   async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {

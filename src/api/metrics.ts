@@ -1,0 +1,326 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConvergenceTracker, ConvergenceView, EnactorView } from '../cli/report.js';
+import { enactorViews } from '../cli/report.js';
+import type { Alarm, Counter as StoreCounter, HealthRecord, Store } from '../store/types.js';
+import type { InventoryIndex } from './inventory.js';
+import type { HealthReader } from './health-reader.js';
+import type { HealthState } from '../domain/types.js';
+import { assert } from '../util/assert.js';
+
+/**
+ * Prometheus metrics, every name prefixed `dnsplane_`. The roles run in
+ * other processes, so nothing here is counted in this process: each scrape
+ * reads one snapshot from the store (generations, convergence, enactors,
+ * alarms, health, counters) and the registry's collect callbacks turn it
+ * into series. Label cardinality is bounded by config:
+ * `api.metricsNamesMax` per-name series (names behind the newest plan come
+ * first, then the rest in name order), `api.metricsTargetsMax` per-target
+ * series, `api.metricsCounterSeriesMax` series from the counters table;
+ * aggregates are always exported, and what a bound left out is itself a
+ * gauge (`dnsplane_metrics_series_omitted{source}`).
+ *
+ * Counters table convention (any process may add counters with
+ * store.incrementCounter): a row name is `family` or
+ * `family{label="value",...}` in Prometheus label syntax, values escaped as
+ * in the exposition format (\\, \", \n). It is exported as the counter
+ * `dnsplane_<family>_total` with those labels (no `_total` added when the
+ * family already ends in `_total`, `_sum`, `_count` or `_bucket`, so a
+ * process can publish a latency as `x_ms_sum` + `x_ms_count`). Characters
+ * outside [A-Za-z0-9_:] in a family become "_". Rows `alarms_<kind>`
+ * (written by raiseAlarm) become `dnsplane_alarms_raised_total{kind}`.
+ * Examples: `dns_queries{type="A",rcode="NOERROR"}` ->
+ * `dnsplane_dns_queries_total{type="A",rcode="NOERROR"}`;
+ * `health_probes{target="lb-1",result="down"}`,
+ * `health_probe_latency_ms_sum{target="lb-1"}`.
+ */
+
+export interface MetricsOptions {
+  namesMax: number;
+  targetsMax: number;
+  counterSeriesMax: number;
+}
+
+export interface MetricsSources {
+  store: Store;
+  tracker: ConvergenceTracker;
+  index: InventoryIndex;
+  health: HealthReader;
+}
+
+interface NameSeries {
+  name: string;
+  generation: number;
+  lag: number;
+}
+
+interface Snapshot {
+  oldest: number;
+  convergence: ConvergenceView;
+  enactors: EnactorView[];
+  alarms: Alarm[];
+  /** Reported targets per state, and the per-target series: down targets first, then up, up to targetsMax. */
+  healthCounts: Record<HealthState, number>;
+  health: HealthRecord[];
+  drains: number;
+  freezes: string[];
+  names: NameSeries[];
+  namesOmitted: number;
+  lagMax: number;
+}
+
+interface CounterSeries {
+  labels: Record<string, string>;
+  value: number;
+}
+
+interface CounterFamily {
+  metric: Counter<string>;
+  labelNames: string[];
+  series: CounterSeries[];
+}
+
+const metricNamePattern = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const labelNamePattern = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Longest counter-row name parsed; longer rows are dropped (they could not be a sane series). */
+const counterNameLengthMax = 1024;
+
+const knownCounters: Record<string, string> = {
+  enactor_cas_conflicts: 'compare-and-swap writes of enactors that found the marker moved (each is re-read and retried)',
+  reconciler_repairs: 'names the reconciler rewrote because what DNS served was not their plan (L2)',
+  reconciler_passes: 'reconciler passes over every name',
+  planner_safety_refusals: 'plans the planner refused because they changed more names than the safety threshold',
+  planner_published: 'plans published',
+  janitor_versions_deleted: 'record-set versions deleted by the janitor (S4-safe clean-up)',
+  janitor_plans_deleted: 'plan headers deleted by the janitor',
+  alarms_raised: 'alarms raised (including repeats), by kind',
+};
+
+/** Parses a counters-table row name (see the file comment); null when it is not a valid series. */
+export function parseCounterName(raw: string): { family: string; labels: Record<string, string> } | null {
+  if (raw.length === 0 || raw.length > counterNameLengthMax) return null;
+  const brace = raw.indexOf('{');
+  let family = brace < 0 ? raw : raw.slice(0, brace);
+  const labels: Record<string, string> = {};
+  if (brace >= 0) {
+    if (!raw.endsWith('}')) return null;
+    const body = raw.slice(brace + 1, -1);
+    const pair = /\s*([^=\s,]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)/y;
+    let position = 0;
+    while (position < body.length) {
+      pair.lastIndex = position;
+      const match = pair.exec(body);
+      if (match === null || !labelNamePattern.test(match[1]!) || match[1]!.startsWith('__') || Object.hasOwn(labels, match[1]!)) return null;
+      labels[match[1]!] = match[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+      position = pair.lastIndex;
+    }
+  }
+  if (family.startsWith('alarms_') && brace < 0) {
+    labels.kind = family.slice('alarms_'.length);
+    family = 'alarms_raised';
+  }
+  family = family.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/^dnsplane_/, '');
+  if (family.length === 0) return null;
+  if (/^[0-9]/.test(family)) family = `_${family}`;
+  const suffixed = /_(total|sum|count|bucket)$/.test(family) ? family : `${family}_total`;
+  const name = `dnsplane_${suffixed}`;
+  assert(metricNamePattern.test(name), 'internal', `counter family ${name}`);
+  return { family: name, labels };
+}
+
+export class MetricsExporter {
+  readonly registry = new Registry();
+  private snapshot: Snapshot | null = null;
+  private readonly counterFamilies = new Map<string, CounterFamily>();
+  private counterSeriesOmitted = 0;
+  private rendering: Promise<string> | null = null;
+  readonly requests: Counter<'method' | 'route' | 'status'>;
+
+  constructor(private readonly sources: MetricsSources, private readonly options: MetricsOptions) {
+    assert(options.namesMax >= 0 && options.targetsMax >= 0 && options.counterSeriesMax > 0, 'internal', 'metric bounds');
+    collectDefaultMetrics({ register: this.registry, prefix: 'dnsplane_api_' });
+    this.requests = new Counter({
+      name: 'dnsplane_api_requests_total', help: 'HTTP requests served by this API process', labelNames: ['method', 'route', 'status'], registers: [this.registry],
+    });
+    this.defineGenerationGauges();
+    this.defineEnactorGauges();
+    this.defineAlarmAndHealthGauges();
+  }
+
+  /** One scrape: a store snapshot, then the registry's collect callbacks. Concurrent scrapes share one. */
+  render(): Promise<string> {
+    this.rendering ??= this.renderOnce().finally(() => {
+      this.rendering = null;
+    });
+    return this.rendering;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private async renderOnce(): Promise<string> {
+    this.snapshot = await this.load();
+    this.syncCounterFamilies(await this.sources.store.readCounters());
+    return this.registry.metrics();
+  }
+
+  private async load(): Promise<Snapshot> {
+    const { store, tracker, index } = this.sources;
+    const convergence = await tracker.refresh();
+    const latest = convergence.generation;
+    const chosen = tracker.behindNames(this.options.namesMax);
+    const seen = new Set(chosen);
+    for (let i = 0; i < index.names.length && chosen.length < this.options.namesMax; i += 1) {
+      const name = index.names[i]!;
+      if (!seen.has(name)) chosen.push(name);
+    }
+    const names: NameSeries[] = [];
+    for (const name of chosen) {
+      const generation = tracker.servedGenerationOf(name);
+      if (generation === undefined) continue;
+      names.push({ name, generation, lag: tracker.isBehind(name) ? Math.max(0, latest - generation) : 0 });
+    }
+    const behind = tracker.behindNames(Number.MAX_SAFE_INTEGER);
+    let lagMax = 0;
+    for (const name of behind) lagMax = Math.max(lagMax, latest - (tracker.servedGenerationOf(name) ?? 0));
+    return {
+      oldest: await store.oldestGeneration(),
+      convergence,
+      enactors: enactorViews(await store.listEnactors(), Date.now()),
+      alarms: await store.listAlarms(true),
+      healthCounts: await this.sources.health.countByState(),
+      health: await this.boundedHealth(),
+      drains: (await store.listDrains()).length,
+      freezes: await store.listFreezes(),
+      names,
+      namesOmitted: Math.max(0, convergence.total - names.length),
+      lagMax,
+    };
+  }
+
+  /** Down targets first (the ones an operator looks for), then up ones, metricsTargetsMax in all. */
+  private async boundedHealth(): Promise<HealthRecord[]> {
+    const down = await this.sources.health.list('down', 0, this.options.targetsMax);
+    const up = await this.sources.health.list('up', 0, this.options.targetsMax - down.length);
+    return [...down, ...up];
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[], fill: (set: (labels: Partial<Record<L, string>>, value: number) => void, snapshot: Snapshot) => void): void {
+    const exporter = this;
+    new Gauge<L>({
+      name: `dnsplane_${name}`, help, labelNames, registers: [this.registry],
+      collect() {
+        this.reset();
+        if (exporter.snapshot !== null) fill((labels, value) => this.set(labels, value), exporter.snapshot);
+      },
+    });
+  }
+
+  private defineGenerationGauges(): void {
+    this.gauge('generation_latest', 'newest published plan generation', [], (set, s) => set({}, s.convergence.generation));
+    this.gauge('generation_oldest', 'oldest plan generation still kept (the janitor deletes below it)', [], (set, s) => set({}, s.oldest));
+    this.gauge('names', 'managed names by whether they serve the newest plan\'s record set', ['state'], (set, s) => {
+      set({ state: 'converged' }, s.convergence.converged);
+      set({ state: 'behind' }, s.convergence.total - s.convergence.converged);
+    });
+    this.gauge('name_generation_enacted', 'generation enacted for a name (what DNS serves); bounded by api.metricsNamesMax', ['name'], (set, s) => {
+      for (const series of s.names) set({ name: series.name }, series.generation);
+    });
+    this.gauge('name_plan_lag_generations', 'newest generation minus the name\'s enacted generation while it does not serve the newest set, else 0; bounded by api.metricsNamesMax', ['name'], (set, s) => {
+      for (const series of s.names) set({ name: series.name }, series.lag);
+    });
+    this.gauge('names_plan_lag_generations_max', 'largest plan lag of any name (all names, not bounded)', [], (set, s) => set({}, s.lagMax));
+    this.gauge('metrics_series_omitted', 'series left out by a cardinality bound of the API config', ['source'], (set, s) => {
+      set({ source: 'names' }, s.namesOmitted);
+      set({ source: 'targets' }, Math.max(0, s.healthCounts.up + s.healthCounts.down - s.health.length));
+      set({ source: 'counters' }, this.counterSeriesOmitted);
+    });
+  }
+
+  private defineEnactorGauges(): void {
+    const each = (fill: (enactor: EnactorView, latest: number) => number) => (set: (labels: { enactor?: string }, value: number) => void, s: Snapshot) => {
+      for (const enactor of s.enactors) set({ enactor: enactor.id }, fill(enactor, s.convergence.generation));
+    };
+    this.gauge('enactor_generation_enacted', 'newest generation an enactor has completely applied', ['enactor'], each((e) => e.enactedGeneration));
+    this.gauge('enactor_generation_held', 'generation an enactor is working on (the janitor keeps it)', ['enactor'], each((e) => e.heldGeneration));
+    this.gauge('enactor_plan_lag_generations', 'newest generation minus what the enactor has applied', ['enactor'], each((e, latest) => Math.max(0, latest - e.enactedGeneration)));
+    this.gauge('enactor_heartbeat_age_seconds', 'time since the enactor\'s last heartbeat', ['enactor'], each((e) => e.heartbeatAgeMs / 1000));
+    this.gauge('enactor_alive', '1 while the enactor\'s heartbeat has not expired', ['enactor'], each((e) => (e.alive ? 1 : 0)));
+  }
+
+  private defineAlarmAndHealthGauges(): void {
+    this.gauge('alarms_active', 'active alarms by kind', ['kind'], (set, s) => {
+      const byKind = new Map<string, number>();
+      for (const alarm of s.alarms) byKind.set(alarm.kind, (byKind.get(alarm.kind) ?? 0) + 1);
+      for (const kind of ['drift', 'fail-open', 'safety-threshold', 'invalid-plan']) byKind.set(kind, byKind.get(kind) ?? 0);
+      for (const [kind, count] of byKind) set({ kind }, count);
+    });
+    this.gauge('fail_open_names', 'names whose targets are all down, served with every target (fail open)', [], (set, s) => {
+      set({}, s.alarms.filter((alarm) => alarm.kind === 'fail-open' && alarm.name !== '*').length);
+    });
+    this.gauge('targets', 'targets with a reported health state (probe result or operator override), by state', ['state'], (set, s) => {
+      set({ state: 'up' }, s.healthCounts.up);
+      set({ state: 'down' }, s.healthCounts.down);
+    });
+    this.gauge('target_up', 'last health result of a target: 1 up, 0 down; down targets first, bounded by api.metricsTargetsMax', ['target', 'source'], (set, s) => {
+      for (const record of s.health) set({ target: record.target, source: record.source }, record.state === 'up' ? 1 : 0);
+    });
+    this.gauge('target_health_age_seconds', 'time since a target\'s health was last reported; bounded by api.metricsTargetsMax', ['target'], (set, s) => {
+      const now = Date.now();
+      for (const record of s.health) set({ target: record.target }, Math.max(0, now - record.updatedAtMs) / 1000);
+    });
+    this.gauge('targets_drained', 'targets an operator drained (weight 0 in the next plan)', [], (set, s) => set({}, s.drains));
+    this.gauge('freezes', 'frozen names (an operator froze them; "*" counts as the zone)', ['scope'], (set, s) => {
+      set({ scope: 'zone' }, s.freezes.includes('*') ? 1 : 0);
+      set({ scope: 'name' }, s.freezes.filter((scope) => scope !== '*').length);
+    });
+  }
+
+  /** Groups the counters table into families, registering a prom-client counter for each new family (bounded). */
+  private syncCounterFamilies(rows: readonly StoreCounter[]): void {
+    const grouped = new Map<string, CounterSeries[]>();
+    let kept = 0;
+    let omitted = 0;
+    for (const row of rows) {
+      const parsed = parseCounterName(row.name);
+      if (parsed === null || !Number.isFinite(row.value) || row.value < 0 || kept >= this.options.counterSeriesMax) {
+        omitted += 1;
+        continue;
+      }
+      const existing = this.registry.getSingleMetric(parsed.family);
+      if (existing !== undefined && !this.counterFamilies.has(parsed.family)) {
+        omitted += 1; // a name taken by a built-in metric
+        continue;
+      }
+      kept += 1;
+      grouped.set(parsed.family, [...(grouped.get(parsed.family) ?? []), { labels: parsed.labels, value: row.value }]);
+    }
+    this.counterSeriesOmitted = omitted;
+    for (const family of this.counterFamilies.values()) family.series = [];
+    for (const [name, series] of grouped) this.ensureFamily(name, series).series = series;
+  }
+
+  private ensureFamily(name: string, series: CounterSeries[]): CounterFamily {
+    const labelNames = [...new Set(series.flatMap((s) => Object.keys(s.labels)))].sort();
+    const existing = this.counterFamilies.get(name);
+    if (existing !== undefined && labelNames.every((label) => existing.labelNames.includes(label))) return existing;
+    // A new label appeared: re-register the family with the union of its labels.
+    const union = [...new Set([...(existing?.labelNames ?? []), ...labelNames])].sort();
+    if (existing !== undefined) this.registry.removeSingleMetric(name);
+    const base = name.replace(/^dnsplane_/, '').replace(/_total$/, '');
+    const family: CounterFamily = {
+      labelNames: union,
+      series,
+      metric: new Counter<string>({
+        name, help: knownCounters[base] ?? `store counter "${base}" (written by another dnsplane process)`, labelNames: union, registers: [this.registry],
+        // Called on scrape, after syncCounterFamilies has set this family's series from the counters table.
+        collect() {
+          this.reset();
+          for (const entry of family.series) this.inc(entry.labels, entry.value);
+        },
+      }),
+    };
+    this.counterFamilies.set(name, family);
+    return family;
+  }
+}

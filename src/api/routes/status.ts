@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiState } from '../app.js';
+import { statusSchema } from '../models.js';
+import { defineRoute } from '../schema.js';
+import { enactorViews, statusReport } from '../../cli/report.js';
+
+/** Alarms carried by one event message; the banner shows these and the total count. */
+const eventAlarmsMax = 20;
+/** Drains and freezes carried by one event message. */
+const eventControlsMax = 100;
+
+export function registerStatusRoutes(app: FastifyInstance, state: ApiState): void {
+  defineRoute(app, state.registry, {
+    method: 'GET', url: '/api/status', tag: 'status', access: 'read', response: statusSchema,
+    summary: 'Generations, convergence, enactors, active alarms and counters',
+    description: 'The same report as `dnsplane status --json`, kept cheap by an incrementally maintained convergence view.',
+    handler: async () => {
+      const { store } = state.context;
+      const report = await statusReport(state.context, state.tracker);
+      return { ...report, drains: await store.listDrains(), freezes: await store.listFreezes(), nowMs: Date.now() };
+    },
+  });
+}
+
+/** The compact status pushed to dashboards over server-sent events (bounded lists; the page fetches details itself). */
+export async function compactStatus(state: ApiState): Promise<{ nowMs: number } & Record<string, unknown>> {
+  const { store } = state.context;
+  const convergence = await state.tracker.refresh();
+  const now = Date.now();
+  const alarms = await store.listAlarms(true);
+  const drains = await store.listDrains();
+  const freezes = await store.listFreezes();
+  return {
+    nowMs: now,
+    zone: state.context.zone,
+    generation: { latest: convergence.generation, oldest: await store.oldestGeneration() },
+    servedVersion: convergence.servedVersion,
+    names: { total: convergence.total, converged: convergence.converged, behind: convergence.behindSample },
+    enactors: enactorViews(await store.listEnactors(), now).map(({ id, heldGeneration, enactedGeneration, heartbeatAtMs, alive }) => ({ id, heldGeneration, enactedGeneration, heartbeatAtMs, alive })),
+    alarms: { total: alarms.length, items: alarms.slice(0, eventAlarmsMax).map(({ kind, name, message, count, raisedAtMs }) => ({ kind, name, message, count, raisedAtMs })) },
+    drains: drains.slice(0, eventControlsMax),
+    freezes: freezes.slice(0, eventControlsMax),
+    mutations: state.auth.mutationsEnabled,
+  };
+}

@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { buildApp } from '../../api/app.js';
+import { resolveTokens } from '../../api/auth.js';
+import { UserError } from '../../util/assert.js';
+import { createLogger } from '../../util/log.js';
+import { withPaths } from '../common.js';
+import { openContext, type PathOptions } from '../context.js';
+
+type ApiOptions = PathOptions & { httpPort?: string };
+
+/** `dnsplane api`: the HTTP API, dashboard and /metrics, until SIGINT/SIGTERM (`dnsplane up` runs it as a child). */
+export function registerApiCommand(program: Command): void {
+  withPaths(program.command('api').description('HTTP API, live dashboard and Prometheus metrics'))
+    .option('--http-port <port>', 'port to listen on (overrides the port of api.listen)')
+    .action(async (options: ApiOptions) => runApi(options));
+}
+
+/** "127.0.0.1:8080" or "[::1]:8080" to host and port; the config schema has checked the shape. */
+function listenAddress(listen: string, portOverride: string | undefined): { host: string; port: number } {
+  const colon = listen.lastIndexOf(':');
+  const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  let port = Number(listen.slice(colon + 1));
+  if (portOverride !== undefined) {
+    if (!/^\d{1,5}$/.test(portOverride) || Number(portOverride) > 65_535) throw new UserError(`--http-port must be a port number (0-65535), not "${portOverride}"`);
+    port = Number(portOverride);
+  }
+  return { host, port };
+}
+
+async function runApi(options: ApiOptions): Promise<void> {
+  const context = await openContext(options);
+  const log = createLogger('api');
+  try {
+    const { host, port } = listenAddress(context.config.api.listen, options.httpPort);
+    const tokens = resolveTokens(context.config.api);
+    const app = buildApp(context, { log, tokens });
+    // `on`, not `once`: a second signal during shutdown (a terminal and a supervisor both sending one) must not kill
+    // the process before the store is closed.
+    const stopped = new Promise<string>((resolveStop) => {
+      process.on('SIGINT', () => resolveStop('SIGINT'));
+      process.on('SIGTERM', () => resolveStop('SIGTERM'));
+    });
+    let address: string;
+    try {
+      address = await app.listen({ host, port });
+    } catch (error) {
+      await app.close();
+      const code = (error as { code?: string }).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new UserError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+      throw error;
+    }
+    process.stdout.write(`dnsplane API, dashboard and metrics on ${address}/ (zone ${context.zone})\n`);
+    log.info({ address, config: context.configPath, mutations: tokens.token !== undefined, readToken: tokens.readToken !== undefined }, 'API started');
+    const signal = await stopped;
+    log.info({ signal }, 'API stopping');
+    await app.close();
+  } finally {
+    await context.close();
+  }
+}

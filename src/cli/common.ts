@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+
+/** Small helpers shared by the command modules of src/cli. */
+
+/** Adds the `--config` and `--data` options that every command touching state accepts (DESIGN.md §5). */
+export function withPaths(command: Command): Command {
+  return command
+    .option('--config <file>', 'config file (default: <data>/config.yaml written by `dnsplane up`)')
+    .option('--data <dir>', 'data directory', '.dnsplane');
+}
+
+/**
+ * A role started by `dnsplane up` stops itself when its supervisor is gone,
+ * even if the supervisor was killed with SIGKILL and could not stop it: it
+ * sends itself SIGTERM, so each command's own clean shutdown runs.
+ */
+export function exitWhenOrphaned(checkIntervalMs = 500): void {
+  const supervisor = Number(process.env.DNSPLANE_SUPERVISOR_PID ?? 0);
+  if (!(supervisor > 0)) return;
+  const timer = setInterval(() => {
+    if (process.ppid !== supervisor) {
+      clearInterval(timer);
+      process.kill(process.pid, 'SIGTERM');
+    }
+  }, checkIntervalMs);
+  timer.unref();
+}
