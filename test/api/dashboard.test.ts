@@ -3,12 +3,11 @@
 // it from the served records and from the DNS server's answer (through the
 // planner and the enactor processes), and the alarm banner appears when a
 // name is emptied by hand in the database and disappears once the
-// reconciler has repaired it. Method: `dnsplane planner`, `enactor --id
-// az1`, `reconciler`, `serve` and `api` as child processes on one temporary
-// installation; Debian's Chromium driven by playwright-core (never a
+// reconciler has repaired it. Method: `dnsplane up --config` (every role as
+// its child process) on one temporary installation; Debian's Chromium driven by playwright-core (never a
 // downloaded browser), with a fresh profile; answers checked with `dig`;
-// screenshots saved to test-artifacts/. Also: `dnsplane api` exits 0 on
-// SIGTERM, and a port in use is a clear error.
+// screenshots saved to test-artifacts/. Also: `up` exits 0 on SIGTERM, and
+// `dnsplane api` on a port in use is a clear error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -55,23 +54,15 @@ test('dashboard: names and answers, drain through the roles to dig, alarm banner
     reconciler: { interval: '2s', maxLag: '30s' },
   }));
   const [httpPort, dnsPort] = [await freeTcpPort(), await freeDualPort()];
-  const children: Child[] = [];
-  const spawnRole = (args: string[]) => {
-    const child = spawnCli([...args, '--config', configPath, '--data', data], { DNSPLANE_API_TOKEN: token });
-    children.push(child);
-    return child;
-  };
+  let up: Child | null = null;
   let browser: BrowserContext | null = null;
   let store: SqliteStore | null = null;
   let provider: BuiltinSqliteProvider | null = null;
   try {
-    spawnRole(['planner']);
-    spawnRole(['enactor', '--id', 'az1']);
-    spawnRole(['reconciler']);
-    const dns = spawnRole(['serve', '--dns-port', String(dnsPort)]);
-    const api = spawnRole(['api', '--http-port', String(httpPort)]);
-    await pollUntil(() => api.stdout().includes('dnsplane API'), `the API to listen (stderr: ${api.stderr()})`, 30_000);
-    await pollUntil(() => dns.stdout().includes('dnsplane DNS serving'), 'the DNS server to listen', 30_000);
+    up = spawnCli(['up', '--config', configPath, '--data', data, '--dns-port', String(dnsPort), '--http-port', String(httpPort)], { DNSPLANE_API_TOKEN: token });
+    const running = up;
+    await pollUntil(() => running.stdout().includes('dnsplane API'), `the API to listen (stderr: ${running.stderr().slice(-500)})`, 60_000);
+    await pollUntil(() => running.stdout().includes('dnsplane DNS serving'), 'the DNS server to listen', 60_000);
     const base = `http://127.0.0.1:${httpPort}`;
     await pollUntil(async () => {
       const status = await (await fetch(`${base}/api/status`)).json() as { names: { total: number; converged: number } };
@@ -119,11 +110,11 @@ test('dashboard: names and answers, drain through the roles to dig, alarm banner
     await page.waitForFunction(() => document.querySelector('#names tr[data-name="svc2.dnsplane.test"]')!.getAttribute('data-status') === 'converged');
     await page.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
 
-    // `dnsplane up` stops its API child with SIGTERM: it must exit cleanly.
-    assert.equal(await api.stop(), 0, `api exit code (stderr: ${api.stderr().slice(-500)})`);
+    // `dnsplane up` stops every role with SIGTERM and must exit cleanly.
+    assert.equal(await running.stop(10_000), 0, `up exit code (stderr: ${running.stderr().slice(-500)})`);
   } finally {
     await browser?.close();
-    await Promise.all(children.map((child) => child.stop()));
+    await up?.stop();
     await provider?.close();
     await store?.close();
     dir.cleanup();

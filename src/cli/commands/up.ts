@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfigFile } from '../../config/load.js';
@@ -45,6 +46,21 @@ function claimDataDir(dataDir: string): () => void {
   return () => rmSync(pidFile, { force: true });
 }
 
+/**
+ * The dashboard's actions need a bearer token. Without one in the config or
+ * the environment, `up` makes one, keeps it in <data>/api-token (mode 0600)
+ * and prints it, so the demo's buttons work out of the box.
+ */
+function apiToken(config: Config, dataDir: string): { token: string; shown: boolean } {
+  const configured = config.api.token ?? process.env.DNSPLANE_API_TOKEN;
+  if (configured !== undefined && configured !== '') return { token: configured, shown: false };
+  const path = join(dataDir, 'api-token');
+  if (existsSync(path)) return { token: readFileSync(path, 'utf8').trim(), shown: true };
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  return { token, shown: true };
+}
+
 export function roleSpecs(configPath: string, dataDir: string, dnsPort: number, httpPort: number | undefined): RoleSpec[] {
   const paths = ['--config', configPath, '--data', dataDir];
   return [
@@ -58,7 +74,7 @@ export function roleSpecs(configPath: string, dataDir: string, dnsPort: number, 
   ];
 }
 
-function banner(config: Config, dataDir: string, dnsHost: string, dnsPort: number, httpUrl: string, demo: boolean): string {
+function banner(config: Config, dataDir: string, dnsHost: string, dnsPort: number, httpUrl: string, demo: boolean, token: string | null): string {
   const zone = config.zone.replace(/\.$/, '');
   const first = config.endpoints[0]!.name.replace(/\.$/, '');
   const name = first.endsWith(zone) ? first : `${first}.${zone}`;
@@ -67,6 +83,7 @@ function banner(config: Config, dataDir: string, dnsHost: string, dnsPort: numbe
     `dnsplane is up (data ${dataDir})`,
     `  DNS        ${dnsHost}:${dnsPort} (UDP and TCP), zone ${zone}`,
     `  Dashboard  ${httpUrl}`,
+    ...(token === null ? [] : [`  Token      ${token}  (for the dashboard's buttons; kept in ${join(dataDir, 'api-token')})`]),
     `  Try        dig @${dnsHost} -p ${dnsPort} ${demo ? 'dynamodb.us-east-1.dnsplane.test' : name} A +short`,
     ...(demo ? [`  Demo       dnsplane demo list${dataFlag}  |  dnsplane demo fail lb-2${dataFlag}  |  dnsplane demo recover lb-2${dataFlag}`] : []),
     'Press Ctrl-C to stop.',
@@ -93,12 +110,14 @@ async function up(options: UpOptions): Promise<void> {
     if (config.store.kind === 'sqlite') openDatabase(sqlitePath(config, dataDir)).close(); // create the schema once, before the roles race to
     const listen = splitHostPort(config.dns.listen);
     const dnsPort = dnsPortOverride ?? listen.port;
-    const apiListen = splitHostPort((config as { api?: { listen?: string } }).api?.listen ?? '127.0.0.1:8080');
+    const apiListen = splitHostPort(config.api.listen);
     const httpUrl = `http://${apiListen.host}:${httpPortOverride ?? apiListen.port}/`;
-    const supervisor = new Supervisor({ restartBaseMs: 250, restartMaxMs: 10_000, stableAfterMs: 30_000, stopGraceMs: 5000 }, log);
+    const token = apiToken(config, dataDir);
+    const env = { ...process.env, DNSPLANE_API_TOKEN: token.token };
+    const supervisor = new Supervisor({ restartBaseMs: 250, restartMaxMs: 10_000, stableAfterMs: 30_000, stopGraceMs: 5000 }, log, env);
     supervisor.start(roleSpecs(configPath, dataDir, dnsPort, httpPortOverride));
     writeFileSync(join(dataDir, 'up.json'), `${JSON.stringify({ pid: process.pid, dnsPort, httpUrl, roles: supervisor.pids() }, null, 2)}\n`);
-    process.stdout.write(banner(config, options.data, listen.host, dnsPort, httpUrl, userConfig === null));
+    process.stdout.write(banner(config, options.data, listen.host, dnsPort, httpUrl, userConfig === null, token.shown ? token.token : null));
     const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
       process.once('SIGINT', () => resolveSignal('SIGINT'));
       process.once('SIGTERM', () => resolveSignal('SIGTERM'));
