@@ -95,6 +95,7 @@ export class Reconciler {
   private async repair(drifts: readonly Drift[], entries: ReadonlyMap<string, PlanEntry>, latest: Generation): Promise<number> {
     const { provider, store } = this.deps;
     let pending = drifts.map((drift) => drift.name);
+    const driftByName = new Map(drifts.map((drift) => [drift.name, drift]));
     let repaired = 0;
     const history: HistoryEntry[] = [];
     for (let attempt = 0; pending.length > 0 && attempt < this.options.retriesMax; attempt += 1) {
@@ -114,9 +115,9 @@ export class Reconciler {
         if (outcome.outcome === 'conflict') pending.push(change.name);
         else {
           repaired += 1;
-          const drift = drifts.find((d) => d.name === change.name);
+          const drift = driftByName.get(change.name);
           const detail = drift?.kind === 'reenact' ? `reenact ${drift.detail}` : drift?.kind ?? '';
-          history.push({ name: change.name, fromGeneration: 0, toGeneration: latest, actor: this.options.id, kind: 'repair', detail });
+          history.push({ name: change.name, fromGeneration: states.get(change.name)?.generation ?? 0, toGeneration: latest, actor: this.options.id, kind: 'repair', detail });
         }
       });
     }
