@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
 import { openContext, type Context, type PathOptions } from './context.js';
 import { exitWhenOrphaned, withPaths } from './common.js';
+import { registerServeCommand } from './commands/serve.js';
 import { registerApiCommand } from './commands/api.js';
 import { registerUpCommand } from './commands/up.js';
 import { registerDemoCommand } from './commands/demo.js';
@@ -160,6 +161,7 @@ export function buildProgram(): Command {
       });
     });
 
+  registerServeCommand(program);
   registerApiCommand(program);
   registerUpCommand(program);
   registerDemoCommand(program);

@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { loadConfigFile } from '../../config/load.js';
+import { dnsServerOptions, startDns } from '../../dns/index.js';
+import { BuiltinSqliteProvider } from '../../providers/builtin/sqlite.js';
+import { UserError } from '../../util/assert.js';
+import { createLogger } from '../../util/log.js';
+import { withPaths } from '../common.js';
+import { defaultDataDir, resolveConfigPath, type PathOptions } from '../context.js';
+
+type ServeOptions = PathOptions & { dnsPort?: string; workers?: string };
+
+/** `dnsplane serve`: the authoritative DNS server of the built-in provider, until SIGINT/SIGTERM. */
+export function registerServeCommand(program: Command): void {
+  withPaths(program.command('serve').description('authoritative DNS server (UDP and TCP) for the built-in provider\'s records'))
+    .option('--dns-port <port>', 'port to listen on (overrides the port of dns.listen)')
+    .option('--workers <n>', 'processes sharing the sockets, to use several cores (overrides dns.workers)')
+    .action(async (options: ServeOptions) => serve(options));
+}
+
+function parseInteger(value: string | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UserError(`${what} must be a whole number, not "${value}"`);
+  return Number(value);
+}
+
+async function serve(options: ServeOptions): Promise<void> {
+  const configPath = resolveConfigPath(options);
+  const config = loadConfigFile(configPath);
+  const dataDir = resolve(options.data ?? defaultDataDir);
+  const dnsOptions = dnsServerOptions(config, dataDir, { port: parseInteger(options.dnsPort, '--dns-port'), workers: parseInteger(options.workers, '--workers') });
+  // Create the store if this is a fresh installation, as every role does when it starts. The server itself never
+  // creates it later: a store that disappears while serving means fail static, not an empty zone.
+  if (dnsOptions.etcd === null) await new BuiltinSqliteProvider(dnsOptions.storePath).close();
+  const log = createLogger('dns');
+  let fatal: (error: Error) => void = () => {};
+  const stopped = new Promise<Error | null>((resolveStop) => {
+    // `on`, not `once`: a second signal during the shutdown (a terminal and a supervisor both sending one) must not kill
+    // the process with its workers still running.
+    process.on('SIGINT', () => resolveStop(null));
+    process.on('SIGTERM', () => resolveStop(null));
+    fatal = (error) => resolveStop(error);
+  });
+  const host = dnsOptions.host.includes(':') ? `[${dnsOptions.host}]` : dnsOptions.host;
+  const running = await startDns(dnsOptions, log, (error) => fatal(error)).catch((error: Error) => {
+    // An address that is taken or not ours is the operator's to fix: say so plainly rather than with a stack.
+    if (/EADDRINUSE|EADDRNOTAVAIL|EACCES/.test(error.message)) throw new UserError(`cannot serve DNS on ${host}:${dnsOptions.port}: ${error.message}`);
+    throw error;
+  });
+  process.stdout.write(`dnsplane DNS serving zone ${dnsOptions.answer.zone} on ${host}:${running.port} (udp+tcp, ${running.workers} worker${running.workers === 1 ? '' : 's'})\n`);
+  log.info({ config: configPath, store: dnsOptions.storePath, port: running.port, workers: running.workers }, 'DNS server started');
+  const error = await stopped;
+  await running.stop();
+  log.info({ counters: running.counters() }, 'DNS server stopped');
+  if (error !== null) {
+    log.fatal({ error: error.message }, 'DNS server gave up');
+    process.exitCode = 1;
+  }
+}

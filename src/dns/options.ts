@@ -1,0 +1,78 @@
+import { isIP } from 'node:net';
+import { zoneOf } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { etcdSettings, sqlitePath } from '../store/index.js';
+import type { EtcdConnectionOptions } from '../store/etcd/client.js';
+import { UserError } from '../util/assert.js';
+import type { AnswerOptions } from './answer.js';
+import type { RateLimitOptions } from './ratelimit.js';
+import type { TcpLimits } from './tcp.js';
+
+/** Everything a DNS server process needs, as plain data (cluster workers receive it as JSON). */
+export interface DnsServerOptions {
+  host: string;
+  port: number;
+  /** The SQLite file (store.kind sqlite); empty when served records live in etcd. */
+  storePath: string;
+  /** The etcd cluster holding served records (store.kind etcd), else null. */
+  etcd: EtcdConnectionOptions | null;
+  refreshIntervalMs: number;
+  workers: number;
+  answer: AnswerOptions;
+  rateLimit: RateLimitOptions;
+  tcp: TcpLimits;
+}
+
+export interface DnsOverrides {
+  port?: number;
+  workers?: number;
+}
+
+/** Splits "127.0.0.1:5353" or "[::1]:5353". The config schema has already checked the shape. */
+export function splitHostPort(listen: string): { host: string; port: number } {
+  const colon = listen.lastIndexOf(':');
+  const rawHost = listen.slice(0, colon);
+  const host = rawHost.startsWith('[') && rawHost.endsWith(']') ? rawHost.slice(1, -1) : rawHost;
+  return { host, port: Number(listen.slice(colon + 1)) };
+}
+
+export function dnsServerOptions(config: Config, dataDir: string, overrides: DnsOverrides = {}): DnsServerOptions {
+  if (config.provider.kind !== 'builtin') {
+    throw new UserError(`serve is the DNS server of the built-in provider, but provider.kind is "${config.provider.kind}" (that DNS server serves the records itself)`);
+  }
+  const { host, port: configuredPort } = splitHostPort(config.dns.listen);
+  const port = overrides.port ?? configuredPort;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UserError(`DNS port ${port} is not a port number (0-65535)`);
+  const workers = overrides.workers ?? config.dns.workers;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UserError(`workers ${workers} must be an integer from 1 to 64`);
+  const zone = zoneOf(config);
+  const family = isIP(host);
+  const tcp = config.dns.tcp;
+  return {
+    host, port, workers,
+    storePath: config.store.kind === 'sqlite' ? sqlitePath(config, dataDir) : '',
+    etcd: config.store.kind === 'etcd' ? etcdSettings(config) : null,
+    refreshIntervalMs: config.dns.refreshInterval,
+    answer: {
+      zone, ttl: config.dns.ttl, maxAnswers: config.dns.maxAnswers, udpSizeMax: config.dns.udpSizeMax,
+      // The server names itself inside the zone and gives its listen address as glue, when that is one address.
+      nameServer: { name: `ns1.${zone}`, v4: family === 4 && host !== '0.0.0.0' ? [host] : [], v6: family === 6 && host !== '::' ? [host] : [] },
+    },
+    rateLimit: { ...config.dns.rateLimit },
+    tcp: { connectionsMax: tcp.connectionsMax, idleTimeoutMs: tcp.idleTimeout, messageBytesMax: tcp.messageBytesMax, outputBytesMax: tcp.outputBytesMax },
+  };
+}
+
+/** The share of the limits one of `workers` processes enforces, so the whole server keeps the configured ones. */
+export function perWorker(options: DnsServerOptions): DnsServerOptions {
+  const workers = options.workers;
+  return {
+    ...options,
+    rateLimit: {
+      ...options.rateLimit,
+      responsesPerSecond: Math.max(1, Math.ceil(options.rateLimit.responsesPerSecond / workers)),
+      burst: Math.max(1, Math.ceil(options.rateLimit.burst / workers)),
+    },
+    tcp: { ...options.tcp, connectionsMax: Math.max(1, Math.ceil(options.tcp.connectionsMax / workers)) },
+  };
+}
