@@ -4,9 +4,14 @@ import { loadConfigFile } from '../../config/load.js';
 import { dnsServerOptions, startDns } from '../../dns/index.js';
 import { BuiltinSqliteProvider } from '../../providers/builtin/sqlite.js';
 import { UserError } from '../../util/assert.js';
+import { CounterExport } from '../../dns/export.js';
+import { createStore } from '../../store/index.js';
 import { createLogger } from '../../util/log.js';
 import { withPaths } from '../common.js';
 import { defaultDataDir, resolveConfigPath, type PathOptions } from '../context.js';
+
+/** How often the server's query counters are added to the store's counters table. */
+const counterExportIntervalMs = 2000;
 
 type ServeOptions = PathOptions & { dnsPort?: string; workers?: string };
 
@@ -49,8 +54,16 @@ async function serve(options: ServeOptions): Promise<void> {
   });
   process.stdout.write(`dnsplane DNS serving zone ${dnsOptions.answer.zone} on ${host}:${running.port} (udp+tcp, ${running.workers} worker${running.workers === 1 ? '' : 's'})\n`);
   log.info({ config: configPath, store: dnsOptions.storePath, port: running.port, workers: running.workers }, 'DNS server started');
+  // Query counters reach /metrics through the store; a store that cannot be opened only loses the metrics.
+  const store = await createStore(config, dataDir).catch((openError: Error) => {
+    log.warn({ err: openError }, 'cannot open the store: DNS counters will not be exported');
+    return null;
+  });
+  const stopExport = store === null ? async () => undefined : new CounterExport(store, () => running.counters(), log).start(counterExportIntervalMs);
   const error = await stopped;
   await running.stop();
+  await stopExport();
+  await store?.close();
   log.info({ counters: running.counters() }, 'DNS server stopped');
   if (error !== null) {
     log.fatal({ error: error.message }, 'DNS server gave up');
