@@ -41,10 +41,16 @@ test('the reconciler repairs an emptied name and a name on a deleted plan within
     const elapsedMs = Date.now() - driftAtMs;
     // The first reconciler pass may come up to one interval after the drift; the start-up of its process is excluded above.
     assert.ok(elapsedMs <= intervalMs + slackMs, `repaired in ${elapsedMs} ms (interval ${intervalMs} ms)`);
-    const counters = Object.fromEntries((await cluster.store.readCounters()).map((c) => [c.name, c.value]));
+    // The reconciler writes its counters and history just after the repairs themselves: wait for them too.
+    const counters = await pollUntil(async () => {
+      const values = Object.fromEntries((await cluster.store.readCounters()).map((c) => [c.name, c.value]));
+      return (values.reconciler_repairs ?? 0) >= 2 ? values : null;
+    }, 'the repairs to be counted', 10_000);
     assert.ok((counters.alarms_drift ?? 0) >= 2, `drift alarms counted: ${counters.alarms_drift}`);
-    assert.ok((counters.reconciler_repairs ?? 0) >= 2);
-    const repairs = (await cluster.store.readHistory(null, 100)).filter((entry) => entry.kind === 'repair').map((entry) => [entry.name, entry.detail]).sort();
+    const repairs = await pollUntil(async () => {
+      const entries = (await cluster.store.readHistory(null, 100)).filter((entry) => entry.kind === 'repair').map((entry) => [entry.name, entry.detail]).sort();
+      return entries.length >= 2 ? entries : null;
+    }, 'the repairs in history', 10_000);
     assert.deepEqual(repairs, [['svc0.dnsplane.test', 'deleted-plan'], ['svc2.dnsplane.test', 'empty']]);
   } finally {
     await cluster.stop();
