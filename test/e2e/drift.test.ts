@@ -10,7 +10,8 @@ import { pollUntil } from '../helpers/env.js';
 import { churningPlanner, seeded, startCluster, waitConverged } from './harness.js';
 
 const intervalMs = 1000;
-const slackMs = 1000;
+// Scheduling slack on a loaded 2-core machine; the exact bound is checked in reconciler passes below.
+const slackMs = 2000;
 
 test('the reconciler repairs an emptied name and a name on a deleted plan within one interval', async () => {
   const cluster = startCluster(5, { reconciler: { interval: `${intervalMs}ms`, maxLag: '30s' } });
@@ -31,6 +32,7 @@ test('the reconciler repairs an emptied name and a name on a deleted plan within
     const passes = async () => (await cluster.store.readCounters()).find((c) => c.name === 'reconciler_passes')?.value ?? 0;
     await pollUntil(async () => (await passes()) >= 1, 'the reconciler\'s first pass', 30_000);
     const latest = await cluster.store.latestGeneration();
+    const passesBefore = await passes();
     const driftAtMs = Date.now();
     cluster.store.db.prepare("UPDATE served SET records = '' WHERE name = 'svc2.dnsplane.test'").run();
     cluster.store.db.prepare("UPDATE served SET generation = 1 WHERE name = 'svc0.dnsplane.test'").run();
@@ -47,6 +49,8 @@ test('the reconciler repairs an emptied name and a name on a deleted plan within
       return (values.reconciler_repairs ?? 0) >= 2 ? values : null;
     }, 'the repairs to be counted', 10_000);
     assert.ok((counters.alarms_drift ?? 0) >= 2, `drift alarms counted: ${counters.alarms_drift}`);
+    // Within one interval, counted in passes rather than milliseconds: the pass running at the drift may miss it, the next may not.
+    assert.ok((counters.reconciler_passes ?? 0) <= passesBefore + 2, `repaired by pass ${counters.reconciler_passes}, drift after pass ${passesBefore}`);
     const repairs = await pollUntil(async () => {
       const entries = (await cluster.store.readHistory(null, 100)).filter((entry) => entry.kind === 'repair').map((entry) => [entry.name, entry.detail]).sort();
       return entries.length >= 2 ? entries : null;
