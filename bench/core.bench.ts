@@ -74,14 +74,19 @@ async function main(): Promise<void> {
     const child = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--memory-child', dbPath], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(child.stderr);
     const memory = JSON.parse(child.stdout) as { applied: number; hwmKb: number };
-    // Reset what the child applied so the full-apply figure below starts from an empty DNS.
-    provider.db.exec('DELETE FROM served; DELETE FROM served_tombstones;');
 
-    const first = enactor(store, provider, 'az1');
-    started = nowMs();
-    const full = await first.step();
-    const fullMs = nowMs() - started;
-    if (full?.applied !== namesCount) throw new Error(`full apply applied ${full?.applied}`);
+    // The full apply, three times from an empty DNS (median): one run on a shared 2-core VM varies by about 10%.
+    const fullTimes: number[] = [];
+    let first = enactor(store, provider, 'az1');
+    for (let run = 0; run < 3; run += 1) {
+      provider.db.exec('DELETE FROM served; DELETE FROM served_tombstones;');
+      first = enactor(store, provider, `az${run + 1}`);
+      started = nowMs();
+      const full = await first.step();
+      fullTimes.push(nowMs() - started);
+      if (full?.applied !== namesCount) throw new Error(`full apply applied ${full?.applied}`);
+    }
+    const fullMs = percentile(fullTimes, 50);
 
     const deltaTimes: number[] = [];
     const publishDeltaTimes: number[] = [];
@@ -105,7 +110,7 @@ async function main(): Promise<void> {
     writeSection('core', 'Core: planning and enactment on the embedded store', 'npm run bench -- core', [
       { metric: `compute a plan, ${namesCount.toLocaleString('en')} names x ${targetsPerName} targets (median of 5)`, value: `${computeMs.toFixed(0)} ms`, target: '<= 1000 ms', verdict: verdict(computeMs <= 1000) },
       { metric: 'publish the full plan to SQLite (one transaction)', value: `${publishFullMs.toFixed(0)} ms`, target: '', verdict: '' },
-      { metric: 'one enactor applying the full plan to the embedded store', value: `${Math.round(namesPerSecond).toLocaleString('en')} names/s (${fullMs.toFixed(0)} ms)`, target: '>= 50,000 names/s', verdict: verdict(namesPerSecond >= 50_000) },
+      { metric: 'one enactor applying the full plan to the embedded store (median of 3)', value: `${Math.round(namesPerSecond).toLocaleString('en')} names/s (${fullMs.toFixed(0)} ms; runs ${fullTimes.map((t) => t.toFixed(0)).join(', ')} ms)`, target: '>= 50,000 names/s', verdict: verdict(namesPerSecond >= 50_000) },
       { metric: 'publish a 1% generation (1,000 names)', value: `${percentile(publishDeltaTimes, 50).toFixed(1)} ms`, target: '', verdict: '' },
       { metric: 'enact a 1% generation (median of 5)', value: `${deltaMs.toFixed(1)} ms`, target: '<= 100 ms', verdict: verdict(deltaMs <= 100) },
       { metric: 'peak RSS of an enactor process applying the 100,000-name plan', value: `${memoryMb.toFixed(0)} MB`, target: '<= 300 MB', verdict: verdict(memoryMb <= 300) },
