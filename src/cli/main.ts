@@ -4,6 +4,7 @@ import { openContext, type Context, type PathOptions } from './context.js';
 import { exitWhenOrphaned, withPaths } from './common.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerApiCommand } from './commands/api.js';
+import { registerSimCommand } from './commands/sim.js';
 import { registerUpCommand } from './commands/up.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from './roles.js';
@@ -163,6 +164,7 @@ export function buildProgram(): Command {
 
   registerServeCommand(program);
   registerApiCommand(program);
+  registerSimCommand(program);
   registerUpCommand(program);
   registerDemoCommand(program);
   for (const command of program.commands) command.exitOverride();

@@ -62,6 +62,10 @@ export class MemoryStoreState {
   historyNextId = 1;
   readonly alarms = new Map<string, Alarm>();
   readonly counters = new Map<string, number>();
+  readonly drains = new Set<string>();
+  readonly freezes = new Set<string>();
+  readonly requests: OperatorRequest[] = [];
+  requestsNextId = 1;
   /** Bumped by every write that the checker cares about (plans, leases, heartbeats, health). */
   mutations = 0;
   readonly deletions: DeletionEvent[] = [];
@@ -272,7 +276,17 @@ export class MemoryStore implements Store {
   }
 
   async setHealth(target: string, state: HealthState, source: string): Promise<void> {
-    this.state.health.set(target, { target, state, source, updatedAtMs: this.clock.nowMs() });
+    await this.setHealthMany([{ target, state }], source);
+  }
+
+  async setHealthMany(records: readonly { target: string; state: HealthState }[], source: string): Promise<void> {
+    const now = this.clock.nowMs();
+    for (const record of records) {
+      // As in SqliteStore: a probe result never replaces an operator's override.
+      const current = this.state.health.get(record.target);
+      if (current !== undefined && current.source === 'operator' && source !== 'operator') continue;
+      this.state.health.set(record.target, { target: record.target, state: record.state, source, updatedAtMs: now });
+    }
     this.state.mutations += 1;
   }
 
@@ -335,40 +349,38 @@ export class MemoryStore implements Store {
     return [...this.state.counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, value]) => ({ name, value }));
   }
 
-  // Operator controls (added by the core maintainer when the Store interface grew them; the simulator does not drive them yet).
-  private readonly drains = new Set<string>();
-  private readonly freezes = new Set<string>();
-  private readonly requests: OperatorRequest[] = [];
-  private requestsNextId = 1;
-
+  // Operator controls: drains, freezes and requests, shared by every actor like the rest of the state.
   async setDrain(target: string, drained: boolean): Promise<void> {
-    if (drained) this.drains.add(target);
-    else this.drains.delete(target);
+    if (drained) this.state.drains.add(target);
+    else this.state.drains.delete(target);
   }
 
   async listDrains(): Promise<string[]> {
-    return [...this.drains].sort();
+    return [...this.state.drains].sort();
   }
 
   async setFreeze(scope: string, frozen: boolean): Promise<void> {
-    if (frozen) this.freezes.add(scope);
-    else this.freezes.delete(scope);
+    if (frozen) this.state.freezes.add(scope);
+    else this.state.freezes.delete(scope);
   }
 
   async listFreezes(): Promise<string[]> {
-    return [...this.freezes].sort();
+    return [...this.state.freezes].sort();
   }
 
   async addRequest(kind: OperatorRequest['kind'], subject: string, actor: string, reason: string): Promise<number> {
-    const id = this.requestsNextId++;
-    this.requests.push({ id, kind, subject, actor, reason, createdAtMs: 0 });
+    const id = this.state.requestsNextId;
+    this.state.requestsNextId += 1;
+    this.state.requests.push({ id, kind, subject, actor, reason, createdAtMs: this.clock.nowMs() });
     return id;
   }
 
+  /** Takes (and so marks done) up to `limit` pending requests of a kind, oldest first, in one atomic step. */
   async takeRequests(kind: OperatorRequest['kind'], limit: number): Promise<OperatorRequest[]> {
     const taken: OperatorRequest[] = [];
-    for (let index = 0; index < this.requests.length && taken.length < limit; ) {
-      if (this.requests[index]!.kind === kind) taken.push(...this.requests.splice(index, 1));
+    const requests = this.state.requests;
+    for (let index = 0; index < requests.length && taken.length < limit; ) {
+      if (requests[index]!.kind === kind) taken.push(...requests.splice(index, 1));
       else index += 1;
     }
     return taken;

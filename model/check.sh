@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Exhaustive model check of the enactment protocol with SPIN (Debian package "spin", plus gcc).
+#
+#   model/check.sh          the default bounds (about a minute on two cores)
+#   model/check.sh deep     also larger bounds (several minutes)
+#
+# Expectations, each printed as PASS or FAIL with SPIN's figures:
+# - safe.pml, the dnsplane protocol: verifies (no assertion violated, search complete);
+# - safe.pml with a mutant switch (the janitor before the simulator's fix, no compare-and-swap): a counterexample;
+# - legacy.pml, the 2025 design: a counterexample for each of S1 (empty answer), S2 (rollback), L3 (dead end),
+#   whose trail is printed as a timeline.
+# Exit status 0 when every expectation holds, 1 otherwise.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+command -v spin >/dev/null || { echo "spin is not installed (apt-get install spin)" >&2; exit 2; }
+command -v gcc >/dev/null || { echo "gcc is not installed (apt-get install gcc)" >&2; exit 2; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+memory_mb=${MODEL_MEMORY_MB:-2048}
+
+# check NAME FILE EXPECT(verify|counterexample) SPIN-DEFINES...
+check() {
+  local name=$1 file=$2 expect=$3
+  shift 3
+  local dir="$work/$name"
+  mkdir -p "$dir"
+  cp "$here/$file" "$dir/"
+  # A verification needs the whole state space (compressed); a counterexample is best found breadth-first (shortest trail).
+  local search="-DCOLLAPSE"
+  [ "$expect" = counterexample ] && search="-DBFS"
+  (cd "$dir" && spin "$@" -a "$file" >/dev/null && gcc -O2 -w -DSAFETY $search -DMEMLIM="$memory_mb" -o pan pan.c)
+  local started=$SECONDS
+  (cd "$dir" && ./pan -m1000000 >pan.out 2>&1) || true
+  local errors states complete=yes
+  errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$dir/pan.out" | tail -1)
+  states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "$dir/pan.out" | tail -1)
+  grep -q 'Search not completed' "$dir/pan.out" && complete=no
+  local figures="$file $* — ${states:-?} states, errors ${errors:-?}, search complete: $complete, $((SECONDS - started)) s"
+  if [ "$expect" = verify ] && [ "${errors:-1}" = 0 ] && [ "$complete" = yes ]; then
+    echo "PASS verified: $name ($figures)"
+  elif [ "$expect" = counterexample ] && [ "${errors:-0}" != 0 ] && [ -n "${errors:-}" ]; then
+    echo "PASS counterexample: $name ($figures)"
+    (cd "$dir" && spin "$@" -t "$file" 2>&1 | grep -E '^ *(planner|enactor|lock|spin: text of failed)' | sed 's/^ */    /' | head -40)
+  else
+    echo "FAIL $name: expected $expect ($figures)"
+    tail -20 "$dir/pan.out" | sed 's/^/    /'
+    failures=$((failures + 1))
+  fi
+}
+
+check safe-e3-n1-g3 safe.pml verify -DE=3 -DN=1 -DG=3
+check safe-e2-n2-g3 safe.pml verify -DE=2 -DN=2 -DG=3
+if [ "${1:-}" = deep ]; then
+  check safe-e3-n1-g4 safe.pml verify -DE=3 -DN=1 -DG=4
+  check safe-e2-n2-g4 safe.pml verify -DE=2 -DN=2 -DG=4
+fi
+check mutant-janitor-deletes-unserved safe.pml counterexample -DE=2 -DN=1 -DG=4 -DJANITOR_DELETES_UNSERVED
+check mutant-no-cas safe.pml counterexample -DE=2 -DN=1 -DG=4 -DNO_CAS
+check legacy-empty-answer legacy.pml counterexample -DCHECK_EMPTY
+check legacy-rollback legacy.pml counterexample -DCHECK_ROLLBACK
+check legacy-dead-end legacy.pml counterexample -DCHECK_DEAD_END
+
+if [ "$failures" = 0 ]; then
+  echo "model check: every expectation met"
+  exit 0
+fi
+echo "model check: $failures expectation(s) not met"
+exit 1

@@ -1,0 +1,305 @@
+/*
+ * dnsplane's enactment protocol (DESIGN.md §3), checked exhaustively with SPIN
+ * for small bounds: E enactors, N names, G generations, a planner, a janitor
+ * and a reconciler, with crashes, lost acknowledgements and expired
+ * heartbeats. check.sh runs it; the bounds are set there.
+ *
+ * The model follows the production code (src/enactor/enactor.ts, janitor.ts,
+ * reconciler.ts) call by call — each atomic block is one call to the store
+ * or the provider (or two, where the gap between them provably cannot
+ * matter, as noted), plus the local work after it — with two abstractions
+ * that only ADD behaviours, so that a safe model means a safe protocol:
+ *
+ * 1. Enactors are memoryless. A production enactor remembers the newest
+ *    generation it completed and skips names it already handled; forgetting
+ *    that is what a crash does, and a crash can strike at any moment. So
+ *    every step of a model enactor is that of a freshly restarted one, and a
+ *    crash (or an apply whose acknowledgement is lost) is simply a step
+ *    abandoned at any point.
+ * 2. The janitor may pick any floor up to latest - RETAIN. Production keeps
+ *    the floor below every live enactor's held generation, but a hold
+ *    counts only while its heartbeat is fresh, and a pause can expire any
+ *    heartbeat at any moment (the holder resuming right after). So safety
+ *    must not depend on holds; the model checks that it does not.
+ *
+ * The record set of version (name, since) is represented by `since` itself:
+ * "serves the set of plan g" is `srv_rec == since of the version visible at
+ * g`. Locals are reset to 0 when dead, so that states differing only in
+ * garbage are one state.
+ *
+ * Invariants (assertions):
+ *   S1  a written set is never empty
+ *   S2  a write never lowers the served generation
+ *   S3  the served set is the set of the version visible at the served generation
+ *   S4  that version still exists (the clean-up never deleted it)
+ *   L3  the newest plan exists whole (its header, and a version for every name)
+ *
+ * Build switches (-D), each expected to produce a counterexample:
+ *   JANITOR_DELETES_UNSERVED  the janitor as it was before the simulator found the bug:
+ *                             versions of names not served yet are deletable (S4)
+ *   NO_CAS                    the provider ignores the expected version (S2)
+ */
+
+#ifndef E
+#define E 3
+#endif
+#ifndef N
+#define N 2
+#endif
+#ifndef G
+#define G 4
+#endif
+#define RETAIN 1
+
+#define IX(n, s) ((n) * (G + 1) + (s))
+
+byte latest = 0;
+bool header[G + 1];
+bool vexists[N * (G + 1)];
+byte vsup[N * (G + 1)];      /* superseded_by; 0 = current */
+
+byte srv_gen[N];             /* the marker: the enacted generation */
+byte srv_rec[N];             /* the served set (0 = not served) */
+
+byte cn, cs, t;              /* scratch of the inlines below, always left at 0 */
+
+/* s := since of the version of n visible at g (since <= g < superseded_by), 0 if none. */
+inline visible(n, g, s) {
+  s = 0;
+  t = g;
+  do
+  :: t == 0 -> break
+  :: t > 0 && vexists[IX(n, t)] ->
+     if
+     :: vsup[IX(n, t)] == 0 || vsup[IX(n, t)] > g -> s = t
+     :: else -> skip
+     fi;
+     break
+  :: t > 0 && !vexists[IX(n, t)] -> t--
+  od;
+  t = 0
+}
+
+/* s := since of the newest existing version of n with since <= g (SqliteStore's viewName, used by readEntriesAt). */
+inline latestSince(n, g, s) {
+  s = 0;
+  t = g;
+  do
+  :: t == 0 -> break
+  :: t > 0 && vexists[IX(n, t)] -> s = t; break
+  :: t > 0 && !vexists[IX(n, t)] -> t--
+  od;
+  t = 0
+}
+
+/*
+ * S3, S4 and L3 over the whole state. They can only change where the state
+ * changes — a provider write, a clean-up, a publish — so each of those
+ * atomic steps ends with this check (cheaper than a monitor process).
+ */
+inline checkInvariants() {
+  for (cn : 0 .. N - 1) {
+    if
+    :: srv_rec[cn] != 0 ->
+       visible(cn, srv_gen[cn], cs);
+       assert(cs != 0);               /* S4: the version the served generation refers to exists */
+       assert(cs == srv_rec[cn])      /* S3: the served set is that version's set */
+    :: else -> skip
+    fi;
+    visible(cn, latest, cs);
+    assert(latest == 0 || cs != 0)   /* L3: the newest plan has a version for every name ... */
+  }
+  assert(latest == 0 || header[latest]);  /* L3: ... and its header */
+  cn = 0;
+  cs = 0
+}
+
+/*
+ * The compare of provider.apply. Every write of the safe protocol raises the
+ * served generation (an enactor writes g above the generation it read, the
+ * reconciler the newest plan over an older one), so the generation read is
+ * as good a version as a write counter — until an invariant breaks, which
+ * the check reports first — and it keeps the state space small.
+ */
+#ifdef NO_CAS
+#define CAS_HOLDS(n, gen) true
+#else
+#define CAS_HOLDS(n, gen) (srv_gen[n] == (gen))
+#endif
+
+/* The write of provider.apply once the compare succeeded: records and marker together. */
+inline write(n, g, since) {
+  assert(since != 0);                  /* S1: never an empty set */
+  assert(g >= srv_gen[n]);             /* S2: never a lower generation */
+  srv_gen[n] = g;
+  srv_rec[n] = since;
+  checkInvariants()
+}
+
+/*
+ * The planner: the first plan has every name; each later one changes one
+ * name, chosen nondeterministically (so a name's set often stays the same
+ * across generations: versions with since < g, superseded later, which is
+ * what the delta reads and the clean-up are about). Publishing is one atomic
+ * step, as the store's publish transaction is.
+ */
+active proctype Planner() {
+  byte n, s, next, changed;
+  do
+  :: atomic {
+       latest < G ->
+       next = latest + 1;
+       select (changed : 0 .. N - 1);
+       for (n : 0 .. N - 1) {
+         if
+         :: latest > 0 && n != changed -> goto unchanged
+         :: else -> skip
+         fi;
+         for (s : 1 .. G) {
+           if
+           :: vexists[IX(n, s)] && vsup[IX(n, s)] == 0 -> vsup[IX(n, s)] = next
+           :: else -> skip
+           fi
+         }
+         vexists[IX(n, next)] = true;
+unchanged:
+         skip
+       }
+       header[next] = true;
+       latest = next;
+       checkInvariants();
+       n = 0; s = 0; next = 0; changed = 0
+     }
+  :: latest == G -> break
+  od
+}
+
+/*
+ * An enactor step for one name (Enactor.step, batchNamesMax 1): read the
+ * newest generation; read the name's entry of that plan and the served
+ * state, and decide; write with CAS. Between any two of these, anything may
+ * happen, including the step being abandoned (a crash, an acknowledgement
+ * lost after the write, a conflict: the generation is retried later).
+ * readPlan and provider.read are one block: the entry is immutable, and a
+ * version deleted in the gap belongs to a name already past it (a skip).
+ */
+proctype Enactor(byte id) {
+  byte g, n, s, rg;
+end_idle:
+  do
+  :: atomic { latest > 0 && g == 0 -> g = latest; select (n : 0 .. N - 1) }       /* latestGeneration (and heartbeat) */
+  :: atomic {                                                                       /* readPlan(g, one name), provider.read, decide */
+       g != 0 && s == 0 ->
+       if
+       :: header[g] -> visible(n, g, s); rg = srv_gen[n]
+       :: else -> skip                                                             /* cleaned up under us */
+       fi;
+       if
+       :: s == 0 || rg >= s -> g = 0; n = 0; s = 0; rg = 0                         /* nothing to do, or newer or same: skip (S2, S5) */
+       :: else -> skip
+       fi
+     }
+  :: atomic { s != 0 && CAS_HOLDS(n, rg) -> write(n, g, s); g = 0; n = 0; s = 0; rg = 0 }   /* provider.apply */
+  :: atomic { s != 0 && !CAS_HOLDS(n, rg) -> g = 0; n = 0; s = 0; rg = 0 }                  /* conflict: read again later */
+  :: atomic { g != 0 -> g = 0; n = 0; s = 0; rg = 0 }                                         /* crash: the step is abandoned */
+  od
+}
+
+/*
+ * The janitor (Janitor.tick): a floor; the candidates below it, with the
+ * served generations, decide what to delete; delete. The gap that matters —
+ * served generations read, deletion later — is kept; the decision mirrors
+ * the production rule: a superseded version goes once its name serves a
+ * generation at or above the version that replaced it (and never for a name
+ * that is not served at all).
+ */
+active proctype Janitor() {
+  byte floor, n, s, g;
+  bool deletable[N * (G + 1)];
+end_janitor:
+  do
+  :: atomic {                                          /* latestGeneration, listEnactors: the floor (see above) */
+       floor == 0 && latest > RETAIN -> select (floor : 1 .. latest - RETAIN)
+     }
+  :: atomic {                                          /* listSuperseded(floor), provider.read, the decision, deletePlanData */
+       floor != 0 ->
+       for (n : 0 .. N - 1) {
+         for (s : 1 .. G) {
+           deletable[IX(n, s)] = vexists[IX(n, s)] && vsup[IX(n, s)] != 0 && vsup[IX(n, s)] <= floor &&
+#ifdef JANITOR_DELETES_UNSERVED
+             (srv_rec[n] == 0 || srv_gen[n] >= vsup[IX(n, s)])
+#else
+             srv_rec[n] != 0 && srv_gen[n] >= vsup[IX(n, s)]
+#endif
+         }
+       }
+       n = 0; s = 0
+     };
+     atomic {                                          /* deletePlanData(deletable, headers below the floor) */
+       for (n : 0 .. N - 1) {
+         for (s : 1 .. G) {
+           if
+           :: deletable[IX(n, s)] && vexists[IX(n, s)] -> vexists[IX(n, s)] = false; vsup[IX(n, s)] = 0
+           :: else -> skip
+           fi;
+           deletable[IX(n, s)] = false
+         }
+       }
+       for (g : 1 .. G) { if :: g < floor -> header[g] = false :: else -> skip fi }
+       checkInvariants();
+       n = 0; s = 0; g = 0; floor = 0
+     }
+  od
+}
+
+/*
+ * The reconciler (Reconciler.tick) for one name per pass (a production pass
+ * looks at every name in turn, each on its own): read the newest plan; read
+ * the served state and classify it; repair drift by CAS at the newest
+ * generation.
+ */
+active proctype Reconciler() {
+  byte L, n, w, rg, rr, expected;
+  bool drift;
+end_reconciler:
+  do
+  :: atomic {                                                    /* latestGeneration, readPlan(L) */
+       L == 0 && latest > 0 && header[latest] -> L = latest; select (n : 0 .. N - 1); visible(n, L, w)
+     }
+  :: atomic {                                                    /* provider.list, readEntriesAt, classify, provider.read */
+       L != 0 && !drift ->
+       rg = srv_gen[n]; rr = srv_rec[n];
+       if
+       :: rr == 0 -> drift = true                                /* missing */
+       :: rr != 0 && rg > L -> skip                              /* newer than this pass */
+       :: rr != 0 && rg <= L && rg >= w -> drift = (rr != w)     /* edited */
+       :: rr != 0 && rg < w ->
+          latestSince(n, rg, expected);
+          if
+          :: expected == 0 || expected != rr -> drift = true     /* deleted-plan, edited */
+          :: else -> if :: drift = true :: drift = false fi      /* lagging (its time limit abstracted away) */
+          fi
+       fi;
+       if
+       :: !drift -> L = 0; n = 0; w = 0; rg = 0; rr = 0; expected = 0   /* sound: the pass is over for this name */
+       :: else -> rr = 0; expected = 0
+       fi
+     }
+  :: atomic {                                                    /* provider.apply */
+       drift ->
+       if
+       :: CAS_HOLDS(n, rg) -> write(n, L, w)
+       :: else -> skip                                           /* conflict: left for the next pass */
+       fi;
+       L = 0; n = 0; w = 0; rg = 0; drift = false
+     }
+  od
+}
+
+init {
+  byte id;
+  atomic {
+    for (id : 0 .. E - 1) { run Enactor(id) }
+    id = 0
+  }
+}

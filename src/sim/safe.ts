@@ -1,0 +1,403 @@
+import { Planner } from '../planner/planner.js';
+import { computePlan } from '../planner/compute.js';
+import { Enactor } from '../enactor/enactor.js';
+import { Janitor } from '../enactor/janitor.js';
+import { Reconciler } from '../enactor/reconciler.js';
+import { InvariantViolation, assert } from '../util/assert.js';
+import type { Logger } from '../util/log.js';
+import { recordSetKey, type EndpointSpec, type HealthState } from '../domain/types.js';
+import type { Store } from '../store/types.js';
+import type { Provider, ServedState } from '../providers/types.js';
+import { Checker, firstUnconverged, type Violation } from './checker.js';
+import { FaultInjector, faultyProvider, faultyStore } from './faults.js';
+import { MemoryProvider, MemoryProviderState } from './memory-provider.js';
+import { MemoryStore, MemoryStoreState } from './memory-store.js';
+import { createRandom, type SimRandom } from './random.js';
+import { deriveScenario, nextIntervalMs, type Scenario } from './scenario.js';
+import { Scheduler, VirtualClock, guardAgainstStall, simulationStartMs, type ActorSlot, type StepInfo } from './scheduler.js';
+import { Trace } from './trace.js';
+import { runLogger, type ErrorLine } from './log.js';
+import { emptyStats, type MutantName, type RunResult, type RunStats } from './types.js';
+
+/**
+ * Safe mode: the production Planner, Enactor, Janitor and Reconciler (the
+ * classes themselves, not a copy) run against the in-memory store and
+ * provider behind fault-injecting wrappers, on virtual time. A safety phase
+ * with faults is followed by a liveness phase without them, in which every
+ * name must converge to the newest plan within a bound (L1). The checker
+ * runs after every step.
+ */
+
+export interface SafeRunOptions {
+  mutant?: MutantName | null;
+  trace?: boolean;
+  /** Adjusts the derived scenario (tests use it to pin a property); applied after the seed's draws. */
+  adjust?: (scenario: Scenario) => Scenario;
+  /** Also let an operator remove endpoints and add them back (off by default; see Scenario.removalMeanMs). */
+  removals?: boolean;
+}
+
+/** Mean time between operator removals when `removals` is on. */
+const removalMeanMs = 150;
+
+/** Upper bound on steps of one run: a run that needs more is itself a bug (a livelock). */
+const stepsMax = 200_000;
+const traceLinesMax = 20_000;
+const enactorKind = 'enactor';
+
+type Role = 'planner' | 'enactor' | 'janitor' | 'reconciler';
+
+interface ActorEntry {
+  slot: ActorSlot;
+  role: Role;
+  clock: VirtualClock;
+  random: SimRandom;
+  running: boolean;
+}
+
+class SafeWorld {
+  readonly scheduler = new Scheduler();
+  readonly random: SimRandom;
+  readonly scenario: Scenario;
+  readonly storeState: MemoryStoreState;
+  readonly providerState: MemoryProviderState;
+  readonly faults: FaultInjector;
+  readonly checker: Checker;
+  readonly trace: Trace | null;
+  readonly actors: ActorEntry[] = [];
+  readonly health = new Map<string, HealthState>();
+  readonly targets: string[];
+  /** The inventory the planners see: the scenario's endpoints minus those an operator removed for now. */
+  inventory: EndpointSpec[];
+  readonly stats: RunStats = emptyStats();
+  readonly violations: Violation[] = [];
+  private readonly signal = new AbortController().signal;
+  readonly log: Logger;
+  readonly releaseLog: () => void;
+  faultsOn = true;
+
+  constructor(readonly seed: bigint, readonly options: SafeRunOptions) {
+    this.random = createRandom(seed);
+    const derived = deriveScenario(this.random.fork());
+    const withRemovals = options.removals === true ? { ...derived, removalMeanMs } : derived;
+    this.scenario = options.adjust === undefined ? withRemovals : options.adjust(withRemovals);
+    this.trace = options.trace === true ? new Trace(traceLinesMax) : null;
+    this.targets = this.scenario.endpoints.flatMap((endpoint) => endpoint.targets.map((target) => target.id));
+    this.inventory = [...this.scenario.endpoints];
+    this.storeState = new MemoryStoreState(() => this.scheduler.nowMs);
+    this.providerState = new MemoryProviderState({ ignoreExpectedVersion: options.mutant === 'no-cas' });
+    this.faults = new FaultInjector(this.scheduler, this.random.fork(), this.scenario.faults, this.trace);
+    this.checker = new Checker(this.storeState, this.providerState, { skewMaxMs: this.scenario.skewMaxMs });
+    const logger = runLogger((line) => this.errorLogged(line));
+    this.log = logger.log;
+    this.releaseLog = logger.release;
+  }
+
+  /** An error a production loop caught and logged: only injected faults (and assertions, reported when the loop stops) may get there. */
+  private errorLogged(line: ErrorLine): void {
+    if (line.errorType === 'InjectedFault' || line.errorType === 'InvariantViolation') return;
+    const message = `unexpected error logged: ${line.message}${line.errorType === null ? '' : ` (${line.errorType}: ${line.errorMessage})`}`;
+    this.violations.push({ invariant: 'internal', name: '*', step: this.scheduler.stepCount, atMs: this.scheduler.nowMs, message });
+    this.note('CHECKER', message);
+  }
+
+  note(actor: string, text: string): void {
+    this.trace?.add(this.scheduler.nowMs, actor, text);
+  }
+
+  addActor(id: string, role: Role): ActorEntry {
+    const random = this.random.fork();
+    const skew = this.scenario.skewMaxMs;
+    const offsetMs = skew === 0 ? 0 : random.between(-skew, skew);
+    const slot = this.scheduler.actor(id);
+    const entry: ActorEntry = { slot, role, clock: new VirtualClock(this.scheduler, slot, offsetMs), random, running: false };
+    this.actors.push(entry);
+    return entry;
+  }
+
+  /** A fresh incarnation: new wrappers, a new production object, no memory of the previous one. */
+  startActor(entry: ActorEntry, startDelayMs: number): void {
+    const { slot } = entry;
+    const store = faultyStore(new MemoryStore(this.storeState, entry.clock, slot.id), this.faults, slot);
+    const provider = faultyProvider(new MemoryProvider(this.providerState, slot.id), this.faults, slot);
+    const run = this.buildRole(entry, store, provider);
+    entry.running = true;
+    this.note(slot.id, `started (incarnation ${slot.incarnation}, clock offset ${entry.clock.offsetMs}ms)`);
+    this.scheduler.start(slot, async () => {
+      await this.scheduler.wait(slot, startDelayMs, 'start');
+      await run();
+    }, (error) => this.actorSettled(entry, error));
+  }
+
+  private buildRole(entry: ActorEntry, store: Store, provider: Provider): () => Promise<void> {
+    const { scenario, signal } = this;
+    const { timing } = scenario;
+    const id = entry.slot.id;
+    const base = { clock: entry.clock, log: this.log };
+    switch (entry.role) {
+      case 'planner': {
+        const planner = new Planner(
+          { id, zone: scenario.zone, intervalMs: timing.plannerIntervalMs, leaseTtlMs: timing.plannerLeaseTtlMs, safety: { maxChangedFraction: 0.3, minNamesForThreshold: 10 } },
+          { ...base, store, inventory: () => this.inventory },
+        );
+        return () => planner.run(signal);
+      }
+      case 'enactor': {
+        const enactor = new Enactor(
+          {
+            id, pollIntervalMs: timing.enactorPollMs, batchNamesMax: 1 + entry.random.int(2), retriesMax: timing.retriesMax,
+            backoffBaseMs: timing.backoffBaseMs, backoffMaxMs: timing.backoffMaxMs, heartbeatIntervalMs: timing.heartbeatIntervalMs, heartbeatTtlMs: timing.heartbeatTtlMs,
+          },
+          { ...base, store, provider, rng: entry.random },
+        );
+        return () => enactor.run(signal);
+      }
+      case 'janitor': {
+        const janitorStore = this.options.mutant === 'janitor-ignores-holds' ? ignoreHolds(store) : store;
+        const janitorProvider = this.options.mutant === 'janitor-ignores-served' ? ignoreServed(provider) : provider;
+        const janitor = new Janitor(
+          { intervalMs: timing.janitorIntervalMs, retainGenerations: scenario.retainGenerations, batchVersionsMax: 8 },
+          { ...base, store: janitorStore, provider: janitorProvider },
+        );
+        return () => janitor.run(signal);
+      }
+      case 'reconciler': {
+        const reconciler = new Reconciler(
+          { id, intervalMs: timing.reconcilerIntervalMs, maxLagMs: timing.reconcilerMaxLagMs, pageSize: 2, retriesMax: timing.retriesMax },
+          { ...base, store, provider },
+        );
+        return () => reconciler.run(signal);
+      }
+    }
+  }
+
+  /** A production run loop only ends by throwing an InvariantViolation (its own assertion fired). */
+  private actorSettled(entry: ActorEntry, error: unknown): void {
+    entry.running = false;
+    const now = this.scheduler.nowMs;
+    if (error instanceof InvariantViolation) {
+      this.violations.push({ invariant: error.invariant, name: entry.slot.id, step: this.scheduler.stepCount, atMs: now, message: `production assertion fired in ${entry.slot.id}: ${error.message}` });
+    } else {
+      const message = error === null ? 'run loop returned while not aborted' : `run loop rejected: ${(error as Error).stack ?? String(error)}`;
+      this.violations.push({ invariant: 'internal', name: entry.slot.id, step: this.scheduler.stepCount, atMs: now, message });
+    }
+    this.note(entry.slot.id, `stopped: ${this.violations.at(-1)!.message}`);
+  }
+
+  // --- Fault drivers: scheduler-side events, active only in the safety phase. ---
+
+  scheduleEvery(meanMs: number, label: string, action: () => void): void {
+    if (meanMs <= 0) return;
+    const next = (): void => {
+      this.scheduler.at(this.scheduler.nowMs + nextIntervalMs(this.random, meanMs), label, () => {
+        if (!this.faultsOn) return;
+        action();
+        next();
+      });
+    };
+    next();
+  }
+
+  flipHealth(): void {
+    const target = this.random.pick(this.targets);
+    const state: HealthState = this.health.get(target) === 'down' ? 'up' : 'down';
+    this.health.set(target, state);
+    this.storeState.health.set(target, { target, state, source: 'sim', updatedAtMs: this.scheduler.nowMs });
+    this.storeState.mutations += 1;
+    this.stats.healthFlips += 1;
+    this.note('operator', `health ${target} → ${state}`);
+  }
+
+  /** A burst: many flips one planner interval apart, so the planner publishes many generations in a row. */
+  maybeBurst(): void {
+    if (!this.random.chance(this.scenario.burstProbability)) return;
+    const flips = this.random.between(2, this.scenario.burstFlipsMax);
+    for (let index = 1; index <= flips; index += 1) {
+      this.scheduler.at(this.scheduler.nowMs + index * this.scenario.timing.plannerIntervalMs, 'burst flip', () => {
+        if (this.faultsOn) this.flipHealth();
+      });
+    }
+  }
+
+  crashOne(): void {
+    const candidates = this.actors.filter((entry) => entry.running && (entry.role === 'enactor' || entry.role === 'planner'));
+    if (candidates.length === 0) return;
+    const entry = this.random.pick(candidates);
+    this.scheduler.crash(entry.slot);
+    entry.running = false;
+    this.stats.crashes += 1;
+    // Down for up to three heartbeat TTLs: sometimes long enough to be declared dead, sometimes not.
+    const downMs = this.random.int(3 * this.scenario.timing.heartbeatTtlMs + 1);
+    this.note(entry.slot.id, `CRASH (memory lost); restarts in ${downMs}ms`);
+    this.scheduler.at(this.scheduler.nowMs + downMs, 'restart', () => {
+      if (!entry.running) this.startActor(entry, 0);
+    });
+  }
+
+  pauseOne(): void {
+    const candidates = this.actors.filter((entry) => entry.running && (entry.role === 'enactor' || entry.role === 'planner'));
+    if (candidates.length === 0) return;
+    const entry = this.random.pick(candidates);
+    const { timing } = this.scenario;
+    const ttlMs = entry.role === 'enactor' ? timing.heartbeatTtlMs : timing.plannerLeaseTtlMs;
+    // Longer than the TTL: the holder's lease or heartbeat expires while it sleeps, and it wakes up not knowing.
+    entry.slot.pauseNextMs = ttlMs + this.random.int(ttlMs + 1);
+    this.stats.pauses += 1;
+    this.note(entry.slot.id, `PAUSE ${entry.slot.pauseNextMs}ms at its next await (TTL ${ttlMs}ms)`);
+  }
+
+  driftOne(): void {
+    const names = [...this.providerState.served.keys()].sort();
+    if (names.length === 0) return;
+    const name = this.random.pick(names);
+    const records = this.providerState.served.get(name)!.records;
+    // A plausible hand edit: drop one record, or re-weight the only one. Never empty (that is S1's business, not drift).
+    const edited = records.length > 1 ? records.slice(1) : [{ ...records[0]!, weight: records[0]!.weight === 1 ? 2 : 1 }];
+    this.providerState.handEdit(name, edited);
+    this.checker.noteDrift(name);
+    this.stats.drifts += 1;
+    this.note('operator', `HAND EDIT ${name} → [${recordSetKey(edited)}] (drift)`);
+  }
+
+  /** An operator removes an endpoint (the planner then publishes an explicit removal) and adds it back later. */
+  removeOne(): void {
+    if (this.inventory.length <= 1) return;
+    const endpoint = this.random.pick(this.inventory);
+    this.inventory = this.inventory.filter((candidate) => candidate !== endpoint);
+    this.note('operator', `REMOVE ${endpoint.name} from the inventory`);
+    this.scheduler.at(this.scheduler.nowMs + nextIntervalMs(this.random, this.scenario.removalMeanMs), 're-add', () => {
+      this.inventory = this.scenario.endpoints.filter((candidate) => candidate === endpoint || this.inventory.includes(candidate));
+      this.note('operator', `ADD ${endpoint.name} back to the inventory`);
+    });
+  }
+
+  startFaults(): void {
+    const { scenario } = this;
+    this.scheduleEvery(scenario.healthFlipMeanMs, 'health flip', () => {
+      this.flipHealth();
+      this.maybeBurst();
+    });
+    this.scheduleEvery(scenario.crashMeanMs, 'crash', () => this.crashOne());
+    this.scheduleEvery(scenario.pauseMeanMs, 'pause', () => this.pauseOne());
+    this.scheduleEvery(scenario.driftMeanMs, 'drift', () => this.driftOne());
+    this.scheduleEvery(scenario.removalMeanMs, 'removal', () => this.removeOne());
+  }
+
+  stopFaults(): void {
+    this.faultsOn = false;
+    this.faults.enabled = false;
+    for (const entry of this.actors) {
+      entry.slot.pauseNextMs = 0;
+      if (!entry.running) this.startActor(entry, 0);
+    }
+    this.note('sim', '--- faults stop: liveness phase (L1) ---');
+  }
+
+  private convergedAt = { storeMutations: -1, providerVersion: -1, value: false };
+
+  /** True when every name serves the newest plan and the planner has nothing more to publish (recomputed only after a write). */
+  converged(): boolean {
+    const cache = this.convergedAt;
+    if (cache.storeMutations === this.storeState.mutations && cache.providerVersion === this.providerState.versionLast) return cache.value;
+    cache.storeMutations = this.storeState.mutations;
+    cache.providerVersion = this.providerState.versionLast;
+    cache.value = this.computeConverged();
+    return cache.value;
+  }
+
+  private computeConverged(): boolean {
+    if (firstUnconverged(this.storeState, this.providerState) !== null) return false;
+    const latest = this.storeState.generationLast;
+    const current = new Map<string, string>();
+    for (const name of this.storeState.versions.keys()) {
+      const version = this.storeState.visible(name, latest);
+      if (version !== undefined && version.records !== null) current.set(name, recordSetKey(version.records));
+    }
+    return computePlan({ endpoints: this.inventory, health: this.health, current }).changes.length === 0;
+  }
+}
+
+function ignoreHolds(store: Store): Store {
+  // Mutant: the janitor reads the heartbeats (so the checker knows what it saw) and then ignores them.
+  const mutant = Object.create(store) as Store;
+  mutant.listEnactors = async () => {
+    await store.listEnactors();
+    return [];
+  };
+  return mutant;
+}
+
+function ignoreServed(provider: Provider): Provider {
+  // Mutant: the janitor believes every name already serves a generation above every version, so every superseded
+  // version below the floor looks deletable — a clean-up decoupled from what is served only by distance, as in 2025.
+  const everythingEnacted = (name: string): ServedState => ({ name, generation: Number.MAX_SAFE_INTEGER, version: 'mutant', records: [] });
+  return { ...provider, read: async (names: readonly string[]) => { await provider.read(names); return new Map(names.map((name) => [name, everythingEnacted(name)])); } };
+}
+
+/** Runs until `untilMs`, checking after every step; returns false when a violation stopped the run. */
+async function runPhase(world: SafeWorld, untilMs: number, stopWhen: (() => boolean) | null): Promise<boolean> {
+  for (;;) {
+    assert(world.scheduler.stepCount < stepsMax, 'internal', `seed ${world.seed}: more than ${stepsMax} steps`);
+    const info = await guardAgainstStall(world.scheduler.step(untilMs), () => `seed ${world.seed} at step ${world.scheduler.stepCount + 1}`);
+    if (info === null) return true;
+    if (!checkStep(world, info)) return false;
+    if (stopWhen !== null && stopWhen()) return true;
+  }
+}
+
+function checkStep(world: SafeWorld, info: StepInfo): boolean {
+  if (world.violations.length > 0) return false;
+  const violation = world.checker.check(info);
+  if (violation === null) return true;
+  world.violations.push(violation);
+  world.note('CHECKER', `VIOLATION ${violation.invariant} ${violation.name}: ${violation.message}`);
+  return false;
+}
+
+export async function runSafe(seed: bigint, options: SafeRunOptions = {}): Promise<RunResult> {
+  const world = new SafeWorld(seed, options);
+  const { scenario } = world;
+  world.note('sim', `seed ${seed}: ${scenario.endpoints.length} names, ${scenario.enactors} enactors, ${scenario.planners} planners, retain ${scenario.retainGenerations}, skew ±${scenario.skewMaxMs}ms${options.mutant ? `, MUTANT ${options.mutant}` : ''}`);
+  for (let index = 1; index <= scenario.planners; index += 1) world.addActor(`planner-${index}`, 'planner');
+  for (let index = 1; index <= scenario.enactors; index += 1) world.addActor(`${enactorKind}-${index}`, 'enactor');
+  world.addActor('janitor', 'janitor');
+  if (options.mutant !== 'reconciler-off') world.addActor('reconciler', 'reconciler');
+  for (const entry of world.actors) world.startActor(entry, world.random.int(scenario.timing.enactorPollMs));
+  world.startFaults();
+
+  const safetyEndMs = simulationStartMs + scenario.safetyPhaseMs;
+  let convergedAfterMs: number | null = null;
+  if (await runPhase(world, safetyEndMs, null)) {
+    world.scheduler.advanceTo(safetyEndMs);
+    world.stopFaults();
+    const livenessEndMs = safetyEndMs + scenario.livenessBoundMs;
+    const sound = await runPhase(world, livenessEndMs, () => world.converged());
+    if (sound && world.converged()) convergedAfterMs = world.scheduler.nowMs - safetyEndMs;
+    else if (sound) {
+      const stuck = firstUnconverged(world.storeState, world.providerState);
+      const name = stuck?.name ?? '*';
+      const detail = stuck?.detail ?? 'the planner still has changes to publish';
+      world.violations.push({ invariant: 'L1', name, step: world.scheduler.stepCount, atMs: world.scheduler.nowMs, message: `not converged ${scenario.livenessBoundMs}ms after the faults stopped: ${detail}` });
+      world.note('CHECKER', `VIOLATION L1 ${name}: ${detail}`);
+    }
+  }
+  return finish(world, convergedAfterMs);
+}
+
+function finish(world: SafeWorld, convergedAfterMs: number | null): RunResult {
+  world.releaseLog();
+  // A run in which nothing was ever published tested nothing: that is a broken simulator, not a pass.
+  if (world.violations.length === 0 && world.storeState.generationLast === 0) {
+    world.violations.push({ invariant: 'internal', name: '*', step: world.scheduler.stepCount, atMs: world.scheduler.nowMs, message: 'no plan was ever published' });
+  }
+  const stats = world.stats;
+  stats.generations = world.storeState.generationLast;
+  stats.lostAcks = world.faults.lostAcks;
+  stats.redundantWrites = world.checker.redundantWrites;
+  stats.applies = world.checker.applies;
+  return {
+    seed: world.seed, mode: 'safe', mutant: world.options.mutant ?? null, removals: world.options.removals === true, violations: world.violations.slice(0, 1),
+    steps: world.scheduler.stepCount, virtualMs: world.scheduler.nowMs - simulationStartMs, convergedAfterMs, stats,
+    trace: world.trace === null ? null : world.trace.lines,
+  };
+}

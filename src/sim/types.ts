@@ -1,0 +1,46 @@
+import type { Violation } from './checker.js';
+
+export type SimMode = 'safe' | 'legacy';
+
+/**
+ * Test-only switches that break the safe design, to show that the checker
+ * has teeth (each must be caught):
+ * - no-cas: the provider ignores expectedVersion (no conditional write);
+ * - janitor-ignores-holds: the janitor's floor ignores enactors' held generations;
+ * - janitor-ignores-served: the janitor deletes versions without looking at the served generation;
+ * - reconciler-off: no reconciler runs (drift is never repaired).
+ */
+export const mutantNames = ['no-cas', 'janitor-ignores-holds', 'janitor-ignores-served', 'reconciler-off'] as const;
+export type MutantName = (typeof mutantNames)[number];
+
+export interface RunStats {
+  generations: number;
+  applies: number;
+  crashes: number;
+  pauses: number;
+  lostAcks: number;
+  drifts: number;
+  healthFlips: number;
+  /** Writes that changed neither generation nor records (counted, not a violation: only the version moved). */
+  redundantWrites: number;
+}
+
+export interface RunResult {
+  seed: bigint;
+  mode: SimMode;
+  mutant: MutantName | null;
+  /** Whether operator removals were simulated (safe mode, --removals). */
+  removals: boolean;
+  /** Safe mode stops at the first violation; legacy mode keeps going and records the first of each invariant. */
+  violations: Violation[];
+  steps: number;
+  virtualMs: number;
+  /** Virtual time from the end of the faults to convergence (L1), or null when it did not converge. */
+  convergedAfterMs: number | null;
+  stats: RunStats;
+  trace: string[] | null;
+}
+
+export function emptyStats(): RunStats {
+  return { generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, drifts: 0, healthFlips: 0, redundantWrites: 0 };
+}
