@@ -3,7 +3,7 @@ import type { Generation, PlanEntry } from '../domain/types.js';
 import { assert } from '../util/assert.js';
 import { backoffMs, type Clock, type Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
-import type { HistoryEntry, Store } from '../store/types.js';
+import { generationWatchOf, type HistoryEntry, type Store } from '../store/types.js';
 import type { ApplyChange, Provider, ServedState } from '../providers/types.js';
 
 export interface EnactorOptions {
@@ -166,23 +166,35 @@ export class Enactor {
     if (conflicts > 0) await store.incrementCounter('enactor_cas_conflicts', conflicts);
     const complete = unfinished === 0 && frozenSetting.size === 0;
     if (complete) this.watermark = latest;
-    await this.heartbeat(true);
+    // Not forced: the enacted generation reaches the heartbeat table within heartbeatIntervalMs (one fsync less per generation).
+    await this.heartbeat(false);
     if (applied > 0 || unfinished > 0) log.info({ generation: latest, applied, conflicts, unfinished }, 'enacted plan');
     return { generation: latest, applied, conflicts, complete };
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      let progressed = false;
-      try {
-        const result = await this.step();
-        progressed = result !== null && result.complete;
-      } catch (error) {
-        this.deps.log.error({ err: error }, 'enactor step failed');
-        if ((error as Error).name === 'InvariantViolation') throw error;
+    // A store that can watch (etcd) wakes the enactor as soon as a plan is published; polling stays the fallback.
+    let wake = new AbortController();
+    const stopWatching = generationWatchOf(this.deps.store)?.watchGeneration((generation) => {
+      if (generation > this.watermark) wake.abort();
+    });
+    try {
+      while (!signal.aborted) {
+        let progressed = false;
+        try {
+          const result = await this.step();
+          progressed = result !== null && result.complete;
+        } catch (error) {
+          this.deps.log.error({ err: error }, 'enactor step failed');
+          if ((error as Error).name === 'InvariantViolation') throw error;
+        }
+        // After a complete generation look again at once (a newer one may be waiting); otherwise poll.
+        if (progressed) continue;
+        await this.deps.clock.sleep(this.options.pollIntervalMs, stopWatching === undefined ? signal : AbortSignal.any([signal, wake.signal]));
+        if (wake.signal.aborted) wake = new AbortController();
       }
-      // After a complete generation look again at once (a newer one may be waiting); otherwise poll.
-      if (!progressed) await this.deps.clock.sleep(this.options.pollIntervalMs, signal);
+    } finally {
+      stopWatching?.();
     }
   }
 }

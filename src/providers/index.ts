@@ -1,15 +1,17 @@
 import type { Config } from '../config/schema.js';
-import { sqlitePath } from '../store/index.js';
+import { etcdSettings, sqlitePath } from '../store/index.js';
 import { UserError } from '../util/assert.js';
 import { normalizeName } from '../domain/names.js';
 import { BuiltinSqliteProvider } from './builtin/sqlite.js';
+import { BuiltinEtcdProvider } from './builtin/etcd.js';
 import { Rfc2136Provider, type Rfc2136Settings } from './rfc2136/provider.js';
 import type { Provider } from './types.js';
 
 export async function createProvider(config: Config, dataDir: string): Promise<Provider> {
   switch (config.provider.kind) {
     case 'builtin':
-      if (config.store.kind !== 'sqlite') throw new UserError('provider "builtin" on an etcd store is not available in this build yet; use store.kind: sqlite');
+      // The built-in provider keeps served records in the same place as the store: SQLite file or etcd cluster.
+      if (config.store.kind === 'etcd') return new BuiltinEtcdProvider(etcdSettings(config));
       return new BuiltinSqliteProvider(sqlitePath(config, dataDir));
     case 'rfc2136':
       return new Rfc2136Provider(rfc2136Settings(config));

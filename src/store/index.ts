@@ -2,6 +2,8 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { UserError } from '../util/assert.js';
 import { SqliteStore } from './sqlite/store.js';
+import { EtcdStore } from './etcd/store.js';
+import type { EtcdConnectionOptions } from './etcd/client.js';
 import type { Store } from './types.js';
 
 /** The SQLite file of an installation: `store.path` from the config, else `<data>/state.db`. */
@@ -10,11 +12,17 @@ export function sqlitePath(config: Config, dataDir: string): string {
   return config.store.path !== undefined ? resolve(config.store.path) : join(resolve(dataDir), 'state.db');
 }
 
+/** The etcd cluster of an installation (`store.endpoints`) and its key prefix (`store.prefix`). */
+export function etcdSettings(config: Config): EtcdConnectionOptions {
+  if (config.store.kind !== 'etcd') throw new UserError('the store is not etcd');
+  return { endpoints: config.store.endpoints, prefix: config.store.prefix };
+}
+
 export async function createStore(config: Config, dataDir: string): Promise<Store> {
   switch (config.store.kind) {
     case 'sqlite':
       return new SqliteStore(sqlitePath(config, dataDir));
     case 'etcd':
-      throw new UserError('store.kind "etcd" is not available in this build yet (see the etcd issue); use kind: sqlite');
+      return new EtcdStore(etcdSettings(config));
   }
 }

@@ -175,3 +175,17 @@ export interface Store {
 
   close(): Promise<void>;
 }
+
+/**
+ * An optional capability beside the Store interface (the etcd store has it): calls `listener` with each newly
+ * published generation and returns a function that stops it. Best effort — a consumer keeps polling
+ * latestGeneration() as the fallback.
+ */
+export interface GenerationWatch {
+  watchGeneration(listener: (generation: Generation) => void): () => void;
+}
+
+export function generationWatchOf(store: Store): GenerationWatch | null {
+  const candidate = store as Store & Partial<GenerationWatch>;
+  return typeof candidate.watchGeneration === 'function' ? (candidate as Store & GenerationWatch) : null;
+}

@@ -1,0 +1,389 @@
+import type { ICompare, IRequestOp, IWatchResponse, Watcher } from 'etcd3';
+import { assert } from '../../util/assert.js';
+import { validateRecordSet } from '../../domain/validate.js';
+import { decodeRecords, encodeRecords } from '../../store/sqlite/codec.js';
+import { compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, writeConcurrency, type EtcdConnectionOptions, type KeyValue } from '../../store/etcd/client.js';
+import { keys, pad } from '../../store/etcd/keys.js';
+import type { ApplyChange, ApplyOutcome, Provider, ServedState } from '../types.js';
+import type { ServedChange } from './sqlite.js';
+import type { ServedSource } from '../../dns/source.js';
+import { EtcdStore } from '../../store/etcd/store.js';
+
+/**
+ * The built-in provider on etcd: what dnsplane's own DNS servers answer,
+ * kept in etcd so that any number of `dnsplane serve` processes on any
+ * hosts follow it. Per name one key, P served/<name> = "<generation>|<records>"
+ * (generation zero-padded to 12 digits, records in the compact codec), so
+ * records and marker change together; the marker's version is the key's
+ * mod revision. `apply` is a compare-and-swap per name (DESIGN.md §3):
+ * nested transactions inside one etcd transaction, each comparing the
+ * name's mod revision (and that the generation does not go back).
+ */
+
+/** Names written per etcd transaction (one nested transaction each, below etcd's 128 ops). */
+const applyNamesPerTxn = 100;
+/** Keys per page when the mirror loads every served name. */
+const loadPageKeys = 5000;
+
+function encodeServed(generation: number, records: ServedState['records']): string {
+  return `${pad(generation)}|${encodeRecords(records)}`;
+}
+
+/** A served key as a state. A value that is not in dnsplane's format (a hand edit) reads as generation 0 with no records: drift the reconciler repairs. */
+export function decodeServed(name: string, kv: KeyValue): ServedState {
+  const text = kv.value.toString();
+  const bar = text.indexOf('|');
+  const generation = bar === 12 ? Number(text.slice(0, bar)) : Number.NaN;
+  if (!Number.isSafeInteger(generation)) return { name, generation: 0, version: kv.mod_revision, records: [] };
+  let records: ServedState['records'];
+  try {
+    records = decodeRecords(text.slice(bar + 1));
+  } catch {
+    records = [];
+  }
+  return { name, generation, version: String(revisionOf(kv.mod_revision)), records };
+}
+
+export class BuiltinEtcdProvider implements Provider {
+  readonly kind = 'builtin';
+  readonly etcd: EtcdConnection;
+
+  constructor(options: EtcdConnectionOptions) {
+    this.etcd = new EtcdConnection(options);
+  }
+
+  private nameOf(kv: KeyValue): string {
+    return this.etcd.path(kv.key).slice(keys.servedPrefix.length);
+  }
+
+  async read(names: readonly string[]): Promise<Map<string, ServedState>> {
+    const { responses } = await this.etcd.readMany(names.map((name) => ({ key: this.etcd.key(keys.served(name)) })));
+    const states = new Map<string, ServedState>();
+    for (const response of responses) {
+      const kv = response.kvs[0];
+      if (kv !== undefined) states.set(this.nameOf(kv), decodeServed(this.nameOf(kv), kv));
+    }
+    return states;
+  }
+
+  async list(afterName: string | null, limit: number): Promise<ServedState[]> {
+    const prefix = this.etcd.key(keys.servedPrefix);
+    const start = afterName === null ? prefix : Buffer.concat([this.etcd.key(keys.served(afterName)), Buffer.from([0])]);
+    const response = await this.etcd.range({ key: start, range_end: prefixEnd(prefix), limit });
+    return response.kvs.map((kv) => decodeServed(this.nameOf(kv), kv));
+  }
+
+  /** One nested transaction: compare this name's marker, write or delete; on failure read it (to check S2). */
+  private conditionalWrite(change: ApplyChange): IRequestOp | null {
+    const key = this.etcd.key(keys.served(change.name));
+    if (change.records === null) {
+      // A removal needs the version that was read: never delete blind.
+      if (change.expectedVersion === null) return null;
+      return { request_txn: { compare: [compare.modified(key, Number(change.expectedVersion))], success: [{ request_delete_range: { key } }], failure: [{ request_range: { key } }] } };
+    }
+    // The last line of defence for S1 at the place that serves DNS: never write an invalid or empty set.
+    const problems = validateRecordSet(change.name, change.records);
+    assert(problems.length === 0, 'S1', problems.join('; '));
+    const guards: ICompare[] = change.expectedVersion === null
+      ? [compare.absent(key)]
+      // The value starts with the zero-padded generation, so "value < pad(g + 1)" means "generation <= g".
+      : [compare.modified(key, Number(change.expectedVersion)), compare.valueLess(key, pad(change.generation + 1))];
+    const value = Buffer.from(encodeServed(change.generation, change.records));
+    return { request_txn: { compare: guards, success: [{ request_put: { key, value } }], failure: [{ request_range: { key } }] } };
+  }
+
+  async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
+    assert(new Set(changes.map((change) => change.name)).size === changes.length, 'internal', 'apply writes each name at most once per call');
+    const slices: ApplyChange[][] = [];
+    for (let start = 0; start < changes.length; start += applyNamesPerTxn) slices.push(changes.slice(start, start + applyNamesPerTxn));
+    // Slices hold distinct names, so they are independent writes: several go at once.
+    const answers: ApplyOutcome[][] = new Array(slices.length);
+    await forEachConcurrently(slices, writeConcurrency, async (slice, index) => {
+      answers[index] = await this.applySlice(slice);
+    });
+    const outcomes = answers.flat();
+    assert(outcomes.length === changes.length, 'internal', 'one outcome per change');
+    return outcomes;
+  }
+
+  private async applySlice(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
+    const writes = changes.map((change) => this.conditionalWrite(change));
+    const ops = writes.filter((op): op is IRequestOp => op !== null);
+    // Touching served-meta in the same transaction lets a follower tell by one read that it missed a write.
+    ops.push({ request_put: { key: this.etcd.key(keys.servedMeta), value: Buffer.alloc(0) } });
+    const response = await this.etcd.txn({ success: ops });
+    const version = String(revisionOf(response.header.revision));
+    let next = 0;
+    return changes.map((change, index): ApplyOutcome => {
+      if (writes[index] === null) return { name: change.name, outcome: 'conflict' };
+      const result = response.responses[next]!.response_txn;
+      next += 1;
+      if (result.succeeded) return { name: change.name, outcome: 'applied', version };
+      this.assertNotBackwards(result.responses[0]?.response_range.kvs[0], change);
+      return { name: change.name, outcome: 'conflict' };
+    });
+  }
+
+  /** A refused write whose version did match can only mean a lower generation: a caller bug, made loud (S2). */
+  private assertNotBackwards(current: KeyValue | undefined, change: ApplyChange): void {
+    const versionMatched = current !== undefined && String(revisionOf(current.mod_revision)) === change.expectedVersion;
+    assert(!versionMatched, 'S2', `${change.name}: writing generation ${change.generation} over ${current === undefined ? '?' : decodeServed(change.name, current).generation}`);
+  }
+
+  /** Starts a local mirror that follows served records by watch (for DNS servers). */
+  async follow(options: MirrorOptions = {}): Promise<EtcdServedMirror> {
+    const mirror = new EtcdServedMirror(this.etcd, options);
+    await mirror.start();
+    return mirror;
+  }
+
+  async close(): Promise<void> {
+    this.etcd.close();
+  }
+}
+
+export interface MirrorOptions {
+  /** How often the mirror checks that etcd answers and that it has seen the newest write. */
+  probeIntervalMs?: number;
+  /** A probe not answered within this long counts as a failure. */
+  probeTimeoutMs?: number;
+  /** A mirror behind served-meta for this long (a watch that silently stopped) reloads everything. */
+  resyncAfterMs?: number;
+}
+
+interface MirrorName {
+  state: ServedState;
+  version: number;
+}
+
+/**
+ * A local copy of every served name that follows etcd by watch, with the
+ * same reads as BuiltinSqliteProvider offers the DNS server:
+ * `currentVersion()` (the newest etcd revision applied) and
+ * `changesSince(version)` (states and removals above it, in version order),
+ * both synchronous and answered from memory. When etcd cannot be reached
+ * the copy simply stops moving (the server keeps answering from it) and
+ * `unreachableSinceMs` says since when; a watch that breaks or falls behind
+ * is replaced by a full reload.
+ */
+export class EtcdServedMirror {
+  private readonly names = new Map<string, MirrorName>();
+  private readonly tombstones = new Map<string, number>();
+  /** (version, name) in version order: the index changesSince searches. Rebuilt when it outgrows the names. */
+  private log: { version: number; name: string }[] = [];
+  private version = 0;
+  private watcher: Watcher | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private behindSinceMs: number | null = null;
+  private reloading = false;
+  private closed = false;
+  unreachableSinceMs: number | null = null;
+  lastError = '';
+
+  constructor(private readonly etcd: EtcdConnection, private readonly options: MirrorOptions = {}) {}
+
+  get size(): number {
+    return this.names.size;
+  }
+
+  async start(): Promise<void> {
+    assert(this.timer === null, 'internal', 'mirror started twice');
+    await this.reload();
+    const interval = this.options.probeIntervalMs ?? 500;
+    this.timer = setInterval(() => void this.probe(), interval);
+    this.timer.unref();
+  }
+
+  currentVersion(): number {
+    return this.version;
+  }
+
+  changesSince(afterVersion: number): { version: number; changes: ServedChange[] } {
+    let low = 0;
+    let high = this.log.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (this.log[middle]!.version <= afterVersion) low = middle + 1;
+      else high = middle;
+    }
+    const touched = new Set<string>();
+    for (let index = low; index < this.log.length; index += 1) touched.add(this.log[index]!.name);
+    const changes: ServedChange[] = [];
+    for (const name of touched) {
+      const entry = this.names.get(name);
+      if (entry !== undefined) changes.push({ name, version: entry.version, state: entry.state });
+      else changes.push({ name, version: this.tombstones.get(name)!, state: null });
+    }
+    changes.sort((a, b) => a.version - b.version);
+    return { version: this.version, changes };
+  }
+
+  /**
+   * Loads every served name at one revision, then watches from the next one.
+   * The old watch stops first, and what was loaded is applied in one
+   * synchronous step, in version order: a reader never sees half a reload,
+   * and the change log stays sorted.
+   */
+  private async reload(): Promise<void> {
+    const previous = this.watcher;
+    this.watcher = null;
+    if (previous !== null) await previous.cancel().catch(() => undefined);
+    const prefix = this.etcd.key('served');
+    const revision = await this.etcd.currentRevision();
+    const loaded = new Map<string, MirrorName>();
+    for await (const page of this.etcd.scan(prefix, prefixEnd(prefix), revision, { pageKeys: loadPageKeys })) {
+      for (const kv of page) {
+        const path = this.etcd.path(kv.key);
+        if (!path.startsWith(keys.servedPrefix)) continue;
+        const name = path.slice(keys.servedPrefix.length);
+        loaded.set(name, { state: decodeServed(name, kv), version: revisionOf(kv.mod_revision) });
+      }
+    }
+    const changed = [...loaded].filter(([name, entry]) => this.names.get(name)?.version !== entry.version).sort((a, b) => a[1].version - b[1].version);
+    for (const [name, entry] of changed) this.setName(name, entry.state, entry.version);
+    // Names gone while the mirror was not watching: removed as of the reload's revision.
+    for (const name of [...this.names.keys()]) if (!loaded.has(name)) this.removeName(name, revision);
+    this.version = Math.max(this.version, revision);
+    this.compactLog();
+    await this.watchFrom(revision + 1);
+  }
+
+  private async watchFrom(revision: number): Promise<void> {
+    assert(this.watcher === null, 'internal', 'a mirror watches once at a time');
+    const watcher = await this.etcd.client.watch().prefix(this.etcd.key('served')).startRevision(String(revision)).create();
+    if (this.closed) return void watcher.cancel().catch(() => undefined);
+    this.watcher = watcher;
+    watcher.on('data', (response: IWatchResponse) => this.applyWatch(response));
+    // A cancelled watch (its revision was compacted) cannot resume: reload everything.
+    watcher.on('error', (error: Error) => {
+      this.lastError = error.message;
+      void this.resync();
+    });
+  }
+
+  private applyWatch(response: IWatchResponse): void {
+    for (const event of response.events) {
+      const path = this.etcd.path(event.kv.key);
+      const revision = revisionOf(event.kv.mod_revision);
+      if (path.startsWith(keys.servedPrefix)) {
+        const name = path.slice(keys.servedPrefix.length);
+        if (event.type === 'Delete') this.removeName(name, revision);
+        else this.setName(name, decodeServed(name, event.kv), revision);
+      }
+      this.version = Math.max(this.version, revision);
+    }
+    if (this.log.length > 2 * (this.names.size + this.tombstones.size) + 1000) this.compactLog();
+  }
+
+  private setName(name: string, state: ServedState, version: number): void {
+    this.names.set(name, { state, version });
+    this.tombstones.delete(name);
+    this.log.push({ version, name });
+  }
+
+  private removeName(name: string, version: number): void {
+    if (!this.names.delete(name)) return;
+    this.tombstones.set(name, version);
+    this.log.push({ version, name });
+  }
+
+  /** One log entry per name and tombstone, in version order. */
+  private compactLog(): void {
+    const log = [...this.names].map(([name, entry]) => ({ version: entry.version, name }));
+    for (const [name, version] of this.tombstones) log.push({ version, name });
+    this.log = log.sort((a, b) => a.version - b.version);
+  }
+
+  /** Is etcd answering, and has the mirror seen the newest served write? */
+  private async probe(): Promise<void> {
+    if (this.closed || this.reloading) return;
+    try {
+      const response = await this.etcd.client.kv.range({ key: this.etcd.key(keys.servedMeta) }, { deadline: Date.now() + (this.options.probeTimeoutMs ?? 1000) });
+      this.unreachableSinceMs = null;
+      const meta = response.kvs[0];
+      const behind = meta !== undefined && revisionOf(meta.mod_revision) > this.version;
+      if (!behind) this.behindSinceMs = null;
+      else {
+        this.behindSinceMs ??= Date.now();
+        if (Date.now() - this.behindSinceMs > (this.options.resyncAfterMs ?? 2000)) await this.resync();
+      }
+    } catch (error) {
+      this.lastError = (error as Error).message;
+      this.unreachableSinceMs ??= Date.now();
+    }
+  }
+
+  private async resync(): Promise<void> {
+    if (this.reloading || this.closed) return;
+    this.reloading = true;
+    try {
+      await this.reload();
+      this.behindSinceMs = null;
+    } catch (error) {
+      this.lastError = (error as Error).message;
+      this.unreachableSinceMs ??= Date.now();
+    } finally {
+      this.reloading = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    if (this.watcher !== null) await this.watcher.cancel().catch(() => undefined);
+    this.watcher = null;
+  }
+}
+
+/**
+ * The served records in etcd as a source for dnsplane's DNS server
+ * (src/dns, the `ServedSource` shape): a mirror that follows etcd by watch.
+ * `open` throws while etcd cannot be reached, so the server's refresher
+ * marks itself failing static, alarms, and keeps answering from its last
+ * snapshot; when etcd answers again the mirror has caught up and the
+ * refresher reads what changed meanwhile.
+ */
+export class EtcdServedSource implements ServedSource {
+  private provider: BuiltinEtcdProvider | null = null;
+  private mirror: EtcdServedMirror | null = null;
+  private store: EtcdStore | null = null;
+  private opened = false;
+
+  constructor(private readonly settings: EtcdConnectionOptions, private readonly alarmName = 'dns-server', private readonly mirrorOptions: MirrorOptions = {}) {}
+
+  /** Loads every served name (etcd must answer once: with no snapshot at all there is nothing to serve statically). */
+  async start(): Promise<void> {
+    assert(this.provider === null, 'internal', 'etcd served source started twice');
+    this.provider = new BuiltinEtcdProvider(this.settings);
+    this.store = new EtcdStore(this.settings);
+    this.mirror = await this.provider.follow(this.mirrorOptions);
+  }
+
+  open(): { reader: EtcdServedMirror; fresh: boolean } {
+    const mirror = this.mirror;
+    assert(mirror !== null, 'internal', 'etcd served source used before start()');
+    if (mirror.unreachableSinceMs !== null) {
+      throw new Error(`etcd unreachable since ${new Date(mirror.unreachableSinceMs).toISOString()}: ${mirror.lastError}`);
+    }
+    const fresh = !this.opened;
+    this.opened = true;
+    return { reader: mirror, fresh };
+  }
+
+  async raiseAlarm(kind: string, message: string): Promise<void> {
+    assert(this.store !== null, 'internal', 'etcd served source used before start()');
+    await this.store.raiseAlarm(kind, this.alarmName, message);
+  }
+
+  async clearAlarm(kind: string): Promise<void> {
+    assert(this.store !== null, 'internal', 'etcd served source used before start()');
+    await this.store.clearAlarm(kind, this.alarmName);
+  }
+
+  async close(): Promise<void> {
+    await this.mirror?.close();
+    await this.provider?.close();
+    await this.store?.close();
+  }
+}

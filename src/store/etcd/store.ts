@@ -1,0 +1,507 @@
+/**
+ * The distributed store: every dnsplane role on any host shares one etcd
+ * cluster (v3 API, etcd 3.4+). No replication of dnsplane's own: etcd's Raft
+ * log is the only copy that matters, and every conditional write is one etcd
+ * transaction (Txn) whose compares decide it.
+ *
+ * Key layout, below the configured prefix P (default "/dnsplane/"). <g> is a
+ * generation zero-padded to 12 digits so key order is numeric order; "!"
+ * separates a DNS name from what follows because it sorts below every
+ * character a name may contain, so key order is name order. Free-form
+ * components (<kind>, <target>, <id>, <scope>) are URI-encoded.
+ *
+ *   P plan/latest                         newest published generation ("42"); absent = 0. Only the flip writes it.
+ *   P plan/header/<g>                     header of published plan g (JSON: PlanHeader + attempt id + delta chunk count)
+ *   P plan/stage                          the publication in progress: {generation, attempt, holder, token}
+ *   P plan/delta/<g>/<n:06>               chunk n of the versions introduced at g: "name<TAB>records" lines, name order,
+ *                                         at most 512 KiB each; deleted together with header g
+ *   P plan/version/<name>!<since>         record set of version (name, since): compact codec, "-" for a removal
+ *   P plan/superseded/<by>/<name>!<since> "" — version (name, since) was superseded at generation <by> (janitor's index)
+ *   P lease/<name>                        {"holder"} attached to an etcd lease; the fencing token is the key's create revision
+ *   P enactor/<id>                        {heldGeneration, enactedGeneration, heartbeatAtMs, ttlMs} (kept after death, like SQLite)
+ *   P enactor-live/<id>                   "" attached to the enactor's etcd lease: present exactly while it is alive
+ *   P health/<target>                     {state, source, updatedAtMs}
+ *   P history/<name>!<writer>.<seq>       one history entry (JSON); id = create revision * 1024 + index in its transaction
+ *   P alarm/<kind>/<name>                 Alarm (JSON)
+ *   P counter/<name>                      decimal value
+ *   P drain/<target>, P freeze/<scope>    "" while set
+ *   P request-seq                         last operator request id
+ *   P request/<kind>/<id:012>             pending operator request (JSON); moved to P request-done/<kind>/<id> when taken
+ *   P served/<name>                       built-in provider: "<g>|<records>"; the marker's version is the key's mod revision
+ *   P served-meta                         built-in provider: rewritten by every apply, so one read tells a follower it is behind
+ *
+ * Publication (plans.ts): the leader's fencing token is the create revision
+ * of P lease/planner; every write of a publication compares it and the mod
+ * revision of P plan/latest. A plan that fits in one transaction is written
+ * by that one transaction. A larger one is staged: P plan/stage first, then
+ * the data under generation latest+1 in bounded transactions (at most 120
+ * ops and 1 MiB each, below etcd's 128 ops and 1.5 MiB defaults) that also
+ * compare the stage record's mod revision, then one transaction flips
+ * P plan/latest together with the header. Readers only look at generations
+ * up to P plan/latest, so they never see half a plan. A plan read pins one
+ * etcd revision for all its ranges, so it is one snapshot.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ICompare, IRequestOp, Watcher } from 'etcd3';
+import { assert } from '../../util/assert.js';
+import { backoffMs, systemClock, systemRng, type Clock } from '../../util/clock.js';
+import type { Generation, HealthState, PlanHeader, PlanEntry } from '../../domain/types.js';
+import type {
+  Alarm, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
+  PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
+} from '../types.js';
+import { batchOps, compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, scanPageKeys, writeConcurrency, type EtcdConnectionOptions, type KeyValue } from './client.js';
+import { keys } from './keys.js';
+import { EtcdPlans } from './plans.js';
+
+/** Compare-and-swap loops (counters, alarms, request ids) give up after this many lost races. */
+const casAttemptsMax = 50;
+const casBackoffBaseMs = 2;
+const casBackoffMaxMs = 100;
+/** History ids: create revision * this + index within the transaction (a transaction holds at most 120 entries). */
+const historyIdsPerRevision = 1024;
+/** Keys whose last known state is cached for compare-and-swap. */
+const lastSeenMax = 10_000;
+/** Health targets decided and written per transaction (a compare and a put each, below txnOpsMax). */
+const healthTargetsPerTxn = 60;
+/** History entries written per transaction (well below txnOpsMax, and below historyIdsPerRevision). */
+const historyEntriesPerTxn = 100;
+/** Pages of this many keys when reading every history entry. */
+const historyPageKeys = 5000;
+
+export interface EtcdStoreOptions extends EtcdConnectionOptions {}
+
+interface EnactorRecord {
+  heldGeneration: Generation;
+  enactedGeneration: Generation;
+  heartbeatAtMs: number;
+  ttlMs: number;
+}
+
+interface HistoryValue {
+  fromGeneration: Generation;
+  toGeneration: Generation;
+  actor: string;
+  kind: HistoryEntry['kind'];
+  detail: string;
+  atMs: number;
+  index: number;
+}
+
+function parseJson<T>(kv: KeyValue): T {
+  return JSON.parse(kv.value.toString()) as T;
+}
+
+function put(key: Buffer, value: string | object, lease?: string): IRequestOp {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return { request_put: { key, value: Buffer.from(text), ...(lease === undefined ? {} : { lease }) } };
+}
+
+export class EtcdStore implements Store {
+  readonly kind = 'etcd';
+  readonly etcd: EtcdConnection;
+  private readonly plans: EtcdPlans;
+  /** The etcd lease behind each enactor id this process heartbeats for (kept alive, replaced when it expired). */
+  private readonly heartbeatLeases = new Map<string, string>();
+  /** Unique per store instance, so history keys written by different processes never collide. */
+  private readonly writerId = randomUUID().slice(0, 8);
+  private historySequence = 0;
+  private readonly watchers = new Set<Watcher>();
+  /** Last known state of keys this process updates by compare-and-swap (counters, alarms). */
+  private readonly lastSeen = new Map<string, KeyValue | null>();
+
+  constructor(options: EtcdStoreOptions, private readonly clock: Clock = systemClock) {
+    this.etcd = new EtcdConnection(options);
+    this.plans = new EtcdPlans(this.etcd, clock);
+  }
+
+  private key(path: string): Buffer {
+    return this.etcd.key(path);
+  }
+
+  /** All keys under `prefix` (a path), in key order, at one revision (the first page's; later pages are pinned to it). */
+  private async listPrefix(prefix: string, pageKeys = scanPageKeys): Promise<KeyValue[]> {
+    const start = this.key(prefix);
+    const end = prefixEnd(start);
+    const first = await this.etcd.range({ key: start, range_end: end, limit: pageKeys });
+    if (!first.more || first.kvs.length === 0) return first.kvs;
+    const all = [...first.kvs];
+    const from = Buffer.concat([first.kvs[first.kvs.length - 1]!.key, Buffer.from([0])]);
+    for await (const page of this.etcd.scan(from, end, revisionOf(first.header.revision), { pageKeys })) all.push(...page);
+    return all;
+  }
+
+  /**
+   * Read-modify-write of one key with a compare on its mod revision, retried
+   * with jittered backoff when another writer got in between. `change`
+   * returns the new value, or null to write nothing. The last value seen is
+   * remembered and a failed compare reads the key in the same transaction,
+   * so an uncontended update is one round trip.
+   */
+  private async compareAndSwap(path: string, change: (current: KeyValue | null) => string | null): Promise<boolean> {
+    const key = this.key(path);
+    // A remembered state may be stale: a write based on it fails its compare; a decision not to write is re-made fresh.
+    let fresh = !this.lastSeen.has(path);
+    let current = fresh ? await this.etcd.get(path) : this.lastSeen.get(path)!;
+    for (let attempt = 0; attempt < casAttemptsMax; attempt += 1) {
+      if (attempt > 0) await this.clock.sleep(backoffMs(systemRng, attempt, casBackoffBaseMs, casBackoffMaxMs));
+      let next = change(current);
+      if (next === null && !fresh) {
+        current = await this.etcd.get(path);
+        fresh = true;
+        next = change(current);
+      }
+      if (next === null) return false;
+      const guard = current === null ? compare.absent(key) : compare.modified(key, revisionOf(current.mod_revision));
+      const response = await this.etcd.txn({ compare: [guard], success: [put(key, next)], failure: [{ request_range: { key } }] });
+      if (response.succeeded) {
+        this.rememberWritten(path, key, next, revisionOf(response.header.revision), current);
+        return true;
+      }
+      current = response.responses[0]?.response_range.kvs[0] ?? null;
+      fresh = true;
+    }
+    this.lastSeen.delete(path);
+    throw new Error(`etcd key ${path}: lost ${casAttemptsMax} compare-and-swap races in a row`);
+  }
+
+  /** What this process wrote last, as etcd holds it now (bounded: the cache forgets everything past its size). */
+  private rememberWritten(path: string, key: Buffer, value: string, revision: number, previous: KeyValue | null): void {
+    if (this.lastSeen.size >= lastSeenMax) this.lastSeen.clear();
+    const createRevision = previous === null ? String(revision) : previous.create_revision;
+    this.lastSeen.set(path, { key, value: Buffer.from(value), create_revision: createRevision, mod_revision: String(revision), version: '0', lease: '0' });
+  }
+
+  // Plans (plans.ts).
+
+  async latestGeneration(): Promise<Generation> {
+    return (await this.plans.latest()).generation;
+  }
+
+  async publishPlan(request: PublishRequest): Promise<PublishResult> {
+    return this.plans.publish(request);
+  }
+
+  async readPlan(generation: Generation, options: PlanReadOptions = {}): Promise<PlanView | null> {
+    return this.plans.read(generation, options);
+  }
+
+  async readEntriesAt(names: readonly string[], generation: Generation): Promise<Map<string, PlanEntry>> {
+    return this.plans.entriesAt(names, generation);
+  }
+
+  async listPlans(limit: number): Promise<PlanHeader[]> {
+    return this.plans.listHeaders(limit);
+  }
+
+  async oldestGeneration(): Promise<Generation> {
+    return this.plans.oldest();
+  }
+
+  async listSuperseded(floor: Generation, limit: number): Promise<SupersededVersion[]> {
+    return this.plans.listSuperseded(floor, limit);
+  }
+
+  async deletePlanData(versions: readonly SupersededVersion[], headersBelow: Generation): Promise<{ versions: number; headers: number }> {
+    return this.plans.deleteData(versions, headersBelow);
+  }
+
+  /**
+   * Calls `listener` with each newly published generation, from a watch on
+   * P plan/latest; the returned function stops it. Best effort: a watch
+   * that breaks only costs the enactor its early wake-up (it still polls).
+   */
+  watchGeneration(listener: (generation: Generation) => void): () => void {
+    let watcher: Watcher | null = null;
+    let stopped = false;
+    this.etcd.client.watch().key(this.key(keys.latest)).create().then(
+      (created) => {
+        if (stopped) return void created.cancel().catch(() => undefined);
+        watcher = created;
+        this.watchers.add(created);
+        created.on('put', (kv) => listener(Number(kv.value.toString())));
+        created.on('error', () => undefined);
+      },
+      () => undefined,
+    );
+    return () => {
+      stopped = true;
+      if (watcher === null) return;
+      this.watchers.delete(watcher);
+      watcher.cancel().catch(() => undefined);
+    };
+  }
+
+  // Leases: an etcd lease carries expiry; the key's create revision is the fencing token.
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null> {
+    assert(ttlMs > 0, 'internal', 'lease TTL must be positive');
+    const path = keys.lease(name);
+    const startedMs = this.clock.nowMs();
+    const current = await this.etcd.get(path);
+    if (current !== null) {
+      if (parseJson<{ holder: string }>(current).holder !== holder) return null;
+      // The same holder asking again in time keeps its token, as with SQLite.
+      const renewed = await this.renewLease({ name, holder, token: revisionOf(current.create_revision), expiresAtMs: 0 }, ttlMs);
+      if (renewed !== null) return renewed;
+    }
+    const leaseId = await this.etcd.grantLease(ttlMs);
+    const key = this.key(path);
+    const created = await this.etcd.txn({ compare: [compare.absent(key)], success: [put(key, { holder }, leaseId)] });
+    if (!created.succeeded) {
+      await this.etcd.revokeLease(leaseId);
+      return null;
+    }
+    const token = revisionOf(created.header.revision);
+    assert(token > 0, 'S6', `lease ${name} created at revision ${token}`);
+    return { name, holder, token, expiresAtMs: startedMs + ttlMs };
+  }
+
+  async renewLease(grant: LeaseGrant, ttlMs: number): Promise<LeaseGrant | null> {
+    const startedMs = this.clock.nowMs();
+    const current = await this.etcd.get(keys.lease(grant.name));
+    if (current === null || revisionOf(current.create_revision) !== grant.token) return null;
+    if (parseJson<{ holder: string }>(current).holder !== grant.holder) return null;
+    // The key cannot outlive its lease, so a keep-alive that finds the lease alive also proves the key is still ours.
+    const remainingSeconds = await this.etcd.keepAliveOnce(current.lease);
+    if (remainingSeconds <= 0) return null;
+    return { ...grant, expiresAtMs: startedMs + Math.min(ttlMs, remainingSeconds * 1000) };
+  }
+
+  async releaseLease(grant: LeaseGrant): Promise<void> {
+    const current = await this.etcd.get(keys.lease(grant.name));
+    if (current === null || revisionOf(current.create_revision) !== grant.token) return;
+    await this.etcd.revokeLease(current.lease);
+  }
+
+  // Enactor heartbeats: a record that stays, and a liveness key on an etcd lease.
+
+  private async heartbeatLease(id: string, ttlMs: number): Promise<string> {
+    const known = this.heartbeatLeases.get(id);
+    if (known !== undefined && (await this.etcd.keepAliveOnce(known)) > 0) return known;
+    const leaseId = await this.etcd.grantLease(ttlMs);
+    this.heartbeatLeases.set(id, leaseId);
+    return leaseId;
+  }
+
+  async heartbeat(info: Omit<EnactorInfo, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
+    const leaseId = await this.heartbeatLease(info.id, ttlMs);
+    const record: EnactorRecord = { heldGeneration: info.heldGeneration, enactedGeneration: info.enactedGeneration, heartbeatAtMs: this.clock.nowMs(), ttlMs };
+    await this.etcd.txn({ success: [put(this.key(keys.enactor(info.id)), record), put(this.key(keys.live(info.id)), '', leaseId)] });
+  }
+
+  /**
+   * Liveness is the etcd lease, not a clock: expiresAtMs is reported so that
+   * `expiresAtMs > now` (the janitor's test) agrees with it — at least now+1
+   * while the lease lives, at most now once it is gone.
+   */
+  async listEnactors(): Promise<EnactorInfo[]> {
+    const records = this.key(keys.enactorPrefix);
+    const live = this.key(keys.livePrefix);
+    const { responses } = await this.etcd.readMany([{ key: records, range_end: prefixEnd(records) }, { key: live, range_end: prefixEnd(live), keys_only: true }]);
+    const alive = new Set(responses[1]!.kvs.map((kv) => decodeURIComponent(this.etcd.path(kv.key).slice(keys.livePrefix.length))));
+    const now = this.clock.nowMs();
+    return responses[0]!.kvs.map((kv) => {
+      const id = decodeURIComponent(this.etcd.path(kv.key).slice(keys.enactorPrefix.length));
+      const record = parseJson<EnactorRecord>(kv);
+      const recorded = record.heartbeatAtMs + record.ttlMs;
+      return {
+        id, heldGeneration: record.heldGeneration, enactedGeneration: record.enactedGeneration, heartbeatAtMs: record.heartbeatAtMs,
+        expiresAtMs: alive.has(id) ? Math.max(recorded, now + 1) : Math.min(recorded, now),
+      };
+    }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // Health.
+
+  async setHealth(target: string, state: HealthState, source: string): Promise<void> {
+    await this.setHealthMany([{ target, state }], source);
+  }
+
+  /**
+   * Source "operator" is an override that writes from any other source never
+   * replace: each slice is written in one transaction that compares the mod
+   * revision of every key it decided on, and decided again if one moved.
+   */
+  async setHealthMany(records: readonly { target: string; state: HealthState }[], source: string): Promise<void> {
+    for (let start = 0; start < records.length; start += healthTargetsPerTxn) {
+      const slice = records.slice(start, start + healthTargetsPerTxn);
+      for (let attempt = 0; ; attempt += 1) {
+        assert(attempt < casAttemptsMax, 'internal', `health: lost ${casAttemptsMax} races in a row`);
+        if (attempt > 0) await this.clock.sleep(backoffMs(systemRng, attempt, casBackoffBaseMs, casBackoffMaxMs));
+        if (await this.tryWriteHealth(slice, source)) break;
+      }
+    }
+  }
+
+  private async tryWriteHealth(records: readonly { target: string; state: HealthState }[], source: string): Promise<boolean> {
+    const { responses } = await this.etcd.readMany(records.map((record) => ({ key: this.key(keys.health(record.target)) })));
+    const guards: ICompare[] = [];
+    const ops: IRequestOp[] = [];
+    const updatedAtMs = this.clock.nowMs();
+    records.forEach((record, index) => {
+      const key = this.key(keys.health(record.target));
+      const current = responses[index]!.kvs[0];
+      if (current !== undefined && source !== 'operator' && parseJson<{ source: string }>(current).source === 'operator') return;
+      guards.push(current === undefined ? compare.absent(key) : compare.modified(key, revisionOf(current.mod_revision)));
+      ops.push(put(key, { state: record.state, source, updatedAtMs }));
+    });
+    if (ops.length === 0) return true;
+    return (await this.etcd.txn({ compare: guards, success: ops })).succeeded;
+  }
+
+  async clearHealth(target: string): Promise<boolean> {
+    const response = await this.etcd.client.kv.deleteRange({ key: this.key(keys.health(target)) });
+    return Number(response.deleted) > 0;
+  }
+
+  async readHealth(): Promise<HealthRecord[]> {
+    return (await this.listPrefix(keys.healthPrefix)).map((kv) => {
+      const value = parseJson<{ state: HealthState; source: string; updatedAtMs: number }>(kv);
+      return { target: decodeURIComponent(this.etcd.path(kv.key).slice(keys.healthPrefix.length)), ...value };
+    });
+  }
+
+  // History: one key per entry, ordered by the revision that wrote it.
+
+  async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
+    const now = this.clock.nowMs();
+    // One transaction per slice; the position within it orders entries that share its revision.
+    const slices: IRequestOp[][] = [];
+    for (let start = 0; start < entries.length; start += historyEntriesPerTxn) {
+      const ops = entries.slice(start, start + historyEntriesPerTxn).map((entry, index) => {
+        this.historySequence += 1;
+        const key = this.key(`${keys.historyOf(entry.name)}${this.writerId}.${String(this.historySequence).padStart(12, '0')}`);
+        const value: HistoryValue = {
+          fromGeneration: entry.fromGeneration, toGeneration: entry.toGeneration, actor: entry.actor, kind: entry.kind,
+          detail: entry.detail, atMs: entry.atMs ?? now, index,
+        };
+        return put(key, value);
+      });
+      assert(batchOps(ops).length === 1, 'internal', 'a slice of history entries exceeds one transaction');
+      slices.push(ops);
+    }
+    await forEachConcurrently(slices, writeConcurrency, async (ops) => {
+      await this.etcd.txn({ success: ops });
+    });
+  }
+
+  async readHistory(name: string | null, limit: number): Promise<StoredHistoryEntry[]> {
+    const kvs = await this.listPrefix(name === null ? keys.historyPrefix : keys.historyOf(name), historyPageKeys);
+    const entries = kvs.map((kv): StoredHistoryEntry => {
+      const value = parseJson<HistoryValue>(kv);
+      const path = this.etcd.path(kv.key).slice(keys.historyPrefix.length);
+      const entryName = decodeURIComponent(path.slice(0, path.lastIndexOf('!')));
+      assert(value.index < historyIdsPerRevision, 'internal', `history index ${value.index} too large`);
+      return {
+        id: revisionOf(kv.create_revision) * historyIdsPerRevision + value.index, name: entryName, fromGeneration: value.fromGeneration,
+        toGeneration: value.toGeneration, actor: value.actor, kind: value.kind, detail: value.detail, atMs: value.atMs,
+      };
+    });
+    entries.sort((a, b) => a.id - b.id);
+    return entries.slice(Math.max(0, entries.length - limit));
+  }
+
+  // Alarms and counters: compare-and-swap on the key's mod revision.
+
+  async raiseAlarm(kind: string, name: string, message: string): Promise<void> {
+    const now = this.clock.nowMs();
+    await this.compareAndSwap(keys.alarm(kind, name), (current) => {
+      const previous = current === null ? null : parseJson<Alarm>(current);
+      const alarm: Alarm = previous === null
+        ? { kind, name, message, count: 1, raisedAtMs: now, lastAtMs: now, clearedAtMs: null }
+        : { ...previous, message, count: previous.count + 1, lastAtMs: now, raisedAtMs: previous.clearedAtMs === null ? previous.raisedAtMs : now, clearedAtMs: null };
+      return JSON.stringify(alarm);
+    });
+    await this.incrementCounter(`alarms_${kind}`);
+  }
+
+  async clearAlarm(kind: string, name: string): Promise<void> {
+    const now = this.clock.nowMs();
+    await this.compareAndSwap(keys.alarm(kind, name), (current) => {
+      if (current === null) return null;
+      const alarm = parseJson<Alarm>(current);
+      return alarm.clearedAtMs !== null ? null : JSON.stringify({ ...alarm, clearedAtMs: now });
+    });
+  }
+
+  async listAlarms(activeOnly: boolean): Promise<Alarm[]> {
+    const alarms = (await this.listPrefix(keys.alarmPrefix)).map((kv) => parseJson<Alarm>(kv));
+    return alarms.filter((alarm) => !activeOnly || alarm.clearedAtMs === null).sort((a, b) => b.lastAtMs - a.lastAtMs);
+  }
+
+  async incrementCounter(name: string, by = 1): Promise<void> {
+    await this.compareAndSwap(keys.counter(name), (current) => String((current === null ? 0 : Number(current.value.toString())) + by));
+  }
+
+  async readCounters(): Promise<Counter[]> {
+    return (await this.listPrefix(keys.counterPrefix)).map((kv) => ({
+      name: decodeURIComponent(this.etcd.path(kv.key).slice(keys.counterPrefix.length)), value: Number(kv.value.toString()),
+    })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  // Operator controls.
+
+  private async setFlag(path: string, on: boolean): Promise<void> {
+    if (on) await this.etcd.txn({ success: [put(this.key(path), '')] });
+    else await this.etcd.client.kv.deleteRange({ key: this.key(path) });
+  }
+
+  private async listFlags(prefix: string): Promise<string[]> {
+    return (await this.listPrefix(prefix)).map((kv) => decodeURIComponent(this.etcd.path(kv.key).slice(prefix.length))).sort();
+  }
+
+  async setDrain(target: string, drained: boolean): Promise<void> {
+    await this.setFlag(keys.drain(target), drained);
+  }
+
+  async listDrains(): Promise<string[]> {
+    return this.listFlags(keys.drainPrefix);
+  }
+
+  async setFreeze(scope: string, frozen: boolean): Promise<void> {
+    await this.setFlag(keys.freeze(scope), frozen);
+  }
+
+  async listFreezes(): Promise<string[]> {
+    return this.listFlags(keys.freezePrefix);
+  }
+
+  async addRequest(kind: OperatorRequest['kind'], subject: string, actor: string, reason: string): Promise<number> {
+    const sequenceKey = this.key(keys.requestSequence);
+    for (let attempt = 0; attempt < casAttemptsMax; attempt += 1) {
+      if (attempt > 0) await this.clock.sleep(backoffMs(systemRng, attempt, casBackoffBaseMs, casBackoffMaxMs));
+      const current = await this.etcd.get(keys.requestSequence);
+      const id = (current === null ? 0 : Number(current.value.toString())) + 1;
+      const guard = current === null ? compare.absent(sequenceKey) : compare.modified(sequenceKey, revisionOf(current.mod_revision));
+      const request = { kind, subject, actor, reason, createdAtMs: this.clock.nowMs() };
+      const response = await this.etcd.txn({ compare: [guard], success: [put(sequenceKey, String(id)), put(this.key(keys.request(kind, id)), request)] });
+      if (response.succeeded) return id;
+    }
+    throw new Error(`operator request id: lost ${casAttemptsMax} races in a row`);
+  }
+
+  /** Takes pending requests in one transaction that checks none was taken meanwhile (two takers never get the same one). */
+  async takeRequests(kind: OperatorRequest['kind'], limit: number): Promise<OperatorRequest[]> {
+    const prefix = this.key(keys.requestsOf(kind));
+    for (let attempt = 0; attempt < casAttemptsMax; attempt += 1) {
+      if (attempt > 0) await this.clock.sleep(backoffMs(systemRng, attempt, casBackoffBaseMs, casBackoffMaxMs));
+      const pending = (await this.etcd.range({ key: prefix, range_end: prefixEnd(prefix), limit: Math.min(limit, 40) })).kvs;
+      if (pending.length === 0) return [];
+      const now = this.clock.nowMs();
+      const taken = pending.map((kv) => ({ kv, id: Number(this.etcd.path(kv.key).slice(keys.requestsOf(kind).length)), value: parseJson<Omit<OperatorRequest, 'id'>>(kv) }));
+      const response = await this.etcd.txn({
+        compare: taken.map(({ kv }) => compare.modified(kv.key, revisionOf(kv.mod_revision))),
+        success: taken.flatMap(({ kv, id, value }) => [{ request_delete_range: { key: kv.key } }, put(this.key(keys.requestDone(kind, id)), { ...value, doneAtMs: now })]),
+      });
+      if (response.succeeded) return taken.map(({ id, value }) => ({ id, kind, subject: value.subject, actor: value.actor, reason: value.reason, createdAtMs: value.createdAtMs }));
+    }
+    throw new Error(`operator requests: lost ${casAttemptsMax} races in a row`);
+  }
+
+  async close(): Promise<void> {
+    for (const watcher of this.watchers) await watcher.cancel().catch(() => undefined);
+    this.watchers.clear();
+    this.etcd.close();
+  }
+}

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { InvariantViolation } from '../../../src/util/assert.js';
+import type { Store } from '../../../src/store/types.js';
+import { records } from '../../helpers/fixtures.js';
+
+/**
+ * The Store contract, written once and run against every implementation
+ * (test/store/etcd/store.test.ts runs it on SQLite and on a real etcd
+ * cluster). It mirrors test/store/sqlite.test.ts, with the one difference
+ * a distributed store forces: lease expiry is real time on etcd (the
+ * fixture waits for it) where SQLite's tests move a hand-driven clock.
+ */
+
+export interface StoreFixture {
+  store: Store;
+  /** A second, independent connection to the same store (another process, another host). */
+  other(): Promise<Store>;
+  /** TTL to use for leases in these tests. */
+  leaseTtlMs: number;
+  /** Returns once a lease taken with leaseTtlMs has expired at the store. */
+  expireLease(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type ContractCase = [title: string, body: (fixture: StoreFixture) => Promise<void>];
+
+const publishSimple = (store: Store, lease: Parameters<Store['publishPlan']>[0]['lease'], base: number, changes: { name: string; records: ReturnType<typeof records> | null }[]) =>
+  store.publishPlan({ lease, baseGeneration: base, changes, namesTotal: changes.length, forced: false, note: '' });
+
+export const contractCases: ContractCase[] = [
+  ['publication needs the current lease token and the newest base generation', async ({ store, leaseTtlMs, expireLease }) => {
+    const lease = (await store.acquireLease('planner', 'p1', leaseTtlMs))!;
+    assert.ok(lease.token > 0);
+    const again = (await store.acquireLease('planner', 'p1', leaseTtlMs))!;
+    assert.equal(again.token, lease.token, 'the same holder asking again in time keeps its token');
+    const first = await publishSimple(store, lease, 0, [{ name: 'a.dnsplane.test', records: records('192.0.2.1') }]);
+    assert.ok(first.ok && first.header.generation === 1);
+    const stale = await publishSimple(store, lease, 0, []);
+    assert.deepEqual(stale.ok ? null : stale.reason, 'stale-base');
+    assert.equal(await store.acquireLease('planner', 'p2', leaseTtlMs), null, 'a live lease is not taken');
+    await expireLease('planner');
+    const lease2 = (await store.acquireLease('planner', 'p2', leaseTtlMs))!;
+    assert.ok(lease2.token > lease.token, 'a new holder gets a higher fencing token');
+    const fenced = await publishSimple(store, lease, 1, []);
+    assert.deepEqual(fenced.ok ? null : fenced.reason, 'fenced', 'the old holder is fenced at the write');
+    assert.equal(await store.renewLease(lease, leaseTtlMs), null, 'the old holder cannot renew');
+    const second = await publishSimple(store, lease2, 1, [{ name: 'b.dnsplane.test', records: records('192.0.2.2') }]);
+    assert.ok(second.ok && second.header.generation === 2 && second.header.fencingToken === lease2.token);
+    assert.equal(await store.latestGeneration(), 2);
+    await store.releaseLease(lease2);
+    assert.ok((await store.acquireLease('planner', 'p3', leaseTtlMs))!.token > lease2.token, 'a released lease is free at once, with a higher token');
+  }],
+
+  ['plans are versions: full views, deltas and per-name lookups see the right sets', async ({ store }) => {
+    const lease = (await store.acquireLease('planner', 'p', 60_000))!;
+    const publish = async (base: number, changes: { name: string; records: ReturnType<typeof records> | null }[]) => {
+      const result = await publishSimple(store, lease, base, changes);
+      assert.ok(result.ok, JSON.stringify(result));
+    };
+    await publish(0, [{ name: 'a', records: records('192.0.2.1') }, { name: 'b', records: records('192.0.2.2') }]);
+    await publish(1, [{ name: 'a', records: records('192.0.2.3') }]);
+    await publish(2, [{ name: 'b', records: null }]);
+    const full3 = (await store.readPlan(3))!;
+    assert.deepEqual(full3.entries.map((e) => [e.name, e.since, e.records?.[0]?.address ?? null]).sort(), [['a', 2, '192.0.2.3'], ['b', 3, null]]);
+    const full1 = (await store.readPlan(1))!;
+    assert.deepEqual(full1.entries.map((e) => [e.name, e.records![0]!.address]).sort(), [['a', '192.0.2.1'], ['b', '192.0.2.2']]);
+    const delta = (await store.readPlan(3, { sinceAfter: 2 }))!;
+    assert.deepEqual(delta.entries.map((e) => e.name), ['b'], 'a delta holds only what changed after the watermark');
+    const delta1 = (await store.readPlan(3, { sinceAfter: 1 }))!;
+    assert.deepEqual(delta1.entries.map((e) => [e.name, e.since]), [['a', 2], ['b', 3]]);
+    const named = (await store.readPlan(2, { names: ['b', 'a', 'nope'] }))!;
+    assert.deepEqual(named.entries.map((e) => [e.name, e.since]), [['b', 1], ['a', 2]]);
+    const at1 = await store.readEntriesAt(['a', 'b', 'zzz'], 1);
+    assert.equal(at1.get('a')!.records![0]!.address, '192.0.2.1');
+    assert.equal(at1.has('zzz'), false);
+    assert.equal(await store.readPlan(4), null, 'a plan never published does not exist');
+    const superseded = await store.listSuperseded(3, 100);
+    assert.deepEqual(superseded.map((v) => [v.name, v.since, v.supersededBy]).sort(), [['a', 1, 2], ['b', 1, 3]]);
+    const deleted = await store.deletePlanData(superseded.filter((v) => v.name === 'a'), 2);
+    assert.deepEqual(deleted, { versions: 1, headers: 1 });
+    assert.equal(await store.readPlan(1), null, 'a cleaned-up plan reads as missing, never as a partial view');
+    assert.equal(await store.oldestGeneration(), 2);
+    assert.deepEqual((await store.listPlans(10)).map((p) => p.generation), [3, 2]);
+    const deltaAfterCleanup = (await store.readPlan(3, { sinceAfter: 1 }))!;
+    assert.deepEqual(deltaAfterCleanup.entries.map((e) => [e.name, e.since]), [['a', 2], ['b', 3]], 'a delta reaching below the oldest plan still holds every change');
+    await assert.rejects(store.deletePlanData([], 4), (error: unknown) => error instanceof InvariantViolation && /S4/.test(error.message));
+    assert.equal(await store.latestGeneration(), 3, 'the refused clean-up left the newest plan');
+  }],
+
+  ['plans page in name order, whole or as deltas', async ({ store }) => {
+    const lease = (await store.acquireLease('planner', 'p', 60_000))!;
+    const names = Array.from({ length: 25 }, (_, n) => `n${String(n).padStart(2, '0')}.dnsplane.test`);
+    assert.ok((await publishSimple(store, lease, 0, names.map((name, n) => ({ name, records: records(`192.0.2.${n + 1}`) })))).ok);
+    assert.ok((await publishSimple(store, lease, 1, names.filter((_, n) => n % 3 === 0).map((name, n) => ({ name, records: records(`198.51.100.${n + 1}`) })))).ok);
+    for (const sinceAfter of [undefined, 1]) {
+      const seen: string[] = [];
+      let afterName = '';
+      for (let page = 0; page < 20; page += 1) {
+        const view = (await store.readPlan(2, { sinceAfter, afterName, limit: 4 }))!;
+        assert.ok(view.entries.every((entry) => entry.name > afterName), 'pages move forward');
+        seen.push(...view.entries.map((entry) => entry.name));
+        if (view.entries.length < 4) break;
+        afterName = view.entries[view.entries.length - 1]!.name;
+      }
+      const expected = sinceAfter === undefined ? names : names.filter((_, n) => n % 3 === 0);
+      assert.deepEqual(seen, expected, `pages of ${sinceAfter === undefined ? 'the full plan' : 'the delta'}`);
+    }
+  }],
+
+  ['a second connection sees the same state (several processes share one store)', async ({ store, other: openOther }) => {
+    const other = await openOther();
+    try {
+      const lease = (await store.acquireLease('planner', 'p', 60_000))!;
+      assert.equal(await other.acquireLease('planner', 'q', 60_000), null);
+      await publishSimple(store, lease, 0, [{ name: 'a', records: records('192.0.2.1') }]);
+      assert.equal(await other.latestGeneration(), 1);
+      await other.heartbeat({ id: 'az1', heldGeneration: 1, enactedGeneration: 1 }, 5000);
+      const enactors = await store.listEnactors();
+      assert.deepEqual(enactors.map((e) => [e.id, e.heldGeneration]), [['az1', 1]]);
+      assert.equal(enactors[0]!.enactedGeneration, 1);
+    } finally {
+      await other.close();
+    }
+  }],
+
+  ['alarms count, clear and re-raise; counters add up; history keeps order', async ({ store }) => {
+    await store.raiseAlarm('drift', 'a', 'empty');
+    await store.raiseAlarm('drift', 'a', 'empty again');
+    let alarms = await store.listAlarms(true);
+    assert.equal(alarms.length, 1);
+    assert.equal(alarms[0]!.count, 2);
+    await store.clearAlarm('drift', 'a');
+    assert.equal((await store.listAlarms(true)).length, 0);
+    await store.raiseAlarm('drift', 'a', 'edited');
+    alarms = await store.listAlarms(true);
+    assert.equal(alarms[0]!.count, 3);
+    const counters = Object.fromEntries((await store.readCounters()).map((c) => [c.name, c.value]));
+    assert.equal(counters.alarms_drift, 3);
+    await store.appendHistory([{ name: 'a', fromGeneration: 0, toGeneration: 1, actor: 'az1', kind: 'enact', detail: '' }, { name: 'a', fromGeneration: 1, toGeneration: 2, actor: 'az2', kind: 'enact', detail: '' }]);
+    await store.appendHistory([{ name: 'b', fromGeneration: 0, toGeneration: 2, actor: 'az3', kind: 'enact', detail: 'x' }]);
+    assert.deepEqual((await store.readHistory('a', 10)).map((h) => h.toGeneration), [1, 2]);
+    const all = await store.readHistory(null, 10);
+    assert.deepEqual(all.map((h) => [h.name, h.toGeneration]), [['a', 1], ['a', 2], ['b', 2]]);
+    assert.ok(all[0]!.id < all[1]!.id && all[1]!.id < all[2]!.id, 'ids increase');
+    assert.deepEqual((await store.readHistory(null, 1)).map((h) => h.name), ['b'], 'a limit keeps the newest');
+  }],
+
+  ['health overrides, drains, freezes and operator requests', async ({ store, other: openOther }) => {
+    await store.setHealth('lb-1', 'down', 'operator');
+    await store.setHealthMany([{ target: 'lb-1', state: 'up' }, { target: 'lb-2', state: 'down' }], 'checker');
+    assert.deepEqual((await store.readHealth()).map((h) => [h.target, h.state, h.source]), [['lb-1', 'down', 'operator'], ['lb-2', 'down', 'checker']], 'a probe never replaces an operator override');
+    assert.equal(await store.clearHealth('lb-1'), true);
+    assert.equal(await store.clearHealth('lb-1'), false);
+    await store.setDrain('lb-2', true);
+    await store.setFreeze('*', true);
+    await store.setFreeze('a', true);
+    await store.setFreeze('a', false);
+    assert.deepEqual([await store.listDrains(), await store.listFreezes()], [['lb-2'], ['*']]);
+    const first = await store.addRequest('reenact', 'a', 'ops', 'why');
+    const second = await store.addRequest('reenact', 'b', 'ops', 'why');
+    assert.ok(second > first);
+    const other = await openOther();
+    try {
+      // Two takers at once: each request goes to exactly one of them.
+      const [mine, theirs] = await Promise.all([store.takeRequests('reenact', 10), other.takeRequests('reenact', 10)]);
+      assert.deepEqual([...mine, ...theirs].map((r) => r.subject).sort(), ['a', 'b']);
+      assert.deepEqual(await store.takeRequests('reenact', 10), []);
+    } finally {
+      await other.close();
+    }
+  }],
+];
