@@ -10,7 +10,7 @@
  * fsync as it would in production. Figures are medians where repeated.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Planner } from '../src/planner/planner.js';
 import { Enactor } from '../src/enactor/enactor.js';
@@ -45,6 +45,7 @@ function rate(names: number, ms: number): string {
 }
 
 async function main(): Promise<void> {
+  const loadAtStart = loadavg()[0]!;
   const endpoints = inventory();
   const dataDir = mkdtempSync(join(tmpdir(), 'dnsplane-bench-etcd-'));
   const cluster = await startEtcdCluster({ dir: dataDir });
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
       'A publication writes one key per changed name plus 512 KiB delta chunks, in transactions of at most 120 operations and 1 MiB (etcd\'s defaults are 128 and 1.5 MiB), 8 in flight, all fenced by the leader key\'s create revision and the generation pointer; readers see the plan only when one last transaction flips the pointer.',
       'Enactment per name: the served record and its marker in one key, written by a compare on its mod revision (nested transactions, 100 names per etcd transaction, 8 in flight), plus one history entry.',
       'The same figures for the embedded SQLite store are in the core section (bench/results/core.md).',
+      `The machine's 1-minute load average was ${loadAtStart.toFixed(1)} when this run started (the three etcd members, the benchmark and any other work share its cores).`,
     ]);
   } finally {
     await provider.close();

@@ -166,8 +166,7 @@ export class Enactor {
     if (conflicts > 0) await store.incrementCounter('enactor_cas_conflicts', conflicts);
     const complete = unfinished === 0 && frozenSetting.size === 0;
     if (complete) this.watermark = latest;
-    // Not forced: the enacted generation reaches the heartbeat table within heartbeatIntervalMs (one fsync less per generation).
-    await this.heartbeat(false);
+    await this.heartbeat(true);
     if (applied > 0 || unfinished > 0) log.info({ generation: latest, applied, conflicts, unfinished }, 'enacted plan');
     return { generation: latest, applied, conflicts, complete };
   }
