@@ -46,16 +46,21 @@ export class FaultInjector {
     readonly trace: Trace | null,
   ) {}
 
-  /** One await point: a delay, then possibly a transient failure before the call takes effect. */
-  async point(actor: ActorSlot, label: string): Promise<void> {
+  /**
+   * One await point: a delay, then possibly a transient failure before the
+   * call takes effect. Returns the scheduler's promise itself (no extra async
+   * frame: this runs for every store and provider call of every run).
+   */
+  point(actor: ActorSlot, label: string): Promise<void> {
     const { settings } = this;
     const delay = this.enabled ? longTailDelayMs(this.random, settings.delayBaseMs, settings.tailProbability, settings.tailMaxMs) : this.random.int(settings.delayBaseMs + 1);
-    await this.scheduler.wait(actor, delay, label);
-    if (this.enabled && this.random.chance(settings.transientErrorProbability)) {
-      this.transientErrors += 1;
+    const waited = this.scheduler.wait(actor, delay, label);
+    if (!this.enabled || !this.random.chance(settings.transientErrorProbability)) return waited;
+    this.transientErrors += 1;
+    return waited.then(() => {
       this.note(actor, `${label} ✗ transient error (did not take effect)`);
       throw new InjectedFault(`${label}: injected transient error`);
-    }
+    });
   }
 
   lostAck(): boolean {

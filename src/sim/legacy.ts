@@ -3,7 +3,7 @@ import type { RecordEntry } from '../domain/types.js';
 import type { Violation } from './checker.js';
 import { createRandom, longTailDelayMs, type SimRandom } from './random.js';
 import { endpointsFor, nextIntervalMs } from './scenario.js';
-import { Scheduler, simulationStartMs, type ActorSlot } from './scheduler.js';
+import { Scheduler, guardAgainstStall, simulationStartMs, type ActorSlot } from './scheduler.js';
 import { Trace } from './trace.js';
 import { emptyStats, type RunResult } from './types.js';
 
@@ -69,7 +69,7 @@ class LegacyDns {
   private validate(op: BatchOp): BatchResult | null {
     if (op.kind === 'swap-lock') {
       const current = this.locks.get(op.endpoint) ?? null;
-      if (current?.serial !== op.expect?.serial) return { ok: false, reason: 'lock-moved', detail: `lock is now ${current?.holder ?? 'free'}` };
+      if (current?.serial !== op.expect?.serial) return { ok: false, reason: 'lock-moved', detail: `lost the lock (it is now ${current?.holder ?? 'free'})` };
     }
     if (op.kind === 'set-alias') {
       const active = this.alias.get(op.endpoint);
@@ -297,7 +297,11 @@ async function cleanUp(world: LegacyWorld, actor: ActorSlot, applied: number): P
   }
 }
 
-export async function runLegacy(seed: bigint, options: { trace?: boolean } = {}): Promise<RunResult> {
+export function runLegacy(seed: bigint, options: { trace?: boolean } = {}): Promise<RunResult> {
+  return guardAgainstStall(simulateLegacy(seed, options), () => `legacy seed ${seed}`);
+}
+
+async function simulateLegacy(seed: bigint, options: { trace?: boolean }): Promise<RunResult> {
   const world = new LegacyWorld(seed, options.trace === true);
   const { scenario, scheduler } = world;
   world.note('sim', `legacy seed ${seed}: ${scenario.endpoints.length} endpoints, ${scenario.enactors} enactors, clean-up distance ${scenario.cleanupDistance}, a plan every ~${scenario.planIntervalMs}ms`);

@@ -70,6 +70,8 @@ export class MemoryStoreState {
   mutations = 0;
   readonly deletions: DeletionEvent[] = [];
   readonly publishes: PublishEvent[] = [];
+  /** Publishes refused by the fencing check (a planner whose lease expired while it was paused). */
+  fencedPublishes = 0;
 
   /** `trueNowMs` is unskewed virtual time, kept for the checker only (the store's semantics use each actor's clock). */
   constructor(readonly trueNowMs: () => number) {}
@@ -118,6 +120,7 @@ export class MemoryStore implements Store {
     const lease = state.leases.get(request.lease.name);
     // The fencing check at the write, as in SqliteStore.publishPlan.
     if (lease === undefined || lease.holder !== request.lease.holder || lease.token !== request.lease.token || lease.expiresAtMs <= now) {
+      state.fencedPublishes += 1;
       return { ok: false, reason: 'fenced', detail: `lease ${request.lease.name} token ${request.lease.token} is no longer held by ${request.lease.holder}` };
     }
     const latest = state.generationLast;
@@ -302,11 +305,13 @@ export class MemoryStore implements Store {
 
   async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
     const now = this.clock.nowMs();
+    const history = this.state.history;
     for (const entry of entries) {
-      this.state.history.push({ ...entry, atMs: entry.atMs ?? now, id: this.state.historyNextId });
+      history.push({ name: entry.name, fromGeneration: entry.fromGeneration, toGeneration: entry.toGeneration, actor: entry.actor, kind: entry.kind, detail: entry.detail, atMs: entry.atMs ?? now, id: this.state.historyNextId });
       this.state.historyNextId += 1;
     }
-    if (this.state.history.length > historyRowsMax) this.state.history.splice(0, this.state.history.length - historyRowsMax);
+    // Trimmed in bulk, so that the bound costs one splice per historyRowsMax appends.
+    if (history.length > 2 * historyRowsMax) history.splice(0, history.length - historyRowsMax);
   }
 
   async readHistory(name: string | null, limit: number): Promise<StoredHistoryEntry[]> {

@@ -47,33 +47,50 @@ export function createRandom(seed: bigint): SimRandom {
 }
 
 function xoshiro(initial: readonly number[]): SimRandom {
-  let [a, b, c, d] = initial as [number, number, number, number];
-  const nextUint32 = (): number => {
-    const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl(d, 11);
+  return new Xoshiro128(initial[0]!, initial[1]!, initial[2]!, initial[3]!);
+}
+
+/** xoshiro128** (Blackman and Vigna): four 32-bit words of state. A class, so a fork costs one allocation. */
+class Xoshiro128 implements SimRandom {
+  constructor(private a: number, private b: number, private c: number, private d: number) {}
+
+  private nextUint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
+    const t = this.b << 9;
+    this.c ^= this.a;
+    this.d ^= this.b;
+    this.b ^= this.c;
+    this.a ^= this.d;
+    this.c ^= t;
+    this.d = rotl(this.d, 11);
     return result;
-  };
-  const random: SimRandom = {
-    next: () => nextUint32() / 2 ** 32,
-    int(n) {
-      assert(Number.isInteger(n) && n > 0, 'internal', `int(${n}) needs a positive integer bound`);
-      return Math.floor(random.next() * n);
-    },
-    between: (low, high) => low + random.int(high - low + 1),
-    chance: (probability) => probability > 0 && random.next() < probability,
-    pick(items) {
-      assert(items.length > 0, 'internal', 'pick from an empty list');
-      return items[random.int(items.length)]!;
-    },
-    fork: () => xoshiro([nextUint32(), nextUint32(), nextUint32(), nextUint32() | 1]),
-  };
-  return random;
+  }
+
+  next(): number {
+    return this.nextUint32() / 2 ** 32;
+  }
+
+  int(n: number): number {
+    assert(Number.isInteger(n) && n > 0, 'internal', `int(${n}) needs a positive integer bound`);
+    return Math.floor(this.next() * n);
+  }
+
+  between(low: number, high: number): number {
+    return low + this.int(high - low + 1);
+  }
+
+  chance(probability: number): boolean {
+    return probability > 0 && this.next() < probability;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    assert(items.length > 0, 'internal', 'pick from an empty list');
+    return items[this.int(items.length)]!;
+  }
+
+  fork(): SimRandom {
+    return new Xoshiro128(this.nextUint32(), this.nextUint32(), this.nextUint32(), this.nextUint32() | 1);
+  }
 }
 
 function rotl(value: number, bits: number): number {

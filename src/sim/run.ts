@@ -38,6 +38,9 @@ export interface SimSummary {
   convergedAfterMsMax: number;
 }
 
+/** Runs between two turns of the event loop. */
+const eventLoopTurnRuns = 256;
+
 /** Upper bound on runs per request (a 64-bit seed space, but a finite afternoon). */
 export const runsMax = 100_000_000;
 
@@ -59,6 +62,8 @@ export async function runSeeds(request: SimRequest): Promise<SimSummary> {
     firstFailure: null, steps: 0, generations: 0, convergedAfterMsMax: 0,
   };
   for (let index = 0; index < request.runs; index += 1) {
+    // A run never yields to the event loop; between runs, now and then, it may (stall watchdogs fire, output flushes).
+    if (index % eventLoopTurnRuns === eventLoopTurnRuns - 1) await new Promise<void>((resolve) => setImmediate(resolve));
     const result = await runSeed(request.mode, seedAt(request.firstSeed, index), { mutant: request.mutant, removals: request.removals });
     summary.runs += 1;
     summary.steps += result.steps;

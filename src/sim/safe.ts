@@ -40,10 +40,12 @@ export interface SafeRunOptions {
 /** Mean time between operator removals when `removals` is on. */
 const removalMeanMs = 150;
 
+/** The production run loops stop on abort; a simulated run stops by no longer stepping them, so their signal never fires. */
+const neverAborted = new AbortController().signal;
+
 /** Upper bound on steps of one run: a run that needs more is itself a bug (a livelock). */
 const stepsMax = 200_000;
 const traceLinesMax = 20_000;
-const enactorKind = 'enactor';
 
 type Role = 'planner' | 'enactor' | 'janitor' | 'reconciler';
 
@@ -71,7 +73,7 @@ class SafeWorld {
   inventory: EndpointSpec[];
   readonly stats: RunStats = emptyStats();
   readonly violations: Violation[] = [];
-  private readonly signal = new AbortController().signal;
+  private readonly signal = neverAborted;
   readonly log: Logger;
   readonly releaseLog: () => void;
   faultsOn = true;
@@ -338,7 +340,7 @@ function ignoreServed(provider: Provider): Provider {
 async function runPhase(world: SafeWorld, untilMs: number, stopWhen: (() => boolean) | null): Promise<boolean> {
   for (;;) {
     assert(world.scheduler.stepCount < stepsMax, 'internal', `seed ${world.seed}: more than ${stepsMax} steps`);
-    const info = await guardAgainstStall(world.scheduler.step(untilMs), () => `seed ${world.seed} at step ${world.scheduler.stepCount + 1}`);
+    const info = await world.scheduler.step(untilMs);
     if (info === null) return true;
     if (!checkStep(world, info)) return false;
     if (stopWhen !== null && stopWhen()) return true;
@@ -354,12 +356,16 @@ function checkStep(world: SafeWorld, info: StepInfo): boolean {
   return false;
 }
 
-export async function runSafe(seed: bigint, options: SafeRunOptions = {}): Promise<RunResult> {
+export function runSafe(seed: bigint, options: SafeRunOptions = {}): Promise<RunResult> {
+  return guardAgainstStall(simulate(seed, options), () => `safe seed ${seed}`);
+}
+
+async function simulate(seed: bigint, options: SafeRunOptions): Promise<RunResult> {
   const world = new SafeWorld(seed, options);
   const { scenario } = world;
   world.note('sim', `seed ${seed}: ${scenario.endpoints.length} names, ${scenario.enactors} enactors, ${scenario.planners} planners, retain ${scenario.retainGenerations}, skew ±${scenario.skewMaxMs}ms${options.mutant ? `, MUTANT ${options.mutant}` : ''}`);
   for (let index = 1; index <= scenario.planners; index += 1) world.addActor(`planner-${index}`, 'planner');
-  for (let index = 1; index <= scenario.enactors; index += 1) world.addActor(`${enactorKind}-${index}`, 'enactor');
+  for (let index = 1; index <= scenario.enactors; index += 1) world.addActor(`enactor-${index}`, 'enactor');
   world.addActor('janitor', 'janitor');
   if (options.mutant !== 'reconciler-off') world.addActor('reconciler', 'reconciler');
   for (const entry of world.actors) world.startActor(entry, world.random.int(scenario.timing.enactorPollMs));
@@ -393,6 +399,8 @@ function finish(world: SafeWorld, convergedAfterMs: number | null): RunResult {
   const stats = world.stats;
   stats.generations = world.storeState.generationLast;
   stats.lostAcks = world.faults.lostAcks;
+  stats.transientErrors = world.faults.transientErrors;
+  stats.fencedPublishes = world.storeState.fencedPublishes;
   stats.redundantWrites = world.checker.redundantWrites;
   stats.applies = world.checker.applies;
   return {

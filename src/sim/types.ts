@@ -19,6 +19,9 @@ export interface RunStats {
   crashes: number;
   pauses: number;
   lostAcks: number;
+  transientErrors: number;
+  /** Publishes the store refused by fencing token (S6 at work). */
+  fencedPublishes: number;
   drifts: number;
   healthFlips: number;
   /** Writes that changed neither generation nor records (counted, not a violation: only the version moved). */
@@ -42,5 +45,5 @@ export interface RunResult {
 }
 
 export function emptyStats(): RunStats {
-  return { generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, drifts: 0, healthFlips: 0, redundantWrites: 0 };
+  return { generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0, healthFlips: 0, redundantWrites: 0 };
 }
