@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/store/sqlite/db.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import type { Store } from '../../src/store/types.js';
 import { recordSetKey } from '../../src/domain/types.js';
 import { decodeRecords, encodeRecords } from '../../src/store/sqlite/codec.js';
 import { loadConfigFile, inventoryOf } from '../../src/config/load.js';
@@ -155,8 +156,8 @@ export async function waitConverged(store: SqliteStore, timeoutMs: number): Prom
 }
 
 /** Checks the enactment history: per name, generations strictly increase and each change starts where the last ended. */
-export async function checkHistory(store: SqliteStore): Promise<{ entries: number }> {
-  const all = await store.readHistory(null, 1_000_000);
+export async function checkHistory(store: Store): Promise<{ entries: number }> {
+  const all = await store.readHistory(null, 10_000_000);
   const byName = new Map<string, typeof all>();
   for (const entry of all) {
     assert.ok(entry.fromGeneration < entry.toGeneration || entry.kind === 'repair', `history: ${entry.name} ${entry.fromGeneration} -> ${entry.toGeneration} is not forward`);
@@ -177,7 +178,7 @@ export function seeded(seed: number): Rng {
   return seededRng(seed);
 }
 
-export async function waitForEnactors(store: SqliteStore, ids: readonly string[], timeoutMs = 30_000): Promise<void> {
+export async function waitForEnactors(store: Store, ids: readonly string[], timeoutMs = 30_000): Promise<void> {
   await pollUntil(async () => {
     const live = new Set((await store.listEnactors()).filter((e) => e.expiresAtMs > Date.now()).map((e) => e.id));
     return ids.every((id) => live.has(id));

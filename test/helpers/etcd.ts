@@ -388,31 +388,8 @@ export async function waitConvergedEtcd(store: EtcdStore, provider: BuiltinEtcdP
   return Date.now() - started;
 }
 
-/** The enactment history: per name, generations strictly increase and each change starts where the last ended. */
-export async function checkHistoryEtcd(store: Store): Promise<{ entries: number }> {
-  const all = await store.readHistory(null, 10_000_000);
-  const byName = new Map<string, typeof all>();
-  for (const entry of all) {
-    assert.ok(entry.fromGeneration < entry.toGeneration || entry.kind === 'repair', `history: ${entry.name} ${entry.fromGeneration} -> ${entry.toGeneration} is not forward`);
-    if (entry.kind !== 'enact' && entry.kind !== 'remove') continue;
-    byName.set(entry.name, [...(byName.get(entry.name) ?? []), entry]);
-  }
-  for (const [name, entries] of byName) {
-    const sorted = [...entries].sort((a, b) => a.toGeneration - b.toGeneration);
-    sorted.forEach((entry, index) => {
-      const expectedFrom = index === 0 ? 0 : sorted[index - 1]!.toGeneration;
-      assert.equal(entry.fromGeneration, expectedFrom, `history of ${name}: change to ${entry.toGeneration} started from ${entry.fromGeneration}, the previous write ended at ${expectedFrom}`);
-    });
-  }
-  return { entries: all.length };
-}
-
-export async function waitForEnactorsEtcd(store: Store, ids: readonly string[], timeoutMs = 30_000): Promise<void> {
-  await pollUntil(async () => {
-    const live = new Set((await store.listEnactors()).filter((enactor) => enactor.expiresAtMs > Date.now()).map((enactor) => enactor.id));
-    return ids.every((id) => live.has(id));
-  }, `enactors ${ids.join(', ')} to heartbeat`, timeoutMs);
-}
+// The history check and the wait for heartbeats are the SQLite race's own, over the Store interface.
+export { checkHistory as checkHistoryEtcd, waitForEnactors as waitForEnactorsEtcd } from '../e2e/harness.js';
 
 /** The real Planner, in this process, over the installation's config, flipping 1-3 random targets before each tick. */
 export function churningPlannerOn(store: Store, configPath: string, id: string, rng: Rng, leaseTtlMs = 2000) {
