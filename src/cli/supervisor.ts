@@ -44,11 +44,6 @@ export class Supervisor {
     }
   }
 
-  /** Current children by role name (for status files and tests). */
-  pids(): Record<string, number | null> {
-    return Object.fromEntries(this.slots.map((slot) => [slot.spec.name, slot.child?.pid ?? null]));
-  }
-
   private launch(slot: Slot): void {
     slot.timer = null;
     if (this.stopping) return;

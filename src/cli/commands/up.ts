@@ -116,7 +116,7 @@ async function up(options: UpOptions): Promise<void> {
     const env = { ...process.env, DNSPLANE_API_TOKEN: token.token };
     const supervisor = new Supervisor({ restartBaseMs: 250, restartMaxMs: 10_000, stableAfterMs: 30_000, stopGraceMs: 5000 }, log, env);
     supervisor.start(roleSpecs(configPath, dataDir, dnsPort, httpPortOverride));
-    writeFileSync(join(dataDir, 'up.json'), `${JSON.stringify({ pid: process.pid, dnsPort, httpUrl, roles: supervisor.pids() }, null, 2)}\n`);
+    writeFileSync(join(dataDir, 'up.json'), `${JSON.stringify({ pid: process.pid, dnsPort, httpUrl }, null, 2)}\n`);
     process.stdout.write(banner(config, options.data, listen.host, dnsPort, httpUrl, userConfig === null, token.shown ? token.token : null));
     const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
       process.once('SIGINT', () => resolveSignal('SIGINT'));
