@@ -6,9 +6,38 @@
 // planner leads, several times; then every plan header is checked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import type { ChildProcess } from 'node:child_process';
 import { pollUntil } from '../helpers/env.js';
 import { seeded, startCluster } from './harness.js';
 import { randomInt } from '../../src/util/clock.js';
+
+/**
+ * SIGSTOPs a process at a moment it holds no SQLite write lock. A process
+ * paused inside `BEGIN IMMEDIATE` stalls every writer on a single-file store
+ * until it resumes (SQLite has one writer; that pause is not a lease
+ * question and leaves nothing to fence), so the lease test freezes the
+ * leader between transactions: stop it, try the write lock from here without
+ * waiting, and if the lock is held, let it run on and try again.
+ */
+async function freezeOutsideWriteTransaction(child: ChildProcess, dbPath: string): Promise<void> {
+  const probe = new Database(dbPath, { timeout: 0 });
+  try {
+    await pollUntil(() => {
+      child.kill('SIGSTOP');
+      try {
+        probe.exec('BEGIN IMMEDIATE');
+        probe.exec('ROLLBACK');
+        return true;
+      } catch (error) {
+        child.kill('SIGCONT');
+        throw error;
+      }
+    }, 'a moment the leader holds no write lock', 10_000, 2);
+  } finally {
+    probe.close();
+  }
+}
 
 test('two planners: unique, strictly increasing generations with non-decreasing fencing tokens (S6)', async () => {
   const cluster = startCluster(20, { planner: { interval: '5ms', leaseTtl: '400ms' } });
@@ -28,7 +57,7 @@ test('two planners: unique, strictly increasing generations with non-decreasing 
       await pollUntil(async () => { await churn(); return (await cluster.store.latestGeneration()) > before + 5; }, 'some publications', 20_000, 5);
       const frozenId = (await leader())!;
       const frozen = planners.get(frozenId)!;
-      frozen.process.kill('SIGSTOP');
+      await freezeOutsideWriteTransaction(frozen.process, cluster.dbPath);
       await pollUntil(async () => { await churn(); return (await leader()) !== frozenId; }, `the other planner to take over from ${frozenId}`, 20_000, 5);
       frozen.process.kill('SIGCONT');
     }
