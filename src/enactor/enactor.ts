@@ -118,6 +118,12 @@ export class Enactor {
           pending.push(byName.get(change.name)!);
           continue;
         }
+        if (result.outcome === 'superseded') {
+          // Removed by a newer plan since this batch was read: that plan decided the name.
+          assert(result.generation >= generation, 'S2', `${change.name}: superseded by removal at ${result.generation}, below plan ${generation}`);
+          outcome.skipped += 1;
+          continue;
+        }
         outcome.applied += 1;
         const from = states.get(change.name)?.generation ?? 0;
         outcome.history.push({ name: change.name, fromGeneration: from, toGeneration: generation, actor: this.options.id, kind: change.records === null ? 'remove' : 'enact', detail: '' });

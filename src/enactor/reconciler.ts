@@ -113,7 +113,9 @@ export class Reconciler {
       outcomes.forEach((outcome, index) => {
         const change = changes[index]!;
         if (outcome.outcome === 'conflict') pending.push(change.name);
-        else {
+        else if (outcome.outcome === 'superseded') {
+          // Removed at or above the newest plan this pass read: nothing left to repair.
+        } else {
           repaired += 1;
           const drift = driftByName.get(change.name);
           const detail = drift?.kind === 'reenact' ? `reenact ${drift.detail}` : drift?.kind ?? '';

@@ -17,6 +17,12 @@ export interface ServedState {
  * and only if the marker's version is still `expectedVersion` (null: the name
  * must not exist yet). `records: null` removes the name (explicit operator
  * removal only).
+ *
+ * A removal leaves a tombstone holding the generation that removed the name.
+ * A first write (`expectedVersion: null`) at or below that generation is
+ * refused as `superseded`, so a stale enactor that read the name as absent
+ * cannot bring a removed name back at an older generation (S2). A name that
+ * disappeared by hand leaves no tombstone: any plan may write it again (L2).
  */
 export interface ApplyChange {
   name: string;
@@ -28,7 +34,9 @@ export interface ApplyChange {
 export type ApplyOutcome =
   | { name: string; outcome: 'applied'; version: string }
   /** The marker moved since it was read: re-read and decide again. */
-  | { name: string; outcome: 'conflict' };
+  | { name: string; outcome: 'conflict' }
+  /** A first write refused: the name was removed at `generation`, at or above the change's. Nothing to do for this plan. */
+  | { name: string; outcome: 'superseded'; generation: Generation };
 
 export interface Provider {
   readonly kind: string;

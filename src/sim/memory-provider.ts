@@ -31,11 +31,17 @@ export interface ServedWrite {
 export interface MemoryProviderSwitches {
   /** Mutant "no-cas": apply ignores expectedVersion, and with it the last-line S2 assertion (a provider without a conditional write). */
   ignoreExpectedVersion?: boolean;
+  /** Mutant "no-removal-tombstone": a removal leaves no tombstone, so a stale first write can bring the name back. */
+  ignoreRemovals?: boolean;
 }
 
 export class MemoryProviderState {
   readonly served = new Map<string, ServedRow>();
+  /** Names removed by a plan, with the removing generation: first writes at or below it are superseded (as served_removals in SQLite). */
+  readonly removals = new Map<string, Generation>();
   versionLast = 0;
+  /** First writes refused by a removal tombstone. */
+  supersededWrites = 0;
   readonly writes: ServedWrite[] = [];
 
   constructor(readonly switches: MemoryProviderSwitches = {}) {}
@@ -90,6 +96,7 @@ export class MemoryProvider implements Provider {
       if (row === undefined || (!versionMatches && !unconditional)) return { name: change.name, outcome: 'conflict' };
       state.versionLast += 1;
       state.served.delete(change.name);
+      if (state.switches.ignoreRemovals !== true) state.removals.set(change.name, change.generation);
       state.writes.push({ name: change.name, writer: this.writer, kind: 'remove', generation: change.generation, before: row, after: null });
       return { name: change.name, outcome: 'applied', version: String(state.versionLast) };
     }
@@ -98,12 +105,18 @@ export class MemoryProvider implements Provider {
     assert(problems.length === 0, 'S1', problems.join('; '));
     if (!unconditional) {
       if (!versionMatches) return { name: change.name, outcome: 'conflict' };
+      const removal = row === undefined ? state.removals.get(change.name) : undefined;
+      if (removal !== undefined && removal >= change.generation) {
+        state.supersededWrites += 1;
+        return { name: change.name, outcome: 'superseded', generation: removal };
+      }
       // As in the SQLite provider: a matching version with a lower generation is a caller bug, made loud (S2).
       assert(row === undefined || change.generation >= row.generation, 'S2', `${change.name}: writing generation ${change.generation} over ${row?.generation}`);
     }
     state.versionLast += 1;
     const after: ServedRow = { generation: change.generation, version: state.versionLast, records: change.records.map((record) => ({ ...record })) };
     state.served.set(change.name, after);
+    state.removals.delete(change.name);
     state.writes.push({ name: change.name, writer: this.writer, kind: 'apply', generation: change.generation, before: row ?? null, after });
     return { name: change.name, outcome: 'applied', version: String(state.versionLast) };
   }

@@ -17,7 +17,7 @@ export interface SimRequest {
   firstSeed: bigint;
   runs: number;
   mutant: MutantName | null;
-  /** Safe mode: also simulate operator removals of endpoints. */
+  /** Safe mode: simulate operator removals of endpoints (default on; false turns them off). */
   removals?: boolean;
   /** Run every seed even after a failure (for counting); the CLI stops at the first failure unless asked. */
   keepGoing: boolean;
@@ -51,7 +51,7 @@ export interface SeedOptions {
 }
 
 export async function runSeed(mode: SimMode, seed: bigint, options: SeedOptions = {}): Promise<RunResult> {
-  assert(mode === 'safe' || ((options.mutant ?? null) === null && options.removals !== true), 'internal', 'mutants and removals apply to safe mode only');
+  assert(mode === 'safe' || ((options.mutant ?? null) === null && options.removals === undefined), 'internal', 'mutants and removals apply to safe mode only');
   return mode === 'legacy' ? runLegacy(seed, { trace: options.trace }) : runSafe(seed, { mutant: options.mutant ?? null, trace: options.trace, removals: options.removals });
 }
 
@@ -81,7 +81,7 @@ export async function runSeeds(request: SimRequest): Promise<SimSummary> {
 }
 
 export function reproduceCommand(result: RunResult): string {
-  return `npx dnsplane sim --replay ${result.seed} --mode ${result.mode}${result.mutant === null ? '' : ` --mutant ${result.mutant}`}${result.removals ? ' --removals' : ''} --trace`;
+  return `npx dnsplane sim --replay ${result.seed} --mode ${result.mode}${result.mutant === null ? '' : ` --mutant ${result.mutant}`}${result.mode === 'safe' && !result.removals ? ' --no-removals' : ''} --trace`;
 }
 
 export function describeViolation(violation: Violation): string {

@@ -33,7 +33,7 @@ export interface SafeRunOptions {
   trace?: boolean;
   /** Adjusts the derived scenario (tests use it to pin a property); applied after the seed's draws. */
   adjust?: (scenario: Scenario) => Scenario;
-  /** Also let an operator remove endpoints and add them back (off by default; see Scenario.removalMeanMs). */
+  /** Let an operator remove endpoints and add them back (on unless false; see Scenario.removalMeanMs). */
   removals?: boolean;
 }
 
@@ -81,13 +81,13 @@ class SafeWorld {
   constructor(readonly seed: bigint, readonly options: SafeRunOptions) {
     this.random = createRandom(seed);
     const derived = deriveScenario(this.random.fork());
-    const withRemovals = options.removals === true ? { ...derived, removalMeanMs } : derived;
+    const withRemovals = options.removals !== false ? { ...derived, removalMeanMs } : derived;
     this.scenario = options.adjust === undefined ? withRemovals : options.adjust(withRemovals);
     this.trace = options.trace === true ? new Trace(traceLinesMax) : null;
     this.targets = this.scenario.endpoints.flatMap((endpoint) => endpoint.targets.map((target) => target.id));
     this.inventory = [...this.scenario.endpoints];
     this.storeState = new MemoryStoreState(() => this.scheduler.nowMs);
-    this.providerState = new MemoryProviderState({ ignoreExpectedVersion: options.mutant === 'no-cas' });
+    this.providerState = new MemoryProviderState({ ignoreExpectedVersion: options.mutant === 'no-cas', ignoreRemovals: options.mutant === 'no-removal-tombstone' });
     this.faults = new FaultInjector(this.scheduler, this.random.fork(), this.scenario.faults, this.trace);
     this.checker = new Checker(this.storeState, this.providerState, { skewMaxMs: this.scenario.skewMaxMs });
     const logger = runLogger((line) => this.errorLogged(line));
@@ -266,6 +266,7 @@ class SafeWorld {
     if (this.inventory.length <= 1) return;
     const endpoint = this.random.pick(this.inventory);
     this.inventory = this.inventory.filter((candidate) => candidate !== endpoint);
+    this.stats.removals += 1;
     this.note('operator', `REMOVE ${endpoint.name} from the inventory`);
     this.scheduler.at(this.scheduler.nowMs + nextIntervalMs(this.random, this.scenario.removalMeanMs), 're-add', () => {
       this.inventory = this.scenario.endpoints.filter((candidate) => candidate === endpoint || this.inventory.includes(candidate));
@@ -401,10 +402,11 @@ function finish(world: SafeWorld, convergedAfterMs: number | null): RunResult {
   stats.lostAcks = world.faults.lostAcks;
   stats.transientErrors = world.faults.transientErrors;
   stats.fencedPublishes = world.storeState.fencedPublishes;
+  stats.supersededWrites = world.providerState.supersededWrites;
   stats.redundantWrites = world.checker.redundantWrites;
   stats.applies = world.checker.applies;
   return {
-    seed: world.seed, mode: 'safe', mutant: world.options.mutant ?? null, removals: world.options.removals === true, violations: world.violations.slice(0, 1),
+    seed: world.seed, mode: 'safe', mutant: world.options.mutant ?? null, removals: world.options.removals !== false, violations: world.violations.slice(0, 1),
     steps: world.scheduler.stepCount, virtualMs: world.scheduler.nowMs - simulationStartMs, convergedAfterMs, stats,
     trace: world.trace === null ? null : world.trace.lines,
   };

@@ -34,9 +34,8 @@ export interface Scenario {
   driftMeanMs: number;
   /**
    * Mean time between an operator removing an endpoint from the inventory (and
-   * adding it back later); 0 disables it. Off in the default scenario: see
-   * the simulator's report on removals (a stale first write can resurrect a
-   * removed name).
+   * adding it back later); 0 disables it. The derived scenario leaves it off;
+   * runSafe turns it on unless told `removals: false`.
    */
   removalMeanMs: number;
   timing: Timing;

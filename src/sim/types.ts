@@ -10,7 +10,7 @@ export type SimMode = 'safe' | 'legacy';
  * - janitor-ignores-served: the janitor deletes versions without looking at the served generation;
  * - reconciler-off: no reconciler runs (drift is never repaired).
  */
-export const mutantNames = ['no-cas', 'janitor-ignores-holds', 'janitor-ignores-served', 'reconciler-off'] as const;
+export const mutantNames = ['no-cas', 'janitor-ignores-holds', 'janitor-ignores-served', 'reconciler-off', 'no-removal-tombstone'] as const;
 export type MutantName = (typeof mutantNames)[number];
 
 export interface RunStats {
@@ -23,6 +23,10 @@ export interface RunStats {
   /** Publishes the store refused by fencing token (S6 at work). */
   fencedPublishes: number;
   drifts: number;
+  /** Endpoints an operator removed from the inventory (each added back later). */
+  removals: number;
+  /** First writes refused because a newer plan had removed the name (the removal tombstone at work, S2). */
+  supersededWrites: number;
   healthFlips: number;
   /** Writes that changed neither generation nor records (counted, not a violation: only the version moved). */
   redundantWrites: number;
@@ -32,7 +36,7 @@ export interface RunResult {
   seed: bigint;
   mode: SimMode;
   mutant: MutantName | null;
-  /** Whether operator removals were simulated (safe mode, --removals). */
+  /** Whether operator removals were simulated (safe mode; on unless --no-removals). */
   removals: boolean;
   /** Safe mode stops at the first violation; legacy mode keeps going and records the first of each invariant. */
   violations: Violation[];
@@ -45,5 +49,5 @@ export interface RunResult {
 }
 
 export function emptyStats(): RunStats {
-  return { generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0, healthFlips: 0, redundantWrites: 0 };
+  return { generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0, removals: 0, supersededWrites: 0, healthFlips: 0, redundantWrites: 0 };
 }

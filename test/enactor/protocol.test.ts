@@ -136,3 +136,38 @@ test('removing an endpoint from the inventory removes it from DNS explicitly', a
     await install.close();
   }
 });
+
+test('a removed name stays removed: a stale first write below the removal is superseded, a newer plan may add it back (S2)', async () => {
+  const install = openInstallation();
+  try {
+    let inventory = endpoints(2);
+    const planner = makePlanner('p', install.store, () => inventory);
+    await planner.tick(); // generation 1: svc0, svc1
+    const viewOne = (await install.store.readPlan(1))!;
+    const fast = makeEnactor('fast', install.store, install.provider);
+    await fast.step();
+    inventory = inventory.slice(0, 1);
+    await planner.tick(); // generation 2: svc1 removed
+    await fast.step();
+    // A slow enactor still on generation 1 reads svc1 as absent and would create it at generation 1.
+    const slow = makeEnactor('slow', install.store, install.provider);
+    const stale = await slow.applyBatch(viewOne.entries.filter((entry) => entry.name === 'svc1.dnsplane.test'), 1, new Set());
+    assert.deepEqual([stale.applied, stale.conflicts, stale.skipped], [0, 0, 1], 'its first write was superseded by the removal: skipped, not retried');
+    assert.equal((await install.provider.read(['svc1.dnsplane.test'])).size, 0, 'the removed name did not come back');
+    // Directly at the provider: a first write at or below the removal generation is refused, above it is allowed.
+    const [atRemoval] = await install.provider.apply([{ name: 'svc1.dnsplane.test', records: records('192.0.2.9'), generation: 2, expectedVersion: null }]);
+    assert.deepEqual(atRemoval, { name: 'svc1.dnsplane.test', outcome: 'superseded', generation: 2 });
+    inventory = endpoints(2);
+    await planner.tick(); // generation 3: svc1 back
+    await fast.step();
+    const back = (await install.provider.read(['svc1.dnsplane.test'])).get('svc1.dnsplane.test');
+    assert.equal(back?.generation, 3, 'a newer plan brings the name back');
+    assert.deepEqual((await install.store.readHistory('svc1.dnsplane.test', 10)).map((h) => [h.kind, h.toGeneration]), [['enact', 1], ['remove', 2], ['enact', 3]]);
+    // A hand delete leaves no tombstone: any plan may write the name again (the reconciler's repair, L2).
+    install.provider.db.prepare("DELETE FROM served WHERE name = 'svc1.dnsplane.test'").run();
+    const [repaired] = await install.provider.apply([{ name: 'svc1.dnsplane.test', records: records('192.0.2.9'), generation: 3, expectedVersion: null }]);
+    assert.equal(repaired!.outcome, 'applied');
+  } finally {
+    await install.close();
+  }
+});

@@ -1,10 +1,11 @@
 // Goal: the deterministic simulator drives the real Planner, Enactor, Janitor
 // and Reconciler through crashes, lost acknowledgements, expiring leases,
 // long pauses, bursts of generations, a second planner, clock skew and hand
-// edits, and no invariant breaks (S1-S6, L3 after every step; L1 once the
-// faults stop) — and the checker has teeth: every mutant that breaks the
-// design on purpose is caught. Method: a fixed set of 1,000 seeds in safe
-// mode; then seeds in order for each mutant until one is caught.
+// edits, operator removals of endpoints, and no invariant breaks (S1-S6, L3
+// after every step; L1 once the faults stop) — and the checker has teeth:
+// every mutant that breaks the design on purpose is caught. Method: a fixed
+// set of 1,000 seeds in safe mode; then seeds in order for each mutant until
+// one is caught.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSeeds, runSeed } from '../../src/sim/run.js';
@@ -22,7 +23,7 @@ test('safe mode: 1,000 fixed seeds, no invariant violated, every name converges 
 
 test('safe mode: every kind of fault is really injected across the seeds', async () => {
   // Counted over 200 of the seeds: a simulator that never crashed anything would pass vacuously.
-  const totals = { crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0, healthFlips: 0, maxGenerations: 0 };
+  const totals = { crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0, removals: 0, supersededWrites: 0, healthFlips: 0, maxGenerations: 0 };
   for (let seed = 1n; seed <= 200n; seed += 1n) {
     const result = await runSafe(seed, {});
     assert.equal(result.violations.length, 0);
@@ -32,6 +33,8 @@ test('safe mode: every kind of fault is really injected across the seeds', async
     totals.transientErrors += result.stats.transientErrors;
     totals.fencedPublishes += result.stats.fencedPublishes; // a second planner, or a paused one, fenced off by the store (S6)
     totals.drifts += result.stats.drifts;
+    totals.removals += result.stats.removals;
+    totals.supersededWrites += result.stats.supersededWrites; // a stale first write refused by a removal tombstone (S2)
     totals.healthFlips += result.stats.healthFlips;
     totals.maxGenerations = Math.max(totals.maxGenerations, result.stats.generations);
   }
@@ -53,6 +56,7 @@ const expectedInvariant: Record<MutantName, string[]> = {
   'janitor-ignores-holds': ['S4'],
   'janitor-ignores-served': ['S4', 'S3'],
   'reconciler-off': ['L1'],
+  'no-removal-tombstone': ['S2'],
 };
 
 for (const mutant of mutantNames) {

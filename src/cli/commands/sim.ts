@@ -35,7 +35,7 @@ export function registerSimCommand(program: Command): void {
     .option('--keep-going', 'run every seed even after a failure, and count failures per invariant')
     .option('--json', 'machine-readable output')
     .addOption(new Option('--mutant <name>', 'test-only: break the safe design on purpose, to show the checker catches it').choices([...mutantNames]))
-    .option('--removals', 'safe mode: also let an operator remove endpoints and add them back (off by default: it finds a known open bug, a stale first write resurrecting a removed name)')
+    .option('--no-removals', 'safe mode: leave out operator removals of endpoints (on by default: endpoints leave the inventory and come back)')
     .action(async (options: SimOptions) => {
       process.exitCode = await sim(options);
     });
@@ -45,7 +45,7 @@ function parseOptions(options: SimOptions): { mode: SimMode; mutant: MutantName 
   const mode = options.mode as SimMode;
   const mutant = (options.mutant ?? null) as MutantName | null;
   if (mutant !== null && mode !== 'safe') throw new UserError('--mutant applies to --mode safe only');
-  if (options.removals === true && mode !== 'safe') throw new UserError('--removals applies to --mode safe only');
+  if (options.removals === false && mode !== 'safe') throw new UserError('--no-removals applies to --mode safe only');
   if (!/^\d+$/.test(options.runs) || Number(options.runs) < 1 || Number(options.runs) > runsMax) throw new UserError(`--runs must be a whole number from 1 to ${runsMax}, not "${options.runs}"`);
   if (options.trace === true && options.replay === undefined) throw new UserError('--trace needs --replay SEED (a trace is of one run)');
   return { mode, mutant, runs: Number(options.runs) };
@@ -62,7 +62,7 @@ async function sim(options: SimOptions): Promise<number> {
   if (options.replay !== undefined) return replay(seedOption(options.replay, '--replay'), mode, mutant, options);
   const firstSeed = options.seed === undefined ? randomBytes(8).readBigUInt64BE() : seedOption(options.seed, '--seed');
   const startedMs = performance.now();
-  const summary = await runSeeds({ mode, firstSeed, runs, mutant, removals: options.removals === true, keepGoing: options.keepGoing === true });
+  const summary = await runSeeds({ mode, firstSeed, runs, mutant, removals: mode === 'safe' ? options.removals !== false : undefined, keepGoing: options.keepGoing === true });
   const elapsedMs = performance.now() - startedMs;
   const failure = summary.firstFailure;
   if (options.json === true) {
@@ -84,7 +84,7 @@ async function sim(options: SimOptions): Promise<number> {
 }
 
 async function replay(seed: bigint, mode: SimMode, mutant: MutantName | null, options: SimOptions): Promise<number> {
-  const result = await runSeed(mode, seed, { mutant, trace: options.trace === true, removals: options.removals === true });
+  const result = await runSeed(mode, seed, { mutant, trace: options.trace === true, removals: mode === 'safe' ? options.removals !== false : undefined });
   if (options.json === true) {
     process.stdout.write(`${JSON.stringify(replayJson(result), null, 2)}\n`);
   } else {

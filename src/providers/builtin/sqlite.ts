@@ -66,6 +66,9 @@ export class BuiltinSqliteProvider implements Provider {
     const update = db.prepare('UPDATE served SET generation = ?, version = ?, records = ? WHERE name = ? AND version = ? AND generation <= ?');
     const remove = db.prepare('DELETE FROM served WHERE name = ? AND version = ?');
     const select = db.prepare('SELECT generation, version FROM served WHERE name = ?');
+    const removedAt = db.prepare('SELECT generation FROM served_removals WHERE name = ?').pluck();
+    const recordRemoval = db.prepare('INSERT OR REPLACE INTO served_removals (name, generation) VALUES (?, ?)');
+    const forgetRemoval = db.prepare('DELETE FROM served_removals WHERE name = ?');
     const setVersion = db.prepare("UPDATE meta SET value = ? WHERE key = 'served_version'");
     const run = db.transaction((): ApplyOutcome[] => {
       const outcomes: ApplyOutcome[] = [];
@@ -78,16 +81,27 @@ export class BuiltinSqliteProvider implements Provider {
           // The delete trigger takes its tombstone version from meta, so meta must be current first.
           setVersion.run(version);
           written = expected !== null && remove.run(change.name, expected).changes === 1;
-          if (written) version = metaValue(db, 'served_version');
+          if (written) {
+            version = metaValue(db, 'served_version');
+            recordRemoval.run(change.name, change.generation);
+          }
         } else {
           // The last line of defence for S1 at the place that serves DNS: never write an invalid or empty set.
           const problems = validateRecordSet(change.name, change.records);
           assert(problems.length === 0, 'S1', problems.join('; '));
           const encoded = encodeRecords(change.records);
+          if (expected === null) {
+            const removal = removedAt.get(change.name) as number | undefined;
+            if (removal !== undefined && removal >= change.generation) {
+              outcomes.push({ name: change.name, outcome: 'superseded', generation: removal });
+              continue;
+            }
+          }
           written = expected === null
             ? insert.run(change.name, change.generation, version + 1, encoded).changes === 1
             : update.run(change.generation, version + 1, encoded, change.name, expected, change.generation).changes === 1;
           if (written) version += 1;
+          if (written && expected === null) forgetRemoval.run(change.name);
           else if (expected !== null) this.assertNotBackwards(select.get(change.name) as { generation: number; version: number } | undefined, change);
         }
         outcomes.push(written ? { name: change.name, outcome: 'applied', version: String(version) } : { name: change.name, outcome: 'conflict' });

@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS served (
 );
 CREATE INDEX IF NOT EXISTS served_by_version ON served (version);
 CREATE TABLE IF NOT EXISTS served_tombstones (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+-- Names removed by a plan, with the generation that removed them: a first
+-- write at or below it is refused (S2). A hand delete leaves no row here.
+CREATE TABLE IF NOT EXISTS served_removals (name TEXT PRIMARY KEY, generation INTEGER NOT NULL);
 
 -- A hand edit (an UPDATE that leaves the version alone) still changes the
 -- version, so the compare-and-swap and the DNS server's refresh both see it.
