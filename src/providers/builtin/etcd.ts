@@ -1,4 +1,4 @@
-import type { ICompare, IRequestOp, IWatchResponse, Watcher } from 'etcd3';
+import type { IRequestOp, ITxnResponse, IWatchResponse, Watcher } from 'etcd3';
 import { assert } from '../../util/assert.js';
 import { validateRecordSet } from '../../domain/validate.js';
 import { decodeRecords, encodeRecords } from '../../store/sqlite/codec.js';
@@ -73,23 +73,54 @@ export class BuiltinEtcdProvider implements Provider {
     return response.kvs.map((kv) => decodeServed(this.nameOf(kv), kv));
   }
 
-  /** One nested transaction: compare this name's marker, write or delete; on failure read it (to check S2). */
+  /**
+   * One nested transaction: compare this name's marker, write or delete; on
+   * failure read it (to check S2). A removal also writes the name's removal
+   * tombstone; a first write must find the name absent and either no
+   * tombstone or one below its generation. etcd compares are all-of, so that
+   * "either" is a second transaction nested in the failure branch of the
+   * first: [absent, no tombstone] else [absent, tombstone < generation].
+   */
   private conditionalWrite(change: ApplyChange): IRequestOp | null {
     const key = this.etcd.key(keys.served(change.name));
+    const removedKey = this.etcd.key(keys.removed(change.name));
     if (change.records === null) {
       // A removal needs the version that was read: never delete blind.
       if (change.expectedVersion === null) return null;
-      return { request_txn: { compare: [compare.modified(key, Number(change.expectedVersion))], success: [{ request_delete_range: { key } }], failure: [{ request_range: { key } }] } };
+      const removal = [{ request_delete_range: { key } }, { request_put: { key: removedKey, value: Buffer.from(pad(change.generation)) } }];
+      return { request_txn: { compare: [compare.modified(key, Number(change.expectedVersion))], success: removal, failure: [{ request_range: { key } }] } };
     }
     // The last line of defence for S1 at the place that serves DNS: never write an invalid or empty set.
     const problems = validateRecordSet(change.name, change.records);
     assert(problems.length === 0, 'S1', problems.join('; '));
-    const guards: ICompare[] = change.expectedVersion === null
-      ? [compare.absent(key)]
+    const put: IRequestOp = { request_put: { key, value: Buffer.from(encodeServed(change.generation, change.records)) } };
+    if (change.expectedVersion !== null) {
       // The value starts with the zero-padded generation, so "value < pad(g + 1)" means "generation <= g".
-      : [compare.modified(key, Number(change.expectedVersion)), compare.valueLess(key, pad(change.generation + 1))];
-    const value = Buffer.from(encodeServed(change.generation, change.records));
-    return { request_txn: { compare: guards, success: [{ request_put: { key, value } }], failure: [{ request_range: { key } }] } };
+      const guards = [compare.modified(key, Number(change.expectedVersion)), compare.valueLess(key, pad(change.generation + 1))];
+      return { request_txn: { compare: guards, success: [put], failure: [{ request_range: { key } }] } };
+    }
+    const belowTombstone: IRequestOp = {
+      request_txn: {
+        compare: [compare.absent(key), compare.valueLess(removedKey, pad(change.generation))],
+        success: [put, { request_delete_range: { key: removedKey } }],
+        failure: [{ request_range: { key } }, { request_range: { key: removedKey } }],
+      },
+    };
+    return { request_txn: { compare: [compare.absent(key), compare.absent(removedKey)], success: [put], failure: [belowTombstone] } };
+  }
+
+  /** What a refused nested transaction answered: the name's key, and for a first write the tombstone (if any). */
+  private refusal(change: ApplyChange, result: ITxnResponse): ApplyOutcome {
+    if (change.expectedVersion !== null || change.records === null) {
+      this.assertNotBackwards(result.responses[0]?.response_range.kvs[0], change);
+      return { name: change.name, outcome: 'conflict' };
+    }
+    const inner = result.responses[0]!.response_txn;
+    if (inner.succeeded) return { name: change.name, outcome: 'applied', version: '' };
+    const current = inner.responses[0]?.response_range.kvs[0];
+    const tombstone = inner.responses[1]?.response_range.kvs[0];
+    if (current === undefined && tombstone !== undefined) return { name: change.name, outcome: 'superseded', generation: Number(tombstone.value.toString()) };
+    return { name: change.name, outcome: 'conflict' };
   }
 
   async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
@@ -119,8 +150,8 @@ export class BuiltinEtcdProvider implements Provider {
       const result = response.responses[next]!.response_txn;
       next += 1;
       if (result.succeeded) return { name: change.name, outcome: 'applied', version };
-      this.assertNotBackwards(result.responses[0]?.response_range.kvs[0], change);
-      return { name: change.name, outcome: 'conflict' };
+      const refused = this.refusal(change, result);
+      return refused.outcome === 'applied' ? { ...refused, version } : refused;
     });
   }
 

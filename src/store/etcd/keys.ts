@@ -69,6 +69,8 @@ export const keys = {
   servedPrefix: 'served/',
   served: (name: string) => `served/${checkKeyName(name)}`,
   servedMeta: 'served-meta',
+  /** A name removed by a plan: the removing generation, zero-padded (a first write at or below it is refused). */
+  removed: (name: string) => `served-removed/${checkKeyName(name)}`,
 };
 
 /** Splits "<name>!<since>" (the tail of a version or superseded key). */

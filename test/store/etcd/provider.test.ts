@@ -68,6 +68,37 @@ test('apply is a compare-and-swap on the marker: create, conflict, advance, neve
   assert.equal((await provider.read([name])).size, 0);
 });
 
+test('a removal leaves a tombstone: a first write at or below it is superseded, above it applies; a hand delete leaves none (S2)', async () => {
+  const provider = openProvider();
+  const name = 'gone.dnsplane.test';
+  const [created] = await provider.apply([{ name, records: records('192.0.2.1'), generation: 2, expectedVersion: null }]);
+  assert.equal(created!.outcome, 'applied');
+  const [removed] = await provider.apply([{ name, records: null, generation: 4, expectedVersion: created!.outcome === 'applied' ? created!.version : '' }]);
+  assert.equal(removed!.outcome, 'applied');
+  // A stale enactor, still on generation 3, reads the name as absent and tries to create it; so does one on 4.
+  for (const generation of [3, 4]) {
+    const [stale] = await provider.apply([{ name, records: records('192.0.2.2'), generation, expectedVersion: null }]);
+    assert.deepEqual(stale, { name, outcome: 'superseded', generation: 4 }, `a first write at generation ${generation}`);
+  }
+  assert.equal((await provider.read([name])).size, 0, 'the removed name did not come back');
+  // Several names in one call: superseded, applied and conflict outcomes side by side.
+  const [back, other, twice] = await provider.apply([
+    { name, records: records('192.0.2.3'), generation: 5, expectedVersion: null },
+    { name: 'fresh.dnsplane.test', records: records('192.0.2.4'), generation: 1, expectedVersion: null },
+    { name: 'never.dnsplane.test', records: records('192.0.2.5'), generation: 1, expectedVersion: 'nope' },
+  ]);
+  assert.equal(back!.outcome, 'applied', 'a newer plan brings the name back');
+  assert.equal(other!.outcome, 'applied', 'a name never removed is created as before');
+  assert.equal(twice!.outcome, 'conflict');
+  const state = (await provider.read([name])).get(name)!;
+  assert.deepEqual([state.generation, state.version], [5, back!.outcome === 'applied' ? back!.version : '']);
+  // A hand delete (etcdctl del) is drift, not a removal: any plan may write the name again.
+  await provider.etcd.txn({ success: [{ request_delete_range: { key: provider.etcd.key(keys.served(name)) } }] });
+  const [repaired] = await provider.apply([{ name, records: records('192.0.2.6'), generation: 5, expectedVersion: null }]);
+  assert.equal(repaired!.outcome, 'applied');
+  assert.deepEqual((await provider.list(null, 10)).map((served) => served.name), ['fresh.dnsplane.test', name], 'tombstones are not listed');
+});
+
 test('large batches, name-ordered listing, and hand edits read as drift', async () => {
   const provider = openProvider();
   const names = Array.from({ length: 250 }, (_, n) => `svc${String(n).padStart(3, '0')}.dnsplane.test`);
