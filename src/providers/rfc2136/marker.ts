@@ -31,6 +31,7 @@ import { canonicalAddress } from './wire.js';
  */
 
 const markerLabel = '_dnsplane';
+const removedKey = 'removed=';
 export const unmanagedTarget = 'unmanaged';
 /** A TXT character-string holds at most 255 bytes (RFC 1035 §3.3). */
 const stringBytesMax = 255;
@@ -65,6 +66,32 @@ export function encodeMarker(marker: Marker): Buffer[] {
   const partBytes = stringBytesMax - recordsKey.length;
   for (let start = 0; start < encoded.length; start += partBytes) strings.push(`${recordsKey}${encoded.slice(start, start + partBytes)}`);
   return strings.map((text) => Buffer.from(text, 'ascii'));
+}
+
+/**
+ * The tombstone a removal leaves in place of the marker: "removed=<g>"
+ * "version=<token>". It holds the generation that removed the name, so a
+ * stale first write at or below it is refused (S2); the name itself serves
+ * no address (NODATA rather than NXDOMAIN, as `_dnsplane.<name>` remains).
+ */
+export interface Tombstone {
+  generation: Generation;
+  version: string;
+}
+
+export function encodeTombstone(tombstone: Tombstone): Buffer[] {
+  assert(Number.isInteger(tombstone.generation) && tombstone.generation > 0, 'internal', `tombstone generation ${tombstone.generation}`);
+  assert(/^[A-Za-z0-9_-]+$/.test(tombstone.version), 'internal', `tombstone version "${tombstone.version}"`);
+  return [`${removedKey}${tombstone.generation}`, `version=${tombstone.version}`].map((text) => Buffer.from(text, 'ascii'));
+}
+
+/** Parses a tombstone's strings; null when they are not one. */
+export function decodeTombstone(strings: readonly Buffer[]): Tombstone | null {
+  if (strings.length !== 2) return null;
+  const generationText = /^removed=(\d{1,15})$/.exec(strings[0]!.toString('latin1'));
+  const versionText = /^version=([A-Za-z0-9_-]{1,64})$/.exec(strings[1]!.toString('latin1'));
+  if (generationText === null || versionText === null || Number(generationText[1]) < 1) return null;
+  return { generation: Number(generationText[1]), version: versionText[1]! };
 }
 
 /** Parses a marker's strings; null when they are not a valid marker (edited by hand, or another writer's). */

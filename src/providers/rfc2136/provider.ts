@@ -1,9 +1,10 @@
+import type { Generation } from '../../domain/types.js';
 import { checkDnsName, isInZone, normalizeName } from '../../domain/names.js';
 import { validateRecordSet } from '../../domain/validate.js';
 import { assert } from '../../util/assert.js';
 import type { ApplyChange, ApplyOutcome, Provider, ServedState } from '../types.js';
 import { rfc2136Error, type ErrorContext } from './errors.js';
-import { decodeMarker, interpret, markerName, nameOfMarker, unparsedVersion } from './marker.js';
+import { decodeMarker, decodeTombstone, interpret, markerName, nameOfMarker, unparsedVersion } from './marker.js';
 import { TcpTransport } from './transport.js';
 import { TransferVerifier, readTsig, signMessage, tsigRecordBytes, type TsigAlgorithm, type TsigKey } from './tsig.js';
 import { classifyUpdateAnswer, packWrites, prepareWrite, type MarkerSeen, type PreparedWrite, type UpdateResult } from './update.js';
@@ -194,6 +195,7 @@ export class Rfc2136Provider implements Provider {
   private async readName(name: string): Promise<ServedState | undefined> {
     const [marker, served] = await Promise.all([this.queryMarker(name), this.queryAddresses(name)]);
     if (marker === null) return this.forget(name);
+    if (this.isTombstone(name, marker)) return undefined;
     const first = this.view(name, marker, served);
     if (first.consistent) return this.keep(name, first);
     for (let attempt = 0; attempt < readAttemptsMax; attempt += 1) {
@@ -202,9 +204,18 @@ export class Rfc2136Provider implements Provider {
       const after = await this.queryMarker(name);
       if (!sameRrset(before, after)) continue;
       if (after === null) return this.forget(name);
+      if (this.isTombstone(name, after)) return undefined;
       return this.keep(name, this.view(name, after, addresses));
     }
     throw rfc2136Error(this.context, 'unstable-read', `${name} changed during each of ${readAttemptsMax} reads`);
+  }
+
+  /** A removal's tombstone: the name is not served; remember its generation and exact RRset for the next first write. */
+  private isTombstone(name: string, marker: MarkerRrset): boolean {
+    const tombstone = marker.strings.length === 1 ? decodeTombstone(marker.strings[0]!) : null;
+    if (tombstone === null) return false;
+    this.remember(name, { version: tombstone.version, generation: tombstone.generation, rdatas: marker.rdatas, removed: true });
+    return true;
   }
 
   private forget(name: string): undefined {
@@ -263,7 +274,9 @@ export class Rfc2136Provider implements Provider {
       }
     }
     const states: ServedState[] = [];
-    for (const [name, marker] of markers) states.push(this.keep(name, this.view(name, marker, addresses.get(name) ?? [])));
+    for (const [name, marker] of markers) {
+      if (!this.isTombstone(name, marker)) states.push(this.keep(name, this.view(name, marker, addresses.get(name) ?? [])));
+    }
     return states.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -302,17 +315,26 @@ export class Rfc2136Provider implements Provider {
 
   // ---- writes --------------------------------------------------------------
 
-  /** The marker each change expects, from the last read, or read now; 'conflict' when it has moved already. */
-  private async expectedMarker(change: ApplyChange): Promise<MarkerSeen | null | 'conflict'> {
-    if (change.expectedVersion === null) return null;
+  /**
+   * The marker each change expects, from the last read, or read now;
+   * 'conflict' when it has moved already. A first write expects the
+   * tombstone last read for the name, if any, or no marker at all; a
+   * tombstone at or above its generation means a newer plan removed the name.
+   */
+  private async expectedMarker(change: ApplyChange): Promise<MarkerSeen | null | 'conflict' | { superseded: Generation }> {
+    if (change.expectedVersion === null) {
+      const tombstone = this.markers.get(change.name);
+      if (tombstone?.removed !== true) return null;
+      return tombstone.generation >= change.generation ? { superseded: tombstone.generation } : tombstone;
+    }
     let seen = this.markers.get(change.name);
     if (seen === undefined || seen.version !== change.expectedVersion) {
       const marker = await this.queryMarker(change.name);
-      if (marker === null) return 'conflict';
+      if (marker === null || this.isTombstone(change.name, marker)) return 'conflict';
       seen = this.view(change.name, marker, []).seen;
       this.remember(change.name, seen);
     }
-    if (seen.version !== change.expectedVersion) return 'conflict';
+    if (seen.version !== change.expectedVersion || seen.removed === true) return 'conflict';
     // The version matches, so the caller read this generation: writing a lower one is a caller bug, made loud (S2).
     assert(seen.generation <= change.generation, 'S2', `${change.name}: writing generation ${change.generation} over ${seen.generation}`);
     return seen;
@@ -338,6 +360,7 @@ export class Rfc2136Provider implements Provider {
     changes.forEach((change, index) => {
       const marker = expected[index]!;
       if (marker === 'conflict') outcomes.set(change.name, { name: change.name, outcome: 'conflict' });
+      else if (marker !== null && 'superseded' in marker) outcomes.set(change.name, { name: change.name, outcome: 'superseded', generation: marker.superseded });
       else writes.push(prepareWrite(change, marker, { ttl: this.settings.ttl, maxAnswers: this.settings.maxAnswers }));
     });
     for (const [write, result] of await this.sendWrites(writes)) {

@@ -2,7 +2,7 @@ import type { Generation } from '../../domain/types.js';
 import { assert } from '../../util/assert.js';
 import type { ApplyChange } from '../types.js';
 import { rfc2136Error, type ErrorContext } from './errors.js';
-import { encodeMarker, markerName, newVersion, servedSubset } from './marker.js';
+import { encodeMarker, encodeTombstone, markerName, newVersion, servedSubset } from './marker.js';
 import { readTsig, tsigErrorName, verifyMessage, type TsigKey } from './tsig.js';
 import {
   addressRdata, dnsClass, dnsType, emptyRdata, opcodeUpdate, rcode, rcodeName, readHeader, recordBytesMax, txtRdata, type WireRecord,
@@ -18,6 +18,8 @@ export interface MarkerSeen {
   version: string;
   generation: Generation;
   rdatas: Buffer[];
+  /** A removal's tombstone: the name is not served, and was removed at `generation`. */
+  removed?: boolean;
 }
 
 /** One name's part of an UPDATE: the prerequisite on its marker and the records that replace its set and marker. */
@@ -25,8 +27,8 @@ export interface PreparedWrite {
   change: ApplyChange;
   prerequisites: WireRecord[];
   updates: WireRecord[];
-  /** The marker once written (null for a removal). */
-  written: MarkerSeen | null;
+  /** The marker once written (a tombstone for a removal). */
+  written: MarkerSeen;
   /** The version to report when applied. */
   version: string;
   bytesMax: number;
@@ -43,7 +45,8 @@ function deleteRrset(owner: string, type: number): WireRecord {
 
 /**
  * The prerequisite (RFC 2136 §2.4): the marker RRset exactly as read
- * (value-dependent), or no marker RRset at all for a name not served yet.
+ * (value-dependent) — a removal's tombstone included — or no marker RRset at
+ * all for a name never served.
  */
 function prerequisitesFor(owner: string, expected: MarkerSeen | null): WireRecord[] {
   if (expected === null) return [{ owner, type: dnsType.TXT, klass: dnsClass.NONE, ttl: 0, rdata: emptyRdata }];
@@ -51,15 +54,19 @@ function prerequisitesFor(owner: string, expected: MarkerSeen | null): WireRecor
   return expected.rdatas.map((rdata) => ({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: 0, rdata }));
 }
 
-/** The whole write of one name: delete its A, AAAA and marker RRsets, then add the new ones (none for a removal). */
+/** The whole write of one name: delete its A, AAAA and marker RRsets, then add the new ones (for a removal, only the tombstone). */
 export function prepareWrite(change: ApplyChange, expected: MarkerSeen | null, settings: WriteSettings): PreparedWrite {
   assert(change.records !== null || expected !== null, 'internal', `${change.name}: removing a name that is not served`);
   const owner = markerName(change.name);
   const prerequisites = prerequisitesFor(owner, expected);
   const updates = [deleteRrset(change.name, dnsType.A), deleteRrset(change.name, dnsType.AAAA), deleteRrset(owner, dnsType.TXT)];
   const version = newVersion();
-  let written: MarkerSeen | null = null;
-  if (change.records !== null) {
+  let written: MarkerSeen;
+  if (change.records === null) {
+    const rdata = txtRdata(encodeTombstone({ generation: change.generation, version }));
+    updates.push({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: settings.ttl, rdata });
+    written = { version, generation: change.generation, rdatas: [rdata], removed: true };
+  } else {
     const served = servedSubset(change.records, settings.maxAnswers);
     assert(served.length > 0, 'S1', `${change.name}: a write with no address`);
     for (const record of served) {

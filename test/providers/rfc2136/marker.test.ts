@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RecordEntry } from '../../../src/domain/types.js';
-import { decodeMarker, encodeMarker, interpret, newVersion, servedSubset, unmanagedTarget } from '../../../src/providers/rfc2136/marker.js';
+import { decodeMarker, decodeTombstone, encodeMarker, encodeTombstone, interpret, newVersion, servedSubset, unmanagedTarget } from '../../../src/providers/rfc2136/marker.js';
 import { packWrites, prepareWrite } from '../../../src/providers/rfc2136/update.js';
 import { encodeUpdate, updateOverheadBytes } from '../../../src/providers/rfc2136/wire.js';
 
@@ -37,6 +37,20 @@ test('a marker that is not dnsplane\'s, or is damaged, does not parse', () => {
     [Buffer.from('generation=0'), good[1]!, good[2]!],
   ];
   for (const strings of damaged) assert.equal(decodeMarker(strings), null, strings.map(String).join(' '));
+});
+
+test('a tombstone round-trips, is not a marker, and a marker is not a tombstone', () => {
+  const version = newVersion();
+  const strings = encodeTombstone({ generation: 42, version });
+  assert.deepEqual(decodeTombstone(strings), { generation: 42, version });
+  assert.equal(decodeMarker(strings), null, 'a tombstone never reads as served records');
+  assert.equal(decodeTombstone(encodeMarker({ generation: 42, version, records: entries(2) })), null);
+  for (const bad of [['removed=0', `version=${version}`], ['removed=x', `version=${version}`], ['removed=1'], ['removed=1', 'version=no spaces'], ['removed=1', `version=${version}`, 'extra']]) {
+    assert.equal(decodeTombstone(bad.map((text) => Buffer.from(text))), null, bad.join(' '));
+  }
+  const removal = prepareWrite({ name: 'gone.example', records: null, generation: 42, expectedVersion: 'v' }, { version: 'v', generation: 40, rdatas: [Buffer.from('x')] }, { ttl: 5, maxAnswers: 8 });
+  assert.equal(removal.written.removed, true);
+  assert.equal(removal.written.generation, 42, 'a removal writes the tombstone of its own generation');
 });
 
 test('weights map to the positive-weight addresses, the maxAnswers heaviest, ties by address', () => {

@@ -89,8 +89,35 @@ for (const kind of ['knot', 'bind'] as const) {
       const [removed] = await provider.apply([{ name, records: null, generation: 3, expectedVersion: current.version }]);
       assert.equal(removed!.outcome, 'applied');
       assert.deepEqual(await digShort(server, name, 'A'), []);
-      assert.deepEqual(await digShort(server, `_dnsplane.${name}`, 'TXT'), []);
+      const [tombstone] = await digShort(server, `_dnsplane.${name}`, 'TXT');
+      assert.match(tombstone ?? '', /^"removed=3" "version=[A-Za-z0-9_-]+"$/, 'the marker became a tombstone holding the removing generation');
       assert.equal((await provider.read([name])).size, 0);
+      assert.deepEqual((await provider.list(null, 100)).filter((state) => state.name === name), [], 'a tombstone is not a served name');
+    });
+
+    test('a removed name stays removed: a stale first write at or below the removal is superseded, a newer one applies (S2)', async () => {
+      const name = 'tomb.dnsplane.test';
+      const [created] = await provider.apply([{ name, records: set('127.0.3.1'), generation: 1, expectedVersion: null }]);
+      const [removed] = await provider.apply([{ name, records: null, generation: 4, expectedVersion: created!.outcome === 'applied' ? created!.version : '' }]);
+      assert.equal(removed!.outcome, 'applied');
+      // Another enactor process that never saw the name: its blind first write fails the "no marker" prerequisite; after reading, it is superseded.
+      const stale = providerFor(server);
+      try {
+        const [blind] = await stale.apply([{ name, records: set('127.0.3.2'), generation: 3, expectedVersion: null }]);
+        assert.equal(blind!.outcome, 'conflict', 'the tombstone fails the no-marker prerequisite');
+        assert.equal((await stale.read([name])).size, 0, 'read as absent');
+        for (const generation of [3, 4]) {
+          const [refused] = await stale.apply([{ name, records: set('127.0.3.2'), generation, expectedVersion: null }]);
+          assert.deepEqual(refused, { name, outcome: 'superseded', generation: 4 }, `a first write at generation ${generation}`);
+        }
+      } finally {
+        await stale.close();
+      }
+      assert.deepEqual(await digShort(server, name, 'A'), [], 'the removed name did not come back');
+      const [back] = await provider.apply([{ name, records: set('127.0.3.3'), generation: 5, expectedVersion: null }]);
+      assert.equal(back!.outcome, 'applied', 'a newer plan brings the name back over its tombstone');
+      assert.deepEqual(await digShort(server, name, 'A'), ['127.0.3.3']);
+      assert.equal((await provider.read([name])).get(name)?.generation, 5);
     });
 
     test('the zone apex can be an endpoint: its A records and marker come and go, its SOA and NS stay', async () => {
