@@ -25,7 +25,9 @@ export interface JanitorDeps {
  * - the floor is below every live enactor's held generation and
  *   `retainGenerations` below the newest;
  * - a record-set version is deleted only once the name's enacted generation
- *   (read from the provider) has moved past the version that replaced it.
+ *   (read from the provider) has moved past the version that replaced it, or
+ *   the name was removed at or above that version (its tombstone refuses any
+ *   first write that could make the old version served again).
  */
 export class Janitor {
   constructor(private readonly options: JanitorOptions, private readonly deps: JanitorDeps) {
@@ -50,16 +52,22 @@ export class Janitor {
     const floor = await this.floor();
     if (floor <= 0) return { floor, versions: 0, headers: 0 };
     const candidates = await store.listSuperseded(floor, this.options.batchVersionsMax);
-    const states = await provider.read([...new Set(candidates.map((version) => version.name))]);
+    const names = [...new Set(candidates.map((version) => version.name))];
+    const states = await provider.read(names);
+    const absent = names.filter((name) => !states.has(name));
+    const removals = absent.length === 0 ? new Map<string, Generation>() : await provider.readRemovals(absent);
     const deletable: SupersededVersion[] = [];
     for (const version of candidates) {
       const state = states.get(version.name);
       // A name still serving the set of this version (its generation is below the replacement) keeps it. So does a
-      // name not served at all: it has no enacted generation yet, and a late first write (a reconciler pass or an
-      // enactor whose heartbeat expired, acting on a plan read before) could still make this version the served one
-      // (found by the simulator: `dnsplane sim`, S4). The cost: versions of removed names stay.
-      if (state === undefined || state.generation < version.supersededBy) continue;
-      assert(state.generation >= version.supersededBy, 'S4', `${version.name}@${version.since} is still enacted`);
+      // name not served at all, unless a plan removed it at or above the replacement: without that tombstone a late
+      // first write (a reconciler pass or an enactor whose heartbeat expired, acting on a plan read before) could
+      // still make this version the served one (found by the simulator: `dnsplane sim`, S4).
+      if (state === undefined) {
+        const removedAt = removals.get(version.name);
+        if (removedAt === undefined || removedAt < version.supersededBy) continue;
+      } else if (state.generation < version.supersededBy) continue;
+      assert(state === undefined || state.generation >= version.supersededBy, 'S4', `${version.name}@${version.since} is still enacted`);
       assert(version.supersededBy <= floor, 'S4', `${version.name}@${version.since} superseded above the floor`);
       deletable.push(version);
     }

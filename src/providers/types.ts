@@ -44,6 +44,12 @@ export interface Provider {
   read(names: readonly string[]): Promise<Map<string, ServedState>>;
   /** Every managed name, in name order, a page at a time (`afterName` exclusive). */
   list(afterName: string | null, limit: number): Promise<ServedState[]>;
+  /**
+   * The removal tombstones of those of `names` that are absent and were
+   * removed by a plan: name → removing generation. The janitor uses it to let
+   * go of the old versions of removed names.
+   */
+  readRemovals(names: readonly string[]): Promise<Map<string, Generation>>;
   /** Conditional writes, each compared and applied atomically (per name at least). */
   apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]>;
   close(): Promise<void>;

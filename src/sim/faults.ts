@@ -128,6 +128,12 @@ export function faultyProvider(inner: Provider, faults: FaultInjector, actor: Ac
       await faults.point(actor, 'provider.list');
       return inner.list(afterName, limit);
     },
+    async readRemovals(names: readonly string[]): Promise<Map<string, number>> {
+      await faults.point(actor, 'provider.readRemovals');
+      const removals = await inner.readRemovals(names);
+      if (faults.trace !== null) faults.note(actor, `provider.readRemovals(${names.join(',')}) → ${[...removals].map(([name, generation]) => `${name} removed@${generation}`).join(' ') || 'none'}`);
+      return removals;
+    },
     async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
       await faults.point(actor, 'provider.apply');
       const outcomes = await inner.apply(changes);

@@ -75,6 +75,15 @@ export class MemoryProvider implements Provider {
     return states;
   }
 
+  async readRemovals(names: readonly string[]): Promise<Map<string, Generation>> {
+    const removals = new Map<string, Generation>();
+    for (const name of names) {
+      const removal = this.state.removals.get(name);
+      if (removal !== undefined && !this.state.served.has(name)) removals.set(name, removal);
+    }
+    return removals;
+  }
+
   async list(afterName: string | null, limit: number): Promise<ServedState[]> {
     const names = [...this.state.served.keys()].filter((name) => name > (afterName ?? '')).sort().slice(0, limit);
     return names.map((name) => toState(name, this.state.served.get(name)!));

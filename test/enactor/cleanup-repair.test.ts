@@ -63,6 +63,36 @@ test('janitor: keeps the versions that names enact and live enactors hold; delet
   }
 });
 
+test('janitor: versions of a removed name go once its tombstone is at or above them; a name gone by hand keeps its version', async () => {
+  const install = openInstallation();
+  try {
+    let inventory = endpoints(3);
+    const planner = makePlanner('p', install.store, () => inventory);
+    await planner.tick(); // generation 1: svc0, svc1, svc2
+    const enactor = makeEnactor('az1', install.store, install.provider);
+    await enactor.step();
+    inventory = inventory.filter((endpoint) => endpoint.name !== 'svc2.dnsplane.test');
+    await planner.tick(); // generation 2: svc2 removed
+    await enactor.step();
+    assert.deepEqual(await install.provider.readRemovals(['svc0.dnsplane.test', 'svc2.dnsplane.test']), new Map([['svc2.dnsplane.test', 2]]));
+    // svc1 disappears by hand (no tombstone), then its set changes in generation 3, which nothing enacts.
+    install.provider.db.prepare("DELETE FROM served WHERE name = 'svc1.dnsplane.test'").run();
+    await install.store.setHealth('t1-0', 'down', 'test');
+    assert.equal((await planner.tick()).kind, 'published');
+    await churn(install, planner, 5); // generations 4-8: only svc0
+    await install.store.heartbeat({ id: 'az1', heldGeneration: 2, enactedGeneration: 2 }, -1);
+    const versions = (name: string) => (install.store.db.prepare('SELECT since FROM plan_versions WHERE name = ? ORDER BY since').pluck().all(name) as number[]);
+    assert.deepEqual(versions('svc2.dnsplane.test'), [1, 2]);
+    const result = await janitor(install, 2).tick();
+    assert.equal(result.floor, 6);
+    assert.deepEqual(versions('svc2.dnsplane.test'), [2], 'the removed name\'s generation-1 set is gone; its removal stays');
+    assert.deepEqual(versions('svc1.dnsplane.test'), [1, 3], 'the hand-deleted name keeps the set a late first write could still serve');
+    assert.deepEqual(versions('svc0.dnsplane.test').slice(0, 1), [1], 'svc0 still serves generation 1');
+  } finally {
+    await install.close();
+  }
+});
+
 test('reconciler: an emptied name and a name pointing at a deleted plan are repaired in one pass and alarmed', async () => {
   const install = openInstallation();
   try {

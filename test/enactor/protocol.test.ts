@@ -50,6 +50,7 @@ test('a competing write between read and write is a conflict, re-read, and never
       kind: 'racing',
       read: (names) => install.provider.read(names),
       list: (after, limit) => install.provider.list(after, limit),
+      readRemovals: (names) => install.provider.readRemovals(names),
       close: async () => undefined,
       apply: async (changes: readonly ApplyChange[]) => {
         if (!interfered) {
@@ -102,6 +103,7 @@ test('a generation changing 1% of names reads and writes only those names', asyn
       kind: 'counting',
       read: (names) => { namesRead += names.length; return install.provider.read(names); },
       list: (after, limit) => install.provider.list(after, limit),
+      readRemovals: (names) => install.provider.readRemovals(names),
       apply: (changes) => install.provider.apply(changes),
       close: async () => undefined,
     };

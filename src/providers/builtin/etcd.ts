@@ -66,6 +66,19 @@ export class BuiltinEtcdProvider implements Provider {
     return states;
   }
 
+  async readRemovals(names: readonly string[]): Promise<Map<string, number>> {
+    // Both keys of every name from one revision: a tombstone counts only while the name is absent.
+    const ranges = names.flatMap((name) => [{ key: this.etcd.key(keys.served(name)) }, { key: this.etcd.key(keys.removed(name)) }]);
+    const { responses } = await this.etcd.readMany(ranges);
+    const removals = new Map<string, number>();
+    names.forEach((name, index) => {
+      const served = responses[2 * index]!.kvs[0];
+      const tombstone = responses[2 * index + 1]!.kvs[0];
+      if (served === undefined && tombstone !== undefined) removals.set(name, Number(tombstone.value.toString()));
+    });
+    return removals;
+  }
+
   async list(afterName: string | null, limit: number): Promise<ServedState[]> {
     const prefix = this.etcd.key(keys.servedPrefix);
     const start = afterName === null ? prefix : Buffer.concat([this.etcd.key(keys.served(afterName)), Buffer.from([0])]);

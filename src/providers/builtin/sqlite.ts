@@ -54,6 +54,19 @@ export class BuiltinSqliteProvider implements Provider {
     return run.deferred();
   }
 
+  async readRemovals(names: readonly string[]): Promise<Map<string, number>> {
+    const select = this.db.prepare('SELECT r.generation FROM served_removals r WHERE r.name = ? AND NOT EXISTS (SELECT 1 FROM served s WHERE s.name = r.name)').pluck();
+    const run = this.db.transaction(() => {
+      const removals = new Map<string, number>();
+      for (const name of names) {
+        const generation = select.get(name) as number | undefined;
+        if (generation !== undefined) removals.set(name, generation);
+      }
+      return removals;
+    });
+    return run.deferred();
+  }
+
   async list(afterName: string | null, limit: number): Promise<ServedState[]> {
     const rows = this.db.prepare('SELECT * FROM served WHERE name > ? ORDER BY name LIMIT ?').all(afterName ?? '', limit) as ServedRow[];
     return rows.map(toState);

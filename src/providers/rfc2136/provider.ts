@@ -238,6 +238,17 @@ export class Rfc2136Provider implements Provider {
     return found;
   }
 
+  async readRemovals(names: readonly string[]): Promise<Map<string, Generation>> {
+    for (const name of names) this.checkName(name);
+    const markers = await Promise.all(names.map((name) => this.queryMarker(name)));
+    const removals = new Map<string, Generation>();
+    markers.forEach((marker, index) => {
+      const tombstone = marker !== null && marker.strings.length === 1 ? decodeTombstone(marker.strings[0]!) : null;
+      if (tombstone !== null) removals.set(names[index]!, tombstone.generation);
+    });
+    return removals;
+  }
+
   // ---- listing (zone transfer) ---------------------------------------------
 
   async list(afterName: string | null, limit: number): Promise<ServedState[]> {

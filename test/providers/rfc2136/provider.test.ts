@@ -114,10 +114,12 @@ for (const kind of ['knot', 'bind'] as const) {
         await stale.close();
       }
       assert.deepEqual(await digShort(server, name, 'A'), [], 'the removed name did not come back');
+      assert.deepEqual(await provider.readRemovals([name, 'never.dnsplane.test']), new Map([[name, 4]]), 'the janitor can see the tombstone');
       const [back] = await provider.apply([{ name, records: set('127.0.3.3'), generation: 5, expectedVersion: null }]);
       assert.equal(back!.outcome, 'applied', 'a newer plan brings the name back over its tombstone');
       assert.deepEqual(await digShort(server, name, 'A'), ['127.0.3.3']);
       assert.equal((await provider.read([name])).get(name)?.generation, 5);
+      assert.equal((await provider.readRemovals([name])).size, 0, 'a served name has no removal');
     });
 
     test('the zone apex can be an endpoint: its A records and marker come and go, its SOA and NS stay', async () => {

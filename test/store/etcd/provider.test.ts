@@ -81,6 +81,7 @@ test('a removal leaves a tombstone: a first write at or below it is superseded, 
     assert.deepEqual(stale, { name, outcome: 'superseded', generation: 4 }, `a first write at generation ${generation}`);
   }
   assert.equal((await provider.read([name])).size, 0, 'the removed name did not come back');
+  assert.deepEqual(await provider.readRemovals([name, 'never-served.dnsplane.test']), new Map([[name, 4]]), 'the janitor can see the tombstone');
   // Several names in one call: superseded, applied and conflict outcomes side by side.
   const [back, other, twice] = await provider.apply([
     { name, records: records('192.0.2.3'), generation: 5, expectedVersion: null },
@@ -92,6 +93,7 @@ test('a removal leaves a tombstone: a first write at or below it is superseded, 
   assert.equal(twice!.outcome, 'conflict');
   const state = (await provider.read([name])).get(name)!;
   assert.deepEqual([state.generation, state.version], [5, back!.outcome === 'applied' ? back!.version : '']);
+  assert.equal((await provider.readRemovals([name])).size, 0, 'a served name has no removal');
   // A hand delete (etcdctl del) is drift, not a removal: any plan may write the name again.
   await provider.etcd.txn({ success: [{ request_delete_range: { key: provider.etcd.key(keys.served(name)) } }] });
   const [repaired] = await provider.apply([{ name, records: records('192.0.2.6'), generation: 5, expectedVersion: null }]);
