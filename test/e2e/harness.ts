@@ -58,19 +58,39 @@ export function startCluster(names: number, extra: Record<string, unknown> = {})
   };
 }
 
-/** The real Planner, in-process, over the cluster's config, churning health at random between generations. */
-export function churningPlanner(cluster: Cluster, id: string, rng: Rng) {
+/**
+ * The real Planner, in-process, over the cluster's config, churning health at
+ * random between generations; with `removalChance`, each churn may also take
+ * an endpoint out of the inventory or put a removed one back.
+ */
+export function churningPlanner(cluster: Cluster, id: string, rng: Rng, options: { removalChance?: number } = {}) {
   const config = loadConfigFile(cluster.configPath);
-  const inventory = inventoryOf(config);
+  const everything = inventoryOf(config);
+  let inventory = everything;
   const planner = new Planner(
     { id, zone: 'dnsplane.test', intervalMs: 1, leaseTtlMs: 2000, safety: { ...config.safety } },
     { store: cluster.store, clock: systemClock, log: silentLogger, inventory: () => inventory },
   );
-  const targets = inventory.flatMap((endpoint) => endpoint.targets.map((target) => target.id));
+  const targets = everything.flatMap((endpoint) => endpoint.targets.map((target) => target.id));
+  const stats = { removals: 0, readds: 0 };
+  const changeInventory = () => {
+    const removed = everything.filter((endpoint) => !inventory.includes(endpoint));
+    if (removed.length > 0 && (rng.next() < 0.5 || removed.length >= everything.length / 2)) {
+      const back = removed[randomInt(rng, removed.length)]!;
+      inventory = everything.filter((endpoint) => endpoint === back || inventory.includes(endpoint));
+      stats.readds += 1;
+    } else {
+      const gone = inventory[randomInt(rng, inventory.length)]!;
+      inventory = inventory.filter((endpoint) => endpoint !== gone);
+      stats.removals += 1;
+    }
+  };
   return {
     planner,
-    /** Flips 1-3 random targets and publishes; returns the new generation or null if nothing was published. */
+    stats,
+    /** Flips 1-3 random targets (and perhaps the inventory) and publishes; returns the new generation or null if nothing was published. */
     async churnOnce(): Promise<number | null> {
+      if (options.removalChance !== undefined && rng.next() < options.removalChance) changeInventory();
       for (let flips = 1 + randomInt(rng, 3); flips > 0; flips -= 1) {
         await cluster.store.setHealth(targets[randomInt(rng, targets.length)]!, rng.next() < 0.5 ? 'down' : 'up', 'test');
       }
@@ -84,13 +104,16 @@ interface Sample {
   generation: number;
   version: number;
   key: string;
+  /** Absent from a later sample: removed since. */
+  gone?: boolean;
 }
 
 /**
  * Samples every served name in one read transaction and checks S1 (never
  * empty), S2 (generation never decreases), S3 (the set equals the plan's set
  * at the served generation), S4 (that plan still exists) and S5 (a name on
- * the same generation is never rewritten).
+ * the same generation is never rewritten). A name that disappears (a removal)
+ * may only come back at a generation above the one it had (S2).
  */
 export class InvariantChecker {
   readonly db: Db;
@@ -106,7 +129,10 @@ export class InvariantChecker {
     const servedRows = this.db.prepare('SELECT name, generation, version, records FROM served');
     const version = this.db.prepare('SELECT records FROM plan_versions WHERE name = ? AND since <= ? ORDER BY since DESC LIMIT 1');
     this.db.transaction(() => {
-      for (const row of servedRows.all() as { name: string; generation: number; version: number; records: string }[]) {
+      const rows = servedRows.all() as { name: string; generation: number; version: number; records: string }[];
+      const present = new Set(rows.map((row) => row.name));
+      for (const [name, sample] of this.last) if (!present.has(name)) sample.gone = true;
+      for (const row of rows) {
         const records = decodeRecords(row.records);
         const key = recordSetKey(records);
         if (records.length === 0) this.violations.push(`S1: ${row.name} served no records at generation ${row.generation} (sample ${this.samples})`);
@@ -114,7 +140,9 @@ export class InvariantChecker {
         if (plan === undefined || plan.records === null) this.violations.push(`S4: ${row.name} serves generation ${row.generation} whose plan is gone (sample ${this.samples})`);
         else if (recordSetKey(decodeRecords(plan.records)) !== key) this.violations.push(`S3: ${row.name} at generation ${row.generation} serves ${key}, plan says ${plan.records} (sample ${this.samples})`);
         const previous = this.last.get(row.name);
-        if (previous !== undefined) {
+        if (previous?.gone === true) {
+          if (row.generation <= previous.generation) this.violations.push(`S2: ${row.name} came back at generation ${row.generation}, not above the ${previous.generation} it served before it was removed (sample ${this.samples})`);
+        } else if (previous !== undefined) {
           if (row.generation < previous.generation) this.violations.push(`S2: ${row.name} went from generation ${previous.generation} to ${row.generation} (sample ${this.samples})`);
           if (!this.allowRewrites && row.generation === previous.generation && row.version !== previous.version) this.violations.push(`S5: ${row.name} rewritten at the same generation ${row.generation} (sample ${this.samples})`);
         }
@@ -155,7 +183,11 @@ export async function waitConverged(store: SqliteStore, timeoutMs: number): Prom
   return Date.now() - started;
 }
 
-/** Checks the enactment history: per name, generations strictly increase and each change starts where the last ended. */
+/**
+ * Checks the enactment history: per name, generations strictly increase and
+ * each change starts where the last ended (from nothing after a removal, so a
+ * name brought back by a stale write below its removal shows as a gap).
+ */
 export async function checkHistory(store: Store): Promise<{ entries: number }> {
   const all = await store.readHistory(null, 10_000_000);
   const byName = new Map<string, typeof all>();
@@ -167,7 +199,8 @@ export async function checkHistory(store: Store): Promise<{ entries: number }> {
   for (const [name, entries] of byName) {
     const sorted = [...entries].sort((a, b) => a.toGeneration - b.toGeneration);
     sorted.forEach((entry, index) => {
-      const expectedFrom = index === 0 ? 0 : sorted[index - 1]!.toGeneration;
+      const previous = sorted[index - 1];
+      const expectedFrom = previous === undefined || previous.kind === 'remove' ? 0 : previous.toGeneration;
       assert.equal(entry.fromGeneration, expectedFrom, `history of ${name}: change to ${entry.toGeneration} started from ${entry.fromGeneration}, the previous write ended at ${expectedFrom}`);
     });
   }

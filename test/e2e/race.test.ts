@@ -1,7 +1,9 @@
 // Goal: the core promise — three real enactor processes racing over one
 // SQLite file while a planner publishes 500+ generations as fast as it can
-// and a janitor cleans up with a tiny retention never break S1-S5, and every
-// name ends on the newest plan (L1). Method: `dnsplane enactor` x3 and
+// (endpoints now and then removed from the inventory and added back) and a
+// janitor cleans up with a tiny retention never break S1-S5, a removed name
+// never comes back below its removal, and every name ends on the newest plan
+// (L1). Method: `dnsplane enactor` x3 and
 // `dnsplane janitor` as child processes, with random delays between each
 // enactor's read and write (the test-only DNSPLANE_TEST_ENACTOR_DELAY_MS);
 // the real Planner in this process churns health at random; an invariant
@@ -22,7 +24,7 @@ test('three racing enactors, 500+ generations, janitor retention 5: S1-S5 at eve
     cluster.spawnRole(['janitor']);
     await waitForEnactors(cluster.store, ['az1', 'az2', 'az3']);
     const rng = seeded(20251019);
-    const { churnOnce } = churningPlanner(cluster, 'planner-under-test', rng);
+    const { churnOnce, stats } = churningPlanner(cluster, 'planner-under-test', rng, { removalChance: 0.3 });
     let published = 0;
     let running = true;
     const sampling = checker.sampleWhile(() => running);
@@ -41,6 +43,9 @@ test('three racing enactors, 500+ generations, janitor retention 5: S1-S5 at eve
     assert.ok(checker.samples > 100, `the checker sampled throughout (${checker.samples} samples)`);
     const history = await checkHistory(cluster.store);
     assert.ok(history.entries > 0);
+    assert.ok(stats.removals > 5 && stats.readds > 5, `endpoints were removed (${stats.removals}) and added back (${stats.readds})`);
+    const removalsEnacted = (await cluster.store.readHistory(null, 10_000_000)).filter((entry) => entry.kind === 'remove').length;
+    assert.ok(removalsEnacted > 0, `removals reached DNS (${removalsEnacted})`);
     const counters = Object.fromEntries((await cluster.store.readCounters()).map((c) => [c.name, c.value]));
     assert.ok((counters.janitor_versions_deleted ?? 0) > 0, 'the janitor really cleaned up during the race');
     assert.ok((await cluster.store.oldestGeneration()) > 1, 'old plans are gone');
