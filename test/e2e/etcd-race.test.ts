@@ -1,7 +1,8 @@
 // Goal: the core promise across machines — three `dnsplane enactor`
 // processes and a janitor sharing a three-member etcd cluster, racing with
-// random delays while a planner publishes 300+ generations, never break
-// S1-S5; the etcd member that leads the Raft group is SIGKILLed in the
+// random delays while a planner publishes 300+ generations (endpoints now
+// and then removed from the inventory and added back), never break S1-S5 nor
+// bring a removed name back below its removal; the etcd member that leads the Raft group is SIGKILLed in the
 // middle of the run, and enactment carries on without it; after it returns
 // every name ends on the newest plan (L1). Method: real role processes on an
 // etcd store (DNSPLANE_TEST_ENACTOR_DELAY_MS between each enactor's read and
@@ -30,7 +31,7 @@ test('three racing enactors on etcd, the etcd leader SIGKILLed mid-run: S1-S5 at
     installation.spawnRole(['janitor']);
     await waitForEnactorsEtcd(store, ['az1', 'az2', 'az3']);
     const rng = seededRng(20251020);
-    const { churnOnce } = churningPlannerOn(store, installation.configPath, 'planner-under-test', rng);
+    const { churnOnce, stats } = churningPlannerOn(store, installation.configPath, 'planner-under-test', rng, { removalChance: 0.3 });
     sampling = checker.sampleWhile(() => running, 20);
     const publish = async (count: number) => {
       let published = 0;
@@ -65,6 +66,7 @@ test('three racing enactors on etcd, the etcd leader SIGKILLed mid-run: S1-S5 at
     assert.ok(checker.samples > 100, `the checker sampled throughout (${checker.samples} samples)`);
     const history = await checkHistoryEtcd(store);
     assert.ok(history.entries > 0, 'enactments were recorded');
+    assert.ok(stats.removals > 5 && stats.readds > 5, `endpoints were removed (${stats.removals}) and added back (${stats.readds})`);
     const counters = Object.fromEntries((await store.readCounters()).map((counter) => [counter.name, counter.value]));
     assert.ok((counters.janitor_versions_deleted ?? 0) > 0, 'the janitor really cleaned up during the race');
     assert.ok((await store.oldestGeneration()) > 1, 'old plans are gone');

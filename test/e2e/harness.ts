@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/store/sqlite/db.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store } from '../../src/store/types.js';
-import { recordSetKey } from '../../src/domain/types.js';
+import { recordSetKey, type EndpointSpec } from '../../src/domain/types.js';
 import { decodeRecords, encodeRecords } from '../../src/store/sqlite/codec.js';
 import { loadConfigFile, inventoryOf } from '../../src/config/load.js';
 import { Planner } from '../../src/planner/planner.js';
@@ -59,38 +59,52 @@ export function startCluster(names: number, extra: Record<string, unknown> = {})
 }
 
 /**
+ * The inventory of a churning planner: all of the config's endpoints, minus
+ * those an imagined operator took out; `maybeChange(chance)` now and then
+ * takes one out or puts a removed one back (never more than half out).
+ */
+export class InventoryChurn {
+  readonly stats = { removals: 0, readds: 0 };
+  current: EndpointSpec[];
+
+  constructor(readonly everything: EndpointSpec[], private readonly rng: Rng) {
+    this.current = everything;
+  }
+
+  maybeChange(chance: number | undefined): void {
+    if (chance === undefined || this.rng.next() >= chance) return;
+    const removed = this.everything.filter((endpoint) => !this.current.includes(endpoint));
+    if (removed.length > 0 && (this.rng.next() < 0.5 || removed.length >= this.everything.length / 2)) {
+      const back = removed[randomInt(this.rng, removed.length)]!;
+      this.current = this.everything.filter((endpoint) => endpoint === back || this.current.includes(endpoint));
+      this.stats.readds += 1;
+    } else {
+      const gone = this.current[randomInt(this.rng, this.current.length)]!;
+      this.current = this.current.filter((endpoint) => endpoint !== gone);
+      this.stats.removals += 1;
+    }
+  }
+}
+
+/**
  * The real Planner, in-process, over the cluster's config, churning health at
  * random between generations; with `removalChance`, each churn may also take
  * an endpoint out of the inventory or put a removed one back.
  */
 export function churningPlanner(cluster: Cluster, id: string, rng: Rng, options: { removalChance?: number } = {}) {
   const config = loadConfigFile(cluster.configPath);
-  const everything = inventoryOf(config);
-  let inventory = everything;
+  const inventory = new InventoryChurn(inventoryOf(config), rng);
   const planner = new Planner(
     { id, zone: 'dnsplane.test', intervalMs: 1, leaseTtlMs: 2000, safety: { ...config.safety } },
-    { store: cluster.store, clock: systemClock, log: silentLogger, inventory: () => inventory },
+    { store: cluster.store, clock: systemClock, log: silentLogger, inventory: () => inventory.current },
   );
-  const targets = everything.flatMap((endpoint) => endpoint.targets.map((target) => target.id));
-  const stats = { removals: 0, readds: 0 };
-  const changeInventory = () => {
-    const removed = everything.filter((endpoint) => !inventory.includes(endpoint));
-    if (removed.length > 0 && (rng.next() < 0.5 || removed.length >= everything.length / 2)) {
-      const back = removed[randomInt(rng, removed.length)]!;
-      inventory = everything.filter((endpoint) => endpoint === back || inventory.includes(endpoint));
-      stats.readds += 1;
-    } else {
-      const gone = inventory[randomInt(rng, inventory.length)]!;
-      inventory = inventory.filter((endpoint) => endpoint !== gone);
-      stats.removals += 1;
-    }
-  };
+  const targets = inventory.everything.flatMap((endpoint) => endpoint.targets.map((target) => target.id));
   return {
     planner,
-    stats,
+    stats: inventory.stats,
     /** Flips 1-3 random targets (and perhaps the inventory) and publishes; returns the new generation or null if nothing was published. */
     async churnOnce(): Promise<number | null> {
-      if (options.removalChance !== undefined && rng.next() < options.removalChance) changeInventory();
+      inventory.maybeChange(options.removalChance);
       for (let flips = 1 + randomInt(rng, 3); flips > 0; flips -= 1) {
         await cluster.store.setHealth(targets[randomInt(rng, targets.length)]!, rng.next() < 0.5 ? 'down' : 'up', 'test');
       }
@@ -100,29 +114,49 @@ export function churningPlanner(cluster: Cluster, id: string, rng: Rng, options:
   };
 }
 
-interface Sample {
-  generation: number;
-  version: number;
-  key: string;
-  /** Absent from a later sample: removed since. */
-  gone?: boolean;
+/**
+ * S2 and S5 across samples of what is served: per name the generation never
+ * goes down and a name on the same generation is never rewritten; a name
+ * that disappears (a removal) may only come back above the generation it had.
+ */
+export class ServedSequence {
+  private readonly last = new Map<string, { generation: number; version: string; gone: boolean }>();
+
+  constructor(private readonly allowRewrites = false) {}
+
+  /** One whole sample: every served name. Returns what broke, each message ending with `at`. */
+  observe(states: readonly { name: string; generation: number; version: string | number }[], at: string): string[] {
+    const violations: string[] = [];
+    const present = new Set(states.map((state) => state.name));
+    for (const [name, previous] of this.last) if (!present.has(name)) previous.gone = true;
+    for (const { name, generation, version } of states) {
+      const previous = this.last.get(name);
+      if (previous?.gone === true) {
+        if (generation <= previous.generation) violations.push(`S2: ${name} came back at generation ${generation}, not above the ${previous.generation} it served before it was removed ${at}`);
+      } else if (previous !== undefined) {
+        if (generation < previous.generation) violations.push(`S2: ${name} went from generation ${previous.generation} to ${generation} ${at}`);
+        if (!this.allowRewrites && generation === previous.generation && String(version) !== previous.version) violations.push(`S5: ${name} rewritten at the same generation ${generation} ${at}`);
+      }
+      this.last.set(name, { generation, version: String(version), gone: false });
+    }
+    return violations;
+  }
 }
 
 /**
  * Samples every served name in one read transaction and checks S1 (never
- * empty), S2 (generation never decreases), S3 (the set equals the plan's set
- * at the served generation), S4 (that plan still exists) and S5 (a name on
- * the same generation is never rewritten). A name that disappears (a removal)
- * may only come back at a generation above the one it had (S2).
+ * empty), S3 (the set equals the plan's set at the served generation), S4
+ * (that plan still exists), and S2 and S5 across samples (ServedSequence).
  */
 export class InvariantChecker {
   readonly db: Db;
   readonly violations: string[] = [];
   samples = 0;
-  private readonly last = new Map<string, Sample>();
+  private readonly sequence: ServedSequence;
 
-  constructor(dbPath: string, private readonly allowRewrites = false) {
+  constructor(dbPath: string, allowRewrites = false) {
     this.db = openDatabase(dbPath);
+    this.sequence = new ServedSequence(allowRewrites);
   }
 
   sample(): void {
@@ -130,29 +164,21 @@ export class InvariantChecker {
     const version = this.db.prepare('SELECT records FROM plan_versions WHERE name = ? AND since <= ? ORDER BY since DESC LIMIT 1');
     this.db.transaction(() => {
       const rows = servedRows.all() as { name: string; generation: number; version: number; records: string }[];
-      const present = new Set(rows.map((row) => row.name));
-      for (const [name, sample] of this.last) if (!present.has(name)) sample.gone = true;
+      const at = `(sample ${this.samples})`;
       for (const row of rows) {
         const records = decodeRecords(row.records);
         const key = recordSetKey(records);
-        if (records.length === 0) this.violations.push(`S1: ${row.name} served no records at generation ${row.generation} (sample ${this.samples})`);
+        if (records.length === 0) this.violations.push(`S1: ${row.name} served no records at generation ${row.generation} ${at}`);
         const plan = version.get(row.name, row.generation) as { records: string | null } | undefined;
-        if (plan === undefined || plan.records === null) this.violations.push(`S4: ${row.name} serves generation ${row.generation} whose plan is gone (sample ${this.samples})`);
-        else if (recordSetKey(decodeRecords(plan.records)) !== key) this.violations.push(`S3: ${row.name} at generation ${row.generation} serves ${key}, plan says ${plan.records} (sample ${this.samples})`);
-        const previous = this.last.get(row.name);
-        if (previous?.gone === true) {
-          if (row.generation <= previous.generation) this.violations.push(`S2: ${row.name} came back at generation ${row.generation}, not above the ${previous.generation} it served before it was removed (sample ${this.samples})`);
-        } else if (previous !== undefined) {
-          if (row.generation < previous.generation) this.violations.push(`S2: ${row.name} went from generation ${previous.generation} to ${row.generation} (sample ${this.samples})`);
-          if (!this.allowRewrites && row.generation === previous.generation && row.version !== previous.version) this.violations.push(`S5: ${row.name} rewritten at the same generation ${row.generation} (sample ${this.samples})`);
-        }
-        this.last.set(row.name, { generation: row.generation, version: row.version, key });
+        if (plan === undefined || plan.records === null) this.violations.push(`S4: ${row.name} serves generation ${row.generation} whose plan is gone ${at}`);
+        else if (recordSetKey(decodeRecords(plan.records)) !== key) this.violations.push(`S3: ${row.name} at generation ${row.generation} serves ${key}, plan says ${plan.records} ${at}`);
       }
+      this.violations.push(...this.sequence.observe(rows, at));
     }).deferred();
     this.samples += 1;
   }
 
-  /** Samples until `done()` resolves true, yielding between samples. */
+/** Samples until `done()` resolves true, yielding between samples. */
   async sampleWhile(running: () => boolean): Promise<void> {
     while (running()) {
       this.sample();
