@@ -23,7 +23,7 @@ export interface RunningDns {
  */
 export async function startDns(options: DnsServerOptions, log: Logger, onFatal: (error: Error) => void): Promise<RunningDns> {
   if (options.workers === 1) {
-    const server = new DnsServer(options, servedSourceFor(options, `dns@${options.host}:${options.port}`), log);
+    const server = new DnsServer(options, servedSourceFor(options, `dns@${options.host}:${options.port}`, log), log);
     const port = await server.start();
     return { port, workers: 1, counters: () => server.counters, stop: () => server.stop() };
   }

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { zoneOf } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { etcdSettings, sqlitePath } from '../store/index.js';
@@ -16,6 +17,8 @@ export interface DnsServerOptions {
   storePath: string;
   /** The etcd cluster holding served records (store.kind etcd), else null. */
   etcd: EtcdConnectionOptions | null;
+  /** With etcd: the file keeping a copy of the served records, to start and answer while etcd is down. */
+  snapshotPath: string;
   refreshIntervalMs: number;
   workers: number;
   answer: AnswerOptions;
@@ -52,6 +55,7 @@ export function dnsServerOptions(config: Config, dataDir: string, overrides: Dns
     host, port, workers,
     storePath: config.store.kind === 'sqlite' ? sqlitePath(config, dataDir) : '',
     etcd: config.store.kind === 'etcd' ? etcdSettings(config) : null,
+    snapshotPath: config.store.kind === 'etcd' ? join(dataDir, 'dns-snapshot.json') : '',
     refreshIntervalMs: config.dns.refreshInterval,
     answer: {
       zone, ttl: config.dns.ttl, maxAnswers: config.dns.maxAnswers, udpSizeMax: config.dns.udpSizeMax,

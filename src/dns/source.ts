@@ -6,6 +6,7 @@ import { SqliteStore } from '../store/sqlite/store.js';
 import { assert } from '../util/assert.js';
 import { EtcdServedSource } from '../providers/builtin/etcd.js';
 import type { DnsServerOptions } from './options.js';
+import type { Logger } from '../util/log.js';
 
 /** The two reads the snapshot refresh needs (BuiltinSqliteProvider has both). */
 export interface ServedReader {
@@ -135,6 +136,10 @@ function checkReadableStore(path: string): void {
 }
 
 /** The source of a server's options: the etcd cluster when the store is etcd, else the SQLite file. */
-export function servedSourceFor(options: DnsServerOptions, alarmName: string): ServedSource {
-  return options.etcd !== null ? new EtcdServedSource(options.etcd, alarmName) : new SqliteServedSource(options.storePath, alarmName);
+export function servedSourceFor(options: DnsServerOptions, alarmName: string, log: Logger): ServedSource {
+  if (options.etcd === null) return new SqliteServedSource(options.storePath, alarmName);
+  return new EtcdServedSource(options.etcd, alarmName, {
+    snapshotPath: options.snapshotPath,
+    onSnapshotError: (error) => log.warn({ err: error, file: options.snapshotPath }, 'cannot write the DNS snapshot file: a restart while etcd is down would have nothing to serve'),
+  });
 }

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   assert(raw !== undefined, 'internal', `${workerOptionsVariable} is not set`);
   const options = perWorker(JSON.parse(raw) as DnsServerOptions);
   const log = createLogger('dns', { worker: cluster.worker?.id });
-  const server = new DnsServer(options, servedSourceFor(options, `dns@${options.host}:${options.port}`), log);
+  const server = new DnsServer(options, servedSourceFor(options, `dns@${options.host}:${options.port}`, log), log);
   try {
     const port = await server.start();
     send({ type: 'ready', port });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfigFile } from '../../config/load.js';
 import { dnsServerOptions, startDns } from '../../dns/index.js';
@@ -37,6 +38,7 @@ async function serve(options: ServeOptions): Promise<void> {
   // Create the store if this is a fresh installation, as every role does when it starts. The server itself never
   // creates it later: a store that disappears while serving means fail static, not an empty zone.
   if (dnsOptions.etcd === null) await new BuiltinSqliteProvider(dnsOptions.storePath).close();
+  else mkdirSync(dataDir, { recursive: true }); // for the snapshot file that lets the server start while etcd is down
   const log = createLogger('dns');
   let fatal: (error: Error) => void = () => {};
   const stopped = new Promise<Error | null>((resolveStop) => {

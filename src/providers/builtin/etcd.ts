@@ -1,5 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import type { IRequestOp, ITxnResponse, IWatchResponse, Watcher } from 'etcd3';
-import { assert } from '../../util/assert.js';
+import { assert, UserError } from '../../util/assert.js';
 import { validateRecordSet } from '../../domain/validate.js';
 import { decodeRecords, encodeRecords } from '../../store/sqlite/codec.js';
 import { compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, writeConcurrency, type EtcdConnectionOptions, type KeyValue } from '../../store/etcd/client.js';
@@ -193,6 +195,56 @@ export interface MirrorOptions {
   probeTimeoutMs?: number;
   /** A mirror behind served-meta for this long (a watch that silently stopped) reloads everything. */
   resyncAfterMs?: number;
+  /**
+   * A file the mirror keeps a copy of every served name in, rewritten (at
+   * most every `snapshotIntervalMs`) while etcd answers and the names move,
+   * so that a DNS server can start and answer while etcd is down.
+   */
+  snapshotPath?: string;
+  snapshotIntervalMs?: number;
+  /** Called when the copy cannot be written (the mirror itself carries on). */
+  onSnapshotError?: (error: Error) => void;
+}
+
+/** Format of the mirror's snapshot file; a file of another format is refused, not guessed at. */
+const snapshotFormat = 1;
+const snapshotIntervalDefaultMs = 5000;
+
+/** One name in the snapshot file: name, generation, marker version, records (compact codec), mirror version. */
+type SnapshotEntry = [string, number, string, string, number];
+
+interface SnapshotFile {
+  format: number;
+  savedAtMs: number;
+  version: number;
+  names: SnapshotEntry[];
+}
+
+/** Reads and checks a snapshot file; throws an error naming the file and the problem. */
+function readSnapshotFile(path: string): SnapshotFile {
+  const problem = (what: string) => new UserError(`DNS snapshot file ${path} is unusable (${what}), and etcd cannot be reached to load from instead`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw problem((error as Error).message);
+  }
+  const file = parsed as Partial<SnapshotFile>;
+  if (typeof file !== 'object' || file === null || file.format !== snapshotFormat) throw problem(`format is not ${snapshotFormat}`);
+  if (!Number.isSafeInteger(file.version) || !Number.isSafeInteger(file.savedAtMs) || !Array.isArray(file.names)) throw problem('version, savedAtMs or names missing');
+  for (const entry of file.names) {
+    const ok = Array.isArray(entry) && entry.length === 5 && typeof entry[0] === 'string' && Number.isSafeInteger(entry[1]) && typeof entry[2] === 'string'
+      && typeof entry[3] === 'string' && Number.isSafeInteger(entry[4]);
+    if (!ok) throw problem(`entry ${JSON.stringify(entry).slice(0, 100)} is not [name, generation, version, records, mirrorVersion]`);
+    let problems: string[];
+    try {
+      problems = validateRecordSet(entry[0], decodeRecords(entry[3]));
+    } catch (error) {
+      problems = [(error as Error).message];
+    }
+    if (problems.length > 0) throw problem(`${entry[0]}: ${problems.join('; ')}`);
+  }
+  return file as SnapshotFile;
 }
 
 interface MirrorName {
@@ -221,6 +273,13 @@ export class EtcdServedMirror {
   private behindSinceMs: number | null = null;
   private reloading = false;
   private closed = false;
+  /** Loaded from the snapshot file, not (yet) from etcd. */
+  private fromFile = false;
+  private savedVersion = -1;
+  private savedAtMs = 0;
+  private saving = false;
+  /** Set when a mirror started from its file has loaded from etcd: its versions are etcd's now, readers must rebuild. */
+  rebuilt = false;
   unreachableSinceMs: number | null = null;
   lastError = '';
 
@@ -233,9 +292,59 @@ export class EtcdServedMirror {
   async start(): Promise<void> {
     assert(this.timer === null, 'internal', 'mirror started twice');
     await this.reload();
+    this.startProbing();
+    await this.saveSnapshot();
+  }
+
+  private startProbing(): void {
     const interval = this.options.probeIntervalMs ?? 500;
     this.timer = setInterval(() => void this.probe(), interval);
     this.timer.unref();
+  }
+
+  /**
+   * A mirror that starts from the snapshot file because etcd cannot be
+   * reached: it answers from the file (marked unreachable) and loads from
+   * etcd as soon as etcd answers. Null when there is no file.
+   */
+  static fromSnapshotFile(etcd: EtcdConnection, options: MirrorOptions, cause: Error): EtcdServedMirror | null {
+    const path = options.snapshotPath;
+    if (path === undefined || !existsSync(path)) return null;
+    const file = readSnapshotFile(path);
+    const mirror = new EtcdServedMirror(etcd, options);
+    const entries = [...file.names].sort((a, b) => a[4] - b[4]);
+    for (const [name, generation, version, records, mirrorVersion] of entries) {
+      mirror.setName(name, { name, generation, version, records: decodeRecords(records) }, mirrorVersion);
+    }
+    mirror.version = file.version;
+    mirror.fromFile = true;
+    mirror.unreachableSinceMs = Date.now();
+    mirror.lastError = `etcd could not be reached at start (${cause.message}); answering from ${path}, saved ${new Date(file.savedAtMs).toISOString()}`;
+    mirror.startProbing();
+    return mirror;
+  }
+
+  /** Writes the snapshot file when the names moved since the last write and the interval has passed; never throws. */
+  private async saveSnapshot(): Promise<void> {
+    const path = this.options.snapshotPath;
+    const now = Date.now();
+    if (path === undefined || this.fromFile || this.saving || this.version === this.savedVersion) return;
+    if (now - this.savedAtMs < (this.options.snapshotIntervalMs ?? snapshotIntervalDefaultMs)) return;
+    this.saving = true;
+    try {
+      const names: SnapshotEntry[] = [...this.names].map(([name, entry]) => [name, entry.state.generation, entry.state.version, encodeRecords(entry.state.records), entry.version]);
+      const file: SnapshotFile = { format: snapshotFormat, savedAtMs: now, version: this.version, names };
+      // A whole file or none: written aside, then renamed over the old one (several workers may save at once).
+      const temporary = `${path}.${process.pid}.tmp`;
+      await writeFile(temporary, JSON.stringify(file));
+      await rename(temporary, path);
+      this.savedVersion = file.version;
+      this.savedAtMs = now;
+    } catch (error) {
+      this.options.onSnapshotError?.(error as Error);
+    } finally {
+      this.saving = false;
+    }
   }
 
   currentVersion(): number {
@@ -282,6 +391,15 @@ export class EtcdServedMirror {
         const name = path.slice(keys.servedPrefix.length);
         loaded.set(name, { state: decodeServed(name, kv), version: revisionOf(kv.mod_revision) });
       }
+    }
+    if (this.fromFile) {
+      // What the file held is replaced whole: etcd's revisions need not be the file's (a restored cluster).
+      this.names.clear();
+      this.tombstones.clear();
+      this.log = [];
+      this.version = 0;
+      this.fromFile = false;
+      this.rebuilt = true;
     }
     const changed = [...loaded].filter(([name, entry]) => this.names.get(name)?.version !== entry.version).sort((a, b) => a[1].version - b[1].version);
     for (const [name, entry] of changed) this.setName(name, entry.state, entry.version);
@@ -341,6 +459,11 @@ export class EtcdServedMirror {
   /** Is etcd answering, and has the mirror seen the newest served write? */
   private async probe(): Promise<void> {
     if (this.closed || this.reloading) return;
+    if (this.fromFile) {
+      await this.resync();
+      if (!this.fromFile) this.unreachableSinceMs = null;
+      return;
+    }
     try {
       const response = await this.etcd.client.kv.range({ key: this.etcd.key(keys.servedMeta) }, { deadline: Date.now() + (this.options.probeTimeoutMs ?? 1000) });
       this.unreachableSinceMs = null;
@@ -351,6 +474,7 @@ export class EtcdServedMirror {
         this.behindSinceMs ??= Date.now();
         if (Date.now() - this.behindSinceMs > (this.options.resyncAfterMs ?? 2000)) await this.resync();
       }
+      await this.saveSnapshot();
     } catch (error) {
       this.lastError = (error as Error).message;
       this.unreachableSinceMs ??= Date.now();
@@ -386,7 +510,9 @@ export class EtcdServedMirror {
  * `open` throws while etcd cannot be reached, so the server's refresher
  * marks itself failing static, alarms, and keeps answering from its last
  * snapshot; when etcd answers again the mirror has caught up and the
- * refresher reads what changed meanwhile.
+ * refresher reads what changed meanwhile. With a snapshot file, a server
+ * also starts while etcd is down: it answers from the file (fail static from
+ * its first tick) until etcd answers.
  */
 export class EtcdServedSource implements ServedSource {
   private provider: BuiltinEtcdProvider | null = null;
@@ -394,23 +520,54 @@ export class EtcdServedSource implements ServedSource {
   private store: EtcdStore | null = null;
   private opened = false;
 
-  constructor(private readonly settings: EtcdConnectionOptions, private readonly alarmName = 'dns-server', private readonly mirrorOptions: MirrorOptions = {}) {}
+  constructor(
+    private readonly settings: EtcdConnectionOptions,
+    private readonly alarmName = 'dns-server',
+    private readonly mirrorOptions: MirrorOptions = {},
+    private readonly startTimeoutMs = 5000,
+  ) {}
 
-  /** Loads every served name (etcd must answer once: with no snapshot at all there is nothing to serve statically). */
+  /**
+   * Loads every served name from etcd, within `startTimeoutMs`; failing
+   * that, from the mirror's snapshot file. With neither there is nothing to
+   * serve, and the error says why.
+   */
   async start(): Promise<void> {
     assert(this.provider === null, 'internal', 'etcd served source started twice');
-    this.provider = new BuiltinEtcdProvider(this.settings);
+    const provider = new BuiltinEtcdProvider(this.settings);
+    this.provider = provider;
     this.store = new EtcdStore(this.settings);
-    this.mirror = await this.provider.follow(this.mirrorOptions);
+    const loading = provider.follow(this.mirrorOptions);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from etcd within ${this.startTimeoutMs} ms`)), this.startTimeoutMs);
+    });
+    try {
+      this.mirror = await Promise.race([loading, timeout]);
+    } catch (error) {
+      // A load that finishes after all is closed, not leaked.
+      loading.then((late) => late.close(), () => undefined);
+      const fromFile = EtcdServedMirror.fromSnapshotFile(provider.etcd, this.mirrorOptions, error as Error);
+      if (fromFile === null) {
+        const file = this.mirrorOptions.snapshotPath === undefined ? '' : ` and there is no snapshot file ${this.mirrorOptions.snapshotPath} yet`;
+        // The operator's to fix, said plainly: a server that has run once with etcd keeps the copy it would start from.
+        throw new UserError(`cannot load the served records from etcd (${(error as Error).message})${file}: nothing to serve; check store.endpoints and that etcd is up`);
+      }
+      this.mirror = fromFile;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
+  /** The mirror; its first opening always succeeds (it was loaded from etcd or its file), later ones fail while etcd is unreachable. */
   open(): { reader: EtcdServedMirror; fresh: boolean } {
     const mirror = this.mirror;
     assert(mirror !== null, 'internal', 'etcd served source used before start()');
-    if (mirror.unreachableSinceMs !== null) {
+    if (mirror.unreachableSinceMs !== null && this.opened) {
       throw new Error(`etcd unreachable since ${new Date(mirror.unreachableSinceMs).toISOString()}: ${mirror.lastError}`);
     }
-    const fresh = !this.opened;
+    const fresh = !this.opened || mirror.rebuilt;
+    mirror.rebuilt = false;
     this.opened = true;
     return { reader: mirror, fresh };
   }
