@@ -69,11 +69,38 @@ const sqliteStore = z.strictObject({ kind: z.literal('sqlite'), path: z.string()
 // Endpoints are client URLs of the etcd members (http://host:2379, or unix:/path for a local socket); the prefix
 // holds every key of the installation and ends in "/", so that "/a/" and "/ab/" can never overlap.
 const etcdEndpoint = z.string().url().refine((value) => /^(https?:\/\/|unix:)/.test(value), { message: 'an etcd endpoint is http://host:port, https://host:port or unix:/path' });
-const etcdStore = z.strictObject({
-  kind: z.literal('etcd'),
-  endpoints: z.array(etcdEndpoint).min(1, 'at least one etcd endpoint is required'),
-  prefix: z.string().regex(/^[^\s]*\/$/, 'prefix must end with "/" and contain no spaces').default('/dnsplane/'),
+// TLS to etcd (https:// endpoints): the CA that signed the members' certificates, and a client certificate and key
+// when the members require one (--client-cert-auth). Files, PEM; relative paths are from the working directory.
+const etcdTls = z.strictObject({
+  ca: z.string().min(1),
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
 });
+// etcd's own users (etcdctl auth enable): the password is read from a file, so it stays out of the config.
+const etcdAuth = z.strictObject({
+  username: z.string().min(1),
+  passwordFile: z.string().min(1),
+});
+const etcdStore = z
+  .strictObject({
+    kind: z.literal('etcd'),
+    endpoints: z.array(etcdEndpoint).min(1, 'at least one etcd endpoint is required'),
+    prefix: z.string().regex(/^[^\s]*\/$/, 'prefix must end with "/" and contain no spaces').default('/dnsplane/'),
+    tls: etcdTls.optional(),
+    auth: etcdAuth.optional(),
+  })
+  .superRefine((value, context) => {
+    const secure = value.endpoints.filter((endpoint) => endpoint.startsWith('https://')).length;
+    if (secure > 0 && secure < value.endpoints.length) {
+      context.addIssue({ code: 'custom', path: ['endpoints'], message: 'either every etcd endpoint is https:// or none is' });
+    }
+    if (value.tls !== undefined && secure === 0) {
+      context.addIssue({ code: 'custom', path: ['tls'], message: 'tls is for https:// endpoints; these are not' });
+    }
+    if (value.tls !== undefined && (value.tls.cert === undefined) !== (value.tls.key === undefined)) {
+      context.addIssue({ code: 'custom', path: ['tls'], message: 'a client certificate needs its key: give both cert and key, or neither' });
+    }
+  });
 
 const builtinProvider = z.strictObject({ kind: z.literal('builtin') });
 const rfc2136Provider = z.strictObject({

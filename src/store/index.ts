@@ -15,7 +15,12 @@ export function sqlitePath(config: Config, dataDir: string): string {
 /** The etcd cluster of an installation (`store.endpoints`) and its key prefix (`store.prefix`). */
 export function etcdSettings(config: Config): EtcdConnectionOptions {
   if (config.store.kind !== 'etcd') throw new UserError('the store is not etcd');
-  return { endpoints: config.store.endpoints, prefix: config.store.prefix };
+  const { endpoints, prefix, tls, auth } = config.store;
+  return {
+    endpoints, prefix,
+    ...(tls === undefined ? {} : { tls: { ca: resolve(tls.ca), ...(tls.cert === undefined ? {} : { cert: resolve(tls.cert) }), ...(tls.key === undefined ? {} : { key: resolve(tls.key) }) } }),
+    ...(auth === undefined ? {} : { auth: { username: auth.username, passwordFile: resolve(auth.passwordFile) } }),
+  };
 }
 
 export async function createStore(config: Config, dataDir: string): Promise<Store> {

@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
@@ -51,6 +52,41 @@ export interface EtcdClusterOptions {
   unixSockets?: boolean;
   /** Directory for the members' data; default a fresh temporary directory removed by stop(). */
   dir?: string;
+  /** Serve clients over TLS with these PEM files, and require a client certificate signed by `ca`. */
+  tls?: { ca: string; cert: string; key: string; clientCert: string; clientKey: string };
+}
+
+export interface TestCertificates {
+  dir: string;
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  /** A CA that signed nothing here: trusting it instead of `ca` must fail. */
+  otherCa: string;
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl (EC P-256, valid two days). */
+export function makeTestCertificates(dir: string): TestCertificates {
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const key = (name: string) => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', `${name}.key`);
+  const authority = (name: string) => {
+    key(name);
+    openssl('req', '-x509', '-new', '-key', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`);
+  };
+  const signed = (name: string, extensions: string) => {
+    key(name);
+    openssl('req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    writeFileSync(join(dir, `${name}.ext`), extensions);
+    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
+  };
+  authority('ca');
+  authority('other-ca');
+  signed('server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+  signed('client', 'extendedKeyUsage=clientAuth\n');
+  const path = (file: string) => join(dir, file);
+  return { dir, ca: path('ca.pem'), serverCert: path('server.pem'), serverKey: path('server.key'), clientCert: path('client.pem'), clientKey: path('client.key'), otherCa: path('other-ca.pem') };
 }
 
 export interface EtcdCluster {
@@ -111,9 +147,11 @@ export function ensureEtcdInstalled(): void {
   installChecked = true;
 }
 
-function memberArgs(member: EtcdMember, cluster: string, token: string, host: string): string[] {
+function memberArgs(member: EtcdMember, cluster: string, token: string, host: string, tls: EtcdClusterOptions['tls']): string[] {
   const clientUrls = member.unixUrl === null ? member.clientUrl : `${member.clientUrl},unix://${member.name}.sock:0`;
+  const secure = tls === undefined ? [] : ['--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca, '--client-cert-auth'];
   return [
+    ...secure,
     '--name', member.name, '--data-dir', member.dataDir,
     '--listen-client-urls', clientUrls, '--advertise-client-urls', member.clientUrl,
     '--listen-peer-urls', member.peerUrl, '--initial-advertise-peer-urls', member.peerUrl,
@@ -123,14 +161,16 @@ function memberArgs(member: EtcdMember, cluster: string, token: string, host: st
   ];
 }
 
-/** GET /health of a member, over TCP or its Unix socket; true when it has a leader and serves. */
-function healthy(member: EtcdMember, timeoutMs = 1000): Promise<boolean> {
+/** GET /health of a member, over TCP (TLS with a client certificate when `tls`) or its Unix socket; true when it has a leader and serves. */
+function healthy(member: EtcdMember, tls: EtcdClusterOptions['tls'], timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolveHealth) => {
     const url = new URL(`${member.clientUrl}/health`);
     const target = member.unixUrl !== null
       ? { socketPath: member.unixUrl.slice('unix:'.length), path: '/health' }
       : { host: url.hostname, port: Number(url.port), path: '/health' };
-    const req = request({ ...target, timeout: timeoutMs }, (response) => {
+    const send = tls === undefined ? request : httpsRequest;
+    const credentials = tls === undefined ? {} : { ca: readFileSync(tls.ca), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey) };
+    const req = send({ ...target, ...credentials, timeout: timeoutMs }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
       response.on('end', () => resolveHealth(response.statusCode === 200 && /"health":\s*"true"/.test(body)));
@@ -158,14 +198,14 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
     const peerPort = await freeTcpPort();
     members.push({
       name, dataDir, child: null,
-      clientUrl: `http://${host}:${clientPort}`, peerUrl: `http://${host}:${peerPort}`,
+      clientUrl: `${options.tls === undefined ? 'http' : 'https'}://${host}:${clientPort}`, peerUrl: `http://${host}:${peerPort}`,
       unixUrl: options.unixSockets === true ? `unix:${join(dataDir, `${name}.sock:0`)}` : null,
     });
   }
   const initialCluster = members.map((member) => `${member.name}=${member.peerUrl}`).join(',');
   const token = `dnsplane-test-${process.pid}-${Date.now()}`;
   const start = (member: EtcdMember) => {
-    const args = memberArgs(member, initialCluster, token, host);
+    const args = memberArgs(member, initialCluster, token, host, options.tls);
     // cwd is the data directory: etcd creates a unix:// listener's socket file relative to it.
     member.child = wrap.length === 0 ? spawnProcess('etcd', args, {}, member.dataDir) : spawnProcess(wrap[0]!, [...wrap.slice(1), 'etcd', ...args], {}, member.dataDir);
   };
@@ -214,7 +254,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
         for (const index of indices) {
           const member = members[index]!;
           if (member.child === null || !alive(member.child)) throw new Error(`etcd member ${member.name} exited: ${member.child?.stderr().slice(-2000) ?? 'not started'}`);
-          if (!(await healthy(member))) return false;
+          if (!(await healthy(member, options.tls))) return false;
         }
         return true;
       }, `etcd members ${indices.map((index) => members[index]!.name).join(', ')} to be healthy`, timeoutMs, 50);

@@ -1,5 +1,6 @@
-import { Etcd3, type ICompare, type IKeyValue, type IRangeRequest, type IRangeResponse, type IRequestOp, type IResponseOp, type ITxnRequest, type ITxnResponse } from 'etcd3';
-import { assert } from '../../util/assert.js';
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions, type ICompare, type IKeyValue, type IRangeRequest, type IRangeResponse, type IRequestOp, type IResponseOp, type ITxnRequest, type ITxnResponse } from 'etcd3';
+import { assert, UserError } from '../../util/assert.js';
 
 /**
  * A thin layer over the `etcd3` client: keys under the installation's
@@ -27,6 +28,37 @@ export const writeConcurrency = 8;
 export interface EtcdConnectionOptions {
   endpoints: readonly string[];
   prefix: string;
+  /** PEM files for https:// endpoints: the members' CA, and a client certificate and key if they require one. */
+  tls?: { ca: string; cert?: string; key?: string };
+  /** etcd user and the file holding its password. */
+  auth?: { username: string; passwordFile: string };
+}
+
+/** Reads a file named in the config; a problem is the operator's, said with the config key and the path. */
+function readConfigured(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new UserError(`${what}: cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** The etcd3 client's TLS and auth options from the connection options (files read now). */
+function securityOf(options: EtcdConnectionOptions): Pick<IOptions, 'credentials' | 'auth'> {
+  const security: Pick<IOptions, 'credentials' | 'auth'> = {};
+  if (options.tls !== undefined) {
+    security.credentials = {
+      rootCertificate: readConfigured(options.tls.ca, 'store.tls.ca'),
+      ...(options.tls.cert === undefined ? {} : { certChain: readConfigured(options.tls.cert, 'store.tls.cert') }),
+      ...(options.tls.key === undefined ? {} : { privateKey: readConfigured(options.tls.key, 'store.tls.key') }),
+    };
+  }
+  if (options.auth !== undefined) {
+    const password = readConfigured(options.auth.passwordFile, 'store.auth.passwordFile').toString('utf8').replace(/\r?\n$/, '');
+    if (password.length === 0) throw new UserError(`store.auth.passwordFile: ${options.auth.passwordFile} is empty`);
+    security.auth = { username: options.auth.username, password, callOptions: () => ({ deadline: Date.now() + callTimeoutMs }) };
+  }
+  return security;
 }
 
 export type KeyValue = IKeyValue;
@@ -102,6 +134,7 @@ export class EtcdConnection {
     assert(options.prefix.length > 0, 'internal', 'etcd prefix must not be empty (the installation would own the whole keyspace)');
     this.prefix = options.prefix;
     this.client = new Etcd3({
+      ...securityOf(options),
       hosts: [...options.endpoints],
       dialTimeout: callTimeoutMs,
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
