@@ -6,10 +6,10 @@ import type { ApplyChange, ApplyOutcome, Provider, ServedState } from '../types.
 import { rfc2136Error, type ErrorContext } from './errors.js';
 import { decodeMarker, decodeTombstone, interpret, markerName, nameOfMarker, unparsedVersion } from './marker.js';
 import { TcpTransport } from './transport.js';
-import { TransferVerifier, readTsig, signMessage, tsigRecordBytes, type TsigAlgorithm, type TsigKey } from './tsig.js';
-import { classifyUpdateAnswer, packWrites, prepareWrite, type MarkerSeen, type PreparedWrite, type UpdateResult } from './update.js';
+import { TransferVerifier, readTsig, signMessage, tsigRecordBytes, verifyMessage, type TsigAlgorithm, type TsigKey } from './tsig.js';
+import { classifyUpdateAnswer, packWrites, prepareWrite, tsigRejection, type MarkerSeen, type PreparedWrite, type UpdateResult } from './update.js';
 import {
-  canonicalAddress, decodeResponse, encodeQuery, encodeUpdate, rcode, rcodeName, tcpMessageBytesMax, txtRdata, updateOverheadBytes, type DecodedRecord,
+  canonicalAddress, decodeResponse, encodeQuery, encodeUpdate, rcode, rcodeName, readHeader, tcpMessageBytesMax, txtRdata, updateOverheadBytes, type DecodedRecord,
 } from './wire.js';
 
 /**
@@ -23,8 +23,9 @@ import {
  * whose prerequisites fail is sent again name by name to find the conflicts.
  * The marker format and how weights map to plain DNS: see marker.ts.
  *
- * Reads are plain queries over TCP; `list` is a signed zone transfer (AXFR),
- * so the server must allow transfers to the key as well as updates.
+ * Reads are TSIG-signed queries over TCP whose answers must verify; `list`
+ * is a signed zone transfer (AXFR), so the server must allow transfers to
+ * the key as well as updates.
  */
 
 export interface Rfc2136Settings {
@@ -141,9 +142,20 @@ export class Rfc2136Provider implements Provider {
 
   // ---- reads -------------------------------------------------------------
 
-  /** Records of one type at `name` from an authoritative answer; REFUSED or a non-authoritative answer is an error. */
+  /**
+   * Records of one type at `name` from an authoritative answer; REFUSED or a
+   * non-authoritative answer is an error. The query is signed with the TSIG
+   * key and the answer must carry a signature that verifies: what a read
+   * decides (skip a name, repair it) cannot come from a forged answer.
+   */
   private async query(name: string, type: 'A' | 'AAAA' | 'TXT'): Promise<DecodedRecord[]> {
-    const answer = await this.transport.exchange((id) => encodeQuery(id, name, type));
+    let requestMac: Buffer | null = null;
+    const answer = await this.transport.exchange((id) => {
+      const { signed, mac } = signMessage(encodeQuery(id, name, type), this.key, nowSeconds());
+      requestMac = mac;
+      return signed;
+    });
+    this.checkSignedAnswer(answer, requestMac!, `${name} ${type}`);
     let decoded;
     try {
       decoded = decodeResponse(answer);
@@ -163,6 +175,27 @@ export class Rfc2136Provider implements Provider {
     }
     if (!header.authoritative) throw rfc2136Error(this.context, 'not-authoritative', `the answer for ${name} is not authoritative: the server does not serve the zone`);
     return decoded.answers.filter((record) => record.name.toLowerCase() === name && record.type === type);
+  }
+
+  /** A signed query's answer: signed, with no TSIG error, verifying against the request's MAC. */
+  private checkSignedAnswer(answer: Buffer, requestMac: Buffer, what: string): void {
+    let record;
+    try {
+      record = readTsig(answer);
+    } catch (error) {
+      throw rfc2136Error(this.context, 'bad-response', `malformed TSIG record in the answer to ${what}: ${(error as Error).message}`);
+    }
+    if (record !== null && record.error !== 0) {
+      throw rfc2136Error(this.context, 'tsig-rejected', `reading ${what}: ${tsigRejection(this.key, record.error)}`);
+    }
+    if (record === null) {
+      // A refusal may come unsigned (a zone the server does not serve); the caller reports it. It carries no data.
+      const { rcode: code } = readHeader(answer);
+      if (code === rcode.REFUSED || code === rcode.NOTAUTH) return;
+      throw rfc2136Error(this.context, 'bad-response', `unsigned answer to a signed query for ${what}: not from the server that holds the key, or altered on the way`);
+    }
+    const check = verifyMessage(answer, this.key, requestMac, nowSeconds());
+    if (!check.ok) throw rfc2136Error(this.context, 'bad-response', `the answer to ${what} does not verify (${check.problem})`);
   }
 
   private async queryMarker(name: string): Promise<MarkerRrset | null> {

@@ -104,7 +104,7 @@ export type UpdateResult = 'applied' | 'prerequisite-failed';
 
 const prerequisiteFailures = new Set<number>([rcode.NXRRSET, rcode.YXRRSET, rcode.NXDOMAIN, rcode.YXDOMAIN]);
 
-function tsigRejection(key: TsigKey, error: number): string {
+export function tsigRejection(key: TsigKey, error: number): string {
   const name = tsigErrorName(error);
   const why = name === 'BADKEY'
     ? 'the server does not know this key name with this algorithm (Knot DNS also answers BADKEY when its ACL does not let this key update the zone)'

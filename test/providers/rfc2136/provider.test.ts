@@ -14,6 +14,9 @@ import { Rfc2136Provider, type Rfc2136Settings } from '../../../src/providers/rf
 import type { RecordEntry } from '../../../src/domain/types.js';
 import { startDnsServer, type DnsServer, type TsigKeyConfig } from '../../helpers/dns-servers.js';
 import { freeTcpPort } from '../../helpers/env.js';
+import dnsPacket from 'dns-packet';
+import { encodeMarker } from '../../../src/providers/rfc2136/marker.js';
+import { signMessage, type TsigKey } from '../../../src/providers/rfc2136/tsig.js';
 
 function providerFor(server: DnsServer, overrides: Partial<Rfc2136Settings> = {}, key: TsigKeyConfig = server.key): Rfc2136Provider {
   return new Rfc2136Provider({ server: server.server, zone: server.zone, timeoutMs: 3000, tsig: key, ttl: 5, maxAnswers: 8, ...overrides });
@@ -274,6 +277,51 @@ test('a server that never answers is a timeout within the configured bound, and 
     await rejects(nobody.read(['a.dnsplane.test']), 'connection', /ECONNREFUSED/);
   } finally {
     await nobody.close();
+  }
+});
+
+test('a read believes only answers signed with the key: an unsigned or wrongly signed answer is an error, not data', async () => {
+  // A stand-in "server" (or someone on the path) answering every query with a plausible marker: generation 99, so an
+  // enactor that believed it would skip the name, and a reconciler would see no drift.
+  const key = { name: 'k', algorithm: 'hmac-sha256' as const, secret: Buffer.alloc(32, 1).toString('base64') };
+  const forged = encodeMarker({ generation: 99, version: 'forged', records: set('127.0.0.66') });
+  let signWith: TsigKey | null = null;
+  const sockets: Socket[] = [];
+  const liar = createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    let buffered = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const query = dnsPacket.decode(buffered.subarray(2, 2 + buffered.readUInt16BE(0)));
+        buffered = buffered.subarray(2 + buffered.readUInt16BE(0));
+        const question = query.questions![0]!;
+        const answers = question.type === 'TXT' ? [{ name: question.name, type: 'TXT' as const, ttl: 5, data: forged }] : [{ name: question.name, type: 'A' as const, ttl: 5, data: '127.0.0.66' }];
+        let answer = dnsPacket.encode({ id: query.id, type: 'response', flags: dnsPacket.AUTHORITATIVE_ANSWER, questions: [question], answers });
+        if (signWith !== null) {
+          // A TSIG record made with another secret (signMessage signs requests: QR cleared for it, set again after).
+          answer[2]! &= 0x7f;
+          answer = signMessage(answer, signWith, Math.floor(Date.now() / 1000)).signed;
+          answer[2]! |= 0x80;
+        }
+        const framed = Buffer.alloc(2 + answer.length);
+        framed.writeUInt16BE(answer.length, 0);
+        answer.copy(framed, 2);
+        socket.write(framed);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve));
+  const provider = new Rfc2136Provider({ server: `127.0.0.1:${(liar.address() as AddressInfo).port}`, zone: 'dnsplane.test', timeoutMs: 1000, tsig: key, ttl: 5, maxAnswers: 8 });
+  try {
+    await rejects(provider.read(['a.dnsplane.test']), 'bad-response', /unsigned answer to a signed query for .*a\.dnsplane\.test/);
+    signWith = { name: 'k', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 2) };
+    await rejects(provider.read(['a.dnsplane.test']), 'bad-response', /the answer to .*a\.dnsplane\.test .* does not verify/);
+  } finally {
+    await provider.close();
+    for (const socket of sockets) socket.destroy();
+    liar.close();
   }
 });
 
