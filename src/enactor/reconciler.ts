@@ -67,7 +67,14 @@ export class Reconciler {
   /** Classifies one name; null when it serves what its enacted generation's plan says. */
   private async classify(entry: PlanEntry, state: ServedState | undefined, latest: Generation): Promise<Drift | null> {
     const { name } = entry;
-    if (entry.records === null) return null; // removals are the enactors' job; a removed name has nothing to check
+    if (entry.records === null) {
+      // A removal is the enactors' job; one still not done after maxLag is drift like any other lag (L2).
+      if (state === undefined || state.generation >= entry.since) {
+        this.behindSinceMs.delete(name);
+        return null;
+      }
+      return this.lag(name, state, latest, 'removed');
+    }
     if (state === undefined) return { name, kind: 'missing', detail: `not served; plan ${latest} has ${entry.records.length} records` };
     if (state.generation > latest) return null; // newer than the plan this pass read
     if (state.records.length === 0) return { name, kind: 'empty', detail: `serves no records at generation ${state.generation}` };
@@ -84,11 +91,17 @@ export class Reconciler {
       this.behindSinceMs.delete(name);
       return null;
     }
+    return this.lag(name, state, latest, 'changed');
+  }
+
+  /** A name behind the newest plan: drift once it has been behind for maxLag. */
+  private lag(name: string, state: ServedState, latest: Generation, what: 'changed' | 'removed'): Drift | null {
     const now = this.deps.clock.nowMs();
     const since = this.behindSinceMs.get(name) ?? now;
     this.behindSinceMs.set(name, since);
     if (now - since < this.options.maxLagMs) return null;
-    return { name, kind: 'lagging', detail: `at generation ${state.generation}, behind plan ${latest} for ${now - since} ms` };
+    const detail = what === 'removed' ? `still served at generation ${state.generation}, removed by plan ${latest}, for ${now - since} ms` : `at generation ${state.generation}, behind plan ${latest} for ${now - since} ms`;
+    return { name, kind: 'lagging', detail };
   }
 
   /** Writes the newest plan's set over each drifted name, compare-and-swap guarded. */
@@ -105,7 +118,12 @@ export class Reconciler {
         const state = states.get(name);
         if (state !== undefined && state.generation > latest) continue; // moved on by an enactor meanwhile
         const entry = entries.get(name)!;
-        assert(entry.records !== null && entry.records.length > 0, 'S1', `${name}: repair with an empty set`);
+        if (entry.records === null) {
+          // The newest plan removes the name: the repair is that removal (nothing to do if it is gone already).
+          if (state !== undefined) changes.push({ name, records: null, generation: latest, expectedVersion: state.version });
+          continue;
+        }
+        assert(entry.records.length > 0, 'S1', `${name}: repair with an empty set`);
         changes.push({ name, records: entry.records, generation: latest, expectedVersion: state?.version ?? null });
       }
       const outcomes = await provider.apply(changes);
@@ -118,7 +136,7 @@ export class Reconciler {
         } else {
           repaired += 1;
           const drift = driftByName.get(change.name);
-          const detail = drift?.kind === 'reenact' ? `reenact ${drift.detail}` : drift?.kind ?? '';
+          const detail = drift?.kind === 'reenact' ? `reenact ${drift.detail}` : `${drift?.kind ?? ''}${change.records === null ? ' (removal)' : ''}`;
           history.push({ name: change.name, fromGeneration: states.get(change.name)?.generation ?? 0, toGeneration: latest, actor: this.options.id, kind: 'repair', detail });
         }
       });
