@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Exhaustive model check of the enactment protocol with SPIN (Debian package "spin", plus gcc).
 #
-#   model/check.sh          the default bounds (about a minute on two cores)
+#   model/check.sh          the default bounds (about a minute and a half)
 #   model/check.sh deep     also larger bounds (several minutes)
 #
 # Expectations, each printed as PASS or FAIL with SPIN's figures:
 # - safe.pml, the dnsplane protocol: verifies (no assertion violated, search complete);
-# - safe.pml with a mutant switch (the janitor before the simulator's fix, no compare-and-swap): a counterexample;
+# - safe.pml with a mutant switch (the janitor before the simulator's fix, no compare-and-swap, removals without
+#   tombstones): a counterexample;
 # - legacy.pml, the 2025 design: a counterexample for each of S1 (empty answer), S2 (rollback), L3 (dead end),
 #   whose trail is printed as a timeline.
 # Exit status 0 when every expectation holds, 1 otherwise.
@@ -57,6 +58,7 @@ if [ "${1:-}" = deep ]; then
 fi
 check mutant-janitor-deletes-unserved safe.pml counterexample -DE=2 -DN=1 -DG=4 -DJANITOR_DELETES_UNSERVED
 check mutant-no-cas safe.pml counterexample -DE=2 -DN=1 -DG=4 -DNO_CAS
+check mutant-no-tombstone safe.pml counterexample -DE=2 -DN=1 -DG=4 -DNO_TOMBSTONE
 check legacy-empty-answer legacy.pml counterexample -DCHECK_EMPTY
 check legacy-rollback legacy.pml counterexample -DCHECK_ROLLBACK
 check legacy-dead-end legacy.pml counterexample -DCHECK_DEAD_END

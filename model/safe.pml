@@ -27,10 +27,17 @@
  * g`. Locals are reset to 0 when dead, so that states differing only in
  * garbage are one state.
  *
+ * Removals: a later plan may remove a name (a version whose set is "none",
+ * vrem) and a later one add it back. A removal deletes the served records and
+ * leaves a tombstone with its generation; a first write (to a name not
+ * served) at or below the tombstone is refused, as every provider does
+ * (src/providers/types.ts). The generation a removed name had is kept in
+ * srv_gen, so S2 also covers a name coming back.
+ *
  * Invariants (assertions):
  *   S1  a written set is never empty
- *   S2  a write never lowers the served generation
- *   S3  the served set is the set of the version visible at the served generation
+ *   S2  a write never lowers the served generation (a removed name's included)
+ *   S3  the served set is the set of the version visible at the served generation, never a removal
  *   S4  that version still exists (the clean-up never deleted it)
  *   L3  the newest plan exists whole (its header, and a version for every name)
  *
@@ -38,6 +45,8 @@
  *   JANITOR_DELETES_UNSERVED  the janitor as it was before the simulator found the bug:
  *                             versions of names not served yet are deletable (S4)
  *   NO_CAS                    the provider ignores the expected version (S2)
+ *   NO_TOMBSTONE              a removal leaves no tombstone: a stale first write brings the name back (S2)
+ *   NO_REMOVALS               (not a mutant) plans never remove a name, for a smaller state space
  */
 
 #ifndef E
@@ -56,10 +65,12 @@
 byte latest = 0;
 bool header[G + 1];
 bool vexists[N * (G + 1)];
+bool vrem[N * (G + 1)];      /* the version removes the name */
 byte vsup[N * (G + 1)];      /* superseded_by; 0 = current */
 
-byte srv_gen[N];             /* the marker: the enacted generation */
+byte srv_gen[N];             /* the marker: the enacted generation (kept after a removal) */
 byte srv_rec[N];             /* the served set (0 = not served) */
+byte tomb[N];                /* the generation that removed the name; 0 = none */
 
 byte cn, cs, t;              /* scratch of the inlines below, always left at 0 */
 
@@ -103,7 +114,8 @@ inline checkInvariants() {
     :: srv_rec[cn] != 0 ->
        visible(cn, srv_gen[cn], cs);
        assert(cs != 0);               /* S4: the version the served generation refers to exists */
-       assert(cs == srv_rec[cn])      /* S3: the served set is that version's set */
+       assert(cs == srv_rec[cn]);     /* S3: the served set is that version's set ... */
+       assert(!vrem[IX(cn, cs)])      /* ... and not a removal */
     :: else -> skip
     fi;
     visible(cn, latest, cs);
@@ -115,36 +127,54 @@ inline checkInvariants() {
 }
 
 /*
- * The compare of provider.apply. Every write of the safe protocol raises the
- * served generation (an enactor writes g above the generation it read, the
- * reconciler the newest plan over an older one), so the generation read is
- * as good a version as a write counter — until an invariant breaks, which
- * the check reports first — and it keeps the state space small.
+ * The compare of provider.apply, against what was read: the name served
+ * (rr != 0) at generation gen, or not served (rr == 0). Every write of the
+ * safe protocol raises the served generation (an enactor writes g above the
+ * generation it read, the reconciler the newest plan over an older one), so
+ * the generation read is as good a version as a write counter — until an
+ * invariant breaks, which the check reports first — and it keeps the state
+ * space small. A first write must also be above the removal tombstone.
  */
 #ifdef NO_CAS
-#define CAS_HOLDS(n, gen) true
+#define CAS_HOLDS(n, rr, gen, g) true
 #else
-#define CAS_HOLDS(n, gen) (srv_gen[n] == (gen))
+#ifdef NO_TOMBSTONE
+#define CAS_HOLDS(n, rr, gen, g) ((rr) == 0 && srv_rec[n] == 0 || (rr) != 0 && srv_rec[n] != 0 && srv_gen[n] == (gen))
+#else
+#define CAS_HOLDS(n, rr, gen, g) ((rr) == 0 && srv_rec[n] == 0 && tomb[n] < (g) || (rr) != 0 && srv_rec[n] != 0 && srv_gen[n] == (gen))
+#endif
 #endif
 
-/* The write of provider.apply once the compare succeeded: records and marker together. */
+/* The write of provider.apply once the compare succeeded: records and marker together, or the removal. */
 inline write(n, g, since) {
   assert(since != 0);                  /* S1: never an empty set */
-  assert(g >= srv_gen[n]);             /* S2: never a lower generation */
+  assert(g >= srv_gen[n]);             /* S2: never a lower generation (nor a removed name back below its removal) */
+  if
+  :: vrem[IX(n, since)] -> srv_rec[n] = 0; tomb[n] = g
+  :: else -> srv_rec[n] = since; tomb[n] = 0
+  fi;
   srv_gen[n] = g;
-  srv_rec[n] = since;
   checkInvariants()
 }
+
+/* The tombstone as the janitor sees it (Provider.readRemovals); none without tombstones. */
+#ifdef NO_TOMBSTONE
+#define TOMB(n) 0
+#else
+#define TOMB(n) tomb[n]
+#endif
 
 /*
  * The planner: the first plan has every name; each later one changes one
  * name, chosen nondeterministically (so a name's set often stays the same
  * across generations: versions with since < g, superseded later, which is
- * what the delta reads and the clean-up are about). Publishing is one atomic
+ * what the delta reads and the clean-up are about) — a new set, or its
+ * removal, or, for a removed name, its return. Publishing is one atomic
  * step, as the store's publish transaction is.
  */
 active proctype Planner() {
   byte n, s, next, changed;
+  bool removed;
   do
   :: atomic {
        latest < G ->
@@ -155,20 +185,27 @@ active proctype Planner() {
          :: latest > 0 && n != changed -> goto unchanged
          :: else -> skip
          fi;
+         removed = false;
          for (s : 1 .. G) {
            if
-           :: vexists[IX(n, s)] && vsup[IX(n, s)] == 0 -> vsup[IX(n, s)] = next
+           :: vexists[IX(n, s)] && vsup[IX(n, s)] == 0 -> vsup[IX(n, s)] = next; removed = vrem[IX(n, s)]
            :: else -> skip
            fi
          }
          vexists[IX(n, next)] = true;
+#ifndef NO_REMOVALS
+         if
+         :: latest > 0 && !removed -> vrem[IX(n, next)] = true   /* the operator removed the endpoint */
+         :: true -> skip                                         /* a new set (or the name back) */
+         fi;
+#endif
 unchanged:
          skip
        }
        header[next] = true;
        latest = next;
        checkInvariants();
-       n = 0; s = 0; next = 0; changed = 0
+       n = 0; s = 0; next = 0; changed = 0; removed = false
      }
   :: latest == G -> break
   od
@@ -184,24 +221,26 @@ unchanged:
  * version deleted in the gap belongs to a name already past it (a skip).
  */
 proctype Enactor(byte id) {
-  byte g, n, s, rg;
+  byte g, n, s, rg, rr;
 end_idle:
   do
   :: atomic { latest > 0 && g == 0 -> g = latest; select (n : 0 .. N - 1) }       /* latestGeneration (and heartbeat) */
   :: atomic {                                                                       /* readPlan(g, one name), provider.read, decide */
        g != 0 && s == 0 ->
        if
-       :: header[g] -> visible(n, g, s); rg = srv_gen[n]
+       :: header[g] -> visible(n, g, s); rg = srv_gen[n]; rr = srv_rec[n]
        :: else -> skip                                                             /* cleaned up under us */
        fi;
        if
-       :: s == 0 || rg >= s -> g = 0; n = 0; s = 0; rg = 0                         /* nothing to do, or newer or same: skip (S2, S5) */
+       :: s == 0 -> g = 0; n = 0; rg = 0; rr = 0                                   /* nothing to do */
+       :: s != 0 && vrem[IX(n, s)] && (rr == 0 || rg >= s) -> g = 0; n = 0; s = 0; rg = 0; rr = 0   /* removal: gone already, or newer: skip */
+       :: s != 0 && !vrem[IX(n, s)] && rr != 0 && rg >= s -> g = 0; n = 0; s = 0; rg = 0; rr = 0    /* newer or same: skip (S2, S5) */
        :: else -> skip
        fi
      }
-  :: atomic { s != 0 && CAS_HOLDS(n, rg) -> write(n, g, s); g = 0; n = 0; s = 0; rg = 0 }   /* provider.apply */
-  :: atomic { s != 0 && !CAS_HOLDS(n, rg) -> g = 0; n = 0; s = 0; rg = 0 }                  /* conflict: read again later */
-  :: atomic { g != 0 -> g = 0; n = 0; s = 0; rg = 0 }                                         /* crash: the step is abandoned */
+  :: atomic { s != 0 && CAS_HOLDS(n, rr, rg, g) -> write(n, g, s); g = 0; n = 0; s = 0; rg = 0; rr = 0 }   /* provider.apply */
+  :: atomic { s != 0 && !CAS_HOLDS(n, rr, rg, g) -> g = 0; n = 0; s = 0; rg = 0; rr = 0 }                  /* conflict or superseded: read again later */
+  :: atomic { g != 0 -> g = 0; n = 0; s = 0; rg = 0; rr = 0 }                                                 /* crash: the step is abandoned */
   od
 }
 
@@ -210,8 +249,8 @@ end_idle:
  * served generations, decide what to delete; delete. The gap that matters —
  * served generations read, deletion later — is kept; the decision mirrors
  * the production rule: a superseded version goes once its name serves a
- * generation at or above the version that replaced it (and never for a name
- * that is not served at all).
+ * generation at or above the version that replaced it, or was removed at or
+ * above it (its tombstone); never for a name not served and not removed.
  */
 active proctype Janitor() {
   byte floor, n, s, g;
@@ -229,7 +268,7 @@ end_janitor:
 #ifdef JANITOR_DELETES_UNSERVED
              (srv_rec[n] == 0 || srv_gen[n] >= vsup[IX(n, s)])
 #else
-             srv_rec[n] != 0 && srv_gen[n] >= vsup[IX(n, s)]
+             (srv_rec[n] != 0 && srv_gen[n] >= vsup[IX(n, s)] || srv_rec[n] == 0 && TOMB(n) != 0 && TOMB(n) >= vsup[IX(n, s)])
 #endif
          }
        }
@@ -239,7 +278,7 @@ end_janitor:
        for (n : 0 .. N - 1) {
          for (s : 1 .. G) {
            if
-           :: deletable[IX(n, s)] && vexists[IX(n, s)] -> vexists[IX(n, s)] = false; vsup[IX(n, s)] = 0
+           :: deletable[IX(n, s)] && vexists[IX(n, s)] -> vexists[IX(n, s)] = false; vsup[IX(n, s)] = 0; vrem[IX(n, s)] = false
            :: else -> skip
            fi;
            deletable[IX(n, s)] = false
@@ -270,10 +309,12 @@ end_reconciler:
        L != 0 && !drift ->
        rg = srv_gen[n]; rr = srv_rec[n];
        if
-       :: rr == 0 -> drift = true                                /* missing */
-       :: rr != 0 && rg > L -> skip                              /* newer than this pass */
-       :: rr != 0 && rg <= L && rg >= w -> drift = (rr != w)     /* edited */
-       :: rr != 0 && rg < w ->
+       :: vrem[IX(n, w)] && rr != 0 && rg < w -> if :: drift = true :: drift = false fi   /* a removal not done (lagging) */
+       :: vrem[IX(n, w)] && (rr == 0 || rg >= w) -> skip         /* removed, or newer than this pass */
+       :: !vrem[IX(n, w)] && rr == 0 -> drift = true             /* missing */
+       :: !vrem[IX(n, w)] && rr != 0 && rg > L -> skip           /* newer than this pass */
+       :: !vrem[IX(n, w)] && rr != 0 && rg <= L && rg >= w -> drift = (rr != w)     /* edited */
+       :: !vrem[IX(n, w)] && rr != 0 && rg < w ->
           latestSince(n, rg, expected);
           if
           :: expected == 0 || expected != rr -> drift = true     /* deleted-plan, edited */
@@ -282,16 +323,16 @@ end_reconciler:
        fi;
        if
        :: !drift -> L = 0; n = 0; w = 0; rg = 0; rr = 0; expected = 0   /* sound: the pass is over for this name */
-       :: else -> rr = 0; expected = 0
+       :: else -> rr = (rr != 0); expected = 0                          /* the repair needs only "served or not" */
        fi
      }
-  :: atomic {                                                    /* provider.apply */
+  :: atomic {                                                    /* provider.apply: the newest set, or the removal */
        drift ->
        if
-       :: CAS_HOLDS(n, rg) -> write(n, L, w)
-       :: else -> skip                                           /* conflict: left for the next pass */
+       :: CAS_HOLDS(n, rr, rg, L) -> write(n, L, w)
+       :: else -> skip                                           /* conflict or superseded: left for the next pass */
        fi;
-       L = 0; n = 0; w = 0; rg = 0; drift = false
+       L = 0; n = 0; w = 0; rg = 0; rr = 0; drift = false
      }
   od
 }

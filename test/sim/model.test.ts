@@ -19,6 +19,7 @@ test('SPIN: the safe model verifies, its mutants and the legacy model yield coun
     /PASS verified: safe-e2-n2-g3 .*errors 0, search complete: yes/,
     /PASS counterexample: mutant-janitor-deletes-unserved/,
     /PASS counterexample: mutant-no-cas/,
+    /PASS counterexample: mutant-no-tombstone/,
     /PASS counterexample: legacy-empty-answer/,
     /PASS counterexample: legacy-rollback/,
     /PASS counterexample: legacy-dead-end/,
