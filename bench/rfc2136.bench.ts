@@ -93,7 +93,7 @@ const loadBefore = loadavg()[0]!;
 const knot = await measure('knot');
 const bind = await measure('bind');
 writeSection('rfc2136', 'RFC 2136 provider: enactment into Knot DNS and BIND 9', 'npm run bench -- rfc2136', [...rows('Knot DNS 3.2', knot), ...rows('BIND 9.18', bind)], [
-  `Each name has ${targetsPerName} targets (so ${targetsPerName} A records and a marker TXT); the enactor reads and writes ${batchNamesMax} names per step, each read being 3 queries (marker, A, AAAA) pipelined over TCP, each write a signed (hmac-sha256) UPDATE of up to 200 names with one marker prerequisite per name.`,
+  `Each name has ${targetsPerName} targets (so ${targetsPerName} A records and a marker TXT); the enactor reads and writes ${batchNamesMax} names per step, each read being 3 TSIG-signed queries (marker, A, AAAA) pipelined over TCP whose signed answers are verified, each write a signed (hmac-sha256) UPDATE of up to 200 names with one marker prerequisite per name.`,
   'The server runs on loopback with the settings of test/helpers/dns-servers.ts (Knot: zonefile-sync -1, journal of changes; BIND: journal, default settings), sharing the machine\'s cores with the benchmark.',
   `The figures are wall-clock and depend on what else the machine runs: the 1-minute load average was ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after this run.`,
 ]);
