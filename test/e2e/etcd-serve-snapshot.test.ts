@@ -49,7 +49,8 @@ test('serve on etcd: restarted while etcd is down it answers from its snapshot f
     await pollUntil(() => /fail static/.test(second.stderr()), 'serve to report that it answers from its snapshot (fail static)', 10_000);
 
     await installation.cluster.restart(0);
-    await put(installation, names[0]!, set('127.0.7.1'), 2);
+    // This process's own client may still be backing off from the dead member: retry the write until it lands.
+    await pollUntil(async () => { await put(installation, names[0]!, set('127.0.7.1'), 2); return true; }, 'a write to the restarted member', 20_000, 100);
     await pollUntil(async () => JSON.stringify(await digA(port, names[0]!)) === JSON.stringify(['127.0.7.1']), 'DNS to follow etcd again', 20_000, 100);
     assert.deepEqual(await digA(port, names[1]!), ['127.0.5.2', '127.0.6.2'], 'the other names are unchanged');
     await pollUntil(() => /fail static ended/.test(second.stderr()), 'serve to report the end of fail static', 10_000);
