@@ -46,7 +46,6 @@
  *                             versions of names not served yet are deletable (S4)
  *   NO_CAS                    the provider ignores the expected version (S2)
  *   NO_TOMBSTONE              a removal leaves no tombstone: a stale first write brings the name back (S2)
- *   NO_REMOVALS               (not a mutant) plans never remove a name, for a smaller state space
  */
 
 #ifndef E
@@ -193,12 +192,10 @@ active proctype Planner() {
            fi
          }
          vexists[IX(n, next)] = true;
-#ifndef NO_REMOVALS
          if
          :: latest > 0 && !removed -> vrem[IX(n, next)] = true   /* the operator removed the endpoint */
          :: true -> skip                                         /* a new set (or the name back) */
          fi;
-#endif
 unchanged:
          skip
        }
