@@ -113,9 +113,10 @@ export class BuiltinSqliteProvider implements Provider {
           written = expected === null
             ? insert.run(change.name, change.generation, version + 1, encoded).changes === 1
             : update.run(change.generation, version + 1, encoded, change.name, expected, change.generation).changes === 1;
-          if (written) version += 1;
-          if (written && expected === null) forgetRemoval.run(change.name);
-          else if (expected !== null) this.assertNotBackwards(select.get(change.name) as { generation: number; version: number } | undefined, change);
+          if (written) {
+            version += 1;
+            if (expected === null) forgetRemoval.run(change.name);
+          } else if (expected !== null) this.assertNotBackwards(select.get(change.name) as { generation: number; version: number } | undefined, change);
         }
         outcomes.push(written ? { name: change.name, outcome: 'applied', version: String(version) } : { name: change.name, outcome: 'conflict' });
       }
