@@ -2,7 +2,7 @@
 # Exhaustive model check of the enactment protocol with SPIN (Debian package "spin", plus gcc).
 #
 #   model/check.sh          the default bounds (about a minute and a half)
-#   model/check.sh deep     also larger bounds (several minutes)
+#   model/check.sh deep     also 3 enactors x 1 name x 4 generations (about 4 minutes and 2.1 GB more; 38 million states)
 #
 # Expectations, each printed as PASS or FAIL with SPIN's figures:
 # - safe.pml, the dnsplane protocol: verifies (no assertion violated, search complete);
@@ -52,9 +52,11 @@ check() {
 
 check safe-e3-n1-g3 safe.pml verify -DE=3 -DN=1 -DG=3
 check safe-e2-n2-g3 safe.pml verify -DE=2 -DN=2 -DG=3
+# 2 x 2 x 4 and 3 x 2 x 4 are out of reach here: each passed 110 million states and 5 GB unfinished.
 if [ "${1:-}" = deep ]; then
+  memory_mb=${MODEL_MEMORY_MB:-4096}
   check safe-e3-n1-g4 safe.pml verify -DE=3 -DN=1 -DG=4
-  check safe-e2-n2-g4 safe.pml verify -DE=2 -DN=2 -DG=4
+  memory_mb=${MODEL_MEMORY_MB:-2048}
 fi
 check mutant-janitor-deletes-unserved safe.pml counterexample -DE=2 -DN=1 -DG=4 -DJANITOR_DELETES_UNSERVED
 check mutant-no-cas safe.pml counterexample -DE=2 -DN=1 -DG=4 -DNO_CAS
