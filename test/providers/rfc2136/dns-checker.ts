@@ -1,7 +1,7 @@
 import { openDatabase, type Db } from '../../../src/store/sqlite/db.js';
 import { decodeRecords } from '../../../src/store/sqlite/codec.js';
 import { recordSetKey, type RecordEntry } from '../../../src/domain/types.js';
-import { decodeMarker, servedSubset } from '../../../src/providers/rfc2136/marker.js';
+import { decodeMarker, decodeTombstone, servedSubset } from '../../../src/providers/rfc2136/marker.js';
 import type { Provider, ServedState } from '../../../src/providers/types.js';
 import type { DnsServer } from '../../helpers/dns-servers.js';
 import { pollUntil } from '../../helpers/env.js';
@@ -16,6 +16,9 @@ import { pollUntil } from '../../helpers/env.js';
  *   addresses are exactly what plan g maps to (S3).
  * - the provider's own `read()`: S1-S5 on the full record sets with weights.
  * Plans come from the SQLite store (plan_versions), as in the core checker.
+ * A name may stop being served only when a plan above its generation removed
+ * it (its tombstone marker then holds that plan's generation), and it may
+ * come back only above that removal (S2).
  */
 
 interface Seen {
@@ -39,6 +42,14 @@ export class DnsInvariantChecker {
   private readonly db: Db;
   private readonly last = new Map<string, Seen>();
   private readonly served = new Set<string>();
+  /** Names seen removed, with the newest removal's generation then. */
+  private readonly gone = new Map<string, number>();
+  /** The highest generation each name was seen served at (tombstones not included). */
+  private readonly servedAt = new Map<string, number>();
+
+  private sawServed(name: string, generation: number): void {
+    this.servedAt.set(name, Math.max(generation, this.servedAt.get(name) ?? 0));
+  }
 
   constructor(dbPath: string, private readonly server: DnsServer, private readonly provider: Provider, private readonly names: readonly string[], private readonly maxAnswers: number) {
     this.db = openDatabase(dbPath);
@@ -65,17 +76,39 @@ export class DnsInvariantChecker {
     else if (version !== null && previous.version === '') this.last.set(name, { generation, version });
   }
 
+  /**
+   * A name once served that reads as absent: it must carry a removal's
+   * tombstone above the generation it was served at, from a plan that
+   * removes it. (A name seen back between the two reads is left to the next
+   * sample.)
+   */
+  private async checkAbsent(names: readonly string[], where: string): Promise<void> {
+    if (names.length === 0) return;
+    const removals = await this.provider.readRemovals(names);
+    const unexplained = names.filter((name) => !removals.has(name));
+    const back = unexplained.length === 0 ? new Map<string, ServedState>() : await this.provider.read(unexplained);
+    for (const name of unexplained) if (!back.has(name)) this.violations.push(`S1: ${name} is no longer served, and no removal explains it (${where})`);
+    for (const [name, removedAt] of removals) {
+      if (removedAt <= (this.servedAt.get(name) ?? 0)) this.violations.push(`S2: ${name} was removed at generation ${removedAt}, not above the ${this.servedAt.get(name)} it was served at (${where})`);
+      const plan = this.planAt(name, removedAt);
+      if (plan !== undefined && plan !== null) this.violations.push(`S3: ${name} was removed at generation ${removedAt}, whose plan has ${recordSetKey(plan)} (${where})`);
+      this.gone.set(name, removedAt);
+    }
+  }
+
   /** S1-S5 on every name through the provider's read. */
   async sampleRead(): Promise<void> {
     const states = await this.provider.read(this.names);
     const where = `read sample ${this.readSamples}`;
+    await this.checkAbsent(this.names.filter((name) => !states.has(name) && this.served.has(name)), where);
     for (const name of this.names) {
       const state = states.get(name);
-      if (state === undefined) {
-        if (this.served.has(name)) this.violations.push(`S1: ${name} is no longer served (${where})`);
-        continue;
-      }
+      if (state === undefined) continue;
+      const removedAt = this.gone.get(name);
+      if (removedAt !== undefined && state.generation <= removedAt) this.violations.push(`S2: ${name} came back at generation ${state.generation}, not above its removal at ${removedAt} (${where})`);
+      this.gone.delete(name);
       this.served.add(name);
+      this.sawServed(name, state.generation);
       if (state.records.length === 0) this.violations.push(`S1: ${name} served no records at generation ${state.generation} (${where})`);
       await this.checkPlan(state, where);
       this.monotonic(name, state.generation, state.version, where);
@@ -114,6 +147,15 @@ export class DnsInvariantChecker {
     const markerBefore = markerOf(before!);
     const markerAfter = markerOf(after!);
     const a = addresses!.answers.map((line) => line.split(/\s+/).pop()!).sort();
+    if (markerBefore?.removed === true || markerAfter?.removed === true) {
+      // A tombstone: the removal's generation counts for S2 like a marker's.
+      for (const marker of [markerBefore, markerAfter]) if (marker !== null) this.monotonic(name, marker.generation, null, where);
+      if (markerBefore?.text !== markerAfter?.text) return; // a write landed between
+      if (a.length > 0) this.violations.push(`S3: ${name} is removed (generation ${markerBefore!.generation}) but answers A ${a.join(',')} (${where})`);
+      const plan = this.planAt(name, markerBefore!.generation);
+      if (plan !== undefined && plan !== null) this.violations.push(`S3: ${name} is removed at generation ${markerBefore!.generation}, whose plan has ${recordSetKey(plan)} (${where})`);
+      return;
+    }
     if (markerBefore !== null || a.length > 0) this.served.add(name);
     if (this.served.has(name) && a.length === 0) this.violations.push(`S1: ${name} answered no A record (${where})`);
     if (markerBefore === null || markerAfter === null) {
@@ -122,6 +164,7 @@ export class DnsInvariantChecker {
     }
     this.monotonic(name, markerBefore.generation, null, where);
     this.monotonic(name, markerAfter.generation, null, where);
+    this.sawServed(name, markerAfter.generation);
     if (markerBefore.text !== markerAfter.text) return; // a write landed between: the A answer may be either set
     const plan = this.planAt(name, markerBefore.generation);
     if (plan === undefined || plan === null) return; // checked by read samples, which can re-read to rule out a clean-up race
@@ -156,13 +199,15 @@ export function parseDig(output: string): DigBlock[] {
   return blocks;
 }
 
-/** The marker a dig TXT answer holds, or null for none or more than one record. */
-function markerOf(block: DigBlock): { generation: number; text: string } | null {
+/** The marker (or a removal's tombstone) a dig TXT answer holds, or null for none or more than one record. */
+function markerOf(block: DigBlock): { generation: number; text: string; removed: boolean } | null {
   if (block.answers.length !== 1) return null;
   const line = block.answers[0]!;
   const strings = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((match) => Buffer.from(match[1]!, 'latin1'));
+  const tombstone = decodeTombstone(strings);
+  if (tombstone !== null) return { generation: tombstone.generation, text: line, removed: true };
   const marker = decodeMarker(strings);
-  return marker === null ? null : { generation: marker.generation, text: line };
+  return marker === null ? null : { generation: marker.generation, text: line, removed: false };
 }
 
 /** Waits until every name serves, by the provider's read, the newest plan's set (L1). */

@@ -1,7 +1,8 @@
 // Goal: the core race of test/e2e/race.test.ts, with the compare-and-swap in
 // a real DNS server — three racing enactors and a janitor never make Knot DNS
 // or BIND 9 answer an empty set, a lower generation or a mix of plans, and
-// every name ends on the newest plan (L1).
+// every name ends on the newest plan (L1); endpoints leave the inventory and
+// come back meanwhile, and a removed name never returns below its removal.
 // Method: per server, `dnsplane enactor` x3 (random read-to-write delays via
 // DNSPLANE_TEST_ENACTOR_DELAY_MS) and `dnsplane janitor` as child processes
 // with `store: sqlite` and `provider: rfc2136`; the real Planner in this
@@ -16,6 +17,8 @@ import { Rfc2136Provider } from '../../../src/providers/rfc2136/provider.js';
 import { DnsInvariantChecker, waitConvergedDns } from './dns-checker.js';
 
 const generationsMin = 200;
+/** Samples of each kind taken while plans are still being published (publication goes on until there are as many). */
+const samplesMin = 20;
 const namesCount = 20;
 // Fewer answers than targets (3 per name), so the weight-to-address mapping is exercised too.
 const maxAnswers = 2;
@@ -32,11 +35,12 @@ async function race(kind: DnsServerKind, seed: number): Promise<void> {
     cluster.spawnRole(['janitor']);
     await waitForEnactors(cluster.store, ['az1', 'az2', 'az3']);
     const rng = seeded(seed);
-    const { churnOnce } = churningPlanner(cluster, 'planner-under-test', rng);
+    const { churnOnce, stats } = churningPlanner(cluster, 'planner-under-test', rng, { removalChance: 0.3 });
     let published = 0;
     let running = true;
     const sampling = checker.sampleWhile(() => running);
-    while (published < generationsMin) {
+    // The server's pace decides how fast samples come: publish until both the generations and the samples are there.
+    while (published < generationsMin || checker.digSamples < samplesMin || checker.readSamples < samplesMin) {
       if ((await churnOnce()) !== null) published += 1;
       // A random 0-7 ms pace (not synchronisation): the enactors see many distinct generations, and the sampler runs.
       await new Promise((resolve) => setTimeout(resolve, Math.floor(rng.next() * 8)));
@@ -50,8 +54,9 @@ async function race(kind: DnsServerKind, seed: number): Promise<void> {
     await checker.sampleRead();
     assert.deepEqual(checker.violations.slice(0, 10), [], 'no invariant broke at any sample');
     assert.deepEqual(checker.digFailures.slice(0, 3), [], 'every dig run answered');
-    assert.ok(checker.digSamples >= 20 && checker.readSamples >= 20, `sampled throughout (${checker.digSamples} dig, ${checker.readSamples} read samples)`);
+    assert.ok(checker.digSamples >= samplesMin && checker.readSamples >= samplesMin, `sampled throughout (${checker.digSamples} dig, ${checker.readSamples} read samples)`);
     const history = await checkHistory(cluster.store);
+    assert.ok(stats.removals > 5 && stats.readds > 5, `endpoints were removed (${stats.removals}) and added back (${stats.readds})`);
     const counters = Object.fromEntries((await cluster.store.readCounters()).map((c) => [c.name, c.value]));
     assert.ok((counters.janitor_versions_deleted ?? 0) > 0, 'the janitor really cleaned up during the race');
     for (const child of cluster.children) assert.equal(child.process.exitCode, null, `a role process died: ${child.stderr().slice(-2000)}`);
