@@ -79,15 +79,17 @@ export class DnsInvariantChecker {
   /**
    * A name once served that reads as absent: it must carry a removal's
    * tombstone above the generation it was served at, from a plan that
-   * removes it. (A name seen back between the two reads is left to the next
-   * sample.)
+   * removes it. A name with no tombstone by the time it is asked (added back
+   * meanwhile, or removed again) is asked once more in one query, for its
+   * `_dnsplane` TXT: only a name with none at all has lost its marker (S1).
    */
   private async checkAbsent(names: readonly string[], where: string): Promise<void> {
     if (names.length === 0) return;
     const removals = await this.provider.readRemovals(names);
-    const unexplained = names.filter((name) => !removals.has(name));
-    const back = unexplained.length === 0 ? new Map<string, ServedState>() : await this.provider.read(unexplained);
-    for (const name of unexplained) if (!back.has(name)) this.violations.push(`S1: ${name} is no longer served, and no removal explains it (${where})`);
+    for (const name of names.filter((candidate) => !removals.has(candidate))) {
+      const marker = await this.server.dig(['+time=5', '+short', `_dnsplane.${name}`, 'TXT']);
+      if (marker.code === 0 && marker.stdout.trim() === '') this.violations.push(`S1: ${name} is no longer served and has no marker or tombstone (${where})`);
+    }
     for (const [name, removedAt] of removals) {
       if (removedAt <= (this.servedAt.get(name) ?? 0)) this.violations.push(`S2: ${name} was removed at generation ${removedAt}, not above the ${this.servedAt.get(name)} it was served at (${where})`);
       const plan = this.planAt(name, removedAt);
