@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     ], [
       'Three etcd 3.4 members (Debian etcd-server) on loopback of this one machine, data on the local disk (every write waits for a quorum\'s fsync); the client is the `etcd3` npm package. Across real machines, add the network round trip to every transaction.',
       'A publication writes one key per changed name plus 512 KiB delta chunks, in transactions of at most 120 operations and 1 MiB (etcd\'s defaults are 128 and 1.5 MiB), 8 in flight, all fenced by the leader key\'s create revision and the generation pointer; readers see the plan only when one last transaction flips the pointer.',
-      'Enactment per name: the served record and its marker in one key, written by a compare on its mod revision (a first write also on the name's removal tombstone; nested transactions, 100 names per etcd transaction, 8 in flight), plus one history entry.',
+      'Enactment per name: the served record and its marker in one key, written by a compare on its mod revision (a first write also on the removal tombstone of the name; nested transactions, 100 names per etcd transaction, 8 in flight), plus one history entry.',
       'The same figures for the embedded SQLite store are in the core section (bench/results/core.md).',
       `The machine's 1-minute load average was ${loadAtStart.toFixed(1)} when this run started (the three etcd members, the benchmark and any other work share its cores).`,
     ]);
