@@ -262,6 +262,27 @@ interface MirrorName {
  * `unreachableSinceMs` says since when; a watch that breaks or falls behind
  * is replaced by a full reload.
  */
+/** How long a reload waits for etcd to acknowledge the old watch's cancellation before going on without it. */
+const watchCancelWaitMs = 2000;
+
+/**
+ * Stops a watcher: its events are ignored from now on, and its cancellation
+ * is awaited only briefly — on a connection that died without a word the
+ * acknowledgement can take until gRPC notices, and a reload must not wait
+ * that long (the DNS server would follow nothing meanwhile).
+ */
+async function stopWatcher(watcher: Watcher): Promise<void> {
+  watcher.removeAllListeners('data');
+  watcher.removeAllListeners('error');
+  watcher.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolveWait) => {
+    timer = setTimeout(resolveWait, watchCancelWaitMs);
+  });
+  await Promise.race([watcher.cancel().catch(() => undefined), waited]);
+  clearTimeout(timer);
+}
+
 export class EtcdServedMirror {
   private readonly names = new Map<string, MirrorName>();
   private readonly tombstones = new Map<string, number>();
@@ -380,7 +401,7 @@ export class EtcdServedMirror {
   private async reload(): Promise<void> {
     const previous = this.watcher;
     this.watcher = null;
-    if (previous !== null) await previous.cancel().catch(() => undefined);
+    if (previous !== null) await stopWatcher(previous);
     const prefix = this.etcd.key('served');
     const revision = await this.etcd.currentRevision();
     const loaded = new Map<string, MirrorName>();
@@ -429,6 +450,8 @@ export class EtcdServedMirror {
       const revision = revisionOf(event.kv.mod_revision);
       if (path.startsWith(keys.servedPrefix)) {
         const name = path.slice(keys.servedPrefix.length);
+        // Never an older revision over a newer one (a reload may already hold a later state of this name).
+        if ((this.names.get(name)?.version ?? this.tombstones.get(name) ?? 0) >= revision) continue;
         if (event.type === 'Delete') this.removeName(name, revision);
         else this.setName(name, decodeServed(name, event.kv), revision);
       }
@@ -499,7 +522,7 @@ export class EtcdServedMirror {
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    if (this.watcher !== null) await this.watcher.cancel().catch(() => undefined);
+    if (this.watcher !== null) await stopWatcher(this.watcher);
     this.watcher = null;
   }
 }
