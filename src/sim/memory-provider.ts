@@ -103,6 +103,8 @@ export class MemoryProvider implements Provider {
     if (change.records === null) {
       // A removal deletes the row only if its version is the one read (a removal of an absent name writes nothing).
       if (row === undefined || (!versionMatches && !unconditional)) return { name: change.name, outcome: 'conflict' };
+      // As an update: a matching version with a lower generation is a caller bug, made loud (S2).
+      assert(unconditional || change.generation >= row.generation, 'S2', `${change.name}: removing at generation ${change.generation} over ${row.generation}`);
       state.versionLast += 1;
       state.served.delete(change.name);
       if (state.switches.ignoreRemovals !== true) state.removals.set(change.name, change.generation);

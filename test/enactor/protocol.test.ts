@@ -83,6 +83,7 @@ test('the provider itself refuses a lower generation and an empty set (assertion
     const version = applied!.outcome === 'applied' ? applied!.version : '';
     await assert.rejects(install.provider.apply([{ name: 'a.dnsplane.test', records: records('192.0.2.2'), generation: 4, expectedVersion: version }]), (e: unknown) => e instanceof InvariantViolation && e.invariant === 'S2');
     await assert.rejects(install.provider.apply([{ name: 'a.dnsplane.test', records: [], generation: 6, expectedVersion: version }]), (e: unknown) => e instanceof InvariantViolation && e.invariant === 'S1');
+    await assert.rejects(install.provider.apply([{ name: 'a.dnsplane.test', records: null, generation: 4, expectedVersion: version }]), (e: unknown) => e instanceof InvariantViolation && e.invariant === 'S2', 'a removal below the served generation is as loud');
     const [conflict] = await install.provider.apply([{ name: 'a.dnsplane.test', records: records('192.0.2.2'), generation: 6, expectedVersion: 'stale' }]);
     assert.equal(conflict!.outcome, 'conflict');
     const state = (await install.provider.read(['a.dnsplane.test'])).get('a.dnsplane.test')!;

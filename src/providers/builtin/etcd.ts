@@ -99,21 +99,25 @@ export class BuiltinEtcdProvider implements Provider {
   private conditionalWrite(change: ApplyChange): IRequestOp | null {
     const key = this.etcd.key(keys.served(change.name));
     const removedKey = this.etcd.key(keys.removed(change.name));
+    // A write over a served name (an update or a removal): the version read, and no lower generation (S2). The value
+    // starts with the zero-padded generation, so "value < pad(g + 1)" means "generation <= g".
+    const overServed = (success: IRequestOp[]): IRequestOp => ({
+      request_txn: {
+        compare: [compare.modified(key, Number(change.expectedVersion)), compare.valueLess(key, pad(change.generation + 1))],
+        success,
+        failure: [{ request_range: { key } }],
+      },
+    });
     if (change.records === null) {
       // A removal needs the version that was read: never delete blind.
       if (change.expectedVersion === null) return null;
-      const removal = [{ request_delete_range: { key } }, { request_put: { key: removedKey, value: Buffer.from(pad(change.generation)) } }];
-      return { request_txn: { compare: [compare.modified(key, Number(change.expectedVersion))], success: removal, failure: [{ request_range: { key } }] } };
+      return overServed([{ request_delete_range: { key } }, { request_put: { key: removedKey, value: Buffer.from(pad(change.generation)) } }]);
     }
     // The last line of defence for S1 at the place that serves DNS: never write an invalid or empty set.
     const problems = validateRecordSet(change.name, change.records);
     assert(problems.length === 0, 'S1', problems.join('; '));
     const put: IRequestOp = { request_put: { key, value: Buffer.from(encodeServed(change.generation, change.records)) } };
-    if (change.expectedVersion !== null) {
-      // The value starts with the zero-padded generation, so "value < pad(g + 1)" means "generation <= g".
-      const guards = [compare.modified(key, Number(change.expectedVersion)), compare.valueLess(key, pad(change.generation + 1))];
-      return { request_txn: { compare: guards, success: [put], failure: [{ request_range: { key } }] } };
-    }
+    if (change.expectedVersion !== null) return overServed([put]);
     const belowTombstone: IRequestOp = {
       request_txn: {
         compare: [compare.absent(key), compare.valueLess(removedKey, pad(change.generation))],

@@ -77,7 +77,7 @@ export class BuiltinSqliteProvider implements Provider {
     const insert = db.prepare('INSERT INTO served (name, generation, version, records) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING');
     // The compare-and-swap: the row changes only if its version is the one the caller read and the generation does not go back.
     const update = db.prepare('UPDATE served SET generation = ?, version = ?, records = ? WHERE name = ? AND version = ? AND generation <= ?');
-    const remove = db.prepare('DELETE FROM served WHERE name = ? AND version = ?');
+    const remove = db.prepare('DELETE FROM served WHERE name = ? AND version = ? AND generation <= ?');
     const select = db.prepare('SELECT generation, version FROM served WHERE name = ?');
     const removedAt = db.prepare('SELECT generation FROM served_removals WHERE name = ?').pluck();
     const recordRemoval = db.prepare('INSERT OR REPLACE INTO served_removals (name, generation) VALUES (?, ?)');
@@ -93,11 +93,12 @@ export class BuiltinSqliteProvider implements Provider {
         if (change.records === null) {
           // The delete trigger takes its tombstone version from meta, so meta must be current first.
           setVersion.run(version);
-          written = expected !== null && remove.run(change.name, expected).changes === 1;
+          // A removal, like an update, never takes a name below its served generation (S2).
+          written = expected !== null && remove.run(change.name, expected, change.generation).changes === 1;
           if (written) {
             version = metaValue(db, 'served_version');
             recordRemoval.run(change.name, change.generation);
-          }
+          } else if (expected !== null) this.assertNotBackwards(select.get(change.name) as { generation: number; version: number } | undefined, change);
         } else {
           // The last line of defence for S1 at the place that serves DNS: never write an invalid or empty set.
           const problems = validateRecordSet(change.name, change.records);

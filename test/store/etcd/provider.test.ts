@@ -58,6 +58,8 @@ test('apply is a compare-and-swap on the marker: create, conflict, advance, neve
   assert.ok(Number(current.version) > Number(state.version), 'every write changes the version');
   await assert.rejects(provider.apply([{ name, records: records('192.0.2.3'), generation: 4, expectedVersion: current.version }]),
     (error: unknown) => error instanceof InvariantViolation && /S2/.test(error.message), 'a lower generation over a matching version is a loud bug');
+  await assert.rejects(provider.apply([{ name, records: null, generation: 4, expectedVersion: current.version }]),
+    (error: unknown) => error instanceof InvariantViolation && /S2/.test(error.message), 'so is a removal below the served generation');
   await assert.rejects(provider.apply([{ name, records: [], generation: 6, expectedVersion: current.version }]),
     (error: unknown) => error instanceof InvariantViolation && /S1/.test(error.message), 'an empty set never reaches the store');
   assert.equal((await provider.read([name])).get(name)!.version, current.version, 'the refused writes changed nothing');
