@@ -243,12 +243,20 @@ export class Rfc2136Provider implements Provider {
     throw rfc2136Error(this.context, 'unstable-read', `${name} changed during each of ${readAttemptsMax} reads`);
   }
 
-  /** A removal's tombstone: the name is not served; remember its generation and exact RRset for the next first write. */
-  private isTombstone(name: string, marker: MarkerRrset): boolean {
+  /**
+   * The generation of a removal's tombstone, or null when `marker` is not one.
+   * A tombstone means the name is not served; its generation and exact RRset
+   * are remembered for the next first write.
+   */
+  private tombstoneOf(name: string, marker: MarkerRrset): Generation | null {
     const tombstone = marker.strings.length === 1 ? decodeTombstone(marker.strings[0]!) : null;
-    if (tombstone === null) return false;
+    if (tombstone === null) return null;
     this.remember(name, { version: tombstone.version, generation: tombstone.generation, rdatas: marker.rdatas, removed: true });
-    return true;
+    return tombstone.generation;
+  }
+
+  private isTombstone(name: string, marker: MarkerRrset): boolean {
+    return this.tombstoneOf(name, marker) !== null;
   }
 
   private forget(name: string): undefined {
@@ -276,8 +284,8 @@ export class Rfc2136Provider implements Provider {
     const markers = await Promise.all(names.map((name) => this.queryMarker(name)));
     const removals = new Map<string, Generation>();
     markers.forEach((marker, index) => {
-      const tombstone = marker !== null && marker.strings.length === 1 ? decodeTombstone(marker.strings[0]!) : null;
-      if (tombstone !== null) removals.set(names[index]!, tombstone.generation);
+      const generation = marker === null ? null : this.tombstoneOf(names[index]!, marker);
+      if (generation !== null) removals.set(names[index]!, generation);
     });
     return removals;
   }
