@@ -43,7 +43,7 @@ test(`SIGKILL an enactor mid-apply ${killsMin} times: no invariant breaks and al
       checker.sample();
     }
     cluster.spawnRole(['enactor', '--id', 'az3']);
-    await waitConverged(cluster.store, 60_000);
+    await waitConverged(cluster.store, cluster.provider, 60_000);
     running = false;
     await sampling;
     checker.sample();

@@ -25,7 +25,7 @@ test('the reconciler repairs an emptied name and a name on a deleted plan within
       await cluster.store.setHealth('t0-0', i % 2 === 0 ? 'down' : 'up', 'test');
       await planner.tick();
     }
-    await waitConverged(cluster.store, 30_000);
+    await waitConverged(cluster.store, cluster.provider, 30_000);
     await pollUntil(async () => !(await cluster.store.readEntriesAt(['svc0.dnsplane.test'], 1)).has('svc0.dnsplane.test'), 'svc0 generation 1 to be cleaned up');
     cluster.spawnRole(['reconciler']);
     // Let the reconciler process start and make its first (clean) pass before the drift.

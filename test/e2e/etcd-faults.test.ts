@@ -15,7 +15,7 @@ import { seededRng, randomInt } from '../../src/util/clock.js';
 import { keys } from '../../src/store/etcd/keys.js';
 import { freeDualPort, pollUntil } from '../helpers/env.js';
 import { digA } from '../helpers/dig.js';
-import { EtcdInvariantChecker, startEtcdInstallation, waitConvergedEtcd, waitForEnactorsEtcd, type EtcdInstallation } from '../helpers/etcd.js';
+import { checkPlanHeaders, EtcdInvariantChecker, startEtcdInstallation, waitConvergedEtcd, waitForEnactorsEtcd, type EtcdInstallation } from '../helpers/etcd.js';
 
 const zone = 'dnsplane.test';
 /** The planners' lease in these tests (etcd grants whole seconds). */
@@ -122,16 +122,8 @@ test('the leading planner SIGKILLed: another takes over within the lease TTL, ge
     const logs = () => [...planners].map(([id, child]) => `${id}: ${child.stderr().slice(-1500)}`).join('\n');
     // etcd checks for expired leases every 500 ms and revokes them through Raft: allow a second beyond the TTL.
     for (const ms of takeoverMs) assert.ok(ms <= leaseTtlMs + 1000, `takeover took ${ms} ms with a ${leaseTtlMs} ms lease\n${logs()}`);
-    const plans = (await installation.store.listPlans(100_000)).reverse();
+    const plans = await checkPlanHeaders(installation.store);
     assert.ok(plans.length > 10, `${plans.length} plans`);
-    plans.forEach((plan, index) => {
-      if (index === 0) return;
-      const previous = plans[index - 1]!;
-      assert.equal(plan.generation, previous.generation + 1, 'generations are consecutive and unique');
-      assert.equal(plan.baseGeneration, previous.generation, 'each plan was computed against its predecessor');
-      assert.ok(plan.fencingToken >= previous.fencingToken, `token went from ${previous.fencingToken} to ${plan.fencingToken} at generation ${plan.generation}`);
-      if (plan.plannerId !== previous.plannerId) assert.ok(plan.fencingToken > previous.fencingToken, 'a change of leader comes with a higher token');
-    });
     assert.ok(new Set(plans.map((plan) => plan.plannerId)).size >= 3, 'three planners led in turn');
     process.stdout.write(`# planner takeover on etcd: ${takeoverMs.join(', ')} ms with a ${leaseTtlMs} ms lease\n`);
   } finally {

@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/store/sqlite/db.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store } from '../../src/store/types.js';
-import { recordSetKey, type EndpointSpec } from '../../src/domain/types.js';
-import { decodeRecords, encodeRecords } from '../../src/store/sqlite/codec.js';
+import { recordSetKey, type EndpointSpec, type PlanHeader } from '../../src/domain/types.js';
+import type { Provider } from '../../src/providers/types.js';
+import { BuiltinSqliteProvider } from '../../src/providers/builtin/sqlite.js';
+import { decodeRecords } from '../../src/store/sqlite/codec.js';
 import { loadConfigFile, inventoryOf } from '../../src/config/load.js';
 import { Planner } from '../../src/planner/planner.js';
 import { silentLogger } from '../../src/util/log.js';
@@ -23,6 +25,8 @@ export interface Cluster {
   configPath: string;
   dbPath: string;
   store: SqliteStore;
+  /** The built-in provider on the cluster's file, as the roles see what DNS serves. */
+  provider: BuiltinSqliteProvider;
   children: Child[];
   spawnRole(args: string[], env?: Record<string, string>): Child;
   stop(): Promise<void>;
@@ -42,9 +46,10 @@ export function startCluster(names: number, extra: Record<string, unknown> = {})
   const configPath = writeConfig(dir.path, config);
   const dbPath = join(data, 'state.db');
   const store = new SqliteStore(dbPath);
+  const provider = new BuiltinSqliteProvider(dbPath);
   const children: Child[] = [];
   return {
-    dir: dir.path, data, configPath, dbPath, store, children,
+    dir: dir.path, data, configPath, dbPath, store, provider, children,
     spawnRole(args, env = {}) {
       const child = spawnCli([...args, '--config', configPath, '--data', data], env);
       children.push(child);
@@ -52,6 +57,7 @@ export function startCluster(names: number, extra: Record<string, unknown> = {})
     },
     async stop() {
       await Promise.all(children.map((child) => child.stop()));
+      await provider.close();
       await store.close();
       dir.cleanup();
     },
@@ -191,22 +197,43 @@ export class InvariantChecker {
   }
 }
 
-/** Waits until every name serves the newest plan (L1) and returns how long that took. */
-export async function waitConverged(store: SqliteStore, timeoutMs: number): Promise<number> {
+/**
+ * Waits until every name serves the newest plan (L1), as `provider` reads
+ * it (the built-in provider on SQLite or etcd, a DNS server through RFC
+ * 2136), and returns how long that took.
+ */
+export async function waitConverged(store: Store, provider: Provider, timeoutMs: number): Promise<number> {
   const started = Date.now();
   await pollUntil(async () => {
     const latest = await store.latestGeneration();
     const view = await store.readPlan(latest);
     if (view === null) return false;
-    const rows = store.db.prepare('SELECT name, generation, records FROM served').all() as { name: string; generation: number; records: string }[];
-    const served = new Map(rows.map((row) => [row.name, row]));
+    const states = await provider.read(view.entries.map((entry) => entry.name));
     return view.entries.every((entry) => {
-      const state = served.get(entry.name);
+      const state = states.get(entry.name);
       if (entry.records === null) return state === undefined;
-      return state !== undefined && state.generation >= entry.since && state.records === encodeRecords(entry.records);
+      return state !== undefined && state.generation >= entry.since && recordSetKey(state.records) === recordSetKey(entry.records);
     });
   }, 'every name to serve the newest plan', timeoutMs, 50);
   return Date.now() - started;
+}
+
+/**
+ * S6 over every published plan header: generations consecutive and unique,
+ * each computed against its predecessor, fencing tokens never lower and
+ * higher at every change of leader. Returns the headers, oldest first.
+ */
+export async function checkPlanHeaders(store: Store): Promise<PlanHeader[]> {
+  const plans = (await store.listPlans(100_000)).reverse();
+  plans.forEach((plan, index) => {
+    if (index === 0) return;
+    const previous = plans[index - 1]!;
+    assert.equal(plan.generation, previous.generation + 1, 'generations are consecutive and unique');
+    assert.equal(plan.baseGeneration, previous.generation, 'each plan was computed against its predecessor');
+    assert.ok(plan.fencingToken >= previous.fencingToken, `token went from ${previous.fencingToken} to ${plan.fencingToken} at generation ${plan.generation}`);
+    if (plan.plannerId !== previous.plannerId) assert.ok(plan.fencingToken > previous.fencingToken, 'a change of leader comes with a higher token');
+  });
+  return plans;
 }
 
 /**

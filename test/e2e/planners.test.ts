@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import type { ChildProcess } from 'node:child_process';
 import { pollUntil } from '../helpers/env.js';
-import { seeded, startCluster } from './harness.js';
+import { checkPlanHeaders, seeded, startCluster } from './harness.js';
 import { randomInt } from '../../src/util/clock.js';
 
 /**
@@ -62,18 +62,10 @@ test('two planners: unique, strictly increasing generations with non-decreasing 
       frozen.process.kill('SIGCONT');
     }
     await pollUntil(async () => { await churn(); return true; }, 'one more churn');
-    const plans = (await cluster.store.listPlans(100_000)).reverse();
+    const plans = await checkPlanHeaders(cluster.store);
     assert.ok(plans.length > 20, `${plans.length} plans`);
     const ids = new Set(plans.map((plan) => plan.plannerId));
     assert.deepEqual([...ids].sort(), ['pA', 'pB'], 'both planners led at some point');
-    plans.forEach((plan, index) => {
-      if (index === 0) return;
-      const previous = plans[index - 1]!;
-      assert.equal(plan.generation, previous.generation + 1, 'generations are consecutive and unique');
-      assert.equal(plan.baseGeneration, previous.generation, 'each plan was computed against its predecessor');
-      assert.ok(plan.fencingToken >= previous.fencingToken, `token went from ${previous.fencingToken} to ${plan.fencingToken} at generation ${plan.generation}`);
-      if (plan.plannerId !== previous.plannerId) assert.ok(plan.fencingToken > previous.fencingToken, 'a change of leader comes with a higher token');
-    });
     for (const child of planners.values()) assert.equal(child.process.exitCode, null, child.stderr().slice(-1000));
   } finally {
     await cluster.stop();

@@ -35,7 +35,7 @@ test('three racing enactors, 500+ generations, janitor retention 5: S1-S5 at eve
     }
     const latest = await cluster.store.latestGeneration();
     assert.ok(latest >= generationsMin, `published ${latest} generations`);
-    await waitConverged(cluster.store, 60_000);
+    await waitConverged(cluster.store, cluster.provider, 60_000);
     running = false;
     await sampling;
     checker.sample();

@@ -401,25 +401,8 @@ export class EtcdInvariantChecker {
   }
 }
 
-/** Waits until every name serves the newest plan (L1) and returns how long that took. */
-export async function waitConvergedEtcd(store: EtcdStore, provider: BuiltinEtcdProvider, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  await pollUntil(async () => {
-    const latest = await store.latestGeneration();
-    const view = await store.readPlan(latest);
-    if (view === null) return false;
-    const served = new Map((await provider.list(null, 1_000_000)).map((state) => [state.name, state]));
-    return view.entries.every((entry) => {
-      const state = served.get(entry.name);
-      if (entry.records === null) return state === undefined;
-      return state !== undefined && state.generation >= entry.since && recordSetKey(state.records) === recordSetKey(entry.records);
-    });
-  }, 'every name to serve the newest plan', timeoutMs, 50);
-  return Date.now() - started;
-}
-
-// The history check and the wait for heartbeats are the SQLite race's own, over the Store interface.
-export { checkHistory as checkHistoryEtcd, waitForEnactors as waitForEnactorsEtcd } from '../e2e/harness.js';
+// The history and plan-header checks and the waits are the SQLite race's own, over the Store and Provider interfaces.
+export { checkHistory as checkHistoryEtcd, checkPlanHeaders, waitConverged as waitConvergedEtcd, waitForEnactors as waitForEnactorsEtcd } from '../e2e/harness.js';
 
 /** The real Planner, in this process, over the installation's config, flipping 1-3 random targets (and perhaps the inventory, see InventoryChurn) before each tick. */
 export function churningPlannerOn(store: Store, configPath: string, id: string, rng: Rng, options: { leaseTtlMs?: number; removalChance?: number } = {}) {

@@ -4,7 +4,6 @@ import { recordSetKey, type RecordEntry } from '../../../src/domain/types.js';
 import { decodeMarker, decodeTombstone, servedSubset } from '../../../src/providers/rfc2136/marker.js';
 import type { Provider, ServedState } from '../../../src/providers/types.js';
 import type { DnsServer } from '../../helpers/dns-servers.js';
-import { pollUntil } from '../../helpers/env.js';
 
 /**
  * The invariant checker of test/e2e/harness.ts, sampling a real DNS server
@@ -210,21 +209,4 @@ function markerOf(block: DigBlock): { generation: number; text: string; removed:
   if (tombstone !== null) return { generation: tombstone.generation, text: line, removed: true };
   const marker = decodeMarker(strings);
   return marker === null ? null : { generation: marker.generation, text: line, removed: false };
-}
-
-/** Waits until every name serves, by the provider's read, the newest plan's set (L1). */
-export async function waitConvergedDns(store: { latestGeneration(): Promise<number>; readPlan(generation: number): Promise<{ entries: { name: string; since: number; records: RecordEntry[] | null }[] } | null> }, provider: Provider, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  await pollUntil(async () => {
-    const latest = await store.latestGeneration();
-    const view = await store.readPlan(latest);
-    if (view === null) return false;
-    const states = await provider.read(view.entries.map((entry) => entry.name));
-    return view.entries.every((entry) => {
-      const state = states.get(entry.name);
-      if (entry.records === null) return state === undefined;
-      return state !== undefined && state.generation >= entry.since && recordSetKey(state.records) === recordSetKey(entry.records);
-    });
-  }, 'every name to serve the newest plan in DNS', timeoutMs, 50);
-  return Date.now() - started;
 }

@@ -11,10 +11,10 @@
 // marker per name) and the provider's read; the history is checked after.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkHistory, churningPlanner, seeded, startCluster, waitForEnactors } from '../../e2e/harness.js';
+import { checkHistory, churningPlanner, seeded, startCluster, waitConverged, waitForEnactors } from '../../e2e/harness.js';
 import { providerSection, startDnsServer, type DnsServerKind } from '../../helpers/dns-servers.js';
 import { Rfc2136Provider } from '../../../src/providers/rfc2136/provider.js';
-import { DnsInvariantChecker, waitConvergedDns } from './dns-checker.js';
+import { DnsInvariantChecker } from './dns-checker.js';
 
 const generationsMin = 200;
 /** Samples of each kind taken while plans are still being published (publication goes on until there are as many). */
@@ -47,7 +47,7 @@ async function race(kind: DnsServerKind, seed: number): Promise<void> {
     }
     const latest = await cluster.store.latestGeneration();
     assert.ok(latest >= generationsMin, `published ${latest} generations`);
-    const convergedMs = await waitConvergedDns(cluster.store, provider, 60_000);
+    const convergedMs = await waitConverged(cluster.store, provider, 60_000);
     running = false;
     await sampling;
     await checker.sampleDig();
