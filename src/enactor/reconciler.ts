@@ -64,8 +64,22 @@ export class Reconciler {
     }
   }
 
-  /** Classifies one name; null when it serves what its enacted generation's plan says. */
-  private async classify(entry: PlanEntry, state: ServedState | undefined, latest: Generation): Promise<Drift | null> {
+  /**
+   * The newest generation that some live enactor has completely applied, or null when no enactor is live.
+   * Read before the served state, so anything an enactor finished by then is in what the pass reads.
+   */
+  private async enactedByLiveEnactors(): Promise<Generation | null> {
+    const now = this.deps.clock.nowMs();
+    const live = (await this.deps.store.listEnactors()).filter((enactor) => enactor.expiresAtMs > now);
+    if (live.length === 0) return null;
+    return Math.max(...live.map((enactor) => enactor.enactedGeneration));
+  }
+
+  /**
+   * Classifies one name; null when it serves what its enacted generation's plan says. `enactedLive` is the
+   * newest generation a live enactor has finished (null: none is live).
+   */
+  private async classify(entry: PlanEntry, state: ServedState | undefined, latest: Generation, enactedLive: Generation | null): Promise<Drift | null> {
     const { name } = entry;
     if (entry.records === null) {
       // A removal is the enactors' job; one still not done after maxLag is drift like any other lag (L2).
@@ -75,7 +89,13 @@ export class Reconciler {
       }
       return this.lag(name, state, latest, 'removed');
     }
-    if (state === undefined) return { name, kind: 'missing', detail: `not served; plan ${latest} has ${entry.records.length} records` };
+    if (state === undefined) {
+      // A name no live enactor has reached yet (a new installation, a name just added) is being enacted, not
+      // drifted: it is lag, drift only after maxLag. Once an enactor has finished a plan that holds it, or when
+      // no enactor is live, an absent name is drift at once (a row deleted by hand).
+      if (enactedLive !== null && enactedLive < entry.since) return this.lag(name, null, latest, 'added');
+      return { name, kind: 'missing', detail: `not served; plan ${latest} has ${entry.records.length} records` };
+    }
     if (state.generation > latest) return null; // newer than the plan this pass read
     if (state.records.length === 0) return { name, kind: 'empty', detail: `serves no records at generation ${state.generation}` };
     let expected = entry;
@@ -95,12 +115,13 @@ export class Reconciler {
   }
 
   /** A name behind the newest plan: drift once it has been behind for maxLag. */
-  private lag(name: string, state: ServedState, latest: Generation, what: 'changed' | 'removed'): Drift | null {
+  private lag(name: string, state: ServedState | null, latest: Generation, what: 'changed' | 'removed' | 'added'): Drift | null {
     const now = this.deps.clock.nowMs();
     const since = this.behindSinceMs.get(name) ?? now;
     this.behindSinceMs.set(name, since);
     if (now - since < this.options.maxLagMs) return null;
-    const detail = what === 'removed' ? `still served at generation ${state.generation}, removed by plan ${latest}, for ${now - since} ms` : `at generation ${state.generation}, behind plan ${latest} for ${now - since} ms`;
+    const served = state === null ? 'not served' : `at generation ${state.generation}`;
+    const detail = what === 'removed' ? `still served ${served}, removed by plan ${latest}, for ${now - since} ms` : `${served}, behind plan ${latest} for ${now - since} ms`;
     return { name, kind: 'lagging', detail };
   }
 
@@ -153,12 +174,13 @@ export class Reconciler {
     if (view === null) return { generation: latest, checked: 0, drifts: [], repaired: 0 };
     const frozen = this.deps.frozen === undefined ? new Set<string>() : await this.deps.frozen();
     if (frozen === 'zone') return { generation: latest, checked: 0, drifts: [], repaired: 0 };
+    const enactedLive = await this.enactedByLiveEnactors();
     const served = await this.readServed();
     const entries = new Map(view.entries.map((entry) => [entry.name, entry]));
     const drifts: Drift[] = [];
     for (const entry of view.entries) {
       if (frozen.has(entry.name)) continue;
-      const drift = await this.classify(entry, served.get(entry.name), latest);
+      const drift = await this.classify(entry, served.get(entry.name), latest, enactedLive);
       if (drift !== null) drifts.push(drift);
     }
     // Alarms raised on the pass that found a drift are cleared on the first pass that finds the name sound.

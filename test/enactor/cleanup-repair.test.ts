@@ -181,6 +181,39 @@ test('reconciler: a name still served long after the newest plan removed it is r
   }
 });
 
+test('reconciler: a name no live enactor has reached yet is being enacted, not drift; once one has, its absence is drift', async () => {
+  // Goal: the start-up race (a pass between the first plan and the first enactment) raises no alarm, while a row
+  // deleted by hand after enactment still does at once. Method: a live enactor heartbeat that has finished nothing,
+  // then one that has finished the plan, with the served row absent both times.
+  const install = openInstallation();
+  try {
+    const inventory = endpoints(2);
+    const planner = makePlanner('p', install.store, () => inventory);
+    await planner.tick(); // generation 1; nothing enacted yet
+    await install.store.heartbeat({ id: 'az1', heldGeneration: 1, enactedGeneration: 0 }, 60_000);
+    const starting = await reconciler(install, 60_000).tick();
+    assert.deepEqual(starting.drifts, [], 'a name an enactor is still working on is not drift');
+    assert.deepEqual(await install.store.listAlarms(true), [], 'no start-up alarm');
+    assert.equal((await install.provider.list(null, 10)).length, 0, 'the reconciler left the enactment to the enactor');
+    const late = await reconciler(install, 0).tick();
+    assert.deepEqual(late.drifts.map((d) => [d.name, d.kind]), [['svc0.dnsplane.test', 'lagging'], ['svc1.dnsplane.test', 'lagging']], 'past maxLag it is lag, and repaired');
+    assert.match(late.drifts[0]!.detail, /not served, behind plan 1/);
+    assert.equal(late.repaired, 2);
+    // The enactor finishes generation 1; a row deleted by hand afterwards is drift on the next pass.
+    await install.store.heartbeat({ id: 'az1', heldGeneration: 1, enactedGeneration: 1 }, 60_000);
+    install.provider.db.prepare("DELETE FROM served WHERE name = 'svc1.dnsplane.test'").run();
+    const deleted = await reconciler(install, 60_000).tick();
+    assert.deepEqual(deleted.drifts.map((d) => [d.name, d.kind]), [['svc1.dnsplane.test', 'missing']]);
+    // With no live enactor at all, nothing else will write it: missing at once too.
+    await install.store.heartbeat({ id: 'az1', heldGeneration: 1, enactedGeneration: 1 }, -1);
+    install.provider.db.prepare("DELETE FROM served WHERE name = 'svc0.dnsplane.test'").run();
+    const alone = await reconciler(install, 60_000).tick();
+    assert.deepEqual(alone.drifts.map((d) => [d.name, d.kind]), [['svc0.dnsplane.test', 'missing']]);
+  } finally {
+    await install.close();
+  }
+});
+
 test('planner: two planners on one store — only the lease holder publishes; generations strictly increase (S6)', async () => {
   const install = openInstallation();
   try {
