@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import { parseDurationMs } from './duration.js';
+import { checkDurationMs, durationBounds, formatDurationMs } from './duration.js';
 import { addressFamily, checkDnsName } from '../domain/names.js';
+import { caSecureContext, parseHostPort, parseProbeUrl, parseStatusRange, probeHostProblem, probeMatchLengthMax } from '../health/probe.js';
+import { assert } from '../util/assert.js';
 
 /**
  * The configuration file's shape (DESIGN.md §6). Every object is strict, so a
@@ -8,18 +10,31 @@ import { addressFamily, checkDnsName } from '../domain/names.js';
  * setting.
  */
 
-const duration = (fallback: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(fallback)
-    .transform((value, context) => {
-      const ms = parseDurationMs(value);
-      if (ms === null) {
-        context.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 500ms, 2s, 1m)` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+/**
+ * A duration setting in milliseconds, refused outside [min, max]: every loop and
+ * probe cadence has a floor and a ceiling, since `interval: 0ms` floods its
+ * targets and `1000h` silently stops a loop.
+ */
+const durationValue = (bounds: { min: string; max: string }) => {
+  const limits = durationBounds(bounds.min, bounds.max);
+  return z.union([z.string(), z.number()]).transform((value, context) => {
+    const ms = checkDurationMs(value, limits);
+    if (typeof ms === 'string') {
+      context.addIssue({ code: 'custom', message: ms });
+      return z.NEVER;
+    }
+    return ms;
+  });
+};
+
+// One bound for health.timeout and every check's own timeout: both time one probe.
+const probeTimeoutBounds = { min: '10ms', max: '60s' };
+
+const duration = (fallback: string, bounds: { min: string; max: string }) => {
+  const fallbackMs = checkDurationMs(fallback, durationBounds(bounds.min, bounds.max));
+  assert(typeof fallbackMs === 'number', 'internal', `the default ${fallback} lies within its own bounds: ${fallbackMs}`);
+  return durationValue(bounds).default(fallbackMs);
+};
 
 const dnsName = z.string().superRefine((value, context) => {
   const problem = checkDnsName(value);
@@ -35,15 +50,65 @@ const hostPort = z.string().superRefine((value, context) => {
   if (!valid) context.addIssue({ code: 'custom', message: `"${value}" is not host:port` });
 });
 
+// Health checks as Route 53 offers them (README, "check:"). Each key is judged alone first; the keys that only make
+// sense for some kinds are judged together below, each mistake on its own line naming its key.
+const probeUrl = (scheme: 'http' | 'https') =>
+  z.string().superRefine((value, context) => {
+    const url = parseProbeUrl(value, scheme);
+    if (typeof url === 'string') context.addIssue({ code: 'custom', message: url });
+  });
+const httpOnlyKeys = ['host', 'method', 'expectStatus', 'match'] as const;
+const httpsOnlyKeys = ['ca', 'insecure'] as const;
+
 const check = z
   .strictObject({
-    http: z.string().url().optional(),
-    tcp: hostPort.optional(),
+    http: probeUrl('http').optional(),
+    https: probeUrl('https').optional(),
+    tcp: z.string().superRefine((value, context) => {
+      const parsed = parseHostPort(value);
+      if (typeof parsed === 'string') context.addIssue({ code: 'custom', message: parsed });
+    }).optional(),
+    host: z.string().superRefine((value, context) => {
+      const problem = probeHostProblem(value);
+      if (problem !== null) context.addIssue({ code: 'custom', message: problem });
+    }).optional(),
+    port: z.number().int('a port is a whole number').min(1, 'a port is 1-65535').max(65_535, 'a port is 1-65535').optional(),
     method: z.enum(['GET', 'HEAD']).optional(),
-    expectStatus: z.number().int().min(100).max(599).optional(),
+    expectStatus: z.union([z.number(), z.string()]).transform((value, context) => {
+      const range = parseStatusRange(value);
+      if (typeof range === 'string') {
+        context.addIssue({ code: 'custom', message: range });
+        return z.NEVER;
+      }
+      return range;
+    }).optional(),
+    match: z.string().min(1, 'match must not be empty').max(probeMatchLengthMax, `match is at most ${probeMatchLengthMax} characters (Route 53's limit)`).optional(),
+    timeout: durationValue(probeTimeoutBounds).optional(),
+    ca: z.string().min(1).superRefine((value, context) => {
+      const secureContext = caSecureContext(value);
+      if (typeof secureContext === 'string') context.addIssue({ code: 'custom', message: secureContext });
+    }).optional(),
+    insecure: z.boolean().optional(),
   })
-  .refine((value) => (value.http === undefined) !== (value.tcp === undefined), {
-    message: 'a check needs exactly one of "http" or "tcp"',
+  .superRefine((value, context) => {
+    const kind = value.http !== undefined ? 'http' : value.https !== undefined ? 'https' : 'tcp';
+    if ([value.http, value.https, value.tcp].filter((target) => target !== undefined).length !== 1) {
+      context.addIssue({ code: 'custom', message: 'a check needs exactly one of "http", "https" or "tcp"' });
+      return;
+    }
+    const misplaced = [
+      ...(kind === 'tcp' ? httpOnlyKeys.map((key) => [key, 'http: and https: checks'] as const) : []),
+      ...(kind !== 'https' ? httpsOnlyKeys.map((key) => [key, 'https: checks'] as const) : []),
+    ];
+    for (const [key, kinds] of misplaced) {
+      if (value[key] !== undefined) context.addIssue({ code: 'custom', path: [key], message: `${key} applies to ${kinds} only, not ${kind}:` });
+    }
+    if (value.ca !== undefined && value.insecure === true) {
+      context.addIssue({ code: 'custom', path: ['insecure'], message: 'insecure skips the verification that ca is for: give one or the other' });
+    }
+    if (value.match !== undefined && value.method === 'HEAD' && kind !== 'tcp') {
+      context.addIssue({ code: 'custom', path: ['match'], message: 'a HEAD response has no body to match: use method GET' });
+    }
   });
 
 const target = z.strictObject({
@@ -107,7 +172,7 @@ const rfc2136Provider = z.strictObject({
   kind: z.literal('rfc2136'),
   server: hostPort,
   zone: dnsName.optional(),
-  timeout: duration('2s'),
+  timeout: duration('2s', { min: '50ms', max: '60s' }),
   // Bounds of one UPDATE message: an UPDATE is all-or-nothing, so smaller messages lose less to one conflicting name.
   messageBytesMax: z.number().int().min(4096).max(65_535).default(65_535),
   updateNamesMax: z.number().int().min(1).max(10_000).default(200),
@@ -130,7 +195,7 @@ export const configSchema = z
         ttl: z.number().int().min(0).max(86_400).default(5),
         maxAnswers: z.number().int().min(1).max(64).default(8),
         // How often the server compares served_version with its snapshot; an enactment is visible within about this long.
-        refreshInterval: duration('25ms'),
+        refreshInterval: duration('25ms', { min: '5ms', max: '1m' }),
         // Largest UDP response whatever the client advertises (DNS flag day 2020: 1232 avoids IP fragmentation).
         udpSizeMax: z.number().int().min(512).max(65_535).default(1232),
         // Processes sharing the sockets through node:cluster; 1 serves in the main process.
@@ -152,7 +217,7 @@ export const configSchema = z
           .strictObject({
             connectionsMax: z.number().int().min(1).max(100_000).default(512),
             // A connection that completes no query for this long is closed (bytes trickled in do not count).
-            idleTimeout: duration('5s'),
+            idleTimeout: duration('5s', { min: '100ms', max: '10m' }),
             messageBytesMax: z.number().int().min(512).max(65_535).default(4096),
             // Unread responses buffered for one connection before it is closed as a client that does not read.
             outputBytesMax: z.number().int().min(65_535).max(64 * 1024 * 1024).default(1024 * 1024),
@@ -162,8 +227,10 @@ export const configSchema = z
       .prefault({}),
     health: z
       .strictObject({
-        interval: duration('500ms'),
-        timeout: duration('300ms'),
+        // A probe every 50ms per target is already a load test; one every 10m is no longer a health check.
+        interval: duration('500ms', { min: '50ms', max: '10m' }),
+        // Below the interval (checked below), so that a round's probes end before the next round starts.
+        timeout: duration('300ms', probeTimeoutBounds),
         rise: z.number().int().min(1).max(100).default(2),
         fall: z.number().int().min(1).max(100).default(2),
         /** Probes in flight at once: 10,000 targets are checked without exhausting sockets. */
@@ -175,6 +242,11 @@ export const configSchema = z
         /** At most this share of a name's capacity is withdrawn per interval. */
         maxWithdrawFraction: z.number().gt(0).max(1).default(0.5),
       })
+      .superRefine((health, context) => {
+        if (health.timeout >= health.interval) {
+          context.addIssue({ code: 'custom', path: ['timeout'], message: `${formatDurationMs(health.timeout)} must be below health.interval (${formatDurationMs(health.interval)}), so that a round ends before the next begins` });
+        }
+      })
       .prefault({}),
     safety: z
       .strictObject({
@@ -184,22 +256,28 @@ export const configSchema = z
       })
       .prefault({}),
     planner: z
-      .strictObject({ interval: duration('200ms'), leaseTtl: duration('5s') })
+      .strictObject({ interval: duration('200ms', { min: '5ms', max: '10m' }), leaseTtl: duration('5s', { min: '100ms', max: '10m' }) })
       .prefault({}),
     enactor: z
       .strictObject({
-        pollInterval: duration('50ms'),
+        pollInterval: duration('50ms', { min: '5ms', max: '1m' }),
         batchNamesMax: z.number().int().min(1).max(100_000).default(1000),
         retriesMax: z.number().int().min(1).max(1000).default(10),
-        backoffBase: duration('5ms'),
-        backoffMax: duration('500ms'),
-        heartbeatInterval: duration('500ms'),
-        heartbeatTtl: duration('5s'),
+        backoffBase: duration('5ms', { min: '1ms', max: '10s' }),
+        backoffMax: duration('500ms', { min: '1ms', max: '5m' }),
+        heartbeatInterval: duration('500ms', { min: '10ms', max: '1m' }),
+        heartbeatTtl: duration('5s', { min: '100ms', max: '1h' }),
+      })
+      .superRefine((enactor, context) => {
+        if (enactor.heartbeatInterval >= enactor.heartbeatTtl) {
+          context.addIssue({ code: 'custom', path: ['heartbeatInterval'], message: `${formatDurationMs(enactor.heartbeatInterval)} must be below enactor.heartbeatTtl (${formatDurationMs(enactor.heartbeatTtl)}), or a live enactor looks dead between two heartbeats` });
+        }
       })
       .prefault({}),
-    janitor: z.strictObject({ interval: duration('2s'), batchVersionsMax: z.number().int().min(1).default(10_000) }).prefault({}),
+    janitor: z.strictObject({ interval: duration('2s', { min: '10ms', max: '1h' }), batchVersionsMax: z.number().int().min(1).default(10_000) }).prefault({}),
     reconciler: z
-      .strictObject({ interval: duration('2s'), maxLag: duration('10s') })
+      // maxLag 0ms is allowed: every name trailing the newest plan is drift at once (tests use it).
+      .strictObject({ interval: duration('2s', { min: '10ms', max: '1h' }), maxLag: duration('10s', { min: '0ms', max: '1h' }) })
       .prefault({}),
     // HTTP API, dashboard and /metrics (src/api). Mutations need `token` (or env DNSPLANE_API_TOKEN); `readToken`
     // (or env DNSPLANE_API_READ_TOKEN) identifies read-only clients, which get 403 on every mutation. Reads are open:
@@ -243,6 +321,10 @@ export const configSchema = z
           context.addIssue({ code: 'custom', path: [...path, 'address'], message: `address ${targetConfig.address} appears twice in this endpoint` });
         }
         addresses.add(targetConfig.address);
+        const checkTimeoutMs = targetConfig.check?.timeout;
+        if (checkTimeoutMs !== undefined && checkTimeoutMs >= config.health.interval) {
+          context.addIssue({ code: 'custom', path: [...path, 'check', 'timeout'], message: `${formatDurationMs(checkTimeoutMs)} must be below health.interval (${formatDurationMs(config.health.interval)})` });
+        }
       });
     });
   });

@@ -24,7 +24,40 @@ export interface TargetSpec {
   address: string;
   az: string;
   capacity: number;
-  check?: { http?: string; tcp?: string };
+  check?: ProbeSpec;
+}
+
+/** An inclusive range of HTTP statuses ("200-299" in the config). */
+export interface StatusRange {
+  min: number;
+  max: number;
+}
+
+/**
+ * A target's health check as the config yields it (src/config/schema.ts
+ * validates it; src/health/probe.ts runs it): exactly one of `http`, `https`
+ * or `tcp`, refined by the other keys.
+ */
+export interface ProbeSpec {
+  http?: string;
+  https?: string;
+  /** "host:port" or "[v6]:port". */
+  tcp?: string;
+  /** HTTP(S): the Host header and, for https, the TLS SNI name. Default: the URL's host (no SNI for an IP literal). */
+  host?: string;
+  /** Overrides the port of the URL or of `tcp`. */
+  port?: number;
+  method?: 'GET' | 'HEAD';
+  /** A status or an inclusive range; without it any 2xx or 3xx passes, as in Route 53. */
+  expectStatus?: number | StatusRange;
+  /** HTTP(S): must appear in the first bytes of the body (probeBodyBytesMax). */
+  match?: string;
+  /** Per-check timeout in milliseconds; without it the checker's (health.timeout). */
+  timeout?: number;
+  /** HTTPS: a PEM file of the CAs trusted instead of the default store. */
+  ca?: string;
+  /** HTTPS: skip certificate verification (explicit, never a fallback). */
+  insecure?: boolean;
 }
 
 export interface EndpointSpec {

@@ -1,13 +1,29 @@
-import { request } from 'node:http';
-import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { request as requestHttp, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as requestHttps } from 'node:https';
+import { connect, isIP } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
+import { checkServerIdentity, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
+import type { ProbeSpec, StatusRange } from '../domain/types.js';
+import { checkDnsName } from '../domain/names.js';
+import { assert } from '../util/assert.js';
 
-export interface ProbeSpec {
-  http?: string;
-  tcp?: string;
-  method?: 'GET' | 'HEAD';
-  /** Exact status expected; without it any 2xx or 3xx passes. */
-  expectStatus?: number;
-}
+export type { ProbeSpec, StatusRange };
+
+/** Route 53's rule: the match string must appear within this many bytes of the body; the rest is never read. */
+export const probeBodyBytesMax = 5120;
+/** Route 53's limit on the length of the match string. */
+export const probeMatchLengthMax = 255;
+/** Distinct CA files kept parsed; a config names a handful, so the bound only guards against a leak. */
+const caFilesCachedMax = 64;
+/** A result's error is one line of at most this many characters, whatever a server or TLS library says. */
+const errorLengthMax = 200;
+/** Without expectStatus any 2xx or 3xx passes, as in Route 53. */
+const statusDefault: StatusRange = { min: 200, max: 399 };
+const statusMin = 100;
+const statusMax = 599;
+
+export type ProbeScheme = 'http' | 'https';
 
 export interface ProbeResult {
   ok: boolean;
@@ -15,64 +31,273 @@ export interface ProbeResult {
   error?: string;
 }
 
-/** Splits "host:port" or "[v6]:port". */
+/** Splits "host:port" or "[v6]:port" without judging either part (listen addresses; see parseHostPort for checks). */
 export function splitHostPort(value: string): { host: string; port: number } {
   const colon = value.lastIndexOf(':');
   const host = value.slice(0, colon).replace(/^\[|\]$/g, '');
   return { host, port: Number(value.slice(colon + 1)) };
 }
 
-/** An HTTP probe: one request, no keep-alive, bounded by `timeoutMs` from start to status line. */
-export function probeHttp(url: string, timeoutMs: number, method: 'GET' | 'HEAD' = 'GET', expectStatus?: number): Promise<ProbeResult> {
-  const started = performance.now();
+/** A check's "host:port" or "[v6]:port": a DNS name or an IP address, and a port 1-65535; otherwise the problem. */
+export function parseHostPort(value: string): { host: string; port: number } | string {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value);
+  if (match === null) return `"${value}" is not host:port (IPv6 as [addr]:port)`;
+  const host = match[1] ?? match[2]!;
+  const port = Number(match[3]);
+  if (match[1] !== undefined && isIP(host) !== 6) return `"${value}": "${host}" is not an IPv6 address`;
+  if (match[2] !== undefined && isIP(host) === 0 && checkDnsName(host) !== null) return `"${value}": "${host}" is neither an IP address nor a DNS name`;
+  if (port < 1 || port > 65_535) return `"${value}": port ${port} is not 1-65535`;
+  return { host, port };
+}
+
+/** A check's URL of `scheme` (only http: and https: are spoken); otherwise the problem. */
+export function parseProbeUrl(value: string, scheme: ProbeScheme): URL | string {
+  const hint = scheme === 'http' ? 'use https: for TLS' : 'use http: for plain HTTP';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `"${value}" is not a URL (${scheme}://host[:port]/path)`;
+  }
+  if (url.protocol !== `${scheme}:`) return `"${value}" is not an ${scheme}:// URL (${hint})`;
+  if (url.hostname === '') return `"${value}" has no host`;
+  if (url.username !== '' || url.password !== '') return `"${value}": credentials in a check URL are not supported`;
+  return url;
+}
+
+/** The Host header / SNI name of an HTTP(S) check: a DNS name or an IP address; otherwise the problem. */
+export function probeHostProblem(value: string): string | null {
+  if (isIP(value) !== 0) return null;
+  const problem = checkDnsName(value);
+  return problem === null ? null : `"${value}" is neither an IP address nor a DNS name (it ${problem})`;
+}
+
+/** A status (200) or an inclusive range ("200-299" or { min, max }), each 100-599; otherwise the problem. */
+export function parseStatusRange(value: number | string | StatusRange): StatusRange | string {
+  const problem = `${JSON.stringify(value)} is not a status ${statusMin}-${statusMax} or a range like "200-299"`;
+  let min: number;
+  let max: number;
+  if (typeof value === 'string') {
+    const match = /^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?$/.exec(value);
+    if (match === null) return problem;
+    min = Number(match[1]);
+    max = Number(match[2] ?? match[1]);
+  } else {
+    ({ min, max } = typeof value === 'number' ? { min: value, max: value } : value);
+  }
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < statusMin || max > statusMax) return problem;
+  if (min > max) return `${JSON.stringify(value)}: the range runs from ${min} down to ${max}`;
+  return { min, max };
+}
+
+const secureContexts = new Map<string, SecureContext>();
+
+/**
+ * The TLS context trusting only the CAs of the PEM file at `path`, or why
+ * there is none. The file is read and parsed once per process and path
+ * (config load and every later probe share it); a failure is not kept, so a
+ * file that appears later is picked up. A CA file replaced on disk is read
+ * again only after a restart.
+ */
+export function caSecureContext(path: string): SecureContext | string {
+  const key = resolvePath(path);
+  const cached = secureContexts.get(key);
+  if (cached !== undefined) return cached;
+  let pem: string;
+  try {
+    pem = readFileSync(key, 'utf8');
+  } catch (error) {
+    return `cannot read CA file "${path}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) return `CA file "${path}" holds no PEM certificate`;
+  let context: SecureContext;
+  try {
+    context = createSecureContext({ ca: pem });
+  } catch (error) {
+    return `CA file "${path}" is not valid PEM: ${(error as Error).message}`;
+  }
+  if (secureContexts.size >= caFilesCachedMax) secureContexts.delete(secureContexts.keys().next().value!);
+  secureContexts.set(key, context);
+  assert(secureContexts.size <= caFilesCachedMax, 'internal', 'the CA cache stays bounded');
+  return context;
+}
+
+/** One line, bounded, with TLS verification failures marked as such. */
+function describeError(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  const prefix = typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code) ? 'certificate: ' : '';
+  return `${prefix}${message}`;
+}
+
+function resultOf(startedMs: number, error?: string): ProbeResult {
+  const latencyMs = performance.now() - startedMs;
+  if (error === undefined) return { ok: true, latencyMs };
+  const line = error.replace(/\s+/g, ' ').trim();
+  return { ok: false, latencyMs, error: line.length > errorLengthMax ? `${line.slice(0, errorLengthMax - 3)}...` : line };
+}
+
+/**
+ * Runs one check. Never throws and never rejects: a malformed spec, an
+ * unreadable CA file or any network or TLS error is a failed probe
+ * (`ok: false` with a one-line `error`), so one bad target cannot stop the
+ * round of the others. The whole probe, connect to verdict, is bounded by the
+ * check's own `timeout` when it has one, else by `timeoutMs`.
+ */
+export function probe(spec: ProbeSpec, timeoutMs: number): Promise<ProbeResult> {
+  const startedMs = performance.now();
+  try {
+    return probeUnguarded(spec, spec.timeout ?? timeoutMs, startedMs).catch((error: unknown) => resultOf(startedMs, describeError(error)));
+  } catch (error) {
+    return Promise.resolve(resultOf(startedMs, describeError(error)));
+  }
+}
+
+function probeUnguarded(spec: ProbeSpec, budgetMs: number, startedMs: number): Promise<ProbeResult> {
+  if (!(Number.isFinite(budgetMs) && budgetMs > 0)) return Promise.resolve(resultOf(startedMs, `timeout must be a positive number of ms, not ${budgetMs}`));
+  const kinds = [spec.http, spec.https, spec.tcp].filter((kind) => kind !== undefined).length;
+  if (kinds !== 1) return Promise.resolve(resultOf(startedMs, 'a check needs exactly one of http, https or tcp'));
+  if (spec.tcp !== undefined) return probeTcpSpec(spec.tcp, spec.port, budgetMs, startedMs);
+  const plan = planHttp(spec, spec.https !== undefined ? 'https' : 'http', budgetMs);
+  if (typeof plan === 'string') return Promise.resolve(resultOf(startedMs, plan));
+  return exchangeHttp(plan, startedMs);
+}
+
+interface HttpPlan {
+  scheme: ProbeScheme;
+  options: RequestOptions & { servername?: string; secureContext?: SecureContext; rejectUnauthorized?: boolean; checkServerIdentity?: typeof checkServerIdentity };
+  expect: StatusRange;
+  match: Buffer | undefined;
+  budgetMs: number;
+}
+
+/** Everything an HTTP(S) exchange needs, or why the spec cannot be probed. */
+function planHttp(spec: ProbeSpec, scheme: ProbeScheme, budgetMs: number): HttpPlan | string {
+  const url = parseProbeUrl(scheme === 'https' ? spec.https! : spec.http!, scheme);
+  if (typeof url === 'string') return url;
+  const expect = spec.expectStatus === undefined ? statusDefault : parseStatusRange(spec.expectStatus);
+  if (typeof expect === 'string') return `expectStatus: ${expect}`;
+  const urlHost = url.hostname.replace(/^\[|\]$/g, '');
+  const headers: Record<string, string> = { 'user-agent': 'dnsplane-checker', connection: 'close' };
+  if (spec.host !== undefined) headers['host'] = isIP(spec.host) === 6 ? `[${spec.host}]` : spec.host;
+  const options: HttpPlan['options'] = {
+    hostname: urlHost,
+    port: spec.port ?? (url.port === '' ? (scheme === 'https' ? 443 : 80) : Number(url.port)),
+    path: `${url.pathname}${url.search}`,
+    method: spec.method ?? 'GET',
+    headers,
+    // A fresh connection per probe: a kept-alive socket would test yesterday's handshake, not the target's health now.
+    agent: false,
+  };
+  if (scheme === 'https') {
+    const tls = planTls(spec, spec.host ?? urlHost);
+    if (typeof tls === 'string') return tls;
+    Object.assign(options, tls);
+  }
+  return { scheme, options, expect, match: spec.match === undefined ? undefined : Buffer.from(spec.match, 'utf8'), budgetMs };
+}
+
+/** SNI, trust and the name the certificate must carry: the Host name when set, else the URL's host. */
+function planTls(spec: ProbeSpec, name: string): Partial<HttpPlan['options']> | string {
+  if (spec.ca !== undefined && spec.insecure === true) return 'ca and insecure exclude each other';
+  const tls: Partial<HttpPlan['options']> = {
+    // An IP literal is not a server name (RFC 6066 §3): no SNI then.
+    servername: isIP(name) === 0 ? name : '',
+    rejectUnauthorized: spec.insecure !== true,
+    checkServerIdentity: (_hostname: string, certificate: PeerCertificate) => checkServerIdentity(name, certificate),
+  };
+  if (spec.ca !== undefined) {
+    const context = caSecureContext(spec.ca);
+    if (typeof context === 'string') return context;
+    tls.secureContext = context;
+  }
+  return tls;
+}
+
+/** One request on a fresh connection; reads at most probeBodyBytesMax of the body, and only to match it. */
+function exchangeHttp(plan: HttpPlan, startedMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let settled = false;
-    const finish = (ok: boolean, error?: string) => {
+    let request: ClientRequest | undefined;
+    const finish = (error?: string) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ ok, latencyMs: performance.now() - started, ...(error === undefined ? {} : { error }) });
+      request?.destroy();
+      resolve(resultOf(startedMs, error));
     };
-    const req = request(url, { method, agent: false, headers: { 'user-agent': 'dnsplane-checker', connection: 'close' } }, (res) => {
-      const status = res.statusCode ?? 0;
-      res.resume();
-      const ok = expectStatus === undefined ? status >= 200 && status < 400 : status === expectStatus;
-      finish(ok, ok ? undefined : `HTTP ${status}`);
-      req.destroy();
-    });
-    const timer = setTimeout(() => {
-      finish(false, `timeout after ${timeoutMs} ms`);
-      req.destroy();
-    }, timeoutMs);
-    req.on('error', (error) => finish(false, error.message));
-    req.end();
+    const timer = setTimeout(() => finish(`timeout after ${plan.budgetMs} ms`), plan.budgetMs);
+    const send = plan.scheme === 'https' ? requestHttps : requestHttp;
+    try {
+      request = send(plan.options, (response) => onResponse(plan, response, finish));
+    } catch (error) {
+      // node:http throws synchronously on some bad input (a control character in the Host header): still a failed probe.
+      return finish(describeError(error));
+    }
+    request.on('error', (error) => finish(describeError(error)));
+    request.end();
   });
 }
 
-/** A TCP-connect probe: success when the handshake completes within `timeoutMs`. */
-export function probeTcp(target: string, timeoutMs: number): Promise<ProbeResult> {
-  const started = performance.now();
-  const { host, port } = splitHostPort(target);
+/** Judges the status, then (only for a match) the start of the body. */
+function onResponse(plan: HttpPlan, response: IncomingMessage, finish: (error?: string) => void): void {
+  response.on('error', (error) => finish(describeError(error)));
+  const status = response.statusCode ?? 0;
+  if (status < plan.expect.min || status > plan.expect.max) return finish(`HTTP ${status}`);
+  const match = plan.match;
+  if (match === undefined) return finish();
+  readBodyPrefix(response, (body) => finish(body.includes(match) ? undefined : `body does not contain ${JSON.stringify(match.toString('utf8'))}`));
+}
+
+/** Calls `done` once with the first probeBodyBytesMax bytes, or the whole body when shorter. */
+function readBodyPrefix(response: IncomingMessage, done: (body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let called = false;
+  const finish = () => {
+    if (called) return;
+    called = true;
+    const body = Buffer.concat(chunks, Math.min(bytes, probeBodyBytesMax));
+    assert(body.length <= probeBodyBytesMax, 'internal', 'the body read for a match is bounded');
+    done(body);
+  };
+  response.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    bytes += chunk.length;
+    if (bytes >= probeBodyBytesMax) finish();
+  });
+  response.on('end', finish);
+}
+
+/** A TCP-connect probe: success when the handshake completes within the budget. */
+function probeTcpSpec(target: string, portOverride: number | undefined, budgetMs: number, startedMs: number): Promise<ProbeResult> {
+  const parsed = parseHostPort(target);
+  if (typeof parsed === 'string') return Promise.resolve(resultOf(startedMs, parsed));
   return new Promise((resolve) => {
-    const socket = connect({ host, port });
     let settled = false;
-    const finish = (ok: boolean, error?: string) => {
+    const socket = connect({ host: parsed.host, port: portOverride ?? parsed.port });
+    const finish = (error?: string) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ ok, latencyMs: performance.now() - started, ...(error === undefined ? {} : { error }) });
+      resolve(resultOf(startedMs, error));
     };
-    const timer = setTimeout(() => finish(false, `timeout after ${timeoutMs} ms`), timeoutMs);
-    socket.once('connect', () => finish(true));
-    socket.once('error', (error) => finish(false, error.message));
+    const timer = setTimeout(() => finish(`timeout after ${budgetMs} ms`), budgetMs);
+    socket.once('connect', () => finish());
+    socket.once('error', (error) => finish(describeError(error)));
   });
 }
 
-export function probe(spec: ProbeSpec, timeoutMs: number): Promise<ProbeResult> {
-  if (spec.http !== undefined) return probeHttp(spec.http, timeoutMs, spec.method ?? 'GET', spec.expectStatus);
-  if (spec.tcp !== undefined) return probeTcp(spec.tcp, timeoutMs);
-  return Promise.resolve({ ok: true, latencyMs: 0 });
+/** An HTTP(S) probe of `url` (the scheme picks plain or TLS), as `probe` runs it. */
+export function probeHttp(url: string, timeoutMs: number, method: 'GET' | 'HEAD' = 'GET', expectStatus?: number): Promise<ProbeResult> {
+  const target = url.startsWith('https:') ? { https: url } : { http: url };
+  return probe({ ...target, method, ...(expectStatus === undefined ? {} : { expectStatus }) }, timeoutMs);
+}
+
+/** A TCP-connect probe of "host:port", as `probe` runs it. */
+export function probeTcp(target: string, timeoutMs: number): Promise<ProbeResult> {
+  return probe({ tcp: target }, timeoutMs);
 }
 
 /** Runs `tasks` with at most `limit` in flight, so 10,000 targets never exhaust sockets. */

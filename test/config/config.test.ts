@@ -2,8 +2,9 @@
 // (endpoints[0].targets[1].address) and a rejected config changes nothing.
 // Method: parseConfig on mutated copies of a valid config, and the real CLI
 // against a store to show a bad config exits non-zero and writes nothing.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig, loadConfigFile } from '../../src/config/load.js';
@@ -66,6 +67,109 @@ const mistakes: [string, (config: any) => void, RegExp][] = [
 ];
 for (const [label, mutate, expected] of mistakes) test(`rejects ${label} with its path`, () => rejects(mutate, expected));
 
+// A CA file for the checks that need a readable one (made by openssl, as an operator would).
+const caDir = tempDir('dnsplane-config-ca-');
+after(() => caDir.cleanup());
+const caPath = join(caDir.path, 'ca.pem');
+execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(caDir.path, 'ca.key'), '-out', caPath, '-days', '1', '-subj', '/CN=dnsplane config test CA'], { stdio: 'ignore' });
+
+/** The issue lines of a rejected config (after its "config is invalid:" heading). */
+function issueLines(mutate: (config: any) => void): string[] {
+  const config = valid();
+  mutate(config);
+  try {
+    parseConfig(config);
+  } catch (error) {
+    assert.ok(error instanceof UserError, 'a config mistake is a UserError');
+    return error.message.split('\n').slice(1).map((line) => line.trim());
+  }
+  assert.fail('the config was accepted');
+}
+
+test('every kind of check, with every key, is accepted and parsed into the probe\'s units', () => {
+  // Goal: the check shape of the README is what the schema accepts. Method: one target per kind with all its keys.
+  const config = parseConfig({
+    ...valid(),
+    endpoints: [{
+      name: 'checks',
+      targets: [
+        { id: 'h', address: '127.0.0.2', check: { http: 'http://127.0.0.2:8081/healthz', host: 'api.example.com', port: 8082, method: 'GET', expectStatus: '200-299', match: 'OK', timeout: '200ms' } },
+        { id: 's', address: '127.0.0.3', check: { https: 'https://127.0.0.3/healthz', host: 'api.example.com', expectStatus: 204, ca: caPath } },
+        { id: 'i', address: '127.0.0.4', check: { https: 'https://[::1]:8443/', insecure: true } },
+        { id: 't', address: '127.0.0.5', check: { tcp: '[::1]:8081', port: 8080, timeout: 100 } },
+      ],
+    }],
+  });
+  const [h, s, i, t] = config.endpoints[0]!.targets.map((target) => target.check);
+  assert.deepEqual(h, { http: 'http://127.0.0.2:8081/healthz', host: 'api.example.com', port: 8082, method: 'GET', expectStatus: { min: 200, max: 299 }, match: 'OK', timeout: 200 });
+  assert.deepEqual(s, { https: 'https://127.0.0.3/healthz', host: 'api.example.com', expectStatus: { min: 204, max: 204 }, ca: caPath });
+  assert.deepEqual(i, { https: 'https://[::1]:8443/', insecure: true });
+  assert.deepEqual(t, { tcp: '[::1]:8081', port: 8080, timeout: 100 });
+});
+
+// Each mistake gives exactly one line, naming its key: the operator fixes that key, not a cascade of follow-up errors.
+const check = (c: any) => c.endpoints[0].targets[0];
+const oneLineMistakes: [string, (config: any) => void, RegExp][] = [
+  ['an ftp:// check', (c) => { check(c).check = { http: 'ftp://127.0.0.2/' }; }, /^endpoints\[0\]\.targets\[0\]\.check\.http: "ftp:\/\/127\.0\.0\.2\/" is not an http:\/\/ URL \(use https: for TLS\)$/],
+  ['http: given an https URL', (c) => { check(c).check = { http: 'https://127.0.0.2/' }; }, /^endpoints\[0\]\.targets\[0\]\.check\.http: "https:\/\/127\.0\.0\.2\/" is not an http:\/\/ URL \(use https: for TLS\)$/],
+  ['https: given an http URL', (c) => { check(c).check = { https: 'http://127.0.0.2/' }; }, /^endpoints\[0\]\.targets\[0\]\.check\.https: .* is not an https:\/\/ URL \(use http: for plain HTTP\)$/],
+  ['a URL that does not parse', (c) => { check(c).check = { http: 'http://' }; }, /^endpoints\[0\]\.targets\[0\]\.check\.http: "http:\/\/" is not a URL/],
+  ['ca on an http check', (c) => { check(c).check.ca = caPath; }, /^endpoints\[0\]\.targets\[0\]\.check\.ca: ca applies to https: checks only, not http:$/],
+  ['insecure on an http check', (c) => { check(c).check.insecure = true; }, /^endpoints\[0\]\.targets\[0\]\.check\.insecure: insecure applies to https: checks only, not http:$/],
+  ['ca and insecure together', (c) => { check(c).check = { https: 'https://127.0.0.2/', ca: caPath, insecure: true }; }, /^endpoints\[0\]\.targets\[0\]\.check\.insecure: insecure skips the verification that ca is for/],
+  ['an unreadable ca', (c) => { check(c).check = { https: 'https://127.0.0.2/', ca: join(caDir.path, 'missing.pem') }; }, /^endpoints\[0\]\.targets\[0\]\.check\.ca: cannot read CA file ".*missing\.pem" \(ENOENT\)$/],
+  ['a ca file without a certificate', (c) => { check(c).check = { https: 'https://127.0.0.2/', ca: join(caDir.path, 'ca.key') }; }, /^endpoints\[0\]\.targets\[0\]\.check\.ca: CA file ".*ca\.key" holds no PEM certificate$/],
+  ['a tcp check without a port', (c) => { c.endpoints[0].targets[1].check = { tcp: '127.0.0.3' }; }, /^endpoints\[0\]\.targets\[1\]\.check\.tcp: "127\.0\.0\.3" is not host:port/],
+  ['a tcp check with a bad host', (c) => { c.endpoints[0].targets[1].check = { tcp: 'bad..host:80' }; }, /^endpoints\[0\]\.targets\[1\]\.check\.tcp: "bad\.\.host:80": "bad\.\.host" is neither an IP address nor a DNS name$/],
+  ['a tcp check on port 0', (c) => { c.endpoints[0].targets[1].check = { tcp: '127.0.0.3:0' }; }, /^endpoints\[0\]\.targets\[1\]\.check\.tcp: "127\.0\.0\.3:0": port 0 is not 1-65535$/],
+  ['port 70000', (c) => { check(c).check.port = 70_000; }, /^endpoints\[0\]\.targets\[0\]\.check\.port: a port is 1-65535$/],
+  ['match on a tcp check', (c) => { c.endpoints[0].targets[1].check.match = 'OK'; }, /^endpoints\[0\]\.targets\[1\]\.check\.match: match applies to http: and https: checks only, not tcp:$/],
+  ['host on a tcp check', (c) => { c.endpoints[0].targets[1].check.host = 'api.example.com'; }, /^endpoints\[0\]\.targets\[1\]\.check\.host: host applies to http: and https: checks only, not tcp:$/],
+  ['match with HEAD', (c) => { Object.assign(check(c).check, { method: 'HEAD', match: 'OK' }); }, /^endpoints\[0\]\.targets\[0\]\.check\.match: a HEAD response has no body to match/],
+  ['an empty match', (c) => { check(c).check.match = ''; }, /^endpoints\[0\]\.targets\[0\]\.check\.match: match must not be empty$/],
+  ['a match over 255 characters', (c) => { check(c).check.match = 'x'.repeat(256); }, /^endpoints\[0\]\.targets\[0\]\.check\.match: match is at most 255 characters/],
+  ['a status out of range', (c) => { check(c).check.expectStatus = 700; }, /^endpoints\[0\]\.targets\[0\]\.check\.expectStatus: 700 is not a status 100-599 or a range like "200-299"$/],
+  ['an inverted status range', (c) => { check(c).check.expectStatus = '299-200'; }, /^endpoints\[0\]\.targets\[0\]\.check\.expectStatus: "299-200": the range runs from 299 down to 200$/],
+  ['a bad Host name', (c) => { check(c).check.host = 'bad host'; }, /^endpoints\[0\]\.targets\[0\]\.check\.host: "bad host" is neither an IP address nor a DNS name/],
+  ['a check timeout not below the interval', (c) => { c.endpoints[0].targets[1].check.timeout = '500ms'; }, /^endpoints\[0\]\.targets\[1\]\.check\.timeout: 500ms must be below health\.interval \(500ms\)$/],
+  ['a check timeout of 0ms', (c) => { check(c).check.timeout = '0ms'; }, /^endpoints\[0\]\.targets\[0\]\.check\.timeout: "0ms" must be between 10ms and 1m$/],
+  ['health.interval 0ms', (c) => { c.health.interval = '0ms'; }, /^health\.interval: "0ms" must be between 50ms and 10m$/],
+  ['health.interval 1000h', (c) => { c.health.interval = '1000h'; }, /^health\.interval: "1000h" must be between 50ms and 10m$/],
+  ['health.interval as 0 ms', (c) => { c.health.interval = 0; }, /^health\.interval: 0 must be between 50ms and 10m$/],
+  ['health.timeout not below the interval', (c) => { c.health.timeout = '1s'; }, /^health\.timeout: 1s must be below health\.interval \(500ms\)/],
+  ['health.timeout 0ms', (c) => { c.health.timeout = '0ms'; }, /^health\.timeout: "0ms" must be between 10ms and 1m$/],
+  ['planner.interval 0ms', (c) => { c.planner = { interval: '0ms' }; }, /^planner\.interval: "0ms" must be between 5ms and 10m$/],
+  ['enactor.pollInterval 1000h', (c) => { c.enactor = { pollInterval: '1000h' }; }, /^enactor\.pollInterval: "1000h" must be between 5ms and 1m$/],
+  ['dns.refreshInterval 0ms', (c) => { c.dns.refreshInterval = '0ms'; }, /^dns\.refreshInterval: "0ms" must be between 5ms and 1m$/],
+  ['a heartbeat not below its TTL', (c) => { c.enactor = { heartbeatInterval: '5s', heartbeatTtl: '5s' }; }, /^enactor\.heartbeatInterval: 5s must be below enactor\.heartbeatTtl \(5s\)/],
+];
+for (const [label, mutate, expected] of oneLineMistakes) {
+  test(`rejects ${label} in one line naming the key`, () => {
+    const lines = issueLines(mutate);
+    assert.equal(lines.length, 1, `one line, not ${JSON.stringify(lines)}`);
+    assert.match(lines[0]!, expected);
+  });
+}
+
+test('the bounds of every duration hold its default, and the values tests and the demo use', () => {
+  // Goal: bounding durations broke no existing config. Method: the defaults, then the shortest and longest values the
+  // tests, harnesses and deploy files set (grep test/ src/demo deploy/ for interval:).
+  const defaults = parseConfig(valid());
+  assert.deepEqual([defaults.dns.refreshInterval, defaults.dns.tcp.idleTimeout, defaults.planner.interval, defaults.planner.leaseTtl], [25, 5000, 200, 5000]);
+  assert.deepEqual([defaults.enactor.pollInterval, defaults.enactor.backoffBase, defaults.enactor.backoffMax, defaults.enactor.heartbeatInterval, defaults.enactor.heartbeatTtl], [50, 5, 500, 500, 5000]);
+  assert.deepEqual([defaults.janitor.interval, defaults.reconciler.interval, defaults.reconciler.maxLag], [2000, 2000, 10_000]);
+  const used = parseConfig({
+    ...valid(),
+    dns: { listen: '127.0.0.1:5353', refreshInterval: '10ms', tcp: { idleTimeout: '1000ms' } },
+    planner: { interval: '5ms', leaseTtl: '400ms' },
+    enactor: { pollInterval: '5ms', backoffBase: '1ms', backoffMax: '20ms', heartbeatInterval: '20ms', heartbeatTtl: '2s' },
+    janitor: { interval: '20ms' },
+    reconciler: { interval: '10ms', maxLag: '0ms' },
+  });
+  assert.equal(used.reconciler.maxLag, 0, 'maxLag 0ms: any lag is drift at once');
+  assert.equal(used.planner.interval, 5);
+});
+
 test('all problems are reported at once', () => {
   rejects((c) => { c.endpoints[0].targets[0].address = 'x'; c.health.rise = 0; }, /health\.rise: Too small[\s\S]*targets\[0\]\.address/);
 });
@@ -106,6 +210,24 @@ test('CLI: a bad config exits non-zero naming the path, and nothing is written t
     assert.equal(noConfig.code, 2);
     assert.match(noConfig.stderr, /no config: pass --config FILE/);
     assert.equal(existsSync(missingData), false, 'a failed command created nothing');
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('CLI: a bad check exits 2 with one line naming its key', async () => {
+  // Goal: the ftp:// check that once logged a stack trace every interval is refused before anything starts.
+  // Method: `dnsplane status` (which loads the config) on a file with that check; the issue lines of stderr are counted.
+  const dir = tempDir();
+  try {
+    const bad = { ...valid(), store: { kind: 'sqlite' } };
+    bad.endpoints[0].targets[0].check = { http: 'ftp://127.0.0.2/healthz' };
+    const path = writeConfig(dir.path, bad, 'bad-check.yaml');
+    const result = await runCli(['status', '--config', path, '--data', join(dir.path, 'data')]);
+    assert.equal(result.code, 2, result.stderr);
+    const issues = result.stderr.split('\n').filter((line) => /^\s+\S+: /.test(line));
+    assert.deepEqual(issues.map((line) => line.trim()), ['endpoints[0].targets[0].check.http: "ftp://127.0.0.2/healthz" is not an http:// URL (use https: for TLS)']);
+    assert.equal(existsSync(join(dir.path, 'data')), false, 'nothing was created');
   } finally {
     dir.cleanup();
   }
