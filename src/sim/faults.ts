@@ -79,7 +79,7 @@ type StoreMethod = Exclude<keyof Store, 'kind'>;
 const storeMethodSet: Record<StoreMethod, true> = {
   latestGeneration: true, publishPlan: true, readPlan: true, readEntriesAt: true, listPlans: true, oldestGeneration: true,
   listSuperseded: true, deletePlanData: true, acquireLease: true, renewLease: true, releaseLease: true, heartbeat: true,
-  listEnactors: true, setHealth: true, setHealthMany: true, clearHealth: true, readHealth: true, appendHistory: true, readHistory: true,
+  listEnactors: true, setHealth: true, setHealthMany: true, clearHealth: true, readHealth: true, publishCheckerView: true, listCheckerViews: true, appendHistory: true, readHistory: true,
   raiseAlarm: true, clearAlarm: true, listAlarms: true, incrementCounter: true, readCounters: true, setDrain: true,
   listDrains: true, setFreeze: true, listFreezes: true, addRequest: true, takeRequests: true, close: true,
 };

@@ -2,7 +2,7 @@ import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
 import type { Generation, HealthState, PlanEntry, PlanHeader, RecordEntry } from '../domain/types.js';
 import type {
-  Alarm, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
+  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
   PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
 } from '../store/types.js';
 
@@ -58,6 +58,7 @@ export class MemoryStoreState {
   readonly leases = new Map<string, LeaseRow>();
   readonly enactors = new Map<string, HeartbeatRow>();
   readonly health = new Map<string, HealthRecord>();
+  readonly checkers = new Map<string, CheckerView>();
   readonly history: StoredHistoryEntry[] = [];
   historyNextId = 1;
   readonly alarms = new Map<string, Alarm>();
@@ -276,6 +277,16 @@ export class MemoryStore implements Store {
     this.lastSeenEnactors = rows.map((row) => ({ ...row }));
     this.lastSeenAtTrueMs = this.state.trueNowMs();
     return rows.map(({ trueHeartbeatAtMs: _true, ...info }) => info);
+  }
+
+  async publishCheckerView(view: Omit<CheckerView, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
+    const now = this.clock.nowMs();
+    this.state.mutations += 1;
+    this.state.checkers.set(view.id, { ...view, down: [...view.down], heartbeatAtMs: now, expiresAtMs: now + ttlMs });
+  }
+
+  async listCheckerViews(): Promise<CheckerView[]> {
+    return [...this.state.checkers.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((view) => ({ ...view, down: [...view.down] }));
   }
 
   async setHealth(target: string, state: HealthState, source: string): Promise<void> {

@@ -67,6 +67,23 @@ export interface EnactorInfo {
   expiresAtMs: number;
 }
 
+/**
+ * One health checker's own view, published every round with a heartbeat. Several checkers may run in different
+ * places; a target is taken as down only when a majority of the live, non-suspect checkers see it down
+ * (src/health/quorum.ts), so one checker whose own network broke withdraws nothing.
+ */
+export interface CheckerView {
+  id: string;
+  /** Targets this checker probed. */
+  probed: number;
+  /** Targets this checker sees down (after its rise/fall hysteresis), sorted. */
+  down: string[];
+  /** The checker suspects itself (most targets failing at once): its view does not count. */
+  suspect: boolean;
+  heartbeatAtMs: number;
+  expiresAtMs: number;
+}
+
 export interface HealthRecord {
   target: string;
   state: HealthState;
@@ -153,6 +170,10 @@ export interface Store {
   setHealthMany(records: readonly { target: string; state: HealthState }[], source: string): Promise<void>;
   clearHealth(target: string): Promise<boolean>;
   readHealth(): Promise<HealthRecord[]>;
+  /** A checker's own view with a heartbeat; it counts in the quorum until `ttlMs` after this call. */
+  publishCheckerView(view: Omit<CheckerView, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void>;
+  /** Every checker's newest view, by id (expired ones may be listed, with expiresAtMs <= now). */
+  listCheckerViews(): Promise<CheckerView[]>;
 
   // History, alarms and counters.
   appendHistory(entries: readonly HistoryEntry[]): Promise<void>;

@@ -48,6 +48,8 @@ export const keys = {
   lease: (name: string) => `lease/${component(name)}`,
   enactorPrefix: 'enactor/',
   enactor: (id: string) => `enactor/${component(id)}`,
+  checkerPrefix: 'checker/',
+  checker: (id: string) => `checker/${component(id)}`,
   livePrefix: 'enactor-live/',
   live: (id: string) => `enactor-live/${component(id)}`,
   healthPrefix: 'health/',

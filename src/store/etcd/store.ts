@@ -47,7 +47,7 @@ import { assert } from '../../util/assert.js';
 import { backoffMs, systemClock, systemRng, type Clock } from '../../util/clock.js';
 import type { Generation, HealthState, PlanHeader, PlanEntry } from '../../domain/types.js';
 import type {
-  Alarm, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
+  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
   PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
 } from '../types.js';
 import { batchOps, compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, scanPageKeys, writeConcurrency, type EtcdConnectionOptions, type KeyValue } from './client.js';
@@ -70,6 +70,14 @@ const historyEntriesPerTxn = 100;
 const historyPageKeys = 5000;
 
 export interface EtcdStoreOptions extends EtcdConnectionOptions {}
+
+interface CheckerRecord {
+  probed: number;
+  down: string[];
+  suspect: boolean;
+  heartbeatAtMs: number;
+  ttlMs: number;
+}
 
 interface EnactorRecord {
   heldGeneration: Generation;
@@ -309,6 +317,23 @@ export class EtcdStore implements Store {
         id, heldGeneration: record.heldGeneration, enactedGeneration: record.enactedGeneration, heartbeatAtMs: record.heartbeatAtMs,
         expiresAtMs: alive.has(id) ? Math.max(recorded, now + 1) : Math.min(recorded, now),
       };
+    }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** A checker's view lives under an etcd lease: when the checker stops renewing it, the view is gone. */
+  async publishCheckerView(view: Omit<CheckerView, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
+    const leaseId = await this.heartbeatLease(`checker:${view.id}`, ttlMs);
+    const record: CheckerRecord = { probed: view.probed, down: view.down, suspect: view.suspect, heartbeatAtMs: this.clock.nowMs(), ttlMs };
+    await this.etcd.txn({ success: [put(this.key(keys.checker(view.id)), record, leaseId)] });
+  }
+
+  async listCheckerViews(): Promise<CheckerView[]> {
+    const now = this.clock.nowMs();
+    return (await this.listPrefix(keys.checkerPrefix)).map((kv) => {
+      const record = parseJson<CheckerRecord>(kv);
+      const id = decodeURIComponent(this.etcd.path(kv.key).slice(keys.checkerPrefix.length));
+      // Present means its lease lives: report it live whatever the clocks say (as listEnactors does).
+      return { id, probed: record.probed, down: record.down, suspect: record.suspect, heartbeatAtMs: record.heartbeatAtMs, expiresAtMs: Math.max(record.heartbeatAtMs + record.ttlMs, now + 1) };
     }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 

@@ -5,7 +5,7 @@ import { assert } from '../../util/assert.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import type { Generation, HealthState, PlanEntry, PlanHeader } from '../../domain/types.js';
 import type {
-  Alarm, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
+  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
   PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
 } from '../types.js';
 
@@ -207,6 +207,23 @@ export class SqliteStore implements Store {
     }[];
     return rows.map((row) => ({
       id: row.id, heldGeneration: row.held_generation, enactedGeneration: row.enacted_generation,
+      heartbeatAtMs: row.heartbeat_at_ms, expiresAtMs: row.expires_at_ms,
+    }));
+  }
+
+  async publishCheckerView(view: Omit<CheckerView, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
+    const now = this.clock.nowMs();
+    this.db
+      .prepare('INSERT OR REPLACE INTO checkers (id, probed, down, suspect, heartbeat_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(view.id, view.probed, JSON.stringify(view.down), view.suspect ? 1 : 0, now, now + ttlMs);
+  }
+
+  async listCheckerViews(): Promise<CheckerView[]> {
+    const rows = this.db.prepare('SELECT * FROM checkers ORDER BY id').all() as {
+      id: string; probed: number; down: string; suspect: number; heartbeat_at_ms: number; expires_at_ms: number;
+    }[];
+    return rows.map((row) => ({
+      id: row.id, probed: row.probed, down: JSON.parse(row.down) as string[], suspect: row.suspect === 1,
       heartbeatAtMs: row.heartbeat_at_ms, expiresAtMs: row.expires_at_ms,
     }));
   }
