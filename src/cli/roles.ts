@@ -71,11 +71,16 @@ export function makeReconciler(context: Context, env: RoleEnv): Reconciler {
   );
 }
 
-export function makeChecker(context: Context, env: RoleEnv): Checker {
+/** How long a checker's view counts without a new round: several rounds, so one slow round is not a death. */
+export function checkerViewTtlMs(intervalMs: number, timeoutMs: number): number {
+  return Math.max(5000, 4 * (intervalMs + timeoutMs));
+}
+
+export function makeChecker(context: Context, id: string, env: RoleEnv): Checker {
   const health = context.config.health;
   return new Checker(
     {
-      intervalMs: health.interval, timeoutMs: health.timeout, rise: health.rise, fall: health.fall, concurrency: health.concurrency,
+      id, viewTtlMs: checkerViewTtlMs(health.interval, health.timeout), intervalMs: health.interval, timeoutMs: health.timeout, rise: health.rise, fall: health.fall, concurrency: health.concurrency,
       jitterFraction: health.jitter, selfDoubt: { fraction: health.selfDoubtFraction, minTargets: health.selfDoubtMinTargets },
       maxWithdrawFraction: health.maxWithdrawFraction,
     },

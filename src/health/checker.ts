@@ -5,10 +5,15 @@ import type { Store } from '../store/types.js';
 import { assert } from '../util/assert.js';
 import { limitWithdrawals, observe, suspectChecker, type SelfDoubtPolicy, type TargetHealth, type Thresholds } from './policy.js';
 import { probe as realProbe, runBounded, type ProbeResult, type ProbeSpec } from './probe.js';
+import { aggregatorOf, decideByQuorum } from './quorum.js';
 
 export interface CheckerOptions extends Thresholds {
+  /** This checker's id; several checkers (in different places) vote on each target (quorum.ts). */
+  id: string;
   intervalMs: number;
   timeoutMs: number;
+  /** A view counts in the quorum for this long after it was published. */
+  viewTtlMs: number;
   /** Probes in flight at once. */
   concurrency: number;
   /** Each interval is stretched or shrunk by up to this share, so checkers do not beat in step. */
@@ -31,6 +36,10 @@ export interface RoundResult {
   probed: number;
   failed: number;
   suspect: boolean;
+  /** This checker wrote the decided health this round (it is the live checker with the smallest id). */
+  aggregated: boolean;
+  /** Checkers whose views were counted. */
+  voters: string[];
   /** Targets whose published state changed this round. */
   changed: { target: string; state: HealthState }[];
   /** Withdrawals held back by the velocity limit. */
@@ -38,19 +47,20 @@ export interface RoundResult {
 }
 
 /**
- * The health checker: probes every target once per interval, turns results
- * into up/down through rise/fall hysteresis, and publishes the snapshot the
- * planner reads — unless it suspects itself (most targets failing at once),
- * or a name would lose capacity too fast (velocity limit).
+ * The health checker: probes every target once per interval, turns results into up/down through rise/fall
+ * hysteresis and publishes its own view with a heartbeat — marked suspect when it doubts itself (most targets
+ * failing at once). The live checker with the smallest id then decides each target by a majority of the live,
+ * non-suspect views and publishes the health snapshot the planner reads, withdrawing no name's capacity faster
+ * than the velocity limit allows. One checker alone is its own majority.
  */
 export class Checker {
   private readonly hysteresis = new Map<string, TargetHealth>();
-  private readonly published = new Map<string, HealthState>();
   private seeded = false;
   private doubting = false;
 
   constructor(private readonly options: CheckerOptions, private readonly deps: CheckerDeps) {
     assert(options.concurrency >= 1 && options.rise >= 1 && options.fall >= 1, 'internal', 'checker thresholds must be positive');
+    assert(options.viewTtlMs > options.intervalMs, 'internal', 'a checker view must outlive one interval');
   }
 
   /** Targets with a check, each once (a target may serve several names). */
@@ -64,21 +74,35 @@ export class Checker {
   private async seed(): Promise<void> {
     for (const record of await this.deps.store.readHealth()) {
       if (record.source === 'operator') continue;
-      this.published.set(record.target, record.state);
       this.hysteresis.set(record.target, { state: record.state, passes: 0, failures: 0 });
     }
     this.seeded = true;
   }
 
-  private async probeAll(specs: Map<string, ProbeSpec>): Promise<Map<string, boolean>> {
+  /** One probe per target; a probe that throws is that target's failure and never stops the others. */
+  private async probeOne(spec: ProbeSpec): Promise<ProbeResult> {
     const probe = this.deps.probe ?? realProbe;
+    try {
+      return await probe(spec, this.options.timeoutMs);
+    } catch (error) {
+      return { ok: false, latencyMs: 0, error: `probe failed: ${(error as Error).message}` };
+    }
+  }
+
+  /** The last probe error of each failing target, for the log line when this checker's view of it changes. */
+  private readonly lastErrors = new Map<string, string>();
+
+  private async probeAll(specs: Map<string, ProbeSpec>): Promise<Map<string, boolean>> {
     const entries = [...specs];
-    const results = await runBounded(entries.map(([, spec]) => () => probe(spec, this.options.timeoutMs)), this.options.concurrency);
+    const results = await runBounded(entries.map(([, spec]) => () => this.probeOne(spec)), this.options.concurrency);
     const outcome = new Map<string, boolean>();
     let latencyMs = 0;
     entries.forEach(([target], index) => {
-      outcome.set(target, results[index]!.ok);
-      latencyMs += results[index]!.latencyMs;
+      const result = results[index]!;
+      outcome.set(target, result.ok);
+      latencyMs += result.latencyMs;
+      if (result.ok) this.lastErrors.delete(target);
+      else this.lastErrors.set(target, result.error ?? 'failed');
     });
     const failed = [...outcome.values()].filter((ok) => !ok).length;
     await this.deps.store.incrementCounter('health_probes{result="ok"}', outcome.size - failed);
@@ -87,47 +111,68 @@ export class Checker {
     return outcome;
   }
 
-  async round(): Promise<RoundResult> {
+  /** Updates this checker's own view from one round of results, unless it suspects itself. */
+  private async observeRound(results: ReadonlyMap<string, boolean>): Promise<boolean> {
     const { store, log } = this.deps;
+    const doubt = suspectChecker(results, this.hysteresis, this.options.selfDoubt);
+    if (doubt.suspect) {
+      if (!this.doubting) log.error({ failingFraction: doubt.failingFraction }, 'most targets failed at once: suspecting this checker; its view does not count');
+      this.doubting = true;
+      await store.raiseAlarm('checker-self-doubt', this.options.id, `${(doubt.failingFraction * 100).toFixed(0)}% of targets failed at once; this checker's view does not count until its probes agree again`);
+      return true;
+    }
+    if (this.doubting) await store.clearAlarm('checker-self-doubt', this.options.id);
+    this.doubting = false;
+    for (const [target, ok] of results) {
+      const before = this.hysteresis.get(target)?.state ?? 'up';
+      const after = observe(this.hysteresis.get(target), ok, this.options);
+      this.hysteresis.set(target, after);
+      if (after.state !== before) log.info({ target, state: after.state, error: this.lastErrors.get(target) }, `this checker sees ${target} ${after.state}`);
+    }
+    return false;
+  }
+
+  async round(): Promise<RoundResult> {
+    const { store, clock } = this.deps;
     if (!this.seeded) await this.seed();
     const specs = this.targets();
     const results = await this.probeAll(specs);
     const failed = [...results.values()].filter((ok) => !ok).length;
-    const snapshot = new Map([...this.published].map(([target, state]) => [target, { state, passes: 0, failures: 0 }]));
-    const doubt = suspectChecker(results, snapshot, this.options.selfDoubt);
-    if (doubt.suspect) {
-      if (!this.doubting) log.error({ failingFraction: doubt.failingFraction }, 'most targets failed at once: suspecting the checker, keeping the last snapshot');
-      this.doubting = true;
-      await store.raiseAlarm('checker-self-doubt', '*', `${(doubt.failingFraction * 100).toFixed(0)}% of targets failed at once; keeping the last health snapshot`);
-      return { probed: results.size, failed, suspect: true, changed: [], deferred: [] };
-    }
-    if (this.doubting) await store.clearAlarm('checker-self-doubt', '*');
-    this.doubting = false;
-    for (const [target, ok] of results) this.hysteresis.set(target, observe(this.hysteresis.get(target), ok, this.options));
-    const wantDown = [...results.keys()].filter((t) => this.hysteresis.get(t)!.state === 'down' && this.published.get(t) !== 'down');
-    const allowed = limitWithdrawals(wantDown, this.deps.inventory(), this.options.maxWithdrawFraction);
-    const changed: RoundResult['changed'] = [];
-    for (const target of results.keys()) {
-      const desired = this.hysteresis.get(target)!.state;
-      if (desired === 'down' && this.published.get(target) !== 'down' && !allowed.has(target)) continue;
-      if ((this.published.get(target) ?? 'up') !== desired || !this.published.has(target)) changed.push({ target, state: desired });
-      this.published.set(target, desired);
-    }
-    await this.publish(changed);
-    return { probed: results.size, failed, suspect: false, changed, deferred: wantDown.filter((t) => !allowed.has(t)) };
+    const suspect = await this.observeRound(results);
+    const down = [...specs.keys()].filter((target) => this.hysteresis.get(target)?.state === 'down').sort();
+    await store.publishCheckerView({ id: this.options.id, probed: specs.size, down, suspect }, this.options.viewTtlMs);
+    const views = await store.listCheckerViews();
+    const now = clock.nowMs();
+    const base = { probed: results.size, failed, suspect };
+    if (aggregatorOf(views, now) !== this.options.id) return { ...base, aggregated: false, voters: [], changed: [], deferred: [] };
+    const decision = decideByQuorum(views, specs.keys(), now);
+    const { changed, deferred } = await this.publish(decision.states);
+    return { ...base, aggregated: true, voters: decision.voters, changed, deferred };
   }
 
-  /** Writes what changed, and re-writes any checker row that went missing (an operator cleared an override). */
-  private async publish(changed: RoundResult['changed']): Promise<void> {
+  /**
+   * Writes the decided states that differ from the stored health, withdrawing no faster than the velocity limit,
+   * and re-writes any checker row that went missing (an operator cleared an override). Operator rows are never
+   * replaced (the store's rule).
+   */
+  private async publish(decided: ReadonlyMap<string, HealthState>): Promise<{ changed: RoundResult['changed']; deferred: string[] }> {
     const stored = new Map((await this.deps.store.readHealth()).map((record) => [record.target, record]));
-    const writes = new Map(changed.map((change) => [change.target, change.state]));
-    for (const [target, state] of this.published) {
+    const published = (target: string): HealthState | undefined => {
       const row = stored.get(target);
-      if (row === undefined || (row.source !== 'operator' && row.state !== state)) writes.set(target, state);
+      return row === undefined || row.source === 'operator' ? undefined : row.state;
+    };
+    const wantDown = [...decided].filter(([target, state]) => state === 'down' && published(target) !== 'down').map(([target]) => target);
+    const allowed = limitWithdrawals(wantDown, this.deps.inventory(), this.options.maxWithdrawFraction);
+    const changed: RoundResult['changed'] = [];
+    for (const [target, state] of decided) {
+      const row = stored.get(target);
+      if (row?.source === 'operator' || row?.state === state) continue;
+      if (state === 'down' && !allowed.has(target)) continue;
+      changed.push({ target, state });
     }
-    if (writes.size === 0) return;
-    await this.deps.store.setHealthMany([...writes].map(([target, state]) => ({ target, state })), 'checker');
-    for (const [target, state] of writes) if (changed.some((c) => c.target === target)) this.deps.log.info({ target, state }, `target ${state}`);
+    if (changed.length > 0) await this.deps.store.setHealthMany(changed, 'checker');
+    for (const change of changed) if (change.state === 'down' || stored.has(change.target)) this.deps.log.info({ target: change.target, state: change.state }, `target ${change.state}`);
+    return { changed, deferred: wantDown.filter((target) => !allowed.has(target)) };
   }
 
   async run(signal: AbortSignal): Promise<void> {

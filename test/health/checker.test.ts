@@ -39,7 +39,7 @@ function inventory(port: number, ids: string[][]): EndpointSpec[] {
 }
 
 const options: CheckerOptions = {
-  intervalMs: 50, timeoutMs: 200, rise: 2, fall: 2, concurrency: 4, jitterFraction: 0,
+  id: 'checker', viewTtlMs: 60_000, intervalMs: 50, timeoutMs: 200, rise: 2, fall: 2, concurrency: 4, jitterFraction: 0,
   selfDoubt: { fraction: 0.5, minTargets: 4 }, maxWithdrawFraction: 1,
 };
 

@@ -21,6 +21,8 @@ interface UpOptions {
 }
 
 export const enactorIds = ['az1', 'az2', 'az3'] as const;
+/** Three checkers: one whose own view breaks is outvoted by the other two (src/health/quorum.ts). */
+export const checkerIds = ['c1', 'c2', 'c3'] as const;
 
 function port(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -64,7 +66,7 @@ function apiToken(config: Config, dataDir: string): { token: string; shown: bool
 export function roleSpecs(configPath: string, dataDir: string, dnsPort: number, httpPort: number | undefined): RoleSpec[] {
   const paths = ['--config', configPath, '--data', dataDir];
   return [
-    { name: 'checker', args: ['checker', ...paths] },
+    ...checkerIds.map((id) => ({ name: `checker-${id}`, args: ['checker', '--id', id, ...paths] })),
     { name: 'planner', args: ['planner', ...paths] },
     ...enactorIds.map((id) => ({ name: `enactor-${id}`, args: ['enactor', '--id', id, ...paths] })),
     { name: 'janitor', args: ['janitor', ...paths] },
@@ -138,7 +140,7 @@ async function up(options: UpOptions): Promise<void> {
 export function registerUpCommand(program: Command): void {
   program
     .command('up')
-    .description('run the whole system on this machine: checker, planner, three enactors, janitor, reconciler, DNS server, API (a demo without --config)')
+    .description('run the whole system on this machine: three checkers, planner, three enactors, janitor, reconciler, DNS server, API (a demo without --config)')
     .option('--config <file>', 'config file (without it: the self-contained demo, written to <data>/config.yaml)')
     .option('--data <dir>', 'data directory', defaultDataDir)
     .option('--dns-port <port>', 'DNS port (overrides dns.listen)')

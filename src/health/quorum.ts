@@ -1,0 +1,53 @@
+import type { HealthState } from '../domain/types.js';
+import type { CheckerView } from '../store/types.js';
+import { assert } from '../util/assert.js';
+
+/**
+ * Redundant checkers (Route 53 checks from several regions): each publishes its own view, and a target is down
+ * only when a strict majority of the live checkers that vote see it down. A checker whose heartbeat expired does
+ * not vote (it may be the one that is cut off), nor does one that suspects itself. A tie keeps the target up:
+ * withdrawing capacity needs a majority, serving it does not (S1 leans the same way).
+ */
+
+export interface QuorumDecision {
+  /** The decided state of every target asked about, when at least one checker votes. */
+  states: Map<string, HealthState>;
+  /** Ids of the checkers that voted (live and not suspect), sorted. */
+  voters: string[];
+  /** Targets on which the voters disagree, with who sees each side. */
+  disagreements: { target: string; down: string[]; up: string[] }[];
+}
+
+export function liveViews(views: readonly CheckerView[], nowMs: number): CheckerView[] {
+  return views.filter((view) => view.expiresAtMs > nowMs);
+}
+
+/** Decides each of `targets` from the live, non-suspect views; no voters means no decision (the map is empty). */
+export function decideByQuorum(views: readonly CheckerView[], targets: Iterable<string>, nowMs: number): QuorumDecision {
+  const voting = liveViews(views, nowMs).filter((view) => !view.suspect);
+  const voters = voting.map((view) => view.id).sort();
+  assert(new Set(voters).size === voters.length, 'internal', `checker ids must be unique, got ${voters.join(',')}`);
+  const downSets = voting.map((view) => ({ id: view.id, down: new Set(view.down) }));
+  const states = new Map<string, HealthState>();
+  const disagreements: QuorumDecision['disagreements'] = [];
+  if (voting.length === 0) return { states, voters, disagreements };
+  for (const target of targets) {
+    const down = downSets.filter((view) => view.down.has(target)).map((view) => view.id);
+    states.set(target, down.length * 2 > voting.length ? 'down' : 'up');
+    if (down.length > 0 && down.length < voting.length) {
+      const seenDown = new Set(down);
+      disagreements.push({ target, down, up: voters.filter((id) => !seenDown.has(id)) });
+    }
+  }
+  return { states, voters, disagreements };
+}
+
+/**
+ * The checker that writes the decided health: the live checker with the smallest id. Every checker can compute
+ * the decision, but one writer keeps two checkers from interleaving writes made from different reads. When it
+ * dies, its heartbeat expires and the next id takes over; until then the health stays as it was (fail static).
+ */
+export function aggregatorOf(views: readonly CheckerView[], nowMs: number): string | null {
+  const live = liveViews(views, nowMs).map((view) => view.id).sort();
+  return live[0] ?? null;
+}
