@@ -32,7 +32,7 @@ import { BuiltinSqliteProvider } from '../src/providers/builtin/sqlite.js';
 import { silentLogger } from '../src/util/log.js';
 import { seededRng, systemClock } from '../src/util/clock.js';
 import type { EndpointSpec } from '../src/domain/types.js';
-import { nowMs, percentile, verdict, writeSection } from './common.js';
+import { nowMs, percentile, verdict, writeSection, safetyOff } from './common.js';
 
 const namesCount = 100_000;
 const targetsPerName = 4;
@@ -52,7 +52,7 @@ function inventory(): EndpointSpec[] {
 
 function planner(store: SqliteStore, endpoints: EndpointSpec[]): Planner {
   return new Planner(
-    { id: 'bench-planner', zone: 'dnsplane.test', intervalMs: 1, leaseTtlMs: 600_000, safety: { maxChangedFraction: 1, minNamesForThreshold: 10 } },
+    { id: 'bench-planner', zone: 'dnsplane.test', intervalMs: 1, leaseTtlMs: 600_000, safety: safetyOff },
     { store, clock: systemClock, log: silentLogger, inventory: () => endpoints },
   );
 }

@@ -116,6 +116,8 @@ const target = z.strictObject({
   address,
   az: z.string().min(1).default('default'),
   capacity: z.number().int().min(0).max(1_000_000).default(100),
+  // Failover routing (Route 53's failover records): secondaries are served only while every primary is down.
+  pool: z.enum(['primary', 'secondary']).default('primary'),
   check: check.optional(),
 });
 
@@ -127,6 +129,9 @@ const endpoint = z
   .superRefine((value, context) => {
     if (!value.targets.some((t) => t.capacity > 0)) {
       context.addIssue({ code: 'custom', path: ['targets'], message: 'at least one target needs a capacity above 0' });
+    }
+    if (value.targets.some((t) => t.pool === 'secondary') && !value.targets.some((t) => t.pool === 'primary' && t.capacity > 0)) {
+      context.addIssue({ code: 'custom', path: ['targets'], message: 'a failover endpoint needs a primary target with a capacity above 0 (secondaries serve only while every primary is down)' });
     }
   });
 
@@ -250,7 +255,11 @@ export const configSchema = z
       .prefault({}),
     safety: z
       .strictObject({
+        // Changes an operator or the inventory makes (names added, removed, records edited): share of names.
         maxChangedFraction: z.number().gt(0).max(1).default(0.3),
+        // Changes health makes: share of the zone's healthy (served) capacity one plan may withdraw. 0.5 lets one AZ of
+        // two or three go, and the second of three once the first is out; two of three at once is held with an alarm.
+        maxWithdrawnCapacityFraction: z.number().gt(0).max(1).default(0.5),
         minNamesForThreshold: z.number().int().min(1).default(10),
         retainGenerations: z.number().int().min(1).max(1_000_000).default(20),
       })

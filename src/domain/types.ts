@@ -24,6 +24,8 @@ export interface TargetSpec {
   address: string;
   az: string;
   capacity: number;
+  /** Failover pool: secondaries are served only while every primary is down. Absent: primary. */
+  pool?: 'primary' | 'secondary';
   check?: ProbeSpec;
 }
 
@@ -103,6 +105,12 @@ export interface PlanHeader {
 export function recordSetKey(records: readonly RecordEntry[] | null): string {
   if (records === null) return '<removed>';
   return records.map((r) => `${r.address}/${r.weight}/${r.target}`).join(',');
+}
+
+/** The target ids of a record-set key (the inverse of recordSetKey for targets; addresses hold no "/"). */
+export function targetsOfKey(key: string): string[] {
+  if (key === '<removed>' || key === '') return [];
+  return key.split(',').map((entry) => entry.slice(entry.lastIndexOf('/') + 1));
 }
 
 export function sortRecords(records: RecordEntry[]): RecordEntry[] {

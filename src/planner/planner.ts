@@ -1,4 +1,4 @@
-import { computePlan, safetyRefusal, type SafetyPolicy } from './compute.js';
+import { capacityRefusal, computePlan, safetyRefusal, servedCapacity, type PlanComputation, type SafetyPolicy } from './compute.js';
 import { recordSetKey, type EndpointSpec, type Generation, type HealthState, type PlanHeader } from '../domain/types.js';
 import { validatePlanChanges } from '../domain/validate.js';
 import { assert } from '../util/assert.js';
@@ -15,7 +15,8 @@ export interface PlannerOptions {
   zone: string;
   intervalMs: number;
   leaseTtlMs: number;
-  safety: SafetyPolicy;
+  /** The name threshold for edits, and the share of served capacity one plan may withdraw on failed checks. */
+  safety: SafetyPolicy & { maxWithdrawnCapacityFraction: number };
 }
 
 export interface PlannerDeps {
@@ -33,6 +34,8 @@ export type TickResult =
   | { kind: 'unchanged'; generation: Generation; evaluated: number }
   | { kind: 'follower'; holder: string | null }
   | { kind: 'refused'; reason: string }
+  /** The capacity guard held health withdrawals back; the rest of the plan (if any) was published. */
+  | { kind: 'held'; reason: string; held: string[]; header: PlanHeader | null }
   | { kind: 'lost-race'; detail: string };
 
 /**
@@ -53,6 +56,8 @@ export class Planner {
   private lastDrainedKey = '';
   private lastFullAtMs = -Infinity;
   private cacheFromOthers = true;
+  /** The capacity guard held withdrawals on the last pass (its alarm is up). */
+  private capacityHeld = true; // so the first pass clears an alarm a previous planner left up
 
   constructor(private readonly options: PlannerOptions, private readonly deps: PlannerDeps) {
     assert(options.leaseTtlMs > 0, 'internal', 'lease TTL must be positive');
@@ -151,10 +156,45 @@ export class Planner {
     const drainedKey = [...drained].sort().join(',');
     const inventory = this.deps.inventory();
     const only = this.endpointsToEvaluate(inventory, health, drainedKey);
-    const plan = computePlan({ endpoints: inventory, health, drained, current: this.current, only });
-    await this.updateFailOpenAlarms(plan.evaluated, plan.failOpen, only === undefined);
+    let plan = computePlan({ endpoints: inventory, health, drained, current: this.current, only });
+    const guard = this.capacityGuard(plan, inventory, health, force);
+    let plannedHealth = health;
+    if (guard !== null) {
+      // Hold the withdrawals: plan as if the held targets were still up, so edits and restorations still go out.
+      plannedHealth = guard.health;
+      plan = computePlan({ endpoints: inventory, health: plannedHealth, drained, current: this.current, only });
+      await store.raiseAlarm('capacity-guard', '*', `${guard.reason}; held ${guard.held.length} target(s) (${guard.held.slice(0, 10).join(', ')}); force to publish`);
+      await store.incrementCounter('planner_capacity_holds');
+      log.error({ held: guard.held.length }, guard.reason);
+    } else if (this.capacityHeld) await store.clearAlarm('capacity-guard', '*');
+    this.capacityHeld = guard !== null;
+    const outcome = await this.publishComputed(plan, latest, force, inventory, plannedHealth, drainedKey, only === undefined);
+    if (guard === null) return outcome;
+    return { kind: 'held', reason: guard.reason, held: guard.held, header: outcome.kind === 'published' ? outcome.header : null };
+  }
+
+  /**
+   * The capacity guard (health changes): null when the plan's health withdrawals fit
+   * safety.maxWithdrawnCapacityFraction of the capacity served now (or when forced); otherwise the reason, the
+   * targets held and the health to plan with instead (those targets up).
+   */
+  private capacityGuard(plan: PlanComputation, inventory: readonly EndpointSpec[], health: ReadonlyMap<string, HealthState>, force: boolean): { reason: string; held: string[]; health: Map<string, HealthState> } | null {
+    if (force || plan.withdrawals.length === 0) return null;
+    const withdrawn = plan.withdrawals.reduce((sum, withdrawal) => sum + withdrawal.capacity, 0);
+    const reason = capacityRefusal(withdrawn, servedCapacity(inventory, this.current), this.options.safety.maxWithdrawnCapacityFraction);
+    if (reason === null) return null;
+    const held = [...new Set(plan.withdrawals.flatMap((withdrawal) => withdrawal.targets))].sort();
+    const planned = new Map(health);
+    for (const target of held) planned.set(target, 'up');
+    return { reason, held, health: planned };
+  }
+
+  /** The name threshold, then publication under the lease; `health` is what the plan was computed with. */
+  private async publishComputed(plan: PlanComputation, latest: Generation, force: boolean, inventory: readonly EndpointSpec[], health: Map<string, HealthState>, drainedKey: string, full: boolean): Promise<TickResult> {
+    const { store, log } = this.deps;
+    await this.updateFailOpenAlarms(plan.evaluated, plan.failOpen, full);
     if (plan.changes.length === 0) {
-      this.remember(inventory, health, drainedKey, only === undefined);
+      this.remember(inventory, health, drainedKey, full);
       return { kind: 'unchanged', generation: latest, evaluated: plan.evaluated.length };
     }
     const problems = validatePlanChanges(plan.changes, this.options.zone);
@@ -163,11 +203,12 @@ export class Planner {
       await store.raiseAlarm('invalid-plan', '*', problems.slice(0, 5).join('; '));
       return { kind: 'refused', reason: problems.join('; ') };
     }
-    const refusal = safetyRefusal(plan.changes.length, this.current.size, plan.namesTotal, this.options.safety);
+    // Only edits count against the name threshold: a health failover touching every name is the capacity guard's.
+    const refusal = safetyRefusal(plan.operatorChanged, this.current.size, plan.namesTotal, this.options.safety);
     if (refusal !== null && !force) {
       await store.raiseAlarm('safety-threshold', '*', `${refusal}; publish with force to override`);
       await store.incrementCounter('planner_safety_refusals');
-      log.error({ changed: plan.changes.length }, refusal);
+      log.error({ changed: plan.operatorChanged }, refusal);
       return { kind: 'refused', reason: refusal };
     }
     const result = await store.publishPlan({
@@ -186,7 +227,7 @@ export class Planner {
       else this.current.set(change.name, recordSetKey(change.records));
     }
     this.currentGeneration = result.header.generation;
-    this.remember(inventory, health, drainedKey, only === undefined);
+    this.remember(inventory, health, drainedKey, full);
     await store.incrementCounter('planner_published');
     log.info({ generation: result.header.generation, changed: plan.changes.length }, 'published plan');
     return { kind: 'published', header: result.header, evaluated: plan.evaluated.length };

@@ -25,6 +25,14 @@ test('reads: status, names (paged, prefix filter), one name, plans, diff, enacto
     assert.equal(status.body.generation.latest, 2);
     assert.deepEqual([status.body.names.total, status.body.names.converged], [30, 30]);
     assert.deepEqual(status.body.enactors.map((e) => [e.id, e.alive]), [['az1', true]]);
+    // Three checkers, one of which sees t2-0 down and one that suspects itself: each view and the disagreement are shown.
+    await fixture.install.store.publishCheckerView({ id: 'c1', probed: 90, down: [], suspect: false }, 60_000);
+    await fixture.install.store.publishCheckerView({ id: 'c2', probed: 90, down: ['t2-0'], suspect: false }, 60_000);
+    await fixture.install.store.publishCheckerView({ id: 'c3', probed: 90, down: ['t2-0', 't3-0', 't4-0'], suspect: true }, 60_000);
+    const checkers = (await get<{ health: { voters: string[]; checkers: { id: string; suspect: boolean; downTotal: number }[]; disagreements: unknown[] } }>(fixture.app, '/api/status')).body.health;
+    assert.deepEqual(checkers.voters, ['c1', 'c2']);
+    assert.deepEqual(checkers.checkers.map((c) => [c.id, c.suspect, c.downTotal]), [['c1', false, 0], ['c2', false, 1], ['c3', true, 3]]);
+    assert.deepEqual(checkers.disagreements, [{ target: 't2-0', down: ['c2'], up: ['c1'] }]);
 
     const page = await get<{ total: number; items: { name: string; status: string; served: { generation: number } }[] }>(fixture.app, '/api/names?offset=10&limit=5');
     assert.equal(page.body.total, 30);
@@ -245,8 +253,8 @@ test('re-enact is carried out by the reconciler, a forced plan by the planner le
     assert.deepEqual(after.records, before.records);
     const history = await fixture.install.store.readHistory('svc3.dnsplane.test', 10);
     assert.deepEqual(history.slice(-2).map((h) => h.kind), ['action', 'repair']);
-    // 4 of 10 names changing is above the 30% threshold: refused until forced through the API.
-    for (let n = 0; n < 4; n += 1) await fixture.install.store.setHealth(`t${n}-2`, 'down', 'test');
+    // Drains changing 4 of 10 names are above the 30% threshold for edits: refused until forced through the API.
+    for (let n = 0; n < 4; n += 1) await fixture.install.store.setDrain(`t${n}-2`, true);
     assert.equal((await fixture.roles.planner.tick()).kind, 'refused');
     const alarms = await get<{ items: { kind: string }[] }>(fixture.app, '/api/alarms');
     assert.deepEqual(alarms.body.items.map((a) => a.kind), ['safety-threshold']);

@@ -237,20 +237,18 @@ test('planner: two planners on one store — only the lease holder publishes; ge
   }
 });
 
-test('planner: fail open with an alarm; the safety threshold refuses, force publishes', async () => {
+test('planner: fail open with an alarm; an edit above the name threshold is refused, force publishes', async () => {
   const install = openInstallation();
   try {
-    const inventory = endpoints(10);
-    const planner = new (await import('../../src/planner/planner.js')).Planner(
-      { id: 'p', zone: 'dnsplane.test', intervalMs: 10, leaseTtlMs: 60_000, safety: { maxChangedFraction: 0.3, minNamesForThreshold: 10 } },
-      { store: install.store, clock: systemClock, log: silentLogger, inventory: () => inventory },
-    );
+    let inventory = endpoints(10);
+    const planner = makePlanner('p', install.store, () => inventory, { safety: { maxChangedFraction: 0.3, minNamesForThreshold: 10, maxWithdrawnCapacityFraction: 0.5 } });
     assert.equal((await planner.tick()).kind, 'published');
     for (const t of inventory[0]!.targets) await install.store.setHealth(t.id, 'down', 'test');
     const failOpen = await planner.tick();
     assert.equal(failOpen.kind, 'unchanged', 'all-down serves every target, which is what was served');
     assert.deepEqual((await install.store.listAlarms(true)).map((a) => [a.kind, a.name]), [['fail-open', 'svc0.dnsplane.test']]);
-    for (let n = 1; n < 6; n += 1) await install.store.setHealth(`t${n}-0`, 'down', 'test');
+    // An inventory edit of 5 of 10 names (a changed address) is above the name threshold.
+    inventory = inventory.map((endpoint, n) => (n >= 1 && n <= 5 ? { ...endpoint, targets: endpoint.targets.map((t, i) => (i === 0 ? { ...t, address: `192.0.2.${n}` } : t)) } : endpoint));
     const refused = await planner.tick();
     assert.equal(refused.kind, 'refused');
     assert.equal(await install.store.latestGeneration(), 1, 'a refused plan publishes nothing');

@@ -15,7 +15,7 @@ import { endpoints, enactorDefaults, openInstallation, type Installation } from 
 
 function roles(install: Installation, inventory = endpoints(10)) {
   const planner = new Planner(
-    { id: 'p', zone: 'dnsplane.test', intervalMs: 10, leaseTtlMs: 60_000, safety: { maxChangedFraction: 0.3, minNamesForThreshold: 10 } },
+    { id: 'p', zone: 'dnsplane.test', intervalMs: 10, leaseTtlMs: 60_000, safety: { maxChangedFraction: 0.3, minNamesForThreshold: 10, maxWithdrawnCapacityFraction: 0.5 } },
     { store: install.store, clock: systemClock, log: silentLogger, inventory: () => inventory, drained: drainedFrom(install.store) },
   );
   const enactor = new Enactor({ id: 'az1', ...enactorDefaults }, { store: install.store, provider: install.provider, clock: systemClock, rng: seededRng(1), log: silentLogger, frozen: frozenFrom(install.store) });
@@ -93,8 +93,8 @@ test('re-enact and force requests are carried out by the reconciler and the plan
     const history = await install.store.readHistory('svc3.dnsplane.test', 10);
     assert.match(history.at(-1)!.detail, /reenact requested by alice: suspect cache/);
     assert.equal((await install.store.listAlarms(true)).length, 0, 'a re-enactment is not an alarm');
-    // A plan changing 4 of 10 names is refused; a queued force request publishes it on the next leader pass.
-    for (let n = 0; n < 4; n += 1) await install.store.setHealth(`t${n}-2`, 'down', 'test');
+    // Operator drains changing 4 of 10 names are refused; a queued force request publishes them on the next leader pass.
+    for (let n = 0; n < 4; n += 1) await install.store.setDrain(`t${n}-2`, true);
     assert.equal((await planner.tick()).kind, 'refused');
     await install.store.addRequest('force', '*', 'bob', 'known maintenance');
     const controller = new AbortController();

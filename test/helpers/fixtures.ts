@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { BuiltinSqliteProvider } from '../../src/providers/builtin/sqlite.js';
 import { Enactor, type EnactorOptions } from '../../src/enactor/enactor.js';
-import { Planner } from '../../src/planner/planner.js';
+import { Planner, type PlannerDeps, type PlannerOptions } from '../../src/planner/planner.js';
 import { silentLogger } from '../../src/util/log.js';
 import { systemClock, seededRng, type Clock } from '../../src/util/clock.js';
 import type { EndpointSpec, RecordEntry } from '../../src/domain/types.js';
@@ -54,10 +54,15 @@ export function makeEnactor(id: string, store: Store, provider: Provider, option
   return new Enactor({ id, ...enactorDefaults, ...options }, { store, provider, clock, rng: seededRng(id.length * 7919), log: silentLogger });
 }
 
-export function makePlanner(id: string, store: Store, inventory: () => readonly EndpointSpec[], overrides: { leaseTtlMs?: number; clock?: Clock } = {}): Planner {
+/** A planner whose guards are off unless a test sets them (`safety`). */
+export function makePlanner(
+  id: string, store: Store, inventory: () => readonly EndpointSpec[],
+  overrides: { leaseTtlMs?: number; clock?: Clock; safety?: Partial<PlannerOptions['safety']>; drained?: PlannerDeps['drained'] } = {},
+): Planner {
+  const safety = { maxChangedFraction: 1, minNamesForThreshold: 10, maxWithdrawnCapacityFraction: 1, ...overrides.safety };
   return new Planner(
-    { id, zone: 'dnsplane.test', intervalMs: 10, leaseTtlMs: overrides.leaseTtlMs ?? 5000, safety: { maxChangedFraction: 1, minNamesForThreshold: 10 } },
-    { store, clock: overrides.clock ?? systemClock, log: silentLogger, inventory },
+    { id, zone: 'dnsplane.test', intervalMs: 10, leaseTtlMs: overrides.leaseTtlMs ?? 5000, safety },
+    { store, clock: overrides.clock ?? systemClock, log: silentLogger, inventory, ...(overrides.drained === undefined ? {} : { drained: overrides.drained }) },
   );
 }
 
