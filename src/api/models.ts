@@ -30,6 +30,22 @@ export const enactorSchema = z.object({
   heartbeatAgeMs: z.number().min(0),
 });
 
+export const checkersSchema = z.object({
+  voters: z.array(z.string()).describe('live checkers whose views count; a target is down when a strict majority of these see it down'),
+  checkers: z.array(z.object({
+    id: z.string(),
+    alive: z.boolean().describe('its heartbeat has not expired'),
+    suspect: z.boolean().describe('most targets failed at once for it: it doubts itself and its view does not count'),
+    probed: z.number().int(),
+    downTotal: z.number().int(),
+    down: z.array(z.string()).describe('a sample of at most 20 targets it sees down'),
+    heartbeatAtMs: z.number(),
+    heartbeatAgeMs: z.number().min(0),
+  })),
+  disagreements: z.array(z.object({ target: z.string(), down: z.array(z.string()), up: z.array(z.string()) })).describe('at most 20'),
+  disagreementsTotal: z.number().int(),
+});
+
 export const planHeaderSchema = z.object({
   generation,
   baseGeneration: generation,
@@ -85,6 +101,7 @@ export const statusSchema = z.object({
   generation: z.object({ latest: generation, oldest: generation }),
   names: z.object({ total: z.number().int(), converged: z.number().int(), behind: z.array(z.string()).describe('a sample of at most 20') }),
   enactors: z.array(enactorSchema),
+  health: checkersSchema.describe('each health checker\'s view and where they disagree'),
   alarms: z.array(alarmSchema),
   counters: z.record(z.string(), z.number()),
   drains: z.array(z.string()),

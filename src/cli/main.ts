@@ -72,9 +72,11 @@ export function buildProgram(): Command {
       await runRole(options, 'enactor', (context, signal) => makeEnactor(context, options.id, { log: createLogger('enactor', { id: options.id }) }).run(signal));
     });
 
-  withPaths(program.command('checker').description('probe every target and publish the health snapshot the planner reads')).action(async (options: Common) => {
-    await runRole(options, 'checker', (context, signal) => makeChecker(context, { log: createLogger('checker') }).run(signal));
-  });
+  withPaths(program.command('checker').description('probe every target and publish this checker\'s view; a majority of the live checkers decides the health the planner reads'))
+    .option('--id <id>', 'checker id, unique per checker (run several, in different places)', 'checker')
+    .action(async (options: Common & { id: string }) => {
+      await runRole(options, 'checker', (context, signal) => makeChecker(context, options.id, { log: createLogger('checker', { id: options.id }) }).run(signal));
+    });
 
   withPaths(program.command('janitor').description('delete old plans that nothing enacts or holds (S4)')).action(async (options: Common) => {
     await runRole(options, 'janitor', (context, signal) => makeJanitor(context, { log: createLogger('janitor') }).run(signal));
@@ -94,6 +96,9 @@ export function buildProgram(): Command {
           `names: ${report.names.converged}/${report.names.total} on the newest plan${report.names.behind.length > 0 ? `; behind: ${report.names.behind.join(', ')}` : ''}`,
           'enactors:',
           ...report.enactors.map((e) => `  ${e.id.padEnd(12)} held ${e.heldGeneration} enacted ${e.enactedGeneration} heartbeat ${formatAge(e.heartbeatAgeMs)} ago${e.alive ? '' : ' (dead)'}`),
+          `checkers: ${report.health.checkers.length === 0 ? 'none has reported' : `${report.health.voters.length} voting`}`,
+          ...report.health.checkers.map((c) => `  ${c.id.padEnd(12)} probed ${c.probed} down ${c.downTotal}${c.down.length > 0 ? ` (${c.down.join(', ')}${c.downTotal > c.down.length ? ', …' : ''})` : ''} heartbeat ${formatAge(c.heartbeatAgeMs)} ago${c.alive ? '' : ' (dead)'}${c.suspect ? ' (suspects itself: not counted)' : ''}`),
+          ...report.health.disagreements.map((d) => `  disagree on ${d.target}: down for ${d.down.join(', ')}; up for ${d.up.join(', ')}`),
           `alarms: ${report.alarms.length === 0 ? 'none' : ''}`,
           ...report.alarms.map((a) => `  [${a.kind}] ${a.name}: ${a.message} (x${a.count})`),
         ].join('\n'));

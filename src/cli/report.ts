@@ -1,7 +1,8 @@
 import type { Context } from './context.js';
 import type { Generation } from '../domain/types.js';
 import type { Provider, ServedState } from '../providers/types.js';
-import type { Alarm, EnactorInfo, Store } from '../store/types.js';
+import type { Alarm, CheckerView, EnactorInfo, Store } from '../store/types.js';
+import { decideByQuorum } from '../health/quorum.js';
 import { assert } from '../util/assert.js';
 
 /** Read-side views shared by the CLI and the API. */
@@ -165,11 +166,52 @@ export interface EnactorView extends EnactorInfo {
   heartbeatAgeMs: number;
 }
 
+/** Targets listed per checker and disagreements listed per report: the counts are always whole. */
+const checkerSampleMax = 20;
+
+export interface CheckerStatus {
+  id: string;
+  alive: boolean;
+  /** It suspects itself (most targets failing at once): its view does not count. */
+  suspect: boolean;
+  probed: number;
+  downTotal: number;
+  /** A sample of the targets it sees down (at most 20). */
+  down: string[];
+  heartbeatAtMs: number;
+  heartbeatAgeMs: number;
+}
+
+export interface CheckersReport {
+  /** Live checkers whose views count (the quorum is a strict majority of these). */
+  voters: string[];
+  checkers: CheckerStatus[];
+  /** Targets the voting checkers see differently (at most 20), and the total. */
+  disagreements: { target: string; down: string[]; up: string[] }[];
+  disagreementsTotal: number;
+}
+
+/** Each checker's view and where the live, voting checkers disagree (the API, the CLI and the dashboard). */
+export function checkersReport(views: readonly CheckerView[], nowMs: number): CheckersReport {
+  const seenDown = new Set(views.flatMap((view) => view.down));
+  const decision = decideByQuorum(views, [...seenDown].sort(), nowMs);
+  return {
+    voters: decision.voters,
+    checkers: views.map((view) => ({
+      id: view.id, alive: view.expiresAtMs > nowMs, suspect: view.suspect, probed: view.probed, downTotal: view.down.length,
+      down: view.down.slice(0, checkerSampleMax), heartbeatAtMs: view.heartbeatAtMs, heartbeatAgeMs: Math.max(0, nowMs - view.heartbeatAtMs),
+    })),
+    disagreements: decision.disagreements.slice(0, checkerSampleMax),
+    disagreementsTotal: decision.disagreements.length,
+  };
+}
+
 export interface StatusReport {
   zone: string;
   generation: { latest: Generation; oldest: Generation };
   names: { total: number; converged: number; behind: string[] };
   enactors: EnactorView[];
+  health: CheckersReport;
   alarms: Alarm[];
   counters: Record<string, number>;
 }
@@ -192,6 +234,7 @@ export async function statusReport(context: Pick<Context, 'store' | 'provider' |
     generation: { latest: convergence.generation, oldest: await store.oldestGeneration() },
     names: { total: convergence.total, converged: convergence.converged, behind: convergence.behindSample },
     enactors: enactorViews(await store.listEnactors(), now),
+    health: checkersReport(await store.listCheckerViews(), now),
     alarms: await store.listAlarms(true),
     counters: Object.fromEntries((await store.readCounters()).map((counter) => [counter.name, counter.value])),
   };

@@ -84,6 +84,9 @@ test('dashboard: names and answers, drain through the roles to dig, alarm banner
     assert.deepEqual(rowNames, ['svc0', 'svc1', 'svc2', 'svc3', 'svc4', 'svc5', 'svc6', 'svc7', 'svc8', 'svc9'].map((n) => `${n}.dnsplane.test`));
     assert.match(await page.textContent('#names tr[data-name="svc0.dnsplane.test"] .answers') ?? '', /127\.1\.0\.2 · \d+ · t0-1/);
     await page.waitForSelector('#enactors .card[data-enactor="az1"]');
+    // `up` runs three checkers; each view is on the page, all voting and agreeing.
+    await page.waitForFunction(() => document.querySelectorAll('#checkers .card[data-voting="true"]').length === 3);
+    assert.match(await page.textContent('#checker-disagreements') ?? '', /3 voting; they agree/);
     await page.waitForFunction(() => document.getElementById('live')!.textContent === 'live');
     assert.equal(await page.isVisible('#alarm-banner'), false, 'no alarm at the start');
 

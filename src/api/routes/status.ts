@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiState } from '../app.js';
 import { statusSchema } from '../models.js';
 import { defineRoute } from '../schema.js';
-import { enactorViews, statusReport } from '../../cli/report.js';
+import { checkersReport, enactorViews, statusReport } from '../../cli/report.js';
 
 /** Alarms carried by one event message; the banner shows these and the total count. */
 const eventAlarmsMax = 20;
@@ -37,6 +37,7 @@ export async function compactStatus(state: ApiState): Promise<{ nowMs: number } 
     servedVersion: convergence.servedVersion,
     names: { total: convergence.total, converged: convergence.converged, behind: convergence.behindSample },
     enactors: enactorViews(await store.listEnactors(), now).map(({ id, heldGeneration, enactedGeneration, heartbeatAtMs, alive }) => ({ id, heldGeneration, enactedGeneration, heartbeatAtMs, alive })),
+    health: checkersReport(await store.listCheckerViews(), now),
     alarms: { total: alarms.length, items: alarms.slice(0, eventAlarmsMax).map(({ kind, name, message, count, raisedAtMs }) => ({ kind, name, message, count, raisedAtMs })) },
     drains: drains.slice(0, eventControlsMax),
     freezes: freezes.slice(0, eventControlsMax),

@@ -83,6 +83,7 @@ function onStatus(status) {
   setLive(true);
   renderSummary(status);
   renderEnactors();
+  renderCheckers();
   renderAlarms(status.alarms);
   const controls = `${status.drains.join(',')}|${status.freezes.join(',')}`;
   const generationMoved = status.generation.latest !== view.seen.generation;
@@ -119,6 +120,26 @@ function renderEnactors() {
       el('div', {}, 'enacted ', el('b', {}, enactor.enactedGeneration), ' · held ', enactor.heldGeneration),
       el('div', { className: 'muted small' }, `lag ${lag} · heartbeat `, el('span', { className: 'age' }, formatAge(serverNow() - enactor.heartbeatAtMs)), ' ago'));
   }));
+}
+
+// Each health checker's view; a target is down when a strict majority of the voting checkers see it down.
+function renderCheckers() {
+  const status = view.status;
+  if (status === null || status.health === undefined) return;
+  const { checkers, voters, disagreements, disagreementsTotal } = status.health;
+  const box = $('checkers');
+  if (checkers.length === 0) return box.replaceChildren(el('p', { className: 'muted' }, 'no checker has reported yet'));
+  const cards = checkers.map((checker) => {
+    const state = !checker.alive ? ' (dead)' : checker.suspect ? ' (suspects itself: not counted)' : '';
+    return el('div', { className: 'card', 'data-checker': checker.id, 'data-voting': String(voters.includes(checker.id)) },
+      el('div', { className: 'id' }, el('span', { className: `dot${checker.alive && !checker.suspect ? '' : ' dead'}` }), checker.id, state),
+      el('div', {}, 'sees ', el('b', {}, checker.downTotal), ` of ${checker.probed} down`),
+      el('div', { className: 'muted small' }, checker.down.length > 0 ? checker.down.join(', ') : 'all up'));
+  });
+  const disagreeing = disagreements.map((d) => el('li', { 'data-disagreement': d.target }, el('b', {}, d.target), ` down for ${d.down.join(', ')}; up for ${d.up.join(', ')}`));
+  const summary = el('p', { className: 'muted small', id: 'checker-disagreements' },
+    disagreementsTotal === 0 ? `${voters.length} voting; they agree` : `${voters.length} voting; they disagree on ${disagreementsTotal} target${disagreementsTotal === 1 ? '' : 's'}:`);
+  box.replaceChildren(...cards, summary, el('ul', {}, ...disagreeing));
 }
 
 function renderAlarms(alarms) {
