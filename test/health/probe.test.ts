@@ -8,38 +8,22 @@
 // same names, a TCP listener), and probe() called as the checker calls it.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { promisify } from 'node:util';
 import { probe, probeBodyBytesMax, runBounded, type ProbeSpec } from '../../src/health/probe.js';
+import { makeCertificates } from '../helpers/tls.js';
 
-const run = promisify(execFile);
 const serverName = 'api.dnsplane.test';
 /** Slack on top of a probe's timeout for the event loop of a loaded test machine. */
 const timeoutSlackMs = 1500;
 
 const dir = mkdtempSync(join(tmpdir(), 'dnsplane-probe-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A CA, a certificate it signs for `serverName` and 127.0.0.1, and a self-signed impostor for the same names. */
-async function makeCertificates(): Promise<{ caPath: string; good: { key: Buffer; cert: Buffer }; impostor: { key: Buffer; cert: Buffer } }> {
-  const file = (name: string) => join(dir, name);
-  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const altNames = `subjectAltName=DNS:${serverName},IP:127.0.0.1`;
-  await run('openssl', ['req', '-x509', ...ecKey, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=dnsplane test CA']);
-  await run('openssl', ['req', ...ecKey, '-keyout', file('good.key'), '-out', file('good.csr'), '-subj', `/CN=${serverName}`]);
-  writeFileSync(file('good.ext'), `${altNames}\n`);
-  await run('openssl', ['x509', '-req', '-in', file('good.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('good.pem'), '-days', '2', '-extfile', file('good.ext')]);
-  await run('openssl', ['req', '-x509', ...ecKey, '-keyout', file('impostor.key'), '-out', file('impostor.pem'), '-days', '2', '-subj', `/CN=${serverName}`, '-addext', altNames]);
-  const pair = (name: string) => ({ key: readFileSync(file(`${name}.key`)), cert: readFileSync(file(`${name}.pem`)) });
-  return { caPath: file('ca.pem'), good: pair('good'), impostor: pair('impostor') };
-}
 
 /**
  * The test targets' routes: /ok (200, "status: OK"), /fail (503), /moved
@@ -89,7 +73,7 @@ function close(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-const certificates = await makeCertificates();
+const certificates = await makeCertificates(dir, serverName);
 const closedEndless = { count: 0 };
 const plain = createHttpServer(routes(closedEndless));
 const secure = createHttpsServer({ ...certificates.good }, routes(closedEndless));
