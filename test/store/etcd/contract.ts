@@ -123,6 +123,20 @@ export const contractCases: ContractCase[] = [
     }
   }],
 
+  ['checker views: each checker\'s newest view with its heartbeat, seen from another connection', async ({ store, other: openOther }) => {
+    const other = await openOther();
+    try {
+      await store.publishCheckerView({ id: 'c1', probed: 3, down: ['t1'], suspect: false }, 60_000);
+      await other.publishCheckerView({ id: 'c2', probed: 3, down: [], suspect: true }, 60_000);
+      await store.publishCheckerView({ id: 'c1', probed: 3, down: ['t1', 't2'], suspect: false }, 60_000);
+      const views = await other.listCheckerViews();
+      assert.deepEqual(views.map((view) => [view.id, view.probed, view.down, view.suspect]), [['c1', 3, ['t1', 't2'], false], ['c2', 3, [], true]]);
+      assert.ok(views.every((view) => view.expiresAtMs > view.heartbeatAtMs), 'each view lives past its heartbeat');
+    } finally {
+      await other.close();
+    }
+  }],
+
   ['alarms count, clear and re-raise; counters add up; history keeps order', async ({ store }) => {
     await store.raiseAlarm('drift', 'a', 'empty');
     await store.raiseAlarm('drift', 'a', 'empty again');
