@@ -33,6 +33,8 @@ export interface CheckerOptions {
  *   generation), S4 (that version still exists), S5 (re-applying the plan in
  *   effect is a skip for the production `decide`), L3 (the newest plan is
  *   whole and valid, and no name is ahead of it).
+ * In seeds whose health comes from checkers, health.ts checks H1 after every
+ * step and H2 at the liveness bound.
  */
 export class Checker {
   /** Highest generation each name was served or removed at (S2). */

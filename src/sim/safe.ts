@@ -3,6 +3,7 @@ import { computePlan } from '../planner/compute.js';
 import { Enactor } from '../enactor/enactor.js';
 import { Janitor } from '../enactor/janitor.js';
 import { Reconciler } from '../enactor/reconciler.js';
+import { Checker as HealthChecker } from '../health/checker.js';
 import { InvariantViolation, assert } from '../util/assert.js';
 import type { Logger } from '../util/log.js';
 import { recordSetKey, type EndpointSpec, type HealthState } from '../domain/types.js';
@@ -10,6 +11,7 @@ import type { Store } from '../store/types.js';
 import type { Provider, ServedState } from '../providers/types.js';
 import { Checker, firstUnconverged, type Violation } from './checker.js';
 import { FaultInjector, faultyProvider, faultyStore } from './faults.js';
+import { HealthWorld, deriveHealth, guardCountsNames } from './health.js';
 import { MemoryProvider, MemoryProviderState } from './memory-provider.js';
 import { MemoryStore, MemoryStoreState } from './memory-store.js';
 import { createRandom, type SimRandom } from './random.js';
@@ -25,7 +27,9 @@ import { emptyStats, type MutantName, type RunResult, type RunStats } from './ty
  * provider behind fault-injecting wrappers, on virtual time. A safety phase
  * with faults is followed by a liveness phase without them, in which every
  * name must converge to the newest plan within a bound (L1). The checker
- * runs after every step.
+ * runs after every step. In a quarter of the seeds health comes from
+ * production health checkers probing a true health, with AZ losses, a
+ * checker cut off and failover pools (health.ts: H1, H2).
  */
 
 export interface SafeRunOptions {
@@ -47,7 +51,13 @@ const neverAborted = new AbortController().signal;
 const stepsMax = 200_000;
 const traceLinesMax = 20_000;
 
-type Role = 'planner' | 'enactor' | 'janitor' | 'reconciler';
+type Role = 'planner' | 'enactor' | 'janitor' | 'reconciler' | 'checker';
+
+/**
+ * Errors the production classes log on purpose in checkers mode — a plan held by the capacity guard, a checker
+ * that doubts itself — are alarms doing their job, not bugs; any other error line is still a violation.
+ */
+const expectedErrorLines = [/^plan withdraws .* above safety\.maxWithdrawnCapacityFraction/, /^most targets failed at once: suspecting this checker/];
 
 interface ActorEntry {
   slot: ActorSlot;
@@ -67,7 +77,9 @@ class SafeWorld {
   readonly checker: Checker;
   readonly trace: Trace | null;
   readonly actors: ActorEntry[] = [];
+  /** The true health in checkers mode; in direct mode also what the store holds. */
   readonly health = new Map<string, HealthState>();
+  readonly healthWorld: HealthWorld | null;
   readonly targets: string[];
   /** The inventory the planners see: the scenario's endpoints minus those an operator removed for now. */
   inventory: EndpointSpec[];
@@ -82,7 +94,9 @@ class SafeWorld {
     this.random = createRandom(seed);
     const derived = deriveScenario(this.random.fork());
     const withRemovals = options.removals !== false ? { ...derived, removalMeanMs } : derived;
-    this.scenario = options.adjust === undefined ? withRemovals : options.adjust(withRemovals);
+    const health = deriveHealth(seed, withRemovals.endpoints, withRemovals.safetyPhaseMs);
+    const withHealth = { ...withRemovals, endpoints: health.endpoints, health: health.health };
+    this.scenario = options.adjust === undefined ? withHealth : options.adjust(withHealth);
     this.trace = options.trace === true ? new Trace(traceLinesMax) : null;
     this.targets = this.scenario.endpoints.flatMap((endpoint) => endpoint.targets.map((target) => target.id));
     this.inventory = [...this.scenario.endpoints];
@@ -90,14 +104,27 @@ class SafeWorld {
     this.providerState = new MemoryProviderState({ ignoreExpectedVersion: options.mutant === 'no-cas', ignoreRemovals: options.mutant === 'no-removal-tombstone' });
     this.faults = new FaultInjector(this.scheduler, this.random.fork(), this.scenario.faults, this.trace);
     this.checker = new Checker(this.storeState, this.providerState, { skewMaxMs: this.scenario.skewMaxMs });
+    this.healthWorld = this.scenario.health.mode === 'checkers' ? this.createHealthWorld() : null;
     const logger = runLogger((line) => this.errorLogged(line));
     this.log = logger.log;
     this.releaseLog = logger.release;
   }
 
+  /**
+   * The checkers' store calls wait like everyone's but never fail (their injector stays disabled): a checker's
+   * fault is its partition, and H1 relies on a bounded delay from reading the views to writing the health.
+   */
+  private createHealthWorld(): HealthWorld {
+    const faults = new FaultInjector(this.scheduler, this.random.fork(), this.scenario.faults, this.trace);
+    faults.enabled = false;
+    const note = (actor: string, text: string): void => this.note(actor, text);
+    return new HealthWorld(this.scenario.health, this.scenario.endpoints, { truth: this.health, stats: this.stats, faults, note, tracing: this.trace !== null, skewMaxMs: this.scenario.skewMaxMs });
+  }
+
   /** An error a production loop caught and logged: only injected faults (and assertions, reported when the loop stops) may get there. */
   private errorLogged(line: ErrorLine): void {
     if (line.errorType === 'InjectedFault' || line.errorType === 'InvariantViolation') return;
+    if (line.errorType === null && this.healthWorld !== null && expectedErrorLines.some((pattern) => pattern.test(line.message))) return;
     const message = `unexpected error logged: ${line.message}${line.errorType === null ? '' : ` (${line.errorType}: ${line.errorMessage})`}`;
     this.violations.push({ invariant: 'internal', name: '*', step: this.scheduler.stepCount, atMs: this.scheduler.nowMs, message });
     this.note('CHECKER', message);
@@ -120,7 +147,8 @@ class SafeWorld {
   /** A fresh incarnation: new wrappers, a new production object, no memory of the previous one. */
   startActor(entry: ActorEntry, startDelayMs: number): void {
     const { slot } = entry;
-    const store = faultyStore(new MemoryStore(this.storeState, entry.clock, slot.id), this.faults, slot);
+    const faults = entry.role === 'checker' ? this.healthWorld!.faults : this.faults;
+    const store = faultyStore(new MemoryStore(this.storeState, entry.clock, slot.id), faults, slot);
     const provider = faultyProvider(new MemoryProvider(this.providerState, slot.id), this.faults, slot);
     const run = this.buildRole(entry, store, provider);
     entry.running = true;
@@ -138,11 +166,19 @@ class SafeWorld {
     const base = { clock: entry.clock, log: this.log };
     switch (entry.role) {
       case 'planner': {
+        const maxWithdrawnCapacityFraction = scenario.health.maxWithdrawnCapacityFraction;
         const planner = new Planner(
-          { id, zone: scenario.zone, intervalMs: timing.plannerIntervalMs, leaseTtlMs: timing.plannerLeaseTtlMs, safety: { maxChangedFraction: 0.3, minNamesForThreshold: 10 } },
+          { id, zone: scenario.zone, intervalMs: timing.plannerIntervalMs, leaseTtlMs: timing.plannerLeaseTtlMs, safety: { maxChangedFraction: 0.3, minNamesForThreshold: 10, maxWithdrawnCapacityFraction } },
           { ...base, store, inventory: () => this.inventory },
         );
+        if (this.options.mutant === 'capacity-guard-counts-names') guardCountsNames(planner, maxWithdrawnCapacityFraction);
         return () => planner.run(signal);
+      }
+      case 'checker': {
+        const world = this.healthWorld!;
+        const checkerStore = world.checkerStore(id, store, this.options.mutant === 'quorum-any-down');
+        const checker = new HealthChecker({ ...scenario.health.checker, id }, { ...base, store: checkerStore, rng: entry.random, inventory: () => this.inventory, probe: world.probeFor(id) });
+        return () => checker.run(signal);
       }
       case 'enactor': {
         const enactor = new Enactor(
@@ -200,12 +236,15 @@ class SafeWorld {
     next();
   }
 
+  /** A target's true health flips; in direct mode the store learns it at once, in checkers mode only by probing. */
   flipHealth(): void {
     const target = this.random.pick(this.targets);
     const state: HealthState = this.health.get(target) === 'down' ? 'up' : 'down';
     this.health.set(target, state);
-    this.storeState.health.set(target, { target, state, source: 'sim', updatedAtMs: this.scheduler.nowMs });
-    this.storeState.mutations += 1;
+    if (this.healthWorld === null) {
+      this.storeState.health.set(target, { target, state, source: 'sim', updatedAtMs: this.scheduler.nowMs });
+      this.storeState.mutations += 1;
+    }
     this.stats.healthFlips += 1;
     this.note('operator', `health ${target} → ${state}`);
   }
@@ -284,6 +323,7 @@ class SafeWorld {
     this.scheduleEvery(scenario.pauseMeanMs, 'pause', () => this.pauseOne());
     this.scheduleEvery(scenario.driftMeanMs, 'drift', () => this.driftOne());
     this.scheduleEvery(scenario.removalMeanMs, 'removal', () => this.removeOne());
+    this.healthWorld?.schedule(simulationStartMs, () => this.faultsOn);
   }
 
   stopFaults(): void {
@@ -294,6 +334,7 @@ class SafeWorld {
       if (!entry.running) this.startActor(entry, 0);
     }
     this.note('sim', '--- faults stop: liveness phase (L1) ---');
+    this.healthWorld?.settle();
   }
 
   private convergedAt = { storeMutations: -1, providerVersion: -1, value: false };
@@ -350,11 +391,20 @@ async function runPhase(world: SafeWorld, untilMs: number, stopWhen: (() => bool
 
 function checkStep(world: SafeWorld, info: StepInfo): boolean {
   if (world.violations.length > 0) return false;
-  const violation = world.checker.check(info);
+  const violation = world.checker.check(info) ?? world.healthWorld?.check(info) ?? null;
   if (violation === null) return true;
   world.violations.push(violation);
   world.note('CHECKER', `VIOLATION ${violation.invariant} ${violation.name}: ${violation.message}`);
   return false;
+}
+
+function describeHealth(scenario: Scenario): string {
+  const { health } = scenario;
+  if (health.mode === 'direct') return '';
+  const pools = scenario.endpoints.filter((endpoint) => endpoint.targets.some((target) => target.pool === 'secondary')).length;
+  const loss = health.azLoss === null ? 'no AZ loss' : `${health.azLoss.az} lost at +${health.azLoss.atMs}ms${health.azLoss.recoverAfterMs === null ? ' for good' : ` for ${health.azLoss.recoverAfterMs}ms`}`;
+  const partition = health.partition === null ? 'no partition' : `checker-${health.partition.checker + 1} cut off (${health.partition.kind}) at +${health.partition.atMs}ms for ${health.partition.durationMs}ms`;
+  return `; health by ${health.checkers} checkers (rise ${health.checker.rise}, fall ${health.checker.fall}), ${pools} name(s) with a secondary pool, ${loss}, ${partition}`;
 }
 
 export function runSafe(seed: bigint, options: SafeRunOptions = {}): Promise<RunResult> {
@@ -364,11 +414,12 @@ export function runSafe(seed: bigint, options: SafeRunOptions = {}): Promise<Run
 async function simulate(seed: bigint, options: SafeRunOptions): Promise<RunResult> {
   const world = new SafeWorld(seed, options);
   const { scenario } = world;
-  world.note('sim', `seed ${seed}: ${scenario.endpoints.length} names, ${scenario.enactors} enactors, ${scenario.planners} planners, retain ${scenario.retainGenerations}, skew ±${scenario.skewMaxMs}ms${options.mutant ? `, MUTANT ${options.mutant}` : ''}`);
+  world.note('sim', `seed ${seed}: ${scenario.endpoints.length} names, ${scenario.enactors} enactors, ${scenario.planners} planners, retain ${scenario.retainGenerations}, skew ±${scenario.skewMaxMs}ms${describeHealth(scenario)}${options.mutant ? `, MUTANT ${options.mutant}` : ''}`);
   for (let index = 1; index <= scenario.planners; index += 1) world.addActor(`planner-${index}`, 'planner');
   for (let index = 1; index <= scenario.enactors; index += 1) world.addActor(`enactor-${index}`, 'enactor');
   world.addActor('janitor', 'janitor');
   if (options.mutant !== 'reconciler-off') world.addActor('reconciler', 'reconciler');
+  for (let index = 0; index < scenario.health.checkers; index += 1) world.addActor(world.healthWorld!.checkerId(index), 'checker');
   for (const entry of world.actors) world.startActor(entry, world.random.int(scenario.timing.enactorPollMs));
   world.startFaults();
 
@@ -380,15 +431,22 @@ async function simulate(seed: bigint, options: SafeRunOptions): Promise<RunResul
     const livenessEndMs = safetyEndMs + scenario.livenessBoundMs;
     const sound = await runPhase(world, livenessEndMs, () => world.converged());
     if (sound && world.converged()) convergedAfterMs = world.scheduler.nowMs - safetyEndMs;
-    else if (sound) {
-      const stuck = firstUnconverged(world.storeState, world.providerState);
-      const name = stuck?.name ?? '*';
-      const detail = stuck?.detail ?? 'the planner still has changes to publish';
-      world.violations.push({ invariant: 'L1', name, step: world.scheduler.stepCount, atMs: world.scheduler.nowMs, message: `not converged ${scenario.livenessBoundMs}ms after the faults stopped: ${detail}` });
-      world.note('CHECKER', `VIOLATION L1 ${name}: ${detail}`);
-    }
+    else if (sound) notConverged(world);
   }
   return finish(world, convergedAfterMs);
+}
+
+/** The liveness bound passed unconverged: H2 when a name still serves the lost AZ, L1 otherwise. */
+function notConverged(world: SafeWorld): void {
+  const azStuck = world.healthWorld?.azLossUnconverged(world.inventory, world.providerState) ?? null;
+  const stuck = azStuck ?? firstUnconverged(world.storeState, world.providerState);
+  const invariant = azStuck === null ? 'L1' : 'H2';
+  const name = stuck?.name ?? '*';
+  const guard = world.storeState.alarms.get('capacity-guard\u0000*');
+  const held = guard !== undefined && guard.clearedAtMs === null ? ` (capacity guard: ${guard.message})` : '';
+  const detail = `${stuck?.detail ?? 'the planner still has changes to publish'}${held}`;
+  world.violations.push({ invariant, name, step: world.scheduler.stepCount, atMs: world.scheduler.nowMs, message: `not converged ${world.scenario.livenessBoundMs}ms after the faults stopped: ${detail}` });
+  world.note('CHECKER', `VIOLATION ${invariant} ${name}: ${detail}`);
 }
 
 function finish(world: SafeWorld, convergedAfterMs: number | null): RunResult {
@@ -405,6 +463,8 @@ function finish(world: SafeWorld, convergedAfterMs: number | null): RunResult {
   stats.supersededWrites = world.providerState.supersededWrites;
   stats.redundantWrites = world.checker.redundantWrites;
   stats.applies = world.checker.applies;
+  stats.capacityHolds = world.storeState.counters.get('planner_capacity_holds') ?? 0;
+  stats.secondaryServed = world.healthWorld?.secondaryServed(world.providerState) ?? 0;
   return {
     seed: world.seed, mode: 'safe', mutant: world.options.mutant ?? null, removals: world.options.removals !== false, violations: world.violations.slice(0, 1),
     steps: world.scheduler.stepCount, virtualMs: world.scheduler.nowMs - simulationStartMs, convergedAfterMs, stats,

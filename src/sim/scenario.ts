@@ -1,6 +1,7 @@
 import type { SimRandom } from './random.js';
 import type { FaultSettings } from './faults.js';
 import type { EndpointSpec } from '../domain/types.js';
+import { directHealth, type HealthScenario } from './health.js';
 
 /**
  * Everything a safe-mode run varies, derived from its seed: how many actors
@@ -38,6 +39,8 @@ export interface Scenario {
    * runSafe turns it on unless told `removals: false`.
    */
   removalMeanMs: number;
+  /** Where health comes from: direct store writes, or production checkers probing the true health (health.ts). */
+  health: HealthScenario;
   timing: Timing;
 }
 
@@ -101,6 +104,7 @@ export function deriveScenario(random: SimRandom): Scenario {
     pauseMeanMs: random.pick([0, 200, 500]),
     driftMeanMs: random.pick([0, 300]),
     removalMeanMs: 0,
+    health: directHealth,
     timing,
   };
 }

@@ -8,9 +8,13 @@ export type SimMode = 'safe' | 'legacy';
  * - no-cas: the provider ignores expectedVersion (no conditional write);
  * - janitor-ignores-holds: the janitor's floor ignores enactors' held generations;
  * - janitor-ignores-served: the janitor deletes versions without looking at the served generation;
- * - reconciler-off: no reconciler runs (drift is never repaired).
+ * - reconciler-off: no reconciler runs (drift is never repaired);
+ * - no-removal-tombstone: the provider forgets that a plan removed a name;
+ * - quorum-any-down: the checkers' vote takes any single checker's 'down' (health.ts; caught by H1);
+ * - capacity-guard-counts-names: the planner's capacity guard counts names, not capacity (health.ts; caught by H2).
+ * The last two bite only in seeds whose health comes from checkers (health.ts).
  */
-export const mutantNames = ['no-cas', 'janitor-ignores-holds', 'janitor-ignores-served', 'reconciler-off', 'no-removal-tombstone'] as const;
+export const mutantNames = ['no-cas', 'janitor-ignores-holds', 'janitor-ignores-served', 'reconciler-off', 'no-removal-tombstone', 'quorum-any-down', 'capacity-guard-counts-names'] as const;
 export type MutantName = (typeof mutantNames)[number];
 
 export interface RunStats {
@@ -30,6 +34,14 @@ export interface RunStats {
   healthFlips: number;
   /** Writes that changed neither generation nor records (counted, not a violation: only the version moved). */
   redundantWrites: number;
+  /** Checkers mode (health.ts): AZs lost at once, checkers cut off from the targets, targets the checkers wrote down. */
+  azLosses: number;
+  checkerPartitions: number;
+  checkerWithdrawals: number;
+  /** Planner passes whose health withdrawals the capacity guard held. */
+  capacityHolds: number;
+  /** Names serving a target of their secondary pool when the run ended (a failover). */
+  secondaryServed: number;
 }
 
 export interface RunResult {
@@ -49,5 +61,5 @@ export interface RunResult {
 }
 
 export function emptyStats(): RunStats {
-  return { generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0, removals: 0, supersededWrites: 0, healthFlips: 0, redundantWrites: 0 };
+  return { generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0, removals: 0, supersededWrites: 0, healthFlips: 0, redundantWrites: 0, azLosses: 0, checkerPartitions: 0, checkerWithdrawals: 0, capacityHolds: 0, secondaryServed: 0 };
 }

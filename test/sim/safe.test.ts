@@ -57,6 +57,8 @@ const expectedInvariant: Record<MutantName, string[]> = {
   'janitor-ignores-served': ['S4', 'S3'],
   'reconciler-off': ['L1'],
   'no-removal-tombstone': ['S2'],
+  'quorum-any-down': ['H1'],
+  'capacity-guard-counts-names': ['H2'],
 };
 
 for (const mutant of mutantNames) {
