@@ -1,6 +1,6 @@
-// Goal: the quorum rule alone — a target is down only when a strict majority of the live, non-suspect checkers
-// see it down; a tie keeps it up; stale and self-doubting checkers do not vote; the writer is the live checker
-// with the smallest id. Method: the pure functions of src/health/quorum.ts over hand-made views.
+// Goal: the quorum rule alone — a target is down only when a strict majority of the live checkers see it down;
+// a tie keeps it up; a stale checker does not count, a self-doubting one counts as seeing nothing down (so a lone
+// cut-off checker can never be a majority of one); the writer is the live checker with the smallest id. Method: the pure functions of src/health/quorum.ts over hand-made views.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aggregatorOf, decideByQuorum } from '../../src/health/quorum.js';
@@ -21,10 +21,14 @@ test('a strict majority of voting checkers decides; a tie keeps the target up', 
   assert.equal(decideByQuorum([view('a', ['x'])], ['x'], now).states.get('x'), 'down', 'one checker alone is its own majority');
 });
 
-test('stale and self-doubting checkers do not vote; with no voter there is no decision', () => {
+test('a stale checker does not count; a suspect one counts as seeing nothing down; with no trusted view there is no decision', () => {
   const decision = decideByQuorum([view('a', ['x'], { expired: true }), view('b', ['x'], { suspect: true }), view('c', [])], ['x'], now);
-  assert.deepEqual(decision.voters, ['c']);
+  assert.deepEqual([decision.voters, decision.live], [['c'], 2]);
   assert.equal(decision.states.get('x'), 'up');
+  // The simulator's counterexample: the honest checkers doubt themselves during a burst; the cut-off one is no majority.
+  const burst = decideByQuorum([view('a', ['x', 'y']), view('b', ['x'], { suspect: true }), view('c', ['x'], { suspect: true })], ['x', 'y'], now);
+  assert.deepEqual([...burst.states], [['x', 'up'], ['y', 'up']], 'one of three live checkers is not a majority');
+  assert.equal(decideByQuorum([view('a', ['x']), view('b', ['x'], { suspect: true })], ['x'], now).states.get('x'), 'up', 'one of two is a tie');
   assert.equal(decideByQuorum([view('a', ['x'], { suspect: true })], ['x'], now).states.size, 0);
   assert.equal(decideByQuorum([], ['x'], now).states.size, 0);
 });

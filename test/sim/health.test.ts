@@ -36,11 +36,10 @@ test(`checkers mode: ${checkerSeedsRun} seeds with AZ losses, a checker cut off 
   for (const [event, count] of Object.entries(totals)) assert.ok(count > 0, `${event} happened (${count})`);
 });
 
-test('H1 witnesses: a checker cut off decides alone while the other two doubt themselves', {
-  todo: 'src/health/quorum.ts divides by the non-suspect voters; DESIGN.md §4a asks for a majority of the live checkers',
-}, async () => {
-  // Seeds found by this simulator: a burst of real failures makes the two honest checkers suspect themselves, so
-  // the checker whose probes all fail is the only voter, a majority of one, and withdraws a target that is up.
+test('H1 witnesses: a checker cut off is no majority while the other two doubt themselves', async () => {
+  // Seeds found by this simulator: a burst of real failures makes the two honest checkers suspect themselves. When
+  // the quorum divided by the non-suspect checkers only, the cut-off checker was a majority of one and withdrew a
+  // target that was up; a suspect checker now counts as live and seeing nothing down.
   for (const seed of [2120n, 7220n, 9566n]) {
     const result = await runSafe(seed, {});
     assert.equal(result.violations.length, 0, `seed ${seed}: ${JSON.stringify(result.violations[0])}`);
