@@ -11,6 +11,11 @@ export interface PlanInput {
   /** The newest plan: record-set key by name (removed names absent). */
   current: ReadonlyMap<string, string>;
   /**
+   * Names the newest plan serves failing open (every target was down): the targets they stop serving were down,
+   * so leaving fail-open withdraws no healthy capacity. Absent: none (the guard then counts them, erring strict).
+   */
+  failingOpen?: ReadonlySet<string>;
+  /**
    * Incremental planning: evaluate only these indices of `endpoints` (those
    * whose targets' health changed) and skip the search for removed names.
    * Omitted: evaluate everything.
@@ -117,6 +122,7 @@ export function computePlan(input: PlanInput): PlanComputation {
       operatorChanged += 1;
       continue;
     }
+    if (input.failingOpen?.has(endpoint.name) === true) continue; // a recovery from fail-open: nothing healthy leaves
     // The capacity a name loses is net: failing back from a secondary to its primaries withdraws nothing.
     const kept = new Set(desired.records.map((record) => record.target));
     const before = targetsOfKey(currentKey);
