@@ -50,7 +50,10 @@ export interface Provider {
    * go of the old versions of removed names.
    */
   readRemovals(names: readonly string[]): Promise<Map<string, Generation>>;
-  /** Conditional writes, each compared and applied atomically (per name at least). */
+  /**
+   * Conditional writes, each compared and applied atomically (per name at least). Every provider's `apply`
+   * goes through the guard (guard.ts: GuardedProvider), which asserts the rules common to all of them.
+   */
   apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]>;
   close(): Promise<void>;
 }

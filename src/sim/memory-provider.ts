@@ -1,7 +1,7 @@
 import { assert } from '../util/assert.js';
-import { validateRecordSet } from '../domain/validate.js';
 import { recordSetKey, type Generation, type RecordEntry } from '../domain/types.js';
-import type { ApplyChange, ApplyOutcome, Provider, ServedState } from '../providers/types.js';
+import { GuardedProvider, type FoundMarker, type GuardedChange, type SwapOutcome } from '../providers/guard.js';
+import type { ServedState } from '../providers/types.js';
 
 /**
  * An in-memory Provider with the semantics of `BuiltinSqliteProvider`
@@ -29,7 +29,10 @@ export interface ServedWrite {
 }
 
 export interface MemoryProviderSwitches {
-  /** Mutant "no-cas": apply ignores expectedVersion, and with it the last-line S2 assertion (a provider without a conditional write). */
+  /**
+   * Mutant "no-cas": apply ignores expectedVersion (a provider without a conditional write): it does not look at
+   * what it overwrites, so it reports no replaced generation and the guard's S2 check has nothing to compare.
+   */
   ignoreExpectedVersion?: boolean;
   /** Mutant "no-removal-tombstone": a removal leaves no tombstone, so a stale first write can bring the name back. */
   ignoreRemovals?: boolean;
@@ -61,10 +64,22 @@ function toState(name: string, row: ServedRow): ServedState {
   return { name, generation: row.generation, version: String(row.version), records: row.records.map((record) => ({ ...record })) };
 }
 
-export class MemoryProvider implements Provider {
+function foundOf(row: ServedRow): FoundMarker {
+  return { generation: row.generation, version: String(row.version) };
+}
+
+/** The generation a write replaced; a provider without a conditional write does not look, so it cannot say. */
+function replacedOf(row: ServedRow | undefined, unconditional: boolean): Generation | null {
+  return row === undefined || unconditional ? null : row.generation;
+}
+
+/** Guarded like every provider (src/providers/guard.ts): `apply` checks the changes and these outcomes. */
+export class MemoryProvider extends GuardedProvider {
   readonly kind = 'memory';
 
-  constructor(readonly state: MemoryProviderState, private readonly writer: string) {}
+  constructor(readonly state: MemoryProviderState, private readonly writer: string) {
+    super();
+  }
 
   async read(names: readonly string[]): Promise<Map<string, ServedState>> {
     const states = new Map<string, ServedState>();
@@ -89,47 +104,62 @@ export class MemoryProvider implements Provider {
     return names.map((name) => toState(name, this.state.served.get(name)!));
   }
 
-  async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
-    const outcomes: ApplyOutcome[] = [];
-    for (const change of changes) outcomes.push(this.applyOne(change));
-    return outcomes;
+  protected async compareAndSwap(changes: readonly GuardedChange[]): Promise<SwapOutcome[]> {
+    return changes.map((change) => (change.records === null
+      ? this.removeOne(change)
+      : this.writeOne(change, change.records)));
   }
 
-  private applyOne(change: ApplyChange): ApplyOutcome {
+  /** A removal deletes the row only if its version is the one read (a removal of an absent name writes nothing). */
+  private removeOne(change: GuardedChange & { records: null }): SwapOutcome {
     const state = this.state;
     const row = state.served.get(change.name);
     const unconditional = state.switches.ignoreExpectedVersion === true;
-    const versionMatches = row === undefined ? change.expectedVersion === null : String(row.version) === change.expectedVersion;
-    if (change.records === null) {
-      // A removal deletes the row only if its version is the one read (a removal of an absent name writes nothing).
-      if (row === undefined || (!versionMatches && !unconditional)) return { name: change.name, outcome: 'conflict' };
-      // As an update: a matching version with a lower generation is a caller bug, made loud (S2).
-      assert(unconditional || change.generation >= row.generation, 'S2', `${change.name}: removing at generation ${change.generation} over ${row.generation}`);
-      state.versionLast += 1;
-      state.served.delete(change.name);
-      if (state.switches.ignoreRemovals !== true) state.removals.set(change.name, change.generation);
-      state.writes.push({ name: change.name, writer: this.writer, kind: 'remove', generation: change.generation, before: row, after: null });
-      return { name: change.name, outcome: 'applied', version: String(state.versionLast) };
-    }
-    // The last line of defence for S1 at the place that serves DNS: never write an invalid or empty set.
-    const problems = validateRecordSet(change.name, change.records);
-    assert(problems.length === 0, 'S1', problems.join('; '));
+    if (row === undefined) return { name: change.name, outcome: 'conflict', found: null };
+    if (!unconditional && !this.compares(row, change)) return this.conflict(change, row);
+    state.versionLast += 1;
+    state.served.delete(change.name);
+    if (state.switches.ignoreRemovals !== true) state.removals.set(change.name, change.generation);
+    const generation = change.generation;
+    state.writes.push({ name: change.name, writer: this.writer, kind: 'remove', generation, before: row, after: null });
+    return this.applied(change, row, unconditional);
+  }
+
+  private writeOne(change: GuardedChange, records: RecordEntry[]): SwapOutcome {
+    const state = this.state;
+    const row = state.served.get(change.name);
+    const unconditional = state.switches.ignoreExpectedVersion === true;
     if (!unconditional) {
-      if (!versionMatches) return { name: change.name, outcome: 'conflict' };
+      if (row !== undefined && !this.compares(row, change)) return this.conflict(change, row);
+      if (row === undefined && change.expectedVersion !== null) return this.conflict(change, row);
       const removal = row === undefined ? state.removals.get(change.name) : undefined;
       if (removal !== undefined && removal >= change.generation) {
         state.supersededWrites += 1;
         return { name: change.name, outcome: 'superseded', generation: removal };
       }
-      // As in the SQLite provider: a matching version with a lower generation is a caller bug, made loud (S2).
-      assert(row === undefined || change.generation >= row.generation, 'S2', `${change.name}: writing generation ${change.generation} over ${row?.generation}`);
     }
     state.versionLast += 1;
-    const after: ServedRow = { generation: change.generation, version: state.versionLast, records: change.records.map((record) => ({ ...record })) };
+    const copy = records.map((record) => ({ ...record }));
+    const after: ServedRow = { generation: change.generation, version: state.versionLast, records: copy };
     state.served.set(change.name, after);
     state.removals.delete(change.name);
-    state.writes.push({ name: change.name, writer: this.writer, kind: 'apply', generation: change.generation, before: row ?? null, after });
-    return { name: change.name, outcome: 'applied', version: String(state.versionLast) };
+    const write = { name: change.name, writer: this.writer, generation: change.generation, before: row ?? null, after };
+    state.writes.push({ ...write, kind: 'apply' });
+    return this.applied(change, row, unconditional);
+  }
+
+  private conflict(change: GuardedChange, row: ServedRow | undefined): SwapOutcome {
+    return { name: change.name, outcome: 'conflict', found: row === undefined ? null : foundOf(row) };
+  }
+
+  private applied(change: GuardedChange, row: ServedRow | undefined, unconditional: boolean): SwapOutcome {
+    const version = String(this.state.versionLast);
+    return { name: change.name, outcome: 'applied', version, replaced: replacedOf(row, unconditional) };
+  }
+
+  /** The compare, as the SQLite provider's WHERE clause: the version read, and no lower generation. */
+  private compares(row: ServedRow, change: GuardedChange): boolean {
+    return String(row.version) === change.expectedVersion && row.generation <= change.generation;
   }
 
   async close(): Promise<void> {}

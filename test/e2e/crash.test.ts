@@ -1,17 +1,22 @@
 // Goal: an enactor killed with SIGKILL in the middle of an apply (its write
 // transaction open and half written) breaks no invariant, and the rest of the
 // system converges; repeated 24 times. Method: enactors az1 and az2 run
-// normally; az3 runs with the test-only DNSPLANE_TEST_APPLY_SPIN_MS, which
-// holds its write transaction open halfway through every apply, and is killed
-// while it is working (its heartbeat holds a generation it has not finished),
-// then restarted. The real Planner churns health in this process and the
-// invariant checker samples throughout.
+// normally; az3 runs as spinning-enactor.ts, the production enactor role
+// whose SQLite provider is given the test-only hook that holds its write
+// transaction open halfway through every apply, and is killed while it is
+// working (its heartbeat holds a generation it has not finished), then
+// restarted as a plain `dnsplane enactor`. The real Planner churns health in
+// this process and the invariant checker samples throughout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pollUntil } from '../helpers/env.js';
+import { fileURLToPath } from 'node:url';
+import { pollUntil, spawnProcess } from '../helpers/env.js';
 import { churningPlanner, InvariantChecker, seeded, startCluster, waitConverged } from './harness.js';
 
 const killsMin = 24;
+const spinningEnactor = fileURLToPath(new URL('./spinning-enactor.ts', import.meta.url));
+/** How long az3 holds its write transaction open, half written, in every apply. */
+const applySpinMs = 40;
 
 test(`SIGKILL an enactor mid-apply ${killsMin} times: no invariant breaks and all converge`, async () => {
   const cluster = startCluster(40, {
@@ -29,7 +34,10 @@ test(`SIGKILL an enactor mid-apply ${killsMin} times: no invariant breaks and al
     let kills = 0;
     while (kills < killsMin) {
       const spawnedAtMs = Date.now();
-      const victim = cluster.spawnRole(['enactor', '--id', 'az3'], { DNSPLANE_TEST_APPLY_SPIN_MS: '40' });
+      const paths = ['--config', cluster.configPath, '--data', cluster.data];
+      const args = ['--import', 'tsx', spinningEnactor, '--id', 'az3', ...paths, '--spin-ms', String(applySpinMs)];
+      const victim = spawnProcess(process.execPath, args);
+      cluster.children.push(victim);
       // Keep publishing until this incarnation of az3 is seen mid-generation, then kill it a random moment later.
       await pollUntil(async () => {
         await churnOnce();

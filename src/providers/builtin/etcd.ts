@@ -6,7 +6,8 @@ import { validateRecordSet } from '../../domain/validate.js';
 import { decodeRecords, encodeRecords } from '../../store/sqlite/codec.js';
 import { compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, writeConcurrency, type EtcdConnectionOptions, type KeyValue } from '../../store/etcd/client.js';
 import { keys, pad } from '../../store/etcd/keys.js';
-import type { ApplyChange, ApplyOutcome, Provider, ServedState } from '../types.js';
+import { GuardedProvider, type FoundMarker, type GuardedChange, type SwapOutcome } from '../guard.js';
+import type { ServedState } from '../types.js';
 import type { ServedChange } from './sqlite.js';
 import type { ServedSource } from '../../dns/source.js';
 import { EtcdStore } from '../../store/etcd/store.js';
@@ -19,7 +20,8 @@ import { EtcdStore } from '../../store/etcd/store.js';
  * records and marker change together; the marker's version is the key's
  * mod revision. `apply` is a compare-and-swap per name (DESIGN.md §3):
  * nested transactions inside one etcd transaction, each comparing the
- * name's mod revision (and that the generation does not go back).
+ * name's mod revision (and that the generation does not go back); the
+ * guard (guard.ts) checks what it reports.
  */
 
 /** Names written per etcd transaction (one nested transaction each, below etcd's 128 ops). */
@@ -46,11 +48,12 @@ export function decodeServed(name: string, kv: KeyValue): ServedState {
   return { name, generation, version: String(revisionOf(kv.mod_revision)), records };
 }
 
-export class BuiltinEtcdProvider implements Provider {
+export class BuiltinEtcdProvider extends GuardedProvider {
   readonly kind = 'builtin';
   readonly etcd: EtcdConnection;
 
   constructor(options: EtcdConnectionOptions) {
+    super();
     this.etcd = new EtcdConnection(options);
   }
 
@@ -90,34 +93,37 @@ export class BuiltinEtcdProvider implements Provider {
 
   /**
    * One nested transaction: compare this name's marker, write or delete; on
-   * failure read it (to check S2). A removal also writes the name's removal
-   * tombstone; a first write must find the name absent and either no
-   * tombstone or one below its generation. etcd compares are all-of, so that
-   * "either" is a second transaction nested in the failure branch of the
-   * first: [absent, no tombstone] else [absent, tombstone < generation].
+   * failure read it (for the guard's S2 check). A removal also writes the
+   * name's removal tombstone; a first write must find the name absent and
+   * either no tombstone or one below its generation. etcd compares are
+   * all-of, so that "either" is a second transaction nested in the failure
+   * branch of the first: [absent, no tombstone] else [absent, tombstone < generation].
    */
-  private conditionalWrite(change: ApplyChange): IRequestOp | null {
+  private conditionalWrite(change: GuardedChange): IRequestOp {
     const key = this.etcd.key(keys.served(change.name));
     const removedKey = this.etcd.key(keys.removed(change.name));
-    // A write over a served name (an update or a removal): the version read, and no lower generation (S2). The value
-    // starts with the zero-padded generation, so "value < pad(g + 1)" means "generation <= g".
-    const overServed = (success: IRequestOp[]): IRequestOp => ({
+    // A write over a served name (an update or a removal): the version read, and no lower generation. The value
+    // starts with the zero-padded generation, so "value < pad(g + 1)" means "generation <= g". The previous
+    // value comes back with the write: the generation it replaced, for the guard.
+    const overServed = (expectedVersion: string, success: IRequestOp[]): IRequestOp => ({
       request_txn: {
-        compare: [compare.modified(key, Number(change.expectedVersion)), compare.valueLess(key, pad(change.generation + 1))],
+        compare: [compare.modified(key, Number(expectedVersion)), compare.valueLess(key, pad(change.generation + 1))],
         success,
         failure: [{ request_range: { key } }],
       },
     });
     if (change.records === null) {
-      // A removal needs the version that was read: never delete blind.
-      if (change.expectedVersion === null) return null;
-      return overServed([{ request_delete_range: { key } }, { request_put: { key: removedKey, value: Buffer.from(pad(change.generation)) } }]);
+      const removal: IRequestOp[] = [
+        { request_delete_range: { key, prev_kv: true } },
+        { request_put: { key: removedKey, value: Buffer.from(pad(change.generation)) } },
+      ];
+      return overServed(change.expectedVersion, removal);
     }
-    // The last line of defence for S1 at the place that serves DNS: never write an invalid or empty set.
-    const problems = validateRecordSet(change.name, change.records);
-    assert(problems.length === 0, 'S1', problems.join('; '));
-    const put: IRequestOp = { request_put: { key, value: Buffer.from(encodeServed(change.generation, change.records)) } };
-    if (change.expectedVersion !== null) return overServed([put]);
+    const value = Buffer.from(encodeServed(change.generation, change.records));
+    if (change.expectedVersion !== null) {
+      return overServed(change.expectedVersion, [{ request_put: { key, value, prev_kv: true } }]);
+    }
+    const put: IRequestOp = { request_put: { key, value } };
     const belowTombstone: IRequestOp = {
       request_txn: {
         compare: [compare.absent(key), compare.valueLess(removedKey, pad(change.generation))],
@@ -128,56 +134,60 @@ export class BuiltinEtcdProvider implements Provider {
     return { request_txn: { compare: [compare.absent(key), compare.absent(removedKey)], success: [put], failure: [belowTombstone] } };
   }
 
-  /** What a refused nested transaction answered: the name's key, and for a first write the tombstone (if any). */
-  private refusal(change: ApplyChange, result: ITxnResponse): ApplyOutcome {
-    if (change.expectedVersion !== null || change.records === null) {
-      this.assertNotBackwards(result.responses[0]?.response_range.kvs[0], change);
-      return { name: change.name, outcome: 'conflict' };
-    }
-    const inner = result.responses[0]!.response_txn;
-    if (inner.succeeded) return { name: change.name, outcome: 'applied', version: '' };
-    const current = inner.responses[0]?.response_range.kvs[0];
-    const tombstone = inner.responses[1]?.response_range.kvs[0];
-    if (current === undefined && tombstone !== undefined) return { name: change.name, outcome: 'superseded', generation: Number(tombstone.value.toString()) };
-    return { name: change.name, outcome: 'conflict' };
+  /** The marker a refused compare found, from the key's value read in its failure branch. */
+  private found(name: string, kv: KeyValue | undefined): FoundMarker | null {
+    if (kv === undefined) return null;
+    return { generation: decodeServed(name, kv).generation, version: String(revisionOf(kv.mod_revision)) };
   }
 
-  async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
-    assert(new Set(changes.map((change) => change.name)).size === changes.length, 'internal', 'apply writes each name at most once per call');
-    const slices: ApplyChange[][] = [];
+  /** The generation a successful update or removal replaced (a first write replaces nothing). */
+  private replaced(change: GuardedChange, result: ITxnResponse): number | null {
+    if (change.expectedVersion === null) return null;
+    const response = result.responses[0];
+    const previous = change.records === null
+      ? response?.response_delete_range.prev_kvs[0]
+      : response?.response_put.prev_kv;
+    return previous === undefined || previous === null ? null : decodeServed(change.name, previous).generation;
+  }
+
+  /** What a refused nested transaction answered: the name's key, and for a first write the tombstone (if any). */
+  private refusal(change: GuardedChange, result: ITxnResponse, version: string): SwapOutcome {
+    if (change.expectedVersion !== null || change.records === null) {
+      const current = result.responses[0]?.response_range.kvs[0];
+      return { name: change.name, outcome: 'conflict', found: this.found(change.name, current) };
+    }
+    const inner = result.responses[0]!.response_txn;
+    if (inner.succeeded) return { name: change.name, outcome: 'applied', version, replaced: null };
+    const current = inner.responses[0]?.response_range.kvs[0];
+    const tombstone = inner.responses[1]?.response_range.kvs[0];
+    if (current === undefined && tombstone !== undefined) {
+      return { name: change.name, outcome: 'superseded', generation: Number(tombstone.value.toString()) };
+    }
+    return { name: change.name, outcome: 'conflict', found: this.found(change.name, current) };
+  }
+
+  protected async compareAndSwap(changes: readonly GuardedChange[]): Promise<SwapOutcome[]> {
+    const slices: GuardedChange[][] = [];
     for (let start = 0; start < changes.length; start += applyNamesPerTxn) slices.push(changes.slice(start, start + applyNamesPerTxn));
-    // Slices hold distinct names, so they are independent writes: several go at once.
-    const answers: ApplyOutcome[][] = new Array(slices.length);
+    // Slices hold distinct names (the guard sees to it), so they are independent writes: several go at once.
+    const answers: SwapOutcome[][] = new Array(slices.length);
     await forEachConcurrently(slices, writeConcurrency, async (slice, index) => {
       answers[index] = await this.applySlice(slice);
     });
-    const outcomes = answers.flat();
-    assert(outcomes.length === changes.length, 'internal', 'one outcome per change');
-    return outcomes;
+    return answers.flat();
   }
 
-  private async applySlice(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
-    const writes = changes.map((change) => this.conditionalWrite(change));
-    const ops = writes.filter((op): op is IRequestOp => op !== null);
+  private async applySlice(changes: readonly GuardedChange[]): Promise<SwapOutcome[]> {
+    const ops = changes.map((change) => this.conditionalWrite(change));
     // Touching served-meta in the same transaction lets a follower tell by one read that it missed a write.
     ops.push({ request_put: { key: this.etcd.key(keys.servedMeta), value: Buffer.alloc(0) } });
     const response = await this.etcd.txn({ success: ops });
     const version = String(revisionOf(response.header.revision));
-    let next = 0;
-    return changes.map((change, index): ApplyOutcome => {
-      if (writes[index] === null) return { name: change.name, outcome: 'conflict' };
-      const result = response.responses[next]!.response_txn;
-      next += 1;
-      if (result.succeeded) return { name: change.name, outcome: 'applied', version };
-      const refused = this.refusal(change, result);
-      return refused.outcome === 'applied' ? { ...refused, version } : refused;
+    return changes.map((change, index): SwapOutcome => {
+      const result = response.responses[index]!.response_txn;
+      if (!result.succeeded) return this.refusal(change, result, version);
+      return { name: change.name, outcome: 'applied', version, replaced: this.replaced(change, result) };
     });
-  }
-
-  /** A refused write whose version did match can only mean a lower generation: a caller bug, made loud (S2). */
-  private assertNotBackwards(current: KeyValue | undefined, change: ApplyChange): void {
-    const versionMatched = current !== undefined && String(revisionOf(current.mod_revision)) === change.expectedVersion;
-    assert(!versionMatched, 'S2', `${change.name}: writing generation ${change.generation} over ${current === undefined ? '?' : decodeServed(change.name, current).generation}`);
   }
 
   /** Starts a local mirror that follows served records by watch (for DNS servers). */

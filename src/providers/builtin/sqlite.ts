@@ -1,13 +1,22 @@
 import { openDatabase, metaValue, type Db } from '../../store/sqlite/db.js';
-import { assert } from '../../util/assert.js';
-import { validateRecordSet } from '../../domain/validate.js';
 import { decodeRecords, encodeRecords } from '../../store/sqlite/codec.js';
-import type { ApplyChange, ApplyOutcome, Provider, ServedState } from '../types.js';
+import { GuardedProvider, type GuardedChange, type SwapOutcome } from '../guard.js';
+import type { ServedState } from '../types.js';
 
 interface ServedRow { name: string; generation: number; version: number; records: string }
 
 function toState(row: ServedRow): ServedState {
   return { name: row.name, generation: row.generation, version: String(row.version), records: decodeRecords(row.records) };
+}
+
+/** What only tests pass to the SQLite provider. */
+export interface SqliteProviderHooks {
+  /**
+   * Called inside the write transaction, halfway through every apply's
+   * changes (a test holds the transaction open there, half written, so that
+   * a kill lands mid-apply).
+   */
+  insideApply?: () => void;
 }
 
 /** A change seen by the DNS server's incremental refresh: a new state, or a removal (`state: null`). */
@@ -23,22 +32,13 @@ export interface ServedChange {
  * "address/weight/target,...") and the marker (generation, version). `apply` is one `BEGIN IMMEDIATE` transaction that compares each
  * name's version and writes records and marker together (DESIGN.md §3).
  */
-export class BuiltinSqliteProvider implements Provider {
+export class BuiltinSqliteProvider extends GuardedProvider {
   readonly kind = 'builtin';
   readonly db: Db;
-  /** Test-only (DNSPLANE_TEST_APPLY_SPIN_MS): hold the write transaction this long halfway through, so a kill lands mid-apply. */
-  private readonly spinMs: number;
 
-  constructor(path: string) {
+  constructor(path: string, private readonly hooks: SqliteProviderHooks = {}) {
+    super();
     this.db = openDatabase(path);
-    this.spinMs = Number(process.env.DNSPLANE_TEST_APPLY_SPIN_MS ?? 0) || 0;
-  }
-
-  private spinForTest(): void {
-    const until = Date.now() + this.spinMs;
-    while (Date.now() < until) {
-      // Busy-wait on purpose: the transaction must stay open, half written.
-    }
   }
 
   async read(names: readonly string[]): Promise<Map<string, ServedState>> {
@@ -72,65 +72,64 @@ export class BuiltinSqliteProvider implements Provider {
     return rows.map(toState);
   }
 
-  async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
+  /**
+   * The compare-and-swap, all names in one `BEGIN IMMEDIATE` transaction: a
+   * row changes only if its version is the one the caller read and its
+   * generation does not go back; a first write only over no row and no
+   * removal at or above it. The guard (guard.ts) checks what it reports.
+   */
+  protected async compareAndSwap(changes: readonly GuardedChange[]): Promise<SwapOutcome[]> {
     const db = this.db;
-    const insert = db.prepare('INSERT INTO served (name, generation, version, records) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING');
-    // The compare-and-swap: the row changes only if its version is the one the caller read and the generation does not go back.
-    const update = db.prepare('UPDATE served SET generation = ?, version = ?, records = ? WHERE name = ? AND version = ? AND generation <= ?');
+    const insert = db.prepare(
+      'INSERT INTO served (name, generation, version, records) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING');
+    const update = db.prepare(
+      'UPDATE served SET generation = ?, version = ?, records = ? WHERE name = ? AND version = ? AND generation <= ?');
     const remove = db.prepare('DELETE FROM served WHERE name = ? AND version = ? AND generation <= ?');
     const select = db.prepare('SELECT generation, version FROM served WHERE name = ?');
     const removedAt = db.prepare('SELECT generation FROM served_removals WHERE name = ?').pluck();
     const recordRemoval = db.prepare('INSERT OR REPLACE INTO served_removals (name, generation) VALUES (?, ?)');
     const forgetRemoval = db.prepare('DELETE FROM served_removals WHERE name = ?');
     const setVersion = db.prepare("UPDATE meta SET value = ? WHERE key = 'served_version'");
-    const run = db.transaction((): ApplyOutcome[] => {
-      const outcomes: ApplyOutcome[] = [];
+    const run = db.transaction((): SwapOutcome[] => {
+      const outcomes: SwapOutcome[] = [];
       let version = metaValue(db, 'served_version');
       for (const [index, change] of changes.entries()) {
-        if (this.spinMs > 0 && index === Math.floor(changes.length / 2)) this.spinForTest();
+        if (index === Math.floor(changes.length / 2)) this.hooks.insideApply?.();
+        const row = select.get(change.name) as { generation: number; version: number } | undefined;
+        const found = row === undefined ? null : { generation: row.generation, version: String(row.version) };
         const expected = change.expectedVersion === null ? null : Number(change.expectedVersion);
         let written: boolean;
         if (change.records === null) {
           // The delete trigger takes its tombstone version from meta, so meta must be current first.
           setVersion.run(version);
-          // A removal, like an update, never takes a name below its served generation (S2).
-          written = expected !== null && remove.run(change.name, expected, change.generation).changes === 1;
+          written = remove.run(change.name, expected, change.generation).changes === 1;
           if (written) {
             version = metaValue(db, 'served_version');
             recordRemoval.run(change.name, change.generation);
-          } else if (expected !== null) this.assertNotBackwards(select.get(change.name) as { generation: number; version: number } | undefined, change);
-        } else {
-          // The last line of defence for S1 at the place that serves DNS: never write an invalid or empty set.
-          const problems = validateRecordSet(change.name, change.records);
-          assert(problems.length === 0, 'S1', problems.join('; '));
-          const encoded = encodeRecords(change.records);
-          if (expected === null) {
-            const removal = removedAt.get(change.name) as number | undefined;
-            if (removal !== undefined && removal >= change.generation) {
-              outcomes.push({ name: change.name, outcome: 'superseded', generation: removal });
-              continue;
-            }
           }
+        } else {
+          const removal = expected === null ? removedAt.get(change.name) as number | undefined : undefined;
+          if (removal !== undefined && removal >= change.generation) {
+            outcomes.push({ name: change.name, outcome: 'superseded', generation: removal });
+            continue;
+          }
+          const encoded = encodeRecords(change.records);
           written = expected === null
             ? insert.run(change.name, change.generation, version + 1, encoded).changes === 1
             : update.run(change.generation, version + 1, encoded, change.name, expected, change.generation).changes === 1;
           if (written) {
             version += 1;
             if (expected === null) forgetRemoval.run(change.name);
-          } else if (expected !== null) this.assertNotBackwards(select.get(change.name) as { generation: number; version: number } | undefined, change);
+          }
         }
-        outcomes.push(written ? { name: change.name, outcome: 'applied', version: String(version) } : { name: change.name, outcome: 'conflict' });
+        outcomes.push(written
+          ? { name: change.name, outcome: 'applied', version: String(version), replaced: found?.generation ?? null }
+          : { name: change.name, outcome: 'conflict', found });
       }
       setVersion.run(version);
       return outcomes;
     });
     return run.immediate();
-  }
-
-  /** A refused update whose version did match can only mean a lower generation: a caller bug, made loud (S2). */
-  private assertNotBackwards(row: { generation: number; version: number } | undefined, change: ApplyChange): void {
-    const versionMatched = row !== undefined && String(row.version) === change.expectedVersion;
-    assert(!versionMatched, 'S2', `${change.name}: writing generation ${change.generation} over ${row?.generation}`);
   }
 
   /** Current high-water mark of served versions; the DNS server refreshes from here. */

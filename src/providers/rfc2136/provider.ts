@@ -1,8 +1,8 @@
 import type { Generation } from '../../domain/types.js';
 import { checkDnsName, isInZone, normalizeName } from '../../domain/names.js';
-import { validateRecordSet } from '../../domain/validate.js';
 import { assert } from '../../util/assert.js';
-import type { ApplyChange, ApplyOutcome, Provider, ServedState } from '../types.js';
+import { GuardedProvider, type GuardedChange, type SwapOutcome } from '../guard.js';
+import type { ServedState } from '../types.js';
 import { rfc2136Error, type ErrorContext } from './errors.js';
 import { decodeMarker, decodeTombstone, interpret, markerName, nameOfMarker, unparsedVersion } from './marker.js';
 import { TcpTransport } from './transport.js';
@@ -96,7 +96,7 @@ function sameRrset(a: MarkerRrset | null, b: MarkerRrset | null): boolean {
   return a.rdatas.length === b.rdatas.length && a.rdatas.every((rdata, index) => rdata.equals(b.rdatas[index]!));
 }
 
-export class Rfc2136Provider implements Provider {
+export class Rfc2136Provider extends GuardedProvider {
   readonly kind = 'rfc2136';
   private readonly context: ErrorContext;
   /** The zone, lower case without the trailing dot, as names are compared with it. */
@@ -109,6 +109,7 @@ export class Rfc2136Provider implements Provider {
   private listing: { takenAtMs: number; states: ServedState[] } | null = null;
 
   constructor(private readonly settings: Rfc2136Settings) {
+    super();
     this.zone = normalizeName(settings.zone);
     assert(checkDnsName(this.zone) === null, 'internal', `zone "${settings.zone}" is not a DNS name`);
     this.context = { server: settings.server, zone: this.zone };
@@ -368,61 +369,57 @@ export class Rfc2136Provider implements Provider {
   // ---- writes --------------------------------------------------------------
 
   /**
-   * The marker each change expects, from the last read, or read now;
-   * 'conflict' when it has moved already. A first write expects the
-   * tombstone last read for the name, if any, or no marker at all; a
-   * tombstone at or above its generation means a newer plan removed the name.
+   * The marker each change expects, from the last read, or read now; a
+   * conflict (with the marker found) when it has moved already. A first
+   * write expects the tombstone last read for the name, if any, or no marker
+   * at all; a tombstone at or above its generation means a newer plan
+   * removed the name. The server compares only the marker, so the
+   * generation is compared here: the prerequisite pins the marker, and with
+   * it the generation it holds.
    */
-  private async expectedMarker(change: ApplyChange): Promise<MarkerSeen | null | 'conflict' | { superseded: Generation }> {
+  private async expectedMarker(change: GuardedChange): Promise<MarkerSeen | null | SwapOutcome> {
+    const name = change.name;
     if (change.expectedVersion === null) {
-      const tombstone = this.markers.get(change.name);
+      const tombstone = this.markers.get(name);
       if (tombstone?.removed !== true) return null;
-      return tombstone.generation >= change.generation ? { superseded: tombstone.generation } : tombstone;
+      if (tombstone.generation < change.generation) return tombstone;
+      return { name, outcome: 'superseded', generation: tombstone.generation };
     }
-    let seen = this.markers.get(change.name);
+    let seen = this.markers.get(name);
     if (seen === undefined || seen.version !== change.expectedVersion) {
-      const marker = await this.queryMarker(change.name);
-      if (marker === null || this.isTombstone(change.name, marker)) return 'conflict';
-      seen = this.view(change.name, marker, []).seen;
-      this.remember(change.name, seen);
+      const marker = await this.queryMarker(name);
+      if (marker === null || this.isTombstone(name, marker)) return { name, outcome: 'conflict', found: null };
+      seen = this.view(name, marker, []).seen;
+      this.remember(name, seen);
     }
-    if (seen.version !== change.expectedVersion || seen.removed === true) return 'conflict';
-    // The version matches, so the caller read this generation: writing a lower one is a caller bug, made loud (S2).
-    assert(seen.generation <= change.generation, 'S2', `${change.name}: writing generation ${change.generation} over ${seen.generation}`);
+    if (seen.removed === true) return { name, outcome: 'conflict', found: null };
+    if (seen.version !== change.expectedVersion || seen.generation > change.generation) {
+      return { name, outcome: 'conflict', found: { generation: seen.generation, version: seen.version } };
+    }
     return seen;
   }
 
-  private checkChange(change: ApplyChange): void {
-    this.checkName(change.name);
-    if (change.records === null) {
-      assert(change.expectedVersion !== null, 'internal', `${change.name}: a removal needs the version it removes`);
-      return;
-    }
-    // The last line of defence for S1 at the place that serves DNS: never write an invalid or empty set.
-    const problems = validateRecordSet(change.name, change.records);
-    assert(problems.length === 0, 'S1', problems.join('; '));
-  }
-
-  async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
-    assert(new Set(changes.map((change) => change.name)).size === changes.length, 'internal', 'a name appears twice in one apply');
-    for (const change of changes) this.checkChange(change);
+  protected async compareAndSwap(changes: readonly GuardedChange[]): Promise<SwapOutcome[]> {
+    for (const change of changes) this.checkName(change.name);
     const expected = await Promise.all(changes.map((change) => this.expectedMarker(change)));
-    const outcomes = new Map<string, ApplyOutcome>();
+    const outcomes = new Map<string, SwapOutcome>();
+    const replaced = new Map<string, Generation | null>();
     const writes: PreparedWrite[] = [];
     changes.forEach((change, index) => {
       const marker = expected[index]!;
-      if (marker === 'conflict') outcomes.set(change.name, { name: change.name, outcome: 'conflict' });
-      else if (marker !== null && 'superseded' in marker) outcomes.set(change.name, { name: change.name, outcome: 'superseded', generation: marker.superseded });
-      else writes.push(prepareWrite(change, marker, { ttl: this.settings.ttl, maxAnswers: this.settings.maxAnswers }));
+      if (marker !== null && 'outcome' in marker) return void outcomes.set(change.name, marker);
+      // A tombstone is not served: a first write over it replaces nothing.
+      replaced.set(change.name, marker === null || marker.removed === true ? null : marker.generation);
+      writes.push(prepareWrite(change, marker, { ttl: this.settings.ttl, maxAnswers: this.settings.maxAnswers }));
     });
     for (const [write, result] of await this.sendWrites(writes)) {
       const name = write.change.name;
       if (result === 'applied') {
         this.remember(name, write.written);
-        outcomes.set(name, { name, outcome: 'applied', version: write.version });
+        outcomes.set(name, { name, outcome: 'applied', version: write.version, replaced: replaced.get(name) ?? null });
       } else {
         this.remember(name, null);
-        outcomes.set(name, { name, outcome: 'conflict' });
+        outcomes.set(name, { name, outcome: 'conflict', found: null });
       }
     }
     return changes.map((change) => outcomes.get(change.name)!);
