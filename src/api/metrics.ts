@@ -1,11 +1,14 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConvergenceTracker, ConvergenceView, EnactorView } from '../cli/report.js';
 import { enactorViews } from '../cli/report.js';
-import type { Alarm, Counter as StoreCounter, HealthRecord, Store } from '../store/types.js';
+import type { Alarm, HealthRecord, Store } from '../store/types.js';
 import type { InventoryIndex } from './inventory.js';
 import type { HealthReader } from './health-reader.js';
 import type { HealthState } from '../domain/types.js';
 import { assert } from '../util/assert.js';
+import { alarmKindsKnown, CounterTable } from './metrics-counters.js';
+
+export { parseCounterName } from './metrics-counters.js';
 
 /**
  * Prometheus metrics, every name prefixed `dnsplane_`. The roles run in
@@ -19,20 +22,17 @@ import { assert } from '../util/assert.js';
  * aggregates are always exported, and what a bound left out is itself a
  * gauge (`dnsplane_metrics_series_omitted{source}`).
  *
- * Counters table convention (any process may add counters with
- * store.incrementCounter): a row name is `family` or
- * `family{label="value",...}` in Prometheus label syntax, values escaped as
- * in the exposition format (\\, \", \n). It is exported as the counter
- * `dnsplane_<family>_total` with those labels (no `_total` added when the
- * family already ends in `_total`, `_sum`, `_count` or `_bucket`, so a
- * process can publish a latency as `x_ms_sum` + `x_ms_count`). Characters
- * outside [A-Za-z0-9_:] in a family become "_". Rows `alarms_<kind>`
- * (written by raiseAlarm) become `dnsplane_alarms_raised_total{kind}`.
- * Examples: `dns_queries{type="A",rcode="NOERROR"}` ->
- * `dnsplane_dns_queries_total{type="A",rcode="NOERROR"}`;
- * `health_probes{target="lb-1",result="down"}`,
- * `health_probe_latency_ms_sum{target="lb-1"}`.
+ * The store's counters table (counters and histograms any process adds)
+ * is exported by src/api/metrics-counters.ts, whose comment gives the row
+ * naming convention. Names follow Prometheus' conventions, checked by
+ * `promtool check metrics` in the tests: counters end in `_total`, gauges do
+ * not, durations are histograms in seconds, every family has HELP text.
+ * prom-client's default process metrics keep their own names (under the
+ * `dnsplane_api_` prefix), three of which promtool flags.
  */
+
+/** prom-client's default Node process metrics keep their own names under this prefix (`dnsplane_api_process_cpu_seconds_total`, ...). */
+export const processMetricsPrefix = 'dnsplane_api_';
 
 export interface MetricsOptions {
   namesMax: number;
@@ -68,82 +68,23 @@ interface Snapshot {
   lagMax: number;
 }
 
-interface CounterSeries {
-  labels: Record<string, string>;
-  value: number;
-}
-
-interface CounterFamily {
-  metric: Counter<string>;
-  labelNames: string[];
-  series: CounterSeries[];
-}
-
-const metricNamePattern = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const labelNamePattern = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-/** Longest counter-row name parsed; longer rows are dropped (they could not be a sane series). */
-const counterNameLengthMax = 1024;
-
-const knownCounters: Record<string, string> = {
-  enactor_cas_conflicts: 'compare-and-swap writes of enactors that found the marker moved (each is re-read and retried)',
-  reconciler_repairs: 'names the reconciler rewrote because what DNS served was not their plan (L2)',
-  reconciler_passes: 'reconciler passes over every name',
-  planner_safety_refusals: 'plans the planner refused because they changed more names than the safety threshold',
-  planner_published: 'plans published',
-  janitor_versions_deleted: 'record-set versions deleted by the janitor (S4-safe clean-up)',
-  janitor_plans_deleted: 'plan headers deleted by the janitor',
-  alarms_raised: 'alarms raised (including repeats), by kind',
-};
-
-/** Parses a counters-table row name (see the file comment); null when it is not a valid series. */
-export function parseCounterName(raw: string): { family: string; labels: Record<string, string> } | null {
-  if (raw.length === 0 || raw.length > counterNameLengthMax) return null;
-  const brace = raw.indexOf('{');
-  let family = brace < 0 ? raw : raw.slice(0, brace);
-  const labels: Record<string, string> = {};
-  if (brace >= 0) {
-    if (!raw.endsWith('}')) return null;
-    const body = raw.slice(brace + 1, -1);
-    const pair = /\s*([^=\s,]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)/y;
-    let position = 0;
-    while (position < body.length) {
-      pair.lastIndex = position;
-      const match = pair.exec(body);
-      if (match === null || !labelNamePattern.test(match[1]!) || match[1]!.startsWith('__') || Object.hasOwn(labels, match[1]!)) return null;
-      labels[match[1]!] = match[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-      position = pair.lastIndex;
-    }
-  }
-  if (family.startsWith('alarms_') && brace < 0) {
-    labels.kind = family.slice('alarms_'.length);
-    family = 'alarms_raised';
-  }
-  family = family.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/^dnsplane_/, '');
-  if (family.length === 0) return null;
-  if (/^[0-9]/.test(family)) family = `_${family}`;
-  const suffixed = /_(total|sum|count|bucket)$/.test(family) ? family : `${family}_total`;
-  const name = `dnsplane_${suffixed}`;
-  assert(metricNamePattern.test(name), 'internal', `counter family ${name}`);
-  return { family: name, labels };
-}
-
 export class MetricsExporter {
   readonly registry = new Registry();
   private snapshot: Snapshot | null = null;
-  private readonly counterFamilies = new Map<string, CounterFamily>();
-  private counterSeriesOmitted = 0;
+  private readonly counters: CounterTable;
   private rendering: Promise<string> | null = null;
   readonly requests: Counter<'method' | 'route' | 'status'>;
 
   constructor(private readonly sources: MetricsSources, private readonly options: MetricsOptions) {
     assert(options.namesMax >= 0 && options.targetsMax >= 0 && options.counterSeriesMax > 0, 'internal', 'metric bounds');
-    collectDefaultMetrics({ register: this.registry, prefix: 'dnsplane_api_' });
+    collectDefaultMetrics({ register: this.registry, prefix: processMetricsPrefix });
     this.requests = new Counter({
       name: 'dnsplane_api_requests_total', help: 'HTTP requests served by this API process', labelNames: ['method', 'route', 'status'], registers: [this.registry],
     });
     this.defineGenerationGauges();
     this.defineEnactorGauges();
     this.defineAlarmAndHealthGauges();
+    this.counters = new CounterTable(this.registry, options.counterSeriesMax);
   }
 
   /** One scrape: a store snapshot, then the registry's collect callbacks. Concurrent scrapes share one. */
@@ -160,7 +101,7 @@ export class MetricsExporter {
 
   private async renderOnce(): Promise<string> {
     this.snapshot = await this.load();
-    this.syncCounterFamilies(await this.sources.store.readCounters());
+    this.counters.sync(await this.sources.store.readCounters());
     return this.registry.metrics();
   }
 
@@ -233,7 +174,7 @@ export class MetricsExporter {
     this.gauge('metrics_series_omitted', 'series left out by a cardinality bound of the API config', ['source'], (set, s) => {
       set({ source: 'names' }, s.namesOmitted);
       set({ source: 'targets' }, Math.max(0, s.healthCounts.up + s.healthCounts.down - s.health.length));
-      set({ source: 'counters' }, this.counterSeriesOmitted);
+      set({ source: 'counters' }, this.counters.omitted);
     });
   }
 
@@ -252,7 +193,7 @@ export class MetricsExporter {
     this.gauge('alarms_active', 'active alarms by kind', ['kind'], (set, s) => {
       const byKind = new Map<string, number>();
       for (const alarm of s.alarms) byKind.set(alarm.kind, (byKind.get(alarm.kind) ?? 0) + 1);
-      for (const kind of ['drift', 'fail-open', 'safety-threshold', 'invalid-plan']) byKind.set(kind, byKind.get(kind) ?? 0);
+      for (const kind of alarmKindsKnown) byKind.set(kind, byKind.get(kind) ?? 0);
       for (const [kind, count] of byKind) set({ kind }, count);
     });
     this.gauge('fail_open_names', 'names whose targets are all down, served with every target (fail open)', [], (set, s) => {
@@ -274,53 +215,5 @@ export class MetricsExporter {
       set({ scope: 'zone' }, s.freezes.includes('*') ? 1 : 0);
       set({ scope: 'name' }, s.freezes.filter((scope) => scope !== '*').length);
     });
-  }
-
-  /** Groups the counters table into families, registering a prom-client counter for each new family (bounded). */
-  private syncCounterFamilies(rows: readonly StoreCounter[]): void {
-    const grouped = new Map<string, CounterSeries[]>();
-    let kept = 0;
-    let omitted = 0;
-    for (const row of rows) {
-      const parsed = parseCounterName(row.name);
-      if (parsed === null || !Number.isFinite(row.value) || row.value < 0 || kept >= this.options.counterSeriesMax) {
-        omitted += 1;
-        continue;
-      }
-      const existing = this.registry.getSingleMetric(parsed.family);
-      if (existing !== undefined && !this.counterFamilies.has(parsed.family)) {
-        omitted += 1; // a name taken by a built-in metric
-        continue;
-      }
-      kept += 1;
-      grouped.set(parsed.family, [...(grouped.get(parsed.family) ?? []), { labels: parsed.labels, value: row.value }]);
-    }
-    this.counterSeriesOmitted = omitted;
-    for (const family of this.counterFamilies.values()) family.series = [];
-    for (const [name, series] of grouped) this.ensureFamily(name, series).series = series;
-  }
-
-  private ensureFamily(name: string, series: CounterSeries[]): CounterFamily {
-    const labelNames = [...new Set(series.flatMap((s) => Object.keys(s.labels)))].sort();
-    const existing = this.counterFamilies.get(name);
-    if (existing !== undefined && labelNames.every((label) => existing.labelNames.includes(label))) return existing;
-    // A new label appeared: re-register the family with the union of its labels.
-    const union = [...new Set([...(existing?.labelNames ?? []), ...labelNames])].sort();
-    if (existing !== undefined) this.registry.removeSingleMetric(name);
-    const base = name.replace(/^dnsplane_/, '').replace(/_total$/, '');
-    const family: CounterFamily = {
-      labelNames: union,
-      series,
-      metric: new Counter<string>({
-        name, help: knownCounters[base] ?? `store counter "${base}" (written by another dnsplane process)`, labelNames: union, registers: [this.registry],
-        // Called on scrape, after syncCounterFamilies has set this family's series from the counters table.
-        collect() {
-          this.reset();
-          for (const entry of family.series) this.inc(entry.labels, entry.value);
-        },
-      }),
-    };
-    this.counterFamilies.set(name, family);
-    return family;
   }
 }

@@ -2,6 +2,7 @@ import type { EndpointSpec, HealthState } from '../domain/types.js';
 import type { Clock, Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Store } from '../store/types.js';
+import { observeHistogram } from '../store/counter-histogram.js';
 import { assert } from '../util/assert.js';
 import { limitWithdrawals, observe, suspectChecker, type SelfDoubtPolicy, type TargetHealth, type Thresholds } from './policy.js';
 import { probe as realProbe, runBounded, type ProbeResult, type ProbeSpec } from './probe.js';
@@ -96,18 +97,16 @@ export class Checker {
     const entries = [...specs];
     const results = await runBounded(entries.map(([, spec]) => () => this.probeOne(spec)), this.options.concurrency);
     const outcome = new Map<string, boolean>();
-    let latencyMs = 0;
     entries.forEach(([target], index) => {
       const result = results[index]!;
       outcome.set(target, result.ok);
-      latencyMs += result.latencyMs;
       if (result.ok) this.lastErrors.delete(target);
       else this.lastErrors.set(target, result.error ?? 'failed');
     });
     const failed = [...outcome.values()].filter((ok) => !ok).length;
     await this.deps.store.incrementCounter('health_probes{result="ok"}', outcome.size - failed);
     await this.deps.store.incrementCounter('health_probes{result="fail"}', failed);
-    await this.deps.store.incrementCounter('health_probe_latency_ms_sum', Math.round(latencyMs));
+    await observeHistogram(this.deps.store, 'health_probe_duration_seconds', results.map((result) => result.latencyMs / 1000));
     return outcome;
   }
 

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 /**
  * A strict reader of the Prometheus text exposition format (version 0.0.4),
@@ -104,4 +106,24 @@ export function parseExposition(text: string, prefix = 'dnsplane_'): Exposition 
 export function value(exposition: Exposition, name: string, labels: Record<string, string> = {}): number | undefined {
   const sorted = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1));
   return exposition.samples.get(`${name}{${sorted.map(([k, v]) => `${k}="${v}"`).join(',')}}`);
+}
+
+/** Installs promtool (Debian's prometheus package) through scripts/install-test-packages.sh when it is missing. */
+function ensurePromtool(): void {
+  if (spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).status === 0) return;
+  execFileSync('bash', [fileURLToPath(new URL('../../scripts/install-test-packages.sh', import.meta.url))], { stdio: 'inherit' });
+}
+
+/**
+ * What `promtool check metrics`, Prometheus' own linter, finds wrong in an
+ * exposition: one "name problem" line each, none when it passes. A text it
+ * cannot parse fails the assertion.
+ */
+export function promtoolProblems(text: string): string[] {
+  ensurePromtool();
+  const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.ok(result.status === 0 || result.status === 3, `promtool could not read the exposition (exit ${result.status}): ${result.stderr}${result.error?.message ?? ''}`);
+  const problems = `${result.stdout}${result.stderr}`.split('\n').filter((line) => line.trim() !== '');
+  assert.equal(result.status === 0, problems.length === 0, `promtool's exit ${result.status} and its output agree: ${problems.join('; ')}`);
+  return problems;
 }
