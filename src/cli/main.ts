@@ -7,6 +7,8 @@ import { registerApiCommand } from './commands/api.js';
 import { registerSimCommand } from './commands/sim.js';
 import { registerUpCommand } from './commands/up.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerSchemaCommand } from './commands/schema.js';
+import { describeProgram } from './help.js';
 import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from './roles.js';
 import { readAllServed, statusReport } from './report.js';
 import { createLogger } from '../util/log.js';
@@ -172,7 +174,9 @@ export function buildProgram(): Command {
   registerSimCommand(program);
   registerUpCommand(program);
   registerDemoCommand(program);
+  registerSchemaCommand(program);
   for (const command of program.commands) command.exitOverride();
+  describeProgram(program);
   return program;
 }
 
