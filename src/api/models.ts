@@ -97,6 +97,7 @@ export const nameItemSchema = z.object({
 });
 
 export const statusSchema = z.object({
+  version: z.string().describe('the dnsplane version of the API process (as `dnsplane --version` prints it)'),
   zone: z.string(),
   generation: z.object({ latest: generation, oldest: generation }),
   names: z.object({ total: z.number().int(), converged: z.number().int(), behind: z.array(z.string()).describe('a sample of at most 20') }),

@@ -110,8 +110,18 @@ export function documentRoute(registry: RouteRegistry, doc: Omit<RouteDoc, 'succ
   registry.routes.push({ ...doc, successStatus: doc.successStatus ?? 200, errors: doc.errors ?? [] });
 }
 
+/**
+ * A response object of a plain `z.object` is sent as the handler built it (the schema checks it in tests but does not
+ * strip it), so the document must not promise that it has no other properties: clients ignore fields they do not
+ * know. Strict objects keep `additionalProperties: false`.
+ */
+function allowAdditionalOutput(context: { zodSchema: { _zod: { def: unknown } }; jsonSchema: Record<string, unknown> }): void {
+  const def = context.zodSchema._zod.def as { type: string; catchall?: unknown };
+  if (def.type === 'object' && def.catchall === undefined) delete context.jsonSchema.additionalProperties;
+}
+
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const json = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const json = z.toJSONSchema(schema, { io, unrepresentable: 'any', override: io === 'output' ? allowAdditionalOutput : undefined }) as Record<string, unknown>;
   delete json.$schema;
   return json;
 }
@@ -132,6 +142,8 @@ const errorTexts: Record<number, string> = {
   401: 'no bearer token, or a token that is not configured',
   403: 'the token lacks the right (read-only token on a mutation), or mutations are disabled (no API token configured)',
   404: 'the named resource does not exist (or was cleaned up)',
+  413: 'the body is larger than this route accepts (16 KiB for a reason)',
+  415: 'the body is not application/json',
   503: 'too many clients',
 };
 
@@ -143,14 +155,15 @@ function operationId(route: RouteDoc): string {
 }
 
 function operation(route: RouteDoc): Record<string, unknown> {
-  const content = route.contentType !== undefined
-    ? { [route.contentType]: { schema: { type: 'string' } } }
-    : { 'application/json': { schema: route.response === undefined ? {} : jsonSchema(route.response, 'output') } };
+  const schema = route.response !== undefined ? jsonSchema(route.response, 'output') : route.contentType === undefined ? {} : { type: 'string' };
+  const content = { [route.contentType ?? 'application/json']: { schema } };
   const responses: Record<string, unknown> = { [String(route.successStatus)]: { description: 'success', content } };
-  const errors = new Set([...(route.params || route.query || route.body ? [400] : []), ...route.errors, ...(route.access === 'write' ? [401, 403] : [])]);
-  for (const status of [...errors].sort()) {
-    responses[String(status)] = { description: errorTexts[status] ?? 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-  }
+  const errorContent = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
+  const errors = new Set([
+    ...(route.params || route.query || route.body ? [400] : []), ...(route.body ? [413, 415] : []), ...route.errors, ...(route.access === 'write' ? [401, 403] : []),
+  ]);
+  for (const status of [...errors].sort()) responses[String(status)] = { description: errorTexts[status] ?? 'error', content: errorContent };
+  responses.default = { description: 'an unexpected error (500; the message hides internals, the API log has them)', content: errorContent };
   return {
     tags: [route.tag], summary: route.summary, description: route.description,
     operationId: operationId(route),

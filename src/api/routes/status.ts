@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiState } from '../app.js';
 import { statusSchema } from '../models.js';
 import { defineRoute } from '../schema.js';
+import { version } from '../../util/version.js';
 import { checkersReport, enactorViews, statusReport } from '../../cli/report.js';
 
 /** Alarms carried by one event message; the banner shows these and the total count. */
@@ -17,7 +18,7 @@ export function registerStatusRoutes(app: FastifyInstance, state: ApiState): voi
     handler: async () => {
       const { store } = state.context;
       const report = await statusReport(state.context, state.tracker);
-      return { ...report, drains: await store.listDrains(), freezes: await store.listFreezes(), nowMs: Date.now() };
+      return { version, ...report, drains: await store.listDrains(), freezes: await store.listFreezes(), nowMs: Date.now() };
     },
   });
 }
