@@ -100,6 +100,8 @@ export interface PlanHeader {
   namesChanged: number;
   forced: boolean;
   note: string;
+  /** The inventory version the plan was computed from (0 or absent: none recorded). */
+  inventoryVersion?: number;
 }
 
 export function recordSetKey(records: readonly RecordEntry[] | null): string {

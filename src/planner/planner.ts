@@ -23,8 +23,10 @@ export interface PlannerDeps {
   store: Store;
   clock: Clock;
   log: Logger;
-  /** The inventory; a function so that a reloaded config (or a test) can change it between ticks. */
+  /** The inventory; a function so that a new inventory version (or a test) can change it between ticks. */
   inventory: () => readonly EndpointSpec[];
+  /** The stored inventory version `inventory` returns (recorded in each plan); absent: 0. */
+  inventoryVersion?: () => number;
   /** Drained targets (operator action); defaults to none. */
   drained?: () => Promise<ReadonlySet<string>>;
 }
@@ -48,6 +50,8 @@ export class Planner {
   /** The newest plan as record-set keys by name, and its generation. */
   private current = new Map<string, string>();
   private currentGeneration: Generation = 0;
+  /** The inventory version the newest plan was computed from. */
+  private currentInventoryVersion = 0;
   private readonly failOpenAlarmed = new Set<string>();
   // Incremental planning state: what the last successful pass saw.
   private lastInventory: readonly EndpointSpec[] | null = null;
@@ -74,6 +78,7 @@ export class Planner {
     const view = await this.deps.store.readPlan(latest, delta ? { sinceAfter: this.currentGeneration } : {});
     if (view === null) return false;
     if (!delta) this.current = new Map();
+    this.currentInventoryVersion = view.header.inventoryVersion ?? 0;
     // Someone else published (or this is the first read): the next pass re-evaluates every name.
     this.cacheFromOthers = true;
     for (const entry of view.entries) {
@@ -155,20 +160,22 @@ export class Planner {
     const drained = this.deps.drained === undefined ? new Set<string>() : await this.deps.drained();
     const drainedKey = [...drained].sort().join(',');
     const inventory = this.deps.inventory();
+    const inventoryVersion = this.deps.inventoryVersion?.() ?? 0;
     const only = this.endpointsToEvaluate(inventory, health, drainedKey);
-    let plan = computePlan({ endpoints: inventory, health, drained, current: this.current, only });
+    const failingOpen = this.failOpenAlarmed;
+    let plan = computePlan({ endpoints: inventory, health, drained, current: this.current, only, failingOpen });
     const guard = this.capacityGuard(plan, inventory, health, force);
     let plannedHealth = health;
     if (guard !== null) {
       // Hold the withdrawals: plan as if the held targets were still up, so edits and restorations still go out.
       plannedHealth = guard.health;
-      plan = computePlan({ endpoints: inventory, health: plannedHealth, drained, current: this.current, only });
+      plan = computePlan({ endpoints: inventory, health: plannedHealth, drained, current: this.current, only, failingOpen });
       await store.raiseAlarm('capacity-guard', '*', `${guard.reason}; held ${guard.held.length} target(s) (${guard.held.slice(0, 10).join(', ')}); force to publish`);
       await store.incrementCounter('planner_capacity_holds');
       log.error({ held: guard.held.length }, guard.reason);
     } else if (this.capacityHeld) await store.clearAlarm('capacity-guard', '*');
     this.capacityHeld = guard !== null;
-    const outcome = await this.publishComputed(plan, latest, force, inventory, plannedHealth, drainedKey, only === undefined);
+    const outcome = await this.publishComputed(plan, { latest, inventoryVersion }, force, inventory, plannedHealth, drainedKey, only === undefined);
     if (guard === null) return outcome;
     return { kind: 'held', reason: guard.reason, held: guard.held, header: outcome.kind === 'published' ? outcome.header : null };
   }
@@ -190,8 +197,12 @@ export class Planner {
   }
 
   /** The name threshold, then publication under the lease; `health` is what the plan was computed with. */
-  private async publishComputed(plan: PlanComputation, latest: Generation, force: boolean, inventory: readonly EndpointSpec[], health: Map<string, HealthState>, drainedKey: string, full: boolean): Promise<TickResult> {
+  private async publishComputed(
+    plan: PlanComputation, base: { latest: Generation; inventoryVersion: number }, force: boolean, inventory: readonly EndpointSpec[],
+    health: Map<string, HealthState>, drainedKey: string, full: boolean,
+  ): Promise<TickResult> {
     const { store, log } = this.deps;
+    const { latest, inventoryVersion } = base;
     await this.updateFailOpenAlarms(plan.evaluated, plan.failOpen, full);
     if (plan.changes.length === 0) {
       this.remember(inventory, health, drainedKey, full);
@@ -204,7 +215,9 @@ export class Planner {
       return { kind: 'refused', reason: problems.join('; ') };
     }
     // Only edits count against the name threshold: a health failover touching every name is the capacity guard's.
-    const refusal = safetyRefusal(plan.operatorChanged, this.current.size, plan.namesTotal, this.options.safety);
+    // Edits that come with a new inventory version passed the same threshold at `apply` (or were forced there).
+    const reviewed = inventoryVersion !== this.currentInventoryVersion;
+    const refusal = reviewed ? null : safetyRefusal(plan.operatorChanged, this.current.size, plan.namesTotal, this.options.safety);
     if (refusal !== null && !force) {
       await store.raiseAlarm('safety-threshold', '*', `${refusal}; publish with force to override`);
       await store.incrementCounter('planner_safety_refusals');
@@ -212,7 +225,7 @@ export class Planner {
       return { kind: 'refused', reason: refusal };
     }
     const result = await store.publishPlan({
-      lease: this.lease!, baseGeneration: latest, changes: plan.changes, namesTotal: plan.namesTotal,
+      lease: this.lease!, baseGeneration: latest, changes: plan.changes, namesTotal: plan.namesTotal, inventoryVersion,
       forced: force && refusal !== null, note: refusal !== null ? `forced: ${refusal}` : '',
     });
     if (!result.ok) {
@@ -227,6 +240,7 @@ export class Planner {
       else this.current.set(change.name, recordSetKey(change.records));
     }
     this.currentGeneration = result.header.generation;
+    this.currentInventoryVersion = inventoryVersion;
     this.remember(inventory, health, drainedKey, full);
     await store.incrementCounter('planner_published');
     log.info({ generation: result.header.generation, changed: plan.changes.length }, 'published plan');

@@ -4,7 +4,7 @@ import { UserError } from '../util/assert.js';
 import { SqliteStore } from './sqlite/store.js';
 import { EtcdStore } from './etcd/store.js';
 import type { EtcdConnectionOptions } from './etcd/client.js';
-import type { Store } from './types.js';
+import type { InventoryStore, Store } from './types.js';
 
 /** The SQLite file of an installation: `store.path` from the config, else `<data>/state.db`. */
 export function sqlitePath(config: Config, dataDir: string): string {
@@ -23,7 +23,7 @@ export function etcdSettings(config: Config): EtcdConnectionOptions {
   };
 }
 
-export async function createStore(config: Config, dataDir: string): Promise<Store> {
+export async function createStore(config: Config, dataDir: string): Promise<Store & InventoryStore> {
   switch (config.store.kind) {
     case 'sqlite':
       return new SqliteStore(sqlitePath(config, dataDir));

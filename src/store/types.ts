@@ -1,4 +1,4 @@
-import type { Generation, HealthState, PlanChange, PlanEntry, PlanHeader } from '../domain/types.js';
+import type { EndpointSpec, Generation, HealthState, PlanChange, PlanEntry, PlanHeader } from '../domain/types.js';
 
 /**
  * The store keeps everything except what DNS serves: plans, leases, enactor
@@ -22,6 +22,8 @@ export interface LeaseGrant {
 
 export interface PublishRequest {
   lease: LeaseGrant;
+  /** The inventory version the plan was computed from (0: none recorded). */
+  inventoryVersion?: number;
   /** The generation the changes were computed against; the publish fails if it is no longer the newest. */
   baseGeneration: Generation;
   changes: PlanChange[];
@@ -197,6 +199,51 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** One stored inventory version: who wrote it, when and why (the endpoints are read separately). */
+export interface InventoryVersionInfo {
+  version: number;
+  createdAtMs: number;
+  actor: string;
+  reason: string;
+  /** Applied over the name threshold with --force. */
+  forced: boolean;
+  names: number;
+  /** One line: what changed from the version before. */
+  summary: string;
+}
+
+export interface StoredInventory extends InventoryVersionInfo {
+  endpoints: EndpointSpec[];
+}
+
+export interface PutInventoryRequest {
+  /** The version the change was computed against: the write fails if it is no longer the newest (re-diff). */
+  baseVersion: number;
+  endpoints: readonly EndpointSpec[];
+  actor: string;
+  reason: string;
+  forced: boolean;
+  summary: string;
+}
+
+export type PutInventoryResult = { ok: true; info: InventoryVersionInfo } | { ok: false; reason: 'stale-base'; current: number };
+
+/**
+ * The inventory (names, targets, checks) versioned in the store, like plans: `putInventory` writes a new version
+ * only if `baseVersion` is still the newest (a compare-and-swap, so two concurrent applies cannot both win), and
+ * every role follows the newest version. Versions are immutable; a rollback writes an old version's endpoints as
+ * a new version.
+ */
+export interface InventoryStore {
+  /** 0 when no inventory was stored yet. */
+  latestInventoryVersion(): Promise<number>;
+  /** The newest version (no argument) or the given one; null when absent. */
+  readInventory(version?: number): Promise<StoredInventory | null>;
+  /** Newest first. */
+  listInventoryVersions(limit: number): Promise<InventoryVersionInfo[]>;
+  putInventory(request: PutInventoryRequest): Promise<PutInventoryResult>;
+}
+
 /**
  * An optional capability beside the Store interface (the etcd store has it): calls `listener` with each newly
  * published generation and returns a function that stops it. Best effort — a consumer keeps polling
@@ -209,4 +256,17 @@ export interface GenerationWatch {
 export function generationWatchOf(store: Store): GenerationWatch | null {
   const candidate = store as Store & Partial<GenerationWatch>;
   return typeof candidate.watchGeneration === 'function' ? (candidate as Store & GenerationWatch) : null;
+}
+
+/**
+ * The same capability for the inventory (the etcd store has it): calls `listener` with each new inventory version.
+ * Best effort — InventoryFollower keeps polling as the fallback.
+ */
+export interface InventoryWatch {
+  watchInventory(listener: (version: number) => void): () => void;
+}
+
+export function inventoryWatchOf(store: InventoryStore): InventoryWatch | null {
+  const candidate = store as InventoryStore & Partial<InventoryWatch>;
+  return typeof candidate.watchInventory === 'function' ? (candidate as InventoryStore & InventoryWatch) : null;
 }

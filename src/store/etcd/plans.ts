@@ -167,7 +167,7 @@ export class EtcdPlans {
     return {
       generation, baseGeneration: request.baseGeneration, createdAtMs: this.clock.nowMs(), plannerId: request.lease.holder,
       fencingToken: request.lease.token, namesTotal: request.namesTotal, namesChanged: request.changes.length,
-      forced: request.forced, note: request.note, attempt: randomUUID(), deltaChunks,
+      forced: request.forced, note: request.note, inventoryVersion: request.inventoryVersion ?? 0, attempt: randomUUID(), deltaChunks,
     };
   }
 

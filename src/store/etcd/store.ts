@@ -21,6 +21,11 @@
  *   P enactor/<id>                        {heldGeneration, enactedGeneration, heartbeatAtMs, ttlMs} (kept after death, like SQLite)
  *   P enactor-live/<id>                   "" attached to the enactor's etcd lease: present exactly while it is alive
  *   P health/<target>                     {state, source, updatedAtMs}
+ *   P checker/<id>                        a health checker's view {probed, down, suspect, heartbeatAtMs, ttlMs}, under its lease
+ *   P inventory/latest                    newest inventory version ("7"); only an apply's compare-and-swap writes it
+ *   P inventory/version/<v>               InventoryVersionInfo + {attempt, chunks} of version v (immutable)
+ *   P inventory/data/<attempt>/<n:06>     chunk n of a version's endpoints (JSON text split at 512 KiB); written before
+ *                                         the flip, so a version is whole once inventory/latest names it
  *   P history/<name>!<writer>.<seq>       one history entry (JSON); id = create revision * 1024 + index in its transaction
  *   P alarm/<kind>/<name>                 Alarm (JSON)
  *   P counter/<name>                      decimal value
@@ -47,12 +52,13 @@ import { assert } from '../../util/assert.js';
 import { backoffMs, systemClock, systemRng, type Clock } from '../../util/clock.js';
 import type { Generation, HealthState, PlanHeader, PlanEntry } from '../../domain/types.js';
 import type {
-  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
+  Alarm, CheckerView, Counter, EnactorInfo, InventoryStore, InventoryVersionInfo, InventoryWatch, PutInventoryRequest, PutInventoryResult, StoredInventory, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
   PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
 } from '../types.js';
 import { batchOps, compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, scanPageKeys, writeConcurrency, type EtcdConnectionOptions, type KeyValue } from './client.js';
 import { keys } from './keys.js';
 import { EtcdPlans } from './plans.js';
+import { EtcdInventory } from './inventory.js';
 
 /** Compare-and-swap loops (counters, alarms, request ids) give up after this many lost races. */
 const casAttemptsMax = 50;
@@ -105,10 +111,11 @@ function put(key: Buffer, value: string | object, lease?: string): IRequestOp {
   return { request_put: { key, value: Buffer.from(text), ...(lease === undefined ? {} : { lease }) } };
 }
 
-export class EtcdStore implements Store {
+export class EtcdStore implements Store, InventoryStore, InventoryWatch {
   readonly kind = 'etcd';
   readonly etcd: EtcdConnection;
   private readonly plans: EtcdPlans;
+  private readonly inventory: EtcdInventory;
   /** The etcd lease behind each enactor id this process heartbeats for (kept alive, replaced when it expired). */
   private readonly heartbeatLeases = new Map<string, string>();
   /** Unique per store instance, so history keys written by different processes never collide. */
@@ -121,6 +128,7 @@ export class EtcdStore implements Store {
   constructor(options: EtcdStoreOptions, private readonly clock: Clock = systemClock) {
     this.etcd = new EtcdConnection(options);
     this.plans = new EtcdPlans(this.etcd, clock);
+    this.inventory = new EtcdInventory(this.etcd, clock);
   }
 
   private key(path: string): Buffer {
@@ -220,9 +228,18 @@ export class EtcdStore implements Store {
    * that breaks only costs the enactor its early wake-up (it still polls).
    */
   watchGeneration(listener: (generation: Generation) => void): () => void {
+    return this.watchNumber(keys.latest, listener);
+  }
+
+  watchInventory(listener: (version: number) => void): () => void {
+    return this.watchNumber(keys.inventoryLatest, listener);
+  }
+
+  /** Calls `listener` with the number each put writes to `path` (best effort: errors end the watch quietly). */
+  private watchNumber(path: string, listener: (value: number) => void): () => void {
     let watcher: Watcher | null = null;
     let stopped = false;
-    this.etcd.client.watch().key(this.key(keys.latest)).create().then(
+    this.etcd.client.watch().key(this.key(path)).create().then(
       (created) => {
         if (stopped) return void created.cancel().catch(() => undefined);
         watcher = created;
@@ -318,6 +335,24 @@ export class EtcdStore implements Store {
         expiresAtMs: alive.has(id) ? Math.max(recorded, now + 1) : Math.min(recorded, now),
       };
     }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // Inventory versions (inventory.ts).
+
+  async latestInventoryVersion(): Promise<number> {
+    return this.inventory.latest();
+  }
+
+  async readInventory(version?: number): Promise<StoredInventory | null> {
+    return this.inventory.read(version);
+  }
+
+  async listInventoryVersions(limit: number): Promise<InventoryVersionInfo[]> {
+    return this.inventory.list(limit);
+  }
+
+  async putInventory(request: PutInventoryRequest): Promise<PutInventoryResult> {
+    return this.inventory.put(request);
   }
 
   /** A checker's view lives under an etcd lease: when the checker stops renewing it, the view is gone. */

@@ -23,7 +23,13 @@ CREATE TABLE IF NOT EXISTS plans (
   names_total INTEGER NOT NULL,
   names_changed INTEGER NOT NULL,
   forced INTEGER NOT NULL,
-  note TEXT NOT NULL
+  note TEXT NOT NULL,
+  inventory_version INTEGER NOT NULL DEFAULT 0
+);
+-- The inventory, versioned: each row an immutable version with who, when and why (InventoryStore).
+CREATE TABLE IF NOT EXISTS inventory_versions (
+  version INTEGER PRIMARY KEY, created_at_ms INTEGER NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
+  forced INTEGER NOT NULL, names INTEGER NOT NULL, summary TEXT NOT NULL, endpoints TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS plan_versions (
   name TEXT NOT NULL,
@@ -104,9 +110,18 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     db.pragma('journal_mode = WAL');
     // FULL: a committed generation survives power loss, so S2 holds across a crash of the machine.
     db.pragma('synchronous = FULL');
-    db.transaction(() => db.exec(schema)).immediate();
+    db.transaction(() => {
+      db.exec(schema);
+      migrate(db);
+    }).immediate();
   }
   return db;
+}
+
+/** Columns added after a data directory may have been created: added in place, so an old store opens as it is. */
+function migrate(db: Db): void {
+  const planColumns = (db.prepare('PRAGMA table_info(plans)').all() as { name: string }[]).map((column) => column.name);
+  if (!planColumns.includes('inventory_version')) db.exec('ALTER TABLE plans ADD COLUMN inventory_version INTEGER NOT NULL DEFAULT 0');
 }
 
 export function metaValue(db: Db, key: string): number {

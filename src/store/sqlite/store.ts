@@ -3,15 +3,23 @@ import { openDatabase, metaValue, type Db } from './db.js';
 import { decodeRecords, encodeRecords } from './codec.js';
 import { assert } from '../../util/assert.js';
 import { systemClock, type Clock } from '../../util/clock.js';
-import type { Generation, HealthState, PlanEntry, PlanHeader } from '../../domain/types.js';
+import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader } from '../../domain/types.js';
 import type {
   Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
-  PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
+  InventoryStore, InventoryVersionInfo, PublishRequest, PublishResult, PutInventoryRequest, PutInventoryResult, Store,
+  StoredHistoryEntry, StoredInventory, SupersededVersion,
 } from '../types.js';
 
 interface HeaderRow {
   generation: number; base_generation: number; created_at_ms: number; planner_id: string; fencing_token: number;
-  names_total: number; names_changed: number; forced: number; note: string;
+  names_total: number; names_changed: number; forced: number; note: string; inventory_version: number;
+}
+interface InventoryRow {
+  version: number; created_at_ms: number; actor: string; reason: string; forced: number; names: number; summary: string; endpoints: string;
+}
+
+function toInventoryInfo(row: Omit<InventoryRow, 'endpoints'>): InventoryVersionInfo {
+  return { version: row.version, createdAtMs: row.created_at_ms, actor: row.actor, reason: row.reason, forced: row.forced === 1, names: row.names, summary: row.summary };
 }
 interface VersionRow { name: string; since: number; records: string | null }
 interface LeaseRow { name: string; holder: string; token: number; expires_at_ms: number }
@@ -25,7 +33,7 @@ function toHeader(row: HeaderRow): PlanHeader {
   return {
     generation: row.generation, baseGeneration: row.base_generation, createdAtMs: row.created_at_ms,
     plannerId: row.planner_id, fencingToken: row.fencing_token, namesTotal: row.names_total,
-    namesChanged: row.names_changed, forced: row.forced === 1, note: row.note,
+    namesChanged: row.names_changed, forced: row.forced === 1, note: row.note, inventoryVersion: row.inventory_version,
   };
 }
 
@@ -39,7 +47,7 @@ function toEntry(row: VersionRow): PlanEntry {
  * (fencing token, base generation) are one atomic step; reads of a plan run
  * inside one read transaction, so they see one consistent snapshot.
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, InventoryStore {
   readonly kind = 'sqlite';
   readonly db: Db;
   private readonly clock: Clock;
@@ -51,8 +59,8 @@ export class SqliteStore implements Store {
     const db = this.db;
     this.statements = {
       header: db.prepare('SELECT * FROM plans WHERE generation = ?'),
-      insertHeader: db.prepare(`INSERT INTO plans (generation, base_generation, created_at_ms, planner_id, fencing_token, names_total, names_changed, forced, note)
-        VALUES (@generation, @baseGeneration, @createdAtMs, @plannerId, @fencingToken, @namesTotal, @namesChanged, @forced, @note)`),
+      insertHeader: db.prepare(`INSERT INTO plans (generation, base_generation, created_at_ms, planner_id, fencing_token, names_total, names_changed, forced, note, inventory_version)
+        VALUES (@generation, @baseGeneration, @createdAtMs, @plannerId, @fencingToken, @namesTotal, @namesChanged, @forced, @note, @inventoryVersion)`),
       supersede: db.prepare('UPDATE plan_versions SET superseded_by = ? WHERE name = ? AND superseded_by IS NULL'),
       insertVersion: db.prepare('INSERT INTO plan_versions (name, since, records, superseded_by) VALUES (?, ?, ?, NULL)'),
       setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
@@ -90,7 +98,7 @@ export class SqliteStore implements Store {
       const header: PlanHeader = {
         generation, baseGeneration: request.baseGeneration, createdAtMs: now, plannerId: request.lease.holder,
         fencingToken: request.lease.token, namesTotal: request.namesTotal, namesChanged: request.changes.length,
-        forced: request.forced, note: request.note,
+        forced: request.forced, note: request.note, inventoryVersion: request.inventoryVersion ?? 0,
       };
       this.statements.insertHeader!.run({ ...header, forced: header.forced ? 1 : 0 });
       for (const change of request.changes) {
@@ -209,6 +217,43 @@ export class SqliteStore implements Store {
       id: row.id, heldGeneration: row.held_generation, enactedGeneration: row.enacted_generation,
       heartbeatAtMs: row.heartbeat_at_ms, expiresAtMs: row.expires_at_ms,
     }));
+  }
+
+  // Inventory versions (InventoryStore).
+
+  async latestInventoryVersion(): Promise<number> {
+    const row = this.db.prepare('SELECT MAX(version) AS v FROM inventory_versions').get() as { v: number | null };
+    return row.v ?? 0;
+  }
+
+  async readInventory(version?: number): Promise<StoredInventory | null> {
+    const row = (version === undefined
+      ? this.db.prepare('SELECT * FROM inventory_versions ORDER BY version DESC LIMIT 1').get()
+      : this.db.prepare('SELECT * FROM inventory_versions WHERE version = ?').get(version)) as InventoryRow | undefined;
+    if (row === undefined) return null;
+    return { ...toInventoryInfo(row), endpoints: JSON.parse(row.endpoints) as EndpointSpec[] };
+  }
+
+  async listInventoryVersions(limit: number): Promise<InventoryVersionInfo[]> {
+    const rows = this.db.prepare('SELECT version, created_at_ms, actor, reason, forced, names, summary FROM inventory_versions ORDER BY version DESC LIMIT ?').all(limit) as Omit<InventoryRow, 'endpoints'>[];
+    return rows.map(toInventoryInfo);
+  }
+
+  async putInventory(request: PutInventoryRequest): Promise<PutInventoryResult> {
+    const run = this.db.transaction((): PutInventoryResult => {
+      const row = this.db.prepare('SELECT MAX(version) AS v FROM inventory_versions').get() as { v: number | null };
+      const current = row.v ?? 0;
+      // The compare-and-swap of an apply: a change computed against an older version is refused (re-diff).
+      if (current !== request.baseVersion) return { ok: false, reason: 'stale-base', current };
+      const info: InventoryVersionInfo = {
+        version: current + 1, createdAtMs: this.clock.nowMs(), actor: request.actor, reason: request.reason,
+        forced: request.forced, names: request.endpoints.length, summary: request.summary,
+      };
+      this.db.prepare('INSERT INTO inventory_versions (version, created_at_ms, actor, reason, forced, names, summary, endpoints) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(info.version, info.createdAtMs, info.actor, info.reason, info.forced ? 1 : 0, info.names, info.summary, JSON.stringify(request.endpoints));
+      return { ok: true, info };
+    });
+    return run.immediate();
   }
 
   async publishCheckerView(view: Omit<CheckerView, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { InvariantViolation } from '../../../src/util/assert.js';
-import type { Store } from '../../../src/store/types.js';
+import type { InventoryStore, Store } from '../../../src/store/types.js';
 import { records } from '../../helpers/fixtures.js';
 
 /**
@@ -132,6 +132,37 @@ export const contractCases: ContractCase[] = [
       const views = await other.listCheckerViews();
       assert.deepEqual(views.map((view) => [view.id, view.probed, view.down, view.suspect]), [['c1', 3, ['t1', 't2'], false], ['c2', 3, [], true]]);
       assert.ok(views.every((view) => view.expiresAtMs > view.heartbeatAtMs), 'each view lives past its heartbeat');
+    } finally {
+      await other.close();
+    }
+  }],
+
+  ['inventory versions: a compare-and-swap on the base version; versions are immutable, listed newest first, read whole', async ({ store: plain, other: openOther }) => {
+    const store = plain as Store & InventoryStore;
+    const other = (await openOther()) as Store & InventoryStore;
+    try {
+      assert.equal(await store.latestInventoryVersion(), 0);
+      assert.equal(await store.readInventory(), null);
+      const endpoints = (count: number) => Array.from({ length: count }, (_, n) => ({ name: `svc${n}.dnsplane.test`, targets: [{ id: `t${n}`, address: `192.0.2.${n + 1}`, az: 'az1', capacity: 100 }] }));
+      const put = (target: Store & InventoryStore, baseVersion: number, count: number, actor: string) =>
+        target.putInventory({ baseVersion, endpoints: endpoints(count), actor, reason: `r${count}`, forced: false, summary: `${count} names` });
+      const first = await put(store, 0, 3, 'alice');
+      assert.ok(first.ok && first.info.version === 1);
+      // Two writers from the same base: one wins, the other is told the version that won.
+      const [a, b] = await Promise.all([put(store, 1, 4, 'alice'), put(other, 1, 5, 'bob')]);
+      assert.equal([a, b].filter((result) => result.ok).length, 1, 'exactly one concurrent apply wins');
+      const loser = a.ok ? b : a;
+      assert.deepEqual(loser, { ok: false, reason: 'stale-base', current: 2 });
+      const winner = (await other.readInventory())!;
+      assert.equal(winner.version, 2);
+      assert.equal(winner.endpoints.length, a.ok ? 4 : 5, 'the winner\'s endpoints, whole');
+      assert.deepEqual((await store.readInventory(1))!.endpoints, endpoints(3), 'version 1 is unchanged');
+      assert.deepEqual((await other.listInventoryVersions(10)).map((v) => [v.version, v.names]), [[2, winner.endpoints.length], [1, 3]]);
+      assert.equal(await store.readInventory(7), null);
+      // A version larger than one etcd request (chunked there) reads back whole.
+      const large = await put(store, 2, 10_000, 'carol');
+      assert.ok(large.ok);
+      assert.deepEqual((await other.readInventory(3))!.endpoints, endpoints(10_000));
     } finally {
       await other.close();
     }

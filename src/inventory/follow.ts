@@ -1,0 +1,66 @@
+import type { EndpointSpec } from '../domain/types.js';
+import { inventoryWatchOf, type InventoryStore } from '../store/types.js';
+import { assert } from '../util/assert.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+
+export interface InventorySnapshot {
+  version: number;
+  endpoints: readonly EndpointSpec[];
+}
+
+/**
+ * Keeps a role on the store's newest inventory version without a restart: on SQLite it polls the version number
+ * (one cheap read), on etcd a watch wakes it at once (polling stays the fallback); it reads the endpoints only when
+ * the version moved. Time comes from the clock, so the simulator drives it as it
+ * drives every role. A failed poll is logged and retried on the next one; the role keeps the version it has.
+ */
+export class InventoryFollower {
+  private current: InventorySnapshot;
+
+  constructor(
+    private readonly options: { pollIntervalMs: number },
+    private readonly deps: { store: InventoryStore; clock: Clock; log: Logger; onChange?: (snapshot: InventorySnapshot) => void },
+    initial: InventorySnapshot,
+  ) {
+    assert(options.pollIntervalMs > 0, 'internal', 'the inventory poll interval must be positive');
+    this.current = initial;
+  }
+
+  get snapshot(): InventorySnapshot {
+    return this.current;
+  }
+
+  /** One poll; true when a newer version was taken. Versions never go backwards. */
+  async poll(): Promise<boolean> {
+    const latest = await this.deps.store.latestInventoryVersion();
+    if (latest <= this.current.version) return false;
+    const stored = await this.deps.store.readInventory(latest);
+    if (stored === null || stored.version <= this.current.version) return false;
+    this.current = { version: stored.version, endpoints: stored.endpoints };
+    this.deps.log.info({ version: stored.version, names: stored.endpoints.length, summary: stored.summary }, 'following a new inventory version');
+    this.deps.onChange?.(this.current);
+    return true;
+  }
+
+  /** Polls until `signal`; a store that can watch (etcd) wakes it as soon as a version is stored. */
+  async run(signal: AbortSignal): Promise<void> {
+    let wake = new AbortController();
+    const stopWatching = inventoryWatchOf(this.deps.store)?.watchInventory((version) => {
+      if (version > this.current.version) wake.abort();
+    });
+    try {
+      while (!signal.aborted) {
+        try {
+          await this.poll();
+        } catch (error) {
+          this.deps.log.warn({ err: error }, 'reading the newest inventory failed; keeping the current one');
+        }
+        await this.deps.clock.sleep(this.options.pollIntervalMs, stopWatching === undefined ? signal : AbortSignal.any([signal, wake.signal]));
+        if (wake.signal.aborted) wake = new AbortController();
+      }
+    } finally {
+      stopWatching?.();
+    }
+  }
+}
