@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Config } from '../config/schema.js';
 import type { EndpointSpec } from '../domain/types.js';
 import type { Provider } from '../providers/types.js';
-import type { Store } from '../store/types.js';
+import type { InventoryStore, Store } from '../store/types.js';
 import { ConvergenceTracker } from '../cli/report.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { Authenticator, resolveTokens, type ApiTokens } from './auth.js';
@@ -20,6 +20,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerAlarmRoutes } from './routes/alarms.js';
 import { registerTargetRoutes } from './routes/targets.js';
 import { registerZoneRoutes } from './routes/zone.js';
+import { registerInventoryRoutes } from './routes/inventory.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerOpenApiRoutes } from './routes/openapi.js';
@@ -29,8 +30,10 @@ import { registerDashboardRoutes } from './routes/dashboard.js';
 export interface ApiContext {
   config: Config;
   zone: string;
+  /** Replaced (never mutated) when the process follows a new inventory version; the index follows it. */
   inventory: EndpointSpec[];
-  store: Store;
+  inventoryVersion: number;
+  store: Store & InventoryStore;
   provider: Provider;
 }
 
@@ -78,6 +81,7 @@ export function buildApp(context: ApiContext, options: BuildOptions = {}): Fasti
   const registry: RouteRegistry = { routes: [], validateResponses: options.validateResponses ?? false, authorize: (request, access) => auth.authorize(request, access) };
   const tracker = new ConvergenceTracker(context.store, context.provider);
   const index = new InventoryIndex(context.inventory, context.zone);
+  let indexed = context.inventory;
   const api = context.config.api;
   const health = new HealthReader(context.store);
   const metrics = new MetricsExporter({ store: context.store, tracker, index, health }, { namesMax: api.metricsNamesMax, targetsMax: api.metricsTargetsMax, counterSeriesMax: api.metricsCounterSeriesMax });
@@ -88,6 +92,12 @@ export function buildApp(context: ApiContext, options: BuildOptions = {}): Fasti
   const state: ApiState = { context, tracker, index, health, registry, auth, log, metrics, events };
 
   installErrorHandler(app);
+  // Every request sees the inventory version the process follows now (rebuilt once per new version).
+  app.addHook('onRequest', async () => {
+    if (context.inventory === indexed) return;
+    indexed = context.inventory;
+    index.update(indexed);
+  });
   app.addHook('onResponse', async (request, reply) => {
     metrics.requests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
   });
@@ -106,6 +116,7 @@ export function buildApp(context: ApiContext, options: BuildOptions = {}): Fasti
   registerAlarmRoutes(app, state);
   registerTargetRoutes(app, state);
   registerZoneRoutes(app, state);
+  registerInventoryRoutes(app, state);
   registerEventRoutes(app, state);
   registerMetricsRoutes(app, state);
   registerOpenApiRoutes(app, state);

@@ -21,21 +21,31 @@ const endpointsPerTargetMax = 1000;
 
 export class InventoryIndex {
   /** Managed names, sorted. */
-  readonly names: string[];
-  private readonly endpoints = new Map<string, EndpointSpec>();
+  names: string[] = [];
+  private endpoints = new Map<string, EndpointSpec>();
   /** targetsBefore[i]: targets in sorted endpoints before the i-th. */
-  private readonly targetsBefore: number[];
+  private targetsBefore: number[] = [0];
   private targetEndpoints: Map<string, string[]> | null = null;
 
   constructor(inventory: readonly EndpointSpec[], readonly zone: string) {
-    for (const endpoint of inventory) this.endpoints.set(endpoint.name, endpoint);
-    this.names = [...this.endpoints.keys()].sort();
-    this.targetsBefore = new Array<number>(this.names.length + 1);
-    this.targetsBefore[0] = 0;
-    this.names.forEach((name, index) => {
-      this.targetsBefore[index + 1] = this.targetsBefore[index]! + this.endpoints.get(name)!.targets.length;
+    this.update(inventory);
+  }
+
+  /** Rebuilds the index for a new inventory version (the API follows the store's newest without a restart). */
+  update(inventory: readonly EndpointSpec[]): void {
+    const endpoints = new Map<string, EndpointSpec>();
+    for (const endpoint of inventory) endpoints.set(endpoint.name, endpoint);
+    assert(endpoints.size === inventory.length, 'internal', 'the inventory has duplicate names');
+    const names = [...endpoints.keys()].sort();
+    const targetsBefore = new Array<number>(names.length + 1);
+    targetsBefore[0] = 0;
+    names.forEach((name, index) => {
+      targetsBefore[index + 1] = targetsBefore[index]! + endpoints.get(name)!.targets.length;
     });
-    assert(this.names.length === inventory.length, 'internal', 'the inventory has duplicate names');
+    this.endpoints = endpoints;
+    this.names = names;
+    this.targetsBefore = targetsBefore;
+    this.targetEndpoints = null;
   }
 
   get targetRowsTotal(): number {

@@ -56,6 +56,7 @@ export const planHeaderSchema = z.object({
   namesChanged: z.number().int().min(0),
   forced: z.boolean(),
   note: z.string(),
+  inventoryVersion: z.number().int().min(0).optional().describe('the inventory version the plan was computed from (0 or absent: none recorded)'),
 });
 
 export const historySchema = z.object({
@@ -103,6 +104,7 @@ export const statusSchema = z.object({
   names: z.object({ total: z.number().int(), converged: z.number().int(), behind: z.array(z.string()).describe('a sample of at most 20') }),
   enactors: z.array(enactorSchema),
   health: checkersSchema.describe('each health checker\'s view and where they disagree'),
+  inventoryVersion: z.number().int().describe('the stored inventory version the API process follows (0: none stored yet)'),
   alarms: z.array(alarmSchema),
   counters: z.record(z.string(), z.number()),
   drains: z.array(z.string()),

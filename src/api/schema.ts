@@ -42,6 +42,8 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   access: Access;
   /** Error statuses this route can answer besides 400 (documented in OpenAPI). */
   errors?: number[];
+  /** Largest body this route accepts, when it differs from the app's (an inventory is larger than a reason). */
+  bodyLimitBytes?: number;
   handler: (input: RouteInput<P, Q, B>) => Promise<z.input<R>>;
 }
 
@@ -89,6 +91,7 @@ export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends 
   app.route({
     method: spec.method,
     url: spec.url,
+    ...(spec.bodyLimitBytes === undefined ? {} : { bodyLimit: spec.bodyLimitBytes }),
     handler: async (request, reply) => {
       // Authorization before validation: an anonymous caller learns nothing about the body's schema.
       const actor = registry.authorize(request, spec.access);

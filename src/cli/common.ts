@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { openContext, type Context, type PathOptions } from './context.js';
 
 /** Small helpers shared by the command modules of src/cli. */
 
@@ -24,4 +25,19 @@ export function exitWhenOrphaned(checkIntervalMs = 500): void {
     }
   }, checkIntervalMs);
   timer.unref();
+}
+
+/** Opens the installation (config, store, provider), runs `body`, and closes it whatever happens. */
+export async function withContext<T>(options: PathOptions, body: (context: Context) => Promise<T>): Promise<T> {
+  const context = await openContext(options);
+  try {
+    return await body(context);
+  } finally {
+    await context.close();
+  }
+}
+
+/** A command's result: JSON with --json, else the text. */
+export function print(json: boolean | undefined, value: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }

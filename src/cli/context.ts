@@ -6,8 +6,12 @@ import type { EndpointSpec } from '../domain/types.js';
 import { createProvider } from '../providers/index.js';
 import type { Provider } from '../providers/types.js';
 import { createStore } from '../store/index.js';
-import type { Store } from '../store/types.js';
+import type { InventoryStore, Store } from '../store/types.js';
 import { UserError } from '../util/assert.js';
+import { seedInventory } from '../inventory/apply.js';
+import { InventoryFollower } from '../inventory/follow.js';
+import { systemClock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
 
 export interface PathOptions {
   config?: string;
@@ -31,10 +35,43 @@ export interface Context {
   configPath: string;
   dataDir: string;
   zone: string;
+  /**
+   * The inventory this process works from: the store's newest version once `followInventory` has run (every
+   * role), the config file's endpoints before that (read commands on a store with no inventory yet). Replaced, never
+   * mutated, when a new version arrives, so `() => context.inventory` always reads one whole version.
+   */
   inventory: EndpointSpec[];
-  store: Store;
+  /** The version `inventory` is (0: the config file's endpoints, not a stored version). */
+  inventoryVersion: number;
+  store: Store & InventoryStore;
   provider: Provider;
   close(): Promise<void>;
+}
+
+/** How often a role asks the store for a newer inventory version. */
+export const inventoryPollMs = 250;
+
+/**
+ * Makes the context follow the store's newest inventory: seeds version 1 from the config file when the store has
+ * none, loads the newest, then follows newer ones until the returned function is called.
+ */
+export async function followInventory(context: Context, log: Logger): Promise<() => void> {
+  const seeded = await seedInventory(context.store, context.inventory, context.configPath);
+  context.inventory = seeded.endpoints;
+  context.inventoryVersion = seeded.version;
+  const follower = new InventoryFollower({ pollIntervalMs: inventoryPollMs }, {
+    store: context.store, clock: systemClock, log,
+    onChange: (snapshot) => {
+      context.inventory = [...snapshot.endpoints];
+      context.inventoryVersion = snapshot.version;
+    },
+  }, { version: seeded.version, endpoints: seeded.endpoints });
+  const controller = new AbortController();
+  const running = follower.run(controller.signal);
+  return () => {
+    controller.abort();
+    void running;
+  };
 }
 
 export async function openContext(options: PathOptions): Promise<Context> {
@@ -50,7 +87,7 @@ export async function openContext(options: PathOptions): Promise<Context> {
     throw error;
   }
   return {
-    config, configPath, dataDir, zone: zoneOf(config), inventory: inventoryOf(config), store, provider,
+    config, configPath, dataDir, zone: zoneOf(config), inventory: inventoryOf(config), inventoryVersion: 0, store, provider,
     async close() {
       await provider.close();
       await store.close();

@@ -1,12 +1,13 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
-import { openContext, type Context, type PathOptions } from './context.js';
-import { exitWhenOrphaned, withPaths } from './common.js';
+import { followInventory, type Context, type PathOptions } from './context.js';
+import { exitWhenOrphaned, print, withContext, withPaths } from './common.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerApiCommand } from './commands/api.js';
 import { registerSimCommand } from './commands/sim.js';
 import { registerUpCommand } from './commands/up.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerInventoryCommands } from './commands/inventory.js';
 import { registerSchemaCommand } from './commands/schema.js';
 import { describeProgram } from './help.js';
 import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from './roles.js';
@@ -18,19 +19,6 @@ import { recordSetKey } from '../domain/types.js';
 
 type Common = PathOptions & { json?: boolean };
 
-function print(json: boolean | undefined, value: unknown, text: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
-}
-
-async function withContext<T>(options: PathOptions, body: (context: Context) => Promise<T>): Promise<T> {
-  const context = await openContext(options);
-  try {
-    return await body(context);
-  } finally {
-    await context.close();
-  }
-}
-
 /** Runs a long-lived role until SIGINT/SIGTERM, then closes the store cleanly. */
 async function runRole(options: PathOptions, role: string, body: (context: Context, signal: AbortSignal) => Promise<void>): Promise<void> {
   await withContext(options, async (context) => {
@@ -38,8 +26,14 @@ async function runRole(options: PathOptions, role: string, body: (context: Conte
     const stop = () => controller.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    createLogger(role).info({ config: context.configPath, data: context.dataDir }, `${role} started`);
-    await body(context, controller.signal);
+    const log = createLogger(role);
+    const stopFollowing = await followInventory(context, log);
+    log.info({ config: context.configPath, data: context.dataDir, inventoryVersion: context.inventoryVersion }, `${role} started`);
+    try {
+      await body(context, controller.signal);
+    } finally {
+      stopFollowing();
+    }
   });
 }
 
@@ -127,7 +121,7 @@ export function buildProgram(): Command {
     .action(async (options: Common & { limit: string }) => {
       await withContext(options, async (context) => {
         const plans = await context.store.listPlans(Math.max(1, Number(options.limit) || 50));
-        print(options.json, plans, () => plans.map((p) => `gen ${p.generation}  ${new Date(p.createdAtMs).toISOString()}  ${p.namesChanged}/${p.namesTotal} changed  by ${p.plannerId} (token ${p.fencingToken})${p.forced ? '  FORCED' : ''}`).join('\n'));
+        print(options.json, plans, () => plans.map((p) => `gen ${p.generation}  ${new Date(p.createdAtMs).toISOString()}  ${p.namesChanged}/${p.namesTotal} changed  by ${p.plannerId} (token ${p.fencingToken})  inventory v${p.inventoryVersion ?? 0}${p.forced ? '  FORCED' : ''}`).join('\n'));
       });
     });
 
@@ -174,6 +168,7 @@ export function buildProgram(): Command {
   registerSimCommand(program);
   registerUpCommand(program);
   registerDemoCommand(program);
+  registerInventoryCommands(program);
   registerSchemaCommand(program);
   for (const command of program.commands) command.exitOverride();
   describeProgram(program);

@@ -225,7 +225,7 @@ export function enactorViews(enactors: readonly EnactorInfo[], nowMs: number): E
  * tracker (the API does) to make repeated reports cost only what changed;
  * without one, the report reads the newest plan and every served name once.
  */
-export async function statusReport(context: Pick<Context, 'store' | 'provider' | 'zone'>, tracker?: ConvergenceTracker): Promise<StatusReport> {
+export async function statusReport(context: { store: Store; provider: Context['provider']; zone: string }, tracker?: ConvergenceTracker): Promise<StatusReport> {
   const { store } = context;
   const convergence = await (tracker ?? new ConvergenceTracker(store, context.provider)).refresh();
   const now = Date.now();

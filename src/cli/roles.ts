@@ -31,7 +31,10 @@ export function makePlanner(context: Context, id: string, env: RoleEnv): Planner
   const { config } = context;
   return new Planner(
     { id, zone: context.zone, intervalMs: config.planner.interval, leaseTtlMs: config.planner.leaseTtl, safety: config.safety },
-    { store: context.store, clock: env.clock ?? systemClock, log: env.log, inventory: () => context.inventory, drained: drainedFrom(context.store) },
+    {
+      store: context.store, clock: env.clock ?? systemClock, log: env.log, inventory: () => context.inventory,
+      inventoryVersion: () => context.inventoryVersion, drained: drainedFrom(context.store),
+    },
   );
 }
 

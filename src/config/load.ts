@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
@@ -36,11 +36,17 @@ export function parseConfig(document: unknown, source = 'config'): Config {
   return result.data;
 }
 
-export function loadConfigFile(path: string): Config {
+/** Largest config or inventory file read: a YAML file past this is refused before it is parsed. */
+export const configBytesMax = 128 * 1024 * 1024;
+
+function readDocument(path: string): unknown {
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > configBytesMax) throw new UserError(`${path} is ${size} bytes, above the ${configBytesMax / 1024 / 1024} MiB a config or inventory file may have`);
     text = readFileSync(path, 'utf8');
   } catch (error) {
+    if (error instanceof UserError) throw error;
     throw new UserError(`cannot read config ${path}: ${(error as Error).message}`);
   }
   let document: unknown;
@@ -50,8 +56,25 @@ export function loadConfigFile(path: string): Config {
     const message = error instanceof YAMLParseError ? error.message : String(error);
     throw new UserError(`${path} is not valid YAML: ${message}`);
   }
-  if (document === null || typeof document !== 'object') throw new UserError(`${path}: expected a YAML mapping at the top level`);
-  return parseConfig(document, path);
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) throw new UserError(`${path}: expected a YAML mapping at the top level`);
+  return document;
+}
+
+export function loadConfigFile(path: string): Config {
+  return parseConfig(readDocument(path), path);
+}
+
+/**
+ * An inventory file for `validate`, `diff` and `apply`: a whole config (every key checked as loading does), or
+ * just `endpoints:` (and optionally `zone:`) — the installation's zone is used when the file gives none, and a
+ * file for another zone is refused. Returns the qualified endpoints.
+ */
+export function loadInventoryFile(path: string, zone: string | null): EndpointSpec[] {
+  const document = readDocument(path) as Record<string, unknown>;
+  const fileZone = typeof document.zone === 'string' ? normalizeName(document.zone) : null;
+  if (fileZone === null && zone === null) throw new UserError(`${path} names no zone: add "zone:" or pass --config for the installation's`);
+  if (fileZone !== null && zone !== null && fileZone !== zone) throw new UserError(`${path} is for zone ${fileZone}, this installation's zone is ${zone}`);
+  return inventoryOf(parseConfig(fileZone === null ? { ...document, zone: `${zone}.` } : document, path));
 }
 
 export function zoneOf(config: Config): string {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkDurationMs, durationBounds, formatDurationMs } from './duration.js';
-import { addressFamily, checkDnsName } from '../domain/names.js';
+import { addressFamily, checkDnsName, isInZone, normalizeName, qualifyName } from '../domain/names.js';
 import { caSecureContext, parseHostPort, parseProbeUrl, parseStatusRange, probeHostProblem, probeMatchLengthMax } from '../health/probe.js';
 import { assert } from '../util/assert.js';
 
@@ -313,9 +313,12 @@ export const configSchema = z
     const targetIds = new Map<string, string>();
     const names = new Map<string, number>();
     config.endpoints.forEach((endpointConfig, endpointIndex) => {
-      const name = endpointConfig.name.toLowerCase().replace(/\.$/, '');
+      // Names are compared as served: "web" and "web.<zone>." are one name.
+      const name = qualifyName(endpointConfig.name, config.zone);
+      const problem = endpointNameProblem(endpointConfig.name, config.zone);
+      if (problem !== null) context.addIssue({ code: 'custom', path: ['endpoints', endpointIndex, 'name'], message: problem });
       if (names.has(name)) {
-        context.addIssue({ code: 'custom', path: ['endpoints', endpointIndex, 'name'], message: `duplicate endpoint "${endpointConfig.name}" (also endpoints[${names.get(name)}])` });
+        context.addIssue({ code: 'custom', path: ['endpoints', endpointIndex, 'name'], message: `duplicate endpoint "${endpointConfig.name}": it is ${name}, as is endpoints[${names.get(name)}]` });
       }
       names.set(name, endpointIndex);
       const addresses = new Set<string>();
@@ -337,6 +340,19 @@ export const configSchema = z
       });
     });
   });
+
+/**
+ * Names an endpoint may not have: a fully qualified name (trailing dot) outside the zone, which would otherwise be
+ * qualified into a surprising name; a `_dnsplane` label (the marker records the RFC 2136 provider writes); and the
+ * zone's own name-server host, which the built-in server answers for.
+ */
+function endpointNameProblem(raw: string, zone: string): string | null {
+  if (raw.trim().endsWith('.') && !isInZone(raw, zone)) return `"${raw}" ends with "." (fully qualified) but is not in the zone ${normalizeName(zone)}: drop the dot to put it in the zone, or use a name in the zone`;
+  const name = qualifyName(raw, zone);
+  if (name.split('.').includes('_dnsplane')) return `"${raw}" has a "_dnsplane" label, which is reserved for dnsplane's marker records`;
+  if (name === `ns1.${normalizeName(zone)}`) return `"${raw}" is the zone's name-server host (ns1.${normalizeName(zone)}), which the DNS server answers for itself`;
+  return null;
+}
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { statusReport } from '../../src/cli/report.js';
 import { adminToken, apiFixture as apiFixtureBare, get, planAndEnact, post, readToken, servedTargets } from './helpers.js';
 import { conformanceOf, openApiProblems } from './openapi.js';
+import { sampleConfig } from '../helpers/env.js';
 
 /** "METHOD path status" of every response checked against the OpenAPI document in this file. */
 const checkedResponses = new Set<string>();
@@ -351,6 +352,11 @@ test('the OpenAPI document passes an OpenAPI validator, and every operation answ
     await planAndEnact(fixture);
     const history = await get<{ items: { name: string; kind: string }[] }>(fixture.app, `/api/history?name=${svc0}&limit=5`);
     assert.deepEqual(history.body.items.map((item) => [item.name, item.kind]), [[svc0, 'enact']]);
+    // The inventory routes (their behaviour: test/api/inventory.test.ts).
+    const applied = await post(fixture.app, '/api/inventory', { reason: 'one more', endpoints: sampleConfig(3).endpoints });
+    assert.equal(applied.status, 200, JSON.stringify(applied.body));
+    assert.equal((await get<{ version: number }>(fixture.app, '/api/inventory')).body.version, 1);
+    assert.equal((await get<{ versions: unknown[] }>(fixture.app, '/api/inventory/versions')).body.versions.length, 1);
     for (const url of ['/metrics', '/']) assert.equal((await fixture.app.inject({ method: 'GET', url })).statusCode, 200, url);
     // The event stream never ends, so inject cannot read it; its headers are checked over a socket in metrics.test.ts.
     const unchecked = new Set(['GET /api/events']);

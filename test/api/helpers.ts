@@ -44,7 +44,7 @@ export async function apiFixture(names = 10, configExtra: Record<string, unknown
     return apply(changes);
   };
   const context: Context = {
-    config, configPath: '(test)', dataDir: install.dir, zone: zoneOf(config), inventory: inventoryOf(config),
+    config, configPath: '(test)', dataDir: install.dir, zone: zoneOf(config), inventory: inventoryOf(config), inventoryVersion: 0,
     store: install.store, provider: install.provider, close: async () => undefined,
   };
   const app = buildApp(context, { tokens: { token: adminToken, readToken }, validateResponses: true, ...options });

@@ -18,7 +18,7 @@ export function registerStatusRoutes(app: FastifyInstance, state: ApiState): voi
     handler: async () => {
       const { store } = state.context;
       const report = await statusReport(state.context, state.tracker);
-      return { version, ...report, drains: await store.listDrains(), freezes: await store.listFreezes(), nowMs: Date.now() };
+      return { version, ...report, inventoryVersion: state.context.inventoryVersion, drains: await store.listDrains(), freezes: await store.listFreezes(), nowMs: Date.now() };
     },
   });
 }
@@ -39,6 +39,7 @@ export async function compactStatus(state: ApiState): Promise<{ nowMs: number } 
     names: { total: convergence.total, converged: convergence.converged, behind: convergence.behindSample },
     enactors: enactorViews(await store.listEnactors(), now).map(({ id, heldGeneration, enactedGeneration, heartbeatAtMs, alive }) => ({ id, heldGeneration, enactedGeneration, heartbeatAtMs, alive })),
     health: checkersReport(await store.listCheckerViews(), now),
+    inventoryVersion: state.context.inventoryVersion,
     alarms: { total: alarms.length, items: alarms.slice(0, eventAlarmsMax).map(({ kind, name, message, count, raisedAtMs }) => ({ kind, name, message, count, raisedAtMs })) },
     drains: drains.slice(0, eventControlsMax),
     freezes: freezes.slice(0, eventControlsMax),

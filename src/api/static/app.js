@@ -84,6 +84,7 @@ function onStatus(status) {
   renderSummary(status);
   renderEnactors();
   renderCheckers();
+  void renderInventory(status.inventoryVersion);
   renderAlarms(status.alarms);
   const controls = `${status.drains.join(',')}|${status.freezes.join(',')}`;
   const generationMoved = status.generation.latest !== view.seen.generation;
@@ -120,6 +121,22 @@ function renderEnactors() {
       el('div', {}, 'enacted ', el('b', {}, enactor.enactedGeneration), ' · held ', enactor.heldGeneration),
       el('div', { className: 'muted small' }, `lag ${lag} · heartbeat `, el('span', { className: 'age' }, formatAge(serverNow() - enactor.heartbeatAtMs)), ' ago'));
   }));
+}
+
+// The inventory version the installation follows, and what its newest version changed (fetched once per version).
+let inventoryShown = -1;
+async function renderInventory(version) {
+  if (version === undefined || version === inventoryShown) return;
+  inventoryShown = version;
+  const inventory = await (await fetch('/api/inventory?limit=1')).json();
+  const box = $('inventory');
+  if (inventory.info === null) return box.replaceChildren(el('p', { className: 'muted' }, 'no inventory stored yet'));
+  const change = inventory.lastChange;
+  const items = change.names.map((entry) => el('li', { 'data-inventory-change': entry.name }, el('b', {}, entry.kind === 'added' ? '+ ' : entry.kind === 'removed' ? '− ' : '~ '), entry.name));
+  box.replaceChildren(
+    el('div', { id: 'inventory-version', 'data-version': String(inventory.version) }, 'version ', el('b', {}, inventory.version), ` · ${inventory.total} names · by ${inventory.info.actor}`),
+    el('div', { className: 'muted small' }, `${inventory.info.summary} — ${inventory.info.reason}${inventory.info.forced ? ' (forced)' : ''}`),
+    el('ul', { className: 'small' }, ...items));
 }
 
 // Each health checker's view; a target is down when a strict majority of the voting checkers see it down.

@@ -4,7 +4,7 @@ import { resolveTokens } from '../../api/auth.js';
 import { UserError } from '../../util/assert.js';
 import { createLogger } from '../../util/log.js';
 import { withPaths } from '../common.js';
-import { openContext, type PathOptions } from '../context.js';
+import { followInventory, openContext, type PathOptions } from '../context.js';
 
 type ApiOptions = PathOptions & { httpPort?: string };
 
@@ -30,7 +30,9 @@ function listenAddress(listen: string, portOverride: string | undefined): { host
 async function runApi(options: ApiOptions): Promise<void> {
   const context = await openContext(options);
   const log = createLogger('api');
+  let stopFollowing = () => undefined as void;
   try {
+    stopFollowing = await followInventory(context, log);
     const { host, port } = listenAddress(context.config.api.listen, options.httpPort);
     const tokens = resolveTokens(context.config.api);
     const app = buildApp(context, { log, tokens });
@@ -55,6 +57,7 @@ async function runApi(options: ApiOptions): Promise<void> {
     log.info({ signal }, 'API stopping');
     await app.close();
   } finally {
+    stopFollowing();
     await context.close();
   }
 }

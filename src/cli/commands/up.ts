@@ -1,14 +1,17 @@
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadConfigFile } from '../../config/load.js';
+import { inventoryOf, loadConfigFile } from '../../config/load.js';
+import { applyInventory, seedInventory } from '../../inventory/apply.js';
+import { formatDiff } from '../../inventory/diff.js';
 import { splitHostPort } from '../../health/probe.js';
 import { startDemoServers, writeDemoConfig, type DemoServers } from '../../demo/demo.js';
 import { openDatabase } from '../../store/sqlite/db.js';
-import { sqlitePath } from '../../store/index.js';
+import { createStore, sqlitePath } from '../../store/index.js';
 import { UserError } from '../../util/assert.js';
-import { createLogger } from '../../util/log.js';
+import { createLogger, type Logger } from '../../util/log.js';
 import { defaultDataDir } from '../context.js';
 import { Supervisor, type RoleSpec } from '../supervisor.js';
 import type { Config } from '../../config/schema.js';
@@ -93,6 +96,41 @@ function banner(config: Config, dataDir: string, dnsHost: string, dnsPort: numbe
   ].join('\n');
 }
 
+/** `up --config` stores the config's endpoints as the first inventory version when the store has none. */
+async function seedFromConfig(config: Config, configPath: string, dataDir: string): Promise<void> {
+  const store = await createStore(config, dataDir);
+  try {
+    await seedInventory(store, inventoryOf(config), configPath);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * SIGHUP: re-read --config and apply its inventory as `dnsplane apply` would (same validation, diff, threshold).
+ * Every problem is logged, never fatal: the installation keeps running on the version it has.
+ */
+async function reload(configPath: string, dataDir: string, log: Logger): Promise<void> {
+  try {
+    const config = loadConfigFile(configPath);
+    const store = await createStore(config, dataDir);
+    try {
+      const outcome = await applyInventory(store, inventoryOf(config), {
+        actor: `up@${hostname()}`, reason: `SIGHUP: reloaded ${configPath}`, force: false, policy: config.safety,
+      });
+      const diff = formatDiff(outcome.diff);
+      if (outcome.kind === 'applied') log.info({ version: outcome.info.version, diff }, `SIGHUP: applied inventory version ${outcome.info.version}`);
+      else if (outcome.kind === 'unchanged') log.info({ version: outcome.version }, 'SIGHUP: the inventory is unchanged');
+      else if (outcome.kind === 'refused') log.error({ diff }, `SIGHUP: refused: ${outcome.reason}; apply it with \`dnsplane apply --force\``);
+      else log.error({ current: outcome.current }, 'SIGHUP: the inventory changed meanwhile; send SIGHUP again');
+    } finally {
+      await store.close();
+    }
+  } catch (error) {
+    log.error({ err: error }, `SIGHUP: ${(error as Error).message}; keeping the inventory as it is`);
+  }
+}
+
 async function up(options: UpOptions): Promise<void> {
   const dataDir = resolve(options.data);
   const dnsPortOverride = port(options.dnsPort, '--dns-port');
@@ -117,6 +155,8 @@ async function up(options: UpOptions): Promise<void> {
     const token = apiToken(config, dataDir);
     const env = { ...process.env, DNSPLANE_API_TOKEN: token.token };
     const supervisor = new Supervisor({ restartBaseMs: 250, restartMaxMs: 10_000, stableAfterMs: 30_000, stopGraceMs: 5000 }, log, env);
+    await seedFromConfig(config, configPath, dataDir);
+    process.on('SIGHUP', () => void reload(configPath, dataDir, log));
     supervisor.start(roleSpecs(configPath, dataDir, dnsPort, httpPortOverride));
     writeFileSync(join(dataDir, 'up.json'), `${JSON.stringify({ pid: process.pid, dnsPort, httpUrl }, null, 2)}\n`);
     process.stdout.write(banner(config, options.data, listen.host, dnsPort, httpUrl, userConfig === null, token.shown ? token.token : null));

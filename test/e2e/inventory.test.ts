@@ -1,0 +1,115 @@
+// Goal: the inventory changes while everything runs. On SQLite, with `up` running over 100 names, `dnsplane apply`
+// adds 50 names and removes 20: every role follows within a planner interval plus enactment, the new names answer
+// in DNS and the removed ones are NXDOMAIN, no role restarted (the same process ids), and each name's history
+// names the inventory version; then SIGHUP re-reads the config and applies it the same way. On etcd (three
+// members), roles of two "hosts" started with different local config files all plan from the one stored
+// inventory, including after leadership moves to the host whose file is stale. Method: real processes (`up`, the
+// roles), dig, the store read directly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { digA, digStatus } from '../helpers/dig.js';
+import { freeDualPort, freeTcpPort, pollUntil, runCli, sampleConfig, spawnCli, tempDir, writeConfig, type Child } from '../helpers/env.js';
+import { startEtcdInstallation, type EtcdInstallation } from '../helpers/etcd.js';
+import { childrenOf } from '../helpers/procs.js';
+
+const fast = { planner: { interval: '100ms' }, enactor: { pollInterval: '20ms' } };
+
+/** The endpoints svc<from>..svc<to - 1> of sampleConfig's numbering. */
+function endpointsRange(from: number, to: number): unknown[] {
+  return (sampleConfig(to).endpoints as unknown[]).slice(from);
+}
+
+async function servedNames(store: SqliteStore): Promise<Set<string>> {
+  return new Set((store.db.prepare('SELECT name FROM served').all() as { name: string }[]).map((row) => row.name));
+}
+
+test('SQLite: apply adds 50 and removes 20 names under a running up; SIGHUP applies the config the same way; no role restarts', async (t) => {
+  const dir = tempDir('dnsplane-inventory-up-');
+  let up: Child | null = null;
+  let store: SqliteStore | null = null;
+  try {
+    const configPath = writeConfig(dir.path, sampleConfig(100, 3, fast));
+    const data = join(dir.path, 'data');
+    const paths = ['--config', configPath, '--data', data];
+    const [dnsPort, httpPort] = [await freeDualPort(), await freeTcpPort()];
+    up = spawnCli(['up', ...paths, '--dns-port', String(dnsPort), '--http-port', String(httpPort)]);
+    const running = up;
+    await pollUntil(() => running.stdout().includes('dnsplane DNS serving'), `up to serve (stderr: ${running.stderr().slice(-500)})`, 60_000);
+    store = new SqliteStore(join(data, 'state.db'));
+    const db = store;
+    await pollUntil(async () => (await servedNames(db)).size === 100, 'the first 100 names served', 30_000);
+    const rolesBefore = childrenOf(running.process.pid!).map((child) => child.pid).sort();
+    assert.ok(rolesBefore.length >= 11, `up's roles: ${rolesBefore.length}`);
+
+    const next = writeConfig(dir.path, { endpoints: endpointsRange(20, 150) }, 'next.yaml');
+    const started = Date.now();
+    const applied = await runCli(['apply', '-f', next, '--reason', 'fifty new services, twenty retired', ...paths]);
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    assert.match(applied.stdout, /50 added, 20 removed, 0 changed \(100 → 130 names\)/);
+    await pollUntil(async () => {
+      const served = await servedNames(db);
+      return served.size === 130 && served.has('svc149.dnsplane.test') && !served.has('svc0.dnsplane.test');
+    }, 'the new inventory served', 30_000);
+    t.diagnostic(`apply to every name served or removed: ${Date.now() - started} ms`);
+    for (let n = 100; n < 150; n += 1) assert.equal((await digA(dnsPort, `svc${n}.dnsplane.test`)).length, 3, `svc${n} answers`);
+    for (let n = 0; n < 20; n += 1) assert.equal(await digStatus(dnsPort, `svc${n}.dnsplane.test`), 'NXDOMAIN', `svc${n} is gone`);
+    const latest = (await db.listPlans(1))[0]!;
+    assert.equal(latest.inventoryVersion, 2, 'the plan records the inventory version it came from');
+    const history = await runCli(['history', 'svc120', ...paths]);
+    assert.match(history.stdout, /inventory v2 added: fifty new services, twenty retired/);
+
+    // SIGHUP: the config file now holds svc0..svc9 again on top of the rest; up applies it (10 added: under the threshold).
+    writeConfig(dir.path, { ...sampleConfig(150, 3, fast), endpoints: [...endpointsRange(0, 10), ...endpointsRange(20, 150)] });
+    process.kill(running.process.pid!, 'SIGHUP');
+    await pollUntil(async () => (await db.latestInventoryVersion()) === 3, `SIGHUP to store version 3 (stderr: ${running.stderr().slice(-500)})`, 20_000);
+    await pollUntil(async () => (await digA(dnsPort, 'svc5.dnsplane.test')).length === 3, 'svc5 back in DNS', 30_000);
+    assert.match((await db.listInventoryVersions(1))[0]!.reason, /^SIGHUP: reloaded .*config\.yaml$/);
+
+    assert.deepEqual(childrenOf(running.process.pid!).map((child) => child.pid).sort(), rolesBefore, 'no role restarted');
+    assert.equal(await running.stop(10_000), 0, running.stderr().slice(-500));
+  } finally {
+    await up?.stop();
+    await store?.close();
+    dir.cleanup();
+  }
+});
+
+test('etcd: two hosts\' roles with different config files plan from the one stored inventory, before and after the leader moves', async () => {
+  let installation: EtcdInstallation | null = null;
+  try {
+    installation = await startEtcdInstallation(12, { planner: { interval: '50ms', leaseTtl: '2s' } });
+    const install = installation;
+    // Host A's file (12 names) seeds the store; host B's file is stale (only 5 names, and one of its own).
+    const hostB = writeConfig(install.dir, {
+      ...JSON.parse(JSON.stringify((await import('yaml')).parse((await import('node:fs')).readFileSync(install.configPath, 'utf8')))),
+      endpoints: [...endpointsRange(0, 5), { name: 'only-on-b', targets: [{ id: 'b1', address: '127.9.9.9' }] }],
+    }, 'host-b.yaml');
+    const plannerA = install.spawnRole(['planner', '--id', 'planner-a']);
+    await pollUntil(async () => (await install.store.latestGeneration()) >= 1, `host A's planner to publish (stderr: ${plannerA.stderr().slice(-300)})`, 30_000);
+    const plannerB = install.spawnRole(['planner', '--id', 'planner-b'], {}, { configPath: hostB });
+    for (const id of ['az1', 'az2']) install.spawnRole(['enactor', '--id', id], {}, { configPath: id === 'az2' ? hostB : install.configPath });
+    await pollUntil(async () => (await install.provider.list(null, 100)).length === 12, 'the 12 stored names served', 30_000);
+    await pollUntil(() => plannerB.stderr().length >= 0 && plannerB.process.exitCode === null, 'host B\'s planner running');
+    // A new version, applied from host B: both hosts follow it.
+    const next = writeConfig(install.dir, { endpoints: endpointsRange(2, 14) }, 'next.yaml');
+    const applied = await runCli(['apply', '-f', next, '--reason', 'from host B', '--config', hostB, '--data', install.data]);
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    const names = async () => (await install.provider.list(null, 100)).map((state) => state.name).sort();
+    const want = (endpointsRange(2, 14) as { name: string }[]).map((endpoint) => `${endpoint.name}.dnsplane.test`).sort();
+    await pollUntil(async () => JSON.stringify(await names()) === JSON.stringify(want), 'version 2 served', 30_000);
+    // Host A's planner stops; host B's (with its stale file) takes the lease and keeps planning the stored inventory.
+    assert.equal(await plannerA.stop(), 0);
+    await install.store.setHealth('t3-0', 'down', 'operator');
+    await pollUntil(async () => {
+      const plan = (await install.store.listPlans(1))[0]!;
+      return plan.plannerId === 'planner-b' && plan.inventoryVersion === 2;
+    }, 'host B\'s planner to publish from inventory version 2', 30_000);
+    const view = (await install.store.readPlan(await install.store.latestGeneration()))!;
+    assert.deepEqual(view.entries.filter((entry) => entry.records !== null).map((entry) => entry.name).sort(), want, 'B plans the stored names, not its file\'s');
+    assert.ok(!(await names()).includes('only-on-b.dnsplane.test'));
+  } finally {
+    await installation?.stop();
+  }
+});
