@@ -55,7 +55,7 @@ writeSection('sim', 'Deterministic simulator', `npm run bench -- sim (dnsplane s
 ], [
   ...(runs < runsWanted ? [`Only ${runs} safe runs this time (SIM_BENCH_RUNS), not ${runsWanted}.`] : []),
   ...(safe.summary.firstFailure === null ? [] : [`First failure: seed ${safe.summary.firstFailure.seed}; ${safe.summary.firstFailure.reproduce}`]),
-  'Each run: 1-3 names, 2-3 enactors, 1-2 planners, a janitor and a reconciler (production classes) for 800 ms of virtual time with faults (operator removals of endpoints included, since removal tombstones), then up to 2.5 s without, until every name converges (L1); the invariant checker runs after every step.',
+  'Each run: 1-3 names, 2-3 enactors, 1-2 planners, a janitor and a reconciler (production classes) for 800 ms of virtual time with faults (operator removals of endpoints included, since removal tombstones; since versioned inventories, as versions applied through applyInventory and followed by each planner and checker, with I1 checked at every publish), then up to 2.5 s without, until every name converges (L1); the invariant checker runs after every step.',
   'In a quarter of the seeds (since the health scenarios) three production health checkers also run, with an AZ loss, a checker cut off and failover pools (H1, H2); such a run takes about 1.7 times the steps of the others, so the runs per second are not comparable with figures taken before.',
 ]);
 process.exit(safe.summary.failures === 0 ? 0 : 1);

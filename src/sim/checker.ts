@@ -28,7 +28,9 @@ export interface CheckerOptions {
  * - from the clean-up log: S4 (no header a live enactor holds, as the
  *   janitor saw it, is deleted; deleting never touches what is served);
  * - from the publish log: S6 (each generation is the previous + 1, fencing
- *   tokens never go back);
+ *   tokens never go back); I1 (the inventory version a plan records never
+ *   decreases from one generation to the next, and the names the plan gives
+ *   records are exactly the names of that version);
  * - from the state: S1, S2, S3 (served set == the set visible at the served
  *   generation), S4 (that version still exists), S5 (re-applying the plan in
  *   effect is a skip for the production `decide`), L3 (the newest plan is
@@ -134,9 +136,32 @@ export class Checker {
       if (last !== null && publish.token < last.token) {
         return this.violation(step, 'S6', `plan ${publish.generation}`, `${publish.holder} published with fencing token ${publish.token} after token ${last.token} (two leaders)`);
       }
+      const found = this.checkPlanInventory(step, publish, last);
+      if (found !== null) return found;
       this.lastPublished = publish;
     }
     return null;
+  }
+
+  /**
+   * I1, checked as a plan is published (the publish is the only write of its step, so the store holds exactly that
+   * plan's versions): the inventory version it records is stored and not below the previous plan's, and the names
+   * with records at its generation are exactly that version's names — each added name planned, each removed one
+   * removed.
+   */
+  private checkPlanInventory(step: StepInfo, publish: PublishEvent, last: PublishEvent | null): Violation | null {
+    const plan = `plan ${publish.generation}`;
+    if (last !== null && publish.inventoryVersion < last.inventoryVersion) {
+      return this.violation(step, 'I1', plan, `${publish.holder} published inventory v${publish.inventoryVersion} after plan ${last.generation} had v${last.inventoryVersion}`);
+    }
+    const inventory = this.store.inventories[publish.inventoryVersion - 1];
+    if (inventory === undefined) return this.violation(step, 'I1', plan, `records inventory v${publish.inventoryVersion}, which was never stored`);
+    const expected = inventory.endpoints.map((endpoint) => endpoint.name).sort();
+    const planned = plannedNames(this.store, publish.generation);
+    if (planned.join(',') === expected.join(',')) return null;
+    const missing = expected.filter((name) => !planned.includes(name));
+    const extra = planned.filter((name) => !expected.includes(name));
+    return this.violation(step, 'I1', plan, `records inventory v${publish.inventoryVersion} but ${missing.length > 0 ? `lacks ${missing.join(',')}` : ''}${missing.length > 0 && extra.length > 0 ? ' and ' : ''}${extra.length > 0 ? `plans ${extra.join(',')}` : ''}`);
   }
 
   private checkServed(step: StepInfo): Violation | null {
@@ -179,6 +204,16 @@ export class Checker {
     }
     return null;
   }
+}
+
+/** The names plan `generation` gives records (not removed), sorted. */
+function plannedNames(store: MemoryStoreState, generation: Generation): string[] {
+  const names: string[] = [];
+  for (const name of store.names()) {
+    const version = store.visible(name, generation);
+    if (version !== undefined && version.records !== null) names.push(name);
+  }
+  return names;
 }
 
 /** L1: every name serves the newest plan's set (or is absent when the plan removes it). Returns the first name that does not, or null. */

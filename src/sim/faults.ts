@@ -1,7 +1,7 @@
 import { longTailDelayMs, type SimRandom } from './random.js';
 import type { ActorSlot, Scheduler } from './scheduler.js';
 import { brief, type Trace } from './trace.js';
-import type { Store } from '../store/types.js';
+import type { InventoryStore, Store } from '../store/types.js';
 import type { ApplyChange, ApplyOutcome, Provider, ServedState } from '../providers/types.js';
 
 /**
@@ -74,22 +74,30 @@ export class FaultInjector {
   }
 }
 
-type StoreMethod = Exclude<keyof Store, 'kind'>;
-/** Every Store method; a Record so that the compiler refuses this list when the Store interface grows. */
+/** The store every simulated actor gets: the Store and the versioned inventory beside it (as SqliteStore and EtcdStore). */
+export type SimStore = Store & InventoryStore;
+
+type StoreMethod = Exclude<keyof SimStore, 'kind'>;
+/**
+ * Every store method; a Record so that the compiler refuses this list when either interface grows. The inventory
+ * calls are faulted like the rest: the follower logs a failed poll at warn and retries (src/sim/log.ts makes a
+ * warn line with an error other than an injected one a violation), an apply that fails is retried by the operator.
+ */
 const storeMethodSet: Record<StoreMethod, true> = {
   latestGeneration: true, publishPlan: true, readPlan: true, readEntriesAt: true, listPlans: true, oldestGeneration: true,
   listSuperseded: true, deletePlanData: true, acquireLease: true, renewLease: true, releaseLease: true, heartbeat: true,
   listEnactors: true, setHealth: true, setHealthMany: true, clearHealth: true, readHealth: true, publishCheckerView: true, listCheckerViews: true, appendHistory: true, readHistory: true,
   raiseAlarm: true, clearAlarm: true, listAlarms: true, incrementCounter: true, readCounters: true, setDrain: true,
   listDrains: true, setFreeze: true, listFreezes: true, addRequest: true, takeRequests: true, close: true,
+  latestInventoryVersion: true, readInventory: true, listInventoryVersions: true, putInventory: true,
 };
 const storeMethods = Object.keys(storeMethodSet) as StoreMethod[];
 
 /** Calls whose result is worth a trace line (the rest are bookkeeping). */
-const tracedStoreCalls = new Set<StoreMethod>(['latestGeneration', 'publishPlan', 'readPlan', 'deletePlanData', 'acquireLease', 'renewLease', 'heartbeat', 'listSuperseded']);
+const tracedStoreCalls = new Set<StoreMethod>(['latestGeneration', 'publishPlan', 'readPlan', 'deletePlanData', 'acquireLease', 'renewLease', 'heartbeat', 'listSuperseded', 'readInventory', 'putInventory']);
 
 interface FaultyStoreFields {
-  inner: Store;
+  inner: SimStore;
   faults: FaultInjector;
   actor: ActorSlot;
 }
@@ -109,9 +117,9 @@ for (const method of storeMethods) {
 }
 
 /** The store as one actor sees it: every call is an await point with injected faults. */
-export function faultyStore(inner: Store, faults: FaultInjector, actor: ActorSlot): Store {
+export function faultyStore(inner: SimStore, faults: FaultInjector, actor: ActorSlot): SimStore {
   const fields: FaultyStoreFields & { kind: string } = { kind: inner.kind, inner, faults, actor };
-  return Object.assign(Object.create(faultyStorePrototype) as object, fields) as unknown as Store;
+  return Object.assign(Object.create(faultyStorePrototype) as object, fields) as unknown as SimStore;
 }
 
 /** The provider as one actor sees it: await points, transient errors, and applies whose acknowledgement is lost. */
@@ -164,6 +172,10 @@ function describeArgs(method: StoreMethod, args: readonly unknown[]): string {
     return `held ${info.heldGeneration}, enacted ${info.enactedGeneration}`;
   }
   if (method === 'deletePlanData') return `${(args[0] as unknown[]).length} versions, headers below ${String(args[1])}`;
+  if (method === 'putInventory') {
+    const request = args[0] as { baseVersion: number; endpoints: { name: string }[]; forced: boolean };
+    return `base v${request.baseVersion}, ${request.endpoints.map((endpoint) => endpoint.name).join(',')}${request.forced ? ', forced' : ''}`;
+  }
   return args.filter((arg) => typeof arg !== 'object').map((arg) => brief(arg, 40)).join(', ');
 }
 
@@ -177,5 +189,13 @@ function describeStoreResult(method: StoreMethod, result: unknown): string {
     return published.ok ? `published ${published.header!.generation}` : `refused: ${published.reason}`;
   }
   if (method === 'listSuperseded') return `${(result as unknown[]).length} versions`;
+  if (method === 'readInventory') {
+    const stored = result as { version: number; endpoints: unknown[] } | null;
+    return stored === null ? 'none' : `v${stored.version} (${stored.endpoints.length} names)`;
+  }
+  if (method === 'putInventory') {
+    const put = result as { ok: boolean; info?: { version: number }; current?: number };
+    return put.ok ? `stored v${put.info!.version}` : `stale: v${put.current} is the newest`;
+  }
   return result === undefined ? 'ok' : brief(result, 80);
 }

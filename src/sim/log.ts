@@ -7,8 +7,10 @@ import type { Logger } from '../util/log.js';
  * those logs are the injected ones; anything else — a TypeError, a store
  * method that does not exist — would otherwise be swallowed and leave a run
  * that silently does nothing. So the simulator's logger is silent below
- * "error", and routes every error line to the run that logged it, which turns
- * an unexpected one into a violation.
+ * "warn", and routes every warn and error line to the run that logged it,
+ * which turns an unexpected one into a violation. Warn lines matter only when
+ * they carry an error: a loop that logs a failed call at warn and retries
+ * (the inventory follower) must not hide a TypeError either.
  *
  * One pino instance per process (creating one costs ~0.1 ms, a run ~2 ms);
  * each run gets a child bound to its id.
@@ -17,6 +19,7 @@ import type { Logger } from '../util/log.js';
 type Sink = (line: ErrorLine) => void;
 
 export interface ErrorLine {
+  level: 'warn' | 'error';
   message: string;
   errorType: string | null;
   errorMessage: string | null;
@@ -25,11 +28,15 @@ export interface ErrorLine {
 const sinks = new Map<number, Sink>();
 let nextRunId = 1;
 
-const root: Logger = pino({ level: 'error', base: null, timestamp: false }, {
+/** pino's number for "error"; "warn" is below it. */
+const errorLevel = 50;
+
+const root: Logger = pino({ level: 'warn', base: null, timestamp: false }, {
   write(text: string): void {
-    const parsed = JSON.parse(text) as { run?: number; msg?: string; err?: { type?: string; message?: string } };
+    const parsed = JSON.parse(text) as { run?: number; level?: number; msg?: string; err?: { type?: string; message?: string } };
     const sink = parsed.run === undefined ? undefined : sinks.get(parsed.run);
-    sink?.({ message: parsed.msg ?? '', errorType: parsed.err?.type ?? null, errorMessage: parsed.err?.message ?? null });
+    const level = (parsed.level ?? errorLevel) >= errorLevel ? 'error' : 'warn';
+    sink?.({ level, message: parsed.msg ?? '', errorType: parsed.err?.type ?? null, errorMessage: parsed.err?.message ?? null });
   },
 });
 

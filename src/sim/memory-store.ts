@@ -1,9 +1,10 @@
 import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
-import type { Generation, HealthState, PlanEntry, PlanHeader, RecordEntry } from '../domain/types.js';
+import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, RecordEntry } from '../domain/types.js';
 import type {
-  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
-  PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
+  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, InventoryStore, InventoryVersionInfo, LeaseGrant, OperatorRequest,
+  PlanReadOptions, PlanView, PublishRequest, PublishResult, PutInventoryRequest, PutInventoryResult, Store, StoredHistoryEntry, StoredInventory,
+  SupersededVersion,
 } from '../store/types.js';
 
 /**
@@ -45,10 +46,14 @@ export interface PublishEvent {
   holder: string;
   token: number;
   latestBefore: Generation;
+  /** The inventory version the plan records (I1). */
+  inventoryVersion: number;
 }
 
 /** Bound on kept history rows: the simulator never reads history, and a run must stay small. */
 const historyRowsMax = 256;
+/** Bound on stored inventory versions: a run applies a handful; thousands would be a runaway operator. */
+const inventoryVersionsMax = 10_000;
 
 export class MemoryStoreState {
   generationLast: Generation = 0;
@@ -67,6 +72,8 @@ export class MemoryStoreState {
   readonly freezes = new Set<string>();
   readonly requests: OperatorRequest[] = [];
   requestsNextId = 1;
+  /** Inventory versions, oldest first: `inventories[v - 1]` is version v. Frozen, as versions are immutable. */
+  readonly inventories: StoredInventory[] = [];
   /** Bumped by every write that the checker cares about (plans, leases, heartbeats, health). */
   mutations = 0;
   readonly deletions: DeletionEvent[] = [];
@@ -88,6 +95,11 @@ export class MemoryStoreState {
     return undefined;
   }
 
+  /** The newest inventory version, or null before the first is stored. */
+  latestInventory(): StoredInventory | null {
+    return this.inventories.at(-1) ?? null;
+  }
+
   /** Names that have any version (current or superseded). */
   names(): string[] {
     return [...this.versions.keys()].sort();
@@ -98,7 +110,21 @@ function toEntry(version: StoredVersion): PlanEntry {
   return { name: version.name, since: version.since, records: version.records === null ? null : version.records.map((record) => ({ ...record })) };
 }
 
-export class MemoryStore implements Store {
+function inventoryInfo(stored: StoredInventory): InventoryVersionInfo {
+  const { endpoints: _endpoints, ...info } = stored;
+  return info;
+}
+
+/** A deep-frozen copy (by hand: structuredClone costs more than the rest of a put): a version is immutable, and a role that mutated the endpoints it follows would throw at once. */
+function frozenEndpoints(endpoints: readonly EndpointSpec[]): EndpointSpec[] {
+  const copy = endpoints.map((endpoint) => Object.freeze({
+    ...endpoint,
+    targets: Object.freeze(endpoint.targets.map((target) => Object.freeze(target.check === undefined ? { ...target } : { ...target, check: Object.freeze({ ...target.check }) }))),
+  }));
+  return Object.freeze(copy) as EndpointSpec[];
+}
+
+export class MemoryStore implements Store, InventoryStore {
   readonly kind = 'memory';
   private lastSeenEnactors: HeartbeatRow[] = [];
   private lastSeenAtTrueMs = -Infinity;
@@ -134,12 +160,12 @@ export class MemoryStore implements Store {
     const header: PlanHeader = {
       generation, baseGeneration: request.baseGeneration, createdAtMs: now, plannerId: request.lease.holder,
       fencingToken: request.lease.token, namesTotal: request.namesTotal, namesChanged: request.changes.length,
-      forced: request.forced, note: request.note,
+      forced: request.forced, note: request.note, inventoryVersion: request.inventoryVersion ?? 0,
     };
     state.headers.set(generation, header);
     for (const change of request.changes) this.addVersion(change.name, generation, change.records);
     state.generationLast = generation;
-    state.publishes.push({ generation, holder: request.lease.holder, token: request.lease.token, latestBefore: latest });
+    state.publishes.push({ generation, holder: request.lease.holder, token: request.lease.token, latestBefore: latest, inventoryVersion: header.inventoryVersion ?? 0 });
     state.mutations += 1;
     return { ok: true, header: { ...header } };
   }
@@ -231,6 +257,39 @@ export class MemoryStore implements Store {
       state.deletions.push({ deleter: this.actorId, headers: deletedHeaders, versions: deletedVersions, seenEnactors: this.lastSeenEnactors, seenAtTrueMs: this.lastSeenAtTrueMs });
     }
     return { versions: deletedVersions.length, headers: deletedHeaders.length };
+  }
+
+  // Inventory versions (InventoryStore), as SqliteStore: one atomic step each, the put a compare-and-swap.
+  async latestInventoryVersion(): Promise<number> {
+    return this.state.inventories.length;
+  }
+
+  async readInventory(version?: number): Promise<StoredInventory | null> {
+    const inventories = this.state.inventories;
+    const stored = version === undefined ? inventories.at(-1) : inventories[version - 1];
+    if (stored === undefined) return null;
+    assert(stored.version === (version ?? inventories.length), 'internal', `inventory version ${stored.version} stored at ${version ?? inventories.length}`);
+    return { ...stored };
+  }
+
+  async listInventoryVersions(limit: number): Promise<InventoryVersionInfo[]> {
+    assert(Number.isInteger(limit) && limit >= 0, 'internal', `inventory list limit ${limit}`);
+    return this.state.inventories.slice(Math.max(0, this.state.inventories.length - limit)).reverse().map(inventoryInfo);
+  }
+
+  async putInventory(request: PutInventoryRequest): Promise<PutInventoryResult> {
+    const inventories = this.state.inventories;
+    const current = inventories.length;
+    // The compare-and-swap of an apply: a change computed against an older version is refused (re-diff).
+    if (current !== request.baseVersion) return { ok: false, reason: 'stale-base', current };
+    assert(current < inventoryVersionsMax, 'internal', `more than ${inventoryVersionsMax} inventory versions`);
+    const info: InventoryVersionInfo = {
+      version: current + 1, createdAtMs: this.clock.nowMs(), actor: request.actor, reason: request.reason,
+      forced: request.forced, names: request.endpoints.length, summary: request.summary,
+    };
+    inventories.push(Object.freeze({ ...info, endpoints: frozenEndpoints(request.endpoints) }));
+    this.state.mutations += 1;
+    return { ok: true, info: { ...info } };
   }
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null> {

@@ -4,14 +4,16 @@ import { Enactor } from '../enactor/enactor.js';
 import { Janitor } from '../enactor/janitor.js';
 import { Reconciler } from '../enactor/reconciler.js';
 import { Checker as HealthChecker } from '../health/checker.js';
+import { InventoryFollower } from '../inventory/follow.js';
 import { InvariantViolation, assert } from '../util/assert.js';
 import type { Logger } from '../util/log.js';
 import { recordSetKey, type EndpointSpec, type HealthState } from '../domain/types.js';
 import type { Store } from '../store/types.js';
 import type { Provider, ServedState } from '../providers/types.js';
 import { Checker, firstUnconverged, type Violation } from './checker.js';
-import { FaultInjector, faultyProvider, faultyStore } from './faults.js';
+import { FaultInjector, faultyProvider, faultyStore, type SimStore } from './faults.js';
 import { HealthWorld, deriveHealth, guardCountsNames } from './health.js';
+import { InventoryOperator, seedWithRetry, type InventoryHolder } from './inventory.js';
 import { MemoryProvider, MemoryProviderState } from './memory-provider.js';
 import { MemoryStore, MemoryStoreState } from './memory-store.js';
 import { createRandom, type SimRandom } from './random.js';
@@ -29,7 +31,9 @@ import { emptyStats, type MutantName, type RunResult, type RunStats } from './ty
  * name must converge to the newest plan within a bound (L1). The checker
  * runs after every step. In a quarter of the seeds health comes from
  * production health checkers probing a true health, with AZ losses, a
- * checker cut off and failover pools (health.ts: H1, H2).
+ * checker cut off and failover pools (health.ts: H1, H2). The inventory is
+ * versioned in the store: an operator applies versions that remove names and
+ * add others back, and planners and checkers follow them (inventory.ts: I1).
  */
 
 export interface SafeRunOptions {
@@ -37,11 +41,11 @@ export interface SafeRunOptions {
   trace?: boolean;
   /** Adjusts the derived scenario (tests use it to pin a property); applied after the seed's draws. */
   adjust?: (scenario: Scenario) => Scenario;
-  /** Let an operator remove endpoints and add them back (on unless false; see Scenario.removalMeanMs). */
+  /** Let an operator apply inventory versions that remove names and add them back (on unless false; see Scenario.removalMeanMs). */
   removals?: boolean;
 }
 
-/** Mean time between operator removals when `removals` is on. */
+/** Mean time between operator inventory commands when `removals` is on. */
 const removalMeanMs = 150;
 
 /** The production run loops stop on abort; a simulated run stops by no longer stepping them, so their signal never fires. */
@@ -67,6 +71,9 @@ interface ActorEntry {
   running: boolean;
 }
 
+/** Roles that read the inventory, and so follow its versions. */
+const followingRoles: ReadonlySet<Role> = new Set(['planner', 'checker']);
+
 class SafeWorld {
   readonly scheduler = new Scheduler();
   readonly random: SimRandom;
@@ -81,8 +88,9 @@ class SafeWorld {
   readonly health = new Map<string, HealthState>();
   readonly healthWorld: HealthWorld | null;
   readonly targets: string[];
-  /** The inventory the planners see: the scenario's endpoints minus those an operator removed for now. */
-  inventory: EndpointSpec[];
+  /** Applies inventory versions through its own faulty store (null with removals off). */
+  readonly operator: InventoryOperator | null;
+  private readonly operatorSlot: ActorSlot;
   readonly stats: RunStats = emptyStats();
   readonly violations: Violation[] = [];
   private readonly signal = neverAborted;
@@ -99,12 +107,13 @@ class SafeWorld {
     this.scenario = options.adjust === undefined ? withHealth : options.adjust(withHealth);
     this.trace = options.trace === true ? new Trace(traceLinesMax) : null;
     this.targets = this.scenario.endpoints.flatMap((endpoint) => endpoint.targets.map((target) => target.id));
-    this.inventory = [...this.scenario.endpoints];
     this.storeState = new MemoryStoreState(() => this.scheduler.nowMs);
     this.providerState = new MemoryProviderState({ ignoreExpectedVersion: options.mutant === 'no-cas', ignoreRemovals: options.mutant === 'no-removal-tombstone' });
     this.faults = new FaultInjector(this.scheduler, this.random.fork(), this.scenario.faults, this.trace);
     this.checker = new Checker(this.storeState, this.providerState, { skewMaxMs: this.scenario.skewMaxMs });
     this.healthWorld = this.scenario.health.mode === 'checkers' ? this.createHealthWorld() : null;
+    this.operatorSlot = this.scheduler.actor('operator');
+    this.operator = this.scenario.removalMeanMs > 0 ? this.createOperator() : null;
     const logger = runLogger((line) => this.errorLogged(line));
     this.log = logger.log;
     this.releaseLog = logger.release;
@@ -121,8 +130,21 @@ class SafeWorld {
     return new HealthWorld(this.scenario.health, this.scenario.endpoints, { truth: this.health, stats: this.stats, faults, note, tracing: this.trace !== null, skewMaxMs: this.scenario.skewMaxMs });
   }
 
+  private createOperator(): InventoryOperator {
+    const store = faultyStore(new MemoryStore(this.storeState, new VirtualClock(this.scheduler, this.operatorSlot, 0), 'operator'), this.faults, this.operatorSlot);
+    const note = this.trace === null ? null : (text: () => string) => this.note('operator', text());
+    return new InventoryOperator(this.scenario.endpoints, store, this.random.fork(), this.stats, note);
+  }
+
+  /** The newest stored inventory (the scenario's endpoints before the first role seeded it). */
+  newestInventory(): readonly EndpointSpec[] {
+    return this.storeState.latestInventory()?.endpoints ?? this.scenario.endpoints;
+  }
+
   /** An error a production loop caught and logged: only injected faults (and assertions, reported when the loop stops) may get there. */
   private errorLogged(line: ErrorLine): void {
+    // A warn line is a violation only when it carries an error (a loop that logs a failed call at warn and retries).
+    if (line.level === 'warn' && line.errorType === null) return;
     if (line.errorType === 'InjectedFault' || line.errorType === 'InvariantViolation') return;
     if (line.errorType === null && this.healthWorld !== null && expectedErrorLines.some((pattern) => pattern.test(line.message))) return;
     const message = `unexpected error logged: ${line.message}${line.errorType === null ? '' : ` (${line.errorType}: ${line.errorMessage})`}`;
@@ -150,16 +172,53 @@ class SafeWorld {
     const faults = entry.role === 'checker' ? this.healthWorld!.faults : this.faults;
     const store = faultyStore(new MemoryStore(this.storeState, entry.clock, slot.id), faults, slot);
     const provider = faultyProvider(new MemoryProvider(this.providerState, slot.id), this.faults, slot);
-    const run = this.buildRole(entry, store, provider);
+    const noInventory = { version: 0, endpoints: [] };
+    const holder: InventoryHolder = { current: noInventory, started: noInventory };
+    const run = this.buildRole(entry, store, provider, holder);
     entry.running = true;
     this.note(slot.id, `started (incarnation ${slot.incarnation}, clock offset ${entry.clock.offsetMs}ms)`);
     this.scheduler.start(slot, async () => {
       await this.scheduler.wait(slot, startDelayMs, 'start');
+      if (followingRoles.has(entry.role)) await this.followInventory(entry, store, holder);
       await run();
     }, (error) => this.actorSettled(entry, error));
   }
 
-  private buildRole(entry: ActorEntry, store: Store, provider: Provider): () => Promise<void> {
+  /**
+   * As a role's start in production (src/cli/context.ts): seed the inventory or read the newest, then follow newer
+   * versions in a loop of its own on the actor's clock, begun by a scheduler-side event so that only one chain of
+   * the actor runs at a time; a crash ends both chains.
+   */
+  private async followInventory(entry: ActorEntry, store: SimStore, holder: InventoryHolder): Promise<void> {
+    const { slot } = entry;
+    const seeded = await seedWithRetry(store, this.scenario.endpoints, entry.clock);
+    holder.current = { version: seeded.version, endpoints: seeded.endpoints };
+    holder.started = holder.current;
+    this.note(slot.id, `inventory v${seeded.version} (${seeded.endpoints.length} names)`);
+    const follower = new InventoryFollower({ pollIntervalMs: this.scenario.timing.inventoryPollMs }, {
+      store, clock: entry.clock, log: this.log,
+      onChange: (snapshot) => {
+        holder.current = snapshot;
+        if (this.trace !== null) this.note(slot.id, `follows inventory v${snapshot.version} (${snapshot.endpoints.length} names)`);
+      },
+    }, holder.current);
+    const incarnation = slot.incarnation;
+    this.scheduler.at(this.scheduler.nowMs, 'follow inventory', () => {
+      if (slot.incarnation !== incarnation) return;
+      this.scheduler.start(slot, () => follower.run(this.signal), (error) => this.loopSettled(`${slot.id}'s inventory follower`, error));
+    });
+  }
+
+  /** The operator's next command, in a chain of its own (commands may overlap and race on the compare-and-swap). */
+  private inventoryCommand(): void {
+    const operator = this.operator;
+    assert(operator !== null, 'internal', 'an inventory command without an operator');
+    this.scheduler.start(this.operatorSlot, () => operator.command(), (error) => {
+      if (error !== null) this.loopSettled('the operator', error);
+    });
+  }
+
+  private buildRole(entry: ActorEntry, store: SimStore, provider: Provider, holder: InventoryHolder): () => Promise<void> {
     const { scenario, signal } = this;
     const { timing } = scenario;
     const id = entry.slot.id;
@@ -167,9 +226,11 @@ class SafeWorld {
     switch (entry.role) {
       case 'planner': {
         const maxWithdrawnCapacityFraction = scenario.health.maxWithdrawnCapacityFraction;
+        // The name threshold bites at one name, so every edit the planner publishes must come with a new inventory
+        // version (checked at apply): an edit it refused would raise an error line, and so a violation.
         const planner = new Planner(
-          { id, zone: scenario.zone, intervalMs: timing.plannerIntervalMs, leaseTtlMs: timing.plannerLeaseTtlMs, safety: { maxChangedFraction: 0.3, minNamesForThreshold: 10, maxWithdrawnCapacityFraction } },
-          { ...base, store, inventory: () => this.inventory },
+          { id, zone: scenario.zone, intervalMs: timing.plannerIntervalMs, leaseTtlMs: timing.plannerLeaseTtlMs, safety: { maxChangedFraction: 0.3, minNamesForThreshold: 1, maxWithdrawnCapacityFraction } },
+          { ...base, store, ...plannerInventory(holder, this.options.mutant ?? null) },
         );
         if (this.options.mutant === 'capacity-guard-counts-names') guardCountsNames(planner, maxWithdrawnCapacityFraction);
         return () => planner.run(signal);
@@ -177,7 +238,7 @@ class SafeWorld {
       case 'checker': {
         const world = this.healthWorld!;
         const checkerStore = world.checkerStore(id, store, this.options.mutant === 'quorum-any-down');
-        const checker = new HealthChecker({ ...scenario.health.checker, id }, { ...base, store: checkerStore, rng: entry.random, inventory: () => this.inventory, probe: world.probeFor(id) });
+        const checker = new HealthChecker({ ...scenario.health.checker, id }, { ...base, store: checkerStore, rng: entry.random, inventory: () => holder.current.endpoints, probe: world.probeFor(id) });
         return () => checker.run(signal);
       }
       case 'enactor': {
@@ -212,14 +273,18 @@ class SafeWorld {
   /** A production run loop only ends by throwing an InvariantViolation (its own assertion fired). */
   private actorSettled(entry: ActorEntry, error: unknown): void {
     entry.running = false;
+    this.loopSettled(entry.slot.id, error);
+  }
+
+  private loopSettled(who: string, error: unknown): void {
     const now = this.scheduler.nowMs;
     if (error instanceof InvariantViolation) {
-      this.violations.push({ invariant: error.invariant, name: entry.slot.id, step: this.scheduler.stepCount, atMs: now, message: `production assertion fired in ${entry.slot.id}: ${error.message}` });
+      this.violations.push({ invariant: error.invariant, name: who, step: this.scheduler.stepCount, atMs: now, message: `production assertion fired in ${who}: ${error.message}` });
     } else {
       const message = error === null ? 'run loop returned while not aborted' : `run loop rejected: ${(error as Error).stack ?? String(error)}`;
-      this.violations.push({ invariant: 'internal', name: entry.slot.id, step: this.scheduler.stepCount, atMs: now, message });
+      this.violations.push({ invariant: 'internal', name: who, step: this.scheduler.stepCount, atMs: now, message });
     }
-    this.note(entry.slot.id, `stopped: ${this.violations.at(-1)!.message}`);
+    this.note(who, `stopped: ${this.violations.at(-1)!.message}`);
   }
 
   // --- Fault drivers: scheduler-side events, active only in the safety phase. ---
@@ -300,19 +365,6 @@ class SafeWorld {
     this.note('operator', `HAND EDIT ${name} → [${recordSetKey(edited)}] (drift)`);
   }
 
-  /** An operator removes an endpoint (the planner then publishes an explicit removal) and adds it back later. */
-  removeOne(): void {
-    if (this.inventory.length <= 1) return;
-    const endpoint = this.random.pick(this.inventory);
-    this.inventory = this.inventory.filter((candidate) => candidate !== endpoint);
-    this.stats.removals += 1;
-    this.note('operator', `REMOVE ${endpoint.name} from the inventory`);
-    this.scheduler.at(this.scheduler.nowMs + nextIntervalMs(this.random, this.scenario.removalMeanMs), 're-add', () => {
-      this.inventory = this.scenario.endpoints.filter((candidate) => candidate === endpoint || this.inventory.includes(candidate));
-      this.note('operator', `ADD ${endpoint.name} back to the inventory`);
-    });
-  }
-
   startFaults(): void {
     const { scenario } = this;
     this.scheduleEvery(scenario.healthFlipMeanMs, 'health flip', () => {
@@ -322,7 +374,7 @@ class SafeWorld {
     this.scheduleEvery(scenario.crashMeanMs, 'crash', () => this.crashOne());
     this.scheduleEvery(scenario.pauseMeanMs, 'pause', () => this.pauseOne());
     this.scheduleEvery(scenario.driftMeanMs, 'drift', () => this.driftOne());
-    this.scheduleEvery(scenario.removalMeanMs, 'removal', () => this.removeOne());
+    this.scheduleEvery(scenario.removalMeanMs, 'inventory command', () => this.inventoryCommand());
     this.healthWorld?.schedule(simulationStartMs, () => this.faultsOn);
   }
 
@@ -357,8 +409,18 @@ class SafeWorld {
       const version = this.storeState.visible(name, latest);
       if (version !== undefined && version.records !== null) current.set(name, recordSetKey(version.records));
     }
-    return computePlan({ endpoints: this.inventory, health: this.health, current }).changes.length === 0;
+    return computePlan({ endpoints: this.newestInventory(), health: this.health, current }).changes.length === 0;
   }
+}
+
+/**
+ * The planner's view of the inventory: the version its follower holds. The mutants plan from the version the
+ * incarnation started with — recording it (planner-ignores-inventory), or recording the newest (plan-mislabels-inventory).
+ */
+function plannerInventory(holder: InventoryHolder, mutant: MutantName | null): { inventory: () => readonly EndpointSpec[]; inventoryVersion: () => number } {
+  if (mutant === 'planner-ignores-inventory') return { inventory: () => holder.started.endpoints, inventoryVersion: () => holder.started.version };
+  if (mutant === 'plan-mislabels-inventory') return { inventory: () => holder.started.endpoints, inventoryVersion: () => holder.current.version };
+  return { inventory: () => holder.current.endpoints, inventoryVersion: () => holder.current.version };
 }
 
 function ignoreHolds(store: Store): Store {
@@ -438,7 +500,7 @@ async function simulate(seed: bigint, options: SafeRunOptions): Promise<RunResul
 
 /** The liveness bound passed unconverged: H2 when a name still serves the lost AZ, L1 otherwise. */
 function notConverged(world: SafeWorld): void {
-  const azStuck = world.healthWorld?.azLossUnconverged(world.inventory, world.providerState) ?? null;
+  const azStuck = world.healthWorld?.azLossUnconverged(world.newestInventory(), world.providerState) ?? null;
   const stuck = azStuck ?? firstUnconverged(world.storeState, world.providerState);
   const invariant = azStuck === null ? 'L1' : 'H2';
   const name = stuck?.name ?? '*';

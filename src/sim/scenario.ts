@@ -34,9 +34,10 @@ export interface Scenario {
   /** Mean time between operator hand edits of a served name (drift for the reconciler, L2). */
   driftMeanMs: number;
   /**
-   * Mean time between an operator removing an endpoint from the inventory (and
-   * adding it back later); 0 disables it. The derived scenario leaves it off;
-   * runSafe turns it on unless told `removals: false`.
+   * Mean time between operator commands that apply a new inventory version
+   * (names removed, others added back: inventory.ts); 0 disables them. The
+   * derived scenario leaves it off; runSafe turns it on unless told
+   * `removals: false`.
    */
   removalMeanMs: number;
   /** Where health comes from: direct store writes, or production checkers probing the true health (health.ts). */
@@ -56,6 +57,8 @@ export interface Timing {
   backoffBaseMs: number;
   backoffMaxMs: number;
   retriesMax: number;
+  /** How often planners and checkers poll the store for a newer inventory version (production: 250 ms of a 200 ms planner). */
+  inventoryPollMs: number;
 }
 
 export const simZone = 'dnsplane.test';
@@ -80,8 +83,9 @@ export function deriveScenario(random: SimRandom): Scenario {
   const timing: Timing = {
     plannerIntervalMs: 40, plannerLeaseTtlMs: 200, enactorPollMs: 40, heartbeatIntervalMs: 50, heartbeatTtlMs: 150,
     janitorIntervalMs: 60, reconcilerIntervalMs: 120, reconcilerMaxLagMs: 300, backoffBaseMs: 2, backoffMaxMs: 30, retriesMax: 4,
+    inventoryPollMs: 0,
   };
-  return {
+  const scenario: Scenario = {
     zone: simZone,
     endpoints: endpointsFor(random, random.between(1, 3), 2, 3),
     enactors: random.between(2, 3),
@@ -107,6 +111,9 @@ export function deriveScenario(random: SimRandom): Scenario {
     health: directHealth,
     timing,
   };
+  // Drawn last, so that the draws above (and with them every older scenario field of a seed) stay as they were.
+  timing.inventoryPollMs = random.pick([20, 50, 150]);
+  return scenario;
 }
 
 /** Exponentially distributed interval with the given mean (a Poisson process of faults). */

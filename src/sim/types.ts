@@ -11,10 +11,17 @@ export type SimMode = 'safe' | 'legacy';
  * - reconciler-off: no reconciler runs (drift is never repaired);
  * - no-removal-tombstone: the provider forgets that a plan removed a name;
  * - quorum-any-down: the checkers' vote takes any single checker's 'down' (health.ts; caught by H1);
- * - capacity-guard-counts-names: the planner's capacity guard counts names, not capacity (health.ts; caught by H2).
- * The last two bite only in seeds whose health comes from checkers (health.ts).
+ * - capacity-guard-counts-names: the planner's capacity guard counts names, not capacity (health.ts; caught by H2);
+ * - planner-ignores-inventory: a planner keeps planning from the inventory version it started with, and records it
+ *   (inventory.ts; caught by I1 or L1);
+ * - plan-mislabels-inventory: a planner records the newest version it follows but plans from the one it started
+ *   with (caught by I1).
+ * quorum-any-down and capacity-guard-counts-names bite only in seeds whose health comes from checkers (health.ts).
  */
-export const mutantNames = ['no-cas', 'janitor-ignores-holds', 'janitor-ignores-served', 'reconciler-off', 'no-removal-tombstone', 'quorum-any-down', 'capacity-guard-counts-names'] as const;
+export const mutantNames = [
+  'no-cas', 'janitor-ignores-holds', 'janitor-ignores-served', 'reconciler-off', 'no-removal-tombstone', 'quorum-any-down', 'capacity-guard-counts-names',
+  'planner-ignores-inventory', 'plan-mislabels-inventory',
+] as const;
 export type MutantName = (typeof mutantNames)[number];
 
 export interface RunStats {
@@ -27,8 +34,14 @@ export interface RunStats {
   /** Publishes the store refused by fencing token (S6 at work). */
   fencedPublishes: number;
   drifts: number;
-  /** Endpoints an operator removed from the inventory (each added back later). */
+  /** Names removed from the inventory by the versions an operator applied (names come back in later versions). */
   removals: number;
+  /** Inventory versions the operator applied (after the seeded version 1). */
+  inventoryVersions: number;
+  /** Of those, versions forced over the apply threshold. */
+  inventoryForced: number;
+  /** Applies that lost the compare-and-swap to another command and re-diffed. */
+  inventoryRaces: number;
   /** First writes refused because a newer plan had removed the name (the removal tombstone at work, S2). */
   supersededWrites: number;
   healthFlips: number;
@@ -61,5 +74,5 @@ export interface RunResult {
 }
 
 export function emptyStats(): RunStats {
-  return { generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0, removals: 0, supersededWrites: 0, healthFlips: 0, redundantWrites: 0, azLosses: 0, checkerPartitions: 0, checkerWithdrawals: 0, capacityHolds: 0, secondaryServed: 0 };
+  return { generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0, removals: 0, inventoryVersions: 0, inventoryForced: 0, inventoryRaces: 0, supersededWrites: 0, healthFlips: 0, redundantWrites: 0, azLosses: 0, checkerPartitions: 0, checkerWithdrawals: 0, capacityHolds: 0, secondaryServed: 0 };
 }

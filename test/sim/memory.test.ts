@@ -4,7 +4,8 @@
 // differential testing: the same seeded random sequence of calls (publish
 // with fresh and stale leases and bases, every kind of plan read, clean-up,
 // leases and heartbeats under a moving clock, conditional applies with
-// current, stale and missing versions) goes to both, and every answer must
+// current, stale and missing versions, inventory versions put with current
+// and stale bases and read back) goes to both, and every answer must
 // be equal (provider versions compared by the order in which they appear).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,9 +16,9 @@ import { MemoryStore, MemoryStoreState } from '../../src/sim/memory-store.js';
 import { MemoryProvider, MemoryProviderState } from '../../src/sim/memory-provider.js';
 import { createRandom, type SimRandom } from '../../src/sim/random.js';
 import type { Clock } from '../../src/util/clock.js';
-import type { RecordEntry } from '../../src/domain/types.js';
+import type { EndpointSpec, RecordEntry } from '../../src/domain/types.js';
 import type { Provider } from '../../src/providers/types.js';
-import type { LeaseGrant, Store } from '../../src/store/types.js';
+import type { InventoryStore, LeaseGrant, Store } from '../../src/store/types.js';
 import { tempDir } from '../helpers/env.js';
 
 const names = ['a.dnsplane.test', 'b.dnsplane.test', 'c.dnsplane.test', 'd.dnsplane.test'];
@@ -37,6 +38,31 @@ function randomRecords(random: SimRandom): RecordEntry[] | null {
   return Array.from({ length: count }, (_, index) => ({ target: `t${index}`, address: `10.0.0.${index + 1}`, weight: random.between(1, 255) }));
 }
 
+function randomInventory(random: SimRandom): EndpointSpec[] {
+  const chosen = names.filter(() => random.chance(0.6));
+  return (chosen.length > 0 ? chosen : [names[0]!]).map((name, index) => ({
+    name, targets: [{ id: `t${index}`, address: `10.0.1.${index + 1}`, az: 'az1', capacity: random.pick([50, 100]) }],
+  }));
+}
+
+/** An inventory operation: a put against the newest version (or a stale one), or one of the reads. */
+function inventoryOperation(random: SimRandom): Operation {
+  if (random.chance(0.5)) {
+    const stale = random.chance(0.2);
+    const endpoints = randomInventory(random);
+    const forced = random.chance(0.2);
+    return async (side) => {
+      const current = await side.store.latestInventoryVersion();
+      return side.store.putInventory({ baseVersion: stale ? Math.max(0, current - 1) : current, endpoints, actor: 'test', reason: 'a change', forced, summary: `${endpoints.length} names` });
+    };
+  }
+  const version = random.chance(0.4) ? undefined : random.int(5);
+  const limit = random.int(4);
+  return async (side) => ({
+    latest: await side.store.latestInventoryVersion(), read: await side.store.readInventory(version), listed: await side.store.listInventoryVersions(limit),
+  });
+}
+
 /** Maps each implementation's opaque versions to the order in which they first appeared. */
 class Versions {
   private readonly canonical = new Map<string, number>();
@@ -54,7 +80,7 @@ class Versions {
 }
 
 interface Side {
-  store: Store;
+  store: Store & InventoryStore;
   provider: Provider;
   versions: Versions;
   leases: Map<string, LeaseGrant | null>;
@@ -74,13 +100,14 @@ type Operation = (side: Side) => Promise<unknown>;
 function chooseOperation(random: SimRandom, clock: ManualClock, latest: number, servedVersions: number): Operation {
   const holder = random.pick(['p1', 'p2']);
   const generation = random.int(latest + 2);
-  switch (random.int(11)) {
+  switch (random.int(12)) {
     case 0: {
       const base = random.chance(0.8) ? latest : random.int(latest + 1);
       const changes = random.chance(0.5) ? names.map((name) => ({ name, records: randomRecords(random) })) : [{ name: random.pick(names), records: randomRecords(random) }];
+      const inventoryVersion = random.int(4);
       return async (side) => {
         const lease = side.leases.get(holder) ?? { name: 'planner', holder, token: 0, expiresAtMs: 0 };
-        return side.store.publishPlan({ lease, baseGeneration: base, changes, namesTotal: 4, forced: false, note: '' });
+        return side.store.publishPlan({ lease, baseGeneration: base, changes, namesTotal: 4, forced: false, note: '', inventoryVersion });
       };
     }
     case 1: {
@@ -153,6 +180,8 @@ function chooseOperation(random: SimRandom, clock: ManualClock, latest: number, 
         return outcomes.map((outcome) => (outcome.outcome === 'applied' ? { name: outcome.name, outcome: 'applied', version: side.versions.of(outcome.version) } : outcome));
       };
     }
+    case 10:
+      return inventoryOperation(random);
     default:
       return async (side) => {
         const served = await side.provider.list(null, 10);
@@ -182,6 +211,7 @@ for (const seed of [1n, 2n, 3n, 4n]) {
         assert.deepEqual(actual, expected, `operation ${index} (seed ${seed}) differs`);
       }
       assert.ok(memoryStoreState.generationLast > 3, 'plans were published');
+      assert.ok(memoryStoreState.inventories.length > 3, 'inventory versions were stored');
       supersededAcrossSeeds += memoryProviderState.supersededWrites;
     } finally {
       await sqlite.provider.close();
