@@ -161,6 +161,11 @@ export class Planner {
     const drainedKey = [...drained].sort().join(',');
     const inventory = this.deps.inventory();
     const inventoryVersion = this.deps.inventoryVersion?.() ?? 0;
+    // A planner whose inventory follower is behind the newest plan's version (a pause, a fresh lease) must not
+    // plan from the older one: that would bring back names a newer version removed (found by the simulator, I1).
+    if (inventoryVersion < this.currentInventoryVersion) {
+      return { kind: 'lost-race', detail: `inventory v${inventoryVersion} is older than v${this.currentInventoryVersion} of plan ${latest}: waiting to follow it` };
+    }
     const only = this.endpointsToEvaluate(inventory, health, drainedKey);
     const failingOpen = this.failOpenAlarmed;
     let plan = computePlan({ endpoints: inventory, health, drained, current: this.current, only, failingOpen });
@@ -216,7 +221,7 @@ export class Planner {
     }
     // Only edits count against the name threshold: a health failover touching every name is the capacity guard's.
     // Edits that come with a new inventory version passed the same threshold at `apply` (or were forced there).
-    const reviewed = inventoryVersion !== this.currentInventoryVersion;
+    const reviewed = inventoryVersion > this.currentInventoryVersion;
     const refusal = reviewed ? null : safetyRefusal(plan.operatorChanged, this.current.size, plan.namesTotal, this.options.safety);
     if (refusal !== null && !force) {
       await store.raiseAlarm('safety-threshold', '*', `${refusal}; publish with force to override`);

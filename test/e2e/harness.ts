@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/store/sqlite/db.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
-import type { Store } from '../../src/store/types.js';
+import type { Store, StoredHistoryEntry } from '../../src/store/types.js';
 import { recordSetKey, type EndpointSpec, type PlanHeader } from '../../src/domain/types.js';
 import type { Provider } from '../../src/providers/types.js';
 import { BuiltinSqliteProvider } from '../../src/providers/builtin/sqlite.js';
@@ -241,12 +241,19 @@ export async function checkPlanHeaders(store: Store): Promise<PlanHeader[]> {
  * each change starts where the last ended (from nothing after a removal, so a
  * name brought back by a stale write below its removal shows as a gap).
  */
+/** Every write in the history moves its name forward (audit records of actions and inventory versions are not writes). */
+export function assertHistoryForward(entries: readonly StoredHistoryEntry[]): void {
+  for (const entry of entries) {
+    if (entry.kind === 'action') continue;
+    assert.ok(entry.fromGeneration < entry.toGeneration || entry.kind === 'repair', `history: ${entry.name} ${entry.fromGeneration} -> ${entry.toGeneration} is not forward`);
+  }
+}
+
 export async function checkHistory(store: Store): Promise<{ entries: number }> {
   const all = await store.readHistory(null, 10_000_000);
+  assertHistoryForward(all);
   const byName = new Map<string, typeof all>();
   for (const entry of all) {
-    if (entry.kind === 'action') continue; // an audit record (an inventory version, a drain), not a write
-    assert.ok(entry.fromGeneration < entry.toGeneration || entry.kind === 'repair', `history: ${entry.name} ${entry.fromGeneration} -> ${entry.toGeneration} is not forward`);
     if (entry.kind !== 'enact' && entry.kind !== 'remove') continue;
     byName.set(entry.name, [...(byName.get(entry.name) ?? []), entry]);
   }

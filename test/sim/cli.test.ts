@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { runCli } from '../helpers/env.js';
 
 test('sim in safe mode: exit 0, no violation, a summary with the seeds', async () => {
-  // Seeds 500-699: clear of the seeds of a known planner bug (known-bugs.ts).
   const result = await runCli(['sim', '--seed', '500', '--runs', '200']);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /200 runs, 0 with violations/);

@@ -14,7 +14,6 @@ import assert from 'node:assert/strict';
 import { healthModeOf } from '../../src/sim/health.js';
 import { runSafe } from '../../src/sim/safe.js';
 import { runCli } from '../helpers/env.js';
-import { inventoryRollbackSeeds } from './known-bugs.js';
 
 const checkerSeedsRun = 300;
 
@@ -28,7 +27,6 @@ function checkerSeeds(count: number): bigint[] {
 test(`checkers mode: ${checkerSeedsRun} seeds with AZ losses, a checker cut off and failover pools, no invariant violated`, async () => {
   const totals = { azLosses: 0, checkerPartitions: 0, checkerWithdrawals: 0, capacityHolds: 0, secondaryServed: 0 };
   for (const seed of checkerSeeds(checkerSeedsRun)) {
-    if (inventoryRollbackSeeds.has(seed)) continue;
     const result = await runSafe(seed, {});
     assert.equal(result.violations.length, 0, `seed ${seed}: ${JSON.stringify(result.violations[0])}`);
     assert.ok(result.convergedAfterMs !== null && result.convergedAfterMs <= 2500, `seed ${seed} converged (L1)`);
