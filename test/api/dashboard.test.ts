@@ -87,6 +87,9 @@ test('dashboard: names and answers, drain through the roles to dig, alarm banner
     // `up` runs three checkers; each view is on the page, all voting and agreeing.
     await page.waitForFunction(() => document.querySelectorAll('#checkers .card[data-voting="true"]').length === 3);
     assert.match(await page.textContent('#checker-disagreements') ?? '', /3 voting; they agree/);
+    // `up --config` stored the config's endpoints as inventory version 1; the page shows it and what it added.
+    await page.waitForSelector('#inventory-version[data-version="1"]');
+    assert.equal(await page.locator('#inventory li[data-inventory-change]').count(), 10);
     await page.waitForFunction(() => document.getElementById('live')!.textContent === 'live');
     assert.equal(await page.isVisible('#alarm-banner'), false, 'no alarm at the start');
 

@@ -1,17 +1,21 @@
-// Goal: the inventory changes while everything runs. On SQLite, with `up` running over 100 names, `dnsplane apply`
+// Goal: the inventory changes while everything runs. On SQLite and on etcd (three members), with `up` running over
+// 100 names, `dnsplane apply`
 // adds 50 names and removes 20: every role follows within a planner interval plus enactment, the new names answer
 // in DNS and the removed ones are NXDOMAIN, no role restarted (the same process ids), and each name's history
 // names the inventory version; then SIGHUP re-reads the config and applies it the same way. On etcd (three
 // members), roles of two "hosts" started with different local config files all plan from the one stored
 // inventory, including after leadership moves to the host whose file is stale. Method: real processes (`up`, the
 // roles), dig, the store read directly.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { digA, digStatus } from '../helpers/dig.js';
 import { freeDualPort, freeTcpPort, pollUntil, runCli, sampleConfig, spawnCli, tempDir, writeConfig, type Child } from '../helpers/env.js';
-import { startEtcdInstallation, type EtcdInstallation } from '../helpers/etcd.js';
+import { startEtcdCluster, startEtcdInstallation, type EtcdInstallation } from '../helpers/etcd.js';
+import { EtcdStore } from '../../src/store/etcd/store.js';
+import { BuiltinEtcdProvider } from '../../src/providers/builtin/etcd.js';
+import type { InventoryStore, Store } from '../../src/store/types.js';
 import { childrenOf } from '../helpers/procs.js';
 
 const fast = { planner: { interval: '100ms' }, enactor: { pollInterval: '20ms' } };
@@ -21,58 +25,106 @@ function endpointsRange(from: number, to: number): unknown[] {
   return (sampleConfig(to).endpoints as unknown[]).slice(from);
 }
 
-async function servedNames(store: SqliteStore): Promise<Set<string>> {
-  return new Set((store.db.prepare('SELECT name FROM served').all() as { name: string }[]).map((row) => row.name));
+/** Where an installation's store and served records live, for reading them back in the test. */
+interface Backend {
+  kind: 'sqlite' | 'etcd';
+  extra: Record<string, unknown>;
+  open(data: string): Promise<{ store: Store & InventoryStore; servedNames(): Promise<Set<string>>; close(): Promise<void> }>;
+  stop(): Promise<void>;
 }
 
-test('SQLite: apply adds 50 and removes 20 names under a running up; SIGHUP applies the config the same way; no role restarts', async (t) => {
-  const dir = tempDir('dnsplane-inventory-up-');
+function sqliteBackend(): Backend {
+  return {
+    kind: 'sqlite', extra: {},
+    async open(data) {
+      const store = new SqliteStore(join(data, 'state.db'));
+      const servedNames = async () => new Set((store.db.prepare('SELECT name FROM served').all() as { name: string }[]).map((row) => row.name));
+      return { store, servedNames, close: () => store.close() };
+    },
+    async stop() {},
+  };
+}
+
+async function etcdBackend(): Promise<Backend> {
+  const cluster = await startEtcdCluster();
+  const prefix = `/inventory-e2e-${process.pid}-${Date.now()}/`;
+  return {
+    kind: 'etcd', extra: { store: { kind: 'etcd', endpoints: cluster.localEndpoints, prefix } },
+    async open() {
+      const store = new EtcdStore({ endpoints: cluster.localEndpoints, prefix });
+      const provider = new BuiltinEtcdProvider({ endpoints: cluster.localEndpoints, prefix });
+      const servedNames = async () => new Set((await provider.list(null, 10_000)).map((state) => state.name));
+      return { store, servedNames, close: async () => { await provider.close(); await store.close(); } };
+    },
+    stop: () => cluster.stop(),
+  };
+}
+
+/**
+ * `up` over 100 names; `apply` adds 50 and removes 20; then SIGHUP applies the config file with 10 names back.
+ * Returns nothing; asserts throughout.
+ */
+async function applyUnderUp(t: TestContext, backend: Backend): Promise<void> {
+  const dir = tempDir(`dnsplane-inventory-up-${backend.kind}-`);
   let up: Child | null = null;
-  let store: SqliteStore | null = null;
+  let opened: Awaited<ReturnType<Backend['open']>> | null = null;
   try {
-    const configPath = writeConfig(dir.path, sampleConfig(100, 3, fast));
+    const configPath = writeConfig(dir.path, sampleConfig(100, 3, { ...fast, ...backend.extra }));
     const data = join(dir.path, 'data');
     const paths = ['--config', configPath, '--data', data];
     const [dnsPort, httpPort] = [await freeDualPort(), await freeTcpPort()];
     up = spawnCli(['up', ...paths, '--dns-port', String(dnsPort), '--http-port', String(httpPort)]);
     const running = up;
     await pollUntil(() => running.stdout().includes('dnsplane DNS serving'), `up to serve (stderr: ${running.stderr().slice(-500)})`, 60_000);
-    store = new SqliteStore(join(data, 'state.db'));
-    const db = store;
-    await pollUntil(async () => (await servedNames(db)).size === 100, 'the first 100 names served', 30_000);
+    opened = await backend.open(data);
+    const { store, servedNames } = opened;
+    await pollUntil(async () => (await servedNames()).size === 100, 'the first 100 names served', 30_000);
     const rolesBefore = childrenOf(running.process.pid!).map((child) => child.pid).sort();
     assert.ok(rolesBefore.length >= 11, `up's roles: ${rolesBefore.length}`);
 
     const next = writeConfig(dir.path, { endpoints: endpointsRange(20, 150) }, 'next.yaml');
-    const started = Date.now();
     const applied = await runCli(['apply', '-f', next, '--reason', 'fifty new services, twenty retired', ...paths]);
     assert.equal(applied.code, 0, applied.stdout + applied.stderr);
     assert.match(applied.stdout, /50 added, 20 removed, 0 changed \(100 → 130 names\)/);
+    const stored = (await store.listInventoryVersions(1))[0]!.createdAtMs;
     await pollUntil(async () => {
-      const served = await servedNames(db);
+      const served = await servedNames();
       return served.size === 130 && served.has('svc149.dnsplane.test') && !served.has('svc0.dnsplane.test');
     }, 'the new inventory served', 30_000);
-    t.diagnostic(`apply to every name served or removed: ${Date.now() - started} ms`);
+    t.diagnostic(`${backend.kind}: from the version stored to every name served or removed: at most ${Date.now() - stored} ms`);
     for (let n = 100; n < 150; n += 1) assert.equal((await digA(dnsPort, `svc${n}.dnsplane.test`)).length, 3, `svc${n} answers`);
     for (let n = 0; n < 20; n += 1) assert.equal(await digStatus(dnsPort, `svc${n}.dnsplane.test`), 'NXDOMAIN', `svc${n} is gone`);
-    const latest = (await db.listPlans(1))[0]!;
+    const latest = (await store.listPlans(1))[0]!;
     assert.equal(latest.inventoryVersion, 2, 'the plan records the inventory version it came from');
     const history = await runCli(['history', 'svc120', ...paths]);
     assert.match(history.stdout, /inventory v2 added: fifty new services, twenty retired/);
 
     // SIGHUP: the config file now holds svc0..svc9 again on top of the rest; up applies it (10 added: under the threshold).
-    writeConfig(dir.path, { ...sampleConfig(150, 3, fast), endpoints: [...endpointsRange(0, 10), ...endpointsRange(20, 150)] });
+    writeConfig(dir.path, { ...sampleConfig(150, 3, { ...fast, ...backend.extra }), endpoints: [...endpointsRange(0, 10), ...endpointsRange(20, 150)] });
     process.kill(running.process.pid!, 'SIGHUP');
-    await pollUntil(async () => (await db.latestInventoryVersion()) === 3, `SIGHUP to store version 3 (stderr: ${running.stderr().slice(-500)})`, 20_000);
+    await pollUntil(async () => (await store.latestInventoryVersion()) === 3, `SIGHUP to store version 3 (stderr: ${running.stderr().slice(-500)})`, 20_000);
     await pollUntil(async () => (await digA(dnsPort, 'svc5.dnsplane.test')).length === 3, 'svc5 back in DNS', 30_000);
-    assert.match((await db.listInventoryVersions(1))[0]!.reason, /^SIGHUP: reloaded .*config\.yaml$/);
+    assert.match((await store.listInventoryVersions(1))[0]!.reason, /^SIGHUP: reloaded .*config\.yaml$/);
 
     assert.deepEqual(childrenOf(running.process.pid!).map((child) => child.pid).sort(), rolesBefore, 'no role restarted');
     assert.equal(await running.stop(10_000), 0, running.stderr().slice(-500));
   } finally {
     await up?.stop();
-    await store?.close();
+    await opened?.close();
     dir.cleanup();
+  }
+}
+
+test('SQLite: apply adds 50 and removes 20 names under a running up; SIGHUP applies the config the same way; no role restarts', async (t) => {
+  await applyUnderUp(t, sqliteBackend());
+});
+
+test('etcd (three members): the same under up, with the inventory followed by watch', async (t) => {
+  const backend = await etcdBackend();
+  try {
+    await applyUnderUp(t, backend);
+  } finally {
+    await backend.stop();
   }
 });
 
