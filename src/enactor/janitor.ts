@@ -1,4 +1,5 @@
 import { assert } from '../util/assert.js';
+import { runLoop } from '../util/loop.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Generation } from '../domain/types.js';
@@ -81,14 +82,6 @@ export class Janitor {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.tick();
-      } catch (error) {
-        this.deps.log.error({ err: error }, 'janitor tick failed');
-        if ((error as Error).name === 'InvariantViolation') throw error;
-      }
-      await this.deps.clock.sleep(this.options.intervalMs, signal);
-    }
+    await runLoop(signal, { log: this.deps.log, what: 'janitor tick' }, async () => void (await this.tick()), () => this.deps.clock.sleep(this.options.intervalMs, signal));
   }
 }

@@ -1,4 +1,5 @@
 import type { EndpointSpec, HealthState } from '../domain/types.js';
+import { runLoop } from '../util/loop.js';
 import type { Clock, Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Store } from '../store/types.js';
@@ -175,16 +176,14 @@ export class Checker {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const started = this.deps.clock.nowMs();
-      try {
-        await this.round();
-      } catch (error) {
-        this.deps.log.error({ err: error }, 'health round failed');
-      }
+    let started = this.deps.clock.nowMs();
+    await runLoop(signal, { log: this.deps.log, what: 'health round' }, async () => {
+      started = this.deps.clock.nowMs();
+      await this.round();
+    }, async () => {
       const jitter = 1 + (this.deps.rng.next() * 2 - 1) * this.options.jitterFraction;
       const waitMs = Math.max(0, this.options.intervalMs * jitter - (this.deps.clock.nowMs() - started));
       await this.deps.clock.sleep(waitMs, signal);
-    }
+    });
   }
 }

@@ -1,4 +1,5 @@
 import type { EndpointSpec } from '../domain/types.js';
+import { runLoop } from '../util/loop.js';
 import { inventoryWatchOf, type InventoryStore } from '../store/types.js';
 import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
@@ -50,15 +51,11 @@ export class InventoryFollower {
       if (version > this.current.version) wake.abort();
     });
     try {
-      while (!signal.aborted) {
-        try {
-          await this.poll();
-        } catch (error) {
-          this.deps.log.warn({ err: error }, 'reading the newest inventory failed; keeping the current one');
-        }
+      // A failed poll keeps the version the role has (warn: it is retried on the next one).
+      await runLoop(signal, { log: this.deps.log, what: 'reading the newest inventory', level: 'warn' }, async () => void (await this.poll()), async () => {
         await this.deps.clock.sleep(this.options.pollIntervalMs, stopWatching === undefined ? signal : AbortSignal.any([signal, wake.signal]));
         if (wake.signal.aborted) wake = new AbortController();
-      }
+      });
     } finally {
       stopWatching?.();
     }

@@ -1,4 +1,5 @@
 import { capacityRefusal, computePlan, safetyRefusal, servedCapacity, type PlanComputation, type SafetyPolicy } from './compute.js';
+import { runLoop } from '../util/loop.js';
 import { recordSetKey, type EndpointSpec, type Generation, type HealthState, type PlanHeader } from '../domain/types.js';
 import { validatePlanChanges } from '../domain/validate.js';
 import { assert } from '../util/assert.js';
@@ -268,15 +269,7 @@ export class Planner {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.tick(await this.takeForceRequest());
-      } catch (error) {
-        this.deps.log.error({ err: error }, 'planner tick failed');
-        if ((error as Error).name === 'InvariantViolation') throw error;
-      }
-      await this.deps.clock.sleep(this.options.intervalMs, signal);
-    }
+    await runLoop(signal, { log: this.deps.log, what: 'planner tick' }, async () => void (await this.tick(await this.takeForceRequest())), () => this.deps.clock.sleep(this.options.intervalMs, signal));
     await this.release();
   }
 }
