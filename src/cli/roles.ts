@@ -38,21 +38,13 @@ export function makePlanner(context: Context, id: string, env: RoleEnv): Planner
   );
 }
 
-/** Test-only knob: DNSPLANE_TEST_ENACTOR_DELAY_MS adds a random pause between an enactor's read and its write. */
-export function testDelayMaxMs(): number | undefined {
-  const value = process.env.DNSPLANE_TEST_ENACTOR_DELAY_MS;
-  if (value === undefined || value === '') return undefined;
-  const ms = Number(value);
-  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
-}
-
 export function makeEnactor(context: Context, id: string, env: RoleEnv): Enactor {
   const settings = context.config.enactor;
   return new Enactor(
     {
       id, pollIntervalMs: settings.pollInterval, batchNamesMax: settings.batchNamesMax, retriesMax: settings.retriesMax,
       backoffBaseMs: settings.backoffBase, backoffMaxMs: settings.backoffMax, heartbeatIntervalMs: settings.heartbeatInterval,
-      heartbeatTtlMs: settings.heartbeatTtl, delayMaxMs: testDelayMaxMs(),
+      heartbeatTtlMs: settings.heartbeatTtl,
     },
     { store: context.store, provider: context.provider, clock: env.clock ?? systemClock, rng: env.rng ?? systemRng, log: env.log, frozen: frozenFrom(context.store) },
   );
@@ -69,8 +61,11 @@ export function makeJanitor(context: Context, env: RoleEnv): Janitor {
 export function makeReconciler(context: Context, env: RoleEnv): Reconciler {
   const { config } = context;
   return new Reconciler(
-    { id: `reconciler@${hostname()}`, intervalMs: config.reconciler.interval, maxLagMs: config.reconciler.maxLag, pageSize: 5000, retriesMax: config.enactor.retriesMax },
-    { store: context.store, provider: context.provider, clock: env.clock ?? systemClock, log: env.log, frozen: frozenFrom(context.store) },
+    {
+      id: `reconciler@${hostname()}`, intervalMs: config.reconciler.interval, maxLagMs: config.reconciler.maxLag, pageSize: 5000,
+      retriesMax: config.enactor.retriesMax, backoffBaseMs: config.enactor.backoffBase, backoffMaxMs: config.enactor.backoffMax,
+    },
+    { store: context.store, provider: context.provider, clock: env.clock ?? systemClock, rng: env.rng ?? systemRng, log: env.log, frozen: frozenFrom(context.store) },
   );
 }
 

@@ -1,7 +1,9 @@
 import { validateRecordSet } from '../domain/validate.js';
+import { runLoop } from '../util/loop.js';
 import type { Generation, PlanEntry } from '../domain/types.js';
 import { assert } from '../util/assert.js';
-import { backoffMs, type Clock, type Rng } from '../util/clock.js';
+import type { Clock, Rng } from '../util/clock.js';
+import { compareAndSwapAll } from './protocol.js';
 import type { Logger } from '../util/log.js';
 import { generationWatchOf, type HistoryEntry, type Store } from '../store/types.js';
 import type { ApplyChange, Provider, ServedState } from '../providers/types.js';
@@ -15,8 +17,6 @@ export interface EnactorOptions {
   backoffMaxMs: number;
   heartbeatIntervalMs: number;
   heartbeatTtlMs: number;
-  /** Test-only: a random pause of up to this many ms between reading a batch and writing it. */
-  delayMaxMs?: number;
 }
 
 export interface EnactorDeps {
@@ -86,52 +86,18 @@ export class Enactor {
     );
   }
 
-  /** Applies one batch of entries of plan `generation` with bounded, jittered retries on conflict. */
+  /** Applies one batch of entries of plan `generation` through the compare-and-swap loop (protocol.ts). */
   async applyBatch(entries: readonly PlanEntry[], generation: Generation, frozen: ReadonlySet<string>): Promise<BatchOutcome> {
-    const { provider, clock, rng, store } = this.deps;
-    const outcome: BatchOutcome = { applied: 0, skipped: 0, conflicts: 0, unfinished: 0, history: [] };
-    let pending = entries.filter((entry) => !frozen.has(entry.name));
-    outcome.skipped += entries.length - pending.length;
-    for (let attempt = 0; pending.length > 0 && attempt < this.options.retriesMax; attempt += 1) {
-      if (attempt > 0) await clock.sleep(backoffMs(rng, attempt, this.options.backoffBaseMs, this.options.backoffMaxMs));
-      const states = await provider.read(pending.map((entry) => entry.name));
-      const changes: ApplyChange[] = [];
-      const byName = new Map<string, PlanEntry>();
-      for (const entry of pending) {
-        const decision = decide(entry, states.get(entry.name), generation);
-        if (decision === 'skip') outcome.skipped += 1;
-        else if (decision === 'invalid') {
-          await store.raiseAlarm('invalid-plan', entry.name, `plan ${generation} holds an invalid record set; not enacted`);
-        } else {
-          changes.push(decision);
-          byName.set(entry.name, entry);
-        }
-      }
-      if (changes.length === 0) return outcome;
-      if (this.options.delayMaxMs !== undefined && this.options.delayMaxMs > 0) await clock.sleep(rng.next() * this.options.delayMaxMs);
-      const results = await provider.apply(changes);
-      pending = [];
-      for (const [index, result] of results.entries()) {
-        const change = changes[index]!;
-        assert(result.name === change.name, 'internal', `provider answered for ${result.name}, asked ${change.name}`);
-        if (result.outcome === 'conflict') {
-          pending.push(byName.get(change.name)!);
-          continue;
-        }
-        if (result.outcome === 'superseded') {
-          // Removed by a newer plan since this batch was read: that plan decided the name.
-          assert(result.generation >= generation, 'S2', `${change.name}: superseded by removal at ${result.generation}, below plan ${generation}`);
-          outcome.skipped += 1;
-          continue;
-        }
-        outcome.applied += 1;
-        const from = states.get(change.name)?.generation ?? 0;
-        outcome.history.push({ name: change.name, fromGeneration: from, toGeneration: generation, actor: this.options.id, kind: change.records === null ? 'remove' : 'enact', detail: '' });
-      }
-      outcome.conflicts += pending.length;
-    }
-    outcome.unfinished = pending.length;
-    return outcome;
+    const { store } = this.deps;
+    const open = entries.filter((entry) => !frozen.has(entry.name));
+    const result = await compareAndSwapAll(open, (entry, state) => decide(entry, state, generation), this.options, this.deps);
+    for (const entry of result.invalid) await store.raiseAlarm('invalid-plan', entry.name, `plan ${generation} holds an invalid record set; not enacted`);
+    const history: HistoryEntry[] = result.applied.map(({ change, fromGeneration }) => ({
+      name: change.name, fromGeneration, toGeneration: generation, actor: this.options.id, kind: change.records === null ? 'remove' : 'enact', detail: '',
+    }));
+    // Superseded: removed by a newer plan since this batch was read — that plan decided the name (the guard checked S2).
+    const skipped = entries.length - open.length + result.skipped.length + result.superseded.length;
+    return { applied: result.applied.length, skipped, conflicts: result.conflicts, unfinished: result.unfinished.length, history };
   }
 
   /**
@@ -183,21 +149,18 @@ export class Enactor {
     const stopWatching = generationWatchOf(this.deps.store)?.watchGeneration((generation) => {
       if (generation > this.watermark) wake.abort();
     });
+    let progressed = false;
     try {
-      while (!signal.aborted) {
-        let progressed = false;
-        try {
-          const result = await this.step();
-          progressed = result !== null && result.complete;
-        } catch (error) {
-          this.deps.log.error({ err: error }, 'enactor step failed');
-          if ((error as Error).name === 'InvariantViolation') throw error;
-        }
+      await runLoop(signal, { log: this.deps.log, what: 'enactor step' }, async () => {
+        progressed = false;
+        const result = await this.step();
+        progressed = result !== null && result.complete;
+      }, async () => {
         // After a complete generation look again at once (a newer one may be waiting); otherwise poll.
-        if (progressed) continue;
+        if (progressed) return;
         await this.deps.clock.sleep(this.options.pollIntervalMs, stopWatching === undefined ? signal : AbortSignal.any([signal, wake.signal]));
         if (wake.signal.aborted) wake = new AbortController();
-      }
+      });
     } finally {
       stopWatching?.();
     }

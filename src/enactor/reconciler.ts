@@ -1,23 +1,25 @@
 import { recordSetKey, type Generation, type PlanEntry } from '../domain/types.js';
+import { runLoop } from '../util/loop.js';
 import { assert } from '../util/assert.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock, Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { HistoryEntry, Store } from '../store/types.js';
-import type { ApplyChange, Provider, ServedState } from '../providers/types.js';
+import type { Provider, ServedState } from '../providers/types.js';
+import { compareAndSwapAll, type CasDecision, type CasRetryOptions } from './protocol.js';
 
-export interface ReconcilerOptions {
+export interface ReconcilerOptions extends CasRetryOptions {
   id: string;
   intervalMs: number;
   /** How long a name may trail the newest plan before it counts as drift. */
   maxLagMs: number;
   pageSize: number;
-  retriesMax: number;
 }
 
 export interface ReconcilerDeps {
   store: Store;
   provider: Provider;
   clock: Clock;
+  rng: Rng;
   log: Logger;
   frozen?: () => Promise<ReadonlySet<string> | 'zone'>;
 }
@@ -26,6 +28,8 @@ export type DriftKind = 'missing' | 'empty' | 'edited' | 'deleted-plan' | 'laggi
 
 /** Operator re-enactments taken per pass. */
 const reenactRequestsMax = 100;
+/** Pages of served names read per pass (with the default page, 5e9 names): a listing that never ends cannot spin a pass. */
+const servedPagesMax = 1_000_000;
 
 export interface Drift {
   name: string;
@@ -56,12 +60,15 @@ export class Reconciler {
   private async readServed(): Promise<Map<string, ServedState>> {
     const served = new Map<string, ServedState>();
     let after: string | null = null;
-    for (;;) {
+    for (let pages = 0; pages < servedPagesMax; pages += 1) {
       const page = await this.deps.provider.list(after, this.options.pageSize);
+      assert(page.every((state) => after === null || state.name > after), 'internal', 'the provider ignored paging');
       for (const state of page) served.set(state.name, state);
       if (page.length < this.options.pageSize) return served;
       after = page[page.length - 1]!.name;
     }
+    assert(false, 'internal', `more than ${servedPagesMax} pages of served names`);
+    return served;
   }
 
   /**
@@ -125,45 +132,28 @@ export class Reconciler {
     return { name, kind: 'lagging', detail };
   }
 
-  /** Writes the newest plan's set over each drifted name, compare-and-swap guarded. */
+  /**
+   * Writes the newest plan's set over each drifted name through the same compare-and-swap loop as the enactors
+   * (protocol.ts): unlike an enactor it rewrites a name even when its generation looks current (the set is what
+   * drifted), never below a newer generation an enactor wrote meanwhile (moved on: nothing to repair).
+   */
   private async repair(drifts: readonly Drift[], entries: ReadonlyMap<string, PlanEntry>, latest: Generation): Promise<number> {
-    const { provider, store } = this.deps;
-    let pending = drifts.map((drift) => drift.name);
-    const driftByName = new Map(drifts.map((drift) => [drift.name, drift]));
-    let repaired = 0;
-    const history: HistoryEntry[] = [];
-    for (let attempt = 0; pending.length > 0 && attempt < this.options.retriesMax; attempt += 1) {
-      const states = await provider.read(pending);
-      const changes: ApplyChange[] = [];
-      for (const name of pending) {
-        const state = states.get(name);
-        if (state !== undefined && state.generation > latest) continue; // moved on by an enactor meanwhile
-        const entry = entries.get(name)!;
-        if (entry.records === null) {
-          // The newest plan removes the name: the repair is that removal (nothing to do if it is gone already).
-          if (state !== undefined) changes.push({ name, records: null, generation: latest, expectedVersion: state.version });
-          continue;
-        }
-        assert(entry.records.length > 0, 'S1', `${name}: repair with an empty set`);
-        changes.push({ name, records: entry.records, generation: latest, expectedVersion: state?.version ?? null });
-      }
-      const outcomes = await provider.apply(changes);
-      pending = [];
-      outcomes.forEach((outcome, index) => {
-        const change = changes[index]!;
-        if (outcome.outcome === 'conflict') pending.push(change.name);
-        else if (outcome.outcome === 'superseded') {
-          // Removed at or above the newest plan this pass read: nothing left to repair.
-        } else {
-          repaired += 1;
-          const drift = driftByName.get(change.name);
-          const detail = drift?.kind === 'reenact' ? `reenact ${drift.detail}` : `${drift?.kind ?? ''}${change.records === null ? ' (removal)' : ''}`;
-          history.push({ name: change.name, fromGeneration: states.get(change.name)?.generation ?? 0, toGeneration: latest, actor: this.options.id, kind: 'repair', detail });
-        }
-      });
-    }
-    await store.appendHistory(history);
-    return repaired;
+    const decideRepair = (drift: Drift, state: ServedState | undefined): CasDecision => {
+      if (state !== undefined && state.generation > latest) return 'skip'; // moved on by an enactor meanwhile
+      const entry = entries.get(drift.name)!;
+      // The newest plan removes the name: the repair is that removal (nothing to do if it is gone already).
+      if (entry.records === null) return state === undefined ? 'skip' : { name: drift.name, records: null, generation: latest, expectedVersion: state.version };
+      assert(entry.records.length > 0, 'S1', `${drift.name}: repair with an empty set`);
+      return { name: drift.name, records: entry.records, generation: latest, expectedVersion: state?.version ?? null };
+    };
+    const result = await compareAndSwapAll(drifts, decideRepair, this.options, this.deps);
+    // Superseded: removed at or above the newest plan this pass read — nothing left to repair.
+    const history: HistoryEntry[] = result.applied.map(({ item: drift, change, fromGeneration }) => ({
+      name: change.name, fromGeneration, toGeneration: latest, actor: this.options.id, kind: 'repair',
+      detail: drift.kind === 'reenact' ? `reenact ${drift.detail}` : `${drift.kind}${change.records === null ? ' (removal)' : ''}`,
+    }));
+    await this.deps.store.appendHistory(history);
+    return result.applied.length;
   }
 
   async tick(): Promise<ReconcileResult> {
@@ -204,14 +194,6 @@ export class Reconciler {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.tick();
-      } catch (error) {
-        this.deps.log.error({ err: error }, 'reconciler tick failed');
-        if ((error as Error).name === 'InvariantViolation') throw error;
-      }
-      await this.deps.clock.sleep(this.options.intervalMs, signal);
-    }
+    await runLoop(signal, { log: this.deps.log, what: 'reconciler tick' }, async () => void (await this.tick()), () => this.deps.clock.sleep(this.options.intervalMs, signal));
   }
 }

@@ -262,8 +262,11 @@ class SafeWorld {
       }
       case 'reconciler': {
         const reconciler = new Reconciler(
-          { id, intervalMs: timing.reconcilerIntervalMs, maxLagMs: timing.reconcilerMaxLagMs, pageSize: 2, retriesMax: timing.retriesMax },
-          { ...base, store, provider },
+          {
+            id, intervalMs: timing.reconcilerIntervalMs, maxLagMs: timing.reconcilerMaxLagMs, pageSize: 2, retriesMax: timing.retriesMax,
+            backoffBaseMs: timing.backoffBaseMs, backoffMaxMs: timing.backoffMaxMs,
+          },
+          { ...base, store, provider, rng: entry.random },
         );
         return () => reconciler.run(signal);
       }

@@ -1,7 +1,7 @@
 // Goal: an enactor killed with SIGKILL in the middle of an apply (its write
 // transaction open and half written) breaks no invariant, and the rest of the
 // system converges; repeated 24 times. Method: enactors az1 and az2 run
-// normally; az3 runs as spinning-enactor.ts, the production enactor role
+// normally; az3 runs as test/helpers/test-enactor.ts (--spin-ms), the production enactor role
 // whose SQLite provider is given the test-only hook that holds its write
 // transaction open halfway through every apply, and is killed while it is
 // working (its heartbeat holds a generation it has not finished), then
@@ -9,12 +9,10 @@
 // this process and the invariant checker samples throughout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { pollUntil, spawnProcess } from '../helpers/env.js';
+import { pollUntil, spawnTestEnactor } from '../helpers/env.js';
 import { assertHistoryForward, churningPlanner, InvariantChecker, seeded, startCluster, waitConverged } from './harness.js';
 
 const killsMin = 24;
-const spinningEnactor = fileURLToPath(new URL('./spinning-enactor.ts', import.meta.url));
 /** How long az3 holds its write transaction open, half written, in every apply. */
 const applySpinMs = 40;
 
@@ -24,7 +22,7 @@ test(`SIGKILL an enactor mid-apply ${killsMin} times: no invariant breaks and al
   });
   const checker = new InvariantChecker(cluster.dbPath);
   try {
-    for (const id of ['az1', 'az2']) cluster.spawnRole(['enactor', '--id', id], { DNSPLANE_TEST_ENACTOR_DELAY_MS: '10' });
+    for (const id of ['az1', 'az2']) cluster.children.push(spawnTestEnactor(id, cluster, { delayMs: 10 }));
     cluster.spawnRole(['janitor']);
     const rng = seeded(4242);
     const { churnOnce } = churningPlanner(cluster, 'planner-under-test', rng);
@@ -34,9 +32,7 @@ test(`SIGKILL an enactor mid-apply ${killsMin} times: no invariant breaks and al
     let kills = 0;
     while (kills < killsMin) {
       const spawnedAtMs = Date.now();
-      const paths = ['--config', cluster.configPath, '--data', cluster.data];
-      const args = ['--import', 'tsx', spinningEnactor, '--id', 'az3', ...paths, '--spin-ms', String(applySpinMs)];
-      const victim = spawnProcess(process.execPath, args);
+      const victim = spawnTestEnactor('az3', cluster, { spinMs: applySpinMs });
       cluster.children.push(victim);
       // Keep publishing until this incarnation of az3 is seen mid-generation, then kill it a random moment later.
       await pollUntil(async () => {

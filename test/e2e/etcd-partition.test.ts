@@ -18,7 +18,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomInt, seededRng } from '../../src/util/clock.js';
-import { pollUntil } from '../helpers/env.js';
+import { pollUntil, spawnTestEnactor } from '../helpers/env.js';
 import {
   checkHistoryEtcd, churningPlannerOn, EtcdInvariantChecker, startEtcdInstallation, waitConvergedEtcd, waitForEnactorsEtcd, type EtcdInstallation,
 } from '../helpers/etcd.js';
@@ -94,8 +94,9 @@ test('an enactor partitioned mid-apply loses its lease; back, its stale writes a
     const current = installation;
     const { store, provider } = current;
     const remoteConfig = current.configFor(current.cluster.endpoints, 'config-partitioned.yaml');
-    const partitioned = current.spawnRole(['enactor', '--id', 'az1'], { DNSPLANE_TEST_ENACTOR_DELAY_MS: String(slowDelayMaxMs) }, { wrap: ['ip', 'netns', 'exec', namespaces.enactor], configPath: remoteConfig });
-    const others = ['az2', 'az3'].map((id) => current.spawnRole(['enactor', '--id', id], { DNSPLANE_TEST_ENACTOR_DELAY_MS: '10' }));
+    const partitioned = spawnTestEnactor('az1', { configPath: remoteConfig, data: current.data }, { delayMs: slowDelayMaxMs }, ['ip', 'netns', 'exec', namespaces.enactor]);
+    const others = ['az2', 'az3'].map((id) => spawnTestEnactor(id, current, { delayMs: 10 }));
+    current.children.push(partitioned, ...others);
     current.spawnRole(['janitor']);
     await waitForEnactorsEtcd(store, ['az1', 'az2', 'az3']);
     const checker = new EtcdInvariantChecker(store);

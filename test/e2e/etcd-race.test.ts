@@ -5,14 +5,14 @@
 // bring a removed name back below its removal; the etcd member that leads the Raft group is SIGKILLed in the
 // middle of the run, and enactment carries on without it; after it returns
 // every name ends on the newest plan (L1). Method: real role processes on an
-// etcd store (DNSPLANE_TEST_ENACTOR_DELAY_MS between each enactor's read and
+// etcd store (a random delay wrapped around each enactor's provider between its read and
 // write), the real Planner in this process churning health at random, an
 // invariant checker sampling every served name and its plan version at one
 // etcd revision throughout, and the enactment history checked afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRng } from '../../src/util/clock.js';
-import { pollUntil } from '../helpers/env.js';
+import { pollUntil, spawnTestEnactor } from '../helpers/env.js';
 import {
   checkHistoryEtcd, churningPlannerOn, EtcdInvariantChecker, startEtcdInstallation, waitConvergedEtcd, waitForEnactorsEtcd,
 } from '../helpers/etcd.js';
@@ -26,8 +26,7 @@ test('three racing enactors on etcd, the etcd leader SIGKILLed mid-run: S1-S5 at
   let running = true;
   let sampling: Promise<void> = Promise.resolve();
   try {
-    const delay = { DNSPLANE_TEST_ENACTOR_DELAY_MS: '15' };
-    for (const id of ['az1', 'az2', 'az3']) installation.spawnRole(['enactor', '--id', id], delay);
+    for (const id of ['az1', 'az2', 'az3']) installation.children.push(spawnTestEnactor(id, installation, { delayMs: 15 }));
     installation.spawnRole(['janitor']);
     await waitForEnactorsEtcd(store, ['az1', 'az2', 'az3']);
     const rng = seededRng(20251020);

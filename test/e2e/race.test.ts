@@ -3,15 +3,16 @@
 // (endpoints now and then removed from the inventory and added back) and a
 // janitor cleans up with a tiny retention never break S1-S5, a removed name
 // never comes back below its removal, and every name ends on the newest plan
-// (L1). Method: `dnsplane enactor` x3 and
-// `dnsplane janitor` as child processes, with random delays between each
-// enactor's read and write (the test-only DNSPLANE_TEST_ENACTOR_DELAY_MS);
+// (L1). Method: three enactor processes (the production role, with a random
+// delay wrapped around each one's provider between its read and its write:
+// test/helpers/test-enactor.ts) and `dnsplane janitor` as child processes;
 // the real Planner in this process churns health at random; an invariant
 // checker samples every served name throughout, and the enactment history
 // is checked afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkHistory, churningPlanner, InvariantChecker, seeded, startCluster, waitConverged, waitForEnactors } from './harness.js';
+import { spawnTestEnactor } from '../helpers/env.js';
 
 const generationsMin = 500;
 
@@ -19,8 +20,7 @@ test('three racing enactors, 500+ generations, janitor retention 5: S1-S5 at eve
   const cluster = startCluster(30);
   const checker = new InvariantChecker(cluster.dbPath);
   try {
-    const delay = { DNSPLANE_TEST_ENACTOR_DELAY_MS: '15' };
-    for (const id of ['az1', 'az2', 'az3']) cluster.spawnRole(['enactor', '--id', id], delay);
+    for (const id of ['az1', 'az2', 'az3']) cluster.children.push(spawnTestEnactor(id, cluster, { delayMs: 15 }));
     cluster.spawnRole(['janitor']);
     await waitForEnactors(cluster.store, ['az1', 'az2', 'az3']);
     const rng = seeded(20251019);

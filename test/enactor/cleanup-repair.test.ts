@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Janitor } from '../../src/enactor/janitor.js';
 import { Reconciler } from '../../src/enactor/reconciler.js';
 import { silentLogger } from '../../src/util/log.js';
-import { systemClock } from '../../src/util/clock.js';
+import { seededRng, systemClock } from '../../src/util/clock.js';
 import { endpoints, makeEnactor, makePlanner, openInstallation, type Installation } from '../helpers/fixtures.js';
 
 function janitor(install: Installation, retainGenerations: number) {
@@ -16,7 +16,10 @@ function janitor(install: Installation, retainGenerations: number) {
 }
 
 function reconciler(install: Installation, maxLagMs = 60_000) {
-  return new Reconciler({ id: 'reconciler', intervalMs: 10, maxLagMs, pageSize: 7, retriesMax: 5 }, { store: install.store, provider: install.provider, clock: systemClock, log: silentLogger });
+  return new Reconciler(
+    { id: 'reconciler', intervalMs: 10, maxLagMs, pageSize: 7, retriesMax: 5, backoffBaseMs: 1, backoffMaxMs: 20 },
+    { store: install.store, provider: install.provider, clock: systemClock, rng: seededRng(1), log: silentLogger },
+  );
 }
 
 /** Publishes `count` generations, each flipping the health of one target of svc0. */

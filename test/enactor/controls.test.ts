@@ -20,8 +20,8 @@ function roles(install: Installation, inventory = endpoints(10)) {
   );
   const enactor = new Enactor({ id: 'az1', ...enactorDefaults }, { store: install.store, provider: install.provider, clock: systemClock, rng: seededRng(1), log: silentLogger, frozen: frozenFrom(install.store) });
   const reconciler = new Reconciler(
-    { id: 'rec', intervalMs: 10, maxLagMs: 0, pageSize: 100, retriesMax: 3 },
-    { store: install.store, provider: install.provider, clock: systemClock, log: silentLogger, frozen: frozenFrom(install.store) },
+    { id: 'rec', intervalMs: 10, maxLagMs: 0, pageSize: 100, retriesMax: 3, backoffBaseMs: 1, backoffMaxMs: 20 },
+    { store: install.store, provider: install.provider, clock: systemClock, rng: seededRng(2), log: silentLogger, frozen: frozenFrom(install.store) },
   );
   return { planner, enactor, reconciler };
 }

@@ -138,3 +138,15 @@ export function sampleConfig(names: number, targetsPerName = 3, extra: Record<st
   }
   return { zone: 'dnsplane.test.', ...extra, endpoints };
 }
+
+/** The test-only enactor process (test/helpers/test-enactor.ts): the production role with a fault wrapped around its provider. */
+export function spawnTestEnactor(
+  id: string, paths: { configPath: string; data: string }, fault: { delayMs?: number; spinMs?: number }, wrap: readonly string[] = [],
+): Child {
+  const script = join(repoRoot, 'test', 'helpers', 'test-enactor.ts');
+  const args = ['--import', 'tsx', script, '--id', id, '--config', paths.configPath, '--data', paths.data];
+  if (fault.delayMs !== undefined) args.push('--delay-ms', String(fault.delayMs));
+  if (fault.spinMs !== undefined) args.push('--spin-ms', String(fault.spinMs));
+  // Under a command prefix (ip netns exec NS): the prefix runs node.
+  return wrap.length === 0 ? spawnProcess(process.execPath, args) : spawnProcess(wrap[0]!, [...wrap.slice(1), process.execPath, ...args]);
+}

@@ -4,7 +4,7 @@
 // every name ends on the newest plan (L1); endpoints leave the inventory and
 // come back meanwhile, and a removed name never returns below its removal.
 // Method: per server, `dnsplane enactor` x3 (random read-to-write delays via
-// DNSPLANE_TEST_ENACTOR_DELAY_MS) and `dnsplane janitor` as child processes
+// test/helpers/test-enactor.ts) and `dnsplane janitor` as child processes
 // with `store: sqlite` and `provider: rfc2136`; the real Planner in this
 // process publishes 200+ generations while churning health; a checker
 // samples the server throughout, alternating `dig +tcp` runs (marker, A,
@@ -15,6 +15,7 @@ import { checkHistory, churningPlanner, seeded, startCluster, waitConverged, wai
 import { providerSection, startDnsServer, type DnsServerKind } from '../../helpers/dns-servers.js';
 import { Rfc2136Provider } from '../../../src/providers/rfc2136/provider.js';
 import { DnsInvariantChecker } from './dns-checker.js';
+import { spawnTestEnactor } from '../../helpers/env.js';
 
 const generationsMin = 200;
 /** Samples of each kind taken while plans are still being published (publication goes on until there are as many). */
@@ -30,8 +31,7 @@ async function race(kind: DnsServerKind, seed: number): Promise<void> {
   const names = Array.from({ length: namesCount }, (_, index) => `svc${index}.dnsplane.test`);
   const checker = new DnsInvariantChecker(cluster.dbPath, server, provider, names, maxAnswers);
   try {
-    const delay = { DNSPLANE_TEST_ENACTOR_DELAY_MS: '15' };
-    for (const id of ['az1', 'az2', 'az3']) cluster.spawnRole(['enactor', '--id', id], delay);
+    for (const id of ['az1', 'az2', 'az3']) cluster.children.push(spawnTestEnactor(id, cluster, { delayMs: 15 }));
     cluster.spawnRole(['janitor']);
     await waitForEnactors(cluster.store, ['az1', 'az2', 'az3']);
     const rng = seeded(seed);

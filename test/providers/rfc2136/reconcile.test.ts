@@ -14,7 +14,7 @@ import { Rfc2136Provider } from '../../../src/providers/rfc2136/provider.js';
 import { SqliteStore } from '../../../src/store/sqlite/store.js';
 import { recordSetKey } from '../../../src/domain/types.js';
 import { silentLogger } from '../../../src/util/log.js';
-import { systemClock } from '../../../src/util/clock.js';
+import { seededRng, systemClock } from '../../../src/util/clock.js';
 import { endpoints, makeEnactor, makePlanner } from '../../helpers/fixtures.js';
 import { startDnsServer, type DnsServer, type DnsServerKind } from '../../helpers/dns-servers.js';
 import { tempDir } from '../../helpers/env.js';
@@ -40,8 +40,8 @@ async function reconcileOn(kind: DnsServerKind): Promise<void> {
     assert.equal((await planner.tick()).kind, 'published');
     assert.equal((await makeEnactor('az1', store, provider).step())!.applied, 6);
     const reconciler = new Reconciler(
-      { id: 'reconciler-under-test', intervalMs: 1000, maxLagMs: 30_000, pageSize: 4, retriesMax: 5 },
-      { store, provider, clock: systemClock, log: silentLogger },
+      { id: 'reconciler-under-test', intervalMs: 1000, maxLagMs: 30_000, pageSize: 4, retriesMax: 5, backoffBaseMs: 1, backoffMaxMs: 20 },
+      { store, provider, clock: systemClock, rng: seededRng(1), log: silentLogger },
     );
     assert.deepEqual((await reconciler.tick()).drifts, [], 'a freshly enacted zone has no drift');
     assert.deepEqual(await addresses(server, 'svc1.dnsplane.test'), ['127.1.1.1', '127.1.1.2', '127.1.1.3']);
