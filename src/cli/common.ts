@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openContext, type Context, type PathOptions } from './context.js';
+import { openContext, type Context, type OpenContextOptions, type PathOptions } from './context.js';
 
 /** Small helpers shared by the command modules of src/cli. */
 
@@ -28,13 +28,18 @@ export function exitWhenOrphaned(checkIntervalMs = 500): void {
 }
 
 /** Opens the installation (config, store, provider), runs `body`, and closes it whatever happens. */
-export async function withContext<T>(options: PathOptions, body: (context: Context) => Promise<T>): Promise<T> {
-  const context = await openContext(options);
+export async function withContext<T>(options: PathOptions, body: (context: Context) => Promise<T>, open: OpenContextOptions = {}): Promise<T> {
+  const context = await openContext(options, open);
   try {
     return await body(context);
   } finally {
     await context.close();
   }
+}
+
+/** `withContext` for the commands that only read (status, records, plans, history): the store is opened read-only. */
+export async function withReadContext<T>(options: PathOptions, body: (context: Context) => Promise<T>): Promise<T> {
+  return withContext(options, body, { readOnly: true });
 }
 
 /** A command's result: JSON with --json, else the text. */

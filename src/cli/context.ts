@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { inventoryOf, loadConfigFile, zoneOf } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { EndpointSpec } from '../domain/types.js';
 import { createProvider } from '../providers/index.js';
 import type { Provider } from '../providers/types.js';
-import { createStore } from '../store/index.js';
+import { createStore, sqlitePath } from '../store/index.js';
 import type { InventoryStore, Store } from '../store/types.js';
 import { UserError } from '../util/assert.js';
 import { seedInventory } from '../inventory/apply.js';
@@ -74,14 +74,43 @@ export async function followInventory(context: Context, log: Logger): Promise<()
   };
 }
 
-export async function openContext(options: PathOptions): Promise<Context> {
+/**
+ * The data directory of `options` (`--data`), resolved. A path that exists but is not a directory is refused in one
+ * line (rather than a stack from the first mkdir under it); `create` makes it when missing.
+ */
+export function dataDirectory(options: PathOptions, create: boolean): string {
+  const dataDir = resolve(options.data ?? defaultDataDir);
+  let stats: Stats | undefined;
+  try {
+    stats = statSync(dataDir, { throwIfNoEntry: false });
+    if (stats === undefined && create) mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    throw new UserError(`data directory ${dataDir} cannot be used: ${(error as Error).message}`);
+  }
+  if (stats !== undefined && !stats.isDirectory()) throw new UserError(`data directory ${dataDir} is a file, not a directory (check --data)`);
+  return dataDir;
+}
+
+export interface OpenContextOptions {
+  /**
+   * Open the store and the provider for reading only (the read commands): no file or directory is created, no schema
+   * set-up runs, so they work on a store they may not write, and a missing store is an error rather than a new one.
+   */
+  readOnly?: boolean;
+}
+
+export async function openContext(options: PathOptions, open: OpenContextOptions = {}): Promise<Context> {
+  const readonly = open.readOnly ?? false;
   const configPath = resolveConfigPath(options);
   const config = loadConfigFile(configPath);
-  const dataDir = resolve(options.data ?? defaultDataDir);
-  const store = await createStore(config, dataDir);
+  const dataDir = dataDirectory(options, false);
+  if (readonly && config.store.kind === 'sqlite' && !existsSync(sqlitePath(config, dataDir))) {
+    throw new UserError(`no store at ${sqlitePath(config, dataDir)}: nothing has run on this installation yet (start \`dnsplane up\` or a role first)`);
+  }
+  const store = await createStore(config, dataDir, { readonly });
   let provider: Provider;
   try {
-    provider = await createProvider(config, dataDir);
+    provider = await createProvider(config, dataDir, { readonly });
   } catch (error) {
     await store.close();
     throw error;

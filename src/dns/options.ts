@@ -8,6 +8,7 @@ import { UserError } from '../util/assert.js';
 import type { AnswerOptions } from './answer.js';
 import type { RateLimitOptions } from './ratelimit.js';
 import type { TcpLimits } from './tcp.js';
+import { snapshotFileName } from './snapshot-file.js';
 
 /** Everything a DNS server process needs, as plain data (cluster workers receive it as JSON). */
 export interface DnsServerOptions {
@@ -17,7 +18,7 @@ export interface DnsServerOptions {
   storePath: string;
   /** The etcd cluster holding served records (store.kind etcd), else null. */
   etcd: EtcdConnectionOptions | null;
-  /** With etcd: the file keeping a copy of the served records, to start and answer while etcd is down. */
+  /** The file keeping a copy of the served records (in the data directory), to start and answer while the store cannot be read. */
   snapshotPath: string;
   refreshIntervalMs: number;
   workers: number;
@@ -55,7 +56,7 @@ export function dnsServerOptions(config: Config, dataDir: string, overrides: Dns
     host, port, workers,
     storePath: config.store.kind === 'sqlite' ? sqlitePath(config, dataDir) : '',
     etcd: config.store.kind === 'etcd' ? etcdSettings(config) : null,
-    snapshotPath: config.store.kind === 'etcd' ? join(dataDir, 'dns-snapshot.json') : '',
+    snapshotPath: join(dataDir, snapshotFileName),
     refreshIntervalMs: config.dns.refreshInterval,
     answer: {
       zone, ttl: config.dns.ttl, maxAnswers: config.dns.maxAnswers, udpSizeMax: config.dns.udpSizeMax,

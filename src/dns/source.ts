@@ -1,9 +1,10 @@
-import Database from 'better-sqlite3';
-import { statSync, watch as watchPath, type FSWatcher } from 'node:fs';
+import { existsSync, statSync, watch as watchPath, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { BuiltinSqliteProvider, type ServedChange } from '../providers/builtin/sqlite.js';
 import { SqliteStore } from '../store/sqlite/store.js';
-import { assert } from '../util/assert.js';
+import { assert, UserError } from '../util/assert.js';
+import { validateRecordSet } from '../domain/validate.js';
+import { readSnapshotFile, snapshotEntry, SnapshotFileReader, snapshotIntervalDefaultMs, writeSnapshotFile, type SnapshotCopyOptions, type SnapshotEntry } from './snapshot-file.js';
 import { EtcdServedSource } from '../providers/builtin/etcd.js';
 import type { DnsServerOptions } from './options.js';
 import type { Logger } from '../util/log.js';
@@ -40,38 +41,77 @@ interface FileIdentity {
 }
 
 /**
- * The built-in provider's SQLite file as a served source. Each `open`
- * checks that the path still names the file that is open (one stat): a
- * file that was deleted is an error (fail static, never an empty zone); a
- * file that was replaced is opened anew once it is a readable store. It
- * never creates a store, so a missing file cannot turn into an empty zone.
+ * The built-in provider's SQLite file as a served source. It reads the file
+ * read-only, so a store that cannot be written (a read-only file, directory
+ * or file system) is still served. Each `open` checks that the path still
+ * names the file that is open (one stat): a file that was deleted is an
+ * error (fail static, never an empty zone); a file that was replaced is
+ * opened anew once it is a readable store. It never creates a store, so a
+ * missing file cannot turn into an empty zone.
+ *
+ * With `snapshotPath`, it keeps a copy of the served records in that file
+ * (snapshot-file.ts, the same file and format as on etcd), and a server
+ * whose store cannot be read at start answers from the copy, failing static
+ * from its first refresh until the store can be read again.
  */
 export class SqliteServedSource implements ServedSource {
-  private opened: { provider: BuiltinSqliteProvider; store: SqliteStore; identity: FileIdentity } | null = null;
+  private opened: { provider: BuiltinSqliteProvider; identity: FileIdentity } | null = null;
+  /** The writer of alarms, opened only when an alarm is to be written (it fails on a store that cannot be written). */
+  private alarms: { store: SqliteStore; identity: FileIdentity } | null = null;
+  /** The copy `start` loaded because the store could not be read; handed to the first `open`, then dropped. */
+  private fromFile: SnapshotFileReader | null = null;
+  private savedVersion = -1;
+  private savedAtMs = 0;
+  private saving = false;
 
   /** `alarmName` tells this server's alarms apart from another's (alarms are keyed by kind and name). */
-  constructor(readonly path: string, private readonly alarmName = 'dns-server') {}
+  constructor(readonly path: string, private readonly alarmName = 'dns-server', private readonly copy: SnapshotCopyOptions = {}) {}
+
+  /** Opens the store; if it cannot be read, loads the copy instead. With neither there is nothing to serve. */
+  async start(): Promise<void> {
+    try {
+      this.open();
+    } catch (error) {
+      const copyPath = this.copy.snapshotPath;
+      const cause = (error as Error).message;
+      if (copyPath === undefined) throw error;
+      if (!existsSync(copyPath)) throw new UserError(`cannot read the store (${cause}) and there is no DNS snapshot file ${copyPath} yet: nothing to serve`);
+      this.fromFile = new SnapshotFileReader(readSnapshotFile(copyPath, `the store cannot be read either (${cause}): nothing to serve`));
+      this.copy.onStartFromFile?.(copyPath, error as Error);
+    }
+  }
 
   open(): { reader: ServedReader; fresh: boolean } {
+    if (this.fromFile !== null && this.opened === null) {
+      const reader = this.fromFile;
+      this.fromFile = null;
+      return { reader, fresh: true };
+    }
     const identity = fileIdentity(this.path);
-    if (this.opened !== null && sameFile(identity, this.opened.identity)) return { reader: this.opened.provider, fresh: false };
-    checkReadableStore(this.path);
-    const provider = new BuiltinSqliteProvider(this.path);
-    const store = new SqliteStore(this.path);
-    // Both connections are used from the thread that answers queries: never wait long for a lock.
-    provider.db.pragma(`busy_timeout = ${readBusyTimeoutMs}`);
-    store.db.pragma(`busy_timeout = ${readBusyTimeoutMs}`);
+    if (this.opened !== null && sameFile(identity, this.opened.identity)) {
+      this.saveCopy(this.opened.provider);
+      return { reader: this.opened.provider, fresh: false };
+    }
+    // The reads are made from the thread that answers queries: never wait long for a lock.
+    const provider = new BuiltinSqliteProvider(this.path, {}, { readonly: true, busyTimeoutMs: readBusyTimeoutMs });
+    try {
+      checkServedTables(provider);
+    } catch (error) {
+      void provider.close();
+      throw error;
+    }
     this.closeOpened();
-    this.opened = { provider, store, identity };
+    this.opened = { provider, identity };
+    this.saveCopy(provider);
     return { reader: provider, fresh: true };
   }
 
   async raiseAlarm(kind: string, message: string): Promise<void> {
-    await this.currentStore().raiseAlarm(kind, this.alarmName, message);
+    await this.alarmStore().raiseAlarm(kind, this.alarmName, message);
   }
 
   async clearAlarm(kind: string): Promise<void> {
-    await this.currentStore().clearAlarm(kind, this.alarmName);
+    await this.alarmStore().clearAlarm(kind, this.alarmName);
   }
 
   /**
@@ -96,20 +136,53 @@ export class SqliteServedSource implements ServedSource {
 
   async close(): Promise<void> {
     this.closeOpened();
+    this.closeAlarms();
   }
 
   private closeOpened(): void {
     if (this.opened === null) return;
     if (this.opened.provider.db.open) this.opened.provider.db.close();
-    if (this.opened.store.db.open) this.opened.store.db.close();
     this.opened = null;
   }
 
-  /** The open store, if the path still names its file: an alarm written into a deleted file would be lost. */
-  private currentStore(): SqliteStore {
-    if (this.opened === null) throw new Error(`store ${this.path} is not open`);
-    if (!sameFile(fileIdentity(this.path), this.opened.identity)) throw new Error(`store ${this.path} was replaced`);
-    return this.opened.store;
+  private closeAlarms(): void {
+    if (this.alarms === null) return;
+    if (this.alarms.store.db.open) this.alarms.store.db.close();
+    this.alarms = null;
+  }
+
+  /** The alarm writer, if the path still names the file it has open: an alarm written into a deleted file would be lost. */
+  private alarmStore(): SqliteStore {
+    const identity = fileIdentity(this.path);
+    if (this.alarms !== null && sameFile(identity, this.alarms.identity)) return this.alarms.store;
+    this.closeAlarms();
+    if (this.opened === null || !sameFile(identity, this.opened.identity)) throw new Error(`store ${this.path} is not open or was replaced`);
+    this.alarms = { store: new SqliteStore(this.path, undefined, { busyTimeoutMs: readBusyTimeoutMs }), identity };
+    return this.alarms.store;
+  }
+
+  /**
+   * Writes the copy of the served records when they moved and `snapshotIntervalMs` has passed since the last
+   * attempt; never throws. It reads every served row (tens of milliseconds at 100,000 names), at most once per
+   * interval and only while the names move. Invalid record sets are left out: the copy must stay loadable.
+   */
+  private saveCopy(reader: BuiltinSqliteProvider): void {
+    const path = this.copy.snapshotPath;
+    const nowMs = Date.now();
+    if (path === undefined || this.saving) return;
+    if (nowMs - this.savedAtMs < (this.copy.snapshotIntervalMs ?? snapshotIntervalDefaultMs)) return;
+    if (reader.currentVersion() === this.savedVersion) return;
+    this.savedAtMs = nowMs;
+    const { version, changes } = reader.changesSince(0);
+    const names: SnapshotEntry[] = [];
+    for (const change of changes) {
+      if (change.state !== null && validateRecordSet(change.name, change.state.records).length === 0) names.push(snapshotEntry(change.state, change.version));
+    }
+    this.saving = true;
+    writeSnapshotFile(path, version, names, nowMs).then(
+      () => { this.savedVersion = version; },
+      (error: Error) => this.copy.onSnapshotError?.(error),
+    ).finally(() => { this.saving = false; });
   }
 }
 
@@ -123,23 +196,19 @@ function sameFile(a: FileIdentity, b: FileIdentity): boolean {
   return a.device === b.device && a.inode === b.inode;
 }
 
-/** Throws unless `path` is an existing SQLite file with the served tables (read-only, never creating it). */
-function checkReadableStore(path: string): void {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
-  try {
-    db.pragma(`busy_timeout = ${readBusyTimeoutMs}`);
-    db.prepare("SELECT value FROM meta WHERE key = 'served_version'").get();
-    db.prepare('SELECT name FROM served LIMIT 1').get();
-  } finally {
-    db.close();
-  }
+/** Throws unless the store has the served tables (a SQLite file of something else is not an empty zone). */
+function checkServedTables(provider: BuiltinSqliteProvider): void {
+  provider.db.prepare("SELECT value FROM meta WHERE key = 'served_version'").get();
+  provider.db.prepare('SELECT name FROM served LIMIT 1').get();
 }
 
 /** The source of a server's options: the etcd cluster when the store is etcd, else the SQLite file. */
 export function servedSourceFor(options: DnsServerOptions, alarmName: string, log: Logger): ServedSource {
-  if (options.etcd === null) return new SqliteServedSource(options.storePath, alarmName);
-  return new EtcdServedSource(options.etcd, alarmName, {
+  const copy: SnapshotCopyOptions = {
     snapshotPath: options.snapshotPath,
-    onSnapshotError: (error) => log.warn({ err: error, file: options.snapshotPath }, 'cannot write the DNS snapshot file: a restart while etcd is down would have nothing to serve'),
-  });
+    onSnapshotError: (error) => log.warn({ err: error, file: options.snapshotPath }, 'cannot write the DNS snapshot file: a restart while the store cannot be read would have nothing to serve'),
+    onStartFromFile: (file, cause) => log.error({ file, error: cause.message }, 'store unreadable at start: answering from the DNS snapshot file (fail static)'),
+  };
+  if (options.etcd === null) return new SqliteServedSource(options.storePath, alarmName, copy);
+  return new EtcdServedSource(options.etcd, alarmName, copy);
 }

@@ -7,12 +7,13 @@ import { BuiltinEtcdProvider } from './builtin/etcd.js';
 import { Rfc2136Provider, type Rfc2136Settings } from './rfc2136/provider.js';
 import type { Provider } from './types.js';
 
-export async function createProvider(config: Config, dataDir: string): Promise<Provider> {
+/** `options.readonly` opens the built-in provider's SQLite file for reading only. */
+export async function createProvider(config: Config, dataDir: string, options: { readonly?: boolean } = {}): Promise<Provider> {
   switch (config.provider.kind) {
     case 'builtin':
       // The built-in provider keeps served records in the same place as the store: SQLite file or etcd cluster.
       if (config.store.kind === 'etcd') return new BuiltinEtcdProvider(etcdSettings(config));
-      return new BuiltinSqliteProvider(sqlitePath(config, dataDir));
+      return new BuiltinSqliteProvider(sqlitePath(config, dataDir), {}, options);
     case 'rfc2136':
       return new Rfc2136Provider(rfc2136Settings(config));
   }

@@ -23,10 +23,11 @@ export function etcdSettings(config: Config): EtcdConnectionOptions {
   };
 }
 
-export async function createStore(config: Config, dataDir: string): Promise<Store & InventoryStore> {
+/** `options.readonly` opens a SQLite store for reading only (etcd connections are the same either way). */
+export async function createStore(config: Config, dataDir: string, options: { readonly?: boolean } = {}): Promise<Store & InventoryStore> {
   switch (config.store.kind) {
     case 'sqlite':
-      return new SqliteStore(sqlitePath(config, dataDir));
+      return new SqliteStore(sqlitePath(config, dataDir), undefined, options);
     case 'etcd':
       return new EtcdStore(etcdSettings(config));
   }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { loadConfigFile } from '../../config/load.js';
 import { dnsServerOptions, startDns } from '../../dns/index.js';
 import { BuiltinSqliteProvider } from '../../providers/builtin/sqlite.js';
@@ -9,7 +8,7 @@ import { CounterExport } from '../../dns/export.js';
 import { createStore } from '../../store/index.js';
 import { createLogger } from '../../util/log.js';
 import { withPaths } from '../common.js';
-import { defaultDataDir, resolveConfigPath, type PathOptions } from '../context.js';
+import { dataDirectory, resolveConfigPath, type PathOptions } from '../context.js';
 
 /** How often the server's query counters are added to the store's counters table. */
 const counterExportIntervalMs = 2000;
@@ -33,12 +32,15 @@ function parseInteger(value: string | undefined, what: string): number | undefin
 async function serve(options: ServeOptions): Promise<void> {
   const configPath = resolveConfigPath(options);
   const config = loadConfigFile(configPath);
-  const dataDir = resolve(options.data ?? defaultDataDir);
+  // The data directory holds the copy of the served records that lets the server start while the store cannot be read.
+  const dataDir = dataDirectory(options, true);
   const dnsOptions = dnsServerOptions(config, dataDir, { port: parseInteger(options.dnsPort, '--dns-port'), workers: parseInteger(options.workers, '--workers') });
-  // Create the store if this is a fresh installation, as every role does when it starts. The server itself never
-  // creates it later: a store that disappears while serving means fail static, not an empty zone.
-  if (dnsOptions.etcd === null) await new BuiltinSqliteProvider(dnsOptions.storePath).close();
-  else mkdirSync(dataDir, { recursive: true }); // for the snapshot file that lets the server start while etcd is down
+  // The server reads the store read-only, so that it serves a store it may not write. Only a fresh installation (no
+  // store and no copy) is created here, as every role does when it starts; the server never creates it later: a store
+  // that disappears while serving means fail static, not an empty zone.
+  if (dnsOptions.etcd === null && !existsSync(dnsOptions.storePath) && !existsSync(dnsOptions.snapshotPath)) {
+    await new BuiltinSqliteProvider(dnsOptions.storePath).close();
+  }
   const log = createLogger('dns');
   let fatal: (error: Error) => void = () => {};
   const stopped = new Promise<Error | null>((resolveStop) => {
@@ -51,7 +53,7 @@ async function serve(options: ServeOptions): Promise<void> {
   const host = dnsOptions.host.includes(':') ? `[${dnsOptions.host}]` : dnsOptions.host;
   const running = await startDns(dnsOptions, log, (error) => fatal(error)).catch((error: Error) => {
     // An address that is taken or not ours is the operator's to fix: say so plainly rather than with a stack.
-    if (/EADDRINUSE|EADDRNOTAVAIL|EACCES/.test(error.message)) throw new UserError(`cannot serve DNS on ${host}:${dnsOptions.port}: ${error.message}`);
+    if (!(error instanceof UserError) && /EADDRINUSE|EADDRNOTAVAIL|EACCES/.test(error.message)) throw new UserError(`cannot serve DNS on ${host}:${dnsOptions.port}: ${error.message}`);
     throw error;
   });
   process.stdout.write(`dnsplane DNS serving zone ${dnsOptions.answer.zone} on ${host}:${running.port} (udp+tcp, ${running.workers} worker${running.workers === 1 ? '' : 's'})\n`);

@@ -1,8 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import type { IRequestOp, ITxnResponse, IWatchResponse, Watcher } from 'etcd3';
 import { assert, UserError } from '../../util/assert.js';
-import { validateRecordSet } from '../../domain/validate.js';
 import { decodeRecords, encodeRecords } from '../../store/sqlite/codec.js';
 import { compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, writeConcurrency, type EtcdConnectionOptions, type KeyValue } from '../../store/etcd/client.js';
 import { keys, pad } from '../../store/etcd/keys.js';
@@ -10,6 +8,7 @@ import { GuardedProvider, type FoundMarker, type GuardedChange, type SwapOutcome
 import type { ServedState } from '../types.js';
 import type { ServedChange } from './sqlite.js';
 import type { ServedSource } from '../../dns/source.js';
+import { entryState, readSnapshotFile, snapshotEntry, snapshotIntervalDefaultMs, writeSnapshotFile, type SnapshotCopyOptions, type SnapshotEntry } from '../../dns/snapshot-file.js';
 import { EtcdStore } from '../../store/etcd/store.js';
 
 /**
@@ -202,63 +201,14 @@ export class BuiltinEtcdProvider extends GuardedProvider {
   }
 }
 
-export interface MirrorOptions {
+/** How the mirror follows etcd, and where it keeps its copy of the served names (snapshot-file.ts). */
+export interface MirrorOptions extends SnapshotCopyOptions {
   /** How often the mirror checks that etcd answers and that it has seen the newest write. */
   probeIntervalMs?: number;
   /** A probe not answered within this long counts as a failure. */
   probeTimeoutMs?: number;
   /** A mirror behind served-meta for this long (a watch that silently stopped) reloads everything. */
   resyncAfterMs?: number;
-  /**
-   * A file the mirror keeps a copy of every served name in, rewritten (at
-   * most every `snapshotIntervalMs`) while etcd answers and the names move,
-   * so that a DNS server can start and answer while etcd is down.
-   */
-  snapshotPath?: string;
-  snapshotIntervalMs?: number;
-  /** Called when the copy cannot be written (the mirror itself carries on). */
-  onSnapshotError?: (error: Error) => void;
-}
-
-/** Format of the mirror's snapshot file; a file of another format is refused, not guessed at. */
-const snapshotFormat = 1;
-const snapshotIntervalDefaultMs = 5000;
-
-/** One name in the snapshot file: name, generation, marker version, records (compact codec), mirror version. */
-type SnapshotEntry = [string, number, string, string, number];
-
-interface SnapshotFile {
-  format: number;
-  savedAtMs: number;
-  version: number;
-  names: SnapshotEntry[];
-}
-
-/** Reads and checks a snapshot file; throws an error naming the file and the problem. */
-function readSnapshotFile(path: string): SnapshotFile {
-  const problem = (what: string) => new UserError(`DNS snapshot file ${path} is unusable (${what}), and etcd cannot be reached to load from instead`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw problem((error as Error).message);
-  }
-  const file = parsed as Partial<SnapshotFile>;
-  if (typeof file !== 'object' || file === null || file.format !== snapshotFormat) throw problem(`format is not ${snapshotFormat}`);
-  if (!Number.isSafeInteger(file.version) || !Number.isSafeInteger(file.savedAtMs) || !Array.isArray(file.names)) throw problem('version, savedAtMs or names missing');
-  for (const entry of file.names) {
-    const ok = Array.isArray(entry) && entry.length === 5 && typeof entry[0] === 'string' && Number.isSafeInteger(entry[1]) && typeof entry[2] === 'string'
-      && typeof entry[3] === 'string' && Number.isSafeInteger(entry[4]);
-    if (!ok) throw problem(`entry ${JSON.stringify(entry).slice(0, 100)} is not [name, generation, version, records, mirrorVersion]`);
-    let problems: string[];
-    try {
-      problems = validateRecordSet(entry[0], decodeRecords(entry[3]));
-    } catch (error) {
-      problems = [(error as Error).message];
-    }
-    if (problems.length > 0) throw problem(`${entry[0]}: ${problems.join('; ')}`);
-  }
-  return file as SnapshotFile;
 }
 
 interface MirrorName {
@@ -345,12 +295,10 @@ export class EtcdServedMirror {
   static fromSnapshotFile(etcd: EtcdConnection, options: MirrorOptions, cause: Error): EtcdServedMirror | null {
     const path = options.snapshotPath;
     if (path === undefined || !existsSync(path)) return null;
-    const file = readSnapshotFile(path);
+    const file = readSnapshotFile(path, 'etcd cannot be reached to load from instead');
     const mirror = new EtcdServedMirror(etcd, options);
     const entries = [...file.names].sort((a, b) => a[4] - b[4]);
-    for (const [name, generation, version, records, mirrorVersion] of entries) {
-      mirror.setName(name, { name, generation, version, records: decodeRecords(records) }, mirrorVersion);
-    }
+    for (const entry of entries) mirror.setName(entry[0], entryState(entry), entry[4]);
     mirror.version = file.version;
     mirror.fromFile = true;
     mirror.unreachableSinceMs = Date.now();
@@ -367,13 +315,10 @@ export class EtcdServedMirror {
     if (now - this.savedAtMs < (this.options.snapshotIntervalMs ?? snapshotIntervalDefaultMs)) return;
     this.saving = true;
     try {
-      const names: SnapshotEntry[] = [...this.names].map(([name, entry]) => [name, entry.state.generation, entry.state.version, encodeRecords(entry.state.records), entry.version]);
-      const file: SnapshotFile = { format: snapshotFormat, savedAtMs: now, version: this.version, names };
-      // A whole file or none: written aside, then renamed over the old one (several workers may save at once).
-      const temporary = `${path}.${process.pid}.tmp`;
-      await writeFile(temporary, JSON.stringify(file));
-      await rename(temporary, path);
-      this.savedVersion = file.version;
+      const names: SnapshotEntry[] = [...this.names.values()].map((entry) => snapshotEntry(entry.state, entry.version));
+      const version = this.version;
+      await writeSnapshotFile(path, version, names, now);
+      this.savedVersion = version;
       this.savedAtMs = now;
     } catch (error) {
       this.options.onSnapshotError?.(error as Error);
@@ -591,6 +536,7 @@ export class EtcdServedSource implements ServedSource {
         throw new UserError(`cannot load the served records from etcd (${(error as Error).message})${file}: nothing to serve; check store.endpoints and that etcd is up`);
       }
       this.mirror = fromFile;
+      this.mirrorOptions.onStartFromFile?.(this.mirrorOptions.snapshotPath ?? '', error as Error);
     } finally {
       clearTimeout(timer);
     }

@@ -1,4 +1,4 @@
-import { openDatabase, metaValue, type Db } from '../../store/sqlite/db.js';
+import { openDatabase, metaValue, type Db, type OpenOptions } from '../../store/sqlite/db.js';
 import { decodeRecords, encodeRecords } from '../../store/sqlite/codec.js';
 import { GuardedProvider, type GuardedChange, type SwapOutcome } from '../guard.js';
 import type { ServedState } from '../types.js';
@@ -36,9 +36,10 @@ export class BuiltinSqliteProvider extends GuardedProvider {
   readonly kind = 'builtin';
   readonly db: Db;
 
-  constructor(path: string, private readonly hooks: SqliteProviderHooks = {}) {
+  /** `options.readonly`: for `serve` and the read commands, which only read what is served (every apply then fails). */
+  constructor(path: string, private readonly hooks: SqliteProviderHooks = {}, options: OpenOptions = {}) {
     super();
-    this.db = openDatabase(path);
+    this.db = openDatabase(path, options);
   }
 
   async read(names: readonly string[]): Promise<Map<string, ServedState>> {

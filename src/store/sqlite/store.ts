@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { openDatabase, metaValue, type Db } from './db.js';
+import { openDatabase, metaValue, type Db, type OpenOptions } from './db.js';
 import { decodeRecords, encodeRecords } from './codec.js';
 import { assert } from '../../util/assert.js';
 import { systemClock, type Clock } from '../../util/clock.js';
@@ -53,8 +53,9 @@ export class SqliteStore implements Store, InventoryStore {
   private readonly clock: Clock;
   private readonly statements: Record<string, Statement>;
 
-  constructor(path: string, clock: Clock = systemClock) {
-    this.db = openDatabase(path);
+  /** `options.readonly`: for the read commands and `serve`, on a store they may not write (every write then fails). */
+  constructor(path: string, clock: Clock = systemClock, options: OpenOptions = {}) {
+    this.db = openDatabase(path, options);
     this.clock = clock;
     const db = this.db;
     this.statements = {
