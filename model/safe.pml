@@ -217,11 +217,59 @@ unchanged:
  * readPlan and provider.read are one block: the entry is immutable, and a
  * version deleted in the gap belongs to a name already past it (a skip).
  */
+/*
+ * Symmetry reduction of the identical enactors. Their locals live in global
+ * arrays, one slot per enactor (within the proctype the usual names stand for
+ * the enactor's own slot), and every enactor step ends by sorting the slots
+ * (canonical), so of the up to E! states that differ only in which enactor
+ * is in which local state, one is stored. This is sound (Emerson & Sistla,
+ * Ip & Dill: full symmetry with a canonical representative):
+ * - the E enactors run the same code, and their id only selects their slot:
+ *   no step reads another enactor's slot, and no other process reads any;
+ * - between two steps every enactor is at the same control point, the loop
+ *   head (each step is one atomic block that never blocks once begun), so an
+ *   enactor's whole state is its slot and its constant id;
+ * - so swapping two slots maps a reachable state to one whose futures are the
+ *   same up to that swap, and every assertion is about the shared plan store
+ *   and provider (S1, S2 test the values written, not who writes them).
+ * Hence an assertion can fail in the reduced state space iff it can in the
+ * full one. -DNO_SYMMETRY turns the sort off; check.sh shows both giving the
+ * same verdict at a small bound.
+ */
+byte eg[E], en[E], es[E], erg[E], err[E];
+byte ci, cj, cx;             /* scratch of canonical, always left at 0 */
+
+#define EKEY(i) ((((eg[i] * 8 + en[i]) * 8 + es[i]) * 8 + erg[i]) * 8 + err[i])
+#define ESWAP(a, i, j) cx = a[i]; a[i] = a[j]; a[j] = cx
+
+/* Sort the enactor slots by (g, n, s, rg, rr): a bubble sort of at most E slots. */
+inline canonical() {
+#ifndef NO_SYMMETRY
+  for (ci : 1 .. E - 1) {
+    for (cj : 0 .. E - 1 - ci) {
+      if
+      :: EKEY(cj) > EKEY(cj + 1) ->
+         ESWAP(eg, cj, cj + 1); ESWAP(en, cj, cj + 1); ESWAP(es, cj, cj + 1);
+         ESWAP(erg, cj, cj + 1); ESWAP(err, cj, cj + 1)
+      :: else -> skip
+      fi
+    }
+  }
+  ci = 0; cj = 0; cx = 0
+#else
+  skip
+#endif
+}
+
+#define g eg[id]
+#define n en[id]
+#define s es[id]
+#define rg erg[id]
+#define rr err[id]
 proctype Enactor(byte id) {
-  byte g, n, s, rg, rr;
 end_idle:
   do
-  :: atomic { latest > 0 && g == 0 -> g = latest; select (n : 0 .. N - 1) }       /* latestGeneration (and heartbeat) */
+  :: atomic { latest > 0 && g == 0 -> g = latest; select (cx : 0 .. N - 1); n = cx; cx = 0; canonical() }       /* latestGeneration (and heartbeat) */
   :: atomic {                                                                       /* readPlan(g, one name), provider.read, decide */
        g != 0 && s == 0 ->
        if
@@ -233,13 +281,19 @@ end_idle:
        :: s != 0 && vrem[IX(n, s)] && (rr == 0 || rg >= s) -> g = 0; n = 0; s = 0; rg = 0; rr = 0   /* removal: gone already, or newer: skip */
        :: s != 0 && !vrem[IX(n, s)] && rr != 0 && rg >= s -> g = 0; n = 0; s = 0; rg = 0; rr = 0    /* newer or same: skip (S2, S5) */
        :: else -> skip
-       fi
+       fi;
+       canonical()
      }
-  :: atomic { s != 0 && CAS_HOLDS(n, rr, rg, g) -> write(n, g, s); g = 0; n = 0; s = 0; rg = 0; rr = 0 }   /* provider.apply */
-  :: atomic { s != 0 && !CAS_HOLDS(n, rr, rg, g) -> g = 0; n = 0; s = 0; rg = 0; rr = 0 }                  /* conflict or superseded: read again later */
-  :: atomic { g != 0 -> g = 0; n = 0; s = 0; rg = 0; rr = 0 }                                                 /* crash: the step is abandoned */
+  :: atomic { s != 0 && CAS_HOLDS(n, rr, rg, g) -> write(n, g, s); g = 0; n = 0; s = 0; rg = 0; rr = 0; canonical() }   /* provider.apply */
+  :: atomic { s != 0 && !CAS_HOLDS(n, rr, rg, g) -> g = 0; n = 0; s = 0; rg = 0; rr = 0; canonical() }                  /* conflict or superseded: read again later */
+  :: atomic { g != 0 -> g = 0; n = 0; s = 0; rg = 0; rr = 0; canonical() }                                                 /* crash: the step is abandoned */
   od
 }
+#undef g
+#undef n
+#undef s
+#undef rg
+#undef rr
 
 /*
  * The janitor (Janitor.tick): a floor; the candidates below it, with the
