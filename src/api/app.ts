@@ -92,6 +92,12 @@ export function buildApp(context: ApiContext, options: BuildOptions = {}): Fasti
   const state: ApiState = { context, tracker, index, health, registry, auth, log, metrics, events };
 
   installErrorHandler(app);
+  // Beyond loopback, reads need a token (src/api/auth.ts), on the routes served by hand (metrics, events, OpenAPI) as on
+  // the others; the dashboard's page and assets hold no data and stay open.
+  app.addHook('onRequest', async (request) => {
+    const route = request.routeOptions.url;
+    if (auth.readsNeedToken && route !== '/' && route !== '/static/:file') auth.authorize(request, 'read');
+  });
   // Every request sees the inventory version the process follows now (rebuilt once per new version).
   app.addHook('onRequest', async () => {
     if (context.inventory === indexed) return;

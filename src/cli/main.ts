@@ -15,7 +15,7 @@ import { readAllServed, statusReport } from './report.js';
 import { createLogger } from '../util/log.js';
 import { InvariantViolation, UserError } from '../util/assert.js';
 import { normalizeName } from '../domain/names.js';
-import { recordSetKey } from '../domain/types.js';
+import { recordSetKey, type EndpointSpec } from '../domain/types.js';
 
 type Common = PathOptions & { json?: boolean };
 
@@ -35,6 +35,17 @@ async function runRole(options: PathOptions, role: string, body: (context: Conte
       stopFollowing();
     }
   });
+}
+
+/** The inventory the installation serves: the store's newest version, or the config's endpoints before any is stored. */
+async function servedInventory(context: Context): Promise<EndpointSpec[]> {
+  return (await context.store.readInventory())?.endpoints ?? context.inventory;
+}
+
+/** Refuses a target no endpoint of the served inventory has: an override or a lookup for it would do nothing. */
+async function requireKnownTarget(context: Context, target: string): Promise<void> {
+  const inventory = await servedInventory(context);
+  if (!inventory.some((endpoint) => endpoint.targets.some((t) => t.id === target))) throw new UserError(`unknown target "${target}" (not in the served inventory)`);
 }
 
 function formatAge(ms: number): string {
@@ -132,6 +143,8 @@ export function buildProgram(): Command {
       await withContext(options, async (context) => {
         const wanted = normalizeName(name);
         const full = wanted.endsWith(context.zone) ? wanted : `${wanted}.${context.zone}`;
+        // A name the inventory never had has no history; saying nothing would look like a name that never changed.
+        if (!(await servedInventory(context)).some((endpoint) => endpoint.name === full)) throw new UserError(`unknown name "${name}" (${full} is not in the served inventory)`);
         const entries = await context.store.readHistory(full, Math.max(1, Number(options.limit) || 100));
         print(options.json, entries, () => entries.map((e) => `${new Date(e.atMs).toISOString()}  ${e.kind.padEnd(6)} ${e.fromGeneration} -> ${e.toGeneration}  by ${e.actor}${e.detail ? `  (${e.detail})` : ''}`).join('\n'));
       });
@@ -142,16 +155,24 @@ export function buildProgram(): Command {
     .action(async (target: string, state: string, options: Common) => {
       if (state !== 'up' && state !== 'down') throw new UserError(`state must be "up" or "down", not "${state}"`);
       await withContext(options, async (context) => {
-        const known = context.inventory.some((endpoint) => endpoint.targets.some((t) => t.id === target));
-        if (!known) throw new UserError(`unknown target "${target}" (not in ${context.configPath})`);
+        await requireKnownTarget(context, target);
         await context.store.setHealth(target, state, 'operator');
         process.stdout.write(`${target} ${state}\n`);
       });
     });
   withPaths(health.command('clear <target>').description('remove an operator override')).action(async (target: string, options: Common) => {
     await withContext(options, async (context) => {
+      await requireKnownTarget(context, target);
+      // Only an operator's row is an override: the checkers' row is their verdict and must stay. The store has no
+      // "delete if operator", so the row is read first; if another operator cleared it and a checker wrote its row
+      // between this read and the delete, that checker row would be deleted (a store-side delete-if-operator would close this).
+      const row = (await context.store.readHealth()).find((record) => record.target === target);
+      if (row === undefined || row.source !== 'operator') {
+        process.stdout.write(`no override on ${target}${row === undefined ? '' : ` (its health is ${row.state}, from ${row.source})`}\n`);
+        return;
+      }
       const removed = await context.store.clearHealth(target);
-      process.stdout.write(removed ? `${target} cleared\n` : `${target} had no override\n`);
+      process.stdout.write(removed ? `${target}: override cleared (was ${row.state})\n` : `no override on ${target}\n`);
     });
   });
   withPaths(health.command('list').description('health of every target'))

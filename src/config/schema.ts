@@ -289,13 +289,16 @@ export const configSchema = z
       .strictObject({ interval: duration('2s', { min: '10ms', max: '1h' }), maxLag: duration('10s', { min: '0ms', max: '1h' }) })
       .prefault({}),
     // HTTP API, dashboard and /metrics (src/api). Mutations need `token` (or env DNSPLANE_API_TOKEN); `readToken`
-    // (or env DNSPLANE_API_READ_TOKEN) identifies read-only clients, which get 403 on every mutation. Reads are open:
-    // the API listens on loopback by default.
+    // (or env DNSPLANE_API_READ_TOKEN) identifies read-only clients, which get 403 on every mutation. Reads are open
+    // on loopback (the default listen address); beyond it they need the read token or the API token, unless
+    // `publicReads` is set to true on purpose (src/api/auth.ts).
     api: z
       .strictObject({
         listen: hostPort.default('127.0.0.1:8080'),
         token: z.string().min(16, 'an API token needs at least 16 characters').max(512).optional(),
         readToken: z.string().min(16, 'an API token needs at least 16 characters').max(512).optional(),
+        // Beyond loopback, let anyone who reaches the API read it without a token (names, targets, plans, metrics).
+        publicReads: z.boolean().default(false),
         // Label-cardinality bounds of /metrics: per-name and per-target series stop at these counts (aggregates are
         // always exported); a Prometheus series per name of a 100,000-name zone would swamp the scraper.
         metricsNamesMax: z.number().int().min(0).max(100_000).default(1000),

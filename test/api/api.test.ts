@@ -12,7 +12,9 @@
 // content type and body, by Ajv's JSON Schema 2020-12.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { resolveTokens } from '../../src/api/auth.js';
 import { statusReport } from '../../src/cli/report.js';
+import { parseConfig } from '../../src/config/load.js';
 import { adminToken, apiFixture as apiFixtureBare, get, planAndEnact, post, readToken, servedTargets } from './helpers.js';
 import { conformanceOf, openApiProblems } from './openapi.js';
 import { sampleConfig } from '../helpers/env.js';
@@ -189,6 +191,52 @@ test('mutations need the API token: 401 without or with a wrong one, 403 for the
   } finally {
     await disabled.close();
   }
+});
+
+test('beyond loopback, reads need the read or API token (metrics, events and OpenAPI too) unless api.publicReads is set', async () => {
+  // Method: the app built from the config alone (tokens resolved as `dnsplane api` resolves them), listening on every
+  // interface; the bare fixture, since a 401 on a read is this configuration's answer, not the loopback one the
+  // OpenAPI document describes.
+  const wide = await apiFixtureBare(2, { api: { listen: '0.0.0.0:8080', token: adminToken, readToken } }, { tokens: undefined });
+  try {
+    for (const url of ['/api/status', '/api/names', '/metrics', '/api/openapi.json', '/api/events', '/api/nosuch']) {
+      const anonymous = await wide.app.inject({ method: 'GET', url });
+      assert.equal(anonymous.statusCode, 401, url);
+      assert.match(anonymous.json().message, /beyond loopback: reads need a bearer token/);
+      const wrong = await wide.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${readToken}x` } });
+      assert.equal(wrong.statusCode, 401, `${url} with a wrong token`);
+    }
+    for (const token of [readToken, adminToken]) {
+      for (const url of ['/api/status', '/metrics', '/api/openapi.json']) {
+        assert.equal((await wide.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } })).statusCode, 200, url);
+      }
+    }
+    assert.equal((await wide.app.inject({ method: 'GET', url: '/' })).statusCode, 200, 'the dashboard page itself holds no data');
+    assert.equal((await post(wide.app, '/api/plans/force', { reason: 'x' }, readToken)).status, 403, 'the read token still may not act');
+    assert.equal((await post(wide.app, '/api/plans/force', { reason: 'x' }, adminToken)).status, 202);
+  } finally {
+    await wide.close();
+  }
+  const open = await apiFixtureBare(2, { api: { listen: '0.0.0.0:8080', token: adminToken, publicReads: true } }, { tokens: undefined });
+  try {
+    assert.equal((await get(open.app, '/api/status')).status, 200, 'api.publicReads: true opens reads on purpose');
+    assert.equal((await post(open.app, '/api/plans/force', { reason: 'x' }, null)).status, 401, 'but not actions');
+  } finally {
+    await open.close();
+  }
+});
+
+test('resolveTokens: which listen addresses are loopback, and beyond loopback some token must exist', () => {
+  const api = (listen: string, extra: Record<string, unknown> = {}) => parseConfig(sampleConfig(1, 1, { api: { listen, ...extra } })).api;
+  for (const listen of ['127.0.0.1:8080', '127.0.0.2:8080', '[::1]:8080', 'localhost:8080']) {
+    assert.equal(resolveTokens(api(listen), {}).readsNeedToken, false, listen);
+  }
+  for (const listen of ['0.0.0.0:8080', '[::]:8080', '192.0.2.10:8080']) {
+    assert.throws(() => resolveTokens(api(listen), {}), /is beyond loopback, where reads need a token, but none is set/, listen);
+    assert.equal(resolveTokens(api(listen), { DNSPLANE_API_READ_TOKEN: readToken }).readsNeedToken, true, listen);
+    assert.equal(resolveTokens(api(listen, { publicReads: true }), {}).readsNeedToken, false, `${listen} with publicReads`);
+  }
+  assert.throws(() => parseConfig(sampleConfig(1, 1, { api: { publicReads: 'yes' } })), /api\.publicReads/);
 });
 
 test('drain reaches DNS through the planner and the enactor only; undrain brings the target back', async () => {

@@ -34,8 +34,13 @@ test('up (demo): dig answers, a failed load balancer is withdrawn and restored, 
 
     assert.equal((await runCli(['demo', 'fail', 'lb-2', '--data', data])).code, 0);
     await pollUntil(async () => (await digA(dnsPort, dynamo)).join() === '127.0.0.2,127.0.0.4', 'lb-2 to leave the answer', 20_000, 100);
-    const list = JSON.parse((await runCli(['demo', 'list', '--json', '--data', data])).stdout) as { id: string; state: string; health: string }[];
-    assert.deepEqual(list.find((t) => t.id === 'lb-2'), { ...list.find((t) => t.id === 'lb-2'), state: 'failed', health: 'down (checker)' });
+    // JSON carries typed fields; the display string ("down (checker)") is only in the text output.
+    const list = JSON.parse((await runCli(['demo', 'list', '--json', '--data', data])).stdout) as Record<string, unknown>[];
+    assert.deepEqual(list.find((t) => t.id === 'lb-2'), {
+      id: 'lb-2', address: '127.0.0.3', az: 'az2', endpoint: 'dynamodb.us-east-1', port: list[0]!.port, failed: true, health: { state: 'down', source: 'checker' },
+    });
+    assert.equal(typeof list[0]!.port, 'number');
+    assert.match((await runCli(['demo', 'list', '--data', data])).stdout, /^lb-2 +127\.0\.0\.3:\d+ +dynamodb\.us-east-1 +az2 {2}failed {3}health down \(checker\)$/m);
     assert.equal((await runCli(['demo', 'recover', 'lb-2', '--data', data])).code, 0);
     await pollUntil(async () => (await digA(dnsPort, dynamo)).join() === '127.0.0.2,127.0.0.3,127.0.0.4', 'lb-2 to come back', 20_000, 100);
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { buildApp } from '../../api/app.js';
-import { resolveTokens } from '../../api/auth.js';
+import { isLoopbackHost, listenHost, resolveTokens } from '../../api/auth.js';
 import { UserError } from '../../util/assert.js';
 import { createLogger } from '../../util/log.js';
 import { withPaths } from '../common.js';
@@ -17,9 +17,8 @@ export function registerApiCommand(program: Command): void {
 
 /** "127.0.0.1:8080" or "[::1]:8080" to host and port; the config schema has checked the shape. */
 function listenAddress(listen: string, portOverride: string | undefined): { host: string; port: number } {
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  let port = Number(listen.slice(colon + 1));
+  const host = listenHost(listen);
+  let port = Number(listen.slice(listen.lastIndexOf(':') + 1));
   if (portOverride !== undefined) {
     if (!/^\d{1,5}$/.test(portOverride) || Number(portOverride) > 65_535) throw new UserError(`--http-port must be a port number (0-65535), not "${portOverride}"`);
     port = Number(portOverride);
@@ -42,17 +41,24 @@ async function runApi(options: ApiOptions): Promise<void> {
       process.on('SIGINT', () => resolveStop('SIGINT'));
       process.on('SIGTERM', () => resolveStop('SIGTERM'));
     });
-    let address: string;
     try {
-      address = await app.listen({ host, port });
+      await app.listen({ host, port });
     } catch (error) {
       await app.close();
       const code = (error as { code?: string }).code;
       if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new UserError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
       throw error;
     }
+    // The address bound, not Fastify's pick among the interfaces (which names 127.0.0.1 for 0.0.0.0).
+    const bound = app.server.address();
+    const address = typeof bound === 'object' && bound !== null ? `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : `http://${host}:${port}`;
     process.stdout.write(`dnsplane API, dashboard and metrics on ${address}/ (zone ${context.zone})\n`);
-    log.info({ address, config: context.configPath, mutations: tokens.token !== undefined, readToken: tokens.readToken !== undefined }, 'API started');
+    log.info({ address, config: context.configPath, mutations: tokens.token !== undefined, readToken: tokens.readToken !== undefined, readsNeedToken: tokens.readsNeedToken }, 'API started');
+    if (!isLoopbackHost(host)) {
+      log.warn({ address, publicReads: context.config.api.publicReads }, context.config.api.publicReads
+        ? `the API listens beyond loopback (${address}) and api.publicReads is true: anyone who reaches it can read every name, target and plan`
+        : `the API listens beyond loopback (${address}): reads need the read token or the API token (api.publicReads: true would open them)`);
+    }
     const signal = await stopped;
     log.info({ signal }, 'API stopping');
     await app.close();

@@ -1,25 +1,52 @@
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
-import { demoPort, demoTarget, demoTargets, isFailed, setFailed } from '../../demo/demo.js';
-import { defaultDataDir } from '../context.js';
-import { SqliteStore } from '../../store/sqlite/store.js';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { demoPort, demoTarget, demoTargets, isFailed, setFailed, type DemoTarget } from '../../demo/demo.js';
+import type { HealthState } from '../../domain/types.js';
+import { SqliteStore } from '../../store/sqlite/store.js';
+import { UserError } from '../../util/assert.js';
+import { defaultDataDir } from '../context.js';
+import { runningUp } from './up.js';
 
 interface DemoOptions {
   data: string;
   json?: boolean;
 }
 
-async function healthByTarget(dataDir: string): Promise<Map<string, string>> {
+interface TargetHealth {
+  state: HealthState;
+  source: string;
+}
+
+/** One row of `demo list --json`: typed fields; the text output is built from them. */
+export interface DemoRow extends DemoTarget {
+  port: number | null;
+  failed: boolean;
+  /** What the store holds for the target (the checkers' verdict or an operator's override), or null before any. */
+  health: TargetHealth | null;
+}
+
+async function healthByTarget(dataDir: string): Promise<Map<string, TargetHealth>> {
   const path = join(dataDir, 'state.db');
   if (!existsSync(path)) return new Map();
   const store = new SqliteStore(path);
   try {
-    return new Map((await store.readHealth()).map((record) => [record.target, `${record.state} (${record.source})`]));
+    return new Map((await store.readHealth()).map((record) => [record.target, { state: record.state, source: record.source }]));
   } finally {
     await store.close();
   }
+}
+
+/** The demo commands act on a running demo only: failing a load balancer nobody serves would report a change that is not. */
+function requireRunningDemo(dataDir: string): void {
+  const up = runningUp(dataDir);
+  if (up === null) throw new UserError(`no demo is running on ${dataDir}: start one with \`dnsplane up --data ${dataDir}\``);
+  if (!up.demo) throw new UserError(`dnsplane up on ${dataDir} (pid ${up.pid}) runs a --config installation, not the demo`);
+}
+
+function formatRow(row: DemoRow): string {
+  const health = row.health === null ? 'unknown' : `${row.health.state} (${row.health.source})`;
+  return `${row.id.padEnd(5)} ${`${row.address}:${row.port ?? '?'}`.padEnd(16)} ${row.endpoint.padEnd(20)} ${row.az}  ${(row.failed ? 'failed' : 'serving').padEnd(8)} health ${health}`;
 }
 
 /** `dnsplane demo list|fail|recover`: the demo load balancers of a running `up` in the same data directory. */
@@ -33,11 +60,12 @@ export function registerDemoCommand(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (options: DemoOptions) => {
       const dataDir = resolve(options.data);
+      requireRunningDemo(dataDir);
       const health = await healthByTarget(dataDir);
       const port = demoPort(dataDir);
-      const rows = demoTargets.map((t) => ({ ...t, port, state: isFailed(dataDir, t.id) ? 'failed' : 'serving', health: health.get(t.id) ?? 'unknown' }));
+      const rows: DemoRow[] = demoTargets.map((t) => ({ ...t, port, failed: isFailed(dataDir, t.id), health: health.get(t.id) ?? null }));
       if (options.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-      else process.stdout.write(`${rows.map((r) => `${r.id.padEnd(5)} ${`${r.address}:${r.port ?? '?'}`.padEnd(16)} ${r.endpoint.padEnd(20)} ${r.az}  ${r.state.padEnd(8)} health ${r.health}`).join('\n')}\n`);
+      else process.stdout.write(`${rows.map(formatRow).join('\n')}\n`);
     });
   for (const [verb, failed] of [['fail', true], ['recover', false]] as const) {
     demo
@@ -47,7 +75,9 @@ export function registerDemoCommand(program: Command): void {
       .option('--config <file>', 'accepted for symmetry; the demo always lives in the data directory')
       .action(async (target: string, options: DemoOptions) => {
         const spec = demoTarget(target);
-        setFailed(resolve(options.data), spec.id, failed);
+        const dataDir = resolve(options.data);
+        requireRunningDemo(dataDir);
+        setFailed(dataDir, spec.id, failed);
         process.stdout.write(`${spec.id} (${spec.address}) ${failed ? 'now fails its health check' : 'recovered'}\n`);
       });
   }

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { createServer, isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { inventoryOf, loadConfigFile } from '../../config/load.js';
@@ -13,7 +15,7 @@ import { createStore, sqlitePath } from '../../store/index.js';
 import { UserError } from '../../util/assert.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import { defaultDataDir } from '../context.js';
-import { Supervisor, type RoleSpec } from '../supervisor.js';
+import { Supervisor, type RoleFailure, type RoleSpec } from '../supervisor.js';
 import type { Config } from '../../config/schema.js';
 
 interface UpOptions {
@@ -33,22 +35,47 @@ function port(value: string | undefined, flag: string): number | undefined {
   return Number(value);
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    return pid > 0 && process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+}
+
 /** Refuses a second `up` on the same data directory while the first is alive. */
 function claimDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
   const pidFile = join(dataDir, 'up.pid');
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    let alive = false;
-    try {
-      alive = pid > 0 && process.kill(pid, 0);
-    } catch {
-      alive = false;
-    }
-    if (alive) throw new UserError(`dnsplane up is already running on ${dataDir} (pid ${pid}); stop it or use another --data`);
+    if (processAlive(pid)) throw new UserError(`dnsplane up is already running on ${dataDir} (pid ${pid}); stop it or use another --data`);
   }
   writeFileSync(pidFile, `${process.pid}\n`);
   return () => rmSync(pidFile, { force: true });
+}
+
+/** What a running `up` wrote to <data>/up.json once its roles started. */
+export interface UpInfo {
+  pid: number;
+  dnsPort: number;
+  httpUrl: string;
+  /** Whether it runs the self-contained demo (no --config). */
+  demo: boolean;
+}
+
+/** The `up` running on `dataDir` now, or null: none started there, or the one that did has exited. */
+export function runningUp(dataDir: string): UpInfo | null {
+  const path = join(dataDir, 'up.json');
+  if (!existsSync(path)) return null;
+  let info: Partial<UpInfo>;
+  try {
+    info = JSON.parse(readFileSync(path, 'utf8')) as Partial<UpInfo>;
+  } catch {
+    return null; // Being written, or not ours: no `up` to talk to.
+  }
+  if (typeof info.pid !== 'number' || !processAlive(info.pid)) return null;
+  return { pid: info.pid, dnsPort: info.dnsPort ?? 0, httpUrl: info.httpUrl ?? '', demo: info.demo === true };
 }
 
 /**
@@ -66,15 +93,74 @@ function apiToken(config: Config, dataDir: string): { token: string; shown: bool
   return { token, shown: true };
 }
 
-export function roleSpecs(configPath: string, dataDir: string, dnsPort: number, httpPort: number | undefined): RoleSpec[] {
+/** Binds `host:port` for `protocol` and releases it at once: the error when another program holds it, else null. */
+function bindAndRelease(protocol: 'udp' | 'tcp', host: string, port: number): Promise<NodeJS.ErrnoException | null> {
+  return new Promise((resolveBind) => {
+    if (protocol === 'udp') {
+      const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+      socket.once('error', (error) => {
+        try {
+          socket.close();
+        } catch {
+          // Never bound: nothing to release.
+        }
+        resolveBind(error);
+      });
+      socket.bind({ address: host, port, exclusive: true }, () => socket.close(() => resolveBind(null)));
+    } else {
+      const server = createServer();
+      server.once('error', (error) => resolveBind(error));
+      server.listen({ host, port, exclusive: true }, () => server.close(() => resolveBind(null)));
+    }
+  });
+}
+
+export interface PortUse {
+  protocol: 'udp' | 'tcp';
+  host: string;
+  port: number;
+  /** What the port is for, with the setting that chooses it, for the message. */
+  what: string;
+}
+
+/**
+ * Every port `up` serves on is bound and released before any role starts: a port another program holds is a
+ * UserError (exit 2) naming it, not a banner followed by `serve` or `api` restarting forever. Port 0 is skipped (the
+ * role picks a free one). A port taken between this check and the role's own bind still stops `up`: the role exits 2.
+ */
+export async function checkPortsFree(uses: readonly PortUse[]): Promise<void> {
+  for (const use of uses) {
+    if (use.port === 0) continue;
+    const error = await bindAndRelease(use.protocol, use.host, use.port);
+    if (error === null) continue;
+    const why = error.code === 'EADDRINUSE' ? 'another program holds it' : error.code === 'EACCES' ? 'permission denied' : error.message;
+    throw new UserError(`cannot use ${use.protocol.toUpperCase()} port ${use.port} on ${use.host} for ${use.what}: ${why} (${error.code ?? 'error'}); stop that program or choose another port`);
+  }
+}
+
+/** The message `up` stops with when a role refused its input: the role, its code and what it said last on stderr. */
+export function roleFailureMessage(failure: RoleFailure): string {
+  // A role's own UserError is printed by src/cli/main.ts as "error: ..." (possibly several lines): show it from there.
+  let start = -1;
+  failure.stderrTail.forEach((line, index) => {
+    if (line.startsWith('error:') || line.startsWith('FATAL')) start = index;
+  });
+  const said = start === -1 ? failure.stderrTail.slice(-3) : failure.stderrTail.slice(start);
+  const text = said.map((line) => line.replace(/^error: /, '')).join('\n  ');
+  return `role ${failure.role} exited with code ${failure.code} (bad input: a restart cannot fix it), so dnsplane up stopped every role${text === '' ? '' : `:\n  ${text}`}`;
+}
+
+export function roleSpecs(config: Config, configPath: string, dataDir: string, dnsPort: number, httpPort: number | undefined): RoleSpec[] {
   const paths = ['--config', configPath, '--data', dataDir];
+  // `serve` is the DNS server of the built-in provider; with RFC 2136 the zone's own server answers.
+  const serves = config.provider.kind === 'builtin';
   return [
     ...checkerIds.map((id) => ({ name: `checker-${id}`, args: ['checker', '--id', id, ...paths] })),
     { name: 'planner', args: ['planner', ...paths] },
     ...enactorIds.map((id) => ({ name: `enactor-${id}`, args: ['enactor', '--id', id, ...paths] })),
     { name: 'janitor', args: ['janitor', ...paths] },
     { name: 'reconciler', args: ['reconciler', ...paths] },
-    { name: 'serve', args: ['serve', ...paths, '--dns-port', String(dnsPort)] },
+    ...(serves ? [{ name: 'serve', args: ['serve', ...paths, '--dns-port', String(dnsPort)] }] : []),
     { name: 'api', args: ['api', ...paths, ...(httpPort === undefined ? [] : ['--http-port', String(httpPort)])] },
   ];
 }
@@ -86,7 +172,9 @@ function banner(config: Config, dataDir: string, dnsHost: string, dnsPort: numbe
   const dataFlag = resolve(dataDir) === resolve(defaultDataDir) ? '' : ` --data ${dataDir}`;
   return [
     `dnsplane is up (data ${dataDir})`,
-    `  DNS        ${dnsHost}:${dnsPort} (UDP and TCP), zone ${zone}`,
+    config.provider.kind === 'builtin'
+      ? `  DNS        ${dnsHost}:${dnsPort} (UDP and TCP), zone ${zone}`
+      : `  DNS        ${config.provider.server} (RFC 2136; dnsplane runs no DNS server), zone ${zone}`,
     `  Dashboard  ${httpUrl}`,
     ...(token === null ? [] : [`  Token      ${token}  (for the dashboard's buttons; kept in ${join(dataDir, 'api-token')})`]),
     `  Try        dig @${dnsHost} -p ${dnsPort} ${demo ? 'dynamodb.us-east-1.dnsplane.test' : name} A +short`,
@@ -131,6 +219,28 @@ async function reload(configPath: string, dataDir: string, log: Logger): Promise
   }
 }
 
+/** Resolves with the first of SIGINT and SIGTERM. */
+function nextStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolveSignal) => {
+    process.once('SIGINT', () => resolveSignal('SIGINT'));
+    process.once('SIGTERM', () => resolveSignal('SIGTERM'));
+  });
+}
+
+/** The ports the roles will bind: DNS (UDP and TCP) when `serve` runs, and the API's. */
+function portUses(config: Config, dnsPort: number, httpPort: number): PortUse[] {
+  const dnsHost = splitHostPort(config.dns.listen).host;
+  const apiHost = splitHostPort(config.api.listen).host;
+  const dnsWhat = 'DNS (dns.listen or --dns-port)';
+  return [
+    ...(config.provider.kind === 'builtin' ? [
+      { protocol: 'udp' as const, host: dnsHost, port: dnsPort, what: dnsWhat },
+      { protocol: 'tcp' as const, host: dnsHost, port: dnsPort, what: dnsWhat },
+    ] : []),
+    { protocol: 'tcp', host: apiHost, port: httpPort, what: 'the API and dashboard (api.listen or --http-port)' },
+  ];
+}
+
 async function up(options: UpOptions): Promise<void> {
   const dataDir = resolve(options.data);
   const dnsPortOverride = port(options.dnsPort, '--dns-port');
@@ -140,6 +250,7 @@ async function up(options: UpOptions): Promise<void> {
   const release = claimDataDir(dataDir);
   const log = createLogger('up');
   let demo: DemoServers | null = null;
+  let failure: RoleFailure | null = null;
   try {
     let configPath = options.config === undefined ? '' : resolve(options.config);
     if (userConfig === null) {
@@ -147,33 +258,35 @@ async function up(options: UpOptions): Promise<void> {
       configPath = writeDemoConfig(dataDir, demo.port);
     }
     const config = userConfig ?? loadConfigFile(configPath);
-    if (config.store.kind === 'sqlite') openDatabase(sqlitePath(config, dataDir)).close(); // create the schema once, before the roles race to
     const listen = splitHostPort(config.dns.listen);
     const dnsPort = dnsPortOverride ?? listen.port;
     const apiListen = splitHostPort(config.api.listen);
-    const httpUrl = `http://${apiListen.host}:${httpPortOverride ?? apiListen.port}/`;
+    const httpPort = httpPortOverride ?? apiListen.port;
+    await checkPortsFree(portUses(config, dnsPort, httpPort));
+    if (config.store.kind === 'sqlite') openDatabase(sqlitePath(config, dataDir)).close(); // create the schema once, before the roles race to
+    const httpUrl = `http://${apiListen.host}:${httpPort}/`;
     const token = apiToken(config, dataDir);
     const env = { ...process.env, DNSPLANE_API_TOKEN: token.token };
     const supervisor = new Supervisor({ restartBaseMs: 250, restartMaxMs: 10_000, stableAfterMs: 30_000, stopGraceMs: 5000 }, log, env);
     await seedFromConfig(config, configPath, dataDir);
     process.on('SIGHUP', () => void reload(configPath, dataDir, log));
-    supervisor.start(roleSpecs(configPath, dataDir, dnsPort, httpPortOverride));
-    writeFileSync(join(dataDir, 'up.json'), `${JSON.stringify({ pid: process.pid, dnsPort, httpUrl }, null, 2)}\n`);
+    supervisor.start(roleSpecs(config, configPath, dataDir, dnsPort, httpPortOverride));
+    const info: UpInfo = { pid: process.pid, dnsPort, httpUrl, demo: userConfig === null };
+    writeFileSync(join(dataDir, 'up.json'), `${JSON.stringify(info, null, 2)}\n`);
     process.stdout.write(banner(config, options.data, listen.host, dnsPort, httpUrl, userConfig === null, token.shown ? token.token : null));
-    const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
-      process.once('SIGINT', () => resolveSignal('SIGINT'));
-      process.once('SIGTERM', () => resolveSignal('SIGTERM'));
-    });
+    const outcome = await Promise.race([nextStopSignal(), supervisor.failed]);
     // A second signal while stopping must not kill `up` with its children still running.
     const ignore = () => undefined;
     process.on('SIGINT', ignore);
     process.on('SIGTERM', ignore);
-    log.info({ signal }, 'stopping every role');
+    if (typeof outcome === 'string') log.info({ signal: outcome }, 'stopping every role');
+    else failure = outcome;
     await supervisor.stop();
   } finally {
     await demo?.close();
     release();
   }
+  if (failure !== null) throw new UserError(roleFailureMessage(failure));
   process.stdout.write('dnsplane stopped\n');
 }
 
