@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
 import { followInventory, type Context, type PathOptions } from './context.js';
-import { exitWhenOrphaned, print, withContext, withPaths } from './common.js';
+import { exitWhenOrphaned, print, withContext, withPaths, withReadContext } from './common.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerApiCommand } from './commands/api.js';
 import { registerSimCommand } from './commands/sim.js';
@@ -96,7 +96,7 @@ export function buildProgram(): Command {
   withPaths(program.command('status').description('generations, convergence, enactors and alarms'))
     .option('--json', 'machine-readable output')
     .action(async (options: Common) => {
-      await withContext(options, async (context) => {
+      await withReadContext(options, async (context) => {
         const report = await statusReport(context);
         print(options.json, report, () => [
           `zone ${report.zone}: newest generation ${report.generation.latest} (oldest kept ${report.generation.oldest})`,
@@ -115,7 +115,7 @@ export function buildProgram(): Command {
   withPaths(program.command('records [name]').description('what DNS serves, with each name\'s enacted generation'))
     .option('--json', 'machine-readable output')
     .action(async (name: string | undefined, options: Common) => {
-      await withContext(options, async (context) => {
+      await withReadContext(options, async (context) => {
         let states = await readAllServed(context);
         if (name !== undefined) {
           const wanted = normalizeName(name);
@@ -130,7 +130,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'how many', '50')
     .option('--json', 'machine-readable output')
     .action(async (options: Common & { limit: string }) => {
-      await withContext(options, async (context) => {
+      await withReadContext(options, async (context) => {
         const plans = await context.store.listPlans(Math.max(1, Number(options.limit) || 50));
         print(options.json, plans, () => plans.map((p) => `gen ${p.generation}  ${new Date(p.createdAtMs).toISOString()}  ${p.namesChanged}/${p.namesTotal} changed  by ${p.plannerId} (token ${p.fencingToken})  inventory v${p.inventoryVersion ?? 0}${p.forced ? '  FORCED' : ''}`).join('\n'));
       });
@@ -140,7 +140,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'how many', '100')
     .option('--json', 'machine-readable output')
     .action(async (name: string, options: Common & { limit: string }) => {
-      await withContext(options, async (context) => {
+      await withReadContext(options, async (context) => {
         const wanted = normalizeName(name);
         const full = wanted.endsWith(context.zone) ? wanted : `${wanted}.${context.zone}`;
         // A name the inventory never had has no history; saying nothing would look like a name that never changed.

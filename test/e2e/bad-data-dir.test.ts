@@ -5,17 +5,20 @@
 // must stay byte-identical, with no -wal or -shm created beside it).
 // Method: real files and a real read-only tmpfs (mounted as root in the
 // test's own directory, unmounted in finally); the CLI runs as a child
-// process for `status`, `planner --once` and `serve`.
+// process for `status`, `planner --once`, `serve` and `up`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freeDualPort, runCli, sampleConfig, tempDir, writeConfig } from '../helpers/env.js';
+import { freeDualPort, freeTcpPort, runCli, sampleConfig, tempDir, writeConfig } from '../helpers/env.js';
 
 /** The commands checked, each with the arguments after `--config C --data D`. */
 async function commands(): Promise<string[][]> {
-  return [['status'], ['planner', '--once'], ['serve', '--dns-port', String(await freeDualPort())]];
+  return [
+    ['status'], ['planner', '--once'], ['serve', '--dns-port', String(await freeDualPort())],
+    ['up', '--dns-port', String(await freeDualPort()), '--http-port', String(await freeTcpPort())],
+  ];
 }
 
 /** Runs `command` and checks: exit 2, one line on stderr matching `expected`. */
@@ -75,7 +78,7 @@ test('a data directory on a read-only file system: one line naming the store, ex
     mounted = true;
     for (const command of await commands()) {
       // status (until it opens the store read-only) and planner create the store; serve creates it on a fresh installation.
-      await refused(command, configPath, mountPoint, new RegExp(`store ${join(mountPoint, 'state.db')} is on a read-only file system|no store at ${join(mountPoint, 'state.db')}`));
+      await refused(command, configPath, mountPoint, new RegExp(`store ${join(mountPoint, 'state.db')} is on a read-only file system|no store at ${join(mountPoint, 'state.db')}|data directory ${mountPoint} cannot be written \\(EROFS`));
     }
     assert.deepEqual(readdirSync(mountPoint), []);
   } finally {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { createServer, isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
@@ -14,7 +14,7 @@ import { openDatabase } from '../../store/sqlite/db.js';
 import { createStore, sqlitePath } from '../../store/index.js';
 import { UserError } from '../../util/assert.js';
 import { createLogger, type Logger } from '../../util/log.js';
-import { defaultDataDir } from '../context.js';
+import { dataDirectory, defaultDataDir } from '../context.js';
 import { Supervisor, type RoleFailure, type RoleSpec } from '../supervisor.js';
 import type { Config } from '../../config/schema.js';
 
@@ -45,13 +45,17 @@ function processAlive(pid: number): boolean {
 
 /** Refuses a second `up` on the same data directory while the first is alive. */
 function claimDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
+  dataDirectory({ data: dataDir }, true);
   const pidFile = join(dataDir, 'up.pid');
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     if (processAlive(pid)) throw new UserError(`dnsplane up is already running on ${dataDir} (pid ${pid}); stop it or use another --data`);
   }
-  writeFileSync(pidFile, `${process.pid}\n`);
+  try {
+    writeFileSync(pidFile, `${process.pid}\n`);
+  } catch (error) {
+    throw new UserError(`data directory ${dataDir} cannot be written (${(error as Error).message})`);
+  }
   return () => rmSync(pidFile, { force: true });
 }
 
