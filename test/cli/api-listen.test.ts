@@ -21,7 +21,8 @@ test('api on 0.0.0.0 logs the real address, warns, and refuses reads without a t
     assert.notEqual(line, 'exited', api.stderr());
     const port = Number((line as RegExpExecArray)[1]);
     assert.ok(port > 0);
-    assert.match(api.stderr(), /"msg":"the API listens beyond loopback \(http:\/\/0\.0\.0\.0:\d+\): reads need the read token or the API token/);
+    // The log line goes to stderr on its own schedule: wait for it rather than assume it came with stdout's.
+    await pollUntil(() => /"msg":"the API listens beyond loopback \(http:\/\/0\.0\.0\.0:\d+\): reads need the read token or the API token/.test(api.stderr()), 'the warning', 30_000);
     assert.doesNotMatch(api.stderr(), /127\.0\.0\.1/);
     const anonymous = await fetch(`http://127.0.0.1:${port}/api/status`);
     assert.equal(anonymous.status, 401);

@@ -91,8 +91,10 @@ async function applyUnderUp(t: TestContext, backend: Backend): Promise<void> {
     const stored = (await store.listInventoryVersions(1))[0]!.createdAtMs;
     await pollUntil(async () => {
       const served = await servedNames();
-      return served.size === 130 && served.has('svc149.dnsplane.test') && !served.has('svc0.dnsplane.test');
-    }, 'the new inventory served', 30_000);
+      if (served.size === 130 && served.has('svc149.dnsplane.test') && !served.has('svc0.dnsplane.test')) return true;
+      const plan = (await store.listPlans(1))[0];
+      throw new Error(`${served.size} names served; newest plan ${plan?.generation} from inventory v${plan?.inventoryVersion}; alarms ${JSON.stringify((await store.listAlarms(true)).map((a) => `${a.kind}:${a.name}:${a.message}`).slice(0, 3))}; up stderr: ${running.stderr().slice(-600)}`);
+    }, 'the new inventory served', 60_000);
     t.diagnostic(`${backend.kind}: from the version stored to every name served or removed: at most ${Date.now() - stored} ms`);
     for (let n = 100; n < 150; n += 1) assert.equal((await digA(dnsPort, `svc${n}.dnsplane.test`)).length, 3, `svc${n} answers`);
     for (let n = 0; n < 20; n += 1) assert.equal(await digStatus(dnsPort, `svc${n}.dnsplane.test`), 'NXDOMAIN', `svc${n} is gone`);
