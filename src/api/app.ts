@@ -77,7 +77,8 @@ export function buildApp(context: ApiContext, options: BuildOptions = {}): Fasti
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: bodyLimitBytes, forceCloseConnections: true,
   });
-  const auth = new Authenticator(options.tokens ?? resolveTokens(context.config.api));
+  // Without tokens from the caller (the CLI reads the environment), only the config's count.
+  const auth = new Authenticator(options.tokens ?? resolveTokens(context.config.api, {}));
   const registry: RouteRegistry = { routes: [], validateResponses: options.validateResponses ?? false, authorize: (request, access) => auth.authorize(request, access) };
   const tracker = new ConvergenceTracker(context.store, context.provider);
   const index = new InventoryIndex(context.inventory, context.zone);

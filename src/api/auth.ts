@@ -45,7 +45,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** The environment wins over the config file, so a secret need not be written into it. */
-export function resolveTokens(api: Config['api'], env: NodeJS.ProcessEnv = process.env): ApiTokens {
+export function resolveTokens(api: Config['api'], env: Readonly<Record<string, string | undefined>>): ApiTokens {
   const token = env.DNSPLANE_API_TOKEN || api.token;
   const readToken = env.DNSPLANE_API_READ_TOKEN || api.readToken;
   for (const [name, value] of [['DNSPLANE_API_TOKEN', token], ['DNSPLANE_API_READ_TOKEN', readToken]] as const) {

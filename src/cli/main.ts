@@ -12,7 +12,7 @@ import { registerSchemaCommand } from './commands/schema.js';
 import { describeProgram } from './help.js';
 import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from './roles.js';
 import { readAllServed, statusReport } from './report.js';
-import { createLogger } from '../util/log.js';
+import { createLogger, setLogLevel } from '../util/log.js';
 import { InvariantViolation, UserError } from '../util/assert.js';
 import { normalizeName } from '../domain/names.js';
 import { recordSetKey, type EndpointSpec } from '../domain/types.js';
@@ -197,6 +197,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  setLogLevel(process.env.DNSPLANE_LOG_LEVEL ?? 'info');
   exitWhenOrphaned();
   const program = buildProgram();
   try {

@@ -1,19 +1,19 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { assert } from '../util/assert.js';
-import type { Logger } from '../util/log.js';
+import { logLevel, type Logger } from '../util/log.js';
 import { emptyCounters, sumCounters, type DnsCounters } from './counters.js';
 import type { DnsServerOptions } from './options.js';
 
-/** Environment variable that carries a worker's options (JSON of DnsServerOptions). */
-export const workerOptionsVariable = 'DNSPLANE_DNS_WORKER_OPTIONS';
 
 /** Messages between the primary and its workers over the cluster IPC channel. */
 export type WorkerMessage =
   | { type: 'ready'; port: number }
   | { type: 'counters'; counters: DnsCounters }
-  | { type: 'failed'; error: string };
-export type PrimaryMessage = { type: 'stop' };
+  | { type: 'failed'; error: string }
+  /** The worker is listening for its options (sent over IPC, not through the environment). */
+  | { type: 'waiting' };
+export type PrimaryMessage = { type: 'stop' } | { type: 'start'; options: DnsServerOptions; logLevel: string };
 
 const workerStartTimeoutMs = 30_000;
 const workerStopTimeoutMs = 5_000;
@@ -89,11 +89,12 @@ export class DnsCluster {
   }
 
   private fork(): Promise<number> {
-    const worker = cluster.fork({ [workerOptionsVariable]: JSON.stringify(this.options) });
+    const worker = cluster.fork();
     this.workers.set(worker.id, worker);
     worker.on('exit', (code, signal) => this.exited(worker, code, signal));
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'counters') this.latest.set(worker.id, message.counters);
+      if (message.type === 'waiting') worker.send({ type: 'start', options: this.options, logLevel: logLevel() } satisfies PrimaryMessage);
     });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`DNS worker ${worker.id} did not start within ${workerStartTimeoutMs} ms`)), workerStartTimeoutMs);

@@ -6,9 +6,9 @@
  */
 import cluster from 'node:cluster';
 import { assert } from '../util/assert.js';
-import { createLogger } from '../util/log.js';
-import { workerOptionsVariable, type PrimaryMessage, type WorkerMessage } from './cluster.js';
-import { perWorker, type DnsServerOptions } from './options.js';
+import { createLogger, setLogLevel } from '../util/log.js';
+import type { PrimaryMessage, WorkerMessage } from './cluster.js';
+import { perWorker } from './options.js';
 import { DnsServer } from './server.js';
 import { servedSourceFor } from './source.js';
 
@@ -19,11 +19,24 @@ function send(message: WorkerMessage, then: () => void = () => {}): void {
   process.send!(message, undefined, {}, () => then());
 }
 
+/** The options the primary sends once this worker says it is listening for them. */
+function receiveStart(): Promise<Extract<PrimaryMessage, { type: 'start' }>> {
+  return new Promise((resolve) => {
+    const onMessage = (message: PrimaryMessage) => {
+      if (message.type !== 'start') return;
+      process.off('message', onMessage);
+      resolve(message);
+    };
+    process.on('message', onMessage);
+    send({ type: 'waiting' });
+  });
+}
+
 async function main(): Promise<void> {
   assert(cluster.isWorker, 'internal', 'src/dns/worker.ts runs only as a cluster worker');
-  const raw = process.env[workerOptionsVariable];
-  assert(raw !== undefined, 'internal', `${workerOptionsVariable} is not set`);
-  const options = perWorker(JSON.parse(raw) as DnsServerOptions);
+  const start = await receiveStart();
+  setLogLevel(start.logLevel);
+  const options = perWorker(start.options);
   const log = createLogger('dns', { worker: cluster.worker?.id });
   const server = new DnsServer(options, servedSourceFor(options, `dns@${options.host}:${options.port}`, log), log);
   try {

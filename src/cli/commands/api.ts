@@ -33,7 +33,7 @@ async function runApi(options: ApiOptions): Promise<void> {
   try {
     stopFollowing = await followInventory(context, log);
     const { host, port } = listenAddress(context.config.api.listen, options.httpPort);
-    const tokens = resolveTokens(context.config.api);
+    const tokens = resolveTokens(context.config.api, process.env);
     const app = buildApp(context, { log, tokens });
     // `on`, not `once`: a second signal during shutdown (a terminal and a supervisor both sending one) must not kill
     // the process before the store is closed.
