@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import type { EndpointSpec } from '../domain/types.js';
 import type { Provider } from '../providers/types.js';
 import type { InventoryStore, Store } from '../store/types.js';
-import { ConvergenceTracker } from '../cli/report.js';
+import { ConvergenceTracker } from '../status/report.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { Authenticator, resolveTokens, type ApiTokens } from './auth.js';
 import { installErrorHandler } from './errors.js';

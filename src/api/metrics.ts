@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ConvergenceTracker, ConvergenceView, EnactorView } from '../cli/report.js';
-import { enactorViews } from '../cli/report.js';
+import type { ConvergenceTracker, ConvergenceView, EnactorView } from '../status/report.js';
+import { enactorViews } from '../status/report.js';
 import type { Alarm, HealthRecord, Store } from '../store/types.js';
 import type { InventoryIndex } from './inventory.js';
 import type { HealthReader } from './health-reader.js';

@@ -11,7 +11,7 @@ import { registerInventoryCommands } from './commands/inventory.js';
 import { registerSchemaCommand } from './commands/schema.js';
 import { describeProgram } from './help.js';
 import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from './roles.js';
-import { readAllServed, statusReport } from './report.js';
+import { readAllServed, statusReport } from '../status/report.js';
 import { createLogger, setLogLevel } from '../util/log.js';
 import { InvariantViolation, UserError } from '../util/assert.js';
 import { normalizeName } from '../domain/names.js';

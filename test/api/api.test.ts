@@ -13,7 +13,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveTokens } from '../../src/api/auth.js';
-import { statusReport } from '../../src/cli/report.js';
+import { statusReport } from '../../src/status/report.js';
 import { parseConfig } from '../../src/config/load.js';
 import { adminToken, apiFixture as apiFixtureBare, get, planAndEnact, post, readToken, servedTargets } from './helpers.js';
 import { conformanceOf, openApiProblems } from './openapi.js';

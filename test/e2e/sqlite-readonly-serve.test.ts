@@ -60,7 +60,7 @@ function readScript(dir: string): string {
   const path = join(dir, 'read-records.mts');
   writeFileSync(path, [
     `import { withReadContext } from ${JSON.stringify(join(repoRoot, 'src/cli/common.ts'))};`,
-    `import { readAllServed, statusReport } from ${JSON.stringify(join(repoRoot, 'src/cli/report.ts'))};`,
+    `import { readAllServed, statusReport } from ${JSON.stringify(join(repoRoot, 'src/status/report.ts'))};`,
     'const [config, data] = process.argv.slice(2);',
     'await withReadContext({ config, data }, async (context) => {',
     '  const report = await statusReport(context);',

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ApiState } from '../app.js';
 import { enactorSchema, generation } from '../models.js';
 import { defineRoute } from '../schema.js';
-import { enactorViews } from '../../cli/report.js';
+import { enactorViews } from '../../status/report.js';
 
 export function registerEnactorRoutes(app: FastifyInstance, state: ApiState): void {
   defineRoute(app, state.registry, {

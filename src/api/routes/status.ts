@@ -3,7 +3,7 @@ import type { ApiState } from '../app.js';
 import { statusSchema } from '../models.js';
 import { defineRoute } from '../schema.js';
 import { version } from '../../util/version.js';
-import { checkersReport, enactorViews, statusReport } from '../../cli/report.js';
+import { checkersReport, enactorViews, statusReport } from '../../status/report.js';
 
 /** Alarms carried by one event message; the banner shows these and the total count. */
 const eventAlarmsMax = 20;

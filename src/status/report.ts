@@ -1,4 +1,3 @@
-import type { Context } from './context.js';
 import type { Generation } from '../domain/types.js';
 import type { Provider, ServedState } from '../providers/types.js';
 import type { Alarm, CheckerView, EnactorInfo, Store } from '../store/types.js';
@@ -7,7 +6,7 @@ import { assert } from '../util/assert.js';
 
 /** Read-side views shared by the CLI and the API. */
 
-export async function readAllServed(context: Pick<Context, 'provider'>, pageSize = 5000): Promise<ServedState[]> {
+export async function readAllServed(context: { provider: Provider }, pageSize = 5000): Promise<ServedState[]> {
   const all: ServedState[] = [];
   let after: string | null = null;
   for (;;) {
@@ -225,7 +224,7 @@ export function enactorViews(enactors: readonly EnactorInfo[], nowMs: number): E
  * tracker (the API does) to make repeated reports cost only what changed;
  * without one, the report reads the newest plan and every served name once.
  */
-export async function statusReport(context: { store: Store; provider: Context['provider']; zone: string }, tracker?: ConvergenceTracker): Promise<StatusReport> {
+export async function statusReport(context: { store: Store; provider: Provider; zone: string }, tracker?: ConvergenceTracker): Promise<StatusReport> {
   const { store } = context;
   const convergence = await (tracker ?? new ConvergenceTracker(store, context.provider)).refresh();
   const now = Date.now();
