@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ApiState } from './app.js';
+import type { ApiState } from './state.js';
 import type { Actor } from './auth.js';
 import type { actionSchema } from './models.js';
 import type { HistoryEntry } from '../store/types.js';

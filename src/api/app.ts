@@ -25,17 +25,9 @@ import { registerEventRoutes } from './routes/events.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerOpenApiRoutes } from './routes/openapi.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
+import type { ApiContext, ApiState } from './state.js';
 
-/** What the API reads and writes: the installation's config, inventory, store and provider (an open CLI Context fits). */
-export interface ApiContext {
-  config: Config;
-  zone: string;
-  /** Replaced (never mutated) when the process follows a new inventory version; the index follows it. */
-  inventory: EndpointSpec[];
-  inventoryVersion: number;
-  store: Store & InventoryStore;
-  provider: Provider;
-}
+export type { ApiContext } from './state.js';
 
 export interface BuildOptions {
   /** Tokens; default: DNSPLANE_API_TOKEN / DNSPLANE_API_READ_TOKEN, else api.token / api.readToken of the config. */
@@ -46,19 +38,6 @@ export interface BuildOptions {
   /** Server-sent events: how often the status is rebuilt, and the longest gap between two messages. */
   eventsTickMs?: number;
   eventsPushIntervalMs?: number;
-}
-
-/** Everything a route needs, built once per app. */
-export interface ApiState {
-  context: ApiContext;
-  tracker: ConvergenceTracker;
-  index: InventoryIndex;
-  health: HealthReader;
-  registry: RouteRegistry;
-  auth: Authenticator;
-  events: EventHub;
-  metrics: MetricsExporter;
-  log: Logger;
 }
 
 /** Largest request body accepted: an action body is one short reason. */

@@ -2,7 +2,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { ApiError } from './errors.js';
-import type { Access } from './schema.js';
 import { UserError } from '../util/assert.js';
 
 /**
@@ -23,6 +22,9 @@ export interface ApiTokens {
   /** Reads need a token too (the API listens beyond loopback without api.publicReads); absent: reads are open. */
   readsNeedToken?: boolean;
 }
+
+/** What a route needs of its caller: to read, or to change something. */
+export type Access = 'read' | 'write';
 
 export interface Actor {
   /** Recorded in history as the actor: the token's role and a short fingerprint, never the token. */

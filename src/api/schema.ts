@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, errorSchema, formatZodIssues } from './errors.js';
-import type { Actor } from './auth.js';
+import type { Access, Actor } from './auth.js';
 import { assert } from '../util/assert.js';
 
 /**
@@ -12,8 +12,6 @@ import { assert } from '../util/assert.js';
  * types the handler from the same schemas, and records the route so that
  * `/api/openapi.json` is generated from exactly what is enforced.
  */
-
-export type Access = 'read' | 'write';
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ApiState } from './app.js';
+import type { ApiState } from './state.js';
 import { ApiError } from './errors.js';
 import type { nameItemSchema, targetSchema } from './models.js';
 import { recordSetKey, type Generation, type PlanEntry } from '../domain/types.js';

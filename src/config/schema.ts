@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { checkDurationMs, durationBounds, formatDurationMs } from './duration.js';
 import { addressFamily, checkDnsName, isInZone, normalizeName, qualifyName } from '../domain/names.js';
-import { caSecureContext, parseHostPort, parseProbeUrl, parseStatusRange, probeHostProblem, probeMatchLengthMax } from '../health/probe.js';
+import { parseHostPort, parseProbeUrl, parseStatusRange, probeHostProblem, probeMatchLengthMax } from '../domain/probe-spec.js';
+import { caSecureContext } from '../util/ca-file.js';
 import { assert } from '../util/assert.js';
 
 /**

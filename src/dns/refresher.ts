@@ -2,7 +2,7 @@ import { assert } from '../util/assert.js';
 import type { Logger } from '../util/log.js';
 import type { DnsCounters } from './counters.js';
 import { ServedSnapshot } from './snapshot.js';
-import type { ServedReader, ServedSource } from './source.js';
+import type { ServedReader, ServedSource } from './served.js';
 
 export const failStaticAlarm = 'dns-fail-static';
 /** Least time between two refreshes triggered by change notices (polling keeps its own interval). */

@@ -11,7 +11,7 @@ import { countDrop, countQueryType, countRcode, emptyCounters, type DnsCounters,
 import type { DnsServerOptions } from './options.js';
 import { ResponseRateLimiter } from './ratelimit.js';
 import { SnapshotRefresher } from './refresher.js';
-import type { ServedSource } from './source.js';
+import type { ServedSource } from './served.js';
 import { TcpListener } from './tcp.js';
 
 /** Socket buffers asked of the kernel for UDP, so a burst of queries is queued rather than dropped. */

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { validateRecordSet } from '../domain/validate.js';
-import type { ServedChange } from '../providers/builtin/sqlite.js';
+import type { ServedChange } from '../providers/types.js';
 import type { ServedState } from '../providers/types.js';
-import { decodeRecords, encodeRecords } from '../store/sqlite/codec.js';
+import { decodeRecords, encodeRecords } from '../domain/codec.js';
 import { assert, UserError } from '../util/assert.js';
 
 /**

@@ -1,7 +1,7 @@
 import { addressFamily } from '../domain/names.js';
 import type { RecordEntry } from '../domain/types.js';
 import { validateRecordSet } from '../domain/validate.js';
-import type { ServedChange } from '../providers/builtin/sqlite.js';
+import type { ServedChange } from '../providers/types.js';
 import { assert } from '../util/assert.js';
 
 /** One served name as the server answers it: records split by family, and the marker. */

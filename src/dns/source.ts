@@ -1,36 +1,14 @@
 import { existsSync, statSync, watch as watchPath, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { BuiltinSqliteProvider, type ServedChange } from '../providers/builtin/sqlite.js';
+import { BuiltinSqliteProvider } from '../providers/builtin/sqlite.js';
 import { SqliteStore } from '../store/sqlite/store.js';
 import { assert, UserError } from '../util/assert.js';
 import { validateRecordSet } from '../domain/validate.js';
 import { readSnapshotFile, snapshotEntry, SnapshotFileReader, snapshotIntervalDefaultMs, writeSnapshotFile, type SnapshotCopyOptions, type SnapshotEntry } from './snapshot-file.js';
-import { EtcdServedSource } from '../providers/builtin/etcd.js';
+import { EtcdServedSource } from './etcd-source.js';
 import type { DnsServerOptions } from './options.js';
+import type { ServedReader, ServedSource } from './served.js';
 import type { Logger } from '../util/log.js';
-
-/** The two reads the snapshot refresh needs (BuiltinSqliteProvider has both). */
-export interface ServedReader {
-  currentVersion(): number;
-  changesSince(afterVersion: number): { version: number; changes: ServedChange[] };
-}
-
-/**
- * Where the DNS server reads served state from, and where it raises its
- * alarms. `open` throws when the store cannot be read; the refresher then
- * serves its last good snapshot (fail static).
- */
-export interface ServedSource {
-  /** The reader to use now; `fresh` means a new store was opened and the snapshot must be rebuilt from nothing. */
-  open(): { reader: ServedReader; fresh: boolean };
-  /** Optional asynchronous set-up before the first `open` (etcd: load every name and start watching). */
-  start?(): Promise<void>;
-  raiseAlarm(kind: string, message: string): Promise<void>;
-  clearAlarm(kind: string): Promise<void>;
-  /** Optional: calls `onChange` soon after the store may have changed; returns a function that stops watching. */
-  watch?(onChange: () => void): () => void;
-  close(): Promise<void>;
-}
 
 /** Milliseconds a read of the DNS server may wait for a lock: every tick holds up queries for at most this long. */
 const readBusyTimeoutMs = 20;

@@ -57,3 +57,10 @@ export interface Provider {
   apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]>;
   close(): Promise<void>;
 }
+
+/** A change seen by the DNS server's incremental refresh: a new state, or a removal (`state: null`). */
+export interface ServedChange {
+  name: string;
+  version: number;
+  state: ServedState | null;
+}

@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/store/sqlite/db.js';
+import { servedSchema } from '../../src/providers/builtin/sqlite.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store, StoredHistoryEntry } from '../../src/store/types.js';
 import { recordSetKey, type EndpointSpec, type PlanHeader } from '../../src/domain/types.js';
 import type { Provider } from '../../src/providers/types.js';
 import { BuiltinSqliteProvider } from '../../src/providers/builtin/sqlite.js';
-import { decodeRecords } from '../../src/store/sqlite/codec.js';
+import { decodeRecords } from '../../src/domain/codec.js';
 import { loadConfigFile, inventoryOf } from '../../src/config/load.js';
 import { Planner } from '../../src/planner/planner.js';
 import { silentLogger } from '../../src/util/log.js';
@@ -161,7 +162,7 @@ export class InvariantChecker {
   private readonly sequence: ServedSequence;
 
   constructor(dbPath: string, allowRewrites = false) {
-    this.db = openDatabase(dbPath);
+    this.db = openDatabase(dbPath, servedSchema);
     this.sequence = new ServedSequence(allowRewrites);
   }
 

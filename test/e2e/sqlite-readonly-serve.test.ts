@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RecordEntry } from '../../src/domain/types.js';
-import { BuiltinSqliteProvider } from '../../src/providers/builtin/sqlite.js';
+import { BuiltinSqliteProvider, setUpSqliteInstallation } from '../../src/providers/builtin/sqlite.js';
 import { cliPath, freeDualPort, pollUntil, repoRoot, sampleConfig, spawnProcess, tempDir, writeConfig, type Child } from '../helpers/env.js';
 import { digA } from '../helpers/dig.js';
 
@@ -83,6 +83,7 @@ test('serve on SQLite: on a store it may not write it answers at once, from the 
     const serveArgs = [cliPath, 'serve', '--config', configPath, '--data', data, '--dns-port', String(port)];
 
     // A live writer (root) keeps the store's -wal and -shm files: nobody's read-only connection can read it.
+    setUpSqliteInstallation(storePath);
     writer = new BuiltinSqliteProvider(storePath);
     for (const [index, name] of names.entries()) await put(writer, name, set(`127.0.5.${index + 1}`), 1);
     const first = spawnAsNobody(serveArgs);
@@ -135,6 +136,7 @@ test('serve on SQLite: no store it can read and no copy: one line naming both, e
   const children: Child[] = [];
   try {
     const { data, storePath, configPath } = layout(dir.path, 1);
+    setUpSqliteInstallation(storePath);
     const writer = new BuiltinSqliteProvider(storePath);
     await put(writer, names[0]!, set('127.0.5.1'), 1);
     await writer.close();

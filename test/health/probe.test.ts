@@ -15,7 +15,8 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { probe, probeBodyBytesMax, runBounded, type ProbeSpec } from '../../src/health/probe.js';
+import { probe, runBounded, type ProbeSpec } from '../../src/health/probe.js';
+import { probeBodyBytesMax } from '../../src/domain/probe-spec.js';
 import { makeCertificates } from '../helpers/tls.js';
 
 const serverName = 'api.dnsplane.test';

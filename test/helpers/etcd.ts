@@ -10,7 +10,7 @@ import { EtcdStore } from '../../src/store/etcd/store.js';
 import { keys } from '../../src/store/etcd/keys.js';
 import { prefixEnd, revisionOf } from '../../src/store/etcd/client.js';
 import { BuiltinEtcdProvider, decodeServed } from '../../src/providers/builtin/etcd.js';
-import { decodeRecords } from '../../src/store/sqlite/codec.js';
+import { decodeRecords } from '../../src/domain/codec.js';
 import { recordSetKey } from '../../src/domain/types.js';
 import { loadConfigFile, inventoryOf } from '../../src/config/load.js';
 import { Planner } from '../../src/planner/planner.js';

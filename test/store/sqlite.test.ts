@@ -1,6 +1,6 @@
 // Goal: what the SQLite store promises beyond the Store contract it shares
-// with etcd (test/store/etcd/contract.ts, run on SQLite and on etcd by
-// test/store/etcd/store.test.ts: fenced publication, versioned plans, safe
+// with etcd (test/store/contract.ts, run on SQLite and on etcd by
+// test/store/contract.test.ts: fenced publication, versioned plans, safe
 // clean-up, leases, alarms, history): its fencing tokens count 1, 2, 3 with
 // each new holder, and a plan carries the token it was published under.
 // Method: direct calls on a real SQLite file, with a hand-driven clock.
@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { manualClock, records } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/env.js';
+import { BuiltinSqliteProvider, setUpSqliteInstallation } from '../../src/providers/builtin/sqlite.js';
+import { openDatabase } from '../../src/store/sqlite/db.js';
+import { UserError } from '../../src/util/assert.js';
 
 async function withStore(body: (store: SqliteStore, clock: ReturnType<typeof manualClock>, path: string) => Promise<void>) {
   const dir = tempDir();
@@ -36,4 +39,34 @@ test('fencing tokens count up by one with each new holder, and a plan carries it
     const second = await store.publishPlan({ lease: lease2, baseGeneration: 1, changes: [{ name: 'b.dnsplane.test', records: records('192.0.2.2') }], namesTotal: 2, forced: false, note: '' });
     assert.ok(second.ok && second.header.generation === 2 && second.header.fencingToken === 2);
   });
+});
+
+test('the store and the built-in provider each set up their own tables; a reader names the tables a file lacks', async () => {
+  const dir = tempDir();
+  try {
+    const path = join(dir.path, 'state.db');
+    const provider = new BuiltinSqliteProvider(path);
+    await provider.close();
+    assert.throws(() => new SqliteStore(path, manualClock(), { readonly: true }), (error: Error) => {
+      assert.ok(error instanceof UserError, String(error));
+      assert.match(error.message, /^store .*state\.db has no plans, plan_versions, .* tables: no dnsplane writer has set it up/);
+      return true;
+    });
+    const tables = (): string[] => {
+      const db = openDatabase(path, { ddl: '', tables: [] }, { readonly: true });
+      try {
+        return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((row) => row.name);
+      } finally {
+        db.close();
+      }
+    };
+    assert.ok(!tables().includes('plans') && tables().includes('served'), 'the provider created only its own tables');
+    setUpSqliteInstallation(path);
+    const reader = new SqliteStore(path, manualClock(), { readonly: true });
+    assert.equal(await reader.latestGeneration(), 0, 'set up as up does, the store reads as empty');
+    await reader.close();
+    assert.ok(tables().includes('plans') && tables().includes('served'));
+  } finally {
+    dir.cleanup();
+  }
 });

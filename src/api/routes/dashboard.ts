@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ApiState } from '../app.js';
+import type { ApiState } from '../state.js';
 import { documentRoute } from '../schema.js';
 import { ApiError } from '../errors.js';
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ApiState } from '../app.js';
+import type { ApiState } from '../state.js';
 import { documentRoute } from '../schema.js';
 
 export function registerEventRoutes(app: FastifyInstance, state: ApiState): void {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { ApiState } from '../app.js';
+import type { ApiState } from '../state.js';
 import { healthState, pageQuery } from '../models.js';
 import { defineRoute } from '../schema.js';
 import type { TargetRow } from '../inventory.js';

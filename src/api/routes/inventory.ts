@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { ApiState } from '../app.js';
+import type { ApiState } from '../state.js';
 import { ApiError } from '../errors.js';
 import { requireActor } from '../actions.js';
 import { pageQuery } from '../models.js';

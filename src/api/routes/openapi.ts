@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { ApiState } from '../app.js';
+import type { ApiState } from '../state.js';
 import { documentRoute, openApiDocument } from '../schema.js';
 import { version } from '../../util/version.js';
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ApiState } from '../app.js';
+import type { ApiState } from '../state.js';
 import { statusSchema } from '../models.js';
 import { defineRoute } from '../schema.js';
 import { version } from '../../util/version.js';

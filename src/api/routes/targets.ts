@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { ApiState } from '../app.js';
+import type { ApiState } from '../state.js';
 import { recordAction } from '../actions.js';
 import { ApiError } from '../errors.js';
 import { actionSchema, reasonBody } from '../models.js';

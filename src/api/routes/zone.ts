@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ApiState } from '../app.js';
+import type { ApiState } from '../state.js';
 import { recordAction } from '../actions.js';
 import { actionSchema, reasonBody } from '../models.js';
 import { defineRoute } from '../schema.js';

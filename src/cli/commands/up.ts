@@ -8,9 +8,9 @@ import { join, resolve } from 'node:path';
 import { inventoryOf, loadConfigFile } from '../../config/load.js';
 import { applyInventory, seedInventory } from '../../inventory/apply.js';
 import { formatDiff } from '../../inventory/diff.js';
-import { splitHostPort } from '../../health/probe.js';
+import { splitHostPort } from '../../domain/probe-spec.js';
 import { startDemoServers, writeDemoConfig, type DemoServers } from '../../demo/demo.js';
-import { openDatabase } from '../../store/sqlite/db.js';
+import { setUpSqliteInstallation } from '../../providers/builtin/sqlite.js';
 import { createStore, sqlitePath } from '../../store/index.js';
 import { UserError } from '../../util/assert.js';
 import { createLogger, type Logger } from '../../util/log.js';
@@ -267,7 +267,7 @@ async function up(options: UpOptions): Promise<void> {
     const apiListen = splitHostPort(config.api.listen);
     const httpPort = httpPortOverride ?? apiListen.port;
     await checkPortsFree(portUses(config, dnsPort, httpPort));
-    if (config.store.kind === 'sqlite') openDatabase(sqlitePath(config, dataDir)).close(); // create the schema once, before the roles race to
+    if (config.store.kind === 'sqlite') setUpSqliteInstallation(sqlitePath(config, dataDir)); // create the schema once, before the roles race to
     const httpUrl = `http://${apiListen.host}:${httpPort}/`;
     const token = apiToken(config, dataDir);
     const env = { ...process.env, DNSPLANE_API_TOKEN: token.token };

@@ -1,7 +1,8 @@
-import { openDatabase, metaValue, type Db, type OpenOptions } from '../../store/sqlite/db.js';
-import { decodeRecords, encodeRecords } from '../../store/sqlite/codec.js';
+import { openDatabase, metaValue, type Db, type OpenOptions, type Schema } from '../../store/sqlite/db.js';
+import { storeSchema } from '../../store/sqlite/schema.js';
+import { decodeRecords, encodeRecords } from '../../domain/codec.js';
 import { GuardedProvider, type GuardedChange, type SwapOutcome } from '../guard.js';
-import type { ServedState } from '../types.js';
+import type { ServedChange, ServedState } from '../types.js';
 
 interface ServedRow { name: string; generation: number; version: number; records: string }
 
@@ -10,6 +11,43 @@ function toState(row: ServedRow): ServedState {
 }
 
 /** What only tests pass to the SQLite provider. */
+/** The built-in provider's tables, in the installation's SQLite file beside the store's (store/sqlite/db.ts). */
+export const servedSchema: Schema = {
+  ddl: `
+INSERT OR IGNORE INTO meta (key, value) VALUES ('served_version', 0);
+
+CREATE TABLE IF NOT EXISTS served (
+  name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, records TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS served_by_version ON served (version);
+CREATE TABLE IF NOT EXISTS served_tombstones (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+-- Names removed by a plan, with the generation that removed them: a first
+-- write at or below it is refused (S2). A hand delete leaves no row here.
+CREATE TABLE IF NOT EXISTS served_removals (name TEXT PRIMARY KEY, generation INTEGER NOT NULL);
+
+-- A hand edit (an UPDATE that leaves the version alone) still changes the
+-- version, so the compare-and-swap and the DNS server's refresh both see it.
+CREATE TRIGGER IF NOT EXISTS served_hand_edit AFTER UPDATE OF records, generation ON served
+WHEN NEW.version = OLD.version
+BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'served_version';
+  UPDATE served SET version = (SELECT value FROM meta WHERE key = 'served_version') WHERE name = NEW.name;
+END;
+CREATE TRIGGER IF NOT EXISTS served_delete AFTER DELETE ON served
+BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'served_version';
+  INSERT OR REPLACE INTO served_tombstones (name, version) VALUES (OLD.name, (SELECT value FROM meta WHERE key = 'served_version'));
+END;
+`,
+  tables: ['served', 'served_tombstones', 'served_removals'],
+};
+
+/** Sets up an installation's SQLite file as `dnsplane up` does: the store's tables and the built-in provider's. */
+export function setUpSqliteInstallation(path: string): void {
+  openDatabase(path, storeSchema).close();
+  openDatabase(path, servedSchema).close();
+}
+
 export interface SqliteProviderHooks {
   /**
    * Called inside the write transaction, halfway through every apply's
@@ -17,13 +55,6 @@ export interface SqliteProviderHooks {
    * a kill lands mid-apply).
    */
   insideApply?: () => void;
-}
-
-/** A change seen by the DNS server's incremental refresh: a new state, or a removal (`state: null`). */
-export interface ServedChange {
-  name: string;
-  version: number;
-  state: ServedState | null;
 }
 
 /**
@@ -39,7 +70,7 @@ export class BuiltinSqliteProvider extends GuardedProvider {
   /** `options.readonly`: for `serve` and the read commands, which only read what is served (every apply then fails). */
   constructor(path: string, private readonly hooks: SqliteProviderHooks = {}, options: OpenOptions = {}) {
     super();
-    this.db = openDatabase(path, options);
+    this.db = openDatabase(path, servedSchema, options);
   }
 
   async read(names: readonly string[]): Promise<Map<string, ServedState>> {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sortRecords, type Generation, type RecordEntry } from '../../domain/types.js';
 import { validateRecordSet } from '../../domain/validate.js';
-import { decodeRecords, encodeRecords } from '../../store/sqlite/codec.js';
+import { decodeRecords, encodeRecords } from '../../domain/codec.js';
 import { assert } from '../../util/assert.js';
 import type { ServedState } from '../types.js';
 import { canonicalAddress } from './wire.js';

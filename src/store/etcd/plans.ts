@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ICompare, IRangeRequest, IRequestOp } from 'etcd3';
-import { decodeRecords, encodeRecords } from '../sqlite/codec.js';
+import { decodeRecords, encodeRecords } from '../../domain/codec.js';
 import { assert } from '../../util/assert.js';
 import type { Clock } from '../../util/clock.js';
 import type { Generation, PlanChange, PlanEntry, PlanHeader, RecordEntry } from '../../domain/types.js';

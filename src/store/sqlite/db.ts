@@ -6,96 +6,21 @@ import { assert, UserError } from '../../util/assert.js';
 export type Db = Database.Database;
 
 /**
- * One schema for the embedded installation: the store's tables and the
- * built-in provider's `served` table live in the same SQLite file, but no
- * statement ever touches both (deleting a plan never changes what DNS
- * serves, S4).
+ * One SQLite file for the embedded installation: the store's tables (store/sqlite/schema.ts) and the built-in
+ * provider's `served` tables (providers/builtin/sqlite.ts) live in it side by side, each set up by its owner, and no
+ * statement ever touches both (deleting a plan never changes what DNS serves, S4). The `meta` table of counters is
+ * shared: each owner keeps its own keys.
  */
-const schema = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1), ('generation_last', 0), ('served_version', 0);
+export interface Schema {
+  /** Idempotent DDL (CREATE ... IF NOT EXISTS, INSERT OR IGNORE), run at every writer's open. */
+  ddl: string;
+  /** Tables the DDL creates that a reader needs: a read-only open of a file without them fails, naming them. */
+  tables: readonly string[];
+  /** Changes to tables that may predate the DDL, applied in place (an old data directory opens as it is). */
+  migrate?(db: Db): void;
+}
 
-CREATE TABLE IF NOT EXISTS plans (
-  generation INTEGER PRIMARY KEY,
-  base_generation INTEGER NOT NULL,
-  created_at_ms INTEGER NOT NULL,
-  planner_id TEXT NOT NULL,
-  fencing_token INTEGER NOT NULL,
-  names_total INTEGER NOT NULL,
-  names_changed INTEGER NOT NULL,
-  forced INTEGER NOT NULL,
-  note TEXT NOT NULL,
-  inventory_version INTEGER NOT NULL DEFAULT 0
-);
--- The inventory, versioned: each row an immutable version with who, when and why (InventoryStore).
-CREATE TABLE IF NOT EXISTS inventory_versions (
-  version INTEGER PRIMARY KEY, created_at_ms INTEGER NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
-  forced INTEGER NOT NULL, names INTEGER NOT NULL, summary TEXT NOT NULL, endpoints TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS plan_versions (
-  name TEXT NOT NULL,
-  since INTEGER NOT NULL,
-  records TEXT,
-  superseded_by INTEGER,
-  PRIMARY KEY (name, since)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS plan_versions_by_since ON plan_versions (since);
-CREATE INDEX IF NOT EXISTS plan_versions_by_superseded ON plan_versions (superseded_by) WHERE superseded_by IS NOT NULL;
-
-CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS enactors (
-  id TEXT PRIMARY KEY, held_generation INTEGER NOT NULL, enacted_generation INTEGER NOT NULL,
-  heartbeat_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS health (
-  target TEXT PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('up', 'down')), source TEXT NOT NULL, updated_at_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS checkers (
-  id TEXT PRIMARY KEY, probed INTEGER NOT NULL, down TEXT NOT NULL, suspect INTEGER NOT NULL,
-  heartbeat_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS history (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, from_generation INTEGER NOT NULL, to_generation INTEGER NOT NULL,
-  actor TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS history_by_name ON history (name, id);
-CREATE TABLE IF NOT EXISTS alarms (
-  kind TEXT NOT NULL, name TEXT NOT NULL, message TEXT NOT NULL, count INTEGER NOT NULL,
-  raised_at_ms INTEGER NOT NULL, last_at_ms INTEGER NOT NULL, cleared_at_ms INTEGER,
-  PRIMARY KEY (kind, name)
-);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS drains (target TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS freezes (scope TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS requests (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
-  created_at_ms INTEGER NOT NULL, done_at_ms INTEGER
-);
-CREATE INDEX IF NOT EXISTS requests_pending ON requests (kind, id) WHERE done_at_ms IS NULL;
-
-CREATE TABLE IF NOT EXISTS served (
-  name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, records TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS served_by_version ON served (version);
-CREATE TABLE IF NOT EXISTS served_tombstones (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
--- Names removed by a plan, with the generation that removed them: a first
--- write at or below it is refused (S2). A hand delete leaves no row here.
-CREATE TABLE IF NOT EXISTS served_removals (name TEXT PRIMARY KEY, generation INTEGER NOT NULL);
-
--- A hand edit (an UPDATE that leaves the version alone) still changes the
--- version, so the compare-and-swap and the DNS server's refresh both see it.
-CREATE TRIGGER IF NOT EXISTS served_hand_edit AFTER UPDATE OF records, generation ON served
-WHEN NEW.version = OLD.version
-BEGIN
-  UPDATE meta SET value = value + 1 WHERE key = 'served_version';
-  UPDATE served SET version = (SELECT value FROM meta WHERE key = 'served_version') WHERE name = NEW.name;
-END;
-CREATE TRIGGER IF NOT EXISTS served_delete AFTER DELETE ON served
-BEGIN
-  UPDATE meta SET value = value + 1 WHERE key = 'served_version';
-  INSERT OR REPLACE INTO served_tombstones (name, version) VALUES (OLD.name, (SELECT value FROM meta WHERE key = 'served_version'));
-END;
-`;
+const metaDdl = 'CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);';
 
 export interface OpenOptions {
   /**
@@ -149,7 +74,7 @@ export function storeOpenError(path: string, error: unknown): unknown {
  * does not open URI file names, so such a store is reported as unreadable, and `serve` answers from its copy of the
  * served records instead (src/dns/snapshot-file.ts).
  */
-export function openDatabase(path: string, options: OpenOptions = {}): Db {
+export function openDatabase(path: string, schema: Schema, options: OpenOptions = {}): Db {
   const readonly = options.readonly ?? false;
   let db: Db | null = null;
   try {
@@ -158,7 +83,8 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
     // The first read of the file: a file that is not a database (or cannot be read) fails here, before any write.
     db.prepare('SELECT count(*) FROM sqlite_master').get();
-    if (!readonly) setUp(db);
+    if (!readonly) setUp(db, schema);
+    else checkTables(db, path, schema);
   } catch (error) {
     if (db?.open) db.close();
     // SQLite says only "readonly" or "unable to open"; the directory says why (a read-only file system, permissions).
@@ -166,6 +92,18 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   }
   assert(db.readonly === readonly, 'internal', `store ${path} opened ${db.readonly ? 'read-only' : 'for writing'}, not as asked`);
   return db;
+}
+
+/** A reader cannot create tables: a file no writer has set up says so, instead of "no such table" at the first read. */
+function checkTables(db: Db, path: string, schema: Schema): void {
+  const rows = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+  const present = new Set(rows.map((row) => row.name));
+  const missing = ['meta', ...schema.tables].filter((table) => !present.has(table));
+  if (missing.length === 0) return;
+  throw new UserError(
+    `store ${path} has no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}: no dnsplane writer has set it up yet `
+    + '(start dnsplane up on it once)',
+  );
 }
 
 /** The error of writing into `directory` (EROFS, EACCES), or null when it may be written. */
@@ -178,20 +116,15 @@ function directoryProblem(directory: string): Error | null {
   }
 }
 
-function setUp(db: Db): void {
+function setUp(db: Db, schema: Schema): void {
   db.pragma('journal_mode = WAL');
   // FULL: a committed generation survives power loss, so S2 holds across a crash of the machine.
   db.pragma('synchronous = FULL');
   db.transaction(() => {
-    db.exec(schema);
-    migrate(db);
+    db.exec(metaDdl);
+    db.exec(schema.ddl);
+    schema.migrate?.(db);
   }).immediate();
-}
-
-/** Columns added after a data directory may have been created: added in place, so an old store opens as it is. */
-function migrate(db: Db): void {
-  const planColumns = (db.prepare('PRAGMA table_info(plans)').all() as { name: string }[]).map((column) => column.name);
-  if (!planColumns.includes('inventory_version')) db.exec('ALTER TABLE plans ADD COLUMN inventory_version INTEGER NOT NULL DEFAULT 0');
 }
 
 export function metaValue(db: Db, key: string): number {

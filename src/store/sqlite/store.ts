@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { openDatabase, metaValue, type Db, type OpenOptions } from './db.js';
-import { decodeRecords, encodeRecords } from './codec.js';
+import { storeSchema } from './schema.js';
+import { decodeRecords, encodeRecords } from '../../domain/codec.js';
 import { assert } from '../../util/assert.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader } from '../../domain/types.js';
@@ -55,7 +56,7 @@ export class SqliteStore implements Store, InventoryStore {
 
   /** `options.readonly`: for the read commands and `serve`, on a store they may not write (every write then fails). */
   constructor(path: string, clock: Clock = systemClock, options: OpenOptions = {}) {
-    this.db = openDatabase(path, options);
+    this.db = openDatabase(path, storeSchema, options);
     this.clock = clock;
     const db = this.db;
     this.statements = {

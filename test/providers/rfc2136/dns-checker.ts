@@ -1,5 +1,6 @@
 import { openDatabase, type Db } from '../../../src/store/sqlite/db.js';
-import { decodeRecords } from '../../../src/store/sqlite/codec.js';
+import { servedSchema } from '../../../src/providers/builtin/sqlite.js';
+import { decodeRecords } from '../../../src/domain/codec.js';
 import { recordSetKey, type RecordEntry } from '../../../src/domain/types.js';
 import { decodeMarker, decodeTombstone, servedSubset } from '../../../src/providers/rfc2136/marker.js';
 import type { Provider, ServedState } from '../../../src/providers/types.js';
@@ -51,7 +52,7 @@ export class DnsInvariantChecker {
   }
 
   constructor(dbPath: string, private readonly server: DnsServer, private readonly provider: Provider, private readonly names: readonly string[], private readonly maxAnswers: number) {
-    this.db = openDatabase(dbPath);
+    this.db = openDatabase(dbPath, servedSchema);
   }
 
   get samples(): number {

@@ -10,7 +10,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { BuiltinEtcdProvider, type EtcdServedMirror } from '../../../src/providers/builtin/etcd.js';
+import { BuiltinEtcdProvider } from '../../../src/providers/builtin/etcd.js';
+import { followServed, type EtcdServedMirror } from '../../../src/dns/etcd-source.js';
 import { keys } from '../../../src/store/etcd/keys.js';
 import { InvariantViolation } from '../../../src/util/assert.js';
 import { records } from '../../helpers/fixtures.js';
@@ -35,7 +36,7 @@ function openProvider(prefix = `/provider-${randomUUID().slice(0, 8)}/`): Builti
 }
 
 async function follow(provider: BuiltinEtcdProvider): Promise<EtcdServedMirror> {
-  const mirror = await provider.follow({ probeIntervalMs: 100, probeTimeoutMs: 500 });
+  const mirror = await followServed(provider, { probeIntervalMs: 100, probeTimeoutMs: 500 });
   closers.push(() => mirror.close());
   return mirror;
 }

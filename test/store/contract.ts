@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { InvariantViolation } from '../../../src/util/assert.js';
-import type { InventoryStore, Store } from '../../../src/store/types.js';
-import { records } from '../../helpers/fixtures.js';
+import { InvariantViolation } from '../../src/util/assert.js';
+import type { InventoryStore, Store } from '../../src/store/types.js';
+import { records } from '../helpers/fixtures.js';
 
 /**
  * The Store contract, written once and run against every implementation
- * (test/store/etcd/store.test.ts runs it on SQLite and on a real etcd
+ * (test/store/contract.test.ts runs it on SQLite and on a real etcd
  * cluster). It mirrors test/store/sqlite.test.ts, with the one difference
  * a distributed store forces: lease expiry is real time on etcd (the
  * fixture waits for it) where SQLite's tests move a hand-driven clock.

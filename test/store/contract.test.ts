@@ -8,12 +8,12 @@
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { SqliteStore } from '../../../src/store/sqlite/store.js';
-import { EtcdStore } from '../../../src/store/etcd/store.js';
-import { keys } from '../../../src/store/etcd/keys.js';
-import { manualClock } from '../../helpers/fixtures.js';
-import { pollUntil, tempDir } from '../../helpers/env.js';
-import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { EtcdStore } from '../../src/store/etcd/store.js';
+import { keys } from '../../src/store/etcd/keys.js';
+import { manualClock } from '../helpers/fixtures.js';
+import { pollUntil, tempDir } from '../helpers/env.js';
+import { startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js';
 import { contractCases, type StoreFixture } from './contract.js';
 
 /** etcd grants whole seconds, at least 1.5 x the election timeout (1 s): 2 s is the shortest real lease. */

@@ -1,5 +1,5 @@
-import type { RecordEntry } from '../../domain/types.js';
-import { assert } from '../../util/assert.js';
+import type { RecordEntry } from './types.js';
+import { assert } from '../util/assert.js';
 
 /**
  * Compact text form of a record set for stored plan versions:

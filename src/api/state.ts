@@ -1,0 +1,36 @@
+import type { Config } from '../config/schema.js';
+import type { EndpointSpec } from '../domain/types.js';
+import type { Provider } from '../providers/types.js';
+import type { InventoryStore, Store } from '../store/types.js';
+import type { ConvergenceTracker } from '../status/report.js';
+import type { Logger } from '../util/log.js';
+import type { Authenticator } from './auth.js';
+import type { EventHub } from './events.js';
+import type { HealthReader } from './health-reader.js';
+import type { InventoryIndex } from './inventory.js';
+import type { MetricsExporter } from './metrics.js';
+import type { RouteRegistry } from './schema.js';
+
+/** What the API reads and writes: the installation's config, inventory, store and provider (an open CLI Context fits). */
+export interface ApiContext {
+  config: Config;
+  zone: string;
+  /** Replaced (never mutated) when the process follows a new inventory version; the index follows it. */
+  inventory: EndpointSpec[];
+  inventoryVersion: number;
+  store: Store & InventoryStore;
+  provider: Provider;
+}
+
+/** Everything a route needs, built once per app. */
+export interface ApiState {
+  context: ApiContext;
+  tracker: ConvergenceTracker;
+  index: InventoryIndex;
+  health: HealthReader;
+  registry: RouteRegistry;
+  auth: Authenticator;
+  events: EventHub;
+  metrics: MetricsExporter;
+  log: Logger;
+}

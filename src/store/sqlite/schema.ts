@@ -1,0 +1,76 @@
+import type { Db, Schema } from './db.js';
+
+/** The store's tables (plans, leases, heartbeats, controls, history, alarms, the inventory's versions). */
+export const storeSchema: Schema = {
+  ddl: `
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1), ('generation_last', 0);
+
+CREATE TABLE IF NOT EXISTS plans (
+  generation INTEGER PRIMARY KEY,
+  base_generation INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  planner_id TEXT NOT NULL,
+  fencing_token INTEGER NOT NULL,
+  names_total INTEGER NOT NULL,
+  names_changed INTEGER NOT NULL,
+  forced INTEGER NOT NULL,
+  note TEXT NOT NULL,
+  inventory_version INTEGER NOT NULL DEFAULT 0
+);
+-- The inventory, versioned: each row an immutable version with who, when and why (InventoryStore).
+CREATE TABLE IF NOT EXISTS inventory_versions (
+  version INTEGER PRIMARY KEY, created_at_ms INTEGER NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
+  forced INTEGER NOT NULL, names INTEGER NOT NULL, summary TEXT NOT NULL, endpoints TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS plan_versions (
+  name TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  records TEXT,
+  superseded_by INTEGER,
+  PRIMARY KEY (name, since)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS plan_versions_by_since ON plan_versions (since);
+CREATE INDEX IF NOT EXISTS plan_versions_by_superseded ON plan_versions (superseded_by) WHERE superseded_by IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS enactors (
+  id TEXT PRIMARY KEY, held_generation INTEGER NOT NULL, enacted_generation INTEGER NOT NULL,
+  heartbeat_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS health (
+  target TEXT PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('up', 'down')), source TEXT NOT NULL, updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkers (
+  id TEXT PRIMARY KEY, probed INTEGER NOT NULL, down TEXT NOT NULL, suspect INTEGER NOT NULL,
+  heartbeat_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, from_generation INTEGER NOT NULL, to_generation INTEGER NOT NULL,
+  actor TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_name ON history (name, id);
+CREATE TABLE IF NOT EXISTS alarms (
+  kind TEXT NOT NULL, name TEXT NOT NULL, message TEXT NOT NULL, count INTEGER NOT NULL,
+  raised_at_ms INTEGER NOT NULL, last_at_ms INTEGER NOT NULL, cleared_at_ms INTEGER,
+  PRIMARY KEY (kind, name)
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS drains (target TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS freezes (scope TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS requests (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL, done_at_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS requests_pending ON requests (kind, id) WHERE done_at_ms IS NULL;
+`,
+  tables: ['plans', 'plan_versions', 'leases', 'enactors', 'health', 'checkers', 'history', 'alarms', 'counters', 'drains', 'freezes', 'requests', 'inventory_versions'],
+  migrate,
+};
+
+/** Columns added after a data directory may have been created: added in place, so an old store opens as it is. */
+function migrate(db: Db): void {
+  const planColumns = (db.prepare('PRAGMA table_info(plans)').all() as { name: string }[]).map((column) => column.name);
+  if (!planColumns.includes('inventory_version')) {
+    db.exec('ALTER TABLE plans ADD COLUMN inventory_version INTEGER NOT NULL DEFAULT 0');
+  }
+}

@@ -1,0 +1,42 @@
+// The layout rules of issue #15, read from the source: no import cycle among files or among src/'s
+// folders, and no environment variable read outside src/cli and src/config (faults and knobs are
+// injected by wrapping, never switched on by the environment).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { findCycles, importGraphs, sourceFiles, srcRoot } from './imports.js';
+
+const relative = (file: string): string => path.relative(srcRoot, file);
+
+test('findCycles finds a cycle and only a cycle', () => {
+  const graph = new Map([['a', new Set(['b'])], ['b', new Set(['c'])], ['c', new Set(['a'])], ['d', new Set(['a'])]]);
+  assert.deepEqual(findCycles(graph), [['a', 'b', 'c', 'a']]);
+  assert.deepEqual(findCycles(new Map([['a', new Set(['b'])], ['b', new Set<string>()]])), []);
+});
+
+test('the import graph was read (it is not empty by mistake)', () => {
+  const { files, folders } = importGraphs();
+  assert.ok(files.size > 100, `only ${files.size} files read under ${srcRoot}`);
+  const edges = [...files.values()].reduce((sum, deps) => sum + deps.size, 0);
+  assert.ok(edges > 300, `only ${edges} imports read`);
+  assert.ok(folders.get('cli')?.has('api'), 'src/cli imports src/api (the api command)');
+});
+
+test('no import cycle among the files of src/', () => {
+  const cycles = findCycles(importGraphs().files).map((cycle) => cycle.map(relative).join(' -> '));
+  assert.deepEqual(cycles, [], `import cycles:\n${cycles.join('\n')}`);
+});
+
+test("no import cycle among src/'s folders", () => {
+  const cycles = findCycles(importGraphs().folders).map((cycle) => cycle.join(' -> '));
+  assert.deepEqual(cycles, [], `folder cycles:\n${cycles.join('\n')}`);
+});
+
+test('process.env is read only in src/cli and src/config', () => {
+  const readers = sourceFiles()
+    .filter((file) => !['cli', 'config'].includes(relative(file).split(path.sep)[0]!))
+    .filter((file) => /process\.env\b/.test(readFileSync(file, 'utf8').replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '')))
+    .map(relative);
+  assert.deepEqual(readers, []);
+});
