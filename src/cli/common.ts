@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { openContext, type Context, type OpenContextOptions, type PathOptions } from './context.js';
+import type { EndpointSpec } from '../domain/types.js';
 
 /** Small helpers shared by the command modules of src/cli. */
 
@@ -28,7 +29,9 @@ export function exitWhenOrphaned(checkIntervalMs = 500): void {
 }
 
 /** Opens the installation (config, store, provider), runs `body`, and closes it whatever happens. */
-export async function withContext<T>(options: PathOptions, body: (context: Context) => Promise<T>, open: OpenContextOptions = {}): Promise<T> {
+export async function withContext<T>(
+  options: PathOptions, body: (context: Context) => Promise<T>, open: OpenContextOptions = {},
+): Promise<T> {
   const context = await openContext(options, open);
   try {
     return await body(context);
@@ -45,4 +48,9 @@ export async function withReadContext<T>(options: PathOptions, body: (context: C
 /** A command's result: JSON with --json, else the text. */
 export function print(json: boolean | undefined, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
+}
+
+/** The inventory served: the store's newest version, or the config's endpoints before any is stored. */
+export async function servedInventory(context: Context): Promise<EndpointSpec[]> {
+  return (await context.store.readInventory())?.endpoints ?? context.inventory;
 }

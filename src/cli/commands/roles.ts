@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { hostname } from 'node:os';
+import { createLogger } from '../../util/log.js';
+import { withContext, withPaths } from '../common.js';
+import { followInventory, type Context, type PathOptions } from '../context.js';
+import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from '../roles.js';
+
+type RoleOptions = PathOptions & { id: string };
+
+/** Runs a long-lived role until SIGINT/SIGTERM, then closes the store cleanly. */
+async function runRole(
+  options: PathOptions, role: string, body: (context: Context, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  await withContext(options, async (context) => {
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const log = createLogger(role);
+    const stopFollowing = await followInventory(context, log);
+    const started = { config: context.configPath, data: context.dataDir, inventoryVersion: context.inventoryVersion };
+    log.info(started, `${role} started`);
+    try {
+      await body(context, controller.signal);
+    } finally {
+      stopFollowing();
+    }
+  });
+}
+
+function registerPlanner(program: Command): void {
+  withPaths(program.command('planner').description('compute and publish plans while holding the leader lease'))
+    .option('--id <id>', 'planner id', `planner@${hostname()}:${process.pid}`)
+    .option('--once', 'publish at most one plan and exit')
+    .option('--force', 'with --once: publish even if the safety threshold refuses the plan')
+    .action(async (options: RoleOptions & { once?: boolean; force?: boolean }) => {
+      await runRole(options, 'planner', async (context, signal) => {
+        const planner = makePlanner(context, options.id, { log: createLogger('planner', { id: options.id }) });
+        if (!options.once) return planner.run(signal);
+        const result = await planner.tick(options.force ?? false);
+        await planner.release();
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        if (result.kind === 'refused') process.exitCode = 3;
+      });
+    });
+}
+
+/**
+ * `dnsplane planner|enactor|checker|janitor|reconciler`: the long-running roles (`dnsplane up` runs each as a
+ * child), until SIGINT/SIGTERM.
+ */
+export function registerRoleCommands(program: Command): void {
+  registerPlanner(program);
+
+  withPaths(program.command('enactor').description('apply the newest plan with compare-and-swap writes'))
+    .requiredOption('--id <id>', 'enactor id, unique per process (e.g. az1)')
+    .action(async (options: RoleOptions) => {
+      await runRole(options, 'enactor', (context, signal) =>
+        makeEnactor(context, options.id, { log: createLogger('enactor', { id: options.id }) }).run(signal));
+    });
+
+  const checkerText = 'probe every target and publish this checker\'s view; a majority of the live checkers decides'
+    + ' the health the planner reads';
+  withPaths(program.command('checker').description(checkerText))
+    .option('--id <id>', 'checker id, unique per checker (run several, in different places)', 'checker')
+    .action(async (options: RoleOptions) => {
+      await runRole(options, 'checker', (context, signal) =>
+        makeChecker(context, options.id, { log: createLogger('checker', { id: options.id }) }).run(signal));
+    });
+
+  withPaths(program.command('janitor').description('delete old plans that nothing enacts or holds (S4)'))
+    .action(async (options: PathOptions) => {
+      await runRole(options, 'janitor', (context, signal) =>
+        makeJanitor(context, { log: createLogger('janitor') }).run(signal));
+    });
+
+  withPaths(program.command('reconciler').description('detect and repair drift between DNS and the plan (L2)'))
+    .action(async (options: PathOptions) => {
+      await runRole(options, 'reconciler', (context, signal) =>
+        makeReconciler(context, { log: createLogger('reconciler') }).run(signal));
+    });
+}

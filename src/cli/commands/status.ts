@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import { normalizeName } from '../../domain/names.js';
+import { recordSetKey, type PlanHeader } from '../../domain/types.js';
+import { readAllServed, statusReport, type StatusReport } from '../../status/report.js';
+import type { StoredHistoryEntry } from '../../store/types.js';
+import { UserError } from '../../util/assert.js';
+import { print, servedInventory, withPaths, withReadContext } from '../common.js';
+import type { PathOptions } from '../context.js';
+
+type ReadOptions = PathOptions & { json?: boolean };
+type ListOptions = ReadOptions & { limit: string };
+
+function formatAge(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+function checkerLine(c: StatusReport['health']['checkers'][number]): string {
+  const down = c.down.length > 0 ? ` (${c.down.join(', ')}${c.downTotal > c.down.length ? ', …' : ''})` : '';
+  const suspect = c.suspect ? ' (suspects itself: not counted)' : '';
+  return `  ${c.id.padEnd(12)} probed ${c.probed} down ${c.downTotal}${down}`
+    + ` heartbeat ${formatAge(c.heartbeatAgeMs)} ago${c.alive ? '' : ' (dead)'}${suspect}`;
+}
+
+function statusText(report: StatusReport): string {
+  const behind = report.names.behind.length > 0 ? `; behind: ${report.names.behind.join(', ')}` : '';
+  const checkers = report.health.checkers.length === 0 ? 'none has reported' : `${report.health.voters.length} voting`;
+  return [
+    `zone ${report.zone}: newest generation ${report.generation.latest} (oldest kept ${report.generation.oldest})`,
+    `names: ${report.names.converged}/${report.names.total} on the newest plan${behind}`,
+    'enactors:',
+    ...report.enactors.map((e) => `  ${e.id.padEnd(12)} held ${e.heldGeneration} enacted ${e.enactedGeneration}`
+      + ` heartbeat ${formatAge(e.heartbeatAgeMs)} ago${e.alive ? '' : ' (dead)'}`),
+    `checkers: ${checkers}`,
+    ...report.health.checkers.map(checkerLine),
+    ...report.health.disagreements.map((d) =>
+      `  disagree on ${d.target}: down for ${d.down.join(', ')}; up for ${d.up.join(', ')}`),
+    `alarms: ${report.alarms.length === 0 ? 'none' : ''}`,
+    ...report.alarms.map((a) => `  [${a.kind}] ${a.name}: ${a.message} (x${a.count})`),
+  ].join('\n');
+}
+
+function planLine(p: PlanHeader): string {
+  return `gen ${p.generation}  ${new Date(p.createdAtMs).toISOString()}  ${p.namesChanged}/${p.namesTotal} changed`
+    + `  by ${p.plannerId} (token ${p.fencingToken})`
+    + `  inventory v${p.inventoryVersion ?? 0}${p.forced ? '  FORCED' : ''}`;
+}
+
+function historyLine(e: StoredHistoryEntry): string {
+  const detail = e.detail ? `  (${e.detail})` : '';
+  const change = `${e.kind.padEnd(6)} ${e.fromGeneration} -> ${e.toGeneration}`;
+  return `${new Date(e.atMs).toISOString()}  ${change}  by ${e.actor}${detail}`;
+}
+
+function registerPlansAndHistory(program: Command): void {
+  withPaths(program.command('plans').description('published plans, newest first'))
+    .option('--limit <n>', 'how many', '50')
+    .option('--json', 'machine-readable output')
+    .action(async (options: ListOptions) => {
+      await withReadContext(options, async (context) => {
+        const plans = await context.store.listPlans(Math.max(1, Number(options.limit) || 50));
+        print(options.json, plans, () => plans.map(planLine).join('\n'));
+      });
+    });
+
+  withPaths(program.command('history <name>').description('every enacted change of a name'))
+    .option('--limit <n>', 'how many', '100')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, options: ListOptions) => {
+      await withReadContext(options, async (context) => {
+        const wanted = normalizeName(name);
+        const full = wanted.endsWith(context.zone) ? wanted : `${wanted}.${context.zone}`;
+        // A name the inventory never had has no history; saying nothing would look like a name that never changed.
+        if (!(await servedInventory(context)).some((endpoint) => endpoint.name === full)) {
+          throw new UserError(`unknown name "${name}" (${full} is not in the served inventory)`);
+        }
+        const entries = await context.store.readHistory(full, Math.max(1, Number(options.limit) || 100));
+        print(options.json, entries, () => entries.map(historyLine).join('\n'));
+      });
+    });
+}
+
+/** `dnsplane status|records|plans|history`: what is planned, served and done, read from a store opened read-only. */
+export function registerStatusCommands(program: Command): void {
+  withPaths(program.command('status').description('generations, convergence, enactors and alarms'))
+    .option('--json', 'machine-readable output')
+    .action(async (options: ReadOptions) => {
+      await withReadContext(options, async (context) => {
+        const report = await statusReport(context);
+        print(options.json, report, () => statusText(report));
+      });
+    });
+
+  withPaths(program.command('records [name]').description('what DNS serves, with each name\'s enacted generation'))
+    .option('--json', 'machine-readable output')
+    .action(async (name: string | undefined, options: ReadOptions) => {
+      await withReadContext(options, async (context) => {
+        let states = await readAllServed(context);
+        if (name !== undefined) {
+          const wanted = normalizeName(name);
+          states = states.filter((state) => state.name === wanted || state.name === `${wanted}.${context.zone}`);
+          if (states.length === 0) throw new UserError(`no served records for "${name}"`);
+        }
+        const text = () => states.map((s) => `${s.name}  gen ${s.generation}  ${recordSetKey(s.records)}`).join('\n');
+        print(options.json, states, text);
+      });
+    });
+
+  registerPlansAndHistory(program);
+}
