@@ -1,4 +1,4 @@
-import type { HealthRecord, Store } from '../store/types.js';
+import type { HealthRecord, HealthStore, SelectiveHealthReads } from '../store/types.js';
 import type { HealthState } from '../domain/types.js';
 import { assert } from '../util/assert.js';
 
@@ -11,26 +11,6 @@ import { assert } from '../util/assert.js';
  * once per `fullReadCacheMs`.
  */
 
-/**
- * Selective health reads a store may offer beside the Store interface (the
- * SQLite store does). Detected at run time rather than added to Store, so
- * other stores and the simulator's wrappers need not implement them.
- */
-interface SelectiveHealthReads {
-  /** Records of these targets only (targets without a record are absent). */
-  readHealthOf(targets: readonly string[]): Promise<HealthRecord[]>;
-  /** Records in `state`, in target order, a page at a time. */
-  listHealth(state: HealthState, offset: number, limit: number): Promise<HealthRecord[]>;
-  /** How many targets have a record in each state. */
-  countHealth(): Promise<Record<HealthState, number>>;
-}
-
-function selective(store: Store): SelectiveHealthReads | null {
-  const candidate = store as Store & Partial<SelectiveHealthReads>;
-  const complete = typeof candidate.readHealthOf === 'function' && typeof candidate.listHealth === 'function' && typeof candidate.countHealth === 'function';
-  return complete ? (candidate as Store & SelectiveHealthReads) : null;
-}
-
 const fullReadCacheMs = 250;
 const countsCacheMs = 2000;
 
@@ -40,8 +20,8 @@ export class HealthReader {
 
   private readonly selective: SelectiveHealthReads | null;
 
-  constructor(private readonly store: Store) {
-    this.selective = selective(store);
+  constructor(private readonly store: HealthStore) {
+    this.selective = store.selectiveHealthReads();
   }
 
   /** Health of these targets, by target id. */

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConvergenceTracker, ConvergenceView, EnactorView } from '../status/report.js';
 import { enactorViews } from '../status/report.js';
-import type { Alarm, HealthRecord, Store } from '../store/types.js';
+import type { Alarm, Alarms, Controls, Counters, HealthRecord, Heartbeats, PlanReader } from '../store/types.js';
 import type { InventoryIndex } from './inventory.js';
 import type { HealthReader } from './health-reader.js';
 import type { HealthState } from '../domain/types.js';
@@ -41,7 +41,7 @@ export interface MetricsOptions {
 }
 
 export interface MetricsSources {
-  store: Store;
+  store: PlanReader & Heartbeats & Alarms & Counters & Controls;
   tracker: ConvergenceTracker;
   index: InventoryIndex;
   health: HealthReader;

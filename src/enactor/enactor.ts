@@ -5,7 +5,7 @@ import { assert } from '../util/assert.js';
 import type { Clock, Rng } from '../util/clock.js';
 import { compareAndSwapAll } from './protocol.js';
 import type { Logger } from '../util/log.js';
-import { generationWatchOf, type HistoryEntry, type Store } from '../store/types.js';
+import type { Alarms, Counters, Heartbeats, History, HistoryEntry, PlanReader } from '../store/types.js';
 import type { ApplyChange, Provider, ServedState } from '../providers/types.js';
 
 export interface EnactorOptions {
@@ -20,7 +20,7 @@ export interface EnactorOptions {
 }
 
 export interface EnactorDeps {
-  store: Store;
+  store: PlanReader & Heartbeats & History & Alarms & Counters;
   provider: Provider;
   clock: Clock;
   rng: Rng;
@@ -146,7 +146,7 @@ export class Enactor {
   async run(signal: AbortSignal): Promise<void> {
     // A store that can watch (etcd) wakes the enactor as soon as a plan is published; polling stays the fallback.
     let wake = new AbortController();
-    const stopWatching = generationWatchOf(this.deps.store)?.watchGeneration((generation) => {
+    const stopWatching = this.deps.store.watchablePlans()?.watchGeneration((generation) => {
       if (generation > this.watermark) wake.abort();
     });
     let progressed = false;

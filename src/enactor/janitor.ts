@@ -3,7 +3,7 @@ import { runLoop } from '../util/loop.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Generation } from '../domain/types.js';
-import type { Store, SupersededVersion } from '../store/types.js';
+import type { Counters, Heartbeats, PlanCleanup, PlanReader, SupersededVersion } from '../store/types.js';
 import type { Provider } from '../providers/types.js';
 
 export interface JanitorOptions {
@@ -13,7 +13,7 @@ export interface JanitorOptions {
 }
 
 export interface JanitorDeps {
-  store: Store;
+  store: PlanReader & PlanCleanup & Heartbeats & Counters;
   provider: Provider;
   clock: Clock;
   log: Logger;

@@ -3,7 +3,7 @@ import { runLoop } from '../util/loop.js';
 import { assert } from '../util/assert.js';
 import type { Clock, Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
-import type { HistoryEntry, Store } from '../store/types.js';
+import type { Alarms, Controls, Counters, Heartbeats, History, HistoryEntry, PlanReader } from '../store/types.js';
 import type { Provider, ServedState } from '../providers/types.js';
 import { compareAndSwapAll, type CasDecision, type CasRetryOptions } from './protocol.js';
 
@@ -16,7 +16,8 @@ export interface ReconcilerOptions extends CasRetryOptions {
 }
 
 export interface ReconcilerDeps {
-  store: Store;
+  /** Controls: the operators' re-enactment requests (freezes come through `frozen`). */
+  store: PlanReader & Heartbeats & History & Alarms & Counters & Controls;
   provider: Provider;
   clock: Clock;
   rng: Rng;

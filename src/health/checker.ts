@@ -2,7 +2,7 @@ import type { EndpointSpec, HealthState } from '../domain/types.js';
 import { runLoop } from '../util/loop.js';
 import type { Clock, Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
-import type { Store } from '../store/types.js';
+import type { Alarms, CheckerViews, Counters, HealthStore } from '../store/types.js';
 import { observeHistogram } from '../store/counter-histogram.js';
 import { assert } from '../util/assert.js';
 import { limitWithdrawals, observe, suspectChecker, type SelfDoubtPolicy, type TargetHealth, type Thresholds } from './policy.js';
@@ -26,7 +26,7 @@ export interface CheckerOptions extends Thresholds {
 }
 
 export interface CheckerDeps {
-  store: Store;
+  store: HealthStore & CheckerViews & Alarms & Counters;
   clock: Clock;
   rng: Rng;
   log: Logger;

@@ -1,5 +1,5 @@
 import type { EndpointSpec } from '../domain/types.js';
-import type { HistoryEntry, InventoryStore, InventoryVersionInfo, Store, StoredInventory } from '../store/types.js';
+import type { History, HistoryEntry, InventoryStore, InventoryVersionInfo, StoredInventory } from '../store/types.js';
 import { assert } from '../util/assert.js';
 import { diffInventories, inventoryRefusal, summarize, type InventoryDiff, type InventoryPolicy } from './diff.js';
 
@@ -32,7 +32,7 @@ export async function currentInventory(store: InventoryStore): Promise<StoredInv
  * newest version, refuse above the name threshold unless forced, and store a new version by compare-and-swap on
  * the version the diff was made against — two concurrent applies cannot both win; the loser is told to re-diff.
  */
-export async function applyInventory(store: Store & InventoryStore, endpoints: readonly EndpointSpec[], options: ApplyOptions): Promise<ApplyOutcome> {
+export async function applyInventory(store: InventoryStore & History, endpoints: readonly EndpointSpec[], options: ApplyOptions): Promise<ApplyOutcome> {
   assert(endpoints.length > 0, 'S1', 'an inventory with no names would remove every name');
   const current = await currentInventory(store);
   const diff = diffInventories(current.endpoints, endpoints);
@@ -62,7 +62,7 @@ function historyOf(info: InventoryVersionInfo, diff: InventoryDiff, refusal: str
  * file's endpoints stored as version 1 (`source` says which file). Two roles seeding at once race on the same
  * compare-and-swap; the loser reads the winner's version.
  */
-export async function seedInventory(store: Store & InventoryStore, endpoints: readonly EndpointSpec[], source: string): Promise<StoredInventory> {
+export async function seedInventory(store: InventoryStore & History, endpoints: readonly EndpointSpec[], source: string): Promise<StoredInventory> {
   const stored = await store.readInventory();
   if (stored !== null) return stored;
   const result = await store.putInventory({ baseVersion: 0, endpoints, actor: source, reason: `seeded from ${source}`, forced: false, summary: `${endpoints.length} names` });

@@ -1,6 +1,6 @@
 import { recordSetKey, type EndpointSpec, type HealthState, type RecordEntry } from '../domain/types.js';
 import { capacityRefusal, computePlan, safetyRefusal, servedCapacity } from '../planner/compute.js';
-import type { Store } from '../store/types.js';
+import type { Controls, HealthStore, PlanReader } from '../store/types.js';
 
 /**
  * `dnsplane plan --dry-run`: the plan the planner would compute now from the given inventory, the stored health
@@ -29,7 +29,7 @@ export interface DryRunResult {
 }
 
 export async function dryRunPlan(
-  store: Store, endpoints: readonly EndpointSpec[], safety: { maxChangedFraction: number; minNamesForThreshold: number; maxWithdrawnCapacityFraction: number },
+  store: PlanReader & HealthStore & Controls, endpoints: readonly EndpointSpec[], safety: { maxChangedFraction: number; minNamesForThreshold: number; maxWithdrawnCapacityFraction: number },
 ): Promise<DryRunResult> {
   const generation = await store.latestGeneration();
   const view = generation === 0 ? null : await store.readPlan(generation);

@@ -1,6 +1,6 @@
 import type { EndpointSpec } from '../domain/types.js';
 import { runLoop } from '../util/loop.js';
-import { inventoryWatchOf, type InventoryStore } from '../store/types.js';
+import type { InventoryStore } from '../store/types.js';
 import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -47,7 +47,7 @@ export class InventoryFollower {
   /** Polls until `signal`; a store that can watch (etcd) wakes it as soon as a version is stored. */
   async run(signal: AbortSignal): Promise<void> {
     let wake = new AbortController();
-    const stopWatching = inventoryWatchOf(this.deps.store)?.watchInventory((version) => {
+    const stopWatching = this.deps.store.watchableInventory()?.watchInventory((version) => {
       if (version > this.current.version) wake.abort();
     });
     try {

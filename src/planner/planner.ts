@@ -5,7 +5,9 @@ import { validatePlanChanges } from '../domain/validate.js';
 import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
-import type { LeaseGrant, Store } from '../store/types.js';
+import type {
+  Alarms, Controls, Counters, HealthStore, LeaseGrant, Leases, PlanPublisher, PlanReader,
+} from '../store/types.js';
 
 export const plannerLeaseName = 'planner';
 /** Even with nothing changed, every name is re-evaluated at least this often. */
@@ -21,7 +23,8 @@ export interface PlannerOptions {
 }
 
 export interface PlannerDeps {
-  store: Store;
+  /** Controls: the operators' force requests (drains come through `drained`). */
+  store: PlanReader & PlanPublisher & Leases & HealthStore & Alarms & Counters & Controls;
   clock: Clock;
   log: Logger;
   /** The inventory; a function so that a new inventory version (or a test) can change it between ticks. */

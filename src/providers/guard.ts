@@ -1,7 +1,7 @@
 import type { Generation, RecordEntry } from '../domain/types.js';
 import { validateRecordSet } from '../domain/validate.js';
 import { assert } from '../util/assert.js';
-import type { ApplyChange, ApplyOutcome, Provider, ServedState } from './types.js';
+import type { ApplyChange, ApplyOutcome, Provider, ServedChangeFeed, ServedState } from './types.js';
 
 /**
  * The guard every provider's `apply` goes through: the one place where the
@@ -126,5 +126,10 @@ export abstract class GuardedProvider implements Provider {
 
   async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
     return guardedApply(changes, (sendable) => this.compareAndSwap(sendable));
+  }
+
+  /** None unless a provider declares one. */
+  servedChangeFeed(): ServedChangeFeed | null {
+    return null;
   }
 }

@@ -55,7 +55,20 @@ export interface Provider {
    * goes through the guard (guard.ts: GuardedProvider), which asserts the rules common to all of them.
    */
   apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]>;
+  /** The feed of served changes, or null when this provider has none (its readers list every name). */
+  servedChangeFeed(): ServedChangeFeed | null;
   close(): Promise<void>;
+}
+
+/**
+ * An optional capability of a Provider (the built-in one on SQLite has it): what changed since a served version,
+ * so that a reader keeping a copy of what is served (the status read model) reads only deltas.
+ */
+export interface ServedChangeFeed {
+  /** The high-water mark of served versions. */
+  currentVersion(): number;
+  /** States and removals whose version is above `afterVersion`, in version order, and the version they reach. */
+  changesSince(afterVersion: number): { version: number; changes: ServedChange[] };
 }
 
 /** A change seen by the DNS server's incremental refresh: a new state, or a removal (`state: null`). */

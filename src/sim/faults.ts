@@ -77,7 +77,9 @@ export class FaultInjector {
 /** The store every simulated actor gets: the Store and the versioned inventory beside it (as SqliteStore and EtcdStore). */
 export type SimStore = Store & InventoryStore;
 
-type StoreMethod = Exclude<keyof SimStore, 'kind'>;
+/** The accessors of optional capabilities answer at once, without I/O: not calls to fault. */
+type StoreCapability = 'watchablePlans' | 'watchableInventory' | 'selectiveHealthReads';
+type StoreMethod = Exclude<keyof SimStore, 'kind' | StoreCapability>;
 /**
  * Every store method; a Record so that the compiler refuses this list when either interface grows. The inventory
  * calls are faulted like the rest: the follower logs a failed poll at warn and retries (src/sim/log.ts makes a
@@ -118,7 +120,11 @@ for (const method of storeMethods) {
 
 /** The store as one actor sees it: every call is an await point with injected faults. */
 export function faultyStore(inner: SimStore, faults: FaultInjector, actor: ActorSlot): SimStore {
-  const fields: FaultyStoreFields & { kind: string } = { kind: inner.kind, inner, faults, actor };
+  // No optional capability (no watch, no selective reads): the actors poll, every read an await point.
+  const capabilities: Pick<SimStore, StoreCapability> = {
+    watchablePlans: () => null, watchableInventory: () => null, selectiveHealthReads: () => null,
+  };
+  const fields: FaultyStoreFields & { kind: string } = { kind: inner.kind, inner, faults, actor, ...capabilities };
   return Object.assign(Object.create(faultyStorePrototype) as object, fields) as unknown as SimStore;
 }
 
@@ -151,6 +157,7 @@ export function faultyProvider(inner: Provider, faults: FaultInjector, actor: Ac
       if (lost) throw new InjectedFault('provider.apply: acknowledgement lost after the write took effect');
       return outcomes;
     },
+    servedChangeFeed: () => null,
     async close(): Promise<void> {
       await inner.close();
     },

@@ -4,7 +4,7 @@ import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, Reco
 import type {
   Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, InventoryStore, InventoryVersionInfo, LeaseGrant, OperatorRequest,
   PlanReadOptions, PlanView, PublishRequest, PublishResult, PutInventoryRequest, PutInventoryResult, Store, StoredHistoryEntry, StoredInventory,
-  SupersededVersion,
+  SelectiveHealthReads, SupersededVersion, WatchableInventory, WatchablePlans,
 } from '../store/types.js';
 
 /**
@@ -130,6 +130,11 @@ export class MemoryStore implements Store, InventoryStore {
   private lastSeenAtTrueMs = -Infinity;
 
   constructor(readonly state: MemoryStoreState, private readonly clock: Clock, private readonly actorId: string) {}
+
+  /** No watch, as SqliteStore: the simulated roles poll, so their wake-ups go through the scheduler. */
+  watchablePlans(): WatchablePlans | null {
+    return null;
+  }
 
   async latestGeneration(): Promise<Generation> {
     return this.state.generationLast;
@@ -260,6 +265,10 @@ export class MemoryStore implements Store, InventoryStore {
   }
 
   // Inventory versions (InventoryStore), as SqliteStore: one atomic step each, the put a compare-and-swap.
+  watchableInventory(): WatchableInventory | null {
+    return null;
+  }
+
   async latestInventoryVersion(): Promise<number> {
     return this.state.inventories.length;
   }
@@ -367,6 +376,11 @@ export class MemoryStore implements Store, InventoryStore {
     const removed = this.state.health.delete(target);
     if (removed) this.state.mutations += 1;
     return removed;
+  }
+
+  /** Health is read whole, as the etcd store reads it. */
+  selectiveHealthReads(): SelectiveHealthReads | null {
+    return null;
   }
 
   async readHealth(): Promise<HealthRecord[]> {

@@ -1,6 +1,6 @@
 import type { Generation } from '../domain/types.js';
-import type { Provider, ServedState } from '../providers/types.js';
-import type { Alarm, CheckerView, EnactorInfo, Store } from '../store/types.js';
+import type { Provider, ServedChangeFeed, ServedState } from '../providers/types.js';
+import type { Alarm, Alarms, CheckerView, CheckerViews, Counters, EnactorInfo, Heartbeats, PlanReader } from '../store/types.js';
 import { decideByQuorum } from '../health/quorum.js';
 import { assert } from '../util/assert.js';
 
@@ -15,17 +15,6 @@ export async function readAllServed(context: { provider: Provider }, pageSize = 
     if (page.length < pageSize) return all;
     after = page[page.length - 1]!.name;
   }
-}
-
-/** A provider that can list what changed since a served version (the built-in one): the tracker then reads only deltas. */
-interface IncrementalProvider extends Provider {
-  currentVersion(): number;
-  changesSince(afterVersion: number): { version: number; changes: { name: string; version: number; state: ServedState | null }[] };
-}
-
-function isIncremental(provider: Provider): provider is IncrementalProvider {
-  const candidate = provider as Partial<IncrementalProvider>;
-  return typeof candidate.currentVersion === 'function' && typeof candidate.changesSince === 'function';
 }
 
 /** Names listed as behind in a status report. */
@@ -62,7 +51,12 @@ export class ConvergenceTracker {
   private lastFullReadMs = -Infinity;
   private refreshing: Promise<void> | null = null;
 
-  constructor(private readonly store: Store, private readonly provider: Provider, private readonly nowMs: () => number = Date.now) {}
+  /** The provider's change feed (the built-in one on SQLite has one): with it the tracker reads only deltas. */
+  private readonly feed: ServedChangeFeed | null;
+
+  constructor(private readonly store: PlanReader, private readonly provider: Provider, private readonly nowMs: () => number = Date.now) {
+    this.feed = provider.servedChangeFeed();
+  }
 
   /** Brings the view up to date; concurrent callers share one refresh, so deltas are applied once and in order. */
   async refresh(): Promise<ConvergenceView> {
@@ -129,10 +123,10 @@ export class ConvergenceTracker {
   }
 
   private async refreshServed(): Promise<void> {
-    const provider = this.provider;
-    if (isIncremental(provider) && this.servedVersion >= 0) {
-      if (provider.currentVersion() === this.servedVersion) return;
-      const { version, changes } = provider.changesSince(this.servedVersion);
+    const { feed, provider } = this;
+    if (feed !== null && this.servedVersion >= 0) {
+      if (feed.currentVersion() === this.servedVersion) return;
+      const { version, changes } = feed.changesSince(this.servedVersion);
       for (const change of changes) {
         if (change.state === null) this.servedGeneration.delete(change.name);
         else this.servedGeneration.set(change.name, change.state.generation);
@@ -141,9 +135,9 @@ export class ConvergenceTracker {
       this.servedVersion = version;
       return;
     }
-    if (!isIncremental(provider) && this.nowMs() - this.lastFullReadMs < fullReadIntervalMs) return;
+    if (feed === null && this.nowMs() - this.lastFullReadMs < fullReadIntervalMs) return;
     // The version is read before the listing: a write in between is seen again on the next delta, never lost.
-    const version = isIncremental(provider) ? provider.currentVersion() : 0;
+    const version = feed === null ? 0 : feed.currentVersion();
     this.servedGeneration.clear();
     for (const state of await readAllServed({ provider })) this.servedGeneration.set(state.name, state.generation);
     this.behind.clear();
@@ -205,6 +199,9 @@ export function checkersReport(views: readonly CheckerView[], nowMs: number): Ch
   };
 }
 
+/** What a status report reads from the store. */
+export type StatusStore = PlanReader & Heartbeats & CheckerViews & Alarms & Counters;
+
 export interface StatusReport {
   zone: string;
   generation: { latest: Generation; oldest: Generation };
@@ -224,7 +221,7 @@ export function enactorViews(enactors: readonly EnactorInfo[], nowMs: number): E
  * tracker (the API does) to make repeated reports cost only what changed;
  * without one, the report reads the newest plan and every served name once.
  */
-export async function statusReport(context: { store: Store; provider: Provider; zone: string }, tracker?: ConvergenceTracker): Promise<StatusReport> {
+export async function statusReport(context: { store: StatusStore; provider: Provider; zone: string }, tracker?: ConvergenceTracker): Promise<StatusReport> {
   const { store } = context;
   const convergence = await (tracker ?? new ConvergenceTracker(store, context.provider)).refresh();
   const now = Date.now();

@@ -1,4 +1,4 @@
-import type { Store } from './types.js';
+import type { Counters } from './types.js';
 import { assert } from '../util/assert.js';
 
 /**
@@ -43,6 +43,6 @@ export function histogramDeltas(family: string, values: readonly number[], bound
 }
 
 /** Adds `values` (seconds) to histogram `family` in the counters table. */
-export async function observeHistogram(store: Pick<Store, 'incrementCounter'>, family: string, values: readonly number[], bounds: readonly number[] = durationBucketsSeconds): Promise<void> {
+export async function observeHistogram(store: Pick<Counters, 'incrementCounter'>, family: string, values: readonly number[], bounds: readonly number[] = durationBucketsSeconds): Promise<void> {
   for (const [row, delta] of histogramDeltas(family, values, bounds)) await store.incrementCounter(row, delta);
 }

@@ -49,7 +49,10 @@ export interface PlanReadOptions {
   names?: readonly string[];
   /** Paging: only names after this one (exclusive), in name order... */
   afterName?: string;
-  /** ...and at most this many. A plan is immutable, so pages read in separate transactions still form one plan while its header exists. */
+  /**
+   * ...and at most this many. A plan is immutable, so pages read in separate transactions still form one plan
+   * while its header exists.
+   */
   limit?: number;
 }
 
@@ -134,12 +137,20 @@ export interface Counter {
   value: number;
 }
 
-export interface Store {
-  readonly kind: string;
+/*
+ * The store is split by concern into role-sized interfaces: a role's deps name only the ones it uses (the enactor
+ * reads plans, heartbeats and writes history, alarms and counters; the janitor reads plans and heartbeats and
+ * deletes old plan data; ...). `Store` is all of them: what the implementations (SQLite, etcd, the simulator's
+ * memory store) provide.
+ *
+ * An optional capability (a watch, selective reads) is an interface of its own, reached through an accessor that
+ * every implementation declares: it returns the capability, or null when the store lacks it. The compiler then
+ * checks both sides; nothing is detected by looking for methods at run time.
+ */
 
-  // Plans.
+/** Reads of the immutable plans. */
+export interface PlanReader {
   latestGeneration(): Promise<Generation>;
-  publishPlan(request: PublishRequest): Promise<PublishResult>;
   /** A consistent snapshot of a plan, or null when the plan does not exist (never published or cleaned up). */
   readPlan(generation: Generation, options?: PlanReadOptions): Promise<PlanView | null>;
   /**
@@ -150,44 +161,103 @@ export interface Store {
   readEntriesAt(names: readonly string[], generation: Generation): Promise<Map<string, PlanEntry>>;
   listPlans(limit: number): Promise<PlanHeader[]>;
   oldestGeneration(): Promise<Generation>;
+  /** The watch on newly published generations, or null when this store has none (its readers poll). */
+  watchablePlans(): WatchablePlans | null;
+}
 
-  // Clean-up (janitor). Versions superseded at or below `floor`, oldest first.
+/**
+ * An optional capability of a PlanReader (the etcd store has it): calls `listener` with each newly published
+ * generation and returns a function that stops it. Best effort — a consumer keeps polling latestGeneration() as
+ * the fallback.
+ */
+export interface WatchablePlans {
+  watchGeneration(listener: (generation: Generation) => void): () => void;
+}
+
+/** Publication of the next plan, fenced by the planner's lease (S6). */
+export interface PlanPublisher {
+  publishPlan(request: PublishRequest): Promise<PublishResult>;
+}
+
+/** Clean-up of old plan data (the janitor, S4). */
+export interface PlanCleanup {
+  /** Versions superseded at or below `floor`, oldest first. */
   listSuperseded(floor: Generation, limit: number): Promise<SupersededVersion[]>;
   /** Deletes the given versions and plan headers strictly below `headersBelow`, in one transaction. */
-  deletePlanData(versions: readonly SupersededVersion[], headersBelow: Generation): Promise<{ versions: number; headers: number }>;
+  deletePlanData(
+    versions: readonly SupersededVersion[], headersBelow: Generation,
+  ): Promise<{ versions: number; headers: number }>;
+}
 
-  // Leases with fencing tokens.
+/** Leases with fencing tokens (the planner's leadership). */
+export interface Leases {
   acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null>;
   renewLease(grant: LeaseGrant, ttlMs: number): Promise<LeaseGrant | null>;
   releaseLease(grant: LeaseGrant): Promise<void>;
+}
 
-  // Enactor heartbeats.
+/** Enactor registrations: the generation each live enactor holds and has enacted. */
+export interface Heartbeats {
   heartbeat(info: Omit<EnactorInfo, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void>;
   listEnactors(): Promise<EnactorInfo[]>;
+}
 
-  // Health. Source "operator" is an override (`dnsplane health set`): writes from any other source
-  // (the checker) never replace it, until `clearHealth` removes it.
+/**
+ * Health. Source "operator" is an override (`dnsplane health set`): writes from any other source (the checker)
+ * never replace it, until `clearHealth` removes it.
+ */
+export interface HealthStore {
   setHealth(target: string, state: HealthState, source: string): Promise<void>;
   /** Many targets in one transaction, same override rule. */
   setHealthMany(records: readonly { target: string; state: HealthState }[], source: string): Promise<void>;
   clearHealth(target: string): Promise<boolean>;
   readHealth(): Promise<HealthRecord[]>;
+  /** Selective reads of the health table, or null when this store offers only `readHealth` (read it whole). */
+  selectiveHealthReads(): SelectiveHealthReads | null;
+}
+
+/**
+ * An optional capability of a HealthStore (the SQLite store has it): with a checker the health table has a row
+ * per target (400,000 for 100,000 names × 4), and reading it whole takes over a second on the embedded store.
+ */
+export interface SelectiveHealthReads {
+  /** Records of these targets only (targets without a record are absent). */
+  readHealthOf(targets: readonly string[]): Promise<HealthRecord[]>;
+  /** Records in `state`, in target order, a page at a time. */
+  listHealth(state: HealthState, offset: number, limit: number): Promise<HealthRecord[]>;
+  /** How many targets have a record in each state. */
+  countHealth(): Promise<Record<HealthState, number>>;
+}
+
+/** The health checkers' own views, with heartbeats (the quorum, src/health/quorum.ts). */
+export interface CheckerViews {
   /** A checker's own view with a heartbeat; it counts in the quorum until `ttlMs` after this call. */
   publishCheckerView(view: Omit<CheckerView, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void>;
   /** Every checker's newest view, by id (expired ones may be listed, with expiresAtMs <= now). */
   listCheckerViews(): Promise<CheckerView[]>;
+}
 
-  // History, alarms and counters.
+export interface History {
   appendHistory(entries: readonly HistoryEntry[]): Promise<void>;
   readHistory(name: string | null, limit: number): Promise<StoredHistoryEntry[]>;
+}
+
+export interface Alarms {
   raiseAlarm(kind: string, name: string, message: string): Promise<void>;
   clearAlarm(kind: string, name: string): Promise<void>;
   listAlarms(activeOnly: boolean): Promise<Alarm[]>;
+}
+
+export interface Counters {
   incrementCounter(name: string, by?: number): Promise<void>;
   readCounters(): Promise<Counter[]>;
+}
 
-  // Operator controls. Drains act through the planner (weight 0), freezes through the enactors and the
-  // reconciler (they leave the name exactly as it is; "*" freezes the whole zone). Never a direct DNS write.
+/**
+ * Operator controls. Drains act through the planner (weight 0), freezes through the enactors and the reconciler
+ * (they leave the name exactly as it is; "*" freezes the whole zone). Never a direct DNS write.
+ */
+export interface Controls {
   setDrain(target: string, drained: boolean): Promise<void>;
   listDrains(): Promise<string[]>;
   setFreeze(scope: string, frozen: boolean): Promise<void>;
@@ -195,7 +265,13 @@ export interface Store {
   addRequest(kind: OperatorRequest['kind'], subject: string, actor: string, reason: string): Promise<number>;
   /** Atomically takes (and marks done) up to `limit` pending requests of a kind, oldest first. */
   takeRequests(kind: OperatorRequest['kind'], limit: number): Promise<OperatorRequest[]>;
+}
 
+/** Every concern: what a store implementation provides. */
+export interface Store
+  extends PlanReader, PlanPublisher, PlanCleanup, Leases, Heartbeats, HealthStore, CheckerViews, History, Alarms,
+    Counters, Controls {
+  readonly kind: string;
   close(): Promise<void>;
 }
 
@@ -226,7 +302,9 @@ export interface PutInventoryRequest {
   summary: string;
 }
 
-export type PutInventoryResult = { ok: true; info: InventoryVersionInfo } | { ok: false; reason: 'stale-base'; current: number };
+export type PutInventoryResult =
+  | { ok: true; info: InventoryVersionInfo }
+  | { ok: false; reason: 'stale-base'; current: number };
 
 /**
  * The inventory (names, targets, checks) versioned in the store, like plans: `putInventory` writes a new version
@@ -242,31 +320,14 @@ export interface InventoryStore {
   /** Newest first. */
   listInventoryVersions(limit: number): Promise<InventoryVersionInfo[]>;
   putInventory(request: PutInventoryRequest): Promise<PutInventoryResult>;
+  /** The watch on new inventory versions, or null when this store has none (its followers poll). */
+  watchableInventory(): WatchableInventory | null;
 }
 
 /**
- * An optional capability beside the Store interface (the etcd store has it): calls `listener` with each newly
- * published generation and returns a function that stops it. Best effort — a consumer keeps polling
- * latestGeneration() as the fallback.
+ * An optional capability of an InventoryStore (the etcd store has it): calls `listener` with each new inventory
+ * version. Best effort — InventoryFollower keeps polling as the fallback.
  */
-export interface GenerationWatch {
-  watchGeneration(listener: (generation: Generation) => void): () => void;
-}
-
-export function generationWatchOf(store: Store): GenerationWatch | null {
-  const candidate = store as Store & Partial<GenerationWatch>;
-  return typeof candidate.watchGeneration === 'function' ? (candidate as Store & GenerationWatch) : null;
-}
-
-/**
- * The same capability for the inventory (the etcd store has it): calls `listener` with each new inventory version.
- * Best effort — InventoryFollower keeps polling as the fallback.
- */
-export interface InventoryWatch {
+export interface WatchableInventory {
   watchInventory(listener: (version: number) => void): () => void;
-}
-
-export function inventoryWatchOf(store: InventoryStore): InventoryWatch | null {
-  const candidate = store as InventoryStore & Partial<InventoryWatch>;
-  return typeof candidate.watchInventory === 'function' ? (candidate as InventoryStore & InventoryWatch) : null;
 }

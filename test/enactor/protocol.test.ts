@@ -51,6 +51,7 @@ test('a competing write between read and write is a conflict, re-read, and never
       read: (names) => install.provider.read(names),
       list: (after, limit) => install.provider.list(after, limit),
       readRemovals: (names) => install.provider.readRemovals(names),
+      servedChangeFeed: () => null,
       close: async () => undefined,
       apply: async (changes: readonly ApplyChange[]) => {
         if (!interfered) {
@@ -106,6 +107,7 @@ test('a generation changing 1% of names reads and writes only those names', asyn
       list: (after, limit) => install.provider.list(after, limit),
       readRemovals: (names) => install.provider.readRemovals(names),
       apply: (changes) => install.provider.apply(changes),
+      servedChangeFeed: () => null,
       close: async () => undefined,
     };
     const enactor = makeEnactor('az1', install.store, counting);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { InvariantViolation } from '../../src/util/assert.js';
 import type { InventoryStore, Store } from '../../src/store/types.js';
 import { records } from '../helpers/fixtures.js';
+import { pollUntil } from '../helpers/env.js';
 
 /**
  * The Store contract, written once and run against every implementation
@@ -188,6 +189,54 @@ export const contractCases: ContractCase[] = [
     assert.deepEqual(all.map((h) => [h.name, h.toGeneration]), [['a', 1], ['a', 2], ['b', 2]]);
     assert.ok(all[0]!.id < all[1]!.id && all[1]!.id < all[2]!.id, 'ids increase');
     assert.deepEqual((await store.readHistory(null, 1)).map((h) => h.name), ['b'], 'a limit keeps the newest');
+  }],
+
+  ['optional capabilities: each accessor answers null or a capability that agrees with the plain reads',
+    async ({ store: plain }) => {
+    const store = plain as Store & InventoryStore;
+    const health = [{ target: 'lb-1', state: 'up' }, { target: 'lb-2', state: 'down' }, { target: 'lb-3', state: 'down' }] as const;
+    await store.setHealthMany(health, 'checker');
+    const selective = store.selectiveHealthReads();
+    if (selective !== null) {
+      const whole = await store.readHealth();
+      const some = (await selective.readHealthOf(['lb-3', 'lb-1', 'lb-9'])).sort((x, y) => x.target.localeCompare(y.target));
+      assert.deepEqual(some, whole.filter((h) => h.target !== 'lb-2'), 'only the targets asked for, absent ones left out');
+      assert.deepEqual((await selective.listHealth('down', 1, 5)).map((h) => h.target), ['lb-3']);
+      assert.deepEqual(await selective.countHealth(), { up: 1, down: 2 });
+    }
+    const plans = store.watchablePlans();
+    if (plans !== null) {
+      const seen: number[] = [];
+      const stop = plans.watchGeneration((generation) => seen.push(generation));
+      try {
+        const lease = (await store.acquireLease('planner', 'p', 60_000))!;
+        // A watch is best effort and starts asynchronously: publish until one is seen.
+        await pollUntil(async () => {
+          const result = await publishSimple(store, lease, await store.latestGeneration(), []);
+          assert.ok(result.ok);
+          return seen.length > 0;
+        }, 'a published generation reaches the watcher', 15_000, 100);
+        assert.ok(seen[0]! >= 1);
+      } finally {
+        stop();
+      }
+    }
+    const inventory = store.watchableInventory();
+    if (inventory !== null) {
+      const seen: number[] = [];
+      const stop = inventory.watchInventory((version) => seen.push(version));
+      try {
+        const endpoints = [{ name: 'a', targets: [{ id: 'lb-1', address: '192.0.2.1', az: 'az1', capacity: 1 }] }];
+        await pollUntil(async () => {
+          const baseVersion = await store.latestInventoryVersion();
+          const put = await store.putInventory({ baseVersion, endpoints, actor: 't', reason: 'r', forced: false, summary: '' });
+          assert.ok(put.ok);
+          return seen.length > 0;
+        }, 'a stored inventory version reaches the watcher', 15_000, 100);
+      } finally {
+        stop();
+      }
+    }
   }],
 
   ['health overrides, drains, freezes and operator requests', async ({ store, other: openOther }) => {

@@ -2,7 +2,7 @@ import { openDatabase, metaValue, type Db, type OpenOptions, type Schema } from 
 import { storeSchema } from '../../store/sqlite/schema.js';
 import { decodeRecords, encodeRecords } from '../../domain/codec.js';
 import { GuardedProvider, type GuardedChange, type SwapOutcome } from '../guard.js';
-import type { ServedChange, ServedState } from '../types.js';
+import type { ServedChange, ServedChangeFeed, ServedState } from '../types.js';
 
 interface ServedRow { name: string; generation: number; version: number; records: string }
 
@@ -63,7 +63,7 @@ export interface SqliteProviderHooks {
  * "address/weight/target,...") and the marker (generation, version). `apply` is one `BEGIN IMMEDIATE` transaction that compares each
  * name's version and writes records and marker together (DESIGN.md §3).
  */
-export class BuiltinSqliteProvider extends GuardedProvider {
+export class BuiltinSqliteProvider extends GuardedProvider implements ServedChangeFeed {
   readonly kind = 'builtin';
   readonly db: Db;
 
@@ -162,6 +162,10 @@ export class BuiltinSqliteProvider extends GuardedProvider {
       return outcomes;
     });
     return run.immediate();
+  }
+
+  override servedChangeFeed(): ServedChangeFeed {
+    return this;
   }
 
   /** Current high-water mark of served versions; the DNS server refreshes from here. */

@@ -52,7 +52,7 @@ import { assert } from '../../util/assert.js';
 import { backoffMs, systemClock, systemRng, type Clock } from '../../util/clock.js';
 import type { Generation, HealthState, PlanHeader, PlanEntry } from '../../domain/types.js';
 import type {
-  Alarm, CheckerView, Counter, EnactorInfo, InventoryStore, InventoryVersionInfo, InventoryWatch, PutInventoryRequest, PutInventoryResult, StoredInventory, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
+  Alarm, CheckerView, Counter, EnactorInfo, InventoryStore, InventoryVersionInfo, WatchableInventory, WatchablePlans, SelectiveHealthReads, PutInventoryRequest, PutInventoryResult, StoredInventory, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
   PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
 } from '../types.js';
 import { batchOps, compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, scanPageKeys, writeConcurrency, type EtcdConnectionOptions, type KeyValue } from './client.js';
@@ -111,7 +111,7 @@ function put(key: Buffer, value: string | object, lease?: string): IRequestOp {
   return { request_put: { key, value: Buffer.from(text), ...(lease === undefined ? {} : { lease }) } };
 }
 
-export class EtcdStore implements Store, InventoryStore, InventoryWatch {
+export class EtcdStore implements Store, InventoryStore, WatchablePlans, WatchableInventory {
   readonly kind = 'etcd';
   readonly etcd: EtcdConnection;
   private readonly plans: EtcdPlans;
@@ -220,6 +220,19 @@ export class EtcdStore implements Store, InventoryStore, InventoryWatch {
 
   async deletePlanData(versions: readonly SupersededVersion[], headersBelow: Generation): Promise<{ versions: number; headers: number }> {
     return this.plans.deleteData(versions, headersBelow);
+  }
+
+  watchablePlans(): WatchablePlans {
+    return this;
+  }
+
+  watchableInventory(): WatchableInventory {
+    return this;
+  }
+
+  /** Health is read whole (one range read): etcd has no index to read a page of targets by state. */
+  selectiveHealthReads(): SelectiveHealthReads | null {
+    return null;
   }
 
   /**

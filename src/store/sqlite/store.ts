@@ -8,7 +8,7 @@ import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader } fro
 import type {
   Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
   InventoryStore, InventoryVersionInfo, PublishRequest, PublishResult, PutInventoryRequest, PutInventoryResult, Store,
-  StoredHistoryEntry, StoredInventory, SupersededVersion,
+  SelectiveHealthReads, StoredHistoryEntry, StoredInventory, SupersededVersion, WatchableInventory, WatchablePlans,
 } from '../types.js';
 
 interface HeaderRow {
@@ -48,7 +48,7 @@ function toEntry(row: VersionRow): PlanEntry {
  * (fencing token, base generation) are one atomic step; reads of a plan run
  * inside one read transaction, so they see one consistent snapshot.
  */
-export class SqliteStore implements Store, InventoryStore {
+export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads {
   readonly kind = 'sqlite';
   readonly db: Db;
   private readonly clock: Clock;
@@ -72,6 +72,11 @@ export class SqliteStore implements Store, InventoryStore {
       lease: db.prepare('SELECT * FROM leases WHERE name = ?'),
       upsertLease: db.prepare('INSERT OR REPLACE INTO leases (name, holder, token, expires_at_ms) VALUES (?, ?, ?, ?)'),
     };
+  }
+
+  /** No watch on one machine's file: readers poll latestGeneration() (one cheap read). */
+  watchablePlans(): WatchablePlans | null {
+    return null;
   }
 
   async latestGeneration(): Promise<Generation> {
@@ -223,6 +228,11 @@ export class SqliteStore implements Store, InventoryStore {
 
   // Inventory versions (InventoryStore).
 
+  /** No watch: followers poll latestInventoryVersion() (one cheap read). */
+  watchableInventory(): WatchableInventory | null {
+    return null;
+  }
+
   async latestInventoryVersion(): Promise<number> {
     const row = this.db.prepare('SELECT MAX(version) AS v FROM inventory_versions').get() as { v: number | null };
     return row.v ?? 0;
@@ -299,8 +309,12 @@ export class SqliteStore implements Store, InventoryStore {
     return rows.map((row) => ({ target: row.target, state: row.state, source: row.source, updatedAtMs: row.updated_at_ms }));
   }
 
-  // Selective health reads beside the Store interface (src/api/health-reader.ts detects them): with a checker the
-  // health table holds a row per target, and readHealth() of 400,000 rows takes over a second.
+  // Selective health reads (the SelectiveHealthReads capability, used by src/api/health-reader.ts): with a checker
+  // the health table holds a row per target, and readHealth() of 400,000 rows takes over a second.
+
+  selectiveHealthReads(): SelectiveHealthReads {
+    return this;
+  }
 
   /** Records of these targets only, in one read transaction (targets without a record are absent). */
   async readHealthOf(targets: readonly string[]): Promise<HealthRecord[]> {
