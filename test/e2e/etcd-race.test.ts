@@ -12,6 +12,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRng } from '../../src/util/clock.js';
+import { InvariantViolation } from '../../src/util/assert.js';
+import { assertRaced } from './harness.js';
 import { pollUntil, spawnTestEnactor } from '../helpers/env.js';
 import {
   checkHistoryEtcd, churningPlannerOn, EtcdInvariantChecker, startEtcdInstallation, waitConvergedEtcd, waitForEnactorsEtcd,
@@ -32,13 +34,18 @@ test('three racing enactors on etcd, the etcd leader SIGKILLed mid-run: S1-S5 at
     const rng = seededRng(20251020);
     const { churnOnce, stats } = churningPlannerOn(store, installation.configPath, 'planner-under-test', rng, { removalChance: 0.3 });
     sampling = checker.sampleWhile(() => running, 20);
+    const failedPublications: string[] = [];
     const publish = async (count: number) => {
       let published = 0;
       while (published < count) {
         try {
           if ((await churnOnce()) !== null) published += 1;
-        } catch {
-          // A publication cut short by the member's death is retried (the planner re-reads the newest generation).
+        } catch (error) {
+          // A publication cut short by the member's death is retried (the planner re-reads the newest generation); a
+          // broken invariant or assertion is not, and a publication that keeps failing is a failure.
+          if (error instanceof InvariantViolation || error instanceof assert.AssertionError) throw error;
+          failedPublications.push((error as Error).message);
+          assert.ok(failedPublications.length <= 20, `publications keep failing: ${failedPublications.slice(-3).join(' | ')}`);
         }
         await new Promise((resolve) => setTimeout(resolve, Math.floor(rng.next() * 8)));
       }
@@ -70,7 +77,8 @@ test('three racing enactors on etcd, the etcd leader SIGKILLed mid-run: S1-S5 at
     assert.ok((counters.janitor_versions_deleted ?? 0) > 0, 'the janitor really cleaned up during the race');
     assert.ok((await store.oldestGeneration()) > 1, 'old plans are gone');
     for (const child of installation.children) assert.equal(child.process.exitCode, null, `a role process died: ${child.stderr().slice(-2000)}`);
-    process.stdout.write(`# etcd race: ${latest} generations, ${checker.samples} samples (${checker.failedSamples} failed during the election), ${history.entries} history entries, ${counters.enactor_cas_conflicts ?? 0} CAS conflicts, converged ${convergedMs} ms after the last publication\n`);
+    const raced = await assertRaced(store, counters.enactor_cas_conflicts ?? 0, ['az1', 'az2', 'az3']);
+    process.stdout.write(`# etcd race: ${latest} generations, ${checker.samples} samples (${checker.failedSamples} failed during the election), ${history.entries} history entries, ${raced}, ${failedPublications.length} publications retried, converged ${convergedMs} ms after the last publication\n`);
   } finally {
     running = false;
     await sampling;

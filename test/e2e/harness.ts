@@ -269,6 +269,33 @@ export async function checkHistory(store: Store): Promise<{ entries: number }> {
   return { entries: all.length };
 }
 
+/**
+ * What shows that enactors really raced, from the enactment history: how many names each enactor wrote, and how
+ * often a name's next write came from a different enactor than its previous one (the enactors interleaved on it).
+ */
+export async function raceEvidence(store: Pick<Store, 'readHistory'>): Promise<{ byActor: Map<string, number>; handovers: number }> {
+  const all = (await store.readHistory(null, 10_000_000)).filter((entry) => entry.kind === 'enact' || entry.kind === 'remove');
+  const byActor = new Map<string, number>();
+  const lastActor = new Map<string, string>();
+  let handovers = 0;
+  for (const entry of [...all].sort((a, b) => a.toGeneration - b.toGeneration)) {
+    byActor.set(entry.actor, (byActor.get(entry.actor) ?? 0) + 1);
+    const previous = lastActor.get(entry.name);
+    if (previous !== undefined && previous !== entry.actor) handovers += 1;
+    lastActor.set(entry.name, entry.actor);
+  }
+  return { byActor, handovers };
+}
+
+/** Asserts that a race raced: compare-and-swap conflicts, every enactor wrote, and names changed hands. */
+export async function assertRaced(store: Pick<Store, 'readHistory'>, conflicts: number, enactors: readonly string[]): Promise<string> {
+  const { byActor, handovers } = await raceEvidence(store);
+  assert.ok(conflicts > 0, 'the enactors met compare-and-swap conflicts (they raced on the same names)');
+  for (const id of enactors) assert.ok((byActor.get(id) ?? 0) > 0, `enactor ${id} wrote names (${[...byActor].join(', ')})`);
+  assert.ok(handovers > 10, `names changed hands between enactors (${handovers} times)`);
+  return `${conflicts} CAS conflicts, ${handovers} hand-overs, writes by ${[...byActor].map(([id, n]) => `${id} ${n}`).join(', ')}`;
+}
+
 export function seeded(seed: number): Rng {
   return seededRng(seed);
 }
