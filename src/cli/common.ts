@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { openContext, type Context, type OpenContextOptions, type PathOptions } from './context.js';
 import type { EndpointSpec } from '../domain/types.js';
+import { assert, UserError } from '../util/assert.js';
 
 /** Small helpers shared by the command modules of src/cli. */
 
@@ -11,14 +12,73 @@ export function withPaths(command: Command): Command {
     .option('--data <dir>', 'data directory', '.dnsplane');
 }
 
+/** The bounds of a whole number the CLI reads: from `min`, up to `max` when given (else any safe integer). */
+export interface WholeNumberRange {
+  readonly min: number;
+  readonly max?: number;
+}
+
+/** Every port a flag names: 0 lets the server pick a free one. */
+export const portRange: WholeNumberRange = { min: 0, max: 65_535 };
+
+/** The most rows a listing flag (`--limit`) asks the store for. */
+export const listLimitMax = 10_000;
+
+/**
+ * The one rule for a whole number the CLI reads as text (a flag, an argument, a pid file, the supervisor's pid):
+ * ASCII digits only — no sign, blank, exponent, fraction or hex, all of which `Number` would take — within `range`.
+ * Null for anything else, so that no caller falls back to a default on bad input (`Number(x) || 50` did).
+ */
+export function parseWholeNumber(text: string, range: WholeNumberRange): number | null {
+  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  assert(Number.isSafeInteger(range.min) && range.min >= 0, 'internal', `bad lower bound ${range.min}`);
+  assert(Number.isSafeInteger(max) && max >= range.min, 'internal', `bad upper bound ${max}`);
+  if (!/^\d{1,16}$/.test(text)) return null;
+  const value = Number(text);
+  return value >= range.min && value <= max ? value : null;
+}
+
+/**
+ * A commander argParser for a flag or argument whose text `parse` turns into a value (null: not one). A bad value is
+ * a UserError naming the flag, one line: `main` prints it as `error: …` and exits 2, as for every other bad input.
+ * Commander calls it while it parses the command line, before any command opens a store, so nothing is changed.
+ */
+export function checkedOption<T>(
+  flag: string, expected: string, parse: (text: string) => T | null,
+): (text: string) => T {
+  return (text) => {
+    const value = parse(text);
+    if (value === null) throw new UserError(`${flag} must be ${expected}, not "${text}"`);
+    return value;
+  };
+}
+
+function wholeNumberText(range: WholeNumberRange): string {
+  if (range.max !== undefined) return `a whole number from ${range.min} to ${range.max}`;
+  return range.min === 0 ? 'a whole number' : `a whole number of ${range.min} or more`;
+}
+
+/** The argParser of every whole-number flag and argument (`--limit`, `--runs`, `VERSION`): see `parseWholeNumber`. */
+export function integerOption(
+  flag: string, range: WholeNumberRange, expected = wholeNumberText(range),
+): (text: string) => number {
+  return checkedOption(flag, expected, (text) => parseWholeNumber(text, range));
+}
+
+/** The argParser of every port flag (`--dns-port`, `--http-port`). */
+export function portOption(flag: string): (text: string) => number {
+  return integerOption(flag, portRange, 'a port number');
+}
+
 /**
  * A role started by `dnsplane up` stops itself when its supervisor is gone,
  * even if the supervisor was killed with SIGKILL and could not stop it: it
  * sends itself SIGTERM, so each command's own clean shutdown runs.
  */
 export function exitWhenOrphaned(checkIntervalMs = 500): void {
-  const supervisor = Number(process.env.DNSPLANE_SUPERVISOR_PID ?? 0);
-  if (!(supervisor > 0)) return;
+  // Not set (or not a pid): this process was not started by `up`, and nothing watches for its end.
+  const supervisor = parseWholeNumber(process.env.DNSPLANE_SUPERVISOR_PID ?? '', { min: 1 });
+  if (supervisor === null) return;
   const timer = setInterval(() => {
     if (process.ppid !== supervisor) {
       clearInterval(timer);

@@ -39,6 +39,10 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Runs one command line and returns its exit code (DESIGN.md §5): 2 for bad input — commander's own usage errors
+ * (it has printed them) and every UserError, among them a bad number from an option's parser (see common.ts).
+ */
 export async function main(argv: string[]): Promise<number> {
   setLogLevel(process.env.DNSPLANE_LOG_LEVEL ?? 'info');
   exitWhenOrphaned();

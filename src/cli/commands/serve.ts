@@ -7,26 +7,23 @@ import { UserError } from '../../util/assert.js';
 import { CounterExport } from '../../dns/export.js';
 import { createStore } from '../../store/index.js';
 import { createLogger } from '../../util/log.js';
-import { withPaths } from '../common.js';
+import { integerOption, portOption, withPaths } from '../common.js';
 import { dataDirectory, resolveConfigPath, type PathOptions } from '../context.js';
 
 /** How often the server's query counters are added to the store's counters table. */
 const counterExportIntervalMs = 2000;
 
-type ServeOptions = PathOptions & { dnsPort?: string; workers?: string };
+type ServeOptions = PathOptions & { dnsPort?: number; workers?: number };
 
 /** `dnsplane serve`: the authoritative DNS server of the built-in provider, until SIGINT/SIGTERM. */
 export function registerServeCommand(program: Command): void {
-  withPaths(program.command('serve').description('authoritative DNS server (UDP and TCP) for the built-in provider\'s records'))
-    .option('--dns-port <port>', 'port to listen on (overrides the port of dns.listen)')
-    .option('--workers <n>', 'processes sharing the sockets, to use several cores (overrides dns.workers)')
+  const description = 'authoritative DNS server (UDP and TCP) for the built-in provider\'s records';
+  withPaths(program.command('serve').description(description))
+    .option('--dns-port <port>', 'port to listen on (overrides the port of dns.listen)', portOption('--dns-port'))
+    // Only a whole number here: its bounds are dns.workers' (1 to 64), checked with the config's by dnsServerOptions.
+    .option('--workers <n>', 'processes sharing the sockets, to use several cores (overrides dns.workers)',
+      integerOption('--workers', { min: 0 }))
     .action(async (options: ServeOptions) => serve(options));
-}
-
-function parseInteger(value: string | undefined, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UserError(`${what} must be a whole number, not "${value}"`);
-  return Number(value);
 }
 
 async function serve(options: ServeOptions): Promise<void> {
@@ -34,7 +31,7 @@ async function serve(options: ServeOptions): Promise<void> {
   const config = loadConfigFile(configPath);
   // The data directory holds the copy of the served records that lets the server start while the store cannot be read.
   const dataDir = dataDirectory(options, true);
-  const dnsOptions = dnsServerOptions(config, dataDir, { port: parseInteger(options.dnsPort, '--dns-port'), workers: parseInteger(options.workers, '--workers') });
+  const dnsOptions = dnsServerOptions(config, dataDir, { port: options.dnsPort, workers: options.workers });
   // The server reads the store read-only, so that it serves a store it may not write. Only a fresh installation (no
   // store and no copy) is created here, as every role does when it starts; the server never creates it later: a store
   // that disappears while serving means fail static, not an empty zone.
@@ -44,8 +41,8 @@ async function serve(options: ServeOptions): Promise<void> {
   const log = createLogger('dns');
   let fatal: (error: Error) => void = () => {};
   const stopped = new Promise<Error | null>((resolveStop) => {
-    // `on`, not `once`: a second signal during the shutdown (a terminal and a supervisor both sending one) must not kill
-    // the process with its workers still running.
+    // `on`, not `once`: a second signal during the shutdown (a terminal and a supervisor both sending one) must not
+    // kill the process with its workers still running.
     process.on('SIGINT', () => resolveStop(null));
     process.on('SIGTERM', () => resolveStop(null));
     fatal = (error) => resolveStop(error);
@@ -53,17 +50,24 @@ async function serve(options: ServeOptions): Promise<void> {
   const host = dnsOptions.host.includes(':') ? `[${dnsOptions.host}]` : dnsOptions.host;
   const running = await startDns(dnsOptions, log, (error) => fatal(error)).catch((error: Error) => {
     // An address that is taken or not ours is the operator's to fix: say so plainly rather than with a stack.
-    if (!(error instanceof UserError) && /EADDRINUSE|EADDRNOTAVAIL|EACCES/.test(error.message)) throw new UserError(`cannot serve DNS on ${host}:${dnsOptions.port}: ${error.message}`);
+    if (!(error instanceof UserError) && /EADDRINUSE|EADDRNOTAVAIL|EACCES/.test(error.message)) {
+      throw new UserError(`cannot serve DNS on ${host}:${dnsOptions.port}: ${error.message}`);
+    }
     throw error;
   });
-  process.stdout.write(`dnsplane DNS serving zone ${dnsOptions.answer.zone} on ${host}:${running.port} (udp+tcp, ${running.workers} worker${running.workers === 1 ? '' : 's'})\n`);
-  log.info({ config: configPath, store: dnsOptions.storePath, port: running.port, workers: running.workers }, 'DNS server started');
+  const workers = `${running.workers} worker${running.workers === 1 ? '' : 's'}`;
+  const zone = dnsOptions.answer.zone;
+  process.stdout.write(`dnsplane DNS serving zone ${zone} on ${host}:${running.port} (udp+tcp, ${workers})\n`);
+  const started = { config: configPath, store: dnsOptions.storePath, port: running.port, workers: running.workers };
+  log.info(started, 'DNS server started');
   // Query counters reach /metrics through the store; a store that cannot be opened only loses the metrics.
   const store = await createStore(config, dataDir).catch((openError: Error) => {
     log.warn({ err: openError }, 'cannot open the store: DNS counters will not be exported');
     return null;
   });
-  const stopExport = store === null ? async () => undefined : new CounterExport(store, () => running.counters(), log).start(counterExportIntervalMs);
+  const stopExport = store === null
+    ? async () => undefined
+    : new CounterExport(store, () => running.counters(), log).start(counterExportIntervalMs);
   const error = await stopped;
   await running.stop();
   await stopExport();

@@ -2,15 +2,18 @@ import { Option, type Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { UserError } from '../../util/assert.js';
+import { checkedOption, integerOption } from '../common.js';
 import { parseSeed } from '../../sim/random.js';
-import { describeFailure, describeViolation, reproduceCommand, runSeed, runSeeds, runsMax } from '../../sim/run.js';
+import {
+  describeFailure, describeViolation, reproduceCommand, runSeed, runSeeds, runsMax, type SimSummary,
+} from '../../sim/run.js';
 import { mutantNames, type MutantName, type RunResult, type SimMode } from '../../sim/types.js';
 
 interface SimOptions {
   mode: string;
-  seed?: string;
-  runs: string;
-  replay?: string;
+  seed?: bigint;
+  runs: number;
+  replay?: bigint;
   trace?: boolean;
   json?: boolean;
   mutant?: string;
@@ -24,74 +27,109 @@ interface SimOptions {
  * the command that replays it.
  */
 export function registerSimCommand(program: Command): void {
+  const mode = new Option('--mode <mode>', 'safe: dnsplane; legacy: the 2025 design')
+    .choices(['safe', 'legacy']).default('safe');
+  const mutant = new Option('--mutant <name>', 'test-only: break the safe design on purpose, to show the checker'
+    + ' catches it').choices([...mutantNames]);
   program
     .command('sim')
-    .description('deterministic simulation with fault injection: the real planner/enactor/janitor/reconciler (safe) or the 2025 design (legacy)')
-    .addOption(new Option('--mode <mode>', 'safe: dnsplane; legacy: the 2025 design').choices(['safe', 'legacy']).default('safe'))
-    .option('--seed <n>', 'seed of the first run (decimal or 0x-hex, 64-bit); run i uses seed + i (default: random)')
-    .option('--runs <k>', 'number of runs', '1000')
-    .option('--replay <seed>', 'run this one seed (with --trace: print its timeline)')
+    .description('deterministic simulation with fault injection: the real planner/enactor/janitor/reconciler (safe)'
+      + ' or the 2025 design (legacy)')
+    .addOption(mode)
+    .option('--seed <n>', 'seed of the first run (decimal or 0x-hex, 64-bit); run i uses seed + i (default: random)',
+      seedOption('--seed'))
+    .option('--runs <k>', 'number of runs', integerOption('--runs', { min: 1, max: runsMax }), 1000)
+    .option('--replay <seed>', 'run this one seed (with --trace: print its timeline)', seedOption('--replay'))
     .option('--trace', 'with --replay: print the timeline of the run')
     .option('--keep-going', 'run every seed even after a failure, and count failures per invariant')
     .option('--json', 'machine-readable output')
-    .addOption(new Option('--mutant <name>', 'test-only: break the safe design on purpose, to show the checker catches it').choices([...mutantNames]))
-    .option('--no-removals', 'safe mode: leave out operator removals of endpoints (on by default: endpoints leave the inventory and come back)')
+    .addOption(mutant)
+    .option('--no-removals', 'safe mode: leave out operator removals of endpoints (on by default: endpoints leave the'
+      + ' inventory and come back)')
     .action(async (options: SimOptions) => {
       process.exitCode = await sim(options);
     });
 }
 
-function parseOptions(options: SimOptions): { mode: SimMode; mutant: MutantName | null; runs: number } {
+/** The argParser of `--seed` and `--replay`: the simulator's own rule for a seed (src/sim/random.ts). */
+function seedOption(flag: string): (text: string) => bigint {
+  return checkedOption(flag, 'a 64-bit unsigned integer (decimal or 0x-hex)', parseSeed);
+}
+
+function parseOptions(options: SimOptions): { mode: SimMode; mutant: MutantName | null } {
   const mode = options.mode as SimMode;
   const mutant = (options.mutant ?? null) as MutantName | null;
   if (mutant !== null && mode !== 'safe') throw new UserError('--mutant applies to --mode safe only');
   if (options.removals === false && mode !== 'safe') throw new UserError('--no-removals applies to --mode safe only');
-  if (!/^\d+$/.test(options.runs) || Number(options.runs) < 1 || Number(options.runs) > runsMax) throw new UserError(`--runs must be a whole number from 1 to ${runsMax}, not "${options.runs}"`);
-  if (options.trace === true && options.replay === undefined) throw new UserError('--trace needs --replay SEED (a trace is of one run)');
-  return { mode, mutant, runs: Number(options.runs) };
+  if (options.trace === true && options.replay === undefined) {
+    throw new UserError('--trace needs --replay SEED (a trace is of one run)');
+  }
+  return { mode, mutant };
 }
 
-function seedOption(text: string, flag: string): bigint {
-  const seed = parseSeed(text);
-  if (seed === null) throw new UserError(`${flag} must be a 64-bit unsigned integer (decimal or 0x-hex), not "${text}"`);
-  return seed;
+/** Whether the runs include operator removals: a choice of safe mode only (undefined in legacy mode). */
+function removalsOf(mode: SimMode, options: SimOptions): boolean | undefined {
+  return mode === 'safe' ? options.removals !== false : undefined;
+}
+
+function mutantText(mutant: MutantName | null): string {
+  return mutant === null ? '' : `, mutant ${mutant}`;
+}
+
+function summaryJson(summary: SimSummary, elapsedMs: number): unknown {
+  const failure = summary.firstFailure;
+  return {
+    mode: summary.mode, mutant: summary.mutant, firstSeed: String(summary.firstSeed), runs: summary.runs,
+    failures: summary.failures, byInvariant: summary.byInvariant,
+    steps: summary.steps, generations: summary.generations,
+    elapsedMs: Math.round(elapsedMs), runsPerSecond: Math.round((summary.runs / elapsedMs) * 1000),
+    firstFailure: failure === null
+      ? null
+      : { seed: String(failure.seed), violations: failure.violations, reproduce: reproduceCommand(failure) },
+  };
+}
+
+function summaryLines(summary: SimSummary, runs: number, elapsedMs: number, keepGoing: boolean): string[] {
+  const failure = summary.firstFailure;
+  const byInvariant = Object.entries(summary.byInvariant).map(([name, count]) => `${name} ${count}`).join(', ');
+  const speed = `${(elapsedMs / 1000).toFixed(1)} s (${Math.round((summary.runs / elapsedMs) * 1000)} runs/s)`;
+  return [
+    `dnsplane sim: mode ${summary.mode}${mutantText(summary.mutant)}, seeds ${summary.firstSeed}..`
+      + ` (${summary.runs} of ${runs} runs)`,
+    `${summary.runs} runs, ${summary.failures} with violations, ${summary.steps} steps,`
+      + ` ${summary.generations} generations, ${speed}`,
+    ...(summary.failures > 0 && keepGoing ? [`violations by invariant (runs): ${byInvariant}`] : []),
+    ...(failure === null ? ['no invariant violated'] : describeFailure(failure)),
+  ];
 }
 
 async function sim(options: SimOptions): Promise<number> {
-  const { mode, mutant, runs } = parseOptions(options);
-  if (options.replay !== undefined) return replay(seedOption(options.replay, '--replay'), mode, mutant, options);
-  const firstSeed = options.seed === undefined ? randomBytes(8).readBigUInt64BE() : seedOption(options.seed, '--seed');
+  const { mode, mutant } = parseOptions(options);
+  if (options.replay !== undefined) return replay(options.replay, mode, mutant, options);
+  const firstSeed = options.seed ?? randomBytes(8).readBigUInt64BE();
   const startedMs = performance.now();
-  const summary = await runSeeds({ mode, firstSeed, runs, mutant, removals: mode === 'safe' ? options.removals !== false : undefined, keepGoing: options.keepGoing === true });
+  const keepGoing = options.keepGoing === true;
+  const removals = removalsOf(mode, options);
+  const summary = await runSeeds({ mode, firstSeed, runs: options.runs, mutant, removals, keepGoing });
   const elapsedMs = performance.now() - startedMs;
-  const failure = summary.firstFailure;
-  if (options.json === true) {
-    process.stdout.write(`${JSON.stringify({
-      mode, mutant, firstSeed: String(firstSeed), runs: summary.runs, failures: summary.failures, byInvariant: summary.byInvariant,
-      steps: summary.steps, generations: summary.generations, elapsedMs: Math.round(elapsedMs), runsPerSecond: Math.round((summary.runs / elapsedMs) * 1000),
-      firstFailure: failure === null ? null : { seed: String(failure.seed), violations: failure.violations, reproduce: reproduceCommand(failure) },
-    }, null, 2)}\n`);
-  } else {
-    const lines = [
-      `dnsplane sim: mode ${mode}${mutant === null ? '' : `, mutant ${mutant}`}, seeds ${firstSeed}.. (${summary.runs} of ${runs} runs)`,
-      `${summary.runs} runs, ${summary.failures} with violations, ${summary.steps} steps, ${summary.generations} generations, ${(elapsedMs / 1000).toFixed(1)} s (${Math.round((summary.runs / elapsedMs) * 1000)} runs/s)`,
-      ...(summary.failures > 0 && options.keepGoing === true ? [`violations by invariant (runs): ${Object.entries(summary.byInvariant).map(([name, count]) => `${name} ${count}`).join(', ')}`] : []),
-      ...(failure === null ? ['no invariant violated'] : describeFailure(failure)),
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
-  }
-  return failure === null ? 0 : 1;
+  if (options.json === true) process.stdout.write(`${JSON.stringify(summaryJson(summary, elapsedMs), null, 2)}\n`);
+  else process.stdout.write(`${summaryLines(summary, options.runs, elapsedMs, keepGoing).join('\n')}\n`);
+  return summary.firstFailure === null ? 0 : 1;
 }
 
 async function replay(seed: bigint, mode: SimMode, mutant: MutantName | null, options: SimOptions): Promise<number> {
-  const result = await runSeed(mode, seed, { mutant, trace: options.trace === true, removals: mode === 'safe' ? options.removals !== false : undefined });
+  const trace = options.trace === true;
+  const result = await runSeed(mode, seed, { mutant, trace, removals: removalsOf(mode, options) });
   if (options.json === true) {
     process.stdout.write(`${JSON.stringify(replayJson(result), null, 2)}\n`);
   } else {
     const lines = [
       ...(result.trace ?? []),
-      `seed ${seed} (${mode}${mutant === null ? '' : `, mutant ${mutant}`}): ${result.steps} steps, ${result.stats.generations} generations, ${result.virtualMs} ms virtual`,
-      ...(result.violations.length === 0 ? ['no invariant violated'] : result.violations.map((violation) => `VIOLATION ${describeViolation(violation)}`)),
+      `seed ${seed} (${mode}${mutantText(mutant)}): ${result.steps} steps, ${result.stats.generations} generations,`
+        + ` ${result.virtualMs} ms virtual`,
+      ...(result.violations.length === 0
+        ? ['no invariant violated']
+        : result.violations.map((violation) => `VIOLATION ${describeViolation(violation)}`)),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }

@@ -4,11 +4,11 @@ import { recordSetKey, type PlanHeader } from '../../domain/types.js';
 import { readAllServed, statusReport, type StatusReport } from '../../status/report.js';
 import type { StoredHistoryEntry } from '../../store/types.js';
 import { UserError } from '../../util/assert.js';
-import { print, servedInventory, withPaths, withReadContext } from '../common.js';
+import { integerOption, listLimitMax, print, servedInventory, withPaths, withReadContext } from '../common.js';
 import type { PathOptions } from '../context.js';
 
 type ReadOptions = PathOptions & { json?: boolean };
-type ListOptions = ReadOptions & { limit: string };
+type ListOptions = ReadOptions & { limit: number };
 
 function formatAge(ms: number): string {
   return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
@@ -53,17 +53,17 @@ function historyLine(e: StoredHistoryEntry): string {
 
 function registerPlansAndHistory(program: Command): void {
   withPaths(program.command('plans').description('published plans, newest first'))
-    .option('--limit <n>', 'how many', '50')
+    .option('--limit <n>', 'how many', integerOption('--limit', { min: 1, max: listLimitMax }), 50)
     .option('--json', 'machine-readable output')
     .action(async (options: ListOptions) => {
       await withReadContext(options, async (context) => {
-        const plans = await context.store.listPlans(Math.max(1, Number(options.limit) || 50));
+        const plans = await context.store.listPlans(options.limit);
         print(options.json, plans, () => plans.map(planLine).join('\n'));
       });
     });
 
   withPaths(program.command('history <name>').description('every enacted change of a name'))
-    .option('--limit <n>', 'how many', '100')
+    .option('--limit <n>', 'how many', integerOption('--limit', { min: 1, max: listLimitMax }), 100)
     .option('--json', 'machine-readable output')
     .action(async (name: string, options: ListOptions) => {
       await withReadContext(options, async (context) => {
@@ -73,7 +73,7 @@ function registerPlansAndHistory(program: Command): void {
         if (!(await servedInventory(context)).some((endpoint) => endpoint.name === full)) {
           throw new UserError(`unknown name "${name}" (${full} is not in the served inventory)`);
         }
-        const entries = await context.store.readHistory(full, Math.max(1, Number(options.limit) || 100));
+        const entries = await context.store.readHistory(full, options.limit);
         print(options.json, entries, () => entries.map(historyLine).join('\n'));
       });
     });

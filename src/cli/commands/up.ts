@@ -14,6 +14,7 @@ import { setUpSqliteInstallation } from '../../providers/builtin/sqlite.js';
 import { createStore, sqlitePath } from '../../store/index.js';
 import { UserError } from '../../util/assert.js';
 import { createLogger, type Logger } from '../../util/log.js';
+import { parseWholeNumber, portOption } from '../common.js';
 import { dataDirectory, defaultDataDir } from '../context.js';
 import { Supervisor, type RoleFailure, type RoleSpec } from '../supervisor.js';
 import type { Config } from '../../config/schema.js';
@@ -21,19 +22,13 @@ import type { Config } from '../../config/schema.js';
 interface UpOptions {
   config?: string;
   data: string;
-  dnsPort?: string;
-  httpPort?: string;
+  dnsPort?: number;
+  httpPort?: number;
 }
 
 export const enactorIds = ['az1', 'az2', 'az3'] as const;
 /** Three checkers: one whose own view breaks is outvoted by the other two (src/health/quorum.ts). */
 export const checkerIds = ['c1', 'c2', 'c3'] as const;
-
-function port(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new UserError(`${flag} must be a port number, not "${value}"`);
-  return Number(value);
-}
 
 function processAlive(pid: number): boolean {
   try {
@@ -48,8 +43,11 @@ function claimDataDir(dataDir: string): () => void {
   dataDirectory({ data: dataDir }, true);
   const pidFile = join(dataDir, 'up.pid');
   if (existsSync(pidFile)) {
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (processAlive(pid)) throw new UserError(`dnsplane up is already running on ${dataDir} (pid ${pid}); stop it or use another --data`);
+    // A pid file that holds no pid (cut short by a crash) is no `up` running.
+    const pid = parseWholeNumber(readFileSync(pidFile, 'utf8').trim(), { min: 1 });
+    if (pid !== null && processAlive(pid)) {
+      throw new UserError(`dnsplane up is already running on ${dataDir} (pid ${pid}); stop it or use another --data`);
+    }
   }
   try {
     writeFileSync(pidFile, `${process.pid}\n`);
@@ -137,8 +135,11 @@ export async function checkPortsFree(uses: readonly PortUse[]): Promise<void> {
     if (use.port === 0) continue;
     const error = await bindAndRelease(use.protocol, use.host, use.port);
     if (error === null) continue;
-    const why = error.code === 'EADDRINUSE' ? 'another program holds it' : error.code === 'EACCES' ? 'permission denied' : error.message;
-    throw new UserError(`cannot use ${use.protocol.toUpperCase()} port ${use.port} on ${use.host} for ${use.what}: ${why} (${error.code ?? 'error'}); stop that program or choose another port`);
+    const why = error.code === 'EADDRINUSE' ? 'another program holds it'
+      : error.code === 'EACCES' ? 'permission denied' : error.message;
+    const where = `${use.protocol.toUpperCase()} port ${use.port} on ${use.host}`;
+    throw new UserError(`cannot use ${where} for ${use.what}: ${why} (${error.code ?? 'error'});`
+      + ' stop that program or choose another port');
   }
 }
 
@@ -151,10 +152,13 @@ export function roleFailureMessage(failure: RoleFailure): string {
   });
   const said = start === -1 ? failure.stderrTail.slice(-3) : failure.stderrTail.slice(start);
   const text = said.map((line) => line.replace(/^error: /, '')).join('\n  ');
-  return `role ${failure.role} exited with code ${failure.code} (bad input: a restart cannot fix it), so dnsplane up stopped every role${text === '' ? '' : `:\n  ${text}`}`;
+  return `role ${failure.role} exited with code ${failure.code} (bad input: a restart cannot fix it),`
+    + ` so dnsplane up stopped every role${text === '' ? '' : `:\n  ${text}`}`;
 }
 
-export function roleSpecs(config: Config, configPath: string, dataDir: string, dnsPort: number, httpPort: number | undefined): RoleSpec[] {
+export function roleSpecs(
+  config: Config, configPath: string, dataDir: string, dnsPort: number, httpPort: number | undefined,
+): RoleSpec[] {
   const paths = ['--config', configPath, '--data', dataDir];
   // `serve` is the DNS server of the built-in provider; with RFC 2136 the zone's own server answers.
   const serves = config.provider.kind === 'builtin';
@@ -169,7 +173,10 @@ export function roleSpecs(config: Config, configPath: string, dataDir: string, d
   ];
 }
 
-function banner(config: Config, dataDir: string, dnsHost: string, dnsPort: number, httpUrl: string, demo: boolean, token: string | null): string {
+function banner(
+  config: Config, dataDir: string, dnsHost: string, dnsPort: number, httpUrl: string, demo: boolean,
+  token: string | null,
+): string {
   const zone = config.zone.replace(/\.$/, '');
   const first = config.endpoints[0]!.name.replace(/\.$/, '');
   const name = first.endsWith(zone) ? first : `${first}.${zone}`;
@@ -180,9 +187,14 @@ function banner(config: Config, dataDir: string, dnsHost: string, dnsPort: numbe
       ? `  DNS        ${dnsHost}:${dnsPort} (UDP and TCP), zone ${zone}`
       : `  DNS        ${config.provider.server} (RFC 2136; dnsplane runs no DNS server), zone ${zone}`,
     `  Dashboard  ${httpUrl}`,
-    ...(token === null ? [] : [`  Token      ${token}  (for the dashboard's buttons; kept in ${join(dataDir, 'api-token')})`]),
+    ...(token === null ? [] : [
+      `  Token      ${token}  (for the dashboard's buttons; kept in ${join(dataDir, 'api-token')})`,
+    ]),
     `  Try        dig @${dnsHost} -p ${dnsPort} ${demo ? 'dynamodb.us-east-1.dnsplane.test' : name} A +short`,
-    ...(demo ? [`  Demo       dnsplane demo list${dataFlag}  |  dnsplane demo fail lb-2${dataFlag}  |  dnsplane demo recover lb-2${dataFlag}`] : []),
+    ...(demo ? [
+      `  Demo       dnsplane demo list${dataFlag}  |  dnsplane demo fail lb-2${dataFlag}`
+        + `  |  dnsplane demo recover lb-2${dataFlag}`,
+    ] : []),
     'Press Ctrl-C to stop.',
     '',
   ].join('\n');
@@ -211,10 +223,15 @@ async function reload(configPath: string, dataDir: string, log: Logger): Promise
         actor: `up@${hostname()}`, reason: `SIGHUP: reloaded ${configPath}`, force: false, policy: config.safety,
       });
       const diff = formatDiff(outcome.diff);
-      if (outcome.kind === 'applied') log.info({ version: outcome.info.version, diff }, `SIGHUP: applied inventory version ${outcome.info.version}`);
-      else if (outcome.kind === 'unchanged') log.info({ version: outcome.version }, 'SIGHUP: the inventory is unchanged');
-      else if (outcome.kind === 'refused') log.error({ diff }, `SIGHUP: refused: ${outcome.reason}; apply it with \`dnsplane apply --force\``);
-      else log.error({ current: outcome.current }, 'SIGHUP: the inventory changed meanwhile; send SIGHUP again');
+      if (outcome.kind === 'applied') {
+        log.info({ version: outcome.info.version, diff }, `SIGHUP: applied inventory version ${outcome.info.version}`);
+      } else if (outcome.kind === 'unchanged') {
+        log.info({ version: outcome.version }, 'SIGHUP: the inventory is unchanged');
+      } else if (outcome.kind === 'refused') {
+        log.error({ diff }, `SIGHUP: refused: ${outcome.reason}; apply it with \`dnsplane apply --force\``);
+      } else {
+        log.error({ current: outcome.current }, 'SIGHUP: the inventory changed meanwhile; send SIGHUP again');
+      }
     } finally {
       await store.close();
     }
@@ -247,8 +264,8 @@ function portUses(config: Config, dnsPort: number, httpPort: number): PortUse[] 
 
 async function up(options: UpOptions): Promise<void> {
   const dataDir = resolve(options.data);
-  const dnsPortOverride = port(options.dnsPort, '--dns-port');
-  const httpPortOverride = port(options.httpPort, '--http-port');
+  const dnsPortOverride = options.dnsPort;
+  const httpPortOverride = options.httpPort;
   // Validate everything before starting anything: a bad config starts nothing.
   const userConfig = options.config === undefined ? null : loadConfigFile(resolve(options.config));
   const release = claimDataDir(dataDir);
@@ -267,17 +284,20 @@ async function up(options: UpOptions): Promise<void> {
     const apiListen = splitHostPort(config.api.listen);
     const httpPort = httpPortOverride ?? apiListen.port;
     await checkPortsFree(portUses(config, dnsPort, httpPort));
-    if (config.store.kind === 'sqlite') setUpSqliteInstallation(sqlitePath(config, dataDir)); // create the schema once, before the roles race to
+    // Create the schema once, before the roles race to.
+    if (config.store.kind === 'sqlite') setUpSqliteInstallation(sqlitePath(config, dataDir));
     const httpUrl = `http://${apiListen.host}:${httpPort}/`;
     const token = apiToken(config, dataDir);
     const env = { ...process.env, DNSPLANE_API_TOKEN: token.token };
-    const supervisor = new Supervisor({ restartBaseMs: 250, restartMaxMs: 10_000, stableAfterMs: 30_000, stopGraceMs: 5000 }, log, env);
+    const restarts = { restartBaseMs: 250, restartMaxMs: 10_000, stableAfterMs: 30_000, stopGraceMs: 5000 };
+    const supervisor = new Supervisor(restarts, log, env);
     await seedFromConfig(config, configPath, dataDir);
     process.on('SIGHUP', () => void reload(configPath, dataDir, log));
     supervisor.start(roleSpecs(config, configPath, dataDir, dnsPort, httpPortOverride));
     const info: UpInfo = { pid: process.pid, dnsPort, httpUrl, demo: userConfig === null };
     writeFileSync(join(dataDir, 'up.json'), `${JSON.stringify(info, null, 2)}\n`);
-    process.stdout.write(banner(config, options.data, listen.host, dnsPort, httpUrl, userConfig === null, token.shown ? token.token : null));
+    const shownToken = token.shown ? token.token : null;
+    process.stdout.write(banner(config, options.data, listen.host, dnsPort, httpUrl, userConfig === null, shownToken));
     const outcome = await Promise.race([nextStopSignal(), supervisor.failed]);
     // A second signal while stopping must not kill `up` with its children still running.
     const ignore = () => undefined;
@@ -297,10 +317,11 @@ async function up(options: UpOptions): Promise<void> {
 export function registerUpCommand(program: Command): void {
   program
     .command('up')
-    .description('run the whole system on this machine: three checkers, planner, three enactors, janitor, reconciler, DNS server, API (a demo without --config)')
+    .description('run the whole system on this machine: three checkers, planner, three enactors, janitor, reconciler,'
+      + ' DNS server, API (a demo without --config)')
     .option('--config <file>', 'config file (without it: the self-contained demo, written to <data>/config.yaml)')
     .option('--data <dir>', 'data directory', defaultDataDir)
-    .option('--dns-port <port>', 'DNS port (overrides dns.listen)')
-    .option('--http-port <port>', 'dashboard and API port (overrides api.listen)')
+    .option('--dns-port <port>', 'DNS port (overrides dns.listen)', portOption('--dns-port'))
+    .option('--http-port <port>', 'dashboard and API port (overrides api.listen)', portOption('--http-port'))
     .action(async (options: UpOptions) => up(options));
 }
