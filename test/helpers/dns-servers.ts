@@ -1,26 +1,39 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { freeDualPort, pollUntil, spawnProcess, tempDir, type Child } from './env.js';
 import type { TsigAlgorithm } from '../../src/providers/rfc2136/tsig.js';
 
 /**
- * Real authoritative servers for tests and benchmarks: Knot DNS (`knotd`) and
- * BIND 9 (`named`), each in the foreground as a child process on a free
- * loopback port, with everything (config, zone files, journal, pid, control
- * socket) in its own temporary directory. Each serves:
+ * Real authoritative servers for tests and benchmarks: Knot DNS (`knotd`),
+ * BIND 9 (`named`) and PowerDNS Authoritative (`pdns_server` with the
+ * gsqlite3 backend), each in the foreground as a child process on a free
+ * loopback port, with everything (config, zone files or database, journal,
+ * pid, control socket) in its own temporary directory. Each serves:
  * - `dnsplane.test`: dynamic, updates and transfers allowed to one TSIG key
  *   per algorithm (hmac-sha256, hmac-sha512, hmac-sha1);
  * - `readonly.test`: served, transfers allowed, updates not.
  * `stop()` ends the server by pid and removes the directory.
  *
- * Neither server is told to change user: they run as whoever runs the tests
+ * No server is told to change user: they run as whoever runs the tests
  * (root in CI; any user works, since every path they write is in their
  * directory and the ports are above 1024). DNSPLANE_TEST_KNOT_LOG=info shows
  * Knot's per-update log lines when debugging.
+ *
+ * PowerDNS gets its own config directory (`--config-dir`, so Debian's
+ * /etc/powerdns and any system service are never read or touched), its own
+ * socket directory, and a fresh SQLite database made from the schema Debian
+ * ships, holding the zones, the TSIG keys and each zone's metadata (who may
+ * update and transfer it). Its packet and query caches are off, as on the
+ * server dnsplane should talk to (src/providers/rfc2136/README.md).
  */
 
-export type DnsServerKind = 'knot' | 'bind';
+export type DnsServerKind = 'knot' | 'bind' | 'powerdns';
+
+/** The servers every RFC 2136 test and the bench run on, with the names the tests print. */
+export const dnsServerKinds: readonly DnsServerKind[] = ['knot', 'bind', 'powerdns'];
+export const dnsServerNames: Record<DnsServerKind, string> = { knot: 'Knot DNS', bind: 'BIND 9', powerdns: 'PowerDNS' };
 
 export interface TsigKeyConfig {
   name: string;
@@ -40,8 +53,13 @@ export interface DnsServer {
   key: TsigKeyConfig;
   keys: Record<TsigAlgorithm, TsigKeyConfig>;
   dir: string;
+  /** PowerDNS: the SQLite database its zones live in (for edits made around DNS); null for Knot and BIND. */
+  database: string | null;
   child: Child;
-  /** Runs `knsupdate` (Knot) or `nsupdate` (BIND) with these commands, signed with `key`; "server" and "send" are added. */
+  /**
+   * Runs `knsupdate` (Knot) or `nsupdate` (BIND, PowerDNS) with these commands, signed with `key`; "server" and
+   * "send" are added.
+   */
   nsupdate(commands: readonly string[], key?: TsigKeyConfig): Promise<CommandResult>;
   /** Runs `dig @server -p port +tcp ARGS`. */
   dig(args: readonly string[]): Promise<CommandResult>;
@@ -65,6 +83,7 @@ const commandTimeoutMs = 20_000;
 const binaries = {
   knotd: ['/usr/sbin/knotd', 'knotd'],
   named: ['/usr/sbin/named', 'named'],
+  pdns_server: ['/usr/sbin/pdns_server', 'pdns_server'],
   knsupdate: ['/usr/bin/knsupdate', 'knsupdate'],
   nsupdate: ['/usr/bin/nsupdate', 'nsupdate'],
   dig: ['/usr/bin/dig', 'dig'],
@@ -162,6 +181,66 @@ zone "${readonlyZone}" { type primary; file "${dir}/zones/${readonlyZone}.zone";
 `;
 }
 
+/** The gsqlite3 schema Debian's pdns-backend-sqlite3 installs. */
+const powerdnsSchemaPath = '/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql';
+/** The only key PowerDNS lets update readonly.test: none of the keys the tests sign with. */
+const readonlyZoneUpdateKey = 'someone-else';
+
+function powerdnsDatabasePath(dir: string): string {
+  return join(dir, 'db', 'pdns.sqlite3');
+}
+
+function powerdnsConfig(dir: string, port: number): string {
+  return [
+    'launch=gsqlite3', `gsqlite3-database=${powerdnsDatabasePath(dir)}`,
+    // Metadata and TSIG keys are read from the database only with DNSSEC support on.
+    'gsqlite3-dnssec=yes',
+    'guardian=no', 'daemon=no', 'write-pid=no', `socket-dir=${dir}/run`,
+    'local-address=127.0.0.1', `local-port=${port}`,
+    // Updates from loopback, each signed with a key the zone's TSIG-ALLOW-DNSUPDATE metadata lists.
+    'dnsupdate=yes', 'allow-dnsupdate-from=127.0.0.0/8',
+    // Transfers only to the zone's keys (TSIG-ALLOW-AXFR), not to any address.
+    'disable-axfr=no', 'allow-axfr-ips=',
+    // No caches: a read right after an update answers from the database.
+    'cache-ttl=0', 'query-cache-ttl=0', 'negquery-cache-ttl=0',
+    // Three enactors of 4 connections each, a janitor, a checker and dig: more than the default 20 TCP connections.
+    'max-tcp-connections=200',
+    'receiver-threads=1', 'distributor-threads=1', 'signing-threads=1',
+    'security-poll-suffix=', 'disable-syslog=yes', 'log-timestamp=no', 'loglevel=3', '',
+  ].join('\n');
+}
+
+/** The PowerDNS database: both zones as zoneFile() has them, the keys, and who may update and transfer. */
+function powerdnsDatabase(path: string, keys: readonly TsigKeyConfig[]): void {
+  const db = new Database(path);
+  try {
+    db.exec(readFileSync(powerdnsSchemaPath, 'utf8'));
+    const addDomain = db.prepare("INSERT INTO domains (name, type) VALUES (?, 'NATIVE')");
+    const addRecord = db.prepare(
+      'INSERT INTO records (domain_id, name, type, content, ttl, auth) VALUES (?, ?, ?, ?, 5, 1)',
+    );
+    const addMetadata = db.prepare('INSERT INTO domainmetadata (domain_id, kind, content) VALUES (?, ?, ?)');
+    const addKey = db.prepare('INSERT INTO tsigkeys (name, algorithm, secret) VALUES (?, ?, ?)');
+    for (const key of keys) addKey.run(key.name, key.algorithm, key.secret);
+    for (const zone of [testZone, readonlyZone]) {
+      const id = Number(addDomain.run(zone).lastInsertRowid);
+      addRecord.run(id, zone, 'SOA', `ns.${zone}. hostmaster.${zone}. 1 60 30 3600 5`);
+      addRecord.run(id, zone, 'NS', `ns.${zone}.`);
+      addRecord.run(id, `ns.${zone}`, 'A', '127.0.0.1');
+      for (const key of keys) addMetadata.run(id, 'TSIG-ALLOW-AXFR', key.name);
+      if (zone !== testZone) {
+        // A zone with no TSIG-ALLOW-DNSUPDATE takes any update from allow-dnsupdate-from: name a key no test holds.
+        addMetadata.run(id, 'TSIG-ALLOW-DNSUPDATE', readonlyZoneUpdateKey);
+        continue;
+      }
+      // No SOA-EDIT-DNSUPDATE: PowerDNS's default raises the serial on every update (to YYYYMMDDnn, then by one).
+      for (const key of keys) addMetadata.run(id, 'TSIG-ALLOW-DNSUPDATE', key.name);
+    }
+  } finally {
+    db.close();
+  }
+}
+
 function prepareDir(dir: string): void {
   for (const sub of ['run', 'db', 'zones']) mkdirSync(join(dir, sub), { recursive: true });
   writeFileSync(join(dir, 'zones', `${testZone}.zone`), zoneFile(testZone));
@@ -169,6 +248,11 @@ function prepareDir(dir: string): void {
 }
 
 function launch(kind: DnsServerKind, dir: string, port: number, keys: readonly TsigKeyConfig[]): Child {
+  if (kind === 'powerdns') {
+    powerdnsDatabase(powerdnsDatabasePath(dir), keys);
+    writeFileSync(join(dir, 'pdns.conf'), powerdnsConfig(dir, port));
+    return spawnProcess(binary('pdns_server'), [`--config-dir=${dir}`], {}, dir);
+  }
   if (kind === 'knot') {
     writeFileSync(join(dir, 'knot.conf'), knotConfig(dir, port, keys));
     return spawnProcess(binary('knotd'), ['-c', join(dir, 'knot.conf')], {}, dir);
@@ -213,7 +297,8 @@ export async function startDnsServer(kind: DnsServerKind): Promise<DnsServer> {
 function serverHandle(kind: DnsServerKind, dir: { path: string; cleanup(): void }, port: number, keys: Record<TsigAlgorithm, TsigKeyConfig>, child: Child): DnsServer {
   let scripts = 0;
   return {
-    kind, host: '127.0.0.1', port, server: `127.0.0.1:${port}`, zone: testZone, readonlyZone, key: keys['hmac-sha256'], keys, dir: dir.path, child,
+    kind, host: '127.0.0.1', port, server: `127.0.0.1:${port}`, zone: testZone, readonlyZone, key: keys['hmac-sha256'],
+    keys, dir: dir.path, database: kind === 'powerdns' ? powerdnsDatabasePath(dir.path) : null, child,
     async nsupdate(commands, key = keys['hmac-sha256']) {
       scripts += 1;
       const script = join(dir.path, `update-${scripts}.txt`);

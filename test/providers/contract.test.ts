@@ -5,7 +5,7 @@
 // the others. Method: the cases of contract.ts run, unchanged, on every
 // provider against the real thing it writes to: the built-in provider on a
 // SQLite file and on a real three-member etcd cluster, the RFC 2136 provider
-// on a real Knot DNS and a real BIND 9 (child processes on loopback ports),
+// on a real Knot DNS, BIND 9 and PowerDNS (child processes on loopback ports),
 // and the simulator's in-memory provider. A new provider is one more line.
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -54,6 +54,7 @@ const families: ProviderFamily[] = [
   { name: 'builtin on etcd (three members)', start: etcdBackend },
   { name: 'rfc2136 on Knot DNS', start: rfc2136Backend('knot') },
   { name: 'rfc2136 on BIND 9', start: rfc2136Backend('bind') },
+  { name: 'rfc2136 on PowerDNS', start: rfc2136Backend('powerdns') },
   { name: 'simulator memory provider', start: memoryBackend },
 ];
 

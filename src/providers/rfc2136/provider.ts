@@ -7,14 +7,17 @@ import { rfc2136Error, type ErrorContext } from './errors.js';
 import { decodeMarker, decodeTombstone, interpret, markerName, nameOfMarker, unparsedVersion } from './marker.js';
 import { TcpTransport } from './transport.js';
 import { TransferVerifier, readTsig, signMessage, tsigRecordBytes, verifyMessage, type TsigAlgorithm, type TsigKey } from './tsig.js';
-import { classifyUpdateAnswer, packWrites, prepareWrite, tsigRejection, type MarkerSeen, type PreparedWrite, type UpdateResult } from './update.js';
+import {
+  classifyUpdateAnswer, packWrites, prepareWrite, tsigRejection, unsignedKeyRejection,
+  type MarkerSeen, type PreparedWrite, type UpdateResult,
+} from './update.js';
 import {
   canonicalAddress, decodeResponse, encodeQuery, encodeUpdate, rcode, rcodeName, readHeader, tcpMessageBytesMax, txtRdata, updateOverheadBytes, type DecodedRecord,
 } from './wire.js';
 
 /**
- * The RFC 2136 provider: drives an authoritative server (Knot DNS, BIND 9)
- * with dynamic updates, and keeps the compare-and-swap of DESIGN.md §3 inside
+ * The RFC 2136 provider: drives an authoritative server (Knot DNS, BIND 9,
+ * PowerDNS) with dynamic updates, and keeps the compare-and-swap of DESIGN.md §3 inside
  * the server. Per name, one UPDATE signed with TSIG requires the exact
  * current `_dnsplane.<name>` TXT marker (or its absence for a new name) and
  * replaces the A/AAAA records and the marker together; if the marker moved,
@@ -26,6 +29,20 @@ import {
  * Reads are TSIG-signed queries over TCP whose answers must verify; `list`
  * is a signed zone transfer (AXFR), so the server must allow transfers to
  * the key as well as updates.
+ *
+ * One code path for all three servers; where PowerDNS differs (tested with
+ * 4.7, README.md "Differences between the servers"):
+ * - a key it does not accept gets an unsigned NOTAUTH (query) or REFUSED
+ *   (UPDATE) rather than BADKEY/BADSIG: read as `tsig-rejected`
+ *   (unsignedKeyRejection in update.ts);
+ * - it refuses a whole UPDATE that adds an address beside a CNAME, where
+ *   Knot and BIND ignore the address (RFC 2136 §3.4.2.2): no address is ever
+ *   added at a name read with a CNAME (`aliased`);
+ * - it compares a value prerequisite with the text its database holds, so a
+ *   marker put there by SQL in another text form never matches (documented:
+ *   delete the marker);
+ * - it checks prerequisites under a lock of its own process only: every
+ *   UPDATE must go to one instance (documented), as to a single primary.
  */
 
 export interface Rfc2136Settings {
@@ -106,6 +123,12 @@ export class Rfc2136Provider extends GuardedProvider {
   private readonly messageBytesMax: number;
   private readonly updateNamesMax: number;
   private readonly markers = new Map<string, MarkerSeen>();
+  /**
+   * Names whose last read found a CNAME where their addresses go. RFC 2136 §3.4.2.2 has a server ignore an address
+   * added beside a CNAME (Knot DNS and BIND do); PowerDNS instead refuses the whole UPDATE, every other name of the
+   * message with it. So a write to such a name adds no address, and requires the CNAME to still be there.
+   */
+  private readonly aliased = new Set<string>();
   private listing: { takenAtMs: number; states: ServedState[] } | null = null;
 
   constructor(private readonly settings: Rfc2136Settings) {
@@ -175,7 +198,9 @@ export class Rfc2136Provider extends GuardedProvider {
       throw rfc2136Error(this.context, 'server-failure', `the server answered ${rcodeName(header.rcode)} to a query for ${name} ${type}`);
     }
     if (!header.authoritative) throw rfc2136Error(this.context, 'not-authoritative', `the answer for ${name} is not authoritative: the server does not serve the zone`);
-    return decoded.answers.filter((record) => record.name.toLowerCase() === name && record.type === type);
+    // The records `name` owns: of the type asked, or a CNAME in their place.
+    const owned = decoded.answers.filter((record) => record.name.toLowerCase() === name);
+    return owned.filter((record) => record.type === type || record.type === 'CNAME');
   }
 
   /** A signed query's answer: signed, with no TSIG error, verifying against the request's MAC. */
@@ -190,9 +215,11 @@ export class Rfc2136Provider extends GuardedProvider {
       throw rfc2136Error(this.context, 'tsig-rejected', `reading ${what}: ${tsigRejection(this.key, record.error)}`);
     }
     if (record === null) {
-      // A refusal may come unsigned (a zone the server does not serve); the caller reports it. It carries no data.
       const { rcode: code } = readHeader(answer);
-      if (code === rcode.REFUSED || code === rcode.NOTAUTH) return;
+      const unaccepted = unsignedKeyRejection(this.key, 'query', code);
+      if (unaccepted !== null) throw rfc2136Error(this.context, 'tsig-rejected', `reading ${what}: ${unaccepted}`);
+      // Knot answers a query for a zone it does not serve with an unsigned REFUSED; the caller reports it. No data.
+      if (code === rcode.REFUSED) return;
       throw rfc2136Error(this.context, 'bad-response', `unsigned answer to a signed query for ${what}: not from the server that holds the key, or altered on the way`);
     }
     const check = verifyMessage(answer, this.key, requestMac, nowSeconds());
@@ -200,15 +227,23 @@ export class Rfc2136Provider extends GuardedProvider {
   }
 
   private async queryMarker(name: string): Promise<MarkerRrset | null> {
-    const records = await this.query(markerName(name), 'TXT');
+    const records = (await this.query(markerName(name), 'TXT')).filter((record) => record.type === 'TXT');
     if (records.length === 0) return null;
     const strings = records.map((record) => record.data as Buffer[]);
     return { strings, rdatas: strings.map((parts) => txtRdata(parts)) };
   }
 
+  /** The addresses `name` serves; notes whether a CNAME stands there instead (see `aliased`). */
   private async queryAddresses(name: string): Promise<string[]> {
-    const [v4, v6] = await Promise.all([this.query(name, 'A'), this.query(name, 'AAAA')]);
-    return [...v4, ...v6].map((record) => canonicalAddress(record.data as string));
+    const records = (await Promise.all([this.query(name, 'A'), this.query(name, 'AAAA')])).flat();
+    this.noteAlias(name, records.some((record) => record.type === 'CNAME'));
+    return records.filter((record) => record.type !== 'CNAME').map((record) => canonicalAddress(record.data as string));
+  }
+
+  private noteAlias(name: string, aliased: boolean): void {
+    if (!aliased) return void this.aliased.delete(name);
+    if (this.aliased.size >= markerCacheNamesMax) this.aliased.delete(this.aliased.values().next().value!);
+    this.aliased.add(name);
   }
 
   /** The state a marker RRset and the served addresses describe, and what the prerequisite must repeat. */
@@ -313,8 +348,10 @@ export class Rfc2136Provider extends GuardedProvider {
     const records = await this.transferZone();
     const markers = new Map<string, MarkerRrset>();
     const addresses = new Map<string, string[]>();
+    const aliases = new Set<string>();
     for (const record of records) {
       const owner = record.name.toLowerCase();
+      if (record.type === 'CNAME') aliases.add(owner);
       if (record.type === 'TXT') {
         const name = nameOfMarker(owner);
         if (name === null || !isInZone(name, this.zone)) continue;
@@ -328,6 +365,7 @@ export class Rfc2136Provider extends GuardedProvider {
     }
     const states: ServedState[] = [];
     for (const [name, marker] of markers) {
+      this.noteAlias(name, aliases.has(name));
       if (!this.isTombstone(name, marker)) states.push(this.keep(name, this.view(name, marker, addresses.get(name) ?? [])));
     }
     return states.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -360,7 +398,10 @@ export class Rfc2136Provider extends GuardedProvider {
       throw rfc2136Error(this.context, 'tsig-rejected', `zone transfer: the server rejected TSIG key "${this.key.name}" (error ${record.error})`);
     }
     if (header.rcode !== rcode.NOERROR) {
-      throw rfc2136Error(this.context, 'refused', `zone transfer (AXFR) answered ${rcodeName(header.rcode)}: listing names needs transfers allowed to key "${this.key.name}"`);
+      // PowerDNS answers every refused transfer unsigned, a key it does not accept included: the cause is either.
+      const unsigned = record === null ? ' or a key the server does not accept (the refusal is unsigned)' : '';
+      throw rfc2136Error(this.context, 'refused', `zone transfer (AXFR) answered ${rcodeName(header.rcode)}: listing `
+        + `names needs transfers allowed to key "${this.key.name}"${unsigned}`);
     }
     const problem = verifier.accept(message, nowSeconds());
     if (problem !== null) throw rfc2136Error(this.context, 'bad-response', `zone transfer message does not verify: ${problem}`);
@@ -410,7 +451,8 @@ export class Rfc2136Provider extends GuardedProvider {
       if (marker !== null && 'outcome' in marker) return void outcomes.set(change.name, marker);
       // A tombstone is not served: a first write over it replaces nothing.
       replaced.set(change.name, marker === null || marker.removed === true ? null : marker.generation);
-      writes.push(prepareWrite(change, marker, { ttl: this.settings.ttl, maxAnswers: this.settings.maxAnswers }));
+      const settings = { ttl: this.settings.ttl, maxAnswers: this.settings.maxAnswers };
+      writes.push(prepareWrite(change, marker, settings, this.aliased.has(change.name)));
     });
     for (const [write, result] of await this.sendWrites(writes)) {
       const name = write.change.name;
@@ -464,6 +506,7 @@ export class Rfc2136Provider extends GuardedProvider {
   async close(): Promise<void> {
     this.listing = null;
     this.markers.clear();
+    this.aliased.clear();
     await this.transport.close();
   }
 }

@@ -54,11 +54,21 @@ function prerequisitesFor(owner: string, expected: MarkerSeen | null): WireRecor
   return expected.rdatas.map((rdata) => ({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: 0, rdata }));
 }
 
-/** The whole write of one name: delete its A, AAAA and marker RRsets, then add the new ones (for a removal, only the tombstone). */
-export function prepareWrite(change: ApplyChange, expected: MarkerSeen | null, settings: WriteSettings): PreparedWrite {
+/**
+ * The whole write of one name: delete its A, AAAA and marker RRsets, then add the new ones (for a removal, only the
+ * tombstone). `aliased`: a CNAME was read at the name. Servers ignore an address added beside a CNAME (RFC 2136
+ * §3.4.2.2; PowerDNS refuses the whole UPDATE instead), so none is added, and the CNAME must still exist: if it went
+ * away meanwhile the prerequisite fails, and the next read finds the name free for its addresses.
+ */
+export function prepareWrite(
+  change: ApplyChange, expected: MarkerSeen | null, settings: WriteSettings, aliased: boolean,
+): PreparedWrite {
   assert(change.records !== null || expected !== null, 'internal', `${change.name}: removing a name that is not served`);
   const owner = markerName(change.name);
   const prerequisites = prerequisitesFor(owner, expected);
+  // RRset exists, value-independent (RFC 2136 §2.4.1).
+  const cname = { owner: change.name, type: dnsType.CNAME, klass: dnsClass.ANY, ttl: 0, rdata: emptyRdata };
+  if (aliased) prerequisites.push(cname);
   const updates = [deleteRrset(change.name, dnsType.A), deleteRrset(change.name, dnsType.AAAA), deleteRrset(owner, dnsType.TXT)];
   const version = newVersion();
   let written: MarkerSeen;
@@ -69,7 +79,7 @@ export function prepareWrite(change: ApplyChange, expected: MarkerSeen | null, s
   } else {
     const served = servedSubset(change.records, settings.maxAnswers);
     assert(served.length > 0, 'S1', `${change.name}: a write with no address`);
-    for (const record of served) {
+    for (const record of aliased ? [] : served) {
       updates.push({ owner: change.name, type: record.address.includes(':') ? dnsType.AAAA : dnsType.A, klass: dnsClass.IN, ttl: settings.ttl, rdata: addressRdata(record.address) });
     }
     const rdata = txtRdata(encodeMarker({ generation: change.generation, version, records: change.records }));
@@ -114,6 +124,21 @@ export function tsigRejection(key: TsigKey, error: number): string {
 }
 
 /**
+ * A signed request answered with `code` and no TSIG record when that can only mean the key was not accepted.
+ * RFC 8945 §5.2 wants BADKEY or BADSIG in a TSIG record, as Knot and BIND send; PowerDNS instead answers a
+ * request whose key it does not accept (unknown name, other algorithm, other secret) unsigned: NOTAUTH to a
+ * query, REFUSED to an UPDATE. Neither comes from another cause on the servers tested: their refusals by policy
+ * are signed, and Knot's unsigned answers for a zone it does not serve are the other way round (REFUSED to a
+ * query, NOTAUTH to an UPDATE). Null for any other answer.
+ */
+export function unsignedKeyRejection(key: TsigKey, request: 'query' | 'UPDATE', code: number): string | null {
+  if (code !== (request === 'query' ? rcode.NOTAUTH : rcode.REFUSED)) return null;
+  return `the server answered ${rcodeName(code)} without a TSIG record to a signed ${request}: it did not accept `
+    + `TSIG key "${key.name}" (${key.algorithm}), whose name, algorithm or secret is not the server's `
+    + '(PowerDNS answers so where Knot DNS and BIND answer BADKEY or BADSIG); nothing was written';
+}
+
+/**
  * What an UPDATE's answer means. Success must carry a TSIG that verifies
  * against the request's MAC; a failed prerequisite is the CAS saying "moved";
  * every other answer is a typed error (and wrote nothing).
@@ -128,6 +153,8 @@ export function classifyUpdateAnswer(answer: Buffer, key: TsigKey, requestMac: B
     throw rfc2136Error(context, 'bad-response', `malformed TSIG record in the answer: ${(error as Error).message}`);
   }
   if (record !== null && record.error !== 0) throw rfc2136Error(context, 'tsig-rejected', tsigRejection(key, record.error));
+  const unaccepted = record === null ? unsignedKeyRejection(key, 'UPDATE', header.rcode) : null;
+  if (unaccepted !== null) throw rfc2136Error(context, 'tsig-rejected', unaccepted);
   if (record !== null) {
     const check = verifyMessage(answer, key, requestMac, nowSeconds);
     if (!check.ok) throw rfc2136Error(context, 'bad-response', `the answer's TSIG does not verify (${check.problem}); its outcome is unknown until the next read`);
@@ -146,7 +173,12 @@ function updateError(code: number, key: TsigKey, context: ErrorContext) {
     case rcode.NOTZONE:
       return rfc2136Error(context, 'not-in-zone', 'a name of the UPDATE is outside the zone (NOTZONE); nothing was written');
     case rcode.REFUSED:
-      return rfc2136Error(context, 'refused', `the server refuses updates to the zone from key "${key.name}" (REFUSED): allow them in its configuration (BIND: allow-update or update-policy; Knot: an acl with action update); nothing was written`);
+      return rfc2136Error(context, 'refused', `the server refuses updates to the zone from key "${key.name}" `
+        + '(REFUSED): '
+        + 'allow them in its configuration (BIND: allow-update or update-policy; Knot: an acl with action update; '
+        + 'PowerDNS: dnsupdate=yes, the zone\'s TSIG-ALLOW-DNSUPDATE metadata naming the key, and this host in '
+        + 'allow-dnsupdate-from or the zone\'s ALLOW-DNSUPDATE-FROM — PowerDNS also answers REFUSED for a zone it '
+        + 'does not serve when the host is allowed only per zone); nothing was written');
     default:
       return rfc2136Error(context, 'server-failure', `the server answered ${rcodeName(code)} to an UPDATE; nothing was written`);
   }

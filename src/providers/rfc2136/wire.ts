@@ -10,7 +10,7 @@ import { assert } from '../../util/assert.js';
  * message. RDATA of A, AAAA and TXT still comes from `dns-packet`'s encoders.
  */
 
-export const dnsType = { A: 1, SOA: 6, TXT: 16, AAAA: 28, TSIG: 250, AXFR: 252, ANY: 255 } as const;
+export const dnsType = { A: 1, CNAME: 5, SOA: 6, TXT: 16, AAAA: 28, TSIG: 250, AXFR: 252, ANY: 255 } as const;
 export const dnsClass = { IN: 1, NONE: 254, ANY: 255 } as const;
 export const opcodeUpdate = 5;
 export const rcode = {

@@ -48,9 +48,26 @@ test('a tombstone round-trips, is not a marker, and a marker is not a tombstone'
   for (const bad of [['removed=0', `version=${version}`], ['removed=x', `version=${version}`], ['removed=1'], ['removed=1', 'version=no spaces'], ['removed=1', `version=${version}`, 'extra']]) {
     assert.equal(decodeTombstone(bad.map((text) => Buffer.from(text))), null, bad.join(' '));
   }
-  const removal = prepareWrite({ name: 'gone.example', records: null, generation: 42, expectedVersion: 'v' }, { version: 'v', generation: 40, rdatas: [Buffer.from('x')] }, { ttl: 5, maxAnswers: 8 });
+  const removal = prepareWrite(
+    { name: 'gone.example', records: null, generation: 42, expectedVersion: 'v' },
+    { version: 'v', generation: 40, rdatas: [Buffer.from('x')] }, { ttl: 5, maxAnswers: 8 }, false,
+  );
   assert.equal(removal.written.removed, true);
   assert.equal(removal.written.generation, 42, 'a removal writes the tombstone of its own generation');
+});
+
+test('a write to a name read with a CNAME adds no address and requires the CNAME; any other write adds them', () => {
+  const change = { name: 'alias.example', records: entries(3), generation: 2, expectedVersion: null };
+  const [plain, aliased] = [false, true].map((alias) => prepareWrite(change, null, { ttl: 5, maxAnswers: 8 }, alias));
+  const adds = (write: typeof plain) => write!.updates.filter((record) => record.klass === 1 && record.type === 1);
+  assert.equal(adds(plain).length, 3, 'three A records added');
+  assert.deepEqual(adds(aliased), [], 'no address beside the CNAME (RFC 2136 §3.4.2.2: ignored; PowerDNS: REFUSED)');
+  const markers = aliased!.updates.filter((record) => record.type === 16 && record.klass === 1);
+  assert.equal(markers.length, 1, 'the marker is still written');
+  const cname = aliased!.prerequisites.find((record) => record.type === 5);
+  const required = cname && [cname.owner, cname.klass, cname.ttl, cname.rdata.length];
+  assert.deepEqual(required, ['alias.example', 255, 0, 2], 'CNAME RRset exists (class ANY, TTL 0, empty RDATA)');
+  assert.equal(plain!.prerequisites.some((record) => record.type === 5), false);
 });
 
 test('weights map to the positive-weight addresses, the maxAnswers heaviest, ties by address', () => {
@@ -136,6 +153,7 @@ test('UPDATE messages for many names compress, read back exactly, and pack withi
     { name: `svc${index}.dnsplane.test`, records: entries(8), generation: 3, expectedVersion: index % 2 === 0 ? null : 'v1' },
     index % 2 === 0 ? null : { version: 'v1', generation: 2, rdatas: [Buffer.from([0, 3, 2, 104, 105])] },
     { ttl: 5, maxAnswers: 8 },
+    false,
   ));
   const bytesMax = 16_000;
   const groups = packWrites(writes, 100, bytesMax - updateOverheadBytes('dnsplane.test'));

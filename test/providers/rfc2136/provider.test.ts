@@ -1,5 +1,5 @@
 // Goal: the RFC 2136 provider keeps the compare-and-swap of DESIGN.md §3 in
-// real DNS servers — Knot DNS and BIND 9 — and fails clearly, writing
+// real DNS servers — Knot DNS, BIND 9 and PowerDNS — and fails clearly, writing
 // nothing, when the key, the zone or the server's policy is wrong.
 // Method: each server runs as a child process on a loopback port
 // (test/helpers/dns-servers.ts); the provider writes through signed UPDATEs,
@@ -12,9 +12,10 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Rfc2136Error } from '../../../src/providers/rfc2136/errors.js';
 import { Rfc2136Provider, type Rfc2136Settings } from '../../../src/providers/rfc2136/provider.js';
 import type { RecordEntry } from '../../../src/domain/types.js';
-import { startDnsServer, type DnsServer, type TsigKeyConfig } from '../../helpers/dns-servers.js';
+import { dnsServerKinds, startDnsServer, type DnsServer, type TsigKeyConfig } from '../../helpers/dns-servers.js';
 import { freeTcpPort } from '../../helpers/env.js';
 import dnsPacket from 'dns-packet';
+import Database from 'better-sqlite3';
 import { encodeMarker } from '../../../src/providers/rfc2136/marker.js';
 import { signMessage, type TsigKey } from '../../../src/providers/rfc2136/tsig.js';
 
@@ -49,7 +50,7 @@ async function rejects(promise: Promise<unknown>, reason: string, mentions: RegE
   assert.fail(`expected a ${reason} error`);
 }
 
-for (const kind of ['knot', 'bind'] as const) {
+for (const kind of dnsServerKinds) {
   describe(`rfc2136 provider on ${kind}`, () => {
     let server: DnsServer;
     let provider: Rfc2136Provider;
@@ -138,6 +139,95 @@ for (const kind of ['knot', 'bind'] as const) {
       assert.deepEqual(await digShort(server, apex, 'NS'), [`ns.${apex}.`], 'NS kept');
     });
 
+    const cnameTitle = 'a name read with a CNAME gets its marker, no address, stopping no other name; then addresses';
+    test(cnameTitle, async () => {
+      // RFC 2136 §3.4.2.2 has a server ignore an address added beside a CNAME (Knot, BIND); PowerDNS refuses the
+      // whole UPDATE instead, so the provider adds none there — on every server alike.
+      const [aliased, ...others] = ['cname', 'beside-1', 'beside-2'].map((label) => `${label}.dnsplane.test`);
+      const added = await server.nsupdate([`zone ${server.zone}`, `update add ${aliased} 5 CNAME elsewhere.example.`]);
+      assert.equal(added.code, 0, added.stderr);
+      assert.equal((await provider.read([aliased!, ...others])).size, 0, 'read first, as an enactor does');
+      const names = [aliased!, ...others];
+      const firsts = names.map((name) => ({ name, records: set('127.0.10.1'), generation: 1, expectedVersion: null }));
+      const created = await provider.apply(firsts);
+      assert.deepEqual(created.map((outcome) => outcome.outcome), ['applied', 'applied', 'applied'], 'one message');
+      assert.deepEqual(await digShort(server, others[0]!, 'A'), ['127.0.10.1']);
+      assert.deepEqual(await digShort(server, aliased!, 'CNAME'), ['elsewhere.example.'], 'the CNAME stands');
+      const read = (await provider.read([aliased!])).get(aliased!)!;
+      assert.deepEqual([read.generation, read.records], [1, []], 'the marker is there, the name serves no address');
+      const removed = await server.nsupdate([`zone ${server.zone}`, `update delete ${aliased} CNAME`]);
+      assert.equal(removed.code, 0, removed.stderr);
+      const write = { name: aliased!, records: set('127.0.10.2'), generation: 2, expectedVersion: read.version };
+      assert.equal((await provider.apply([write]))[0]!.outcome, 'conflict', 'the CNAME it required went away');
+      assert.equal((await provider.read([aliased!])).get(aliased!)?.version, read.version, 'the marker did not move');
+      assert.equal((await provider.apply([write]))[0]!.outcome, 'applied', 'read again: no CNAME, addresses go in');
+      assert.deepEqual(await digShort(server, aliased!, 'A'), ['127.0.10.2']);
+    });
+
+    if (kind === 'powerdns') {
+      const title = 'a marker stored in its database in another text form never meets the prerequisite; deleted, '
+        + 'the name is free';
+      test(`PowerDNS: ${title}`, async () => {
+        // PowerDNS compares a value prerequisite with the text its database holds, not with the wire data it
+        // serves: a TXT put there by SQL as "x\065" is served as "xA", and the prerequisite built from the
+        // answer ("xA") never matches. DNS UPDATE, pdnsutil and the API store the canonical text.
+        const name = 'sql.dnsplane.test';
+        const db = new Database(server.database!);
+        try {
+          const insert = db.prepare('INSERT INTO records (domain_id, name, type, content, ttl, auth) '
+            + 'SELECT id, ?, ?, ?, 5, 1 FROM domains WHERE name = ?');
+          assert.equal(insert.run(`_dnsplane.${name}`, 'TXT', '"x\\065"', server.zone).changes, 1);
+          assert.equal(insert.run(name, 'A', '192.0.2.7', server.zone).changes, 1);
+        } finally {
+          db.close();
+        }
+        assert.deepEqual(await digShort(server, `_dnsplane.${name}`, 'TXT'), ['"xA"']);
+        for (let attempt = 0; attempt < 2; attempt += 1) {
+          const read = (await provider.read([name])).get(name)!;
+          assert.equal(read.generation, 0, 'a marker that does not parse claims no generation');
+          const change = { name, records: set('127.0.11.1'), generation: 1, expectedVersion: read.version };
+          const [outcome] = await provider.apply([change]);
+          assert.equal(outcome!.outcome, 'conflict', `attempt ${attempt + 1}: the prerequisite never matches the read`);
+        }
+        const deleted = await server.nsupdate([`zone ${server.zone}`, `update delete _dnsplane.${name} TXT`]);
+        assert.equal(deleted.code, 0, deleted.stderr);
+        assert.equal((await provider.read([name])).size, 0, 'no marker: not dnsplane\'s yet');
+        const first = { name, records: set('127.0.11.1'), generation: 1, expectedVersion: null };
+        assert.equal((await provider.apply([first]))[0]!.outcome, 'applied');
+        assert.deepEqual(await digShort(server, name, 'A'), ['127.0.11.1']);
+      });
+    }
+
+    test('a foreign marker of any TXT text reads as generation 0, and the next write replaces it', async () => {
+      // Quotes, semicolons, decimal escapes, empty strings, two records: what the prerequisite repeats must be
+      // exactly what the server holds, however it stores TXT.
+      const texts = ['"a;b" "c\\"d" "\\255x" ""', 'unquoted', '"one" "two"'];
+      for (const [index, text] of texts.entries()) {
+        const name = `foreign${index}.${server.zone}`;
+        const second = index === 2 ? [`update add _dnsplane.${name} 5 TXT "second record"`] : [];
+        const commands = [`zone ${server.zone}`, `update add _dnsplane.${name} 5 TXT ${text}`, ...second];
+        const added = await server.nsupdate(commands);
+        assert.equal(added.code, 0, added.stderr);
+        const read = (await provider.read([name])).get(name)!;
+        assert.equal(read.generation, 0, `${text}: not a marker, no generation`);
+        const change = { name, records: set('127.0.12.1'), generation: 1, expectedVersion: read.version };
+        assert.equal((await provider.apply([change]))[0]!.outcome, 'applied', `${text}: the prerequisite matched`);
+        assert.deepEqual(await digShort(server, name, 'A'), ['127.0.12.1']);
+      }
+    });
+
+    test('a set of 2,000 targets goes in one UPDATE (a marker of about 40 KB) and reads back exactly', async () => {
+      const name = `large.${server.zone}`;
+      const records = Array.from({ length: 2000 }, (_, index) => ({
+        target: `lb-${index}`, address: `10.${index >> 8}.${index & 255}.1`, weight: 1 + (index % 200),
+      })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+      const [written] = await provider.apply([{ name, records, generation: 1, expectedVersion: null }]);
+      assert.equal(written!.outcome, 'applied');
+      const read = (await provider.read([name])).get(name)!;
+      assert.deepEqual(read.records, records);
+      assert.equal((await digShort(server, name, 'A')).length, 8, 'the maxAnswers heaviest addresses are served');
+    });
+
     test('a batch of 60 names in messages of 25: the 6 stale ones conflict, the other 54 are applied', async () => {
       const batched = providerFor(server, { updateNamesMax: 25 });
       try {
@@ -203,16 +293,25 @@ for (const kind of ['knot', 'bind'] as const) {
       await provider.apply([{ name, records: set('127.0.6.1'), generation: 1, expectedVersion: null }]);
       const state = (await provider.read([name])).get(name)!;
       const serialBefore = await serial(server);
+      // PowerDNS answers a key it does not accept without a TSIG record (NOTAUTH to a query, REFUSED to an UPDATE)
+      // where Knot and BIND say BADSIG or BADKEY; the error says which key, and that it was not accepted.
+      const unsigned = /without a TSIG record .*did not accept/;
       const wrongKeys: [TsigKeyConfig, RegExp][] = [
-        [{ ...server.key, secret: Buffer.alloc(32, 7).toString('base64') }, /BADSIG/],
-        [{ ...server.key, algorithm: 'hmac-sha512' }, /BADKEY/],
-        [{ ...server.key, name: 'nobody-knows-me' }, /BADKEY/],
+        [{ ...server.key, secret: Buffer.alloc(32, 7).toString('base64') }, kind === 'powerdns' ? unsigned : /BADSIG/],
+        [{ ...server.key, algorithm: 'hmac-sha512' }, kind === 'powerdns' ? unsigned : /BADKEY/],
+        [{ ...server.key, name: 'nobody-knows-me' }, kind === 'powerdns' ? unsigned : /BADKEY/],
       ];
       for (const [key, code] of wrongKeys) {
         const wrong = providerFor(server, {}, key);
         try {
-          const error = await rejects(wrong.apply([{ name, records: set('127.0.6.2'), generation: 2, expectedVersion: state.version }]), 'tsig-rejected', code);
-          assert.match(error.message, new RegExp(`server ${server.server}, zone ${server.zone}: .*TSIG key "${key.name}".*nothing was written`));
+          // An update of a name read earlier reads its marker first (a signed query); a first write is an UPDATE.
+          const update = { name, records: set('127.0.6.2'), generation: 2, expectedVersion: state.version };
+          const first = { name: `new.${server.zone}`, records: set('127.0.6.3'), generation: 1, expectedVersion: null };
+          for (const change of [update, first]) {
+            const error = await rejects(wrong.apply([change]), 'tsig-rejected', code);
+            const where = `server ${server.server}, zone ${server.zone}: `;
+            assert.match(error.message, new RegExp(`${where}.*TSIG key "${key.name}".*nothing was written`));
+          }
         } finally {
           await wrong.close();
         }
@@ -239,9 +338,13 @@ for (const kind of ['knot', 'bind'] as const) {
       const serialBefore = await serial(server, server.readonlyZone);
       try {
         const write = readonly.apply([{ name, records: set('127.0.8.1'), generation: 1, expectedVersion: null }]);
-        // BIND answers REFUSED; Knot answers an ACL refusal of a signed request with BADKEY, and the message says so.
-        if (kind === 'bind') await rejects(write, 'refused', /refuses updates.*allow-update.*nothing was written/);
-        else await rejects(write, 'tsig-rejected', /BADKEY.*ACL does not let this key update the zone.*nothing was written/);
+        // BIND and PowerDNS answer REFUSED (signed); Knot answers an ACL refusal of a signed request with BADKEY, and
+        // the message says so.
+        if (kind === 'knot') {
+          await rejects(write, 'tsig-rejected', /BADKEY.*ACL does not let this key update the zone.*nothing was/);
+        } else {
+          await rejects(write, 'refused', /refuses updates.*allow-update.*TSIG-ALLOW-DNSUPDATE.*nothing was written/);
+        }
         assert.equal((await readonly.read([name])).size, 0);
       } finally {
         await readonly.close();

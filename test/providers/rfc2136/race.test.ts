@@ -1,6 +1,6 @@
 // Goal: the core race of test/e2e/race.test.ts, with the compare-and-swap in
-// a real DNS server — three racing enactors and a janitor never make Knot DNS
-// or BIND 9 answer an empty set, a lower generation or a mix of plans, and
+// a real DNS server — three racing enactors and a janitor never make Knot DNS,
+// BIND 9 or PowerDNS answer an empty set, a lower generation or a mix of plans, and
 // every name ends on the newest plan (L1); endpoints leave the inventory and
 // come back meanwhile, and a removed name never returns below its removal.
 // Method: per server, `dnsplane enactor` x3 (random read-to-write delays via
@@ -12,7 +12,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkHistory, churningPlanner, seeded, startCluster, waitConverged, waitForEnactors } from '../../e2e/harness.js';
-import { providerSection, startDnsServer, type DnsServerKind } from '../../helpers/dns-servers.js';
+import {
+  dnsServerKinds, dnsServerNames, providerSection, startDnsServer, type DnsServerKind,
+} from '../../helpers/dns-servers.js';
 import { Rfc2136Provider } from '../../../src/providers/rfc2136/provider.js';
 import { DnsInvariantChecker } from './dns-checker.js';
 import { spawnTestEnactor } from '../../helpers/env.js';
@@ -71,10 +73,11 @@ async function race(kind: DnsServerKind, seed: number): Promise<void> {
   }
 }
 
-test('Knot DNS: three racing enactors, 200+ generations, janitor: S1-S5 at every dig and read sample, then L1', async () => {
-  await race('knot', 20251019);
-});
+const seeds: Record<DnsServerKind, number> = { knot: 20251019, bind: 20251020, powerdns: 20251021 };
 
-test('BIND 9: three racing enactors, 200+ generations, janitor: S1-S5 at every dig and read sample, then L1', async () => {
-  await race('bind', 20251020);
-});
+for (const kind of dnsServerKinds) {
+  const title = 'three racing enactors, 200+ generations, janitor: S1-S5 at every dig and read sample, then L1';
+  test(`${dnsServerNames[kind]}: ${title}`, async () => {
+    await race(kind, seeds[kind]);
+  });
+}

@@ -3,7 +3,7 @@
 // deleted, the marker overwritten with foreign text) are each found by the
 // reconciler, alarmed, and repaired to the plan in one pass, through the same
 // compare-and-swap as the enactors; a second pass finds nothing.
-// Method: Knot DNS edited with `knsupdate`, BIND 9 with `nsupdate`; the real
+// Method: Knot DNS edited with `knsupdate`, BIND 9 and PowerDNS with `nsupdate`; the real
 // Planner, Enactor and Reconciler run in-process on a SQLite store with the
 // RFC 2136 provider; `dig` shows the damage and the repair.
 import { test } from 'node:test';
@@ -16,7 +16,9 @@ import { recordSetKey } from '../../../src/domain/types.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { seededRng, systemClock } from '../../../src/util/clock.js';
 import { endpoints, makeEnactor, makePlanner } from '../../helpers/fixtures.js';
-import { startDnsServer, type DnsServer, type DnsServerKind } from '../../helpers/dns-servers.js';
+import {
+  dnsServerKinds, dnsServerNames, startDnsServer, type DnsServer, type DnsServerKind,
+} from '../../helpers/dns-servers.js';
 import { tempDir } from '../../helpers/env.js';
 
 async function addresses(server: DnsServer, name: string): Promise<string[]> {
@@ -24,9 +26,13 @@ async function addresses(server: DnsServer, name: string): Promise<string[]> {
   return result.stdout.split('\n').filter((line) => line.length > 0).sort();
 }
 
+function updateTool(kind: DnsServerKind): string {
+  return kind === 'knot' ? 'knsupdate' : 'nsupdate';
+}
+
 async function editByHand(server: DnsServer, commands: string[]): Promise<void> {
   const result = await server.nsupdate([`zone ${server.zone}`, ...commands]);
-  assert.equal(result.code, 0, `${server.kind === 'knot' ? 'knsupdate' : 'nsupdate'} failed: ${result.stderr}${result.stdout}`);
+  assert.equal(result.code, 0, `${updateTool(server.kind)} failed: ${result.stderr}${result.stdout}`);
 }
 
 async function reconcileOn(kind: DnsServerKind): Promise<void> {
@@ -85,10 +91,9 @@ async function reconcileOn(kind: DnsServerKind): Promise<void> {
   }
 }
 
-test('Knot DNS: hand edits with knsupdate are found and repaired by the reconciler in one pass', async () => {
-  await reconcileOn('knot');
-});
-
-test('BIND 9: hand edits with nsupdate are found and repaired by the reconciler in one pass', async () => {
-  await reconcileOn('bind');
-});
+for (const kind of dnsServerKinds) {
+  const title = `hand edits with ${updateTool(kind)} are found and repaired by the reconciler in one pass`;
+  test(`${dnsServerNames[kind]}: ${title}`, async () => {
+    await reconcileOn(kind);
+  });
+}
