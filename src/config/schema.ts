@@ -287,7 +287,13 @@ export const configSchema = z
     janitor: z.strictObject({ interval: duration('2s', { min: '10ms', max: '1h' }), batchVersionsMax: z.number().int().min(1).default(10_000) }).prefault({}),
     reconciler: z
       // maxLag 0ms is allowed: every name trailing the newest plan is drift at once (tests use it).
-      .strictObject({ interval: duration('2s', { min: '10ms', max: '1h' }), maxLag: duration('10s', { min: '0ms', max: '1h' }) })
+      .strictObject({
+        interval: duration('2s', { min: '10ms', max: '1h' }),
+        maxLag: duration('10s', { min: '0ms', max: '1h' }),
+        // Served names one provider read returns in a reconcile pass (a SQL LIMIT, an etcd range): smaller pages,
+        // shorter reads.
+        pageNamesMax: z.number().int().min(1).max(100_000).default(5000),
+      })
       .prefault({}),
     // HTTP API, dashboard and /metrics (src/api). Mutations need `token` (or env DNSPLANE_API_TOKEN); `readToken`
     // (or env DNSPLANE_API_READ_TOKEN) identifies read-only clients, which get 403 on every mutation. Reads are open

@@ -1,6 +1,6 @@
-import type { CheckerOptions } from '../health/checker.js';
 import type { ProbeResult, ProbeSpec } from '../health/probe.js';
 import { capacityRefusal, type PlanComputation } from '../planner/compute.js';
+import { parseRoleSettings } from '../roles/build.js';
 import type { Planner } from '../planner/planner.js';
 import type { EndpointSpec, HealthState } from '../domain/types.js';
 import type { CheckerView, Store } from '../store/types.js';
@@ -59,23 +59,37 @@ export interface AzLossEvent {
 export interface HealthScenario {
   mode: HealthMode;
   checkers: number;
-  checker: Omit<CheckerOptions, 'id'>;
+  checker: SimCheckerSettings;
   /** The planner's capacity guard: 1 (off) in direct mode, the production default in checkers mode. */
   maxWithdrawnCapacityFraction: number;
   azLoss: AzLossEvent | null;
   partition: PartitionEvent | null;
 }
 
+/**
+ * What a run chooses of the checkers' settings (src/sim/settings.ts makes them config settings; the others keep the
+ * config's defaults). The view TTL is passed to the role builder apart: production derives it from the interval
+ * with a floor of seconds, longer than a whole run.
+ */
+export interface SimCheckerSettings {
+  intervalMs: number;
+  timeoutMs: number;
+  viewTtlMs: number;
+  concurrency: number;
+  rise: number;
+  fall: number;
+}
+
 export const directHealth: HealthScenario = {
   mode: 'direct', checkers: 0, maxWithdrawnCapacityFraction: 1, azLoss: null, partition: null,
-  checker: { intervalMs: 60, timeoutMs: 10, viewTtlMs: 250, concurrency: 4, jitterFraction: 0.1, rise: 2, fall: 2, selfDoubt: { fraction: 0.5, minTargets: 4 }, maxWithdrawFraction: 0.5 },
+  checker: { intervalMs: 60, timeoutMs: 10, viewTtlMs: 250, concurrency: 4, rise: 2, fall: 2 },
 };
 
 /** Share of seeds whose health comes from production checkers rather than direct store writes. */
 const checkersModeProbability = 0.25;
 const checkersPerRun = 3;
-/** The production default of safety.maxWithdrawnCapacityFraction (src/config/schema.ts). */
-const capacityFractionDefault = 0.5;
+/** The production default of safety.maxWithdrawnCapacityFraction, read from the config schema. */
+const capacityFractionDefault = parseRoleSettings({}).safety.maxWithdrawnCapacityFraction;
 /** Checkers may be cut off from the targets at most this many at a time: a minority (H1's premise). */
 const partitionedMax = 1;
 
@@ -94,20 +108,39 @@ export function healthModeOf(seed: bigint): HealthMode {
   return healthRandom(seed).chance(checkersModeProbability) ? 'checkers' : 'direct';
 }
 
-export function deriveHealth(seed: bigint, endpoints: readonly EndpointSpec[], safetyPhaseMs: number): { health: HealthScenario; endpoints: EndpointSpec[] } {
+export function deriveHealth(
+  seed: bigint, endpoints: readonly EndpointSpec[], safetyPhaseMs: number,
+): { health: HealthScenario; endpoints: EndpointSpec[] } {
   const random = healthRandom(seed);
   if (!random.chance(checkersModeProbability)) return { health: directHealth, endpoints: [...endpoints] };
   const zones = [...new Set(endpoints.flatMap((endpoint) => endpoint.targets.map((target) => target.az)))].sort();
+  // The draws keep their order (checker thresholds, AZ loss, partition, pools): a seed replays as it always did.
   const health: HealthScenario = {
     mode: 'checkers',
     checkers: checkersPerRun,
     checker: { ...directHealth.checker, rise: random.between(1, 3), fall: random.between(1, 3) },
     maxWithdrawnCapacityFraction: capacityFractionDefault,
-    azLoss: random.chance(0.75) ? { az: random.pick(zones), atMs: random.int(Math.round(safetyPhaseMs * 0.6)), recoverAfterMs: random.chance(0.5) ? null : random.between(150, 400) } : null,
-    partition: random.chance(0.75) ? { checker: random.int(checkersPerRun), atMs: random.int(Math.round(safetyPhaseMs * 0.75)), durationMs: random.between(100, 400), kind: random.chance(0.7) ? 'all-fail' : 'all-pass' } : null,
+    azLoss: random.chance(0.75) ? drawAzLoss(random, zones, safetyPhaseMs) : null,
+    partition: random.chance(0.75) ? drawPartition(random, safetyPhaseMs) : null,
   };
-  assert(partitionedMax * 2 < health.checkers, 'H1', `at most a minority of the checkers may be cut off (${partitionedMax} of ${health.checkers})`);
+  const minority = `at most a minority of the checkers may be cut off (${partitionedMax} of ${health.checkers})`;
+  assert(partitionedMax * 2 < health.checkers, 'H1', minority);
   return { health, endpoints: withChecksAndPools(random, endpoints) };
+}
+
+function drawAzLoss(random: SimRandom, zones: readonly string[], safetyPhaseMs: number): AzLossEvent {
+  const az = random.pick(zones);
+  const atMs = random.int(Math.round(safetyPhaseMs * 0.6));
+  const recoverAfterMs = random.chance(0.5) ? null : random.between(150, 400);
+  return { az, atMs, recoverAfterMs };
+}
+
+function drawPartition(random: SimRandom, safetyPhaseMs: number): PartitionEvent {
+  const checker = random.int(checkersPerRun);
+  const atMs = random.int(Math.round(safetyPhaseMs * 0.75));
+  const durationMs = random.between(100, 400);
+  const kind: PartitionKind = random.chance(0.7) ? 'all-fail' : 'all-pass';
+  return { checker, atMs, durationMs, kind };
 }
 
 /**
@@ -119,7 +152,10 @@ function withChecksAndPools(random: SimRandom, endpoints: readonly EndpointSpec[
   return endpoints.map((endpoint) => {
     const capacity = endpoint.targets[0]!.capacity;
     const secondary = random.chance(0.5) ? random.int(endpoint.targets.length) : -1;
-    const targets = endpoint.targets.map((target, index) => ({ ...target, capacity, check: { tcp: `${target.address}:80` }, ...(index === secondary ? { pool: 'secondary' as const } : {}) }));
+    const targets = endpoint.targets.map((target, index) => ({
+      ...target, capacity, check: { tcp: `${target.address}:80` },
+      ...(index === secondary ? { pool: 'secondary' as const } : {}),
+    }));
     return { name: endpoint.name, targets };
   });
 }
@@ -173,12 +209,19 @@ export class HealthWorld {
   private readonly scheduler: Scheduler;
   private readonly truth: Map<string, HealthState>;
 
-  constructor(readonly scenario: HealthScenario, private readonly endpoints: readonly EndpointSpec[], private readonly host: HealthHost) {
+  constructor(
+    readonly scenario: HealthScenario,
+    private readonly endpoints: readonly EndpointSpec[],
+    private readonly host: HealthHost,
+  ) {
     assert(scenario.mode === 'checkers', 'internal', 'a health world drives checkers');
-    assert(!host.faults.enabled, 'H1', 'the checkers\' store calls must not fail or stall: H1 bounds the delay from reading the views to writing the health');
+    const bounded = 'H1 bounds the delay from reading the views to writing the health';
+    assert(!host.faults.enabled, 'H1', `the checkers' store calls must not fail or stall: ${bounded}`);
     this.scheduler = host.faults.scheduler;
     this.truth = host.truth;
-    for (const endpoint of endpoints) for (const target of endpoint.targets) if (target.check?.tcp !== undefined) this.targetOfCheck.set(target.check.tcp, target.id);
+    for (const target of endpoints.flatMap((endpoint) => endpoint.targets)) {
+      if (target.check?.tcp !== undefined) this.targetOfCheck.set(target.check.tcp, target.id);
+    }
   }
 
   /** The injector of the checkers' store calls: short delays only, never a failure. */
@@ -212,13 +255,19 @@ export class HealthWorld {
     watched.publishCheckerView = async (view, ttlMs) => {
       await store.publishCheckerView(view, ttlMs);
       this.viewPublished(view.id, view.down);
-      if (this.host.tracing) this.note(id, `view: down [${view.down.join(',')}]${view.suspect ? ' SUSPECT (does not vote)' : ''}`);
+      if (!this.host.tracing) return;
+      this.note(id, `view: down [${view.down.join(',')}]${view.suspect ? ' SUSPECT (does not vote)' : ''}`);
     };
     watched.setHealthMany = async (records, source) => {
       await store.setHealthMany(records, source);
       const atMs = this.scheduler.nowMs;
-      for (const record of records) if (record.state === 'down' && source === 'checker') this.downWrites.push({ writer: id, target: record.target, atMs });
-      if (this.host.tracing) this.note(id, `health written (${source}): ${records.map((record) => `${record.target} ${record.state}`).join(', ')}`);
+      for (const record of records) {
+        if (record.state !== 'down' || source !== 'checker') continue;
+        this.downWrites.push({ writer: id, target: record.target, atMs });
+      }
+      if (!this.host.tracing) return;
+      const written = records.map((record) => `${record.target} ${record.state}`).join(', ');
+      this.note(id, `health written (${source}): ${written}`);
     };
     if (anyDownWins) watched.listCheckerViews = async () => unionOfDown(await store.listCheckerViews());
     return watched;
@@ -230,9 +279,13 @@ export class HealthWorld {
     if (times.length > publishTimesKept) times.shift();
     this.publishedAtMs.set(id, times);
     const taint = this.tainted.get(id);
-    if (taint !== undefined && this.partitioned?.id !== id) for (const target of taint) if (!down.includes(target)) taint.delete(target);
+    if (taint !== undefined && this.partitioned?.id !== id) {
+      for (const target of taint) if (!down.includes(target)) taint.delete(target);
+    }
     const next = new Set(taint === undefined ? down : down.filter((target) => !taint.has(target)));
-    for (const target of this.honestDown.get(id) ?? []) if (!next.has(target)) this.honestDownUntilMs.set(target, this.scheduler.nowMs);
+    for (const target of this.honestDown.get(id) ?? []) {
+      if (!next.has(target)) this.honestDownUntilMs.set(target, this.scheduler.nowMs);
+    }
     this.honestDown.set(id, next);
   }
 
@@ -261,12 +314,16 @@ export class HealthWorld {
   private setAz(az: string, state: HealthState): void {
     if (state === 'down' && this.azLost !== az) this.host.stats.azLosses += 1;
     this.azLost = state === 'down' ? az : null;
-    for (const endpoint of this.endpoints) for (const target of endpoint.targets) if (target.az === az) this.truth.set(target.id, state);
+    for (const endpoint of this.endpoints) {
+      for (const target of endpoint.targets) if (target.az === az) this.truth.set(target.id, state);
+    }
     this.note('operator', state === 'down' ? `AZ LOSS: every target of ${az} truly down` : `AZ ${az} recovered`);
   }
 
   private cut(id: string, kind: PartitionKind): void {
-    assert(this.partitioned === null && this.partitions < partitionedMax, 'H1', `at most ${partitionedMax} checker(s) cut off in a run`);
+    const once = `at most ${partitionedMax} checker(s) cut off in a run`;
+    assert(this.partitioned === null, 'H1', once);
+    assert(this.partitions < partitionedMax, 'H1', once);
     this.partitioned = { id, kind };
     this.partitions += 1;
     if (kind === 'all-fail') {
@@ -277,7 +334,8 @@ export class HealthWorld {
       this.honestDown.set(id, new Set());
     }
     this.host.stats.checkerPartitions += 1;
-    this.note(id, `PARTITION: cut off from every target (${kind === 'all-fail' ? 'every probe fails' : 'every probe passes'})`);
+    const probes = kind === 'all-fail' ? 'every probe fails' : 'every probe passes';
+    this.note(id, `PARTITION: cut off from every target (${probes})`);
   }
 
   private heal(): void {
@@ -286,11 +344,16 @@ export class HealthWorld {
     this.partitioned = null;
   }
 
-  /** The liveness phase: the partition heals, a loss due to recover recovers, every other target is truly up but an AZ still lost. */
+  /**
+   * The liveness phase: the partition heals, a loss due to recover recovers, every other target is truly up but an
+   * AZ still lost.
+   */
   settle(): void {
     this.heal();
     if (this.azLost !== null && this.scenario.azLoss?.recoverAfterMs !== null) this.setAz(this.azLost, 'up');
-    for (const endpoint of this.endpoints) for (const target of endpoint.targets) this.truth.set(target.id, target.az === this.azLost ? 'down' : 'up');
+    for (const endpoint of this.endpoints) {
+      for (const target of endpoint.targets) this.truth.set(target.id, target.az === this.azLost ? 'down' : 'up');
+    }
     this.note('sim', `true health restored${this.azLost === null ? '' : `, except the lost ${this.azLost}`}`);
   }
 
@@ -324,29 +387,38 @@ export class HealthWorld {
       const madeUp = live.filter((id) => this.tainted.get(id)?.has(write.target) === true);
       if (madeUp.length * 2 >= live.length) continue;
       const seen = until === undefined ? 'never' : `last at +${until - step.atMs}ms`;
-      const message = `${write.writer} wrote ${write.target} down while it is truly up: only ${madeUp.join(', ')} (cut off, failures made up) sees it down, of ${live.length} live checkers (${live.join(', ')}); no honest view listed it down (${seen})`;
+      const only = `only ${madeUp.join(', ')} (cut off, failures made up) sees it down`;
+      const of = `of ${live.length} live checkers (${live.join(', ')})`;
+      const honest = `no honest view listed it down (${seen})`;
+      const message = `${write.writer} wrote ${write.target} down while it is truly up: ${only}, ${of}; ${honest}`;
       return { invariant: 'H1', name: write.target, step: step.step, atMs: step.atMs, message };
     }
     return null;
   }
 
   /** H2, at the liveness bound: the first name that still serves a target of the AZ still lost, or null. */
-  azLossUnconverged(inventory: readonly EndpointSpec[], provider: MemoryProviderState): { name: string; detail: string } | null {
+  azLossUnconverged(
+    inventory: readonly EndpointSpec[], provider: MemoryProviderState,
+  ): { name: string; detail: string } | null {
     const az = this.azLost;
     if (az === null) return null;
     for (const endpoint of inventory) {
       const lost = new Set(endpoint.targets.filter((target) => target.az === az).map((target) => target.id));
       const othersUp = endpoint.targets.some((target) => !lost.has(target.id) && this.truth.get(target.id) !== 'down');
       const stuck = provider.served.get(endpoint.name)?.records.find((record) => lost.has(record.target));
-      if (othersUp && stuck !== undefined) return { name: endpoint.name, detail: `still serves ${stuck.target} of the lost ${az} without an operator` };
+      if (othersUp && stuck !== undefined) {
+        return { name: endpoint.name, detail: `still serves ${stuck.target} of the lost ${az} without an operator` };
+      }
     }
     return null;
   }
 
   /** Names that serve a target of their secondary pool (a failover), at the end of a run. */
   secondaryServed(provider: MemoryProviderState): number {
-    const secondaries = new Set(this.endpoints.flatMap((endpoint) => endpoint.targets.filter((target) => target.pool === 'secondary').map((target) => target.id)));
-    return [...provider.served.values()].filter((row) => row.records.some((record) => secondaries.has(record.target))).length;
+    const targets = this.endpoints.flatMap((endpoint) => endpoint.targets);
+    const secondaries = new Set(targets.filter((target) => target.pool === 'secondary').map((target) => target.id));
+    const rows = [...provider.served.values()];
+    return rows.filter((row) => row.records.some((record) => secondaries.has(record.target))).length;
   }
 }
 
@@ -356,7 +428,9 @@ function unionOfDown(views: CheckerView[]): CheckerView[] {
   return views.map((view) => ({ ...view, down }));
 }
 
-type CapacityGuard = (plan: PlanComputation, inventory: readonly EndpointSpec[], health: ReadonlyMap<string, HealthState>, force: boolean) => { reason: string; held: string[]; health: Map<string, HealthState> } | null;
+type CapacityGuard = (
+  plan: PlanComputation, inventory: readonly EndpointSpec[], health: ReadonlyMap<string, HealthState>, force: boolean,
+) => { reason: string; held: string[]; health: Map<string, HealthState> } | null;
 
 /**
  * Mutant 'capacity-guard-counts-names': the planner's capacity guard counts the names that lose capacity against
@@ -366,7 +440,8 @@ type CapacityGuard = (plan: PlanComputation, inventory: readonly EndpointSpec[],
  */
 export function guardCountsNames(planner: Planner, maxFraction: number): Planner {
   const mutable = planner as unknown as { capacityGuard: CapacityGuard };
-  assert(typeof mutable.capacityGuard === 'function', 'internal', 'the mutant replaces Planner.capacityGuard, which must exist');
+  const replaces = 'the mutant replaces Planner.capacityGuard, which must exist';
+  assert(typeof mutable.capacityGuard === 'function', 'internal', replaces);
   mutable.capacityGuard = (plan, inventory, health, force) => {
     if (force || plan.withdrawals.length === 0) return null;
     const reason = capacityRefusal(plan.withdrawals.length, inventory.length, maxFraction);

@@ -1,10 +1,8 @@
-import { Planner } from '../planner/planner.js';
 import { computePlan } from '../planner/compute.js';
-import { Enactor } from '../enactor/enactor.js';
-import { Janitor } from '../enactor/janitor.js';
-import { Reconciler } from '../enactor/reconciler.js';
-import { Checker as HealthChecker } from '../health/checker.js';
 import { InventoryFollower } from '../inventory/follow.js';
+import {
+  buildChecker, buildEnactor, buildJanitor, buildPlanner, buildReconciler, type RoleSettings,
+} from '../roles/build.js';
 import { InvariantViolation, assert } from '../util/assert.js';
 import type { Logger } from '../util/log.js';
 import { recordSetKey, type EndpointSpec, type HealthState } from '../domain/types.js';
@@ -12,21 +10,28 @@ import type { Store } from '../store/types.js';
 import type { Provider, ServedState } from '../providers/types.js';
 import { Checker, firstUnconverged, type Violation } from './checker.js';
 import { FaultInjector, faultyProvider, faultyStore, type SimStore } from './faults.js';
-import { HealthWorld, deriveHealth, guardCountsNames } from './health.js';
+import {
+  HealthWorld, deriveHealth, guardCountsNames, type AzLossEvent, type PartitionEvent,
+} from './health.js';
 import { InventoryOperator, seedWithRetry, type InventoryHolder } from './inventory.js';
 import { MemoryProvider, MemoryProviderState } from './memory-provider.js';
 import { MemoryStore, MemoryStoreState } from './memory-store.js';
 import { createRandom, type SimRandom } from './random.js';
 import { deriveScenario, nextIntervalMs, type Scenario } from './scenario.js';
-import { Scheduler, VirtualClock, guardAgainstStall, simulationStartMs, type ActorSlot, type StepInfo } from './scheduler.js';
+import { roleSettingsOf, withBatchNamesMax } from './settings.js';
+import {
+  Scheduler, VirtualClock, guardAgainstStall, simulationStartMs, type ActorSlot, type StepInfo,
+} from './scheduler.js';
 import { Trace } from './trace.js';
 import { runLogger, type ErrorLine } from './log.js';
 import { emptyStats, type MutantName, type RunResult, type RunStats } from './types.js';
 
 /**
  * Safe mode: the production Planner, Enactor, Janitor and Reconciler (the
- * classes themselves, not a copy) run against the in-memory store and
- * provider behind fault-injecting wrappers, on virtual time. A safety phase
+ * classes themselves, not a copy, built by the role builder that `dnsplane up`
+ * uses, from settings parsed by the config's schema: settings.ts) run against
+ * the in-memory store and provider behind fault-injecting wrappers, on
+ * virtual time. A safety phase
  * with faults is followed by a liveness phase without them, in which every
  * name must converge to the newest plan within a bound (L1). The checker
  * runs after every step. In a quarter of the seeds health comes from
@@ -41,14 +46,20 @@ export interface SafeRunOptions {
   trace?: boolean;
   /** Adjusts the derived scenario (tests use it to pin a property); applied after the seed's draws. */
   adjust?: (scenario: Scenario) => Scenario;
-  /** Let an operator apply inventory versions that remove names and add them back (on unless false; see Scenario.removalMeanMs). */
+  /**
+   * Let an operator apply inventory versions that remove names and add them back (on unless false; see
+   * Scenario.removalMeanMs).
+   */
   removals?: boolean;
 }
 
 /** Mean time between operator inventory commands when `removals` is on. */
 const removalMeanMs = 150;
 
-/** The production run loops stop on abort; a simulated run stops by no longer stepping them, so their signal never fires. */
+/**
+ * The production run loops stop on abort; a simulated run stops by no longer stepping them, so their signal never
+ * fires.
+ */
 const neverAborted = new AbortController().signal;
 
 /** Upper bound on steps of one run: a run that needs more is itself a bug (a livelock). */
@@ -61,7 +72,10 @@ type Role = 'planner' | 'enactor' | 'janitor' | 'reconciler' | 'checker';
  * Errors the production classes log on purpose in checkers mode — a plan held by the capacity guard, a checker
  * that doubts itself — are alarms doing their job, not bugs; any other error line is still a violation.
  */
-const expectedErrorLines = [/^plan withdraws .* above safety\.maxWithdrawnCapacityFraction/, /^most targets failed at once: suspecting this checker/];
+const expectedErrorLines = [
+  /^plan withdraws .* above safety\.maxWithdrawnCapacityFraction/,
+  /^most targets failed at once: suspecting this checker/,
+];
 
 interface ActorEntry {
   slot: ActorSlot;
@@ -71,6 +85,9 @@ interface ActorEntry {
   running: boolean;
 }
 
+/** Roles whose incarnations the faults crash and pause (a lease or a heartbeat to lose). */
+const crashableRoles: ReadonlySet<Role> = new Set(['enactor', 'planner']);
+
 /** Roles that read the inventory, and so follow its versions. */
 const followingRoles: ReadonlySet<Role> = new Set(['planner', 'checker']);
 
@@ -78,6 +95,8 @@ class SafeWorld {
   readonly scheduler = new Scheduler();
   readonly random: SimRandom;
   readonly scenario: Scenario;
+  /** The roles' settings: the config's defaults with the scenario's choices (settings.ts). */
+  readonly settings: RoleSettings;
   readonly storeState: MemoryStoreState;
   readonly providerState: MemoryProviderState;
   readonly faults: FaultInjector;
@@ -105,10 +124,13 @@ class SafeWorld {
     const health = deriveHealth(seed, withRemovals.endpoints, withRemovals.safetyPhaseMs);
     const withHealth = { ...withRemovals, endpoints: health.endpoints, health: health.health };
     this.scenario = options.adjust === undefined ? withHealth : options.adjust(withHealth);
+    this.settings = roleSettingsOf(this.scenario);
     this.trace = options.trace === true ? new Trace(traceLinesMax) : null;
     this.targets = this.scenario.endpoints.flatMap((endpoint) => endpoint.targets.map((target) => target.id));
     this.storeState = new MemoryStoreState(() => this.scheduler.nowMs);
-    this.providerState = new MemoryProviderState({ ignoreExpectedVersion: options.mutant === 'no-cas', ignoreRemovals: options.mutant === 'no-removal-tombstone' });
+    this.providerState = new MemoryProviderState({
+      ignoreExpectedVersion: options.mutant === 'no-cas', ignoreRemovals: options.mutant === 'no-removal-tombstone',
+    });
     this.faults = new FaultInjector(this.scheduler, this.random.fork(), this.scenario.faults, this.trace);
     this.checker = new Checker(this.storeState, this.providerState, { skewMaxMs: this.scenario.skewMaxMs });
     this.healthWorld = this.scenario.health.mode === 'checkers' ? this.createHealthWorld() : null;
@@ -127,11 +149,15 @@ class SafeWorld {
     const faults = new FaultInjector(this.scheduler, this.random.fork(), this.scenario.faults, this.trace);
     faults.enabled = false;
     const note = (actor: string, text: string): void => this.note(actor, text);
-    return new HealthWorld(this.scenario.health, this.scenario.endpoints, { truth: this.health, stats: this.stats, faults, note, tracing: this.trace !== null, skewMaxMs: this.scenario.skewMaxMs });
+    return new HealthWorld(this.scenario.health, this.scenario.endpoints, {
+      truth: this.health, stats: this.stats, faults, note, tracing: this.trace !== null,
+      skewMaxMs: this.scenario.skewMaxMs,
+    });
   }
 
   private createOperator(): InventoryOperator {
-    const store = faultyStore(new MemoryStore(this.storeState, new VirtualClock(this.scheduler, this.operatorSlot, 0), 'operator'), this.faults, this.operatorSlot);
+    const clock = new VirtualClock(this.scheduler, this.operatorSlot, 0);
+    const store = faultyStore(new MemoryStore(this.storeState, clock, 'operator'), this.faults, this.operatorSlot);
     const note = this.trace === null ? null : (text: () => string) => this.note('operator', text());
     return new InventoryOperator(this.scenario.endpoints, store, this.random.fork(), this.stats, note);
   }
@@ -141,14 +167,20 @@ class SafeWorld {
     return this.storeState.latestInventory()?.endpoints ?? this.scenario.endpoints;
   }
 
-  /** An error a production loop caught and logged: only injected faults (and assertions, reported when the loop stops) may get there. */
+  /**
+   * An error a production loop caught and logged: only injected faults (and assertions, reported when the loop
+   * stops) may get there.
+   */
   private errorLogged(line: ErrorLine): void {
     // A warn line is a violation only when it carries an error (a loop that logs a failed call at warn and retries).
     if (line.level === 'warn' && line.errorType === null) return;
     if (line.errorType === 'InjectedFault' || line.errorType === 'InvariantViolation') return;
-    if (line.errorType === null && this.healthWorld !== null && expectedErrorLines.some((pattern) => pattern.test(line.message))) return;
-    const message = `unexpected error logged: ${line.message}${line.errorType === null ? '' : ` (${line.errorType}: ${line.errorMessage})`}`;
-    this.violations.push({ invariant: 'internal', name: '*', step: this.scheduler.stepCount, atMs: this.scheduler.nowMs, message });
+    const expected = expectedErrorLines.some((pattern) => pattern.test(line.message));
+    if (line.errorType === null && this.healthWorld !== null && expected) return;
+    const error = line.errorType === null ? '' : ` (${line.errorType}: ${line.errorMessage})`;
+    const message = `unexpected error logged: ${line.message}${error}`;
+    const { stepCount: step, nowMs: atMs } = this.scheduler;
+    this.violations.push({ invariant: 'internal', name: '*', step, atMs, message });
     this.note('CHECKER', message);
   }
 
@@ -161,7 +193,8 @@ class SafeWorld {
     const skew = this.scenario.skewMaxMs;
     const offsetMs = skew === 0 ? 0 : random.between(-skew, skew);
     const slot = this.scheduler.actor(id);
-    const entry: ActorEntry = { slot, role, clock: new VirtualClock(this.scheduler, slot, offsetMs), random, running: false };
+    const clock = new VirtualClock(this.scheduler, slot, offsetMs);
+    const entry: ActorEntry = { slot, role, clock, random, running: false };
     this.actors.push(entry);
     return entry;
   }
@@ -199,13 +232,15 @@ class SafeWorld {
       store, clock: entry.clock, log: this.log,
       onChange: (snapshot) => {
         holder.current = snapshot;
-        if (this.trace !== null) this.note(slot.id, `follows inventory v${snapshot.version} (${snapshot.endpoints.length} names)`);
+        if (this.trace === null) return;
+        this.note(slot.id, `follows inventory v${snapshot.version} (${snapshot.endpoints.length} names)`);
       },
     }, holder.current);
     const incarnation = slot.incarnation;
     this.scheduler.at(this.scheduler.nowMs, 'follow inventory', () => {
       if (slot.incarnation !== incarnation) return;
-      this.scheduler.start(slot, () => follower.run(this.signal), (error) => this.loopSettled(`${slot.id}'s inventory follower`, error));
+      const settled = (error: unknown): void => this.loopSettled(`${slot.id}'s inventory follower`, error);
+      this.scheduler.start(slot, () => follower.run(this.signal), settled);
     });
   }
 
@@ -218,56 +253,44 @@ class SafeWorld {
     });
   }
 
-  private buildRole(entry: ActorEntry, store: SimStore, provider: Provider, holder: InventoryHolder): () => Promise<void> {
-    const { scenario, signal } = this;
-    const { timing } = scenario;
+  /** The role of an actor's incarnation, from the run's settings; a mutant wraps its deps or the built role. */
+  private buildRole(
+    entry: ActorEntry, store: SimStore, provider: Provider, holder: InventoryHolder,
+  ): () => Promise<void> {
+    const { settings, signal } = this;
+    const mutant = this.options.mutant ?? null;
     const id = entry.slot.id;
     const base = { clock: entry.clock, log: this.log };
     switch (entry.role) {
       case 'planner': {
-        const maxWithdrawnCapacityFraction = scenario.health.maxWithdrawnCapacityFraction;
-        // The name threshold bites at one name, so every edit the planner publishes must come with a new inventory
-        // version (checked at apply): an edit it refused would raise an error line, and so a violation.
-        const planner = new Planner(
-          { id, zone: scenario.zone, intervalMs: timing.plannerIntervalMs, leaseTtlMs: timing.plannerLeaseTtlMs, safety: { maxChangedFraction: 0.3, minNamesForThreshold: 1, maxWithdrawnCapacityFraction } },
-          { ...base, store, ...plannerInventory(holder, this.options.mutant ?? null) },
-        );
-        if (this.options.mutant === 'capacity-guard-counts-names') guardCountsNames(planner, maxWithdrawnCapacityFraction);
+        const inventory = plannerInventory(holder, mutant);
+        const planner = buildPlanner(settings, id, this.scenario.zone, { ...base, store, ...inventory });
+        const { maxWithdrawnCapacityFraction } = settings.safety;
+        if (mutant === 'capacity-guard-counts-names') guardCountsNames(planner, maxWithdrawnCapacityFraction);
         return () => planner.run(signal);
       }
       case 'checker': {
         const world = this.healthWorld!;
-        const checkerStore = world.checkerStore(id, store, this.options.mutant === 'quorum-any-down');
-        const checker = new HealthChecker({ ...scenario.health.checker, id }, { ...base, store: checkerStore, rng: entry.random, inventory: () => holder.current.endpoints, probe: world.probeFor(id) });
+        const checkerStore = world.checkerStore(id, store, mutant === 'quorum-any-down');
+        const inventory = () => holder.current.endpoints;
+        const deps = { ...base, store: checkerStore, rng: entry.random, inventory, probe: world.probeFor(id) };
+        const checker = buildChecker(settings, id, deps, this.scenario.health.checker.viewTtlMs);
         return () => checker.run(signal);
       }
       case 'enactor': {
-        const enactor = new Enactor(
-          {
-            id, pollIntervalMs: timing.enactorPollMs, batchNamesMax: 1 + entry.random.int(2), retriesMax: timing.retriesMax,
-            backoffBaseMs: timing.backoffBaseMs, backoffMaxMs: timing.backoffMaxMs, heartbeatIntervalMs: timing.heartbeatIntervalMs, heartbeatTtlMs: timing.heartbeatTtlMs,
-          },
-          { ...base, store, provider, rng: entry.random },
-        );
+        // Each incarnation draws its batch bound, one or two names, so that a plan is enacted in several batches.
+        const enactorSettings = withBatchNamesMax(settings, 1 + entry.random.int(2));
+        const enactor = buildEnactor(enactorSettings, id, { ...base, store, provider, rng: entry.random });
         return () => enactor.run(signal);
       }
       case 'janitor': {
-        const janitorStore = this.options.mutant === 'janitor-ignores-holds' ? ignoreHolds(store) : store;
-        const janitorProvider = this.options.mutant === 'janitor-ignores-served' ? ignoreServed(provider) : provider;
-        const janitor = new Janitor(
-          { intervalMs: timing.janitorIntervalMs, retainGenerations: scenario.retainGenerations, batchVersionsMax: 8 },
-          { ...base, store: janitorStore, provider: janitorProvider },
-        );
+        const janitorStore = mutant === 'janitor-ignores-holds' ? ignoreHolds(store) : store;
+        const janitorProvider = mutant === 'janitor-ignores-served' ? ignoreServed(provider) : provider;
+        const janitor = buildJanitor(settings, { ...base, store: janitorStore, provider: janitorProvider });
         return () => janitor.run(signal);
       }
       case 'reconciler': {
-        const reconciler = new Reconciler(
-          {
-            id, intervalMs: timing.reconcilerIntervalMs, maxLagMs: timing.reconcilerMaxLagMs, pageSize: 2, retriesMax: timing.retriesMax,
-            backoffBaseMs: timing.backoffBaseMs, backoffMaxMs: timing.backoffMaxMs,
-          },
-          { ...base, store, provider, rng: entry.random },
-        );
+        const reconciler = buildReconciler(settings, id, { ...base, store, provider, rng: entry.random });
         return () => reconciler.run(signal);
       }
     }
@@ -282,9 +305,13 @@ class SafeWorld {
   private loopSettled(who: string, error: unknown): void {
     const now = this.scheduler.nowMs;
     if (error instanceof InvariantViolation) {
-      this.violations.push({ invariant: error.invariant, name: who, step: this.scheduler.stepCount, atMs: now, message: `production assertion fired in ${who}: ${error.message}` });
+      const message = `production assertion fired in ${who}: ${error.message}`;
+      const { invariant } = error;
+      this.violations.push({ invariant, name: who, step: this.scheduler.stepCount, atMs: now, message });
     } else {
-      const message = error === null ? 'run loop returned while not aborted' : `run loop rejected: ${(error as Error).stack ?? String(error)}`;
+      const message = error === null
+        ? 'run loop returned while not aborted'
+        : `run loop rejected: ${(error as Error).stack ?? String(error)}`;
       this.violations.push({ invariant: 'internal', name: who, step: this.scheduler.stepCount, atMs: now, message });
     }
     this.note(who, `stopped: ${this.violations.at(-1)!.message}`);
@@ -329,7 +356,7 @@ class SafeWorld {
   }
 
   crashOne(): void {
-    const candidates = this.actors.filter((entry) => entry.running && (entry.role === 'enactor' || entry.role === 'planner'));
+    const candidates = this.actors.filter((entry) => entry.running && crashableRoles.has(entry.role));
     if (candidates.length === 0) return;
     const entry = this.random.pick(candidates);
     this.scheduler.crash(entry.slot);
@@ -344,7 +371,7 @@ class SafeWorld {
   }
 
   pauseOne(): void {
-    const candidates = this.actors.filter((entry) => entry.running && (entry.role === 'enactor' || entry.role === 'planner'));
+    const candidates = this.actors.filter((entry) => entry.running && crashableRoles.has(entry.role));
     if (candidates.length === 0) return;
     const entry = this.random.pick(candidates);
     const { timing } = this.scenario;
@@ -360,8 +387,10 @@ class SafeWorld {
     if (names.length === 0) return;
     const name = this.random.pick(names);
     const records = this.providerState.served.get(name)!.records;
-    // A plausible hand edit: drop one record, or re-weight the only one. Never empty (that is S1's business, not drift).
-    const edited = records.length > 1 ? records.slice(1) : [{ ...records[0]!, weight: records[0]!.weight === 1 ? 2 : 1 }];
+    // A plausible hand edit: drop one record, or re-weight the only one. Never empty (that is S1's business, not
+    // drift).
+    const only = records[0]!;
+    const edited = records.length > 1 ? records.slice(1) : [{ ...only, weight: only.weight === 1 ? 2 : 1 }];
     this.providerState.handEdit(name, edited);
     this.checker.noteDrift(name);
     this.stats.drifts += 1;
@@ -394,10 +423,14 @@ class SafeWorld {
 
   private convergedAt = { storeMutations: -1, providerVersion: -1, value: false };
 
-  /** True when every name serves the newest plan and the planner has nothing more to publish (recomputed only after a write). */
+  /**
+   * True when every name serves the newest plan and the planner has nothing more to publish (recomputed only after
+   * a write).
+   */
   converged(): boolean {
     const cache = this.convergedAt;
-    if (cache.storeMutations === this.storeState.mutations && cache.providerVersion === this.providerState.versionLast) return cache.value;
+    const unchanged = cache.storeMutations === this.storeState.mutations;
+    if (unchanged && cache.providerVersion === this.providerState.versionLast) return cache.value;
     cache.storeMutations = this.storeState.mutations;
     cache.providerVersion = this.providerState.versionLast;
     cache.value = this.computeConverged();
@@ -418,11 +451,18 @@ class SafeWorld {
 
 /**
  * The planner's view of the inventory: the version its follower holds. The mutants plan from the version the
- * incarnation started with — recording it (planner-ignores-inventory), or recording the newest (plan-mislabels-inventory).
+ * incarnation started with — recording it (planner-ignores-inventory), or recording the newest
+ * (plan-mislabels-inventory).
  */
-function plannerInventory(holder: InventoryHolder, mutant: MutantName | null): { inventory: () => readonly EndpointSpec[]; inventoryVersion: () => number } {
-  if (mutant === 'planner-ignores-inventory') return { inventory: () => holder.started.endpoints, inventoryVersion: () => holder.started.version };
-  if (mutant === 'plan-mislabels-inventory') return { inventory: () => holder.started.endpoints, inventoryVersion: () => holder.current.version };
+function plannerInventory(
+  holder: InventoryHolder, mutant: MutantName | null,
+): { inventory: () => readonly EndpointSpec[]; inventoryVersion: () => number } {
+  if (mutant === 'planner-ignores-inventory') {
+    return { inventory: () => holder.started.endpoints, inventoryVersion: () => holder.started.version };
+  }
+  if (mutant === 'plan-mislabels-inventory') {
+    return { inventory: () => holder.started.endpoints, inventoryVersion: () => holder.current.version };
+  }
   return { inventory: () => holder.current.endpoints, inventoryVersion: () => holder.current.version };
 }
 
@@ -439,8 +479,14 @@ function ignoreHolds(store: Store): Store {
 function ignoreServed(provider: Provider): Provider {
   // Mutant: the janitor believes every name already serves a generation above every version, so every superseded
   // version below the floor looks deletable — a clean-up decoupled from what is served only by distance, as in 2025.
-  const everythingEnacted = (name: string): ServedState => ({ name, generation: Number.MAX_SAFE_INTEGER, version: 'mutant', records: [] });
-  return { ...provider, read: async (names: readonly string[]) => { await provider.read(names); return new Map(names.map((name) => [name, everythingEnacted(name)])); } };
+  const everythingEnacted = (name: string): ServedState => ({
+    name, generation: Number.MAX_SAFE_INTEGER, version: 'mutant', records: [],
+  });
+  const read = async (names: readonly string[]): Promise<Map<string, ServedState>> => {
+    await provider.read(names);
+    return new Map(names.map((name) => [name, everythingEnacted(name)]));
+  };
+  return { ...provider, read };
 }
 
 /** Runs until `untilMs`, checking after every step; returns false when a violation stopped the run. */
@@ -466,10 +512,22 @@ function checkStep(world: SafeWorld, info: StepInfo): boolean {
 function describeHealth(scenario: Scenario): string {
   const { health } = scenario;
   if (health.mode === 'direct') return '';
-  const pools = scenario.endpoints.filter((endpoint) => endpoint.targets.some((target) => target.pool === 'secondary')).length;
-  const loss = health.azLoss === null ? 'no AZ loss' : `${health.azLoss.az} lost at +${health.azLoss.atMs}ms${health.azLoss.recoverAfterMs === null ? ' for good' : ` for ${health.azLoss.recoverAfterMs}ms`}`;
-  const partition = health.partition === null ? 'no partition' : `checker-${health.partition.checker + 1} cut off (${health.partition.kind}) at +${health.partition.atMs}ms for ${health.partition.durationMs}ms`;
-  return `; health by ${health.checkers} checkers (rise ${health.checker.rise}, fall ${health.checker.fall}), ${pools} name(s) with a secondary pool, ${loss}, ${partition}`;
+  const pools = scenario.endpoints.filter((endpoint) => endpoint.targets.some((target) => target.pool === 'secondary'));
+  const checkers = `${health.checkers} checkers (rise ${health.checker.rise}, fall ${health.checker.fall})`;
+  const events = `${describeAzLoss(health.azLoss)}, ${describePartition(health.partition)}`;
+  return `; health by ${checkers}, ${pools.length} name(s) with a secondary pool, ${events}`;
+}
+
+function describeAzLoss(loss: AzLossEvent | null): string {
+  if (loss === null) return 'no AZ loss';
+  const lasting = loss.recoverAfterMs === null ? 'for good' : `for ${loss.recoverAfterMs}ms`;
+  return `${loss.az} lost at +${loss.atMs}ms ${lasting}`;
+}
+
+function describePartition(partition: PartitionEvent | null): string {
+  if (partition === null) return 'no partition';
+  const { checker, kind, atMs, durationMs } = partition;
+  return `checker-${checker + 1} cut off (${kind}) at +${atMs}ms for ${durationMs}ms`;
 }
 
 export function runSafe(seed: bigint, options: SafeRunOptions = {}): Promise<RunResult> {
@@ -479,12 +537,18 @@ export function runSafe(seed: bigint, options: SafeRunOptions = {}): Promise<Run
 async function simulate(seed: bigint, options: SafeRunOptions): Promise<RunResult> {
   const world = new SafeWorld(seed, options);
   const { scenario } = world;
-  world.note('sim', `seed ${seed}: ${scenario.endpoints.length} names, ${scenario.enactors} enactors, ${scenario.planners} planners, retain ${scenario.retainGenerations}, skew ±${scenario.skewMaxMs}ms${describeHealth(scenario)}${options.mutant ? `, MUTANT ${options.mutant}` : ''}`);
+  const actors = `${scenario.endpoints.length} names, ${scenario.enactors} enactors, ${scenario.planners} planners`;
+  const mutant = options.mutant ? `, MUTANT ${options.mutant}` : '';
+  const skew = `skew ±${scenario.skewMaxMs}ms`;
+  const retain = `retain ${scenario.retainGenerations}`;
+  world.note('sim', `seed ${seed}: ${actors}, ${retain}, ${skew}${describeHealth(scenario)}${mutant}`);
   for (let index = 1; index <= scenario.planners; index += 1) world.addActor(`planner-${index}`, 'planner');
   for (let index = 1; index <= scenario.enactors; index += 1) world.addActor(`enactor-${index}`, 'enactor');
   world.addActor('janitor', 'janitor');
   if (options.mutant !== 'reconciler-off') world.addActor('reconciler', 'reconciler');
-  for (let index = 0; index < scenario.health.checkers; index += 1) world.addActor(world.healthWorld!.checkerId(index), 'checker');
+  for (let index = 0; index < scenario.health.checkers; index += 1) {
+    world.addActor(world.healthWorld!.checkerId(index), 'checker');
+  }
   for (const entry of world.actors) world.startActor(entry, world.random.int(scenario.timing.enactorPollMs));
   world.startFaults();
 
@@ -510,7 +574,8 @@ function notConverged(world: SafeWorld): void {
   const guard = world.storeState.alarms.get('capacity-guard\u0000*');
   const held = guard !== undefined && guard.clearedAtMs === null ? ` (capacity guard: ${guard.message})` : '';
   const detail = `${stuck?.detail ?? 'the planner still has changes to publish'}${held}`;
-  world.violations.push({ invariant, name, step: world.scheduler.stepCount, atMs: world.scheduler.nowMs, message: `not converged ${world.scenario.livenessBoundMs}ms after the faults stopped: ${detail}` });
+  const message = `not converged ${world.scenario.livenessBoundMs}ms after the faults stopped: ${detail}`;
+  world.violations.push({ invariant, name, step: world.scheduler.stepCount, atMs: world.scheduler.nowMs, message });
   world.note('CHECKER', `VIOLATION ${invariant} ${name}: ${detail}`);
 }
 
@@ -518,7 +583,8 @@ function finish(world: SafeWorld, convergedAfterMs: number | null): RunResult {
   world.releaseLog();
   // A run in which nothing was ever published tested nothing: that is a broken simulator, not a pass.
   if (world.violations.length === 0 && world.storeState.generationLast === 0) {
-    world.violations.push({ invariant: 'internal', name: '*', step: world.scheduler.stepCount, atMs: world.scheduler.nowMs, message: 'no plan was ever published' });
+    const { stepCount: step, nowMs: atMs } = world.scheduler;
+    world.violations.push({ invariant: 'internal', name: '*', step, atMs, message: 'no plan was ever published' });
   }
   const stats = world.stats;
   stats.generations = world.storeState.generationLast;
@@ -531,7 +597,8 @@ function finish(world: SafeWorld, convergedAfterMs: number | null): RunResult {
   stats.capacityHolds = world.storeState.counters.get('planner_capacity_holds') ?? 0;
   stats.secondaryServed = world.healthWorld?.secondaryServed(world.providerState) ?? 0;
   return {
-    seed: world.seed, mode: 'safe', mutant: world.options.mutant ?? null, removals: world.options.removals !== false, violations: world.violations.slice(0, 1),
+    seed: world.seed, mode: 'safe', mutant: world.options.mutant ?? null, removals: world.options.removals !== false,
+    violations: world.violations.slice(0, 1),
     steps: world.scheduler.stepCount, virtualMs: world.scheduler.nowMs - simulationStartMs, convergedAfterMs, stats,
     trace: world.trace === null ? null : world.trace.lines,
   };

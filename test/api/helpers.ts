@@ -2,13 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type BuildOptions } from '../../src/api/app.js';
 import { inventoryOf, parseConfig, zoneOf } from '../../src/config/load.js';
 import type { Context } from '../../src/cli/context.js';
-import { makeEnactor, makeJanitor, makePlanner, makeReconciler } from '../../src/cli/roles.js';
+import { makeEnactor, makeJanitor, makePlanner, makeReconciler } from '../../src/roles/installation.js';
 import type { ApplyChange, ApplyOutcome } from '../../src/providers/types.js';
 import { silentLogger } from '../../src/util/log.js';
 import { sampleConfig } from '../helpers/env.js';
 import { openInstallation, type Installation } from '../helpers/fixtures.js';
 
-/** In-process API over a real SQLite installation, with the real roles wired as `dnsplane` wires them (src/cli/roles.ts). */
+/**
+ * In-process API over a real SQLite installation, with the real roles wired as `dnsplane` wires them
+ * (src/roles/installation.ts).
+ */
 
 export const adminToken = 'admin-token-0123456789abcdef';
 export const readToken = 'read-only-token-0123456789abcdef';

@@ -2,13 +2,13 @@
 // planner (weight 0), a freeze through the enactors and reconciler (the name
 // is left exactly as it is), a re-enactment and a forced publication through
 // queued requests. Method: the real roles wired as `dnsplane` wires them
-// (src/cli/roles.ts helpers), in-process on a real SQLite file.
+// (src/roles/installation.ts helpers), in-process on a real SQLite file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Enactor } from '../../src/enactor/enactor.js';
 import { Planner } from '../../src/planner/planner.js';
 import { Reconciler } from '../../src/enactor/reconciler.js';
-import { drainedFrom, frozenFrom } from '../../src/cli/roles.js';
+import { drainedFrom, frozenFrom } from '../../src/roles/installation.js';
 import { silentLogger } from '../../src/util/log.js';
 import { seededRng, systemClock } from '../../src/util/clock.js';
 import { endpoints, enactorDefaults, openInstallation, type Installation } from '../helpers/fixtures.js';

@@ -7,7 +7,7 @@
 // Usage: node --import tsx test/helpers/test-enactor.ts --id ID --config FILE --data DIR (--delay-ms N | --spin-ms N)
 import { parseArgs } from 'node:util';
 import { openContext } from '../../src/cli/context.js';
-import { makeEnactor } from '../../src/cli/roles.js';
+import { makeEnactor } from '../../src/roles/installation.js';
 import { BuiltinSqliteProvider } from '../../src/providers/builtin/sqlite.js';
 import type { Provider } from '../../src/providers/types.js';
 import { sqlitePath } from '../../src/store/index.js';

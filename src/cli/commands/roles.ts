@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { createLogger } from '../../util/log.js';
 import { withContext, withPaths } from '../common.js';
 import { followInventory, type Context, type PathOptions } from '../context.js';
-import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from '../roles.js';
+import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from '../../roles/installation.js';
 
 type RoleOptions = PathOptions & { id: string };
 

@@ -1,0 +1,84 @@
+import { hostname } from 'node:os';
+import type { EndpointSpec } from '../domain/types.js';
+import type { Checker } from '../health/checker.js';
+import type { Enactor } from '../enactor/enactor.js';
+import type { Janitor } from '../enactor/janitor.js';
+import type { Reconciler } from '../enactor/reconciler.js';
+import type { Planner } from '../planner/planner.js';
+import type { Provider } from '../providers/types.js';
+import type { Controls, Store } from '../store/types.js';
+import { systemClock, systemRng, type Clock, type Rng } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import { buildChecker, buildEnactor, buildJanitor, buildPlanner, buildReconciler, type RoleSettings } from './build.js';
+
+/**
+ * The roles of a running installation, as `dnsplane up` and the role commands run them: the settings are the
+ * loaded config's, the deps its store and provider, the system clock and randomness, the inventory it follows
+ * (read on every call, so a newer version is seen at once) and the operators' freezes and drains from the store.
+ */
+
+/** What a role needs of an installation: the CLI's Context (src/cli/context.ts) is one. */
+export interface RoleInstallation {
+  readonly config: RoleSettings;
+  /** The zone, normalised. */
+  readonly zone: string;
+  readonly store: Store;
+  readonly provider: Provider;
+  /** The inventory in effect: replaced, never mutated, when a newer version arrives. */
+  readonly inventory: readonly EndpointSpec[];
+  readonly inventoryVersion: number;
+}
+
+/** Operator freezes as the enactor and reconciler want them: "*" (the whole zone) wins over single names. */
+export function frozenFrom(store: Pick<Controls, 'listFreezes'>): () => Promise<ReadonlySet<string> | 'zone'> {
+  return async () => {
+    const scopes = await store.listFreezes();
+    return scopes.includes('*') ? 'zone' : new Set(scopes);
+  };
+}
+
+export function drainedFrom(store: Pick<Controls, 'listDrains'>): () => Promise<ReadonlySet<string>> {
+  return async () => new Set(await store.listDrains());
+}
+
+export interface RoleEnv {
+  clock?: Clock;
+  rng?: Rng;
+  log: Logger;
+}
+
+export function makePlanner(installation: RoleInstallation, id: string, env: RoleEnv): Planner {
+  const { store } = installation;
+  return buildPlanner(installation.config, id, installation.zone, {
+    store, clock: env.clock ?? systemClock, log: env.log, inventory: () => installation.inventory,
+    inventoryVersion: () => installation.inventoryVersion, drained: drainedFrom(store),
+  });
+}
+
+export function makeEnactor(installation: RoleInstallation, id: string, env: RoleEnv): Enactor {
+  const { store, provider } = installation;
+  return buildEnactor(installation.config, id, {
+    store, provider, clock: env.clock ?? systemClock, rng: env.rng ?? systemRng, log: env.log,
+    frozen: frozenFrom(store),
+  });
+}
+
+export function makeJanitor(installation: RoleInstallation, env: RoleEnv): Janitor {
+  const { store, provider } = installation;
+  return buildJanitor(installation.config, { store, provider, clock: env.clock ?? systemClock, log: env.log });
+}
+
+export function makeReconciler(installation: RoleInstallation, env: RoleEnv): Reconciler {
+  const { store, provider } = installation;
+  return buildReconciler(installation.config, `reconciler@${hostname()}`, {
+    store, provider, clock: env.clock ?? systemClock, rng: env.rng ?? systemRng, log: env.log,
+    frozen: frozenFrom(store),
+  });
+}
+
+export function makeChecker(installation: RoleInstallation, id: string, env: RoleEnv): Checker {
+  return buildChecker(installation.config, id, {
+    store: installation.store, clock: env.clock ?? systemClock, rng: env.rng ?? systemRng, log: env.log,
+    inventory: () => installation.inventory,
+  });
+}

@@ -1,0 +1,53 @@
+import { parseRoleSettings, type RoleSettings } from '../roles/build.js';
+import { assert } from '../util/assert.js';
+import type { Scenario } from './scenario.js';
+
+/**
+ * The settings a run builds its roles from, through the same builder as `dnsplane up` (src/roles/build.ts): the
+ * config file's sections parsed by the config's own schema, so that every setting the run does not choose has the
+ * default production runs with, and every one it chooses lies within the bounds a config file is held to. What a
+ * run chooses is small and fast on purpose: virtual timings of tens of milliseconds, small batches and pages so
+ * that one plan is enacted, cleaned up and reconciled in several steps that faults can fall between.
+ */
+
+/** The janitor deletes a few versions per batch, so a clean-up spans several store calls. */
+const janitorBatchVersionsMax = 8;
+/** The reconciler pages through a few names at a time, so a pass spans several provider reads. */
+const reconcilerPageNamesMax = 2;
+/**
+ * The name threshold bites at one name, so every edit the planner publishes must come with a new inventory version
+ * (checked at apply): an edit it refused would raise an error line, and so a violation.
+ */
+const minNamesForThreshold = 1;
+
+export function roleSettingsOf(scenario: Scenario): RoleSettings {
+  const { timing, health } = scenario;
+  const { checker } = health;
+  return parseRoleSettings({
+    safety: {
+      minNamesForThreshold, maxWithdrawnCapacityFraction: health.maxWithdrawnCapacityFraction,
+      retainGenerations: scenario.retainGenerations,
+    },
+    planner: { interval: timing.plannerIntervalMs, leaseTtl: timing.plannerLeaseTtlMs },
+    enactor: {
+      pollInterval: timing.enactorPollMs, retriesMax: timing.retriesMax,
+      backoffBase: timing.backoffBaseMs, backoffMax: timing.backoffMaxMs,
+      heartbeatInterval: timing.heartbeatIntervalMs, heartbeatTtl: timing.heartbeatTtlMs,
+    },
+    janitor: { interval: timing.janitorIntervalMs, batchVersionsMax: janitorBatchVersionsMax },
+    reconciler: {
+      interval: timing.reconcilerIntervalMs, maxLag: timing.reconcilerMaxLagMs, pageNamesMax: reconcilerPageNamesMax,
+    },
+    health: {
+      interval: checker.intervalMs, timeout: checker.timeoutMs, rise: checker.rise, fall: checker.fall,
+      concurrency: checker.concurrency,
+    },
+  });
+}
+
+/** An enactor incarnation's settings: the run's, with a batch bound of its own (drawn by the caller). */
+export function withBatchNamesMax(settings: RoleSettings, batchNamesMax: number): RoleSettings {
+  assert(Number.isInteger(batchNamesMax), 'internal', `batchNamesMax ${batchNamesMax} is a whole number`);
+  assert(batchNamesMax >= 1, 'internal', `batchNamesMax ${batchNamesMax} lets a batch hold a name`);
+  return { ...settings, enactor: { ...settings.enactor, batchNamesMax } };
+}
