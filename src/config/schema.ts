@@ -190,11 +190,29 @@ const rfc2136Provider = z.strictObject({
   }),
 });
 
+// Route 53 (src/providers/route53/README.md): the hosted zone by id; credentials and, unless given, the region come
+// from the AWS SDK's standard chain. The defaults are AWS's documented limits (five requests per second per account).
+const route53Provider = z.strictObject({
+  kind: z.literal('route53'),
+  hostedZoneId: z.string().regex(/^(\/hostedzone\/)?[A-Z0-9]{1,32}$/, 'hostedZoneId is the hosted zone\'s id (Z...)'),
+  endpoint: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'endpoint is an http:// or https:// URL').optional(),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'region is an AWS region name (us-east-1)').optional(),
+  timeout: duration('10s', { min: '100ms', max: '2m' }),
+  requestsPerSecond: z.number().gt(0).max(10_000).default(5),
+  retriesMax: z.number().int().min(0).max(100).default(10),
+  syncTimeout: duration('10m', { min: '1s', max: '1h' }),
+  syncPollInterval: duration('2s', { min: '5ms', max: '1m' }),
+  readRequestsMax: z.number().int().min(1).max(1_000_000).default(10_000),
+  batchRecordsMax: z.number().int().min(20).max(1000).default(1000),
+});
+
 export const configSchema = z
   .strictObject({
     zone: dnsName,
     store: z.discriminatedUnion('kind', [sqliteStore, etcdStore]).default({ kind: 'sqlite' }),
-    provider: z.discriminatedUnion('kind', [builtinProvider, rfc2136Provider]).default({ kind: 'builtin' }),
+    provider: z
+      .discriminatedUnion('kind', [builtinProvider, rfc2136Provider, route53Provider])
+      .default({ kind: 'builtin' }),
     dns: z
       .strictObject({
         listen: hostPort.default('127.0.0.1:5353'),

@@ -5,6 +5,7 @@ import { normalizeName } from '../domain/names.js';
 import { BuiltinSqliteProvider } from './builtin/sqlite.js';
 import { BuiltinEtcdProvider } from './builtin/etcd.js';
 import { Rfc2136Provider, type Rfc2136Settings } from './rfc2136/provider.js';
+import { Route53Provider, type Route53Settings } from './route53/provider.js';
 import type { Provider } from './types.js';
 
 /** `options.readonly` opens the built-in provider's SQLite file for reading only. */
@@ -16,6 +17,8 @@ export async function createProvider(config: Config, dataDir: string, options: {
       return new BuiltinSqliteProvider(sqlitePath(config, dataDir), {}, options);
     case 'rfc2136':
       return new Rfc2136Provider(rfc2136Settings(config));
+    case 'route53':
+      return new Route53Provider(route53Settings(config));
   }
 }
 
@@ -34,3 +37,28 @@ export function rfc2136Settings(config: Config): Rfc2136Settings {
     maxAnswers: config.dns.maxAnswers,
   };
 }
+
+/** The route53 section with the zone and the TTL of `dns`; credentials (and the region, unless given) from the SDK. */
+export function route53Settings(config: Config): Route53Settings {
+  const section = config.provider;
+  if (section.kind !== 'route53') throw new UserError('provider.kind is not route53');
+  return {
+    hostedZoneId: section.hostedZoneId,
+    zone: normalizeName(config.zone),
+    ...(section.endpoint === undefined ? {} : { endpoint: section.endpoint }),
+    ...(section.region === undefined ? {} : { region: section.region }),
+    ttl: config.dns.ttl,
+    timeoutMs: section.timeout,
+    requestsPerSecond: section.requestsPerSecond,
+    retriesMax: section.retriesMax,
+    backoffBaseMs: route53Backoff.baseMs,
+    backoffMaxMs: route53Backoff.maxMs,
+    syncTimeoutMs: section.syncTimeout,
+    syncPollMs: section.syncPollInterval,
+    readRequestsMax: section.readRequestsMax,
+    batchRecordsMax: section.batchRecordsMax,
+  };
+}
+
+/** The pause before retrying Throttling or PriorRequestNotComplete: full jitter, doubling from 100 ms to 10 s. */
+const route53Backoff = { baseMs: 100, maxMs: 10_000 };

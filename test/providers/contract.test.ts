@@ -17,6 +17,7 @@ import { tempDir } from '../helpers/env.js';
 import { startEtcdCluster } from '../helpers/etcd.js';
 import { startDnsServer, testZone, type DnsServerKind } from '../helpers/dns-servers.js';
 import { providerContract, type ProviderBackend, type ProviderFamily } from './contract.js';
+import { startEmulatedZone } from './route53/helpers.js';
 
 const zone = testZone;
 
@@ -43,6 +44,12 @@ function rfc2136Backend(kind: DnsServerKind): () => Promise<ProviderBackend> {
   };
 }
 
+/** Route 53 through the official SDK, on the emulator of its REST API (test/providers/route53/emulator.ts). */
+async function route53Backend(): Promise<ProviderBackend> {
+  const emulated = await startEmulatedZone({ zones: [`${zone}.`], insyncAfterMs: 20 });
+  return { zone, open: () => emulated.open(), stop: () => emulated.stop() };
+}
+
 async function memoryBackend(): Promise<ProviderBackend> {
   const state = new MemoryProviderState();
   let writers = 0;
@@ -56,6 +63,7 @@ const families: ProviderFamily[] = [
   { name: 'rfc2136 on BIND 9', start: rfc2136Backend('bind') },
   { name: 'rfc2136 on PowerDNS', start: rfc2136Backend('powerdns') },
   { name: 'simulator memory provider', start: memoryBackend },
+  { name: 'route53 on the Route 53 API emulator', start: route53Backend },
 ];
 
 for (const family of families) providerContract(family);
