@@ -5,7 +5,7 @@ import { assert } from '../util/assert.js';
 import type { Clock, Rng } from '../util/clock.js';
 import { compareAndSwapAll } from './protocol.js';
 import type { Logger } from '../util/log.js';
-import type { Alarms, Counters, Heartbeats, History, HistoryEntry, PlanReader } from '../store/types.js';
+import type { Alarms, Counters, Heartbeats, History, HistoryEntry, PlanReader, PlanView } from '../store/types.js';
 import type { ApplyChange, Provider, ServedState } from '../providers/types.js';
 
 export interface EnactorOptions {
@@ -29,7 +29,10 @@ export interface EnactorDeps {
   frozen?: () => Promise<ReadonlySet<string> | 'zone'>;
 }
 
-/** Upper bound on pages per generation (with the default batch, 1e9 names): a store that never ends a listing cannot spin an enactor forever. */
+/**
+ * Upper bound on pages per generation (with the default batch, 1e9 names): a store that never ends a listing cannot
+ * spin an enactor forever.
+ */
 const pagesMax = 1_000_000;
 
 export interface BatchOutcome {
@@ -46,14 +49,30 @@ export interface BatchOutcome {
  * and guarded at the write by that state's version (DESIGN.md §3): skip when
  * the served generation already covers the entry (S2, S5), write otherwise.
  */
-export function decide(entry: PlanEntry, state: ServedState | undefined, generation: Generation): ApplyChange | 'skip' | 'invalid' {
+export function decide(entry: PlanEntry, state: ServedState | undefined, generation: Generation): EnactorDecision {
   assert(entry.since <= generation, 'internal', `${entry.name}: entry since ${entry.since} above plan ${generation}`);
+  const decision = decideEntry(entry, state, generation);
+  if (state === undefined) return decision;
+  if (state.generation >= entry.since) {
+    // S5: applying a plan again writes nothing — a name that already serves this entry (or newer) is skipped.
+    assert(decision === 'skip', 'S5', `${entry.name}: a write over generation ${state.generation} >= ${entry.since}`);
+  } else {
+    // L3: whatever a name serves below the entry (any generation, edited, emptied, on a deleted plan), it is written.
+    assert(decision !== 'skip', 'L3', `${entry.name}: behind at ${state.generation} < ${entry.since}, not written`);
+  }
+  return decision;
+}
+
+type EnactorDecision = ApplyChange | 'skip' | 'invalid';
+
+function decideEntry(entry: PlanEntry, state: ServedState | undefined, generation: Generation): EnactorDecision {
   if (entry.records === null) {
     if (state === undefined || state.generation >= entry.since) return 'skip';
     return { name: entry.name, records: null, generation, expectedVersion: state.version };
   }
   if (state !== undefined && state.generation >= entry.since) return 'skip';
   if (validateRecordSet(entry.name, entry.records).length > 0) return 'invalid';
+  assert(entry.records.length > 0, 'S1', `${entry.name}: an empty set passed validation`);
   return { name: entry.name, records: entry.records, generation, expectedVersion: state?.version ?? null };
 }
 
@@ -65,11 +84,17 @@ export function decide(entry: PlanEntry, state: ServedState | undefined, generat
 export class Enactor {
   /** Newest generation this enactor has completely applied (only reads after it are needed). */
   private watermark: Generation = 0;
+  /** The generation announced in the heartbeat, at or above the watermark: the janitor keeps it (S4). */
   private heldGeneration: Generation = 0;
   private lastHeartbeatMs = -Infinity;
 
   constructor(private readonly options: EnactorOptions, private readonly deps: EnactorDeps) {
-    assert(options.batchNamesMax > 0 && options.retriesMax > 0, 'internal', 'batchNamesMax and retriesMax must be positive');
+    assert(options.batchNamesMax > 0, 'internal', 'batchNamesMax must be positive');
+    assert(options.retriesMax > 0, 'internal', 'retriesMax must be positive');
+    assert(options.pollIntervalMs > 0, 'internal', 'pollIntervalMs must be positive');
+    // A live enactor must never look dead between two heartbeats, or the janitor would stop keeping its hold.
+    const heartbeats = `heartbeat every ${options.heartbeatIntervalMs} ms, ttl ${options.heartbeatTtlMs} ms`;
+    assert(options.heartbeatIntervalMs < options.heartbeatTtlMs, 'S4', heartbeats);
   }
 
   get enactedGeneration(): Generation {
@@ -77,6 +102,8 @@ export class Enactor {
   }
 
   private async heartbeat(force: boolean): Promise<void> {
+    // The hold covers everything this enactor may still read or write: never below what it has enacted (S4).
+    assert(this.heldGeneration >= this.watermark, 'S4', `held ${this.heldGeneration} below enacted ${this.watermark}`);
     const now = this.deps.clock.nowMs();
     if (!force && now - this.lastHeartbeatMs < this.options.heartbeatIntervalMs) return;
     this.lastHeartbeatMs = now;
@@ -87,17 +114,45 @@ export class Enactor {
   }
 
   /** Applies one batch of entries of plan `generation` through the compare-and-swap loop (protocol.ts). */
-  async applyBatch(entries: readonly PlanEntry[], generation: Generation, frozen: ReadonlySet<string>): Promise<BatchOutcome> {
+  async applyBatch(
+    entries: readonly PlanEntry[], generation: Generation, frozen: ReadonlySet<string>,
+  ): Promise<BatchOutcome> {
+    assert(generation > 0, 'internal', `applying plan ${generation}`);
     const { store } = this.deps;
     const open = entries.filter((entry) => !frozen.has(entry.name));
-    const result = await compareAndSwapAll(open, (entry, state) => decide(entry, state, generation), this.options, this.deps);
-    for (const entry of result.invalid) await store.raiseAlarm('invalid-plan', entry.name, `plan ${generation} holds an invalid record set; not enacted`);
-    const history: HistoryEntry[] = result.applied.map(({ change, fromGeneration }) => ({
-      name: change.name, fromGeneration, toGeneration: generation, actor: this.options.id, kind: change.records === null ? 'remove' : 'enact', detail: '',
-    }));
-    // Superseded: removed by a newer plan since this batch was read — that plan decided the name (the guard checked S2).
+    const decideEntry = (entry: PlanEntry, state: ServedState | undefined) => decide(entry, state, generation);
+    const result = await compareAndSwapAll(open, decideEntry, this.options, this.deps);
+    for (const entry of result.invalid) {
+      await store.raiseAlarm('invalid-plan', entry.name, `plan ${generation} holds an invalid record set; not enacted`);
+    }
+    const history: HistoryEntry[] = result.applied.map(({ change, fromGeneration }) => {
+      // S2: an enactor writes a name only when it serves a generation below the entry's, so below this plan.
+      assert(fromGeneration < generation, 'S2', `${change.name}: plan ${generation} written over ${fromGeneration}`);
+      const kind = change.records === null ? 'remove' : 'enact';
+      return { name: change.name, fromGeneration, toGeneration: generation, actor: this.options.id, kind, detail: '' };
+    });
+    // Superseded: removed by a newer plan since this batch was read — that plan decided the name (the guard checked
+    // S2).
     const skipped = entries.length - open.length + result.skipped.length + result.superseded.length;
-    return { applied: result.applied.length, skipped, conflicts: result.conflicts, unfinished: result.unfinished.length, history };
+    const outcome: BatchOutcome = {
+      applied: result.applied.length, skipped, conflicts: result.conflicts,
+      unfinished: result.unfinished.length, history,
+    };
+    const accounted = outcome.applied + outcome.skipped + outcome.unfinished + result.invalid.length;
+    assert(accounted === entries.length, 'internal', `${accounted} of ${entries.length} entries accounted for`);
+    return outcome;
+  }
+
+  /** One page of the plan as the store returned it: in name order after `afterName`, only what changed. */
+  private checkPage(view: PlanView, generation: Generation, afterName: string): void {
+    const read = view.header.generation;
+    assert(read === generation, 'internal', `asked for plan ${generation}, read ${read}`);
+    assert(view.entries.length <= this.options.batchNamesMax, 'internal', 'the store ignored the page limit');
+    // In name order after `afterName`, or the next page (after the last name) would skip names.
+    const unordered = view.entries.find((entry, index) => entry.name <= (view.entries[index - 1]?.name ?? afterName));
+    assert(unordered === undefined, 'internal', `the store ignored paging: ${unordered?.name} after ${afterName}`);
+    const stale = view.entries.find((entry) => entry.since <= this.watermark);
+    assert(stale === undefined, 'internal', `${stale?.name}@${stale?.since} is not a change after ${this.watermark}`);
   }
 
   /**
@@ -108,6 +163,7 @@ export class Enactor {
   async step(): Promise<{ generation: Generation; applied: number; conflicts: number; complete: boolean } | null> {
     const { store, log } = this.deps;
     const latest = await store.latestGeneration();
+    // S5: a generation already applied in full is not applied again (nothing read, nothing written).
     if (latest <= this.watermark) {
       await this.heartbeat(false);
       return null;
@@ -117,30 +173,47 @@ export class Enactor {
     await this.heartbeat(true);
     const frozenSetting = this.deps.frozen === undefined ? new Set<string>() : await this.deps.frozen();
     if (frozenSetting === 'zone') return { generation: latest, applied: 0, conflicts: 0, complete: false };
-    let applied = 0;
-    let conflicts = 0;
-    let unfinished = 0;
-    let afterName = '';
-    // Page through the plan in name order: memory stays bounded by one batch, however large the plan.
-    for (let page = 0; page < pagesMax; page += 1) {
-      const view = await store.readPlan(latest, { sinceAfter: this.watermark, afterName, limit: this.options.batchNamesMax });
-      if (view === null) return { generation: latest, applied, conflicts, complete: false }; // cleaned up under us: start again
-      assert(view.entries.every((entry) => entry.name > afterName), 'internal', 'the store ignored paging');
-      const outcome = await this.applyBatch(view.entries, latest, frozenSetting);
-      applied += outcome.applied;
-      conflicts += outcome.conflicts;
-      unfinished += outcome.unfinished;
-      await store.appendHistory(outcome.history);
-      await this.heartbeat(false);
-      if (view.entries.length < this.options.batchNamesMax) break;
-      afterName = view.entries[view.entries.length - 1]!.name;
-    }
+    const { applied, conflicts, unfinished, vanished } = await this.applyPlan(latest, frozenSetting);
+    if (vanished) return { generation: latest, applied, conflicts, complete: false };
     if (conflicts > 0) await store.incrementCounter('enactor_cas_conflicts', conflicts);
     const complete = unfinished === 0 && frozenSetting.size === 0;
-    if (complete) this.watermark = latest;
+    if (complete) {
+      // S2: the watermark only moves forward (latest is above it, checked on entry).
+      assert(latest > this.watermark, 'S2', `enacted ${latest} after ${this.watermark}`);
+      this.watermark = latest;
+    }
+    assert(this.heldGeneration === latest, 'S4', `hold moved to ${this.heldGeneration} while applying ${latest}`);
     await this.heartbeat(true);
     if (applied > 0 || unfinished > 0) log.info({ generation: latest, applied, conflicts, unfinished }, 'enacted plan');
     return { generation: latest, applied, conflicts, complete };
+  }
+
+  /**
+   * Pages through plan `generation` in name order (memory stays bounded by one batch, however large the plan) and
+   * applies each page. `vanished` when the plan was cleaned up under us: the next step starts again from the newest
+   * (L3).
+   */
+  private async applyPlan(
+    generation: Generation, frozen: ReadonlySet<string>,
+  ): Promise<{ applied: number; conflicts: number; unfinished: number; vanished: boolean }> {
+    const { store } = this.deps;
+    const totals = { applied: 0, conflicts: 0, unfinished: 0, vanished: false };
+    let afterName = '';
+    for (let page = 0; page < pagesMax; page += 1) {
+      const range = { sinceAfter: this.watermark, afterName, limit: this.options.batchNamesMax };
+      const view = await store.readPlan(generation, range);
+      if (view === null) return { ...totals, vanished: true };
+      this.checkPage(view, generation, afterName);
+      const outcome = await this.applyBatch(view.entries, generation, frozen);
+      totals.applied += outcome.applied;
+      totals.conflicts += outcome.conflicts;
+      totals.unfinished += outcome.unfinished;
+      await store.appendHistory(outcome.history);
+      await this.heartbeat(false);
+      if (view.entries.length < this.options.batchNamesMax) return totals;
+      afterName = view.entries[view.entries.length - 1]!.name;
+    }
+    assert(false, 'internal', `plan ${generation} has more than ${pagesMax} pages`);
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -158,7 +231,8 @@ export class Enactor {
       }, async () => {
         // After a complete generation look again at once (a newer one may be waiting); otherwise poll.
         if (progressed) return;
-        await this.deps.clock.sleep(this.options.pollIntervalMs, stopWatching === undefined ? signal : AbortSignal.any([signal, wake.signal]));
+        const woken = stopWatching === undefined ? signal : AbortSignal.any([signal, wake.signal]);
+        await this.deps.clock.sleep(this.options.pollIntervalMs, woken);
         if (wake.signal.aborted) wake = new AbortController();
       });
     } finally {

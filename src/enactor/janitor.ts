@@ -4,7 +4,7 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Generation } from '../domain/types.js';
 import type { Counters, Heartbeats, PlanCleanup, PlanReader, SupersededVersion } from '../store/types.js';
-import type { Provider } from '../providers/types.js';
+import type { Provider, ServedState } from '../providers/types.js';
 
 export interface JanitorOptions {
   intervalMs: number;
@@ -17,6 +17,21 @@ export interface JanitorDeps {
   provider: Provider;
   clock: Clock;
   log: Logger;
+}
+
+/** What a clean-up pass may delete below, and why: the newest generation and the live enactors' holds. */
+interface Bounds {
+  latest: Generation;
+  /** The highest generation below which plan data may go. */
+  floor: Generation;
+  /** The held generation of each live enactor. */
+  holds: Generation[];
+}
+
+/** What the provider serves for the names of a clean-up batch, and the removal tombstones of those it does not. */
+interface ServedView {
+  states: ReadonlyMap<string, ServedState>;
+  removals: ReadonlyMap<string, Generation>;
 }
 
 /**
@@ -32,47 +47,90 @@ export interface JanitorDeps {
  */
 export class Janitor {
   constructor(private readonly options: JanitorOptions, private readonly deps: JanitorDeps) {
-    assert(options.retainGenerations >= 1, 'S4', 'retainGenerations must be at least 1 (the newest plan is never deleted)');
+    const retain = 'retainGenerations must be at least 1 (the newest plan is never deleted)';
+    assert(options.retainGenerations >= 1, 'S4', retain);
+    assert(options.batchVersionsMax >= 1, 'internal', 'batchVersionsMax must be positive');
+    assert(options.intervalMs > 0, 'internal', 'intervalMs must be positive');
   }
 
   /** The highest generation below which plan data may go: min(newest − retain, every live enactor's hold). */
   async floor(): Promise<Generation> {
+    return (await this.bounds()).floor;
+  }
+
+  private async bounds(): Promise<Bounds> {
     const { store, clock } = this.deps;
     const latest = await store.latestGeneration();
     let floor = latest - this.options.retainGenerations;
     const now = clock.nowMs();
+    const holds: Generation[] = [];
     for (const enactor of await store.listEnactors()) {
-      if (enactor.expiresAtMs > now) floor = Math.min(floor, enactor.heldGeneration);
+      if (enactor.expiresAtMs <= now) continue;
+      holds.push(enactor.heldGeneration);
+      floor = Math.min(floor, enactor.heldGeneration);
     }
     assert(floor < latest || latest === 0, 'S4', `floor ${floor} would reach the newest plan ${latest}`);
-    return floor;
+    assert(floor <= latest - this.options.retainGenerations, 'S4', `floor ${floor} inside the retained generations`);
+    return { latest, floor, holds };
+  }
+
+  /**
+   * Whether one superseded version may go (S4): a name still serving the set of this version (its generation is
+   * below the replacement) keeps it. So does a name not served at all, unless a plan removed it at or above the
+   * replacement: without that tombstone a late first write (a reconciler pass or an enactor whose heartbeat expired,
+   * acting on a plan read before) could still make this version the served one (found by the simulator: `dnsplane
+   * sim`, S4).
+   */
+  private deletable(
+    version: SupersededVersion, state: ServedState | undefined, removedAt: Generation | undefined,
+  ): boolean {
+    const order = `${version.name}@${version.since} superseded at ${version.supersededBy}`;
+    assert(version.since < version.supersededBy, 'internal', order);
+    if (state === undefined) return removedAt !== undefined && removedAt >= version.supersededBy;
+    return state.generation >= version.supersededBy;
+  }
+
+  /**
+   * The last check before plan data is deleted, at the point of deletion: nothing below the floor is held by a live
+   * enactor (S4) or still what a name serves (S4), and nothing is part of the newest plan (L3: the newest plan stays
+   * whole, so applying it is always possible).
+   */
+  private checkDeletion(versions: readonly SupersededVersion[], bounds: Bounds, served: ServedView): void {
+    const { floor, latest, holds } = bounds;
+    const held = `floor ${floor} above a live enactor's hold (${holds.join(', ')})`;
+    assert(holds.every((hold) => hold >= floor), 'S4', held);
+    for (const version of versions) {
+      const what = `${version.name}@${version.since} (superseded at ${version.supersededBy})`;
+      assert(version.supersededBy <= floor, 'S4', `${what}: above the floor ${floor}`);
+      assert(version.supersededBy < latest, 'L3', `${what}: still in the newest plan ${latest}`);
+      const state = served.states.get(version.name);
+      if (state !== undefined) {
+        assert(state.generation >= version.supersededBy, 'S4', `${what}: still served`);
+      } else {
+        const removedAt = served.removals.get(version.name) ?? 0;
+        assert(removedAt >= version.supersededBy, 'S4', `${what}: not served, and not removed by a plan above it`);
+      }
+    }
   }
 
   async tick(): Promise<{ floor: Generation; versions: number; headers: number }> {
     const { store, provider } = this.deps;
-    const floor = await this.floor();
+    const bounds = await this.bounds();
+    const { floor } = bounds;
     if (floor <= 0) return { floor, versions: 0, headers: 0 };
     const candidates = await store.listSuperseded(floor, this.options.batchVersionsMax);
+    assert(candidates.length <= this.options.batchVersionsMax, 'internal', 'the store ignored the batch limit');
     const names = [...new Set(candidates.map((version) => version.name))];
     const states = await provider.read(names);
     const absent = names.filter((name) => !states.has(name));
     const removals = absent.length === 0 ? new Map<string, Generation>() : await provider.readRemovals(absent);
-    const deletable: SupersededVersion[] = [];
-    for (const version of candidates) {
-      const state = states.get(version.name);
-      // A name still serving the set of this version (its generation is below the replacement) keeps it. So does a
-      // name not served at all, unless a plan removed it at or above the replacement: without that tombstone a late
-      // first write (a reconciler pass or an enactor whose heartbeat expired, acting on a plan read before) could
-      // still make this version the served one (found by the simulator: `dnsplane sim`, S4).
-      if (state === undefined) {
-        const removedAt = removals.get(version.name);
-        if (removedAt === undefined || removedAt < version.supersededBy) continue;
-      } else if (state.generation < version.supersededBy) continue;
-      assert(state === undefined || state.generation >= version.supersededBy, 'S4', `${version.name}@${version.since} is still enacted`);
-      assert(version.supersededBy <= floor, 'S4', `${version.name}@${version.since} superseded above the floor`);
-      deletable.push(version);
-    }
+    const deletable = candidates.filter((version) => {
+      return this.deletable(version, states.get(version.name), removals.get(version.name));
+    });
+    this.checkDeletion(deletable, bounds, { states, removals });
     const deleted = await store.deletePlanData(deletable, floor);
+    const counts = `${deleted.versions} versions deleted of ${deletable.length}`;
+    assert(deleted.versions <= deletable.length, 'internal', counts);
     if (deleted.versions > 0 || deleted.headers > 0) {
       await store.incrementCounter('janitor_versions_deleted', deleted.versions);
       await store.incrementCounter('janitor_plans_deleted', deleted.headers);
@@ -82,6 +140,8 @@ export class Janitor {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    await runLoop(signal, { log: this.deps.log, what: 'janitor tick' }, async () => void (await this.tick()), () => this.deps.clock.sleep(this.options.intervalMs, signal));
+    const tick = async () => void (await this.tick());
+    const pause = () => this.deps.clock.sleep(this.options.intervalMs, signal);
+    await runLoop(signal, { log: this.deps.log, what: 'janitor tick' }, tick, pause);
   }
 }

@@ -29,7 +29,10 @@ export type DriftKind = 'missing' | 'empty' | 'edited' | 'deleted-plan' | 'laggi
 
 /** Operator re-enactments taken per pass. */
 const reenactRequestsMax = 100;
-/** Pages of served names read per pass (with the default page, 5e9 names): a listing that never ends cannot spin a pass. */
+/**
+ * Pages of served names read per pass (with the default page, 5e9 names): a listing that never ends cannot spin a
+ * pass.
+ */
 const servedPagesMax = 1_000_000;
 
 export interface Drift {
@@ -56,14 +59,24 @@ export class Reconciler {
   private readonly behindSinceMs = new Map<string, number>();
   private alarmed = new Set<string>();
 
-  constructor(private readonly options: ReconcilerOptions, private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly options: ReconcilerOptions, private readonly deps: ReconcilerDeps) {
+    assert(options.pageSize >= 1, 'internal', 'pageSize must be positive');
+    assert(options.intervalMs > 0, 'internal', 'intervalMs must be positive');
+    assert(options.maxLagMs >= 0, 'internal', 'maxLagMs is never negative');
+  }
 
   private async readServed(): Promise<Map<string, ServedState>> {
     const served = new Map<string, ServedState>();
     let after: string | null = null;
     for (let pages = 0; pages < servedPagesMax; pages += 1) {
       const page = await this.deps.provider.list(after, this.options.pageSize);
-      assert(page.every((state) => after === null || state.name > after), 'internal', 'the provider ignored paging');
+      assert(page.length <= this.options.pageSize, 'internal', 'the provider ignored the page limit');
+      // In name order after `after`, or the next page (after the last name) would skip names.
+      const unordered = page.find((state, index) => {
+        const previous = page[index - 1]?.name ?? after;
+        return previous !== null && state.name <= previous;
+      });
+      assert(unordered === undefined, 'internal', `the provider ignored paging: ${unordered?.name} after ${after}`);
       for (const state of page) served.set(state.name, state);
       if (page.length < this.options.pageSize) return served;
       after = page[page.length - 1]!.name;
@@ -80,14 +93,30 @@ export class Reconciler {
     const now = this.deps.clock.nowMs();
     const live = (await this.deps.store.listEnactors()).filter((enactor) => enactor.expiresAtMs > now);
     if (live.length === 0) return null;
-    return Math.max(...live.map((enactor) => enactor.enactedGeneration));
+    // An enactor announces a generation before it enacts it: it never holds less than it has enacted (S4).
+    const overreaching = live.find((enactor) => enactor.enactedGeneration > enactor.heldGeneration);
+    assert(overreaching === undefined, 'S4', `enactor ${overreaching?.id} enacted above its hold`);
+    const enacted = Math.max(...live.map((enactor) => enactor.enactedGeneration));
+    assert(enacted >= 0, 'internal', `enacted generation ${enacted}`);
+    return enacted;
   }
 
   /**
    * Classifies one name; null when it serves what its enacted generation's plan says. `enactedLive` is the
    * newest generation a live enactor has finished (null: none is live).
    */
-  private async classify(entry: PlanEntry, state: ServedState | undefined, latest: Generation, enactedLive: Generation | null): Promise<Drift | null> {
+  private async classify(
+    entry: PlanEntry, state: ServedState | undefined, latest: Generation, enactedLive: Generation | null,
+  ): Promise<Drift | null> {
+    assert(entry.since <= latest, 'internal', `${entry.name}: entry since ${entry.since} above plan ${latest}`);
+    const drift = await this.classifyEntry(entry, state, latest, enactedLive);
+    assert(drift === null || drift.name === entry.name, 'internal', `drift of ${drift?.name} for ${entry.name}`);
+    return drift;
+  }
+
+  private async classifyEntry(
+    entry: PlanEntry, state: ServedState | undefined, latest: Generation, enactedLive: Generation | null,
+  ): Promise<Drift | null> {
     const { name } = entry;
     if (entry.records === null) {
       // A removal is the enactors' job; one still not done after maxLag is drift like any other lag (L2).
@@ -105,15 +134,22 @@ export class Reconciler {
       return { name, kind: 'missing', detail: `not served; plan ${latest} has ${entry.records.length} records` };
     }
     if (state.generation > latest) return null; // newer than the plan this pass read
-    if (state.records.length === 0) return { name, kind: 'empty', detail: `serves no records at generation ${state.generation}` };
+    if (state.records.length === 0) {
+      return { name, kind: 'empty', detail: `serves no records at generation ${state.generation}` };
+    }
     let expected = entry;
     if (state.generation < entry.since) {
       const older = (await this.deps.store.readEntriesAt([name], state.generation)).get(name);
-      if (older === undefined || older.records === null) return { name, kind: 'deleted-plan', detail: `enacted generation ${state.generation} refers to a plan that no longer exists` };
+      if (older === undefined || older.records === null) {
+        const detail = `enacted generation ${state.generation} refers to a plan that no longer exists`;
+        return { name, kind: 'deleted-plan', detail };
+      }
       expected = older;
     }
     if (recordSetKey(state.records) !== recordSetKey(expected.records)) {
-      return { name, kind: 'edited', detail: `serves ${recordSetKey(state.records)}, plan ${state.generation} says ${recordSetKey(expected.records)}` };
+      const planned = recordSetKey(expected.records);
+      const detail = `serves ${recordSetKey(state.records)}, plan ${state.generation} says ${planned}`;
+      return { name, kind: 'edited', detail };
     }
     if (state.generation >= entry.since) {
       this.behindSinceMs.delete(name);
@@ -123,46 +159,106 @@ export class Reconciler {
   }
 
   /** A name behind the newest plan: drift once it has been behind for maxLag. */
-  private lag(name: string, state: ServedState | null, latest: Generation, what: 'changed' | 'removed' | 'added'): Drift | null {
+  private lag(
+    name: string, state: ServedState | null, latest: Generation, what: 'changed' | 'removed' | 'added',
+  ): Drift | null {
+    // Only a name behind the newest plan lags: one at or above it is sound or drifted, never waited for.
+    const lagging = `${name}: lagging at ${state?.generation} of ${latest}`;
+    assert(state === null || state.generation < latest, 'internal', lagging);
     const now = this.deps.clock.nowMs();
     const since = this.behindSinceMs.get(name) ?? now;
     this.behindSinceMs.set(name, since);
     if (now - since < this.options.maxLagMs) return null;
     const served = state === null ? 'not served' : `at generation ${state.generation}`;
-    const detail = what === 'removed' ? `still served ${served}, removed by plan ${latest}, for ${now - since} ms` : `${served}, behind plan ${latest} for ${now - since} ms`;
+    const detail = what === 'removed'
+      ? `still served ${served}, removed by plan ${latest}, for ${now - since} ms`
+      : `${served}, behind plan ${latest} for ${now - since} ms`;
     return { name, kind: 'lagging', detail };
   }
 
   /**
-   * Writes the newest plan's set over each drifted name through the same compare-and-swap loop as the enactors
-   * (protocol.ts): unlike an enactor it rewrites a name even when its generation looks current (the set is what
-   * drifted), never below a newer generation an enactor wrote meanwhile (moved on: nothing to repair).
+   * The repair of one drifted name against what it serves now: the newest plan's set, or its removal, at `latest`.
+   * Unlike an enactor it rewrites a name even when its generation looks current (the set is what drifted), never
+   * below a newer generation an enactor wrote meanwhile (moved on: nothing to repair).
    */
-  private async repair(drifts: readonly Drift[], entries: ReadonlyMap<string, PlanEntry>, latest: Generation): Promise<number> {
-    const decideRepair = (drift: Drift, state: ServedState | undefined): CasDecision => {
-      if (state !== undefined && state.generation > latest) return 'skip'; // moved on by an enactor meanwhile
-      const entry = entries.get(drift.name)!;
-      // The newest plan removes the name: the repair is that removal (nothing to do if it is gone already).
-      if (entry.records === null) return state === undefined ? 'skip' : { name: drift.name, records: null, generation: latest, expectedVersion: state.version };
-      assert(entry.records.length > 0, 'S1', `${drift.name}: repair with an empty set`);
-      return { name: drift.name, records: entry.records, generation: latest, expectedVersion: state?.version ?? null };
+  private decideRepair(
+    drift: Drift, state: ServedState | undefined, entry: PlanEntry, latest: Generation,
+  ): CasDecision {
+    if (state !== undefined && state.generation > latest) return 'skip'; // moved on by an enactor meanwhile
+    const expectedVersion = state?.version ?? null;
+    // The newest plan removes the name: the repair is that removal (nothing to do if it is gone already).
+    if (entry.records === null) {
+      if (expectedVersion === null) return 'skip';
+      return { name: drift.name, records: null, generation: latest, expectedVersion };
+    }
+    assert(entry.records.length > 0, 'S1', `${drift.name}: repair with an empty set`);
+    return { name: drift.name, records: entry.records, generation: latest, expectedVersion };
+  }
+
+  /**
+   * Writes the newest plan's set over each drifted name through the same compare-and-swap loop as the enactors
+   * (protocol.ts). L3: from any state at or below the newest plan — emptied, edited by hand, missing, or enacted
+   * from a plan the janitor has deleted — the repair writes: no served state is a dead end.
+   */
+  private async repair(
+    drifts: readonly Drift[], entries: ReadonlyMap<string, PlanEntry>, latest: Generation,
+  ): Promise<number> {
+    const decide = (drift: Drift, state: ServedState | undefined): CasDecision => {
+      const entry = entries.get(drift.name);
+      assert(entry !== undefined, 'internal', `${drift.name}: a drift outside the newest plan`);
+      const decision = this.decideRepair(drift, state, entry, latest);
+      const behind = state === undefined ? entry.records !== null : state.generation <= latest;
+      const unrepaired = `${drift.name}: ${drift.kind} at ${state?.generation} left unrepaired`;
+      assert(!behind || decision !== 'skip', 'L3', unrepaired);
+      return decision;
     };
-    const result = await compareAndSwapAll(drifts, decideRepair, this.options, this.deps);
+    const result = await compareAndSwapAll(drifts, decide, this.options, this.deps);
     // Superseded: removed at or above the newest plan this pass read — nothing left to repair.
-    const history: HistoryEntry[] = result.applied.map(({ item: drift, change, fromGeneration }) => ({
-      name: change.name, fromGeneration, toGeneration: latest, actor: this.options.id, kind: 'repair',
-      detail: drift.kind === 'reenact' ? `reenact ${drift.detail}` : `${drift.kind}${change.records === null ? ' (removal)' : ''}`,
-    }));
+    const history: HistoryEntry[] = result.applied.map(({ item: drift, change, fromGeneration }) => {
+      const at = `${change.name}: repaired at ${change.generation}, not ${latest}`;
+      assert(change.generation === latest, 'internal', at);
+      const removal = change.records === null ? ' (removal)' : '';
+      const detail = drift.kind === 'reenact' ? `reenact ${drift.detail}` : `${drift.kind}${removal}`;
+      const { id: actor } = this.options;
+      return { name: change.name, fromGeneration, toGeneration: latest, actor, kind: 'repair', detail };
+    });
     await this.deps.store.appendHistory(history);
     return result.applied.length;
   }
 
-  async tick(): Promise<ReconcileResult> {
+  /** Operator re-enactments (API): rewrite a name of the newest plan even if it looks sound. */
+  private async takeReenactments(drifts: Drift[], entries: ReadonlyMap<string, PlanEntry>): Promise<void> {
+    const before = drifts.length;
+    for (const request of await this.deps.store.takeRequests('reenact', reenactRequestsMax)) {
+      if (!entries.has(request.subject) || drifts.some((drift) => drift.name === request.subject)) continue;
+      const detail = `requested by ${request.actor}: ${request.reason}`;
+      drifts.push({ name: request.subject, kind: 'reenact', detail });
+    }
+    assert(drifts.length - before <= reenactRequestsMax, 'internal', 'more re-enactments than requests taken');
+    assert(new Set(drifts.map((drift) => drift.name)).size === drifts.length, 'internal', 'a name drifted twice');
+  }
+
+  /** Alarms raised on the pass that found a drift are cleared on the first pass that finds the name sound. */
+  private async alarm(drifts: readonly Drift[]): Promise<void> {
     const { store, log } = this.deps;
+    const drifted = new Set(drifts.filter((drift) => drift.kind !== 'reenact').map((drift) => drift.name));
+    for (const name of this.alarmed) if (!drifted.has(name)) await store.clearAlarm('drift', name);
+    for (const drift of drifts) {
+      if (drift.kind === 'reenact') continue;
+      await store.raiseAlarm('drift', drift.name, `${drift.kind}: ${drift.detail}`);
+      log.warn({ name: drift.name, kind: drift.kind }, `drift: ${drift.detail}`);
+    }
+    this.alarmed = drifted;
+    assert(this.alarmed.size <= drifts.length, 'internal', `${this.alarmed.size} alarms for ${drifts.length} drifts`);
+  }
+
+  async tick(): Promise<ReconcileResult> {
+    const { store } = this.deps;
     const latest = await store.latestGeneration();
     if (latest === 0) return { generation: 0, checked: 0, drifts: [], repaired: 0 };
     const view = await store.readPlan(latest);
     if (view === null) return { generation: latest, checked: 0, drifts: [], repaired: 0 };
+    assert(view.header.generation === latest, 'internal', `asked for plan ${latest}, read ${view.header.generation}`);
     const frozen = this.deps.frozen === undefined ? new Set<string>() : await this.deps.frozen();
     if (frozen === 'zone') return { generation: latest, checked: 0, drifts: [], repaired: 0 };
     const enactedLive = await this.enactedByLiveEnactors();
@@ -174,27 +270,18 @@ export class Reconciler {
       const drift = await this.classify(entry, served.get(entry.name), latest, enactedLive);
       if (drift !== null) drifts.push(drift);
     }
-    // Alarms raised on the pass that found a drift are cleared on the first pass that finds the name sound.
-    // Operator re-enactments (API): rewrite the name with the newest plan even if it looks sound.
-    for (const request of await store.takeRequests('reenact', reenactRequestsMax)) {
-      if (!entries.has(request.subject) || drifts.some((drift) => drift.name === request.subject)) continue;
-      drifts.push({ name: request.subject, kind: 'reenact', detail: `requested by ${request.actor}: ${request.reason}` });
-    }
-    const drifted = new Set(drifts.filter((drift) => drift.kind !== 'reenact').map((drift) => drift.name));
-    for (const name of this.alarmed) if (!drifted.has(name)) await store.clearAlarm('drift', name);
-    for (const drift of drifts) {
-      if (drift.kind === 'reenact') continue;
-      await store.raiseAlarm('drift', drift.name, `${drift.kind}: ${drift.detail}`);
-      log.warn({ name: drift.name, kind: drift.kind }, `drift: ${drift.detail}`);
-    }
-    this.alarmed = drifted;
+    await this.takeReenactments(drifts, entries);
+    await this.alarm(drifts);
     const repaired = drifts.length === 0 ? 0 : await this.repair(drifts, entries, latest);
+    assert(repaired <= drifts.length, 'internal', `${repaired} repairs for ${drifts.length} drifts`);
     if (repaired > 0) await store.incrementCounter('reconciler_repairs', repaired);
     await store.incrementCounter('reconciler_passes');
     return { generation: latest, checked: view.entries.length, drifts, repaired };
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    await runLoop(signal, { log: this.deps.log, what: 'reconciler tick' }, async () => void (await this.tick()), () => this.deps.clock.sleep(this.options.intervalMs, signal));
+    const tick = async () => void (await this.tick());
+    const pause = () => this.deps.clock.sleep(this.options.intervalMs, signal);
+    await runLoop(signal, { log: this.deps.log, what: 'reconciler tick' }, tick, pause);
   }
 }

@@ -1,4 +1,6 @@
-import { recordSetKey, sortRecords, targetsOfKey, type EndpointSpec, type HealthState, type PlanChange, type RecordEntry } from '../domain/types.js';
+import {
+  recordSetKey, sortRecords, targetsOfKey, type EndpointSpec, type HealthState, type PlanChange, type RecordEntry,
+} from '../domain/types.js';
 import { weightMax } from '../domain/validate.js';
 import { assert } from '../util/assert.js';
 
@@ -51,7 +53,13 @@ export interface PlanComputation {
 /** Maps capacities to DNS weights 1..255 relative to the largest capacity of the name; capacity 0 is weight 0. */
 export function weightsFor(capacities: readonly number[]): number[] {
   const largest = Math.max(0, ...capacities);
-  return capacities.map((capacity) => (capacity <= 0 || largest <= 0 ? 0 : Math.max(1, Math.round((weightMax * capacity) / largest))));
+  const weights = capacities.map((capacity) => {
+    return capacity <= 0 || largest <= 0 ? 0 : Math.max(1, Math.round((weightMax * capacity) / largest));
+  });
+  assert(weights.length === capacities.length, 'internal', 'one weight per capacity');
+  const outside = weights.find((weight) => !Number.isInteger(weight) || weight < 0 || weight > weightMax);
+  assert(outside === undefined, 'internal', `weight ${outside} is not an integer from 0 to ${weightMax}`);
+  return weights;
 }
 
 /**
@@ -60,11 +68,16 @@ export function weightsFor(capacities: readonly number[]): number[] {
  * there are any; else healthy secondaries (failover pools, Route 53's failover routing); otherwise every target of
  * both pools (fail open, as Route 53 does — an empty answer is never the right answer, S1).
  */
-export function desiredRecords(endpoint: EndpointSpec, health: ReadonlyMap<string, HealthState>, drained: ReadonlySet<string>): { records: RecordEntry[]; failOpen: boolean } {
+export function desiredRecords(
+  endpoint: EndpointSpec, health: ReadonlyMap<string, HealthState>, drained: ReadonlySet<string>,
+): { records: RecordEntry[]; failOpen: boolean } {
+  assert(endpoint.targets.length > 0, 'S1', `${endpoint.name}: an endpoint without targets`);
   const weights = weightsFor(endpoint.targets.map((target) => (drained.has(target.id) ? 0 : target.capacity)));
-  const all: RecordEntry[] = endpoint.targets.map((target, index) => ({ target: target.id, address: target.address, weight: weights[index]! }));
+  const all: RecordEntry[] = endpoint.targets.map((target, index) => {
+    return { target: target.id, address: target.address, weight: weights[index]! };
+  });
   const healthy = all.filter((record) => health.get(record.target) !== 'down');
-  const secondaries = new Set(endpoint.targets.filter((target) => target.pool === 'secondary').map((target) => target.id));
+  const secondaries = new Set(endpoint.targets.filter((target) => target.pool === 'secondary').map(({ id }) => id));
   for (const secondary of [false, true]) {
     const serving = healthy.filter((record) => record.weight > 0 && secondaries.has(record.target) === secondary);
     if (serving.length > 0) return { records: sortRecords(serving), failOpen: false };
@@ -73,6 +86,8 @@ export function desiredRecords(endpoint: EndpointSpec, health: ReadonlyMap<strin
   const positive = all.filter((record) => record.weight > 0);
   const fallback = positive.length > 0 ? positive : all.map((record) => ({ ...record, weight: 1 }));
   assert(fallback.length > 0, 'S1', `${endpoint.name}: fail-open produced an empty set`);
+  // S1: every record served carries weight (a set of weight-0 records would answer nothing).
+  assert(fallback.every((record) => record.weight > 0), 'S1', `${endpoint.name}: fail-open with a weight-0 record`);
   return { records: sortRecords(fallback), failOpen: healthy.length === 0 };
 }
 
@@ -83,7 +98,9 @@ export function desiredRecords(endpoint: EndpointSpec, health: ReadonlyMap<strin
  */
 function healthExplains(endpoint: EndpointSpec, currentKey: string, drained: ReadonlySet<string>): boolean {
   const serving = new Set(targetsOfKey(currentKey));
-  const implied = new Map<string, HealthState>(endpoint.targets.map((target) => [target.id, serving.has(target.id) ? 'up' : 'down']));
+  // S1: the newest plan never holds an empty set for a name it serves.
+  assert(serving.size > 0, 'S1', `${endpoint.name}: the newest plan serves no target`);
+  const implied = new Map<string, HealthState>(endpoint.targets.map(({ id }) => [id, serving.has(id) ? 'up' : 'down']));
   if (recordSetKey(desiredRecords(endpoint, implied, drained).records) === currentKey) return true;
   const allDown = new Map<string, HealthState>(endpoint.targets.map((target) => [target.id, 'down']));
   return recordSetKey(desiredRecords(endpoint, allDown, drained).records) === currentKey;
@@ -92,6 +109,7 @@ function healthExplains(endpoint: EndpointSpec, currentKey: string, drained: Rea
 function capacityOf(endpoint: EndpointSpec, targets: Iterable<string>): number {
   let total = 0;
   for (const id of targets) total += endpoint.targets.find((target) => target.id === id)?.capacity ?? 0;
+  assert(total >= 0, 'internal', 'a capacity is never negative');
   return total;
 }
 
@@ -103,42 +121,61 @@ function capacityOf(endpoint: EndpointSpec, targets: Iterable<string>): number {
  */
 export function computePlan(input: PlanInput): PlanComputation {
   const drained = input.drained ?? new Set<string>();
-  const changes: PlanChange[] = [];
-  const failOpen: string[] = [];
-  const evaluated: string[] = [];
-  const withdrawals: HealthWithdrawal[] = [];
-  let operatorChanged = 0;
+  const plan: PlanComputation = {
+    changes: [], namesTotal: input.endpoints.length, evaluated: [], failOpen: [], operatorChanged: 0, withdrawals: [],
+  };
   const indices = input.only ?? input.endpoints.map((_, index) => index);
   for (const index of indices) {
-    const endpoint = input.endpoints[index]!;
-    evaluated.push(endpoint.name);
-    const desired = desiredRecords(endpoint, input.health, drained);
-    if (desired.failOpen) failOpen.push(endpoint.name);
-    assert(desired.records.length > 0, 'S1', `${endpoint.name}: planner produced an empty set`);
-    const currentKey = input.current.get(endpoint.name);
-    if (currentKey === recordSetKey(desired.records)) continue;
-    changes.push({ name: endpoint.name, records: desired.records });
-    if (currentKey === undefined || !healthExplains(endpoint, currentKey, drained)) {
-      operatorChanged += 1;
-      continue;
-    }
-    if (input.failingOpen?.has(endpoint.name) === true) continue; // a recovery from fail-open: nothing healthy leaves
-    // The capacity a name loses is net: failing back from a secondary to its primaries withdraws nothing.
-    const kept = new Set(desired.records.map((record) => record.target));
-    const before = targetsOfKey(currentKey);
-    const withdrawn = before.filter((target) => !kept.has(target));
-    const lost = capacityOf(endpoint, before) - capacityOf(endpoint, kept);
-    if (withdrawn.length > 0 && lost > 0) withdrawals.push({ name: endpoint.name, targets: withdrawn, capacity: lost });
+    const endpoint = input.endpoints[index];
+    assert(endpoint !== undefined, 'internal', `endpoint index ${index} outside ${input.endpoints.length} endpoints`);
+    planEndpoint(plan, endpoint, input, drained);
   }
   if (input.only === undefined) {
-    const desiredNames = new Set(evaluated);
+    const desiredNames = new Set(plan.evaluated);
     for (const name of input.current.keys()) {
       if (desiredNames.has(name)) continue;
-      changes.push({ name, records: null });
-      operatorChanged += 1;
+      plan.changes.push({ name, records: null });
+      plan.operatorChanged += 1;
     }
   }
-  return { changes, namesTotal: input.endpoints.length, evaluated, failOpen, operatorChanged, withdrawals };
+  const { evaluated, operatorChanged, changes } = plan;
+  assert(evaluated.length === indices.length, 'internal', `${evaluated.length} of ${indices.length} evaluated`);
+  assert(operatorChanged <= changes.length, 'internal', `${operatorChanged} edits of ${changes.length} changes`);
+  // S5: every change changes something, so planning again from the same inputs publishes nothing.
+  const idle = plan.changes.find((change) => {
+    const currentKey = input.current.get(change.name);
+    if (change.records === null) return currentKey === undefined;
+    return currentKey !== undefined && currentKey === recordSetKey(change.records);
+  });
+  assert(idle === undefined, 'S5', `${idle?.name}: a change to what the newest plan already holds`);
+  return plan;
+}
+
+/** Evaluates one endpoint into `plan`: its change (if any), classified as an edit or a health change. */
+function planEndpoint(
+  plan: PlanComputation, endpoint: EndpointSpec, input: PlanInput, drained: ReadonlySet<string>,
+): void {
+  plan.evaluated.push(endpoint.name);
+  const desired = desiredRecords(endpoint, input.health, drained);
+  if (desired.failOpen) plan.failOpen.push(endpoint.name);
+  assert(desired.records.length > 0, 'S1', `${endpoint.name}: planner produced an empty set`);
+  const currentKey = input.current.get(endpoint.name);
+  const desiredKey = recordSetKey(desired.records);
+  if (currentKey === desiredKey) return;
+  plan.changes.push({ name: endpoint.name, records: desired.records });
+  if (currentKey === undefined || !healthExplains(endpoint, currentKey, drained)) {
+    plan.operatorChanged += 1;
+    return;
+  }
+  if (input.failingOpen?.has(endpoint.name) === true) return; // a recovery from fail-open: nothing healthy leaves
+  // The capacity a name loses is net: failing back from a secondary to its primaries withdraws nothing.
+  const kept = new Set(desired.records.map((record) => record.target));
+  const before = targetsOfKey(currentKey);
+  const withdrawn = before.filter((target) => !kept.has(target));
+  const lost = capacityOf(endpoint, before) - capacityOf(endpoint, kept);
+  if (withdrawn.length > 0 && lost > 0) {
+    plan.withdrawals.push({ name: endpoint.name, targets: withdrawn, capacity: lost });
+  }
 }
 
 /** The capacity the newest plan serves across the zone: the capacity of every served target of every name. */
@@ -156,12 +193,22 @@ export function servedCapacity(endpoints: readonly EndpointSpec[], current: Read
  * zone serves now. Losing one AZ of three withdraws a third and passes; a checker fleet that sees most targets
  * fail at once would withdraw more and is held. Returns a reason when held, or null.
  */
-export function capacityRefusal(withdrawnCapacity: number, servedCapacityBefore: number, maxFraction: number): string | null {
-  assert(withdrawnCapacity >= 0 && servedCapacityBefore >= 0, 'internal', 'capacities are never negative');
+export function capacityRefusal(
+  withdrawnCapacity: number, servedCapacityBefore: number, maxFraction: number,
+): string | null {
+  assert(withdrawnCapacity >= 0, 'internal', `withdrawn capacity ${withdrawnCapacity}`);
+  assert(servedCapacityBefore >= 0, 'internal', `served capacity ${servedCapacityBefore}`);
+  assert(maxFraction >= 0, 'internal', `safety.maxWithdrawnCapacityFraction ${maxFraction}`);
   if (withdrawnCapacity === 0 || servedCapacityBefore === 0) return null;
   const fraction = withdrawnCapacity / servedCapacityBefore;
   if (fraction <= maxFraction) return null;
-  return `plan withdraws ${withdrawnCapacity} of ${servedCapacityBefore} served capacity (${(fraction * 100).toFixed(1)}%) on failed health checks, above safety.maxWithdrawnCapacityFraction ${(maxFraction * 100).toFixed(1)}%`;
+  const share = `${withdrawnCapacity} of ${servedCapacityBefore} served capacity (${percent(fraction)})`;
+  const limit = `safety.maxWithdrawnCapacityFraction ${percent(maxFraction)}`;
+  return `plan withdraws ${share} on failed health checks, above ${limit}`;
+}
+
+function percent(fraction: number): string {
+  return `${(fraction * 100).toFixed(1)}%`;
 }
 
 export interface SafetyPolicy {
@@ -174,11 +221,18 @@ export interface SafetyPolicy {
  * share of names, unless forced. The first plan is always allowed.
  * Returns a reason when refused, or null.
  */
-export function safetyRefusal(changed: number, namesBefore: number, namesAfter: number, policy: SafetyPolicy): string | null {
+export function safetyRefusal(
+  changed: number, namesBefore: number, namesAfter: number, policy: SafetyPolicy,
+): string | null {
+  assert(changed >= 0, 'internal', `${changed} names changed`);
+  assert(namesBefore >= 0, 'internal', `${namesBefore} names before`);
+  assert(namesAfter >= 0, 'internal', `${namesAfter} names after`);
+  assert(policy.maxChangedFraction >= 0, 'internal', `safety.maxChangedFraction ${policy.maxChangedFraction}`);
   if (namesBefore === 0) return null;
   const population = Math.max(namesBefore, namesAfter);
   if (population < policy.minNamesForThreshold) return null;
   const fraction = changed / population;
   if (fraction <= policy.maxChangedFraction) return null;
-  return `plan changes ${changed} of ${population} names (${(fraction * 100).toFixed(1)}%), above safety.maxChangedFraction ${(policy.maxChangedFraction * 100).toFixed(1)}%`;
+  const share = `${changed} of ${population} names (${percent(fraction)})`;
+  return `plan changes ${share}, above safety.maxChangedFraction ${percent(policy.maxChangedFraction)}`;
 }

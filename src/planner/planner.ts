@@ -1,6 +1,10 @@
-import { capacityRefusal, computePlan, safetyRefusal, servedCapacity, type PlanComputation, type SafetyPolicy } from './compute.js';
+import {
+  capacityRefusal, computePlan, safetyRefusal, servedCapacity, type PlanComputation, type SafetyPolicy,
+} from './compute.js';
 import { runLoop } from '../util/loop.js';
-import { recordSetKey, type EndpointSpec, type Generation, type HealthState, type PlanHeader } from '../domain/types.js';
+import {
+  recordSetKey, type EndpointSpec, type Generation, type HealthState, type PlanHeader,
+} from '../domain/types.js';
 import { validatePlanChanges } from '../domain/validate.js';
 import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
@@ -59,7 +63,9 @@ export class Planner {
   private readonly failOpenAlarmed = new Set<string>();
   // Incremental planning state: what the last successful pass saw.
   private lastInventory: readonly EndpointSpec[] | null = null;
+  /** Target id → indices of the endpoints it serves in `indexedInventory` (apart: a refused pass indexes too). */
   private targetIndex = new Map<string, number[]>();
+  private indexedInventory: readonly EndpointSpec[] | null = null;
   private lastHealth = new Map<string, HealthState>();
   private lastDrainedKey = '';
   private lastFullAtMs = -Infinity;
@@ -69,6 +75,11 @@ export class Planner {
 
   constructor(private readonly options: PlannerOptions, private readonly deps: PlannerDeps) {
     assert(options.leaseTtlMs > 0, 'internal', 'lease TTL must be positive');
+    assert(options.intervalMs > 0, 'internal', 'intervalMs must be positive');
+    const { maxChangedFraction, maxWithdrawnCapacityFraction } = options.safety;
+    assert(maxChangedFraction >= 0, 'internal', `safety.maxChangedFraction ${maxChangedFraction}`);
+    const withdrawn = `safety.maxWithdrawnCapacityFraction ${maxWithdrawnCapacityFraction}`;
+    assert(maxWithdrawnCapacityFraction >= 0, 'internal', withdrawn);
   }
 
   get leaseGrant(): LeaseGrant | null {
@@ -81,6 +92,7 @@ export class Planner {
     const delta = this.currentGeneration > 0 && latest > this.currentGeneration;
     const view = await this.deps.store.readPlan(latest, delta ? { sinceAfter: this.currentGeneration } : {});
     if (view === null) return false;
+    assert(view.header.generation === latest, 'internal', `asked for plan ${latest}, read ${view.header.generation}`);
     if (!delta) this.current = new Map();
     this.currentInventoryVersion = view.header.inventoryVersion ?? 0;
     // Someone else published (or this is the first read): the next pass re-evaluates every name.
@@ -90,20 +102,34 @@ export class Planner {
       else this.current.set(entry.name, recordSetKey(entry.records));
     }
     this.currentGeneration = latest;
+    // S1: the newest plan never holds an empty set; the planner plans from it, so check what it read.
+    const empty = view.entries.find((entry) => entry.records !== null && entry.records.length === 0);
+    assert(empty === undefined, 'S1', `${empty?.name}: plan ${latest} holds an empty set`);
     return true;
   }
 
   private async holdLease(): Promise<boolean> {
     const { store } = this.deps;
-    if (this.lease !== null && this.lease.expiresAtMs - this.deps.clock.nowMs() > this.options.leaseTtlMs / 2) return true;
-    this.lease = this.lease === null ? null : await store.renewLease(this.lease, this.options.leaseTtlMs);
-    if (this.lease === null) this.lease = await store.acquireLease(plannerLeaseName, this.options.id, this.options.leaseTtlMs);
-    return this.lease !== null;
+    const { leaseTtlMs } = this.options;
+    const before = this.lease;
+    if (before !== null && before.expiresAtMs - this.deps.clock.nowMs() > leaseTtlMs / 2) return true;
+    this.lease = before === null ? null : await store.renewLease(before, leaseTtlMs);
+    if (this.lease === null) this.lease = await store.acquireLease(plannerLeaseName, this.options.id, leaseTtlMs);
+    if (this.lease === null) return false;
+    const { holder } = this.lease;
+    assert(holder === this.options.id, 'S6', `the lease is held by ${holder}, not ${this.options.id}`);
+    // S6: a fencing token never goes back; a lease that changed hands in between has a higher one.
+    const token = `token ${this.lease.token} after ${before?.token}`;
+    assert(before === null || this.lease.token >= before.token, 'S6', token);
+    return true;
   }
 
-  private async updateFailOpenAlarms(evaluated: readonly string[], failOpen: readonly string[], full: boolean): Promise<void> {
+  private async updateFailOpenAlarms(
+    evaluated: readonly string[], failOpen: readonly string[], full: boolean,
+  ): Promise<void> {
     const failing = new Set(failOpen);
     const seen = new Set(evaluated);
+    assert(failOpen.every((name) => seen.has(name)), 'internal', 'a name fails open without being evaluated');
     for (const name of evaluated) {
       if (failing.has(name) && !this.failOpenAlarmed.has(name)) {
         await this.deps.store.raiseAlarm('fail-open', name, 'every target is down: serving all targets (fail open)');
@@ -114,12 +140,16 @@ export class Planner {
         this.failOpenAlarmed.delete(name);
       }
     }
-    if (!full) return;
-    for (const name of this.failOpenAlarmed) {
-      if (seen.has(name)) continue;
-      await this.deps.store.clearAlarm('fail-open', name);
-      this.failOpenAlarmed.delete(name);
+    if (full) {
+      for (const name of this.failOpenAlarmed) {
+        if (seen.has(name)) continue;
+        await this.deps.store.clearAlarm('fail-open', name);
+        this.failOpenAlarmed.delete(name);
+      }
     }
+    // Every name failing open is alarmed, and after a full pass only those are.
+    assert(failOpen.every((name) => this.failOpenAlarmed.has(name)), 'internal', 'a name fails open without an alarm');
+    assert(!full || this.failOpenAlarmed.size === failing.size, 'internal', 'a fail-open alarm outlived its name');
   }
 
   /**
@@ -128,37 +158,63 @@ export class Planner {
    * `fullIntervalMs`; otherwise only those with a target whose health changed.
    * Planning 100,000 names twice a second would otherwise keep a core busy.
    */
-  private endpointsToEvaluate(inventory: readonly EndpointSpec[], health: ReadonlyMap<string, HealthState>, drainedKey: string): number[] | undefined {
-    if (inventory !== this.lastInventory) {
-      this.targetIndex = new Map();
-      inventory.forEach((endpoint, index) => {
-        for (const target of endpoint.targets) this.targetIndex.set(target.id, [...(this.targetIndex.get(target.id) ?? []), index]);
-      });
-      return undefined;
-    }
+  private endpointsToEvaluate(
+    inventory: readonly EndpointSpec[], health: ReadonlyMap<string, HealthState>, drainedKey: string,
+  ): number[] | undefined {
+    if (inventory !== this.indexedInventory) this.indexTargets(inventory);
+    if (inventory !== this.lastInventory) return undefined;
     const now = this.deps.clock.nowMs();
-    if (this.cacheFromOthers || drainedKey !== this.lastDrainedKey || now - this.lastFullAtMs >= fullIntervalMs) return undefined;
+    const due = now - this.lastFullAtMs >= fullIntervalMs;
+    const stale = this.cacheFromOthers || drainedKey !== this.lastDrainedKey || due;
+    if (stale) return undefined;
     const indices = new Set<number>();
-    for (const [target, state] of health) if (this.lastHealth.get(target) !== state) for (const index of this.targetIndex.get(target) ?? []) indices.add(index);
-    for (const [target, state] of this.lastHealth) if (health.get(target) !== state) for (const index of this.targetIndex.get(target) ?? []) indices.add(index);
+    const add = (target: string) => {
+      for (const index of this.targetIndex.get(target) ?? []) indices.add(index);
+    };
+    for (const [target, state] of health) if (this.lastHealth.get(target) !== state) add(target);
+    for (const [target, state] of this.lastHealth) if (health.get(target) !== state) add(target);
+    // An incremental pass plans from the same inventory it indexed, so every index is one of its endpoints.
+    const outside = [...indices].find((index) => index < 0 || index >= inventory.length);
+    assert(outside === undefined, 'internal', `endpoint index ${outside} outside ${inventory.length} endpoints`);
     return [...indices];
   }
 
+  /** Which endpoints (indices of `inventory`) each target serves. */
+  private indexTargets(inventory: readonly EndpointSpec[]): void {
+    this.targetIndex = new Map();
+    inventory.forEach((endpoint, index) => {
+      for (const target of endpoint.targets) {
+        this.targetIndex.set(target.id, [...(this.targetIndex.get(target.id) ?? []), index]);
+      }
+    });
+    this.indexedInventory = inventory;
+  }
+
   /** Records what a pass that reached a conclusion (published or nothing to publish) was based on. */
-  private remember(inventory: readonly EndpointSpec[], health: Map<string, HealthState>, drainedKey: string, full: boolean): void {
+  private remember(
+    inventory: readonly EndpointSpec[], health: Map<string, HealthState>, drainedKey: string, full: boolean,
+  ): void {
+    // An incremental pass follows a full one on the same inventory (a new inventory re-evaluates every endpoint).
+    const whole = 'an incremental pass on an inventory never planned whole';
+    assert(full || this.lastInventory === inventory, 'internal', whole);
     this.lastInventory = inventory;
     this.lastHealth = health;
     this.lastDrainedKey = drainedKey;
     this.cacheFromOthers = false;
     if (full) this.lastFullAtMs = this.deps.clock.nowMs();
+    assert(this.lastFullAtMs > -Infinity, 'internal', 'a pass remembered before any full pass');
   }
 
   /** One planning step. `force` publishes a plan the safety threshold would refuse. */
   async tick(force = false): Promise<TickResult> {
     const { store, log } = this.deps;
     if (!(await this.holdLease())) return { kind: 'follower', holder: null };
+    assert(this.lease !== null, 'S6', 'planning without the lease');
     const latest = await store.latestGeneration();
-    if (!(await this.refreshCurrent(latest))) return { kind: 'lost-race', detail: `plan ${latest} vanished while reading` };
+    if (!(await this.refreshCurrent(latest))) {
+      return { kind: 'lost-race', detail: `plan ${latest} vanished while reading` };
+    }
+    assert(this.currentGeneration === latest, 'internal', `planning from ${this.currentGeneration}, newest ${latest}`);
     const health = new Map<string, HealthState>();
     for (const record of await store.readHealth()) health.set(record.target, record.state);
     const drained = this.deps.drained === undefined ? new Set<string>() : await this.deps.drained();
@@ -168,25 +224,33 @@ export class Planner {
     // A planner whose inventory follower is behind the newest plan's version (a pause, a fresh lease) must not
     // plan from the older one: that would bring back names a newer version removed (found by the simulator, I1).
     if (inventoryVersion < this.currentInventoryVersion) {
-      return { kind: 'lost-race', detail: `inventory v${inventoryVersion} is older than v${this.currentInventoryVersion} of plan ${latest}: waiting to follow it` };
+      const detail = `inventory v${inventoryVersion} is older than v${this.currentInventoryVersion} of plan ${latest}`;
+      return { kind: 'lost-race', detail: `${detail}: waiting to follow it` };
     }
     const only = this.endpointsToEvaluate(inventory, health, drainedKey);
     const failingOpen = this.failOpenAlarmed;
-    let plan = computePlan({ endpoints: inventory, health, drained, current: this.current, only, failingOpen });
+    const input = { endpoints: inventory, health, drained, current: this.current, only, failingOpen };
+    let plan = computePlan(input);
     const guard = this.capacityGuard(plan, inventory, health, force);
     let plannedHealth = health;
     if (guard !== null) {
+      assert(!force, 'internal', 'a forced plan was held');
+      assert(guard.held.length > 0, 'internal', 'the capacity guard held no target');
       // Hold the withdrawals: plan as if the held targets were still up, so edits and restorations still go out.
       plannedHealth = guard.health;
-      plan = computePlan({ endpoints: inventory, health: plannedHealth, drained, current: this.current, only, failingOpen });
-      await store.raiseAlarm('capacity-guard', '*', `${guard.reason}; held ${guard.held.length} target(s) (${guard.held.slice(0, 10).join(', ')}); force to publish`);
+      plan = computePlan({ ...input, health: plannedHealth });
+      const held = `held ${guard.held.length} target(s) (${guard.held.slice(0, 10).join(', ')})`;
+      await store.raiseAlarm('capacity-guard', '*', `${guard.reason}; ${held}; force to publish`);
       await store.incrementCounter('planner_capacity_holds');
       log.error({ held: guard.held.length }, guard.reason);
     } else if (this.capacityHeld) await store.clearAlarm('capacity-guard', '*');
     this.capacityHeld = guard !== null;
-    const outcome = await this.publishComputed(plan, { latest, inventoryVersion }, force, inventory, plannedHealth, drainedKey, only === undefined);
+    const base = { latest, inventoryVersion };
+    const full = only === undefined;
+    const outcome = await this.publishComputed(plan, base, force, inventory, plannedHealth, drainedKey, full);
     if (guard === null) return outcome;
-    return { kind: 'held', reason: guard.reason, held: guard.held, header: outcome.kind === 'published' ? outcome.header : null };
+    const header = outcome.kind === 'published' ? outcome.header : null;
+    return { kind: 'held', reason: guard.reason, held: guard.held, header };
   }
 
   /**
@@ -194,21 +258,26 @@ export class Planner {
    * safety.maxWithdrawnCapacityFraction of the capacity served now (or when forced); otherwise the reason, the
    * targets held and the health to plan with instead (those targets up).
    */
-  private capacityGuard(plan: PlanComputation, inventory: readonly EndpointSpec[], health: ReadonlyMap<string, HealthState>, force: boolean): { reason: string; held: string[]; health: Map<string, HealthState> } | null {
+  private capacityGuard(
+    plan: PlanComputation, inventory: readonly EndpointSpec[], health: ReadonlyMap<string, HealthState>, force: boolean,
+  ): { reason: string; held: string[]; health: Map<string, HealthState> } | null {
     if (force || plan.withdrawals.length === 0) return null;
     const withdrawn = plan.withdrawals.reduce((sum, withdrawal) => sum + withdrawal.capacity, 0);
-    const reason = capacityRefusal(withdrawn, servedCapacity(inventory, this.current), this.options.safety.maxWithdrawnCapacityFraction);
+    assert(withdrawn > 0, 'internal', 'a withdrawal withdraws capacity');
+    const served = servedCapacity(inventory, this.current);
+    const reason = capacityRefusal(withdrawn, served, this.options.safety.maxWithdrawnCapacityFraction);
     if (reason === null) return null;
     const held = [...new Set(plan.withdrawals.flatMap((withdrawal) => withdrawal.targets))].sort();
     const planned = new Map(health);
     for (const target of held) planned.set(target, 'up');
+    assert(held.length > 0, 'internal', 'a withdrawal of no target');
     return { reason, held, health: planned };
   }
 
   /** The name threshold, then publication under the lease; `health` is what the plan was computed with. */
   private async publishComputed(
-    plan: PlanComputation, base: { latest: Generation; inventoryVersion: number }, force: boolean, inventory: readonly EndpointSpec[],
-    health: Map<string, HealthState>, drainedKey: string, full: boolean,
+    plan: PlanComputation, base: { latest: Generation; inventoryVersion: number }, force: boolean,
+    inventory: readonly EndpointSpec[], health: Map<string, HealthState>, drainedKey: string, full: boolean,
   ): Promise<TickResult> {
     const { store, log } = this.deps;
     const { latest, inventoryVersion } = base;
@@ -226,15 +295,18 @@ export class Planner {
     // Only edits count against the name threshold: a health failover touching every name is the capacity guard's.
     // Edits that come with a new inventory version passed the same threshold at `apply` (or were forced there).
     const reviewed = inventoryVersion > this.currentInventoryVersion;
-    const refusal = reviewed ? null : safetyRefusal(plan.operatorChanged, this.current.size, plan.namesTotal, this.options.safety);
+    const { safety } = this.options;
+    const refusal = reviewed ? null : safetyRefusal(plan.operatorChanged, this.current.size, plan.namesTotal, safety);
     if (refusal !== null && !force) {
       await store.raiseAlarm('safety-threshold', '*', `${refusal}; publish with force to override`);
       await store.incrementCounter('planner_safety_refusals');
       log.error({ changed: plan.operatorChanged }, refusal);
       return { kind: 'refused', reason: refusal };
     }
+    const lease = this.lease;
+    assert(lease !== null, 'S6', 'publishing without the lease');
     const result = await store.publishPlan({
-      lease: this.lease!, baseGeneration: latest, changes: plan.changes, namesTotal: plan.namesTotal, inventoryVersion,
+      lease, baseGeneration: latest, changes: plan.changes, namesTotal: plan.namesTotal, inventoryVersion,
       forced: force && refusal !== null, note: refusal !== null ? `forced: ${refusal}` : '',
     });
     if (!result.ok) {
@@ -242,25 +314,31 @@ export class Planner {
       log.warn({ reason: result.reason }, result.detail);
       return { kind: 'lost-race', detail: result.detail };
     }
-    assert(result.header.generation > latest, 'S6', `published ${result.header.generation} after ${latest}`);
+    const { generation, fencingToken } = result.header;
+    assert(generation > latest, 'S6', `published ${generation} after ${latest}`);
+    const token = `plan ${generation} published under token ${fencingToken}, not ${lease.token}`;
+    assert(fencingToken === lease.token, 'S6', token);
     if (refusal !== null) await store.clearAlarm('safety-threshold', '*');
     for (const change of plan.changes) {
       if (change.records === null) this.current.delete(change.name);
       else this.current.set(change.name, recordSetKey(change.records));
     }
-    this.currentGeneration = result.header.generation;
+    this.currentGeneration = generation;
     this.currentInventoryVersion = inventoryVersion;
     this.remember(inventory, health, drainedKey, full);
     await store.incrementCounter('planner_published');
-    log.info({ generation: result.header.generation, changed: plan.changes.length }, 'published plan');
+    log.info({ generation, changed: plan.changes.length }, 'published plan');
     return { kind: 'published', header: result.header, evaluated: plan.evaluated.length };
   }
 
   /** An operator's request to force-publish (from the API), taken only by the leader. */
   private async takeForceRequest(): Promise<boolean> {
     if (this.lease === null) return false;
-    const [request] = await this.deps.store.takeRequests('force', 1);
+    const requests = await this.deps.store.takeRequests('force', 1);
+    assert(requests.length <= 1, 'internal', `${requests.length} requests taken, one asked for`);
+    const [request] = requests;
     if (request === undefined) return false;
+    assert(request.kind === 'force', 'internal', `a ${request.kind} request taken as force`);
     this.deps.log.warn({ actor: request.actor, reason: request.reason }, 'forced publication requested');
     return true;
   }
@@ -272,7 +350,9 @@ export class Planner {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    await runLoop(signal, { log: this.deps.log, what: 'planner tick' }, async () => void (await this.tick(await this.takeForceRequest())), () => this.deps.clock.sleep(this.options.intervalMs, signal));
+    const tick = async () => void (await this.tick(await this.takeForceRequest()));
+    const pause = () => this.deps.clock.sleep(this.options.intervalMs, signal);
+    await runLoop(signal, { log: this.deps.log, what: 'planner tick' }, tick, pause);
     await this.release();
   }
 }
