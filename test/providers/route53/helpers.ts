@@ -42,3 +42,20 @@ export async function startEmulatedZone(options: EmulatorOptions = {}): Promise<
     },
   };
 }
+
+/** The provider section of a role process's config: the emulator, no pacing, quick GetChange polls. */
+export function route53Section(zone: EmulatedZone, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    kind: 'route53', hostedZoneId: zone.hostedZoneId, endpoint: zone.endpoint, region: 'us-east-1',
+    requestsPerSecond: 10_000, syncPollInterval: '5ms', retriesMax: 20, ...extra,
+  };
+}
+
+/**
+ * Role processes started from here find credentials where the SDK's standard chain looks first: the environment
+ * they inherit (this test process's, which no other test shares).
+ */
+export function shareCredentialsWithChildren(): void {
+  process.env.AWS_ACCESS_KEY_ID = emulatorCredentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = emulatorCredentials.secretAccessKey;
+}
