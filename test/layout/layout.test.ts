@@ -40,3 +40,16 @@ test('process.env is read only in src/cli and src/config', () => {
     .map(relative);
   assert.deepEqual(readers, []);
 });
+
+test("README's Layout lists every src/ folder, and every folder imports only folders listed below it", () => {
+  const readme = readFileSync(path.join(srcRoot, '..', 'README.md'), 'utf8');
+  const layout = readme.slice(readme.indexOf('## Layout'));
+  const order = [...layout.matchAll(/^\| `src\/([a-z]+)` \|/gm)].map((match) => match[1]!);
+  const { folders } = importGraphs();
+  assert.deepEqual([...order].sort(), [...folders.keys()].filter((folder) => folder !== '.').sort(), 'the table names each folder once');
+  const upward: string[] = [];
+  for (const [from, deps] of folders) {
+    for (const to of deps) if (order.indexOf(to) < order.indexOf(from)) upward.push(`${from} -> ${to}`);
+  }
+  assert.deepEqual(upward, [], 'imports that go up the README table');
+});
