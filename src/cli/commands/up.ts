@@ -173,6 +173,18 @@ export function roleSpecs(
   ];
 }
 
+/** Who answers DNS for the zone: dnsplane's own server (built-in provider), or the provider's. */
+function dnsServed(provider: Config['provider'], dnsHost: string, dnsPort: number): string {
+  switch (provider.kind) {
+    case 'builtin':
+      return `${dnsHost}:${dnsPort} (UDP and TCP)`;
+    case 'rfc2136':
+      return `${provider.server} (RFC 2136; dnsplane runs no DNS server)`;
+    case 'route53':
+      return `Route 53 hosted zone ${provider.hostedZoneId} (dnsplane runs no DNS server)`;
+  }
+}
+
 function banner(
   config: Config, dataDir: string, dnsHost: string, dnsPort: number, httpUrl: string, demo: boolean,
   token: string | null,
@@ -183,9 +195,7 @@ function banner(
   const dataFlag = resolve(dataDir) === resolve(defaultDataDir) ? '' : ` --data ${dataDir}`;
   return [
     `dnsplane is up (data ${dataDir})`,
-    config.provider.kind === 'builtin'
-      ? `  DNS        ${dnsHost}:${dnsPort} (UDP and TCP), zone ${zone}`
-      : `  DNS        ${config.provider.server} (RFC 2136; dnsplane runs no DNS server), zone ${zone}`,
+    `  DNS        ${dnsServed(config.provider, dnsHost, dnsPort)}, zone ${zone}`,
     `  Dashboard  ${httpUrl}`,
     ...(token === null ? [] : [
       `  Token      ${token}  (for the dashboard's buttons; kept in ${join(dataDir, 'api-token')})`,
