@@ -1,11 +1,12 @@
 // Goal: an enactor killed with SIGKILL in the middle of an apply (its write
 // transaction open and half written) breaks no invariant, and the rest of the
 // system converges; repeated 24 times. Method: enactors az1 and az2 run
-// normally; az3 runs as test/helpers/test-enactor.ts (--spin-ms), the production enactor role
-// whose SQLite provider is given the test-only hook that holds its write
-// transaction open halfway through every apply, and is killed while it is
-// working (its heartbeat holds a generation it has not finished), then
-// restarted as a plain `dnsplane enactor`. The real Planner churns health in
+// normally; az3 runs as test/helpers/test-enactor.ts (--hang-in-apply K), the
+// production enactor role whose SQLite provider is given the test-only hook
+// that, at its K-th apply (K random 1-3), prints "inside-apply" and holds the
+// write transaction open halfway through the changes; the test kills it only
+// after that line, so every kill lands inside an open write, by construction
+// (counted); finally az3 is restarted as a plain `dnsplane enactor`. The real Planner churns health in
 // this process and the invariant checker samples throughout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +14,6 @@ import { pollUntil, spawnTestEnactor } from '../helpers/env.js';
 import { assertHistoryForward, churningPlanner, InvariantChecker, seeded, startCluster, waitConverged } from './harness.js';
 
 const killsMin = 24;
-/** How long az3 holds its write transaction open, half written, in every apply. */
-const applySpinMs = 40;
 
 test(`SIGKILL an enactor mid-apply ${killsMin} times: no invariant breaks and all converge`, async () => {
   const cluster = startCluster(40, {
@@ -30,19 +29,21 @@ test(`SIGKILL an enactor mid-apply ${killsMin} times: no invariant breaks and al
     let running = true;
     const sampling = checker.sampleWhile(() => running);
     let kills = 0;
+    let killedInsideApply = 0;
     while (kills < killsMin) {
-      const spawnedAtMs = Date.now();
-      const victim = spawnTestEnactor('az3', cluster, { spinMs: applySpinMs });
+      const victim = spawnTestEnactor('az3', cluster, { hangInApply: 1 + Math.floor(rng.next() * 3) });
       cluster.children.push(victim);
-      // Keep publishing until this incarnation of az3 is seen mid-generation, then kill it a random moment later.
+      // Keep publishing until this incarnation of az3 says it is inside an apply, its transaction open; then kill it.
       await pollUntil(async () => {
+        if (/inside-apply/.test(victim.stdout())) return true;
+        assert.equal(victim.process.exitCode, null, `az3 exited before hanging in an apply: ${victim.stderr().slice(-1500)}`);
         await churnOnce();
-        const az3 = (await cluster.store.listEnactors()).find((e) => e.id === 'az3');
-        return az3 !== undefined && az3.heartbeatAtMs > spawnedAtMs && az3.heldGeneration > az3.enactedGeneration;
-      }, 'az3 to start applying a generation', 30_000, 5);
-      await new Promise((resolve) => setTimeout(resolve, Math.floor(rng.next() * 30)));
+        return false;
+      }, 'az3 to hang inside an apply', 60_000, 5);
       victim.process.kill('SIGKILL');
       await victim.exited;
+      assert.equal(victim.process.signalCode, 'SIGKILL', 'az3 died of the kill, inside its apply');
+      killedInsideApply += 1;
       kills += 1;
       checker.sample();
     }
@@ -53,6 +54,7 @@ test(`SIGKILL an enactor mid-apply ${killsMin} times: no invariant breaks and al
     checker.sample();
     assert.deepEqual(checker.violations.slice(0, 10), [], 'no invariant broke');
     assert.equal(kills, killsMin);
+    assert.equal(killedInsideApply, killsMin, 'every kill landed inside an open write transaction');
     // A killed enactor may have committed a write but not its history row; history must still only move forward.
     assertHistoryForward(await cluster.store.readHistory(null, 1_000_000));
   } finally {

@@ -141,12 +141,12 @@ export function sampleConfig(names: number, targetsPerName = 3, extra: Record<st
 
 /** The test-only enactor process (test/helpers/test-enactor.ts): the production role with a fault wrapped around its provider. */
 export function spawnTestEnactor(
-  id: string, paths: { configPath: string; data: string }, fault: { delayMs?: number; spinMs?: number }, wrap: readonly string[] = [],
+  id: string, paths: { configPath: string; data: string }, fault: { delayMs?: number; hangInApply?: number }, wrap: readonly string[] = [],
 ): Child {
   const script = join(repoRoot, 'test', 'helpers', 'test-enactor.ts');
   const args = ['--import', 'tsx', script, '--id', id, '--config', paths.configPath, '--data', paths.data];
   if (fault.delayMs !== undefined) args.push('--delay-ms', String(fault.delayMs));
-  if (fault.spinMs !== undefined) args.push('--spin-ms', String(fault.spinMs));
+  if (fault.hangInApply !== undefined) args.push('--hang-in-apply', String(fault.hangInApply));
   // Under a command prefix (ip netns exec NS): the prefix runs node.
   return wrap.length === 0 ? spawnProcess(process.execPath, args) : spawnProcess(wrap[0]!, [...wrap.slice(1), process.execPath, ...args]);
 }

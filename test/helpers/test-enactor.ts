@@ -2,9 +2,12 @@
 // fault injected by wrapping its provider, never by a switch read in src/:
 //   --delay-ms N  a random pause of up to N ms before each write, after the read it was decided on, so that
 //                 enactors race (any provider: SQLite, etcd, RFC 2136);
-//   --spin-ms N   the built-in SQLite provider's test hook busy-waits N ms inside the write transaction, halfway
-//                 through every apply, so that a SIGKILL lands while the transaction is open and half written.
-// Usage: node --import tsx test/helpers/test-enactor.ts --id ID --config FILE --data DIR (--delay-ms N | --spin-ms N)
+//   --hang-in-apply K  at its K-th apply, the built-in SQLite provider's test hook prints "inside-apply" and then
+//                 busy-waits inside the write transaction, halfway through the changes, until the process is killed
+//                 (at most hangMaxMs): a SIGKILL sent after that line lands while the transaction is open and half
+//                 written, by construction.
+// Usage: node --import tsx test/helpers/test-enactor.ts --id ID --config FILE --data DIR (--delay-ms N | --hang-in-apply K)
+import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { openContext } from '../../src/cli/context.js';
 import { makeEnactor } from '../../src/roles/installation.js';
@@ -15,18 +18,28 @@ import { createLogger } from '../../src/util/log.js';
 
 const { values } = parseArgs({
   options: {
-    id: { type: 'string' }, config: { type: 'string' }, data: { type: 'string' }, 'spin-ms': { type: 'string' }, 'delay-ms': { type: 'string' },
+    id: { type: 'string' }, config: { type: 'string' }, data: { type: 'string' }, 'hang-in-apply': { type: 'string' }, 'delay-ms': { type: 'string' },
   },
 });
-const spinMs = Number(values['spin-ms'] ?? 0);
+const hangAt = Number(values['hang-in-apply'] ?? 0);
 const delayMs = Number(values['delay-ms'] ?? 0);
-if (values.id === undefined || !(spinMs > 0 || delayMs > 0)) throw new Error('usage: --id ID --config FILE --data DIR (--delay-ms N | --spin-ms N)');
+if (values.id === undefined || !(hangAt > 0 || delayMs > 0)) {
+  throw new Error('usage: --id ID --config FILE --data DIR (--delay-ms N | --hang-in-apply K)');
+}
+/** A hang the test never ends (it did not kill) stops here, loudly, instead of holding the store's lock for ever. */
+const hangMaxMs = 120_000;
+let applies = 0;
 
-function spin(): void {
-  const untilMs = Date.now() + spinMs;
+function hangAtK(): void {
+  applies += 1;
+  if (applies !== hangAt) return;
+  writeSync(1, `inside-apply ${applies}\n`);
+  const untilMs = Date.now() + hangMaxMs;
   while (Date.now() < untilMs) {
-    // Busy-wait on purpose: the transaction must stay open, half written.
+    // Busy-wait on purpose: the transaction stays open, half written, until the SIGKILL.
   }
+  writeSync(2, `test-enactor: not killed within ${hangMaxMs} ms of hanging inside an apply\n`);
+  process.exit(1);
 }
 
 /** The provider with a random pause before each write (a slow enactor: the write races others' reads). */
@@ -42,10 +55,12 @@ function delayed(inner: Provider): Provider {
 
 const context = await openContext({ config: values.config, data: values.data });
 let provider = context.provider;
-if (spinMs > 0) {
-  if (context.config.store.kind !== 'sqlite' || context.config.provider.kind !== 'builtin') throw new Error('--spin-ms needs the built-in provider on SQLite');
+if (hangAt > 0) {
+  if (context.config.store.kind !== 'sqlite' || context.config.provider.kind !== 'builtin') {
+    throw new Error('--hang-in-apply needs the built-in provider on SQLite');
+  }
   await context.provider.close();
-  provider = new BuiltinSqliteProvider(sqlitePath(context.config, context.dataDir), { insideApply: spin });
+  provider = new BuiltinSqliteProvider(sqlitePath(context.config, context.dataDir), { insideApply: hangAtK });
 }
 if (delayMs > 0) provider = delayed(provider);
 const controller = new AbortController();
