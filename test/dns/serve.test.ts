@@ -67,7 +67,7 @@ test('serve refuses bad arguments with a clear message and exit code 2', async (
   try {
     const badPort = await runCli(['serve', '--config', server.configPath, '--data', server.dir, '--dns-port', 'fifty']);
     assert.equal(badPort.code, 2);
-    assert.match(badPort.stderr, /--dns-port must be a whole number, not "fifty"/);
+    assert.match(badPort.stderr, /--dns-port must be a port number, not "fifty"/);
     const badWorkers = await runCli(['serve', '--config', server.configPath, '--data', server.dir, '--workers', '0']);
     assert.equal(badWorkers.code, 2);
     assert.match(badWorkers.stderr, /workers 0 must be an integer from 1 to 64/);
