@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { zoneOf } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { splitHostPort } from '../domain/probe-spec.js';
 import { etcdSettings, sqlitePath } from '../store/index.js';
 import type { EtcdConnectionOptions } from '../store/etcd/client.js';
 import { UserError } from '../util/assert.js';
@@ -32,13 +33,6 @@ export interface DnsOverrides {
   workers?: number;
 }
 
-/** Splits "127.0.0.1:5353" or "[::1]:5353". The config schema has already checked the shape. */
-export function splitHostPort(listen: string): { host: string; port: number } {
-  const colon = listen.lastIndexOf(':');
-  const rawHost = listen.slice(0, colon);
-  const host = rawHost.startsWith('[') && rawHost.endsWith(']') ? rawHost.slice(1, -1) : rawHost;
-  return { host, port: Number(listen.slice(colon + 1)) };
-}
 
 export function dnsServerOptions(config: Config, dataDir: string, overrides: DnsOverrides = {}): DnsServerOptions {
   if (config.provider.kind !== 'builtin') {

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { StatusRange } from './types.js';
 import { checkDnsName } from './names.js';
+import { assert } from '../util/assert.js';
 
 /** How a health check is written: the parsers the config validates with and the probe runs by. */
 
@@ -16,11 +17,17 @@ const statusMax = 599;
 export type ProbeScheme = 'http' | 'https';
 
 
-/** Splits "host:port" or "[v6]:port" without judging either part (listen addresses; see parseHostPort for checks). */
+/**
+ * Splits "host:port" or "[v6]:port" that the config schema has already checked (listen addresses, servers; see
+ * parseHostPort for the checks): anything else here is a bug.
+ */
 export function splitHostPort(value: string): { host: string; port: number } {
   const colon = value.lastIndexOf(':');
-  const host = value.slice(0, colon).replace(/^\[|\]$/g, '');
-  return { host, port: Number(value.slice(colon + 1)) };
+  const host = value.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(value.slice(colon + 1));
+  assert(colon > 0, 'internal', `"${value}" has no host:port colon`);
+  assert(Number.isInteger(port) && port >= 0 && port <= 65_535, 'internal', `"${value}" has no port 0-65535`);
+  return { host, port };
 }
 
 /** A check's "host:port" or "[v6]:port": a DNS name or an IP address, and a port 1-65535; otherwise the problem. */

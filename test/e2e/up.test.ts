@@ -14,6 +14,17 @@ import { digA } from '../helpers/dig.js';
 import { childrenOf, descendantsOf, isAlive } from '../helpers/procs.js';
 
 const dynamo = 'dynamodb.us-east-1.dnsplane.test';
+
+/** SIGKILLs whichever of `pids` still run (a pid that exits meanwhile is fine; any other error is not). */
+function killAll(pids: Iterable<number>): void {
+  for (const pid of pids) {
+    try {
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+}
 const s3 = 's3.us-east-1.dnsplane.test';
 
 test('up (demo): dig answers, a failed load balancer is withdrawn and restored, a killed enactor is restarted, SIGTERM leaves nothing', async () => {
@@ -25,11 +36,13 @@ test('up (demo): dig answers, a failed load balancer is withdrawn and restored, 
   const upPid = up.process.pid!;
   const seen = new Set<number>();
   const remember = () => { for (const pid of descendantsOf(upPid)) seen.add(pid); };
+  // The first failure is the one reported: the clean-up checks below run only after a passing body.
+  let failure: unknown = null;
   try {
-    await pollUntil(() => up.stdout().includes('Press Ctrl-C to stop.'), 'the banner', 30_000);
+    await pollUntil(() => up.stdout().includes('Press Ctrl-C to stop.'), 'the banner', 90_000);
     assert.match(up.stdout(), new RegExp(`dig @127\\.0\\.0\\.1 -p ${dnsPort} ${dynamo.replace(/\./g, '\\.')} A \\+short`));
     assert.match(up.stdout(), new RegExp(`http://127\\.0\\.0\\.1:${httpPort}/`));
-    await pollUntil(async () => (await digA(dnsPort, dynamo)).join() === '127.0.0.2,127.0.0.3,127.0.0.4', 'dig to answer with all three demo load balancers', 30_000, 100);
+    await pollUntil(async () => (await digA(dnsPort, dynamo)).join() === '127.0.0.2,127.0.0.3,127.0.0.4', 'dig to answer with all three demo load balancers', 90_000, 100);
     remember();
 
     assert.equal((await runCli(['demo', 'fail', 'lb-2', '--data', data])).code, 0);
@@ -59,14 +72,25 @@ test('up (demo): dig answers, a failed load balancer is withdrawn and restored, 
     }, 'the restarted az2 to reach the newest generation', 20_000, 200);
     assert.ok(isAlive(restarted.pid));
     remember();
-  } finally {
-    up.process.kill('SIGTERM');
-    const code = await Promise.race([up.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 20_000))]);
-    if (code === 'timeout') up.process.kill('SIGKILL');
+  } catch (error) {
+    failure = error;
+  }
+  remember();
+  up.process.kill('SIGTERM');
+  const code = await Promise.race([up.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 20_000))]);
+  if (code === 'timeout') up.process.kill('SIGKILL');
+  if (failure !== null) {
+    killAll(seen);
+    dir.cleanup();
+    throw failure;
+  }
+  try {
     assert.equal(code, 0, `up exits cleanly on SIGTERM: ${up.stderr().slice(-1500)}`);
     await pollUntil(() => [...seen].every((pid) => !isAlive(pid)), 'every child of up to be gone', 10_000);
     assert.ok(seen.size >= 9, `up ran its roles as children (${seen.size} seen)`);
     assert.equal(existsSync(join(data, 'up.pid')), false, 'the pid file is removed');
+  } finally {
+    killAll(seen);
     dir.cleanup();
   }
 });

@@ -1,5 +1,6 @@
 import type { Generation } from '../../domain/types.js';
 import { checkDnsName, isInZone, normalizeName } from '../../domain/names.js';
+import { splitHostPort } from '../../domain/probe-spec.js';
 import { assert } from '../../util/assert.js';
 import { GuardedProvider, type GuardedChange, type SwapOutcome } from '../guard.js';
 import type { ServedState } from '../types.js';
@@ -79,13 +80,6 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-function splitHostPort(server: string): { host: string; port: number } {
-  const colon = server.lastIndexOf(':');
-  const host = server.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  const port = Number(server.slice(colon + 1));
-  assert(colon > 0 && Number.isInteger(port) && port > 0 && port <= 65_535, 'internal', `server "${server}" is not host:port`);
-  return { host, port };
-}
 
 /** Runs `work` over `items` with at most `limit` at a time; results in order. */
 async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
