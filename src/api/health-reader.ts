@@ -56,7 +56,9 @@ export class HealthReader {
 
   private async readAll(): Promise<HealthRecord[]> {
     const now = Date.now();
-    if (this.full === null || now - this.full.atMs >= fullReadCacheMs) this.full = { atMs: now, records: await this.store.readHealth() };
+    if (this.full === null || now - this.full.atMs >= fullReadCacheMs) {
+      this.full = { atMs: now, records: await this.store.readHealth() };
+    }
     return this.full.records;
   }
 }

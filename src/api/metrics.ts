@@ -31,7 +31,10 @@ export { parseCounterName } from './metrics-counters.js';
  * `dnsplane_api_` prefix), three of which promtool flags.
  */
 
-/** prom-client's default Node process metrics keep their own names under this prefix (`dnsplane_api_process_cpu_seconds_total`, ...). */
+/**
+ * prom-client's default Node process metrics keep their own names under this prefix
+ * (`dnsplane_api_process_cpu_seconds_total`, ...).
+ */
 export const processMetricsPrefix = 'dnsplane_api_';
 
 export interface MetricsOptions {
@@ -68,6 +71,11 @@ interface Snapshot {
   lagMax: number;
 }
 
+/** Sets a gauge's series from one snapshot. */
+type GaugeFill<L extends string> = (
+  set: (labels: Partial<Record<L, string>>, value: number) => void, snapshot: Snapshot,
+) => void;
+
 export class MetricsExporter {
   readonly registry = new Registry();
   private snapshot: Snapshot | null = null;
@@ -76,10 +84,13 @@ export class MetricsExporter {
   readonly requests: Counter<'method' | 'route' | 'status'>;
 
   constructor(private readonly sources: MetricsSources, private readonly options: MetricsOptions) {
-    assert(options.namesMax >= 0 && options.targetsMax >= 0 && options.counterSeriesMax > 0, 'internal', 'metric bounds');
+    assert(options.namesMax >= 0, 'internal', 'api.metricsNamesMax is never negative');
+    assert(options.targetsMax >= 0, 'internal', 'api.metricsTargetsMax is never negative');
+    assert(options.counterSeriesMax > 0, 'internal', 'api.metricsCounterSeriesMax must be positive');
     collectDefaultMetrics({ register: this.registry, prefix: processMetricsPrefix });
     this.requests = new Counter({
-      name: 'dnsplane_api_requests_total', help: 'HTTP requests served by this API process', labelNames: ['method', 'route', 'status'], registers: [this.registry],
+      name: 'dnsplane_api_requests_total', help: 'HTTP requests served by this API process',
+      labelNames: ['method', 'route', 'status'], registers: [this.registry],
     });
     this.defineGenerationGauges();
     this.defineEnactorGauges();
@@ -146,7 +157,7 @@ export class MetricsExporter {
     return [...down, ...up];
   }
 
-  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[], fill: (set: (labels: Partial<Record<L, string>>, value: number) => void, snapshot: Snapshot) => void): void {
+  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[], fill: GaugeFill<L>): void {
     const exporter = this;
     new Gauge<L>({
       name: `dnsplane_${name}`, help, labelNames, registers: [this.registry],
@@ -158,20 +169,32 @@ export class MetricsExporter {
   }
 
   private defineGenerationGauges(): void {
-    this.gauge('generation_latest', 'newest published plan generation', [], (set, s) => set({}, s.convergence.generation));
-    this.gauge('generation_oldest', 'oldest plan generation still kept (the janitor deletes below it)', [], (set, s) => set({}, s.oldest));
+    this.gauge('generation_latest', 'newest published plan generation', [], (set, s) => {
+      set({}, s.convergence.generation);
+    });
+    const oldestHelp = 'oldest plan generation still kept (the janitor deletes below it)';
+    this.gauge('generation_oldest', oldestHelp, [], (set, s) => {
+      set({}, s.oldest);
+    });
     this.gauge('names', 'managed names by whether they serve the newest plan\'s record set', ['state'], (set, s) => {
       set({ state: 'converged' }, s.convergence.converged);
       set({ state: 'behind' }, s.convergence.total - s.convergence.converged);
     });
-    this.gauge('name_generation_enacted', 'generation enacted for a name (what DNS serves); bounded by api.metricsNamesMax', ['name'], (set, s) => {
+    const enactedHelp = 'generation enacted for a name (what DNS serves); bounded by api.metricsNamesMax';
+    this.gauge('name_generation_enacted', enactedHelp, ['name'], (set, s) => {
       for (const series of s.names) set({ name: series.name }, series.generation);
     });
-    this.gauge('name_plan_lag_generations', 'newest generation minus the name\'s enacted generation while it does not serve the newest set, else 0; bounded by api.metricsNamesMax', ['name'], (set, s) => {
+    const lagHelp = 'newest generation minus the name\'s enacted generation while it does not serve the newest set, '
+      + 'else 0; bounded by api.metricsNamesMax';
+    this.gauge('name_plan_lag_generations', lagHelp, ['name'], (set, s) => {
       for (const series of s.names) set({ name: series.name }, series.lag);
     });
-    this.gauge('names_plan_lag_generations_max', 'largest plan lag of any name (all names, not bounded)', [], (set, s) => set({}, s.lagMax));
-    this.gauge('metrics_series_omitted', 'series left out by a cardinality bound of the API config', ['source'], (set, s) => {
+    const lagMaxHelp = 'largest plan lag of any name (all names, not bounded)';
+    this.gauge('names_plan_lag_generations_max', lagMaxHelp, [], (set, s) => {
+      set({}, s.lagMax);
+    });
+    const omittedHelp = 'series left out by a cardinality bound of the API config';
+    this.gauge('metrics_series_omitted', omittedHelp, ['source'], (set, s) => {
       set({ source: 'names' }, s.namesOmitted);
       set({ source: 'targets' }, Math.max(0, s.healthCounts.up + s.healthCounts.down - s.health.length));
       set({ source: 'counters' }, this.counters.omitted);
@@ -179,14 +202,23 @@ export class MetricsExporter {
   }
 
   private defineEnactorGauges(): void {
-    const each = (fill: (enactor: EnactorView, latest: number) => number) => (set: (labels: { enactor?: string }, value: number) => void, s: Snapshot) => {
+    const each = (fill: (enactor: EnactorView, latest: number) => number): GaugeFill<'enactor'> => (set, s) => {
       for (const enactor of s.enactors) set({ enactor: enactor.id }, fill(enactor, s.convergence.generation));
     };
-    this.gauge('enactor_generation_enacted', 'newest generation an enactor has completely applied', ['enactor'], each((e) => e.enactedGeneration));
-    this.gauge('enactor_generation_held', 'generation an enactor is working on (the janitor keeps it)', ['enactor'], each((e) => e.heldGeneration));
-    this.gauge('enactor_plan_lag_generations', 'newest generation minus what the enactor has applied', ['enactor'], each((e, latest) => Math.max(0, latest - e.enactedGeneration)));
-    this.gauge('enactor_heartbeat_age_seconds', 'time since the enactor\'s last heartbeat', ['enactor'], each((e) => e.heartbeatAgeMs / 1000));
-    this.gauge('enactor_alive', '1 while the enactor\'s heartbeat has not expired', ['enactor'], each((e) => (e.alive ? 1 : 0)));
+    const enactor = (name: string, help: string, fill: (enactor: EnactorView, latest: number) => number) => {
+      this.gauge(name, help, ['enactor'], each(fill));
+    };
+    const heldHelp = 'generation an enactor is working on (the janitor keeps it)';
+    enactor('enactor_generation_enacted', 'newest generation an enactor has completely applied', (e) => {
+      return e.enactedGeneration;
+    });
+    enactor('enactor_generation_held', heldHelp, (e) => e.heldGeneration);
+    enactor('enactor_plan_lag_generations', 'newest generation minus what the enactor has applied', (e, latest) => {
+      return Math.max(0, latest - e.enactedGeneration);
+    });
+    const ageHelp = 'time since the enactor\'s last heartbeat';
+    enactor('enactor_heartbeat_age_seconds', ageHelp, (e) => e.heartbeatAgeMs / 1000);
+    enactor('enactor_alive', '1 while the enactor\'s heartbeat has not expired', (e) => (e.alive ? 1 : 0));
   }
 
   private defineAlarmAndHealthGauges(): void {
@@ -196,21 +228,27 @@ export class MetricsExporter {
       for (const kind of alarmKindsKnown) byKind.set(kind, byKind.get(kind) ?? 0);
       for (const [kind, count] of byKind) set({ kind }, count);
     });
-    this.gauge('fail_open_names', 'names whose targets are all down, served with every target (fail open)', [], (set, s) => {
+    const failOpenHelp = 'names whose targets are all down, served with every target (fail open)';
+    this.gauge('fail_open_names', failOpenHelp, [], (set, s) => {
       set({}, s.alarms.filter((alarm) => alarm.kind === 'fail-open' && alarm.name !== '*').length);
     });
-    this.gauge('targets', 'targets with a reported health state (probe result or operator override), by state', ['state'], (set, s) => {
+    const targetsHelp = 'targets with a reported health state (probe result or operator override), by state';
+    this.gauge('targets', targetsHelp, ['state'], (set, s) => {
       set({ state: 'up' }, s.healthCounts.up);
       set({ state: 'down' }, s.healthCounts.down);
     });
-    this.gauge('target_up', 'last health result of a target: 1 up, 0 down; down targets first, bounded by api.metricsTargetsMax', ['target', 'source'], (set, s) => {
-      for (const record of s.health) set({ target: record.target, source: record.source }, record.state === 'up' ? 1 : 0);
+    const upHelp = 'last health result of a target: 1 up, 0 down; down targets first, bounded by api.metricsTargetsMax';
+    this.gauge('target_up', upHelp, ['target', 'source'], (set, s) => {
+      for (const { target, source, state } of s.health) set({ target, source }, state === 'up' ? 1 : 0);
     });
-    this.gauge('target_health_age_seconds', 'time since a target\'s health was last reported; bounded by api.metricsTargetsMax', ['target'], (set, s) => {
+    const ageHelp = 'time since a target\'s health was last reported; bounded by api.metricsTargetsMax';
+    this.gauge('target_health_age_seconds', ageHelp, ['target'], (set, s) => {
       const now = Date.now();
       for (const record of s.health) set({ target: record.target }, Math.max(0, now - record.updatedAtMs) / 1000);
     });
-    this.gauge('targets_drained', 'targets an operator drained (weight 0 in the next plan)', [], (set, s) => set({}, s.drains));
+    this.gauge('targets_drained', 'targets an operator drained (weight 0 in the next plan)', [], (set, s) => {
+      set({}, s.drains);
+    });
     this.gauge('freezes', 'frozen names (an operator froze them; "*" counts as the zone)', ['scope'], (set, s) => {
       set({ scope: 'zone' }, s.freezes.includes('*') ? 1 : 0);
       set({ scope: 'name' }, s.freezes.filter((scope) => scope !== '*').length);

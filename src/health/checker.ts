@@ -5,7 +5,9 @@ import type { Logger } from '../util/log.js';
 import type { Alarms, CheckerViews, Counters, HealthStore } from '../store/types.js';
 import { observeHistogram } from '../store/counter-histogram.js';
 import { assert } from '../util/assert.js';
-import { limitWithdrawals, observe, suspectChecker, type SelfDoubtPolicy, type TargetHealth, type Thresholds } from './policy.js';
+import {
+  limitWithdrawals, observe, suspectChecker, type SelfDoubtPolicy, type TargetHealth, type Thresholds,
+} from './policy.js';
 import { probe as realProbe, runBounded, type ProbeResult, type ProbeSpec } from './probe.js';
 import { aggregatorOf, decideByQuorum } from './quorum.js';
 
@@ -61,14 +63,18 @@ export class Checker {
   private doubting = false;
 
   constructor(private readonly options: CheckerOptions, private readonly deps: CheckerDeps) {
-    assert(options.concurrency >= 1 && options.rise >= 1 && options.fall >= 1, 'internal', 'checker thresholds must be positive');
+    assert(options.concurrency >= 1, 'internal', 'checker concurrency must be positive');
+    assert(options.rise >= 1, 'internal', 'checker rise threshold must be positive');
+    assert(options.fall >= 1, 'internal', 'checker fall threshold must be positive');
     assert(options.viewTtlMs > options.intervalMs, 'internal', 'a checker view must outlive one interval');
   }
 
   /** Targets with a check, each once (a target may serve several names). */
   private targets(): Map<string, ProbeSpec> {
     const specs = new Map<string, ProbeSpec>();
-    for (const endpoint of this.deps.inventory()) for (const target of endpoint.targets) if (target.check !== undefined) specs.set(target.id, target.check);
+    for (const endpoint of this.deps.inventory()) {
+      for (const target of endpoint.targets) if (target.check !== undefined) specs.set(target.id, target.check);
+    }
     return specs;
   }
 
@@ -107,7 +113,8 @@ export class Checker {
     const failed = [...outcome.values()].filter((ok) => !ok).length;
     await this.deps.store.incrementCounter('health_probes{result="ok"}', outcome.size - failed);
     await this.deps.store.incrementCounter('health_probes{result="fail"}', failed);
-    await observeHistogram(this.deps.store, 'health_probe_duration_seconds', results.map((result) => result.latencyMs / 1000));
+    const durations = results.map((result) => result.latencyMs / 1000);
+    await observeHistogram(this.deps.store, 'health_probe_duration_seconds', durations);
     return outcome;
   }
 
@@ -116,9 +123,14 @@ export class Checker {
     const { store, log } = this.deps;
     const doubt = suspectChecker(results, this.hysteresis, this.options.selfDoubt);
     if (doubt.suspect) {
-      if (!this.doubting) log.error({ failingFraction: doubt.failingFraction }, 'most targets failed at once: suspecting this checker; its view does not count');
+      if (!this.doubting) {
+        const why = 'most targets failed at once: suspecting this checker; its view does not count';
+        log.error({ failingFraction: doubt.failingFraction }, why);
+      }
       this.doubting = true;
-      await store.raiseAlarm('checker-self-doubt', this.options.id, `${(doubt.failingFraction * 100).toFixed(0)}% of targets failed at once; this checker's view does not count until its probes agree again`);
+      const failing = `${(doubt.failingFraction * 100).toFixed(0)}% of targets failed at once`;
+      const message = `${failing}; this checker's view does not count until its probes agree again`;
+      await store.raiseAlarm('checker-self-doubt', this.options.id, message);
       return true;
     }
     if (this.doubting) await store.clearAlarm('checker-self-doubt', this.options.id);
@@ -127,7 +139,10 @@ export class Checker {
       const before = this.hysteresis.get(target)?.state ?? 'up';
       const after = observe(this.hysteresis.get(target), ok, this.options);
       this.hysteresis.set(target, after);
-      if (after.state !== before) log.info({ target, state: after.state, error: this.lastErrors.get(target) }, `this checker sees ${target} ${after.state}`);
+      if (after.state !== before) {
+        const error = this.lastErrors.get(target);
+        log.info({ target, state: after.state, error }, `this checker sees ${target} ${after.state}`);
+      }
     }
     return false;
   }
@@ -144,7 +159,9 @@ export class Checker {
     const views = await store.listCheckerViews();
     const now = clock.nowMs();
     const base = { probed: results.size, failed, suspect };
-    if (aggregatorOf(views, now) !== this.options.id) return { ...base, aggregated: false, voters: [], changed: [], deferred: [] };
+    if (aggregatorOf(views, now) !== this.options.id) {
+      return { ...base, aggregated: false, voters: [], changed: [], deferred: [] };
+    }
     const decision = decideByQuorum(views, specs.keys(), now);
     const { changed, deferred } = await this.publish(decision.states);
     return { ...base, aggregated: true, voters: decision.voters, changed, deferred };
@@ -155,13 +172,17 @@ export class Checker {
    * and re-writes any checker row that went missing (an operator cleared an override). Operator rows are never
    * replaced (the store's rule).
    */
-  private async publish(decided: ReadonlyMap<string, HealthState>): Promise<{ changed: RoundResult['changed']; deferred: string[] }> {
+  private async publish(
+    decided: ReadonlyMap<string, HealthState>,
+  ): Promise<{ changed: RoundResult['changed']; deferred: string[] }> {
     const stored = new Map((await this.deps.store.readHealth()).map((record) => [record.target, record]));
     const published = (target: string): HealthState | undefined => {
       const row = stored.get(target);
       return row === undefined || row.source === 'operator' ? undefined : row.state;
     };
-    const wantDown = [...decided].filter(([target, state]) => state === 'down' && published(target) !== 'down').map(([target]) => target);
+    const wantDown = [...decided]
+      .filter(([target, state]) => state === 'down' && published(target) !== 'down')
+      .map(([target]) => target);
     const allowed = limitWithdrawals(wantDown, this.deps.inventory(), this.options.maxWithdrawFraction);
     const changed: RoundResult['changed'] = [];
     for (const [target, state] of decided) {
@@ -171,7 +192,9 @@ export class Checker {
       changed.push({ target, state });
     }
     if (changed.length > 0) await this.deps.store.setHealthMany(changed, 'checker');
-    for (const change of changed) if (change.state === 'down' || stored.has(change.target)) this.deps.log.info({ target: change.target, state: change.state }, `target ${change.state}`);
+    for (const { target, state } of changed) {
+      if (state === 'down' || stored.has(target)) this.deps.log.info({ target, state }, `target ${state}`);
+    }
     return { changed, deferred: wantDown.filter((target) => !allowed.has(target)) };
   }
 

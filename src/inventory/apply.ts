@@ -24,7 +24,9 @@ export interface ApplyOptions {
 /** The newest stored inventory, or an empty version 0. */
 export async function currentInventory(store: InventoryStore): Promise<StoredInventory> {
   const stored = await store.readInventory();
-  return stored ?? { version: 0, createdAtMs: 0, actor: '', reason: '', forced: false, names: 0, summary: '', endpoints: [] };
+  return stored ?? {
+    version: 0, createdAtMs: 0, actor: '', reason: '', forced: false, names: 0, summary: '', endpoints: [],
+  };
 }
 
 /**
@@ -32,27 +34,40 @@ export async function currentInventory(store: InventoryStore): Promise<StoredInv
  * newest version, refuse above the name threshold unless forced, and store a new version by compare-and-swap on
  * the version the diff was made against — two concurrent applies cannot both win; the loser is told to re-diff.
  */
-export async function applyInventory(store: InventoryStore & History, endpoints: readonly EndpointSpec[], options: ApplyOptions): Promise<ApplyOutcome> {
+export async function applyInventory(
+  store: InventoryStore & History, endpoints: readonly EndpointSpec[], options: ApplyOptions,
+): Promise<ApplyOutcome> {
   assert(endpoints.length > 0, 'S1', 'an inventory with no names would remove every name');
   const current = await currentInventory(store);
   const diff = diffInventories(current.endpoints, endpoints);
-  if (options.baseVersion !== undefined && options.baseVersion !== current.version) return { kind: 'stale', current: current.version, diff };
+  if (options.baseVersion !== undefined && options.baseVersion !== current.version) {
+    return { kind: 'stale', current: current.version, diff };
+  }
   if (diff.names.length === 0) return { kind: 'unchanged', version: current.version, diff };
   const refusal = inventoryRefusal(diff, options.policy);
   if (refusal !== null && !options.force) return { kind: 'refused', version: current.version, reason: refusal, diff };
   const summary = summarize(diff);
-  const result = await store.putInventory({ baseVersion: current.version, endpoints, actor: options.actor, reason: options.reason, forced: refusal !== null, summary });
+  const result = await store.putInventory({
+    baseVersion: current.version, endpoints, actor: options.actor, reason: options.reason,
+    forced: refusal !== null, summary,
+  });
   if (!result.ok) return { kind: 'stale', current: result.current, diff };
-  assert(result.info.version === current.version + 1, 'internal', `inventory version ${result.info.version} after ${current.version}`);
+  const { version } = result.info;
+  assert(version === current.version + 1, 'internal', `inventory version ${version} after ${current.version}`);
   await store.appendHistory(historyOf(result.info, diff, refusal));
   return { kind: 'applied', info: result.info, diff, forcedOver: refusal };
 }
 
+/** A history entry of an inventory action (no generation: the plans it leads to record their own). */
+function actionEntry(actor: string, name: string, detail: string): HistoryEntry {
+  return { name, fromGeneration: 0, toGeneration: 0, actor, kind: 'action', detail };
+}
+
 function historyOf(info: InventoryVersionInfo, diff: InventoryDiff, refusal: string | null): HistoryEntry[] {
   const why = `${info.reason}${refusal === null ? '' : ` (forced over: ${refusal})`}`;
-  const entries: HistoryEntry[] = [{ name: '*', fromGeneration: 0, toGeneration: 0, actor: info.actor, kind: 'action', detail: `inventory v${info.version}: ${info.summary}: ${why}` }];
+  const entries: HistoryEntry[] = [actionEntry(info.actor, '*', `inventory v${info.version}: ${info.summary}: ${why}`)];
   for (const entry of diff.names.slice(0, historyNamesMax)) {
-    entries.push({ name: entry.name, fromGeneration: 0, toGeneration: 0, actor: info.actor, kind: 'action', detail: `inventory v${info.version} ${entry.kind}: ${why}` });
+    entries.push(actionEntry(info.actor, entry.name, `inventory v${info.version} ${entry.kind}: ${why}`));
   }
   return entries;
 }
@@ -62,11 +77,19 @@ function historyOf(info: InventoryVersionInfo, diff: InventoryDiff, refusal: str
  * file's endpoints stored as version 1 (`source` says which file). Two roles seeding at once race on the same
  * compare-and-swap; the loser reads the winner's version.
  */
-export async function seedInventory(store: InventoryStore & History, endpoints: readonly EndpointSpec[], source: string): Promise<StoredInventory> {
+export async function seedInventory(
+  store: InventoryStore & History, endpoints: readonly EndpointSpec[], source: string,
+): Promise<StoredInventory> {
   const stored = await store.readInventory();
   if (stored !== null) return stored;
-  const result = await store.putInventory({ baseVersion: 0, endpoints, actor: source, reason: `seeded from ${source}`, forced: false, summary: `${endpoints.length} names` });
-  if (result.ok) await store.appendHistory([{ name: '*', fromGeneration: 0, toGeneration: 0, actor: source, kind: 'action', detail: `inventory v1: ${endpoints.length} names seeded from ${source}` }]);
+  const names = `${endpoints.length} names`;
+  const reason = `seeded from ${source}`;
+  const seed = { baseVersion: 0, endpoints, actor: source, reason, forced: false, summary: names };
+  const result = await store.putInventory(seed);
+  if (result.ok) {
+    const detail = `inventory v1: ${names} ${reason}`;
+    await store.appendHistory([actionEntry(source, '*', detail)]);
+  }
   const seeded = await store.readInventory();
   assert(seeded !== null, 'internal', 'the inventory was seeded but cannot be read');
   return seeded;

@@ -29,18 +29,22 @@ export interface DryRunResult {
 }
 
 export async function dryRunPlan(
-  store: PlanReader & HealthStore & Controls, endpoints: readonly EndpointSpec[], safety: { maxChangedFraction: number; minNamesForThreshold: number; maxWithdrawnCapacityFraction: number },
+  store: PlanReader & HealthStore & Controls,
+  endpoints: readonly EndpointSpec[],
+  safety: { maxChangedFraction: number; minNamesForThreshold: number; maxWithdrawnCapacityFraction: number },
 ): Promise<DryRunResult> {
   const generation = await store.latestGeneration();
   const view = generation === 0 ? null : await store.readPlan(generation);
   const before = new Map<string, RecordEntry[]>();
   for (const entry of view?.entries ?? []) if (entry.records !== null) before.set(entry.name, entry.records);
   const current = new Map([...before].map(([name, records]) => [name, recordSetKey(records)]));
-  const health = new Map<string, HealthState>((await store.readHealth()).map((record) => [record.target, record.state]));
+  const health = new Map<string, HealthState>((await store.readHealth()).map(({ target, state }) => [target, state]));
   const drained = new Set(await store.listDrains());
   const plan = computePlan({ endpoints, health, drained, current });
   const withdrawn = plan.withdrawals.reduce((sum, withdrawal) => sum + withdrawal.capacity, 0);
-  const names = plan.changes.map((change) => ({ name: change.name, before: before.get(change.name) ?? null, after: change.records })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const names = plan.changes
+    .map((change) => ({ name: change.name, before: before.get(change.name) ?? null, after: change.records }))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
   return {
     generation, names, edits: plan.operatorChanged,
     editRefusal: safetyRefusal(plan.operatorChanged, current.size, plan.namesTotal, safety),
@@ -55,10 +59,18 @@ function describe(records: RecordEntry[] | null): string {
 }
 
 export function formatDryRun(result: DryRunResult, namesMax = 200): string[] {
-  const lines = [`against plan ${result.generation}: ${result.names.length} names would change (${result.edits} by edits, ${result.names.length - result.edits} by health)`];
-  for (const entry of result.names.slice(0, namesMax)) lines.push(`  ${entry.name}: ${describe(entry.before)} → ${describe(entry.after)}`);
+  const { edits } = result;
+  const total = result.names.length;
+  const changing = `${total} names would change (${edits} by edits, ${total - edits} by health)`;
+  const lines = [`against plan ${result.generation}: ${changing}`];
+  for (const entry of result.names.slice(0, namesMax)) {
+    lines.push(`  ${entry.name}: ${describe(entry.before)} → ${describe(entry.after)}`);
+  }
   if (result.names.length > namesMax) lines.push(`  … and ${result.names.length - namesMax} more`);
-  if (result.editRefusal !== null) lines.push(`name threshold: ${result.editRefusal} (refused unless the edits come with a new inventory version, or forced)`);
+  if (result.editRefusal !== null) {
+    const unless = 'refused unless the edits come with a new inventory version, or forced';
+    lines.push(`name threshold: ${result.editRefusal} (${unless})`);
+  }
   if (result.capacityHold !== null) lines.push(`capacity guard: ${result.capacityHold} (held until forced)`);
   if (result.failOpen.length > 0) lines.push(`fail open (every target down): ${result.failOpen.join(', ')}`);
   return lines;

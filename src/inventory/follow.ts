@@ -21,7 +21,9 @@ export class InventoryFollower {
 
   constructor(
     private readonly options: { pollIntervalMs: number },
-    private readonly deps: { store: InventoryStore; clock: Clock; log: Logger; onChange?: (snapshot: InventorySnapshot) => void },
+    private readonly deps: {
+      store: InventoryStore; clock: Clock; log: Logger; onChange?: (snapshot: InventorySnapshot) => void;
+    },
     initial: InventorySnapshot,
   ) {
     assert(options.pollIntervalMs > 0, 'internal', 'the inventory poll interval must be positive');
@@ -39,7 +41,8 @@ export class InventoryFollower {
     const stored = await this.deps.store.readInventory(latest);
     if (stored === null || stored.version <= this.current.version) return false;
     this.current = { version: stored.version, endpoints: stored.endpoints };
-    this.deps.log.info({ version: stored.version, names: stored.endpoints.length, summary: stored.summary }, 'following a new inventory version');
+    const { version, summary } = stored;
+    this.deps.log.info({ version, names: stored.endpoints.length, summary }, 'following a new inventory version');
     this.deps.onChange?.(this.current);
     return true;
   }
@@ -52,8 +55,10 @@ export class InventoryFollower {
     });
     try {
       // A failed poll keeps the version the role has (warn: it is retried on the next one).
-      await runLoop(signal, { log: this.deps.log, what: 'reading the newest inventory', level: 'warn' }, async () => void (await this.poll()), async () => {
-        await this.deps.clock.sleep(this.options.pollIntervalMs, stopWatching === undefined ? signal : AbortSignal.any([signal, wake.signal]));
+      const loop = { log: this.deps.log, what: 'reading the newest inventory', level: 'warn' } as const;
+      await runLoop(signal, loop, async () => void (await this.poll()), async () => {
+        const woken = stopWatching === undefined ? signal : AbortSignal.any([signal, wake.signal]);
+        await this.deps.clock.sleep(this.options.pollIntervalMs, woken);
         if (wake.signal.aborted) wake = new AbortController();
       });
     } finally {

@@ -2,9 +2,10 @@ import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
 import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, RecordEntry } from '../domain/types.js';
 import type {
-  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, InventoryStore, InventoryVersionInfo, LeaseGrant, OperatorRequest,
-  PlanReadOptions, PlanView, PublishRequest, PublishResult, PutInventoryRequest, PutInventoryResult, Store, StoredHistoryEntry, StoredInventory,
-  SelectiveHealthReads, SupersededVersion, WatchableInventory, WatchablePlans,
+  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, InventoryStore, InventoryVersionInfo,
+  LeaseGrant, OperatorRequest, PlanReadOptions, PlanView, PublishRequest, PublishResult, PutInventoryRequest,
+  PutInventoryResult, Store, StoredHistoryEntry, StoredInventory, SelectiveHealthReads, SupersededVersion,
+  WatchableInventory, WatchablePlans,
 } from '../store/types.js';
 
 /**
@@ -90,7 +91,8 @@ export class MemoryStoreState {
     if (list === undefined) return undefined;
     for (let index = list.length - 1; index >= 0; index -= 1) {
       const version = list[index]!;
-      if (version.since <= generation) return version.supersededBy === null || version.supersededBy > generation ? version : undefined;
+      if (version.since > generation) continue;
+      return version.supersededBy === null || version.supersededBy > generation ? version : undefined;
     }
     return undefined;
   }
@@ -107,7 +109,11 @@ export class MemoryStoreState {
 }
 
 function toEntry(version: StoredVersion): PlanEntry {
-  return { name: version.name, since: version.since, records: version.records === null ? null : version.records.map((record) => ({ ...record })) };
+  return { name: version.name, since: version.since, records: copyRecords(version.records) };
+}
+
+function copyRecords(records: readonly RecordEntry[] | null): RecordEntry[] | null {
+  return records === null ? null : records.map((record) => ({ ...record }));
 }
 
 function inventoryInfo(stored: StoredInventory): InventoryVersionInfo {
@@ -115,11 +121,18 @@ function inventoryInfo(stored: StoredInventory): InventoryVersionInfo {
   return info;
 }
 
-/** A deep-frozen copy (by hand: structuredClone costs more than the rest of a put): a version is immutable, and a role that mutated the endpoints it follows would throw at once. */
+/**
+ * A deep-frozen copy (by hand: structuredClone costs more than the rest of a put): a version is immutable, and a role
+ * that mutated the endpoints it follows would throw at once.
+ */
 function frozenEndpoints(endpoints: readonly EndpointSpec[]): EndpointSpec[] {
+  const frozenTarget = (target: EndpointSpec['targets'][number]) => {
+    if (target.check === undefined) return Object.freeze({ ...target });
+    return Object.freeze({ ...target, check: Object.freeze({ ...target.check }) });
+  };
   const copy = endpoints.map((endpoint) => Object.freeze({
     ...endpoint,
-    targets: Object.freeze(endpoint.targets.map((target) => Object.freeze(target.check === undefined ? { ...target } : { ...target, check: Object.freeze({ ...target.check }) }))),
+    targets: Object.freeze(endpoint.targets.map(frozenTarget)),
   }));
   return Object.freeze(copy) as EndpointSpec[];
 }
@@ -151,13 +164,15 @@ export class MemoryStore implements Store, InventoryStore {
     const now = this.clock.nowMs();
     const lease = state.leases.get(request.lease.name);
     // The fencing check at the write, as in SqliteStore.publishPlan.
-    if (lease === undefined || lease.holder !== request.lease.holder || lease.token !== request.lease.token || lease.expiresAtMs <= now) {
+    const { name, holder, token } = request.lease;
+    if (lease === undefined || lease.holder !== holder || lease.token !== token || lease.expiresAtMs <= now) {
       state.fencedPublishes += 1;
-      return { ok: false, reason: 'fenced', detail: `lease ${request.lease.name} token ${request.lease.token} is no longer held by ${request.lease.holder}` };
+      return { ok: false, reason: 'fenced', detail: `lease ${name} token ${token} is no longer held by ${holder}` };
     }
     const latest = state.generationLast;
     if (latest !== request.baseGeneration) {
-      return { ok: false, reason: 'stale-base', detail: `plan computed against generation ${request.baseGeneration} but ${latest} is the newest` };
+      const detail = `plan computed against generation ${request.baseGeneration} but ${latest} is the newest`;
+      return { ok: false, reason: 'stale-base', detail };
     }
     const generation = latest + 1;
     assert(generation > latest, 'S6', `generation ${generation} not above ${latest}`);
@@ -170,7 +185,8 @@ export class MemoryStore implements Store, InventoryStore {
     state.headers.set(generation, header);
     for (const change of request.changes) this.addVersion(change.name, generation, change.records);
     state.generationLast = generation;
-    state.publishes.push({ generation, holder: request.lease.holder, token: request.lease.token, latestBefore: latest, inventoryVersion: header.inventoryVersion ?? 0 });
+    const inventoryVersion = header.inventoryVersion ?? 0;
+    state.publishes.push({ generation, holder, token, latestBefore: latest, inventoryVersion });
     state.mutations += 1;
     return { ok: true, header: { ...header } };
   }
@@ -182,7 +198,7 @@ export class MemoryStore implements Store, InventoryStore {
       this.state.versions.set(name, list);
     }
     for (const version of list) if (version.supersededBy === null) version.supersededBy = generation;
-    list.push({ name, since: generation, records: records === null ? null : records.map((record) => ({ ...record })), supersededBy: null });
+    list.push({ name, since: generation, records: copyRecords(records), supersededBy: null });
   }
 
   async readPlan(generation: Generation, options: PlanReadOptions = {}): Promise<PlanView | null> {
@@ -195,7 +211,8 @@ export class MemoryStore implements Store, InventoryStore {
         if (version !== undefined) entries.push(toEntry(version));
       }
     } else {
-      // viewDelta when sinceAfter > 0, viewAll otherwise: versions visible at `generation`, in name order, a page at a time.
+      // viewDelta when sinceAfter > 0, viewAll otherwise: versions visible at `generation`, in name order, a page at a
+      // time.
       const after = options.sinceAfter !== undefined && options.sinceAfter > 0 ? options.sinceAfter : null;
       const afterName = options.afterName ?? '';
       const limit = options.limit ?? Infinity;
@@ -227,39 +244,55 @@ export class MemoryStore implements Store, InventoryStore {
   }
 
   async listPlans(limit: number): Promise<PlanHeader[]> {
-    return [...this.state.headers.values()].sort((a, b) => b.generation - a.generation).slice(0, limit).map((header) => ({ ...header }));
+    const newestFirst = [...this.state.headers.values()].sort((a, b) => b.generation - a.generation);
+    return newestFirst.slice(0, limit).map((header) => ({ ...header }));
   }
 
   async listSuperseded(floor: Generation, limit: number): Promise<SupersededVersion[]> {
     const found: SupersededVersion[] = [];
     for (const list of this.state.versions.values()) {
       for (const version of list) {
-        if (version.supersededBy !== null && version.supersededBy <= floor) found.push({ name: version.name, since: version.since, supersededBy: version.supersededBy });
+        const { name, since, supersededBy } = version;
+        if (supersededBy !== null && supersededBy <= floor) found.push({ name, since, supersededBy });
       }
     }
     // ORDER BY superseded_by; ties by (name, since) so the order is deterministic.
-    found.sort((a, b) => a.supersededBy - b.supersededBy || (a.name < b.name ? -1 : a.name > b.name ? 1 : a.since - b.since));
+    const byName = (a: SupersededVersion, b: SupersededVersion) => {
+      return a.name < b.name ? -1 : a.name > b.name ? 1 : a.since - b.since;
+    };
+    found.sort((a, b) => a.supersededBy - b.supersededBy || byName(a, b));
     return found.slice(0, limit);
   }
 
-  async deletePlanData(versions: readonly SupersededVersion[], headersBelow: Generation): Promise<{ versions: number; headers: number }> {
+  async deletePlanData(
+    versions: readonly SupersededVersion[], headersBelow: Generation,
+  ): Promise<{ versions: number; headers: number }> {
     const state = this.state;
-    assert(headersBelow <= state.generationLast, 'S4', `clean-up below ${headersBelow} would delete the newest plan ${state.generationLast}`);
+    const newest = `clean-up below ${headersBelow} would delete the newest plan ${state.generationLast}`;
+    assert(headersBelow <= state.generationLast, 'S4', newest);
     const deletedVersions: SupersededVersion[] = [];
     for (const version of versions) {
-      assert(version.supersededBy > version.since, 'S4', `version ${version.name}@${version.since} superseded by ${version.supersededBy}`);
+      const order = `version ${version.name}@${version.since} superseded by ${version.supersededBy}`;
+      assert(version.supersededBy > version.since, 'S4', order);
       const list = state.versions.get(version.name) ?? [];
-      const index = list.findIndex((row) => row.since === version.since && row.supersededBy !== null && row.supersededBy <= version.supersededBy);
+      const index = list.findIndex((row) => {
+        return row.since === version.since && row.supersededBy !== null && row.supersededBy <= version.supersededBy;
+      });
       if (index < 0) continue;
       deletedVersions.push({ name: version.name, since: version.since, supersededBy: list[index]!.supersededBy! });
       list.splice(index, 1);
       if (list.length === 0) state.versions.delete(version.name);
     }
-    const deletedHeaders = [...state.headers.keys()].filter((generation) => generation < headersBelow).sort((a, b) => a - b);
+    const deletedHeaders = [...state.headers.keys()]
+      .filter((generation) => generation < headersBelow)
+      .sort((a, b) => a - b);
     for (const generation of deletedHeaders) state.headers.delete(generation);
     if (deletedVersions.length > 0 || deletedHeaders.length > 0) {
       state.mutations += 1;
-      state.deletions.push({ deleter: this.actorId, headers: deletedHeaders, versions: deletedVersions, seenEnactors: this.lastSeenEnactors, seenAtTrueMs: this.lastSeenAtTrueMs });
+      state.deletions.push({
+        deleter: this.actorId, headers: deletedHeaders, versions: deletedVersions,
+        seenEnactors: this.lastSeenEnactors, seenAtTrueMs: this.lastSeenAtTrueMs,
+      });
     }
     return { versions: deletedVersions.length, headers: deletedHeaders.length };
   }
@@ -277,13 +310,15 @@ export class MemoryStore implements Store, InventoryStore {
     const inventories = this.state.inventories;
     const stored = version === undefined ? inventories.at(-1) : inventories[version - 1];
     if (stored === undefined) return null;
-    assert(stored.version === (version ?? inventories.length), 'internal', `inventory version ${stored.version} stored at ${version ?? inventories.length}`);
+    const at = version ?? inventories.length;
+    assert(stored.version === at, 'internal', `inventory version ${stored.version} stored at ${at}`);
     return { ...stored };
   }
 
   async listInventoryVersions(limit: number): Promise<InventoryVersionInfo[]> {
     assert(Number.isInteger(limit) && limit >= 0, 'internal', `inventory list limit ${limit}`);
-    return this.state.inventories.slice(Math.max(0, this.state.inventories.length - limit)).reverse().map(inventoryInfo);
+    const { inventories } = this.state;
+    return inventories.slice(Math.max(0, inventories.length - limit)).reverse().map(inventoryInfo);
   }
 
   async putInventory(request: PutInventoryRequest): Promise<PutInventoryResult> {
@@ -306,7 +341,8 @@ export class MemoryStore implements Store, InventoryStore {
     const row = this.state.leases.get(name);
     if (row !== undefined && row.expiresAtMs > now && row.holder !== holder) return null;
     // A new token whenever the lease was free or expired; the same holder renewing in time keeps its token.
-    const token = row !== undefined && row.holder === holder && row.expiresAtMs > now ? row.token : (row?.token ?? 0) + 1;
+    const kept = row !== undefined && row.holder === holder && row.expiresAtMs > now;
+    const token = kept ? row.token : (row?.token ?? 0) + 1;
     const expiresAtMs = now + ttlMs;
     this.state.leases.set(name, { holder, token, expiresAtMs });
     this.state.mutations += 1;
@@ -316,7 +352,8 @@ export class MemoryStore implements Store, InventoryStore {
   async renewLease(grant: LeaseGrant, ttlMs: number): Promise<LeaseGrant | null> {
     const now = this.clock.nowMs();
     const row = this.state.leases.get(grant.name);
-    if (row === undefined || row.holder !== grant.holder || row.token !== grant.token || row.expiresAtMs <= now) return null;
+    if (row === undefined || row.holder !== grant.holder || row.token !== grant.token) return null;
+    if (row.expiresAtMs <= now) return null;
     const expiresAtMs = now + ttlMs;
     this.state.leases.set(grant.name, { holder: grant.holder, token: grant.token, expiresAtMs });
     this.state.mutations += 1;
@@ -354,7 +391,8 @@ export class MemoryStore implements Store, InventoryStore {
   }
 
   async listCheckerViews(): Promise<CheckerView[]> {
-    return [...this.state.checkers.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((view) => ({ ...view, down: [...view.down] }));
+    const byId = [...this.state.checkers.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return byId.map((view) => ({ ...view, down: [...view.down] }));
   }
 
   async setHealth(target: string, state: HealthState, source: string): Promise<void> {
@@ -384,14 +422,17 @@ export class MemoryStore implements Store, InventoryStore {
   }
 
   async readHealth(): Promise<HealthRecord[]> {
-    return [...this.state.health.values()].sort((a, b) => (a.target < b.target ? -1 : 1)).map((record) => ({ ...record }));
+    const byTarget = [...this.state.health.values()].sort((a, b) => (a.target < b.target ? -1 : 1));
+    return byTarget.map((record) => ({ ...record }));
   }
 
   async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
     const now = this.clock.nowMs();
     const history = this.state.history;
     for (const entry of entries) {
-      history.push({ name: entry.name, fromGeneration: entry.fromGeneration, toGeneration: entry.toGeneration, actor: entry.actor, kind: entry.kind, detail: entry.detail, atMs: entry.atMs ?? now, id: this.state.historyNextId });
+      const { name, fromGeneration, toGeneration, actor, kind, detail } = entry;
+      const id = this.state.historyNextId;
+      history.push({ name, fromGeneration, toGeneration, actor, kind, detail, atMs: entry.atMs ?? now, id });
       this.state.historyNextId += 1;
     }
     // Trimmed in bulk, so that the bound costs one splice per historyRowsMax appends.
@@ -407,8 +448,9 @@ export class MemoryStore implements Store, InventoryStore {
     const now = this.clock.nowMs();
     const key = `${kind}\u0000${name}`;
     const alarm = this.state.alarms.get(key);
-    if (alarm === undefined) this.state.alarms.set(key, { kind, name, message, count: 1, raisedAtMs: now, lastAtMs: now, clearedAtMs: null });
-    else {
+    if (alarm === undefined) {
+      this.state.alarms.set(key, { kind, name, message, count: 1, raisedAtMs: now, lastAtMs: now, clearedAtMs: null });
+    } else {
       if (alarm.clearedAtMs !== null) alarm.raisedAtMs = now;
       alarm.message = message;
       alarm.count += 1;
@@ -435,7 +477,8 @@ export class MemoryStore implements Store, InventoryStore {
   }
 
   async readCounters(): Promise<Counter[]> {
-    return [...this.state.counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, value]) => ({ name, value }));
+    const byName = [...this.state.counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+    return byName.map(([name, value]) => ({ name, value }));
   }
 
   // Operator controls: drains, freezes and requests, shared by every actor like the rest of the state.

@@ -1,6 +1,8 @@
 import type { Generation } from '../domain/types.js';
 import type { Provider, ServedChangeFeed, ServedState } from '../providers/types.js';
-import type { Alarm, Alarms, CheckerView, CheckerViews, Counters, EnactorInfo, Heartbeats, PlanReader } from '../store/types.js';
+import type {
+  Alarm, Alarms, CheckerView, CheckerViews, Counters, EnactorInfo, Heartbeats, PlanReader,
+} from '../store/types.js';
 import { decideByQuorum } from '../health/quorum.js';
 import { assert } from '../util/assert.js';
 
@@ -54,7 +56,11 @@ export class ConvergenceTracker {
   /** The provider's change feed (the built-in one on SQLite has one): with it the tracker reads only deltas. */
   private readonly feed: ServedChangeFeed | null;
 
-  constructor(private readonly store: PlanReader, private readonly provider: Provider, private readonly nowMs: () => number = Date.now) {
+  constructor(
+    private readonly store: PlanReader,
+    private readonly provider: Provider,
+    private readonly nowMs: () => number = Date.now,
+  ) {
     this.feed = provider.servedChangeFeed();
   }
 
@@ -75,7 +81,10 @@ export class ConvergenceTracker {
       if (behindSample.length >= behindSampleMax) break;
       behindSample.push(name);
     }
-    return { generation: this.planGeneration, servedVersion: this.servedVersion, total: this.planSince.size, converged: this.planSince.size - this.behind.size, behindSample: behindSample.sort() };
+    const total = this.planSince.size;
+    const converged = total - this.behind.size;
+    const { planGeneration: generation, servedVersion } = this;
+    return { generation, servedVersion, total, converged, behindSample: behindSample.sort() };
   }
 
   /** The served generation of a name, or undefined when it is not served (as of the last refresh). */
@@ -100,7 +109,8 @@ export class ConvergenceTracker {
   private async refreshOnce(): Promise<void> {
     await this.refreshPlan();
     await this.refreshServed();
-    assert(this.behind.size <= this.planSince.size, 'internal', `${this.behind.size} names behind of ${this.planSince.size}`);
+    const behind = `${this.behind.size} names behind of ${this.planSince.size}`;
+    assert(this.behind.size <= this.planSince.size, 'internal', behind);
   }
 
   private async refreshPlan(): Promise<void> {
@@ -108,7 +118,8 @@ export class ConvergenceTracker {
     if (latest <= this.planGeneration) return;
     const delta = this.planGeneration > 0;
     const view = await this.store.readPlan(latest, delta ? { sinceAfter: this.planGeneration } : {});
-    // The newest plan is never cleaned up, but a store replaced underneath (tests, restore) may lack it: try again next time.
+    // The newest plan is never cleaned up, but a store replaced underneath (tests, restore) may lack it: try again
+    // next time.
     if (view === null) return;
     if (!delta) {
       this.planSince.clear();
@@ -191,8 +202,9 @@ export function checkersReport(views: readonly CheckerView[], nowMs: number): Ch
   return {
     voters: decision.voters,
     checkers: views.map((view) => ({
-      id: view.id, alive: view.expiresAtMs > nowMs, suspect: view.suspect, probed: view.probed, downTotal: view.down.length,
-      down: view.down.slice(0, checkerSampleMax), heartbeatAtMs: view.heartbeatAtMs, heartbeatAgeMs: Math.max(0, nowMs - view.heartbeatAtMs),
+      id: view.id, alive: view.expiresAtMs > nowMs, suspect: view.suspect, probed: view.probed,
+      downTotal: view.down.length, down: view.down.slice(0, checkerSampleMax),
+      heartbeatAtMs: view.heartbeatAtMs, heartbeatAgeMs: Math.max(0, nowMs - view.heartbeatAtMs),
     })),
     disagreements: decision.disagreements.slice(0, checkerSampleMax),
     disagreementsTotal: decision.disagreements.length,
@@ -213,7 +225,10 @@ export interface StatusReport {
 }
 
 export function enactorViews(enactors: readonly EnactorInfo[], nowMs: number): EnactorView[] {
-  return enactors.map((enactor) => ({ ...enactor, alive: enactor.expiresAtMs > nowMs, heartbeatAgeMs: Math.max(0, nowMs - enactor.heartbeatAtMs) }));
+  return enactors.map((enactor) => {
+    const heartbeatAgeMs = Math.max(0, nowMs - enactor.heartbeatAtMs);
+    return { ...enactor, alive: enactor.expiresAtMs > nowMs, heartbeatAgeMs };
+  });
 }
 
 /**
@@ -221,7 +236,9 @@ export function enactorViews(enactors: readonly EnactorInfo[], nowMs: number): E
  * tracker (the API does) to make repeated reports cost only what changed;
  * without one, the report reads the newest plan and every served name once.
  */
-export async function statusReport(context: { store: StatusStore; provider: Provider; zone: string }, tracker?: ConvergenceTracker): Promise<StatusReport> {
+export async function statusReport(
+  context: { store: StatusStore; provider: Provider; zone: string }, tracker?: ConvergenceTracker,
+): Promise<StatusReport> {
   const { store } = context;
   const convergence = await (tracker ?? new ConvergenceTracker(store, context.provider)).refresh();
   const now = Date.now();

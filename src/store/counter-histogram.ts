@@ -19,8 +19,13 @@ export const durationBucketsSeconds: readonly number[] = [0.005, 0.01, 0.025, 0.
 
 const familyPattern = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
-/** The row increments that observing `values` adds to histogram `family` (pure); rows that would not change are left out. */
-export function histogramDeltas(family: string, values: readonly number[], bounds: readonly number[] = durationBucketsSeconds): Map<string, number> {
+/**
+ * The row increments that observing `values` adds to histogram `family` (pure); rows that would not change are left
+ * out.
+ */
+export function histogramDeltas(
+  family: string, values: readonly number[], bounds: readonly number[] = durationBucketsSeconds,
+): Map<string, number> {
   assert(familyPattern.test(family), 'internal', `histogram family "${family}" is not a metric name`);
   assert(bounds.length > 0, 'internal', 'a histogram needs at least one bucket bound');
   bounds.forEach((bound, index) => {
@@ -30,7 +35,8 @@ export function histogramDeltas(family: string, values: readonly number[], bound
   const deltas = new Map<string, number>();
   let sum = 0;
   for (const value of values) {
-    assert(Number.isFinite(value) && value >= 0, 'internal', `histogram ${family} observed ${value}: a duration is finite and not negative`);
+    assert(Number.isFinite(value), 'internal', `histogram ${family} observed ${value}: a duration is finite`);
+    assert(value >= 0, 'internal', `histogram ${family} observed ${value}: a duration is not negative`);
     sum += value;
     const bound = bounds.find((candidate) => value <= candidate);
     const row = `${family}_bucket{le="${bound ?? '+Inf'}"}`;
@@ -43,6 +49,9 @@ export function histogramDeltas(family: string, values: readonly number[], bound
 }
 
 /** Adds `values` (seconds) to histogram `family` in the counters table. */
-export async function observeHistogram(store: Pick<Counters, 'incrementCounter'>, family: string, values: readonly number[], bounds: readonly number[] = durationBucketsSeconds): Promise<void> {
+export async function observeHistogram(
+  store: Pick<Counters, 'incrementCounter'>, family: string, values: readonly number[],
+  bounds: readonly number[] = durationBucketsSeconds,
+): Promise<void> {
   for (const [row, delta] of histogramDeltas(family, values, bounds)) await store.incrementCounter(row, delta);
 }

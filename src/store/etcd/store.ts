@@ -11,29 +11,38 @@
  * components (<kind>, <target>, <id>, <scope>) are URI-encoded.
  *
  *   P plan/latest                         newest published generation ("42"); absent = 0. Only the flip writes it.
- *   P plan/header/<g>                     header of published plan g (JSON: PlanHeader + attempt id + delta chunk count)
+ *   P plan/header/<g>                     header of published plan g (JSON: PlanHeader + attempt id + delta chunk
+ *                                         count)
  *   P plan/stage                          the publication in progress: {generation, attempt, holder, token}
- *   P plan/delta/<g>/<n:06>               chunk n of the versions introduced at g: "name<TAB>records" lines, name order,
- *                                         at most 512 KiB each; deleted together with header g
+ *   P plan/delta/<g>/<n:06>               chunk n of the versions introduced at g: "name<TAB>records" lines, name
+ *                                         order, at most 512 KiB each; deleted together with header g
  *   P plan/version/<name>!<since>         record set of version (name, since): compact codec, "-" for a removal
- *   P plan/superseded/<by>/<name>!<since> "" — version (name, since) was superseded at generation <by> (janitor's index)
- *   P lease/<name>                        {"holder"} attached to an etcd lease; the fencing token is the key's create revision
- *   P enactor/<id>                        {heldGeneration, enactedGeneration, heartbeatAtMs, ttlMs} (kept after death, like SQLite)
+ *   P plan/superseded/<by>/<name>!<since> "" — version (name, since) was superseded at generation <by> (janitor's
+ *                                         index)
+ *   P lease/<name>                        {"holder"} attached to an etcd lease; the fencing token is the key's create
+ *                                         revision
+ *   P enactor/<id>                        {heldGeneration, enactedGeneration, heartbeatAtMs, ttlMs} (kept after death,
+ *                                         like SQLite)
  *   P enactor-live/<id>                   "" attached to the enactor's etcd lease: present exactly while it is alive
  *   P health/<target>                     {state, source, updatedAtMs}
- *   P checker/<id>                        a health checker's view {probed, down, suspect, heartbeatAtMs, ttlMs}, under its lease
+ *   P checker/<id>                        a health checker's view {probed, down, suspect, heartbeatAtMs, ttlMs}, under
+ *                                         its lease
  *   P inventory/latest                    newest inventory version ("7"); only an apply's compare-and-swap writes it
  *   P inventory/version/<v>               InventoryVersionInfo + {attempt, chunks} of version v (immutable)
  *   P inventory/data/<attempt>/<n:06>     chunk n of a version's endpoints (JSON text split at 512 KiB); written before
  *                                         the flip, so a version is whole once inventory/latest names it
- *   P history/<name>!<writer>.<seq>       one history entry (JSON); id = create revision * 1024 + index in its transaction
+ *   P history/<name>!<writer>.<seq>       one history entry (JSON); id = create revision * 1024 + index in its
+ *                                         transaction
  *   P alarm/<kind>/<name>                 Alarm (JSON)
  *   P counter/<name>                      decimal value
  *   P drain/<target>, P freeze/<scope>    "" while set
  *   P request-seq                         last operator request id
- *   P request/<kind>/<id:012>             pending operator request (JSON); moved to P request-done/<kind>/<id> when taken
- *   P served/<name>                       built-in provider: "<g>|<records>"; the marker's version is the key's mod revision
- *   P served-meta                         built-in provider: rewritten by every apply, so one read tells a follower it is behind
+ *   P request/<kind>/<id:012>             pending operator request (JSON); moved to P request-done/<kind>/<id> when
+ *                                         taken
+ *   P served/<name>                       built-in provider: "<g>|<records>"; the marker's version is the key's mod
+ *                                         revision
+ *   P served-meta                         built-in provider: rewritten by every apply, so one read tells a follower it
+ *                                         is behind
  *
  * Publication (plans.ts): the leader's fencing token is the create revision
  * of P lease/planner; every write of a publication compares it and the mod
@@ -52,10 +61,15 @@ import { assert } from '../../util/assert.js';
 import { backoffMs, systemClock, systemRng, type Clock } from '../../util/clock.js';
 import type { Generation, HealthState, PlanHeader, PlanEntry } from '../../domain/types.js';
 import type {
-  Alarm, CheckerView, Counter, EnactorInfo, InventoryStore, InventoryVersionInfo, WatchableInventory, WatchablePlans, SelectiveHealthReads, PutInventoryRequest, PutInventoryResult, StoredInventory, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
+  Alarm, CheckerView, Counter, EnactorInfo, InventoryStore, InventoryVersionInfo, WatchableInventory, WatchablePlans,
+  SelectiveHealthReads, PutInventoryRequest, PutInventoryResult, StoredInventory, HealthRecord, HistoryEntry,
+  LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
   PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
 } from '../types.js';
-import { batchOps, compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, scanPageKeys, writeConcurrency, type EtcdConnectionOptions, type KeyValue } from './client.js';
+import {
+  batchOps, compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, scanPageKeys, writeConcurrency,
+  type EtcdConnectionOptions, type KeyValue,
+} from './client.js';
 import { keys } from './keys.js';
 import { EtcdPlans } from './plans.js';
 import { EtcdInventory } from './inventory.js';
@@ -135,7 +149,7 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
     return this.etcd.key(path);
   }
 
-  /** All keys under `prefix` (a path), in key order, at one revision (the first page's; later pages are pinned to it). */
+  /** All keys under `prefix` (a path), in key order, at one revision (the first page's; later pages pinned to it). */
   private async listPrefix(prefix: string, pageKeys = scanPageKeys): Promise<KeyValue[]> {
     const start = this.key(prefix);
     const end = prefixEnd(start);
@@ -143,7 +157,8 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
     if (!first.more || first.kvs.length === 0) return first.kvs;
     const all = [...first.kvs];
     const from = Buffer.concat([first.kvs[first.kvs.length - 1]!.key, Buffer.from([0])]);
-    for await (const page of this.etcd.scan(from, end, revisionOf(first.header.revision), { pageKeys })) all.push(...page);
+    const pages = this.etcd.scan(from, end, revisionOf(first.header.revision), { pageKeys });
+    for await (const page of pages) all.push(...page);
     return all;
   }
 
@@ -169,7 +184,8 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
       }
       if (next === null) return false;
       const guard = current === null ? compare.absent(key) : compare.modified(key, revisionOf(current.mod_revision));
-      const response = await this.etcd.txn({ compare: [guard], success: [put(key, next)], failure: [{ request_range: { key } }] });
+      const failure = [{ request_range: { key } }];
+      const response = await this.etcd.txn({ compare: [guard], success: [put(key, next)], failure });
       if (response.succeeded) {
         this.rememberWritten(path, key, next, revisionOf(response.header.revision), current);
         return true;
@@ -185,7 +201,10 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
   private rememberWritten(path: string, key: Buffer, value: string, revision: number, previous: KeyValue | null): void {
     if (this.lastSeen.size >= lastSeenMax) this.lastSeen.clear();
     const createRevision = previous === null ? String(revision) : previous.create_revision;
-    this.lastSeen.set(path, { key, value: Buffer.from(value), create_revision: createRevision, mod_revision: String(revision), version: '0', lease: '0' });
+    this.lastSeen.set(path, {
+      key, value: Buffer.from(value), create_revision: createRevision, mod_revision: String(revision),
+      version: '0', lease: '0',
+    });
   }
 
   // Plans (plans.ts).
@@ -218,7 +237,9 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
     return this.plans.listSuperseded(floor, limit);
   }
 
-  async deletePlanData(versions: readonly SupersededVersion[], headersBelow: Generation): Promise<{ versions: number; headers: number }> {
+  async deletePlanData(
+    versions: readonly SupersededVersion[], headersBelow: Generation,
+  ): Promise<{ versions: number; headers: number }> {
     return this.plans.deleteData(versions, headersBelow);
   }
 
@@ -280,7 +301,8 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
     if (current !== null) {
       if (parseJson<{ holder: string }>(current).holder !== holder) return null;
       // The same holder asking again in time keeps its token, as with SQLite.
-      const renewed = await this.renewLease({ name, holder, token: revisionOf(current.create_revision), expiresAtMs: 0 }, ttlMs);
+      const grant = { name, holder, token: revisionOf(current.create_revision), expiresAtMs: 0 };
+      const renewed = await this.renewLease(grant, ttlMs);
       if (renewed !== null) return renewed;
     }
     const leaseId = await this.etcd.grantLease(ttlMs);
@@ -324,8 +346,10 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
 
   async heartbeat(info: Omit<EnactorInfo, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
     const leaseId = await this.heartbeatLease(info.id, ttlMs);
-    const record: EnactorRecord = { heldGeneration: info.heldGeneration, enactedGeneration: info.enactedGeneration, heartbeatAtMs: this.clock.nowMs(), ttlMs };
-    await this.etcd.txn({ success: [put(this.key(keys.enactor(info.id)), record), put(this.key(keys.live(info.id)), '', leaseId)] });
+    const { heldGeneration, enactedGeneration } = info;
+    const record: EnactorRecord = { heldGeneration, enactedGeneration, heartbeatAtMs: this.clock.nowMs(), ttlMs };
+    const live = put(this.key(keys.live(info.id)), '', leaseId);
+    await this.etcd.txn({ success: [put(this.key(keys.enactor(info.id)), record), live] });
   }
 
   /**
@@ -336,15 +360,19 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
   async listEnactors(): Promise<EnactorInfo[]> {
     const records = this.key(keys.enactorPrefix);
     const live = this.key(keys.livePrefix);
-    const { responses } = await this.etcd.readMany([{ key: records, range_end: prefixEnd(records) }, { key: live, range_end: prefixEnd(live), keys_only: true }]);
-    const alive = new Set(responses[1]!.kvs.map((kv) => decodeURIComponent(this.etcd.path(kv.key).slice(keys.livePrefix.length))));
+    const { responses } = await this.etcd.readMany([
+      { key: records, range_end: prefixEnd(records) }, { key: live, range_end: prefixEnd(live), keys_only: true },
+    ]);
+    const idOf = (kv: KeyValue) => decodeURIComponent(this.etcd.path(kv.key).slice(keys.livePrefix.length));
+    const alive = new Set(responses[1]!.kvs.map(idOf));
     const now = this.clock.nowMs();
     return responses[0]!.kvs.map((kv) => {
       const id = decodeURIComponent(this.etcd.path(kv.key).slice(keys.enactorPrefix.length));
       const record = parseJson<EnactorRecord>(kv);
       const recorded = record.heartbeatAtMs + record.ttlMs;
       return {
-        id, heldGeneration: record.heldGeneration, enactedGeneration: record.enactedGeneration, heartbeatAtMs: record.heartbeatAtMs,
+        id, heldGeneration: record.heldGeneration, enactedGeneration: record.enactedGeneration,
+        heartbeatAtMs: record.heartbeatAtMs,
         expiresAtMs: alive.has(id) ? Math.max(recorded, now + 1) : Math.min(recorded, now),
       };
     }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -371,7 +399,8 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
   /** A checker's view lives under an etcd lease: when the checker stops renewing it, the view is gone. */
   async publishCheckerView(view: Omit<CheckerView, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
     const leaseId = await this.heartbeatLease(`checker:${view.id}`, ttlMs);
-    const record: CheckerRecord = { probed: view.probed, down: view.down, suspect: view.suspect, heartbeatAtMs: this.clock.nowMs(), ttlMs };
+    const { probed, down, suspect } = view;
+    const record: CheckerRecord = { probed, down, suspect, heartbeatAtMs: this.clock.nowMs(), ttlMs };
     await this.etcd.txn({ success: [put(this.key(keys.checker(view.id)), record, leaseId)] });
   }
 
@@ -381,7 +410,8 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
       const record = parseJson<CheckerRecord>(kv);
       const id = decodeURIComponent(this.etcd.path(kv.key).slice(keys.checkerPrefix.length));
       // Present means its lease lives: report it live whatever the clocks say (as listEnactors does).
-      return { id, probed: record.probed, down: record.down, suspect: record.suspect, heartbeatAtMs: record.heartbeatAtMs, expiresAtMs: Math.max(record.heartbeatAtMs + record.ttlMs, now + 1) };
+      const { probed, down, suspect, heartbeatAtMs } = record;
+      return { id, probed, down, suspect, heartbeatAtMs, expiresAtMs: Math.max(heartbeatAtMs + record.ttlMs, now + 1) };
     }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
@@ -407,16 +437,22 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
     }
   }
 
-  private async tryWriteHealth(records: readonly { target: string; state: HealthState }[], source: string): Promise<boolean> {
-    const { responses } = await this.etcd.readMany(records.map((record) => ({ key: this.key(keys.health(record.target)) })));
+  private async tryWriteHealth(
+    records: readonly { target: string; state: HealthState }[], source: string,
+  ): Promise<boolean> {
+    const reads = records.map(({ target }) => ({ key: this.key(keys.health(target)) }));
+    const { responses } = await this.etcd.readMany(reads);
     const guards: ICompare[] = [];
     const ops: IRequestOp[] = [];
     const updatedAtMs = this.clock.nowMs();
     records.forEach((record, index) => {
       const key = this.key(keys.health(record.target));
       const current = responses[index]!.kvs[0];
-      if (current !== undefined && source !== 'operator' && parseJson<{ source: string }>(current).source === 'operator') return;
-      guards.push(current === undefined ? compare.absent(key) : compare.modified(key, revisionOf(current.mod_revision)));
+      // The override rule: a probe result never lands on an operator's row.
+      const overridden = current !== undefined && parseJson<{ source: string }>(current).source === 'operator';
+      if (overridden && source !== 'operator') return;
+      if (current === undefined) guards.push(compare.absent(key));
+      else guards.push(compare.modified(key, revisionOf(current.mod_revision)));
       ops.push(put(key, { state: record.state, source, updatedAtMs }));
     });
     if (ops.length === 0) return true;
@@ -444,7 +480,8 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
     for (let start = 0; start < entries.length; start += historyEntriesPerTxn) {
       const ops = entries.slice(start, start + historyEntriesPerTxn).map((entry, index) => {
         this.historySequence += 1;
-        const key = this.key(`${keys.historyOf(entry.name)}${this.writerId}.${String(this.historySequence).padStart(12, '0')}`);
+        const sequence = String(this.historySequence).padStart(12, '0');
+        const key = this.key(`${keys.historyOf(entry.name)}${this.writerId}.${sequence}`);
         const value: HistoryValue = {
           fromGeneration: entry.fromGeneration, toGeneration: entry.toGeneration, actor: entry.actor, kind: entry.kind,
           detail: entry.detail, atMs: entry.atMs ?? now, index,
@@ -467,8 +504,9 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
       const entryName = decodeURIComponent(path.slice(0, path.lastIndexOf('!')));
       assert(value.index < historyIdsPerRevision, 'internal', `history index ${value.index} too large`);
       return {
-        id: revisionOf(kv.create_revision) * historyIdsPerRevision + value.index, name: entryName, fromGeneration: value.fromGeneration,
-        toGeneration: value.toGeneration, actor: value.actor, kind: value.kind, detail: value.detail, atMs: value.atMs,
+        id: revisionOf(kv.create_revision) * historyIdsPerRevision + value.index, name: entryName,
+        fromGeneration: value.fromGeneration, toGeneration: value.toGeneration, actor: value.actor, kind: value.kind,
+        detail: value.detail, atMs: value.atMs,
       };
     });
     entries.sort((a, b) => a.id - b.id);
@@ -483,7 +521,10 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
       const previous = current === null ? null : parseJson<Alarm>(current);
       const alarm: Alarm = previous === null
         ? { kind, name, message, count: 1, raisedAtMs: now, lastAtMs: now, clearedAtMs: null }
-        : { ...previous, message, count: previous.count + 1, lastAtMs: now, raisedAtMs: previous.clearedAtMs === null ? previous.raisedAtMs : now, clearedAtMs: null };
+        : {
+          ...previous, message, count: previous.count + 1, lastAtMs: now,
+          raisedAtMs: previous.clearedAtMs === null ? previous.raisedAtMs : now, clearedAtMs: null,
+        };
       return JSON.stringify(alarm);
     });
     await this.incrementCounter(`alarms_${kind}`);
@@ -504,12 +545,15 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
   }
 
   async incrementCounter(name: string, by = 1): Promise<void> {
-    await this.compareAndSwap(keys.counter(name), (current) => String((current === null ? 0 : Number(current.value.toString())) + by));
+    await this.compareAndSwap(keys.counter(name), (current) => {
+      return String((current === null ? 0 : Number(current.value.toString())) + by);
+    });
   }
 
   async readCounters(): Promise<Counter[]> {
     return (await this.listPrefix(keys.counterPrefix)).map((kv) => ({
-      name: decodeURIComponent(this.etcd.path(kv.key).slice(keys.counterPrefix.length)), value: Number(kv.value.toString()),
+      name: decodeURIComponent(this.etcd.path(kv.key).slice(keys.counterPrefix.length)),
+      value: Number(kv.value.toString()),
     })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -521,7 +565,8 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
   }
 
   private async listFlags(prefix: string): Promise<string[]> {
-    return (await this.listPrefix(prefix)).map((kv) => decodeURIComponent(this.etcd.path(kv.key).slice(prefix.length))).sort();
+    const kvs = await this.listPrefix(prefix);
+    return kvs.map((kv) => decodeURIComponent(this.etcd.path(kv.key).slice(prefix.length))).sort();
   }
 
   async setDrain(target: string, drained: boolean): Promise<void> {
@@ -546,28 +591,43 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
       if (attempt > 0) await this.clock.sleep(backoffMs(systemRng, attempt, casBackoffBaseMs, casBackoffMaxMs));
       const current = await this.etcd.get(keys.requestSequence);
       const id = (current === null ? 0 : Number(current.value.toString())) + 1;
-      const guard = current === null ? compare.absent(sequenceKey) : compare.modified(sequenceKey, revisionOf(current.mod_revision));
+      const guard = current === null
+        ? compare.absent(sequenceKey)
+        : compare.modified(sequenceKey, revisionOf(current.mod_revision));
       const request = { kind, subject, actor, reason, createdAtMs: this.clock.nowMs() };
-      const response = await this.etcd.txn({ compare: [guard], success: [put(sequenceKey, String(id)), put(this.key(keys.request(kind, id)), request)] });
+      const success = [put(sequenceKey, String(id)), put(this.key(keys.request(kind, id)), request)];
+      const response = await this.etcd.txn({ compare: [guard], success });
       if (response.succeeded) return id;
     }
     throw new Error(`operator request id: lost ${casAttemptsMax} races in a row`);
   }
 
-  /** Takes pending requests in one transaction that checks none was taken meanwhile (two takers never get the same one). */
+  /** Takes pending requests in one transaction that checks none was taken meanwhile (never one to two takers). */
   async takeRequests(kind: OperatorRequest['kind'], limit: number): Promise<OperatorRequest[]> {
     const prefix = this.key(keys.requestsOf(kind));
     for (let attempt = 0; attempt < casAttemptsMax; attempt += 1) {
       if (attempt > 0) await this.clock.sleep(backoffMs(systemRng, attempt, casBackoffBaseMs, casBackoffMaxMs));
-      const pending = (await this.etcd.range({ key: prefix, range_end: prefixEnd(prefix), limit: Math.min(limit, 40) })).kvs;
+      const range = { key: prefix, range_end: prefixEnd(prefix), limit: Math.min(limit, 40) };
+      const pending = (await this.etcd.range(range)).kvs;
       if (pending.length === 0) return [];
       const now = this.clock.nowMs();
-      const taken = pending.map((kv) => ({ kv, id: Number(this.etcd.path(kv.key).slice(keys.requestsOf(kind).length)), value: parseJson<Omit<OperatorRequest, 'id'>>(kv) }));
+      const taken = pending.map((kv) => {
+        const id = Number(this.etcd.path(kv.key).slice(keys.requestsOf(kind).length));
+        return { kv, id, value: parseJson<Omit<OperatorRequest, 'id'>>(kv) };
+      });
       const response = await this.etcd.txn({
         compare: taken.map(({ kv }) => compare.modified(kv.key, revisionOf(kv.mod_revision))),
-        success: taken.flatMap(({ kv, id, value }) => [{ request_delete_range: { key: kv.key } }, put(this.key(keys.requestDone(kind, id)), { ...value, doneAtMs: now })]),
+        success: taken.flatMap(({ kv, id, value }) => [
+          { request_delete_range: { key: kv.key } },
+          put(this.key(keys.requestDone(kind, id)), { ...value, doneAtMs: now }),
+        ]),
       });
-      if (response.succeeded) return taken.map(({ id, value }) => ({ id, kind, subject: value.subject, actor: value.actor, reason: value.reason, createdAtMs: value.createdAtMs }));
+      if (response.succeeded) {
+        return taken.map(({ id, value }) => {
+          const { subject, actor, reason, createdAtMs } = value;
+          return { id, kind, subject, actor, reason, createdAtMs };
+        });
+      }
     }
     throw new Error(`operator requests: lost ${casAttemptsMax} races in a row`);
   }

@@ -6,8 +6,9 @@ import { assert } from '../../util/assert.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader } from '../../domain/types.js';
 import type {
-  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
-  InventoryStore, InventoryVersionInfo, PublishRequest, PublishResult, PutInventoryRequest, PutInventoryResult, Store,
+  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions,
+  PlanView, InventoryStore, InventoryVersionInfo, PublishRequest, PublishResult, PutInventoryRequest,
+  PutInventoryResult, Store,
   SelectiveHealthReads, StoredHistoryEntry, StoredInventory, SupersededVersion, WatchableInventory, WatchablePlans,
 } from '../types.js';
 
@@ -16,11 +17,15 @@ interface HeaderRow {
   names_total: number; names_changed: number; forced: number; note: string; inventory_version: number;
 }
 interface InventoryRow {
-  version: number; created_at_ms: number; actor: string; reason: string; forced: number; names: number; summary: string; endpoints: string;
+  version: number; created_at_ms: number; actor: string; reason: string; forced: number; names: number; summary: string;
+  endpoints: string;
 }
 
 function toInventoryInfo(row: Omit<InventoryRow, 'endpoints'>): InventoryVersionInfo {
-  return { version: row.version, createdAtMs: row.created_at_ms, actor: row.actor, reason: row.reason, forced: row.forced === 1, names: row.names, summary: row.summary };
+  return {
+    version: row.version, createdAtMs: row.created_at_ms, actor: row.actor, reason: row.reason,
+    forced: row.forced === 1, names: row.names, summary: row.summary,
+  };
 }
 interface VersionRow { name: string; since: number; records: string | null }
 interface LeaseRow { name: string; holder: string; token: number; expires_at_ms: number }
@@ -61,14 +66,24 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
     const db = this.db;
     this.statements = {
       header: db.prepare('SELECT * FROM plans WHERE generation = ?'),
-      insertHeader: db.prepare(`INSERT INTO plans (generation, base_generation, created_at_ms, planner_id, fencing_token, names_total, names_changed, forced, note, inventory_version)
-        VALUES (@generation, @baseGeneration, @createdAtMs, @plannerId, @fencingToken, @namesTotal, @namesChanged, @forced, @note, @inventoryVersion)`),
+      insertHeader: db.prepare(`INSERT INTO plans
+          (generation, base_generation, created_at_ms, planner_id, fencing_token,
+          names_total, names_changed, forced, note, inventory_version)
+        VALUES (@generation, @baseGeneration, @createdAtMs, @plannerId, @fencingToken,
+          @namesTotal, @namesChanged, @forced, @note, @inventoryVersion)`),
       supersede: db.prepare('UPDATE plan_versions SET superseded_by = ? WHERE name = ? AND superseded_by IS NULL'),
-      insertVersion: db.prepare('INSERT INTO plan_versions (name, since, records, superseded_by) VALUES (?, ?, ?, NULL)'),
+      insertVersion: db.prepare(
+        'INSERT INTO plan_versions (name, since, records, superseded_by) VALUES (?, ?, ?, NULL)',
+      ),
       setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
-      viewAll: db.prepare('SELECT name, since, records FROM plan_versions WHERE name > ? AND since <= ? AND (superseded_by IS NULL OR superseded_by > ?) ORDER BY name LIMIT ?'),
-      viewDelta: db.prepare('SELECT name, since, records FROM plan_versions WHERE since > ? AND since <= ? AND (superseded_by IS NULL OR superseded_by > ?) AND name > ? ORDER BY name LIMIT ?'),
-      viewName: db.prepare('SELECT name, since, records FROM plan_versions WHERE name = ? AND since <= ? ORDER BY since DESC LIMIT 1'),
+      viewAll: db.prepare(`SELECT name, since, records FROM plan_versions
+        WHERE name > ? AND since <= ? AND (superseded_by IS NULL OR superseded_by > ?) ORDER BY name LIMIT ?`),
+      viewDelta: db.prepare(`SELECT name, since, records FROM plan_versions
+        WHERE since > ? AND since <= ? AND (superseded_by IS NULL OR superseded_by > ?) AND name > ?
+        ORDER BY name LIMIT ?`),
+      viewName: db.prepare(
+        'SELECT name, since, records FROM plan_versions WHERE name = ? AND since <= ? ORDER BY since DESC LIMIT 1',
+      ),
       lease: db.prepare('SELECT * FROM leases WHERE name = ?'),
       upsertLease: db.prepare('INSERT OR REPLACE INTO leases (name, holder, token, expires_at_ms) VALUES (?, ?, ?, ?)'),
     };
@@ -93,12 +108,14 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       const now = this.clock.nowMs();
       const lease = this.statements.lease!.get(request.lease.name) as LeaseRow | undefined;
       // The fencing check happens here, at the write, not when the lease was taken (STYLE.md: a lease is not a lock).
-      if (lease === undefined || lease.holder !== request.lease.holder || lease.token !== request.lease.token || lease.expires_at_ms <= now) {
-        return { ok: false, reason: 'fenced', detail: `lease ${request.lease.name} token ${request.lease.token} is no longer held by ${request.lease.holder}` };
+      const { name, holder, token } = request.lease;
+      if (lease === undefined || lease.holder !== holder || lease.token !== token || lease.expires_at_ms <= now) {
+        return { ok: false, reason: 'fenced', detail: `lease ${name} token ${token} is no longer held by ${holder}` };
       }
       const latest = metaValue(this.db, 'generation_last');
       if (latest !== request.baseGeneration) {
-        return { ok: false, reason: 'stale-base', detail: `plan computed against generation ${request.baseGeneration} but ${latest} is the newest` };
+        const detail = `plan computed against generation ${request.baseGeneration} but ${latest} is the newest`;
+        return { ok: false, reason: 'stale-base', detail };
       }
       const generation = latest + 1;
       assert(generation > latest, 'S6', `generation ${generation} not above ${latest}`);
@@ -110,7 +127,8 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       this.statements.insertHeader!.run({ ...header, forced: header.forced ? 1 : 0 });
       for (const change of request.changes) {
         this.statements.supersede!.run(generation, change.name);
-        this.statements.insertVersion!.run(change.name, generation, change.records === null ? null : encodeRecords(change.records));
+        const records = change.records === null ? null : encodeRecords(change.records);
+        this.statements.insertVersion!.run(change.name, generation, records);
       }
       this.statements.setMeta!.run(generation, 'generation_last');
       return { ok: true, header };
@@ -122,6 +140,8 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
     const run = this.db.transaction((): PlanView | null => {
       const headerRow = this.statements.header!.get(generation) as HeaderRow | undefined;
       if (headerRow === undefined) return null;
+      const afterName = options.afterName ?? '';
+      const limit = options.limit ?? -1;
       let rows: VersionRow[];
       if (options.names !== undefined) {
         rows = [];
@@ -130,9 +150,10 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
           if (row !== undefined) rows.push(row);
         }
       } else if (options.sinceAfter !== undefined && options.sinceAfter > 0) {
-        rows = this.statements.viewDelta!.all(options.sinceAfter, generation, generation, options.afterName ?? '', options.limit ?? -1) as VersionRow[];
+        const { sinceAfter } = options;
+        rows = this.statements.viewDelta!.all(sinceAfter, generation, generation, afterName, limit) as VersionRow[];
       } else {
-        rows = this.statements.viewAll!.all(options.afterName ?? '', generation, generation, options.limit ?? -1) as VersionRow[];
+        rows = this.statements.viewAll!.all(afterName, generation, generation, limit) as VersionRow[];
       }
       return { header: toHeader(headerRow), entries: rows.map(toEntry) };
     });
@@ -158,19 +179,25 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
 
   async listSuperseded(floor: Generation, limit: number): Promise<SupersededVersion[]> {
     const rows = this.db
-      .prepare('SELECT name, since, superseded_by FROM plan_versions WHERE superseded_by IS NOT NULL AND superseded_by <= ? ORDER BY superseded_by LIMIT ?')
+      .prepare(`SELECT name, since, superseded_by FROM plan_versions
+        WHERE superseded_by IS NOT NULL AND superseded_by <= ? ORDER BY superseded_by LIMIT ?`)
       .all(floor, limit) as { name: string; since: number; superseded_by: number }[];
     return rows.map((row) => ({ name: row.name, since: row.since, supersededBy: row.superseded_by }));
   }
 
-  async deletePlanData(versions: readonly SupersededVersion[], headersBelow: Generation): Promise<{ versions: number; headers: number }> {
+  async deletePlanData(
+    versions: readonly SupersededVersion[], headersBelow: Generation,
+  ): Promise<{ versions: number; headers: number }> {
     const run = this.db.transaction(() => {
       const latest = metaValue(this.db, 'generation_last');
       assert(headersBelow <= latest, 'S4', `clean-up below ${headersBelow} would delete the newest plan ${latest}`);
-      const remove = this.db.prepare('DELETE FROM plan_versions WHERE name = ? AND since = ? AND superseded_by IS NOT NULL AND superseded_by <= ?');
+      const remove = this.db.prepare(
+        'DELETE FROM plan_versions WHERE name = ? AND since = ? AND superseded_by IS NOT NULL AND superseded_by <= ?',
+      );
       let versionsDeleted = 0;
       for (const version of versions) {
-        assert(version.supersededBy > version.since, 'S4', `version ${version.name}@${version.since} superseded by ${version.supersededBy}`);
+        const order = `version ${version.name}@${version.since} superseded by ${version.supersededBy}`;
+        assert(version.supersededBy > version.since, 'S4', order);
         versionsDeleted += remove.run(version.name, version.since, version.supersededBy).changes;
       }
       const headers = this.db.prepare('DELETE FROM plans WHERE generation < ?').run(headersBelow).changes;
@@ -185,7 +212,8 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       const row = this.statements.lease!.get(name) as LeaseRow | undefined;
       if (row !== undefined && row.expires_at_ms > now && row.holder !== holder) return null;
       // A new token whenever the lease was free or expired; the same holder renewing in time keeps its token.
-      const token = row !== undefined && row.holder === holder && row.expires_at_ms > now ? row.token : (row?.token ?? 0) + 1;
+      const kept = row !== undefined && row.holder === holder && row.expires_at_ms > now;
+      const token = kept ? row.token : (row?.token ?? 0) + 1;
       const expiresAtMs = now + ttlMs;
       this.statements.upsertLease!.run(name, holder, token, expiresAtMs);
       return { name, holder, token, expiresAtMs };
@@ -197,7 +225,8 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
     const run = this.db.transaction((): LeaseGrant | null => {
       const now = this.clock.nowMs();
       const row = this.statements.lease!.get(grant.name) as LeaseRow | undefined;
-      if (row === undefined || row.holder !== grant.holder || row.token !== grant.token || row.expires_at_ms <= now) return null;
+      if (row === undefined || row.holder !== grant.holder || row.token !== grant.token) return null;
+      if (row.expires_at_ms <= now) return null;
       const expiresAtMs = now + ttlMs;
       this.statements.upsertLease!.run(grant.name, grant.holder, grant.token, expiresAtMs);
       return { ...grant, expiresAtMs };
@@ -206,13 +235,16 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   }
 
   async releaseLease(grant: LeaseGrant): Promise<void> {
-    this.db.prepare('UPDATE leases SET expires_at_ms = 0 WHERE name = ? AND holder = ? AND token = ?').run(grant.name, grant.holder, grant.token);
+    this.db
+      .prepare('UPDATE leases SET expires_at_ms = 0 WHERE name = ? AND holder = ? AND token = ?')
+      .run(grant.name, grant.holder, grant.token);
   }
 
   async heartbeat(info: Omit<EnactorInfo, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
     const now = this.clock.nowMs();
     this.db
-      .prepare('INSERT OR REPLACE INTO enactors (id, held_generation, enacted_generation, heartbeat_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?)')
+      .prepare(`INSERT OR REPLACE INTO enactors
+        (id, held_generation, enacted_generation, heartbeat_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?)`)
       .run(info.id, info.heldGeneration, info.enactedGeneration, now, now + ttlMs);
   }
 
@@ -247,7 +279,10 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   }
 
   async listInventoryVersions(limit: number): Promise<InventoryVersionInfo[]> {
-    const rows = this.db.prepare('SELECT version, created_at_ms, actor, reason, forced, names, summary FROM inventory_versions ORDER BY version DESC LIMIT ?').all(limit) as Omit<InventoryRow, 'endpoints'>[];
+    const rows = this.db
+      .prepare(`SELECT version, created_at_ms, actor, reason, forced, names, summary FROM inventory_versions
+        ORDER BY version DESC LIMIT ?`)
+      .all(limit) as Omit<InventoryRow, 'endpoints'>[];
     return rows.map(toInventoryInfo);
   }
 
@@ -261,8 +296,13 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
         version: current + 1, createdAtMs: this.clock.nowMs(), actor: request.actor, reason: request.reason,
         forced: request.forced, names: request.endpoints.length, summary: request.summary,
       };
-      this.db.prepare('INSERT INTO inventory_versions (version, created_at_ms, actor, reason, forced, names, summary, endpoints) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(info.version, info.createdAtMs, info.actor, info.reason, info.forced ? 1 : 0, info.names, info.summary, JSON.stringify(request.endpoints));
+      this.db
+        .prepare(`INSERT INTO inventory_versions
+          (version, created_at_ms, actor, reason, forced, names, summary, endpoints) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(
+          info.version, info.createdAtMs, info.actor, info.reason, info.forced ? 1 : 0, info.names, info.summary,
+          JSON.stringify(request.endpoints),
+        );
       return { ok: true, info };
     });
     return run.immediate();
@@ -271,7 +311,8 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   async publishCheckerView(view: Omit<CheckerView, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
     const now = this.clock.nowMs();
     this.db
-      .prepare('INSERT OR REPLACE INTO checkers (id, probed, down, suspect, heartbeat_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?)')
+      .prepare(`INSERT OR REPLACE INTO checkers
+        (id, probed, down, suspect, heartbeat_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?)`)
       .run(view.id, view.probed, JSON.stringify(view.down), view.suspect ? 1 : 0, now, now + ttlMs);
   }
 
@@ -292,7 +333,8 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   async setHealthMany(records: readonly { target: string; state: HealthState }[], source: string): Promise<void> {
     // The WHERE makes the override rule atomic: a probe result never lands on an operator's row.
     const upsert = this.db.prepare(`INSERT INTO health (target, state, source, updated_at_ms) VALUES (?, ?, ?, ?)
-      ON CONFLICT (target) DO UPDATE SET state = excluded.state, source = excluded.source, updated_at_ms = excluded.updated_at_ms
+      ON CONFLICT (target) DO UPDATE
+      SET state = excluded.state, source = excluded.source, updated_at_ms = excluded.updated_at_ms
       WHERE health.source != 'operator' OR excluded.source = 'operator'`);
     const now = this.clock.nowMs();
     this.db.transaction(() => {
@@ -305,8 +347,8 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   }
 
   async readHealth(): Promise<HealthRecord[]> {
-    const rows = this.db.prepare('SELECT * FROM health ORDER BY target').all() as { target: string; state: HealthState; source: string; updated_at_ms: number }[];
-    return rows.map((row) => ({ target: row.target, state: row.state, source: row.source, updatedAtMs: row.updated_at_ms }));
+    const rows = this.db.prepare('SELECT * FROM health ORDER BY target').all() as HealthRow[];
+    return rows.map(toHealth);
   }
 
   // Selective health reads (the SelectiveHealthReads capability, used by src/api/health-reader.ts): with a checker
@@ -332,13 +374,17 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
 
   /** Records in `state`, in target order, a page at a time. */
   async listHealth(state: HealthState, offset: number, limit: number): Promise<HealthRecord[]> {
-    const rows = this.db.prepare('SELECT * FROM health WHERE state = ? ORDER BY target LIMIT ? OFFSET ?').all(state, limit, offset) as HealthRow[];
+    const rows = this.db
+      .prepare('SELECT * FROM health WHERE state = ? ORDER BY target LIMIT ? OFFSET ?')
+      .all(state, limit, offset) as HealthRow[];
     return rows.map(toHealth);
   }
 
   /** Targets with a record in each state (a scan of the table: callers cache it). */
   async countHealth(): Promise<Record<HealthState, number>> {
-    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM health GROUP BY state').all() as { state: HealthState; n: number }[];
+    const rows = this.db
+      .prepare('SELECT state, COUNT(*) AS n FROM health GROUP BY state')
+      .all() as { state: HealthState; n: number }[];
     const counts: Record<HealthState, number> = { up: 0, down: 0 };
     for (const row of rows) counts[row.state] = row.n;
     return counts;
@@ -346,10 +392,14 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
 
   async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const insert = this.db.prepare('INSERT INTO history (name, from_generation, to_generation, actor, kind, detail, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const insert = this.db.prepare(`INSERT INTO history
+      (name, from_generation, to_generation, actor, kind, detail, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     const now = this.clock.nowMs();
     this.db.transaction(() => {
-      for (const entry of entries) insert.run(entry.name, entry.fromGeneration, entry.toGeneration, entry.actor, entry.kind, entry.detail, entry.atMs ?? now);
+      for (const entry of entries) {
+        const { name, fromGeneration, toGeneration, actor, kind, detail } = entry;
+        insert.run(name, fromGeneration, toGeneration, actor, kind, detail, entry.atMs ?? now);
+      }
     }).immediate();
   }
 
@@ -357,7 +407,8 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
     const rows = (name === null
       ? this.db.prepare('SELECT * FROM history ORDER BY id DESC LIMIT ?').all(limit)
       : this.db.prepare('SELECT * FROM history WHERE name = ? ORDER BY id DESC LIMIT ?').all(name, limit)) as {
-      id: number; name: string; from_generation: number; to_generation: number; actor: string; kind: HistoryEntry['kind']; detail: string; at_ms: number;
+      id: number; name: string; from_generation: number; to_generation: number; actor: string;
+      kind: HistoryEntry['kind']; detail: string; at_ms: number;
     }[];
     return rows.reverse().map((row) => ({
       id: row.id, name: row.name, fromGeneration: row.from_generation, toGeneration: row.to_generation,
@@ -368,20 +419,27 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   async raiseAlarm(kind: string, name: string, message: string): Promise<void> {
     const now = this.clock.nowMs();
     this.db
-      .prepare(`INSERT INTO alarms (kind, name, message, count, raised_at_ms, last_at_ms, cleared_at_ms) VALUES (?, ?, ?, 1, ?, ?, NULL)
-        ON CONFLICT (kind, name) DO UPDATE SET message = excluded.message, count = count + 1, last_at_ms = excluded.last_at_ms,
-          raised_at_ms = CASE WHEN cleared_at_ms IS NULL THEN raised_at_ms ELSE excluded.raised_at_ms END, cleared_at_ms = NULL`)
+      .prepare(`INSERT INTO alarms (kind, name, message, count, raised_at_ms, last_at_ms, cleared_at_ms)
+        VALUES (?, ?, ?, 1, ?, ?, NULL)
+        ON CONFLICT (kind, name) DO UPDATE
+        SET message = excluded.message, count = count + 1, last_at_ms = excluded.last_at_ms,
+          raised_at_ms = CASE WHEN cleared_at_ms IS NULL THEN raised_at_ms ELSE excluded.raised_at_ms END,
+          cleared_at_ms = NULL`)
       .run(kind, name, message, now, now);
     await this.incrementCounter(`alarms_${kind}`);
   }
 
   async clearAlarm(kind: string, name: string): Promise<void> {
-    this.db.prepare('UPDATE alarms SET cleared_at_ms = ? WHERE kind = ? AND name = ? AND cleared_at_ms IS NULL').run(this.clock.nowMs(), kind, name);
+    this.db
+      .prepare('UPDATE alarms SET cleared_at_ms = ? WHERE kind = ? AND name = ? AND cleared_at_ms IS NULL')
+      .run(this.clock.nowMs(), kind, name);
   }
 
   async listAlarms(activeOnly: boolean): Promise<Alarm[]> {
-    const rows = this.db.prepare(`SELECT * FROM alarms ${activeOnly ? 'WHERE cleared_at_ms IS NULL' : ''} ORDER BY last_at_ms DESC`).all() as {
-      kind: string; name: string; message: string; count: number; raised_at_ms: number; last_at_ms: number; cleared_at_ms: number | null;
+    const where = activeOnly ? 'WHERE cleared_at_ms IS NULL' : '';
+    const rows = this.db.prepare(`SELECT * FROM alarms ${where} ORDER BY last_at_ms DESC`).all() as {
+      kind: string; name: string; message: string; count: number; raised_at_ms: number; last_at_ms: number;
+      cleared_at_ms: number | null;
     }[];
     return rows.map((row) => ({
       kind: row.kind, name: row.name, message: row.message, count: row.count, raisedAtMs: row.raised_at_ms,
@@ -390,7 +448,10 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   }
 
   async incrementCounter(name: string, by = 1): Promise<void> {
-    this.db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value').run(name, by);
+    this.db
+      .prepare(`INSERT INTO counters (name, value) VALUES (?, ?)
+        ON CONFLICT (name) DO UPDATE SET value = value + excluded.value`)
+      .run(name, by);
   }
 
   async readCounters(): Promise<Counter[]> {
@@ -403,7 +464,8 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   }
 
   async listDrains(): Promise<string[]> {
-    return (this.db.prepare('SELECT target FROM drains ORDER BY target').all() as { target: string }[]).map((row) => row.target);
+    const rows = this.db.prepare('SELECT target FROM drains ORDER BY target').all() as { target: string }[];
+    return rows.map((row) => row.target);
   }
 
   async setFreeze(scope: string, frozen: boolean): Promise<void> {
@@ -412,7 +474,8 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   }
 
   async listFreezes(): Promise<string[]> {
-    return (this.db.prepare('SELECT scope FROM freezes ORDER BY scope').all() as { scope: string }[]).map((row) => row.scope);
+    const rows = this.db.prepare('SELECT scope FROM freezes ORDER BY scope').all() as { scope: string }[];
+    return rows.map((row) => row.scope);
   }
 
   async addRequest(kind: OperatorRequest['kind'], subject: string, actor: string, reason: string): Promise<number> {
@@ -424,12 +487,19 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
 
   async takeRequests(kind: OperatorRequest['kind'], limit: number): Promise<OperatorRequest[]> {
     const run = this.db.transaction((): OperatorRequest[] => {
-      const rows = this.db.prepare('SELECT * FROM requests WHERE kind = ? AND done_at_ms IS NULL ORDER BY id LIMIT ?').all(kind, limit) as {
-        id: number; kind: OperatorRequest['kind']; subject: string; actor: string; reason: string; created_at_ms: number;
+      const select = this.db.prepare(
+        'SELECT * FROM requests WHERE kind = ? AND done_at_ms IS NULL ORDER BY id LIMIT ?',
+      );
+      const rows = select.all(kind, limit) as {
+        id: number; kind: OperatorRequest['kind']; subject: string; actor: string; reason: string;
+        created_at_ms: number;
       }[];
       const done = this.db.prepare('UPDATE requests SET done_at_ms = ? WHERE id = ?');
       for (const row of rows) done.run(this.clock.nowMs(), row.id);
-      return rows.map((row) => ({ id: row.id, kind: row.kind, subject: row.subject, actor: row.actor, reason: row.reason, createdAtMs: row.created_at_ms }));
+      return rows.map((row) => ({
+        id: row.id, kind: row.kind, subject: row.subject, actor: row.actor, reason: row.reason,
+        createdAtMs: row.created_at_ms,
+      }));
     });
     return run.immediate();
   }
