@@ -159,23 +159,22 @@ export class Route53Provider extends GuardedProvider {
     return found;
   }
 
-  async read(names: readonly string[]): Promise<Map<string, ServedState>> {
+  /** The names' views as read now (and remembered for the next write). */
+  private async views(names: readonly string[]): Promise<[string, MarkerView][]> {
     for (const name of names) this.checkName(name);
     await this.ensureZone();
+    return [...await this.scan(names)].map(([name, sets]) => [name, interpretSets(name, sets)]);
+  }
+
+  async read(names: readonly string[]): Promise<Map<string, ServedState>> {
     const states = new Map<string, ServedState>();
-    for (const [name, sets] of await this.scan(names)) {
-      const view = interpretSets(name, sets);
-      if (view.kind === 'served') states.set(name, view.state);
-    }
+    for (const [name, view] of await this.views(names)) if (view.kind === 'served') states.set(name, view.state);
     return states;
   }
 
   async readRemovals(names: readonly string[]): Promise<Map<string, Generation>> {
-    for (const name of names) this.checkName(name);
-    await this.ensureZone();
     const removals = new Map<string, Generation>();
-    for (const [name, sets] of await this.scan(names)) {
-      const view = interpretSets(name, sets);
+    for (const [name, view] of await this.views(names)) {
       if (view.kind === 'tombstone') removals.set(name, view.generation);
     }
     return removals;
@@ -189,14 +188,8 @@ export class Route53Provider extends GuardedProvider {
     const stale = this.listing === null || this.clock.nowMs() - this.listing.takenAtMs > listingReuseMs;
     if (afterName === null || stale) this.listing = { takenAtMs: this.clock.nowMs(), states: await this.listStates() };
     const states = this.listing!.states;
-    let low = 0;
-    let high = states.length;
-    while (low < high) {
-      const middle = (low + high) >> 1;
-      if (afterName !== null && states[middle]!.name <= afterName) low = middle + 1;
-      else high = middle;
-    }
-    return states.slice(low, low + limit);
+    const start = afterName === null ? 0 : states.findIndex((state) => state.name > afterName);
+    return start < 0 ? [] : states.slice(start, start + limit);
   }
 
   /** Every served name of the zone, by name, from one walk of the listing (names straddling two pages re-read). */

@@ -124,6 +124,7 @@ interface Zone {
 interface ChangeInfo {
   id: string;
   submittedAtMs: number;
+  insyncAtMs: number;
   comment: string | undefined;
 }
 
@@ -465,12 +466,14 @@ export class Route53Emulator {
   private handler: Handler;
   private server: Server | null = null;
   private requestsPerSecond: number;
+  private insyncAfterMs: number;
   private tokens: number;
   private tokensAtMs = Date.now();
 
   constructor(private readonly options: EmulatorOptions = {}) {
     for (const zoneName of options.zones ?? ['dnsplane.test.']) this.addZone(zoneName);
     this.requestsPerSecond = options.requestsPerSecond ?? Number.POSITIVE_INFINITY;
+    this.insyncAfterMs = options.insyncAfterMs ?? 0;
     this.tokens = this.bucketTokensMax;
     this.handler = (request) => this.handle(request);
   }
@@ -505,6 +508,11 @@ export class Route53Emulator {
   setRequestsPerSecond(rate: number): void {
     this.requestsPerSecond = rate;
     this.tokens = Math.min(this.tokens, this.bucketTokensMax);
+  }
+
+  /** Changes how long changes submitted from now on stay PENDING. */
+  setInsyncAfterMs(delayMs: number): void {
+    this.insyncAfterMs = delayMs;
   }
 
   /** The bucket holds one second's worth of requests, and at least one. */
@@ -677,7 +685,7 @@ export class Route53Emulator {
     if (copy.messages.length > 0) return this.invalidChangeBatch(copy.messages);
     copy.commit();
     zone.busyUntilMs = nowMs + (this.options.zoneBusyMs ?? 0);
-    const info: ChangeInfo = { id: newId('C'), submittedAtMs: nowMs, comment };
+    const info: ChangeInfo = { id: newId('C'), submittedAtMs: nowMs, insyncAtMs: nowMs + this.insyncAfterMs, comment };
     if (this.changes.size >= changesKeptMax) this.changes.delete(this.changes.keys().next().value!);
     this.changes.set(info.id, info);
     this.stats.committed += 1;
@@ -703,7 +711,7 @@ export class Route53Emulator {
     if (info === undefined) {
       throw new RequestError(404, 'NoSuchChange', 'A change with the specified change ID does not exist.');
     }
-    const insync = Date.now() >= info.submittedAtMs + (this.options.insyncAfterMs ?? 0);
+    const insync = Date.now() >= info.insyncAtMs;
     const body = document('GetChangeResponse', this.changeInfoXml(info, insync ? 'INSYNC' : 'PENDING'));
     return { status: 200, body };
   }
