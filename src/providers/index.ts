@@ -5,7 +5,7 @@ import { normalizeName } from '../domain/names.js';
 import { BuiltinSqliteProvider } from './builtin/sqlite.js';
 import { BuiltinEtcdProvider } from './builtin/etcd.js';
 import { Rfc2136Provider, type Rfc2136Settings } from './rfc2136/provider.js';
-import { Route53Provider, type Route53Settings } from './route53/provider.js';
+import type { Route53Settings } from './route53/provider.js';
 import type { Provider } from './types.js';
 
 /** `options.readonly` opens the built-in provider's SQLite file for reading only. */
@@ -17,8 +17,11 @@ export async function createProvider(config: Config, dataDir: string, options: {
       return new BuiltinSqliteProvider(sqlitePath(config, dataDir), {}, options);
     case 'rfc2136':
       return new Rfc2136Provider(rfc2136Settings(config));
-    case 'route53':
+    case 'route53': {
+      // Loaded on demand: the AWS SDK is large, and every other process (roles, serve workers, CLI reads) skips it.
+      const { Route53Provider } = await import('./route53/provider.js');
       return new Route53Provider(route53Settings(config));
+    }
   }
 }
 
