@@ -271,7 +271,7 @@ async function main(): Promise<void> {
     ], [
       `${namesCount.toLocaleString('en-US')} names × ${targetsPerName} targets, fully enacted before the run (${(setupMs / 1000).toFixed(1)} s). During the run a churn process flipped the health of ${(churnFraction * 100).toFixed(0)}% of the names, published and enacted a generation, ${rounds + 1} times; the API ran in its own process and requests were sent back to back over one kept-alive connection.`,
       `Load average at the end of the run: ${loadavg().map((load) => load.toFixed(1)).join(' / ')} (1 / 5 / 15 min) — the machine is shared with other test runs, so tails are pessimistic.`,
-      'Status stays cheap because the API keeps a convergence view (src/cli/report.ts ConvergenceTracker) that a new generation updates with the versions it introduced, and a served change with the rows whose version moved — never a full read of the plan or of DNS after start-up.',
+      'Status stays cheap because the API keeps a convergence view (src/status/report.ts ConvergenceTracker) that a new generation updates with the versions it introduced, and a served change with the rows whose version moved — never a full read of the plan or of DNS after start-up.',
     ]);
   } finally {
     for (const child of children) child.kill('SIGKILL');
