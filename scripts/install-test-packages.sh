@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages listed in scripts/test-packages.txt whose binary is missing.
+# Installs the Debian packages listed in scripts/test-packages.txt (or the list files given as arguments, e.g.
+# scripts/bench-packages.txt for npm run bench) whose binary is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+lists=("$@")
+((${#lists[@]} > 0)) || lists=(scripts/test-packages.txt)
 missing=()
-while read -r binary package; do
-  [[ -z "${binary:-}" || "$binary" == \#* ]] && continue
-  command -v "$binary" >/dev/null 2>&1 || [[ "$binary" == /* && -e "$binary" ]] || missing+=("$package")
-done < scripts/test-packages.txt
+for list in "${lists[@]}"; do
+  while read -r binary package; do
+    [[ -z "${binary:-}" || "$binary" == \#* ]] && continue
+    command -v "$binary" >/dev/null 2>&1 || [[ "$binary" == /* && -e "$binary" ]] || missing+=("$package")
+  done < "$list"
+done
 if ((${#missing[@]} > 0)); then
   echo "installing Debian packages for the tests: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
