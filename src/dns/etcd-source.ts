@@ -39,6 +39,8 @@ interface MirrorName {
  */
 /** How long a reload waits for etcd to acknowledge the old watch's cancellation before going on without it. */
 const watchCancelWaitMs = 2000;
+/** How long a reload waits for its new watch to be established before it gives up (the next probe tries again). */
+const watchCreateWaitMs = 5000;
 
 /**
  * Stops a watcher: its events are ignored from now on, and its cancellation
@@ -203,7 +205,24 @@ export class EtcdServedMirror {
 
   private async watchFrom(revision: number): Promise<void> {
     assert(this.watcher === null, 'internal', 'a mirror watches once at a time');
-    const watcher = await this.etcd.client.watch().prefix(this.etcd.key('served')).startRevision(String(revision)).create();
+    // Creating a watch is a stream, which has no call deadline: on a connection that etcd's restart left half dead it
+    // can wait for ever, and with it this reload and every probe after it (the server would stay in fail static).
+    const creating = this.etcd.client.watch().prefix(this.etcd.key('served')).startRevision(String(revision)).create();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      const message = `no etcd watch established within ${watchCreateWaitMs} ms`;
+      timer = setTimeout(() => reject(new Error(message)), watchCreateWaitMs);
+    });
+    let watcher: Watcher;
+    try {
+      watcher = await Promise.race([creating, timeout]);
+    } catch (error) {
+      // A watch established after all is stopped, not leaked; the next probe's resync makes a new one.
+      creating.then((late) => stopWatcher(late), () => undefined);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
     if (this.closed) return void watcher.cancel().catch(() => undefined);
     this.watcher = watcher;
     watcher.on('data', (response: IWatchResponse) => this.applyWatch(response));

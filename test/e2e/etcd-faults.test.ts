@@ -74,8 +74,12 @@ test('two etcd members SIGKILLed: writes stall, DNS answers from its snapshot, n
     await pollUntil(async () => { await churn(); return (await installation.store.latestGeneration()) >= latestBefore + 5; }, 'publications after the outage', 60_000, 50);
     await waitConvergedEtcd(installation.store, installation.provider, 60_000);
     const after = await servedAddresses(installation, name);
-    await pollUntil(async () => JSON.stringify(await digA(port, name)) === JSON.stringify(after), 'DNS to follow the newest plan again', 20_000, 100);
-    await pollUntil(() => /fail static ended/.test(serve.stderr()), 'serve to report the end of fail static', 10_000);
+    try {
+      await pollUntil(async () => JSON.stringify(await digA(port, name)) === JSON.stringify(after), 'DNS to follow the newest plan again', 60_000, 100);
+      await pollUntil(() => /fail static ended/.test(serve.stderr()), 'serve to report the end of fail static', 30_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; serve's stderr ends:\n${serve.stderr().slice(-3000)}`, { cause: error });
+    }
     sampling = false;
     await samples;
     await checker.sample();
