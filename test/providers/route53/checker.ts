@@ -78,15 +78,23 @@ export class Route53InvariantChecker {
     return row.records === null ? null : decodeRecords(row.records);
   }
 
-  private monotonic(name: string, generation: number, version: string, where: string): void {
-    const previous = this.last.get(name);
+  /**
+   * `seenBefore`: what had been seen when this observation began. A provider read takes many requests and zone
+   * samples may run meanwhile (the crash test takes them between kills); a state it read may be older than one a
+   * later zone sample saw, never older than one seen before the read began.
+   */
+  private monotonic(
+    name: string, generation: number, version: string, where: string, seenBefore: ReadonlyMap<string, Seen> = this.last,
+  ): void {
+    const previous = seenBefore.get(name);
     if (previous !== undefined && generation < previous.generation) {
       this.violations.push(`S2: ${name} went from generation ${previous.generation} to ${generation} (${where})`);
     }
     if (previous !== undefined && generation === previous.generation && version !== previous.version) {
       this.violations.push(`S5: ${name} rewritten at the same generation ${generation} (${where})`);
     }
-    if (previous === undefined || generation >= previous.generation) this.last.set(name, { generation, version });
+    const latest = this.last.get(name);
+    if (latest === undefined || generation >= latest.generation) this.last.set(name, { generation, version });
   }
 
   private sawServed(name: string, generation: number, where: string): void {
@@ -175,12 +183,12 @@ export class Route53InvariantChecker {
     this.zoneSamples += 1;
   }
 
-  private async checkReadState(state: ServedState, where: string): Promise<void> {
+  private async checkReadState(state: ServedState, where: string, seenBefore: ReadonlyMap<string, Seen>): Promise<void> {
     this.sawServed(state.name, state.generation, where);
     if (state.records.length === 0) {
       this.violations.push(`S1: ${state.name} read no records at ${state.generation} (${where})`);
     }
-    this.monotonic(state.name, state.generation, state.version, where);
+    this.monotonic(state.name, state.generation, state.version, where, seenBefore);
     const plan = this.planAt(state.name, state.generation);
     if (plan === undefined) {
       const again = (await this.provider.read([state.name])).get(state.name);
@@ -198,6 +206,7 @@ export class Route53InvariantChecker {
   /** Every name through the provider's read; a served name read as absent must carry a removal above it. */
   async sampleRead(): Promise<void> {
     const where = `read sample ${this.readSamples}`;
+    const seenBefore = new Map(this.last);
     const states = await this.provider.read(this.names);
     const absent = this.names.filter((name) => !states.has(name) && this.served.has(name) && !this.gone.has(name));
     const removals = absent.length === 0 ? new Map<string, number>() : await this.provider.readRemovals(absent);
@@ -207,7 +216,7 @@ export class Route53InvariantChecker {
       if (removedAt === undefined) continue;
       this.sawRemoved(name, removedAt, where);
     }
-    for (const state of states.values()) await this.checkReadState(state, where);
+    for (const state of states.values()) await this.checkReadState(state, where, seenBefore);
     this.readSamples += 1;
   }
 
