@@ -60,6 +60,30 @@ export interface ProbeSpec {
   ca?: string;
   /** HTTPS: skip certificate verification (explicit, never a fallback). */
   insecure?: boolean;
+  /**
+   * What the check's outcome depends on beyond the target itself (dependency graph, src/graph/): fully qualified
+   * managed names and `service:<id>` references. A check whose URL host is a managed name depends on it anyway.
+   */
+  dependsOn?: string[];
+}
+
+/** How much a service matters, most first: impact reports and alarms rank by it. */
+export const criticalities = ['critical', 'high', 'medium', 'low'] as const;
+export type Criticality = (typeof criticalities)[number];
+
+/**
+ * A service of the dependency graph (src/graph/): anything — an internal system, a team's application — that
+ * depends on managed names and on other services. Part of the versioned inventory, like the endpoints.
+ */
+export interface ServiceSpec {
+  /** 1-63 letters, digits, ".", "_" or "-". */
+  id: string;
+  criticality: Criticality;
+  /** Fully qualified managed names it resolves. */
+  names: string[];
+  /** Ids of the services it calls. */
+  services: string[];
+  description?: string;
 }
 
 export interface EndpointSpec {
