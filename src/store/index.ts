@@ -18,13 +18,23 @@ export function etcdSettings(config: Config): EtcdConnectionOptions {
   const { endpoints, prefix, tls, auth } = config.store;
   return {
     endpoints, prefix,
-    ...(tls === undefined ? {} : { tls: { ca: resolve(tls.ca), ...(tls.cert === undefined ? {} : { cert: resolve(tls.cert) }), ...(tls.key === undefined ? {} : { key: resolve(tls.key) }) } }),
+    ...(tls === undefined ? {} : {
+      tls: {
+        ca: resolve(tls.ca),
+        ...(tls.cert === undefined ? {} : { cert: resolve(tls.cert) }),
+        ...(tls.key === undefined ? {} : { key: resolve(tls.key) }),
+      },
+    }),
     ...(auth === undefined ? {} : { auth: { username: auth.username, passwordFile: resolve(auth.passwordFile) } }),
   };
 }
 
 /** `options.readonly` opens a SQLite store for reading only (etcd connections are the same either way). */
-export async function createStore(config: Config, dataDir: string, options: { readonly?: boolean } = {}): Promise<Store & InventoryStore> {
+export async function createStore(
+  config: Config,
+  dataDir: string,
+  options: { readonly?: boolean } = {},
+): Promise<Store & InventoryStore> {
   switch (config.store.kind) {
     case 'sqlite':
       return new SqliteStore(sqlitePath(config, dataDir), undefined, options);

@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions, type ICompare, type IKeyValue, type IRangeRequest, type IRangeResponse, type IRequestOp, type IResponseOp, type ITxnRequest, type ITxnResponse } from 'etcd3';
+import {
+  Etcd3, type IOptions, type ICompare, type IKeyValue, type IRangeRequest, type IRangeResponse, type IRequestOp,
+  type IResponseOp, type ITxnRequest, type ITxnResponse,
+} from 'etcd3';
 import { assert, UserError } from '../../util/assert.js';
 
 /**
@@ -19,7 +22,10 @@ export const scanPageKeys = 2000;
 export const callTimeoutMs = 5000;
 /** Largest response accepted (a page of plan chunks); gRPC's default of 4 MiB is too small for some pages. */
 const receiveBytesMax = 64 * 1024 * 1024;
-/** gRPC keepalive, so a connection to a member behind a partition is noticed; etcd refuses pings more often than every 5 s. */
+/**
+ * gRPC keepalive, so a connection to a member behind a partition is noticed; etcd refuses pings more often than every
+ * 5 s.
+ */
 const keepaliveTimeMs = 5000;
 const keepaliveTimeoutMs = 3000;
 /** Writes in flight at once when a large change is split into many transactions. */
@@ -54,9 +60,15 @@ function securityOf(options: EtcdConnectionOptions): Pick<IOptions, 'credentials
     };
   }
   if (options.auth !== undefined) {
-    const password = readConfigured(options.auth.passwordFile, 'store.auth.passwordFile').toString('utf8').replace(/\r?\n$/, '');
+    const password = readConfigured(options.auth.passwordFile, 'store.auth.passwordFile')
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
     if (password.length === 0) throw new UserError(`store.auth.passwordFile: ${options.auth.passwordFile} is empty`);
-    security.auth = { username: options.auth.username, password, callOptions: () => ({ deadline: Date.now() + callTimeoutMs }) };
+    security.auth = {
+      username: options.auth.username,
+      password,
+      callOptions: () => ({ deadline: Date.now() + callTimeoutMs }),
+    };
   }
   return security;
 }
@@ -106,12 +118,20 @@ export function batchOps(ops: readonly IRequestOp[], opsMax = txnOpsMax): IReque
 function opBytes(op: IRequestOp): number {
   const put = op.request_put;
   if (put !== undefined) return (put.key?.length ?? 0) + (put.value?.length ?? 0) + 16;
-  if (op.request_txn !== undefined) return (op.request_txn.success ?? []).concat(op.request_txn.failure ?? []).reduce((sum, inner) => sum + opBytes(inner), 64);
+  if (op.request_txn !== undefined) {
+    return (op.request_txn.success ?? [])
+      .concat(op.request_txn.failure ?? [])
+      .reduce((sum, inner) => sum + opBytes(inner), 64);
+  }
   return 64 + (op.request_range?.key?.length ?? op.request_delete_range?.key?.length ?? 0) * 2;
 }
 
 /** Runs `work` over `items` with at most `concurrency` in flight; the first failure rejects. */
-export async function forEachConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+export async function forEachConcurrently<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   assert(concurrency > 0, 'internal', 'concurrency must be positive');
   let next = 0;
   const worker = async () => {
@@ -131,7 +151,11 @@ export class EtcdConnection {
 
   constructor(options: EtcdConnectionOptions) {
     assert(options.endpoints.length > 0, 'internal', 'etcd needs at least one endpoint');
-    assert(options.prefix.length > 0, 'internal', 'etcd prefix must not be empty (the installation would own the whole keyspace)');
+    assert(
+      options.prefix.length > 0,
+      'internal',
+      'etcd prefix must not be empty (the installation would own the whole keyspace)',
+    );
     this.prefix = options.prefix;
     this.client = new Etcd3({
       ...securityOf(options),
@@ -179,13 +203,20 @@ export class EtcdConnection {
    * answers form one consistent snapshot. Returns each op's range response
    * in order, and the revision read.
    */
-  async readMany(ranges: readonly IRangeRequest[], revision?: number): Promise<{ responses: IRangeResponse[]; revision: number }> {
+  async readMany(
+    ranges: readonly IRangeRequest[],
+    revision?: number,
+  ): Promise<{ responses: IRangeResponse[]; revision: number }> {
     const slices: IRangeRequest[][] = [];
     for (let start = 0; start < ranges.length; start += txnOpsMax) slices.push(ranges.slice(start, start + txnOpsMax));
     const answers: IRangeResponse[][] = new Array(slices.length);
     let pinned = revision;
     const read = async (slice: IRangeRequest[], index: number) => {
-      const response = await this.txn({ success: slice.map((range) => ({ request_range: pinned === undefined ? range : { ...range, revision: pinned } })) });
+      const response = await this.txn({
+        success: slice.map((range) => ({
+          request_range: pinned === undefined ? range : { ...range, revision: pinned },
+        })),
+      });
       pinned ??= revisionOf(response.header.revision);
       answers[index] = response.responses.map(rangeResponse);
     };
@@ -200,12 +231,23 @@ export class EtcdConnection {
    * Every key in [start, end) at `revision` (pinned, so pages read in
    * separate calls are one snapshot), a page at a time.
    */
-  async *scan(start: Buffer, end: Buffer, revision: number, options: { keysOnly?: boolean; pageKeys?: number } = {}): AsyncGenerator<KeyValue[]> {
+  async *scan(
+    start: Buffer,
+    end: Buffer,
+    revision: number,
+    options: { keysOnly?: boolean; pageKeys?: number } = {},
+  ): AsyncGenerator<KeyValue[]> {
     const pageKeys = options.pageKeys ?? scanPageKeys;
     let from = start;
     // Bounded: each page advances past its last key, and etcd holds finitely many keys at a revision.
     for (;;) {
-      const response = await this.range({ key: from, range_end: end, revision, limit: pageKeys, keys_only: options.keysOnly ?? false });
+      const response = await this.range({
+        key: from,
+        range_end: end,
+        revision,
+        limit: pageKeys,
+        keys_only: options.keysOnly ?? false,
+      });
       if (response.kvs.length > 0) yield response.kvs;
       if (!response.more || response.kvs.length === 0) return;
       from = Buffer.concat([response.kvs[response.kvs.length - 1]!.key, Buffer.from([0])]);
@@ -224,7 +266,11 @@ export class EtcdConnection {
    * as soon as one guard fails: the caller lost its right to write, and
    * what was written before is unpublished staging data.
    */
-  async writeGuarded(ops: readonly IRequestOp[], compares: readonly ICompare[], concurrency = writeConcurrency): Promise<boolean> {
+  async writeGuarded(
+    ops: readonly IRequestOp[],
+    compares: readonly ICompare[],
+    concurrency = writeConcurrency,
+  ): Promise<boolean> {
     const batches = batchOps(ops);
     let fenced = false;
     await forEachConcurrently(batches, concurrency, async (batch) => {
@@ -276,7 +322,11 @@ export class EtcdConnection {
 }
 
 export function rangeResponse(op: IResponseOp): IRangeResponse {
-  assert(op.response_range !== undefined && op.response_range !== null, 'internal', 'etcd answered a range with another response');
+  assert(
+    op.response_range !== undefined && op.response_range !== null,
+    'internal',
+    'etcd answered a range with another response',
+  );
   return op.response_range;
 }
 

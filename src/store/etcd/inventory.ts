@@ -39,15 +39,29 @@ export class EtcdInventory {
     if (record === null) return null;
     const stored = JSON.parse(record.value.toString()) as StoredInfo;
     const data = this.etcd.key(keys.inventoryData(stored.attempt));
-    const response = await this.etcd.range({ key: data, range_end: prefixEnd(data), revision: revisionOf(record.mod_revision) });
-    assert(response.kvs.length === stored.chunks, 'internal', `inventory ${wanted}: ${response.kvs.length} of ${stored.chunks} chunks`);
+    const response = await this.etcd.range({
+      key: data,
+      range_end: prefixEnd(data),
+      revision: revisionOf(record.mod_revision),
+    });
+    assert(
+      response.kvs.length === stored.chunks,
+      'internal',
+      `inventory ${wanted}: ${response.kvs.length} of ${stored.chunks} chunks`,
+    );
     const endpoints = JSON.parse(response.kvs.map((kv) => kv.value.toString()).join('')) as EndpointSpec[];
     return { ...toInfo(stored), endpoints };
   }
 
   async list(limit: number): Promise<InventoryVersionInfo[]> {
     const start = this.etcd.key(keys.inventoryVersionPrefix);
-    const response = await this.etcd.range({ key: start, range_end: prefixEnd(start), sort_order: 'Descend', sort_target: 'Key', limit });
+    const response = await this.etcd.range({
+      key: start,
+      range_end: prefixEnd(start),
+      sort_order: 'Descend',
+      sort_target: 'Key',
+      limit,
+    });
     return response.kvs.map((kv) => toInfo(JSON.parse(kv.value.toString()) as StoredInfo));
   }
 
@@ -55,9 +69,15 @@ export class EtcdInventory {
     const attempt = randomUUID();
     const text = JSON.stringify(request.endpoints);
     const chunks: string[] = [];
-    for (let start = 0; start < text.length || start === 0; start += chunkBytesMax) chunks.push(text.slice(start, start + chunkBytesMax));
+    for (let start = 0; start < text.length || start === 0; start += chunkBytesMax) {
+      chunks.push(text.slice(start, start + chunkBytesMax));
+    }
     for (const [index, chunk] of chunks.entries()) {
-      await this.etcd.txn({ success: [{ request_put: { key: this.etcd.key(keys.inventoryChunk(attempt, index)), value: Buffer.from(chunk) } }] });
+      await this.etcd.txn({
+        success: [
+          { request_put: { key: this.etcd.key(keys.inventoryChunk(attempt, index)), value: Buffer.from(chunk) } },
+        ],
+      });
     }
     const version = request.baseVersion + 1;
     const stored: StoredInfo = {
@@ -65,12 +85,19 @@ export class EtcdInventory {
       names: request.endpoints.length, summary: request.summary, attempt, chunks: chunks.length,
     };
     const latestKey = this.etcd.key(keys.inventoryLatest);
-    const guard = request.baseVersion === 0 ? compare.absent(latestKey) : compare.valueEquals(latestKey, String(request.baseVersion));
+    const guard = request.baseVersion === 0
+      ? compare.absent(latestKey)
+      : compare.valueEquals(latestKey, String(request.baseVersion));
     const response = await this.etcd.txn({
       compare: [guard],
       success: [
         { request_put: { key: latestKey, value: Buffer.from(String(version)) } },
-        { request_put: { key: this.etcd.key(keys.inventoryVersion(version)), value: Buffer.from(JSON.stringify(stored)) } },
+        {
+          request_put: {
+            key: this.etcd.key(keys.inventoryVersion(version)),
+            value: Buffer.from(JSON.stringify(stored)),
+          },
+        },
       ],
       failure: [{ request_range: { key: latestKey } }],
     });

@@ -9,11 +9,17 @@ import type { Generation } from '../../domain/types.js';
 
 /** Generations are zero-padded so that key order is numeric order. */
 export const generationDigits = 12;
-/** Separates a name from the rest of its key; below every character a DNS name may contain, so key order is name order. */
+/**
+ * Separates a name from the rest of its key; below every character a DNS name may contain, so key order is name order.
+ */
 export const nameSeparator = '!';
 
 export function pad(generation: Generation): string {
-  assert(Number.isSafeInteger(generation) && generation >= 0 && generation < 10 ** generationDigits, 'internal', `generation ${generation} out of range`);
+  assert(
+    Number.isSafeInteger(generation) && generation >= 0 && generation < 10 ** generationDigits,
+    'internal',
+    `generation ${generation} out of range`,
+  );
   return String(generation).padStart(generationDigits, '0');
 }
 
@@ -21,7 +27,11 @@ export function pad(generation: Generation): string {
 export function checkKeyName(name: string): string {
   assert(name.length > 0, 'internal', 'empty name in an etcd key');
   for (let index = 0; index < name.length; index += 1) {
-    assert(name.charCodeAt(index) > nameSeparator.charCodeAt(0), 'internal', `name "${name}" has a character that would break key order`);
+    assert(
+      name.charCodeAt(index) > nameSeparator.charCodeAt(0),
+      'internal',
+      `name "${name}" has a character that would break key order`,
+    );
   }
   return name;
 }
@@ -38,13 +48,15 @@ export const keys = {
   header: (generation: Generation) => `plan/header/${pad(generation)}`,
   deltaPrefix: 'plan/delta/',
   deltaOf: (generation: Generation) => `plan/delta/${pad(generation)}/`,
-  deltaChunk: (generation: Generation, index: number) => `plan/delta/${pad(generation)}/${String(index).padStart(6, '0')}`,
+  deltaChunk: (generation: Generation, index: number) =>
+    `plan/delta/${pad(generation)}/${String(index).padStart(6, '0')}`,
   versionPrefix: 'plan/version/',
   versionsOf: (name: string) => `plan/version/${checkKeyName(name)}${nameSeparator}`,
   version: (name: string, since: Generation) => `plan/version/${checkKeyName(name)}${nameSeparator}${pad(since)}`,
   supersededPrefix: 'plan/superseded/',
   supersededOf: (by: Generation) => `plan/superseded/${pad(by)}/`,
-  superseded: (by: Generation, name: string, since: Generation) => `plan/superseded/${pad(by)}/${checkKeyName(name)}${nameSeparator}${pad(since)}`,
+  superseded: (by: Generation, name: string, since: Generation) =>
+    `plan/superseded/${pad(by)}/${checkKeyName(name)}${nameSeparator}${pad(since)}`,
   lease: (name: string) => `lease/${component(name)}`,
   enactorPrefix: 'enactor/',
   enactor: (id: string) => `enactor/${component(id)}`,
@@ -52,7 +64,8 @@ export const keys = {
   inventoryVersionPrefix: 'inventory/version/',
   inventoryVersion: (version: number) => `inventory/version/${pad(version)}`,
   inventoryData: (attempt: string) => `inventory/data/${component(attempt)}/`,
-  inventoryChunk: (attempt: string, index: number) => `inventory/data/${component(attempt)}/${String(index).padStart(6, '0')}`,
+  inventoryChunk: (attempt: string, index: number) =>
+    `inventory/data/${component(attempt)}/${String(index).padStart(6, '0')}`,
   checkerPrefix: 'checker/',
   checker: (id: string) => `checker/${component(id)}`,
   livePrefix: 'enactor-live/',

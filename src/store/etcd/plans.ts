@@ -4,8 +4,12 @@ import { decodeRecords, encodeRecords } from '../../domain/codec.js';
 import { assert } from '../../util/assert.js';
 import type { Clock } from '../../util/clock.js';
 import type { Generation, PlanChange, PlanEntry, PlanHeader, RecordEntry } from '../../domain/types.js';
-import type { LeaseGrant, PlanReadOptions, PlanView, PublishRequest, PublishResult, SupersededVersion } from '../types.js';
-import { batchOps, compare, forEachConcurrently, prefixEnd, revisionOf, writeConcurrency, type EtcdConnection, type KeyValue } from './client.js';
+import type {
+  LeaseGrant, PlanReadOptions, PlanView, PublishRequest, PublishResult, SupersededVersion,
+} from '../types.js';
+import {
+  batchOps, compare, forEachConcurrently, prefixEnd, revisionOf, writeConcurrency, type EtcdConnection, type KeyValue,
+} from './client.js';
 import { keys, nameSeparator, pad, splitNameSince } from './keys.js';
 
 /**
@@ -98,7 +102,9 @@ export class EtcdPlans {
   /** The newest published generation and the revision of its pointer (0, 0 before the first plan). */
   async latest(revision?: number): Promise<{ generation: Generation; modRevision: number }> {
     const kv = await this.etcd.get(keys.latest, revision);
-    return kv === null ? { generation: 0, modRevision: 0 } : { generation: Number(kv.value.toString()), modRevision: revisionOf(kv.mod_revision) };
+    return kv === null
+      ? { generation: 0, modRevision: 0 }
+      : { generation: Number(kv.value.toString()), modRevision: revisionOf(kv.mod_revision) };
   }
 
   /** Why `grant` does not hold its lease at the store, or null when it does (the fencing check). */
@@ -112,13 +118,27 @@ export class EtcdPlans {
 
   /** Re-reads lease and pointer to say why a guarded write failed. */
   private async classifyFailure(request: PublishRequest): Promise<PublishResult> {
-    const { responses } = await this.etcd.readMany([{ key: this.key(keys.lease(request.lease.name)) }, { key: this.key(keys.latest) }]);
+    const { responses } = await this.etcd.readMany([
+      { key: this.key(keys.lease(request.lease.name)) },
+      { key: this.key(keys.latest) },
+    ]);
     const problem = this.leaseProblem(responses[0]!.kvs[0], request.lease);
     if (problem !== null) return { ok: false, reason: 'fenced', detail: problem };
     const latestKv = responses[1]!.kvs[0];
     const latest = latestKv === undefined ? 0 : Number(latestKv.value.toString());
-    if (latest !== request.baseGeneration) return { ok: false, reason: 'stale-base', detail: `plan computed against generation ${request.baseGeneration} but ${latest} is the newest` };
-    return { ok: false, reason: 'fenced', detail: `another publication of generation ${latest + 1} started meanwhile under lease token ${request.lease.token}` };
+    if (latest !== request.baseGeneration) {
+      return {
+        ok: false,
+        reason: 'stale-base',
+        detail: `plan computed against generation ${request.baseGeneration} but ${latest} is the newest`,
+      };
+    }
+    return {
+      ok: false,
+      reason: 'fenced',
+      detail: `another publication of generation ${latest + 1} started meanwhile `
+        + `under lease token ${request.lease.token}`,
+    };
   }
 
   /**
@@ -143,16 +163,29 @@ export class EtcdPlans {
     const small = names.length <= smallPlanNamesMax;
     // One consistent read: lease, pointer, any leftover of an earlier attempt at this generation, and (for a small
     // plan) each changed name's current version.
-    const reads: IRangeRequest[] = [{ key: leaseKey }, { key: latestKey }, { key: leftovers, range_end: prefixEnd(leftovers), limit: 1, keys_only: true }];
+    const reads: IRangeRequest[] = [
+      { key: leaseKey },
+      { key: latestKey },
+      { key: leftovers, range_end: prefixEnd(leftovers), limit: 1, keys_only: true },
+    ];
     if (small) reads.push(...names.map((name) => this.newestVersionRange(name, request.baseGeneration, true)));
     const { responses } = await this.etcd.readMany(reads);
     const problem = this.leaseProblem(responses[0]!.kvs[0], request.lease);
     if (problem !== null) return { ok: false, reason: 'fenced', detail: problem };
     const latestKv = responses[1]!.kvs[0];
     const latest = latestKv === undefined ? 0 : Number(latestKv.value.toString());
-    if (latest !== request.baseGeneration) return { ok: false, reason: 'stale-base', detail: `plan computed against generation ${request.baseGeneration} but ${latest} is the newest` };
+    if (latest !== request.baseGeneration) {
+      return {
+        ok: false,
+        reason: 'stale-base',
+        detail: `plan computed against generation ${request.baseGeneration} but ${latest} is the newest`,
+      };
+    }
     assert(generation === latest + 1, 'S6', `generation ${generation} does not follow ${latest}`);
-    const guards: ICompare[] = [compare.created(leaseKey, request.lease.token), compare.modified(latestKey, latestKv === undefined ? 0 : revisionOf(latestKv.mod_revision))];
+    const guards: ICompare[] = [
+      compare.created(leaseKey, request.lease.token),
+      compare.modified(latestKey, latestKv === undefined ? 0 : revisionOf(latestKv.mod_revision)),
+    ];
     const chunks = encodeDeltaChunks(request.changes);
     const header = this.newHeader(request, generation, chunks.length);
     if (small && responses[2]!.kvs.length === 0) {
@@ -165,26 +198,47 @@ export class EtcdPlans {
 
   private newHeader(request: PublishRequest, generation: Generation, deltaChunks: number): StoredHeader {
     return {
-      generation, baseGeneration: request.baseGeneration, createdAtMs: this.clock.nowMs(), plannerId: request.lease.holder,
+      generation, baseGeneration: request.baseGeneration, createdAtMs: this.clock.nowMs(),
+      plannerId: request.lease.holder,
       fencingToken: request.lease.token, namesTotal: request.namesTotal, namesChanged: request.changes.length,
-      forced: request.forced, note: request.note, inventoryVersion: request.inventoryVersion ?? 0, attempt: randomUUID(), deltaChunks,
+      forced: request.forced, note: request.note, inventoryVersion: request.inventoryVersion ?? 0,
+      attempt: randomUUID(), deltaChunks,
     };
   }
 
   /** The three phases of a publication too large for one transaction (see publish). */
-  private async publishStaged(request: PublishRequest, header: StoredHeader, chunks: readonly string[], guards: ICompare[]): Promise<PublishResult> {
+  private async publishStaged(
+    request: PublishRequest,
+    header: StoredHeader,
+    chunks: readonly string[],
+    guards: ICompare[],
+  ): Promise<PublishResult> {
     const { generation } = header;
-    const stage: StageRecord = { generation, attempt: header.attempt, holder: request.lease.holder, token: request.lease.token };
-    const staged = await this.etcd.txn({ compare: guards, success: [{ request_put: { key: this.key(keys.stage), value: Buffer.from(JSON.stringify(stage)) } }] });
+    const stage: StageRecord = {
+      generation,
+      attempt: header.attempt,
+      holder: request.lease.holder,
+      token: request.lease.token,
+    };
+    const staged = await this.etcd.txn({
+      compare: guards,
+      success: [{ request_put: { key: this.key(keys.stage), value: Buffer.from(JSON.stringify(stage)) } }],
+    });
     if (!staged.succeeded) return this.classifyFailure(request);
     const stageRevision = revisionOf(staged.header.revision);
     const stageGuards = [...guards, compare.modified(this.key(keys.stage), stageRevision)];
     if (!(await this.removeLeftovers(generation, stageRevision, stageGuards))) return this.classifyFailure(request);
-    const previous = await this.currentSinces(request.changes.map((change) => change.name), generation - 1, stageRevision);
+    const previous = await this.currentSinces(
+      request.changes.map((change) => change.name),
+      generation - 1,
+      stageRevision,
+    );
     // Delta chunks first: they list every name, so the next attempt can find what this one leaves if it dies.
     const chunkOps = this.planDataOps([], chunks, generation, previous);
     if (!(await this.etcd.writeGuarded(chunkOps, stageGuards))) return this.classifyFailure(request);
-    if (!(await this.etcd.writeGuarded(this.planDataOps(request.changes, [], generation, previous), stageGuards))) return this.classifyFailure(request);
+    if (!(await this.etcd.writeGuarded(this.planDataOps(request.changes, [], generation, previous), stageGuards))) {
+      return this.classifyFailure(request);
+    }
     return this.commit(request, header, stageGuards, this.flipOps(header));
   }
 
@@ -196,16 +250,30 @@ export class EtcdPlans {
     ];
   }
 
-  /** The publishing transaction. An error with an unknown outcome (a timeout) is resolved by reading whether this attempt's header exists. */
-  private async commit(request: PublishRequest, header: StoredHeader, guards: ICompare[], ops: IRequestOp[]): Promise<PublishResult> {
+  /**
+   * The publishing transaction. An error with an unknown outcome (a timeout) is resolved by reading whether this
+   * attempt's header exists.
+   */
+  private async commit(
+    request: PublishRequest,
+    header: StoredHeader,
+    guards: ICompare[],
+    ops: IRequestOp[],
+  ): Promise<PublishResult> {
     try {
       const committed = await this.etcd.txn({ compare: guards, success: ops });
       if (!committed.succeeded) return this.classifyFailure(request);
     } catch (error) {
       const written = await this.etcd.get(keys.header(header.generation));
-      if (written === null || (JSON.parse(written.value.toString()) as StoredHeader).attempt !== header.attempt) throw error;
+      if (written === null || (JSON.parse(written.value.toString()) as StoredHeader).attempt !== header.attempt) {
+        throw error;
+      }
     }
-    assert(header.generation > request.baseGeneration, 'S6', `published ${header.generation} over ${request.baseGeneration}`);
+    assert(
+      header.generation > request.baseGeneration,
+      'S6',
+      `published ${header.generation} over ${request.baseGeneration}`,
+    );
     return { ok: true, header: toHeader(header) };
   }
 
@@ -219,7 +287,9 @@ export class EtcdPlans {
     const ops: IRequestOp[] = [];
     for await (const page of this.etcd.scan(prefix, prefixEnd(prefix), revision, { pageKeys: chunksPerPage })) {
       for (const kv of page) {
-        for (const line of decodeDeltaChunk(kv.value.toString())) ops.push({ request_delete_range: { key: this.key(keys.version(line.name, generation)) } });
+        for (const line of decodeDeltaChunk(kv.value.toString())) {
+          ops.push({ request_delete_range: { key: this.key(keys.version(line.name, generation)) } });
+        }
       }
     }
     ops.push({ request_delete_range: { key: prefix, range_end: prefixEnd(prefix) } });
@@ -229,14 +299,32 @@ export class EtcdPlans {
   }
 
   /** Delta chunks, one version key per changed name, and a superseded marker for each version it replaces. */
-  private planDataOps(changes: readonly PlanChange[], chunks: readonly string[], generation: Generation, previous: ReadonlyMap<string, Generation>): IRequestOp[] {
-    const ops: IRequestOp[] = chunks.map((chunk, index) => ({ request_put: { key: this.key(keys.deltaChunk(generation, index)), value: Buffer.from(chunk) } }));
+  private planDataOps(
+    changes: readonly PlanChange[],
+    chunks: readonly string[],
+    generation: Generation,
+    previous: ReadonlyMap<string, Generation>,
+  ): IRequestOp[] {
+    const ops: IRequestOp[] = chunks.map((chunk, index) => ({
+      request_put: { key: this.key(keys.deltaChunk(generation, index)), value: Buffer.from(chunk) },
+    }));
     for (const change of changes) {
-      ops.push({ request_put: { key: this.key(keys.version(change.name, generation)), value: Buffer.from(encodeVersion(change.records)) } });
+      ops.push({
+        request_put: {
+          key: this.key(keys.version(change.name, generation)),
+          value: Buffer.from(encodeVersion(change.records)),
+        },
+      });
       const since = previous.get(change.name);
       if (since === undefined) continue;
-      assert(since < generation, 'S6', `${change.name}: version ${since} is not below the new generation ${generation}`);
-      ops.push({ request_put: { key: this.key(keys.superseded(generation, change.name, since)), value: Buffer.alloc(0) } });
+      assert(
+        since < generation,
+        'S6',
+        `${change.name}: version ${since} is not below the new generation ${generation}`,
+      );
+      ops.push({
+        request_put: { key: this.key(keys.superseded(generation, change.name, since)), value: Buffer.alloc(0) },
+      });
     }
     return ops;
   }
@@ -254,7 +342,11 @@ export class EtcdPlans {
   }
 
   /** For each name, the `since` of its newest version at or below `generation` (absent: the name has none). */
-  async currentSinces(names: readonly string[], generation: Generation, revision: number): Promise<Map<string, Generation>> {
+  async currentSinces(
+    names: readonly string[],
+    generation: Generation,
+    revision: number,
+  ): Promise<Map<string, Generation>> {
     const found = new Map<string, Generation>();
     if (names.length > sinceScanThreshold) {
       const wanted = new Set(names);
@@ -298,7 +390,10 @@ export class EtcdPlans {
 
   private async readOnce(generation: Generation, options: PlanReadOptions): Promise<PlanView | null> {
     const headerPrefix = this.key(keys.headerPrefix);
-    const { responses, revision } = await this.etcd.readMany([{ key: this.key(keys.header(generation)) }, { key: headerPrefix, range_end: prefixEnd(headerPrefix), limit: 1, keys_only: true }]);
+    const { responses, revision } = await this.etcd.readMany([
+      { key: this.key(keys.header(generation)) },
+      { key: headerPrefix, range_end: prefixEnd(headerPrefix), limit: 1, keys_only: true },
+    ]);
     const headerKv = responses[0]!.kvs[0];
     if (headerKv === undefined) return null;
     const header = toHeader(JSON.parse(headerKv.value.toString()) as StoredHeader);
@@ -309,7 +404,9 @@ export class EtcdPlans {
     }
     const sinceAfter = options.sinceAfter ?? 0;
     const oldestKv = responses[1]!.kvs[0];
-    const oldest = oldestKv === undefined ? generation : Number(this.etcd.path(oldestKv.key).slice(keys.headerPrefix.length));
+    const oldest = oldestKv === undefined
+      ? generation
+      : Number(this.etcd.path(oldestKv.key).slice(keys.headerPrefix.length));
     let entries: PlanEntry[];
     if (sinceAfter >= generation) {
       entries = [];
@@ -332,9 +429,15 @@ export class EtcdPlans {
     for await (const page of this.etcd.scan(start, end, revision, { pageKeys: chunksPerPage })) {
       for (const kv of page) {
         const since = Number(this.etcd.path(kv.key).slice(keys.deltaPrefix.length).split('/')[0]);
-        assert(since > sinceAfter && since <= generation, 'internal', `delta chunk of ${since} outside (${sinceAfter}, ${generation}]`);
+        assert(
+          since > sinceAfter && since <= generation,
+          'internal',
+          `delta chunk of ${since} outside (${sinceAfter}, ${generation}]`,
+        );
         for (const line of decodeDeltaChunk(kv.value.toString())) {
-          if ((newest.get(line.name)?.since ?? 0) < since) newest.set(line.name, { name: line.name, since, records: line.records });
+          if ((newest.get(line.name)?.since ?? 0) < since) {
+            newest.set(line.name, { name: line.name, since, records: line.records });
+          }
         }
       }
     }
@@ -343,13 +446,24 @@ export class EtcdPlans {
     return entries;
   }
 
-  /** Scans version keys in name order from `afterName`: per name the newest version at or below `generation`, if newer than `sinceAfter`. */
-  private async scanVisible(generation: Generation, sinceAfter: Generation, revision: number, afterName: string | undefined, limit: number | undefined): Promise<PlanEntry[]> {
+  /**
+   * Scans version keys in name order from `afterName`: per name the newest version at or below `generation`, if newer
+   * than `sinceAfter`.
+   */
+  private async scanVisible(
+    generation: Generation,
+    sinceAfter: Generation,
+    revision: number,
+    afterName: string | undefined,
+    limit: number | undefined,
+  ): Promise<PlanEntry[]> {
     const entries: PlanEntry[] = [];
     const wanted = limit ?? Number.POSITIVE_INFINITY;
     const prefix = this.key(keys.versionPrefix);
     // The character after the separator: the first key of any name greater than afterName.
-    const start = afterName === undefined || afterName === '' ? prefix : this.key(`${keys.versionPrefix}${afterName}${String.fromCharCode(nameSeparator.charCodeAt(0) + 1)}`);
+    const start = afterName === undefined || afterName === ''
+      ? prefix
+      : this.key(`${keys.versionPrefix}${afterName}${String.fromCharCode(nameSeparator.charCodeAt(0) + 1)}`);
     let current: string | null = null;
     let best: PlanEntry | null = null;
     const finish = () => {
@@ -378,10 +492,17 @@ export class EtcdPlans {
   }
 
   /** Each name's newest version at or below `generation`, all read at one revision. */
-  private async entriesAtRevision(names: readonly string[], generation: Generation, revision: number | undefined): Promise<Map<string, PlanEntry>> {
+  private async entriesAtRevision(
+    names: readonly string[],
+    generation: Generation,
+    revision: number | undefined,
+  ): Promise<Map<string, PlanEntry>> {
     const entries = new Map<string, PlanEntry>();
     if (names.length === 0 || generation <= 0) return entries;
-    const { responses } = await this.etcd.readMany(names.map((name) => this.newestVersionRange(name, generation, false)), revision);
+    const { responses } = await this.etcd.readMany(
+      names.map((name) => this.newestVersionRange(name, generation, false)),
+      revision,
+    );
     for (const response of responses) {
       const kv = response.kvs[0];
       if (kv !== undefined) {
@@ -394,7 +515,13 @@ export class EtcdPlans {
 
   async listHeaders(limit: number): Promise<PlanHeader[]> {
     const prefix = this.key(keys.headerPrefix);
-    const response = await this.etcd.range({ key: prefix, range_end: prefixEnd(prefix), sort_order: 'Descend', sort_target: 'Key', limit });
+    const response = await this.etcd.range({
+      key: prefix,
+      range_end: prefixEnd(prefix),
+      sort_order: 'Descend',
+      sort_target: 'Key',
+      limit,
+    });
     return response.kvs.map((kv) => toHeader(JSON.parse(kv.value.toString()) as StoredHeader));
   }
 
@@ -410,7 +537,11 @@ export class EtcdPlans {
     // Markers above the pointer belong to an unpublished attempt: never candidates.
     const bound = Math.min(floor, latest);
     if (bound <= 0) return [];
-    const response = await this.etcd.range({ key: this.key(keys.supersededPrefix), range_end: this.key(keys.supersededOf(bound + 1)), limit });
+    const response = await this.etcd.range({
+      key: this.key(keys.supersededPrefix),
+      range_end: this.key(keys.supersededOf(bound + 1)),
+      limit,
+    });
     return response.kvs.map((kv) => {
       const tail = this.etcd.path(kv.key).slice(keys.supersededPrefix.length);
       const slash = tail.indexOf('/');
@@ -424,16 +555,26 @@ export class EtcdPlans {
    * still there) and the headers, with their delta chunks, below
    * `headersBelow`. Several transactions: each deletion is safe on its own.
    */
-  async deleteData(versions: readonly SupersededVersion[], headersBelow: Generation): Promise<{ versions: number; headers: number }> {
+  async deleteData(
+    versions: readonly SupersededVersion[],
+    headersBelow: Generation,
+  ): Promise<{ versions: number; headers: number }> {
     const { generation: latest } = await this.latest();
     assert(headersBelow <= latest, 'S4', `clean-up below ${headersBelow} would delete the newest plan ${latest}`);
     const versionOps: IRequestOp[] = versions.map((version) => {
-      assert(version.supersededBy > version.since, 'S4', `version ${version.name}@${version.since} superseded by ${version.supersededBy}`);
+      assert(
+        version.supersededBy > version.since,
+        'S4',
+        `version ${version.name}@${version.since} superseded by ${version.supersededBy}`,
+      );
       const marker = this.key(keys.superseded(version.supersededBy, version.name, version.since));
       return {
         request_txn: {
           compare: [{ key: marker, target: 'Create', result: 'Greater', create_revision: 0 }],
-          success: [{ request_delete_range: { key: this.key(keys.version(version.name, version.since)) } }, { request_delete_range: { key: marker } }],
+          success: [
+            { request_delete_range: { key: this.key(keys.version(version.name, version.since)) } },
+            { request_delete_range: { key: marker } },
+          ],
         },
       };
     });
@@ -448,19 +589,32 @@ export class EtcdPlans {
 
   private async deleteHeadersBelow(headersBelow: Generation): Promise<number> {
     if (headersBelow <= 0) return 0;
-    const response = await this.etcd.range({ key: this.key(keys.headerPrefix), range_end: this.key(keys.header(headersBelow)), keys_only: true });
+    const response = await this.etcd.range({
+      key: this.key(keys.headerPrefix),
+      range_end: this.key(keys.header(headersBelow)),
+      keys_only: true,
+    });
     const ops: IRequestOp[] = [];
     for (const kv of response.kvs) {
       const generation = Number(this.etcd.path(kv.key).slice(keys.headerPrefix.length));
       assert(generation < headersBelow, 'S4', `header ${generation} is not below ${headersBelow}`);
       const delta = this.key(keys.deltaOf(generation));
-      ops.push({ request_txn: { success: [{ request_delete_range: { key: kv.key } }, { request_delete_range: { key: delta, range_end: prefixEnd(delta) } }] } });
+      ops.push({
+        request_txn: {
+          success: [
+            { request_delete_range: { key: kv.key } },
+            { request_delete_range: { key: delta, range_end: prefixEnd(delta) } },
+          ],
+        },
+      });
     }
     let deleted = 0;
     for (const batch of batchOps(ops)) {
       const result = await this.etcd.txn({ success: batch });
       // Each header's own delete is the first op of its nested transaction.
-      deleted += result.responses.filter((op) => Number(op.response_txn?.responses[0]?.response_delete_range?.deleted ?? 0) > 0).length;
+      deleted += result.responses
+        .filter((op) => Number(op.response_txn?.responses[0]?.response_delete_range?.deleted ?? 0) > 0)
+        .length;
     }
     return deleted;
   }

@@ -54,7 +54,10 @@ const storeProblemCodes: Record<string, string> = {
   ENOENT: 'does not exist',
 };
 
-/** The error to report for `error` met while opening the store at `path`: a one-line UserError naming the path, when it is the operator's to fix. */
+/**
+ * The error to report for `error` met while opening the store at `path`: a one-line UserError naming the path, when it
+ * is the operator's to fix.
+ */
 export function storeOpenError(path: string, error: unknown): unknown {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string' || !(code in storeProblemCodes)) return error;
@@ -90,7 +93,11 @@ export function openDatabase(path: string, schema: Schema, options: OpenOptions 
     // SQLite says only "readonly" or "unable to open"; the directory says why (a read-only file system, permissions).
     throw storeOpenError(path, readonly || path === ':memory:' ? error : directoryProblem(dirname(path)) ?? error);
   }
-  assert(db.readonly === readonly, 'internal', `store ${path} opened ${db.readonly ? 'read-only' : 'for writing'}, not as asked`);
+  assert(
+    db.readonly === readonly,
+    'internal',
+    `store ${path} opened ${db.readonly ? 'read-only' : 'for writing'}, not as asked`,
+  );
   return db;
 }
 
@@ -101,8 +108,8 @@ function checkTables(db: Db, path: string, schema: Schema): void {
   const missing = ['meta', ...schema.tables].filter((table) => !present.has(table));
   if (missing.length === 0) return;
   throw new UserError(
-    `store ${path} has no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}: no dnsplane writer has set it up yet `
-    + '(start dnsplane up on it once)',
+    `store ${path} has no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}: `
+    + 'no dnsplane writer has set it up yet (start dnsplane up on it once)',
   );
 }
 

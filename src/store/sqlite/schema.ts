@@ -32,20 +32,23 @@ CREATE TABLE IF NOT EXISTS plan_versions (
 CREATE INDEX IF NOT EXISTS plan_versions_by_since ON plan_versions (since);
 CREATE INDEX IF NOT EXISTS plan_versions_by_superseded ON plan_versions (superseded_by) WHERE superseded_by IS NOT NULL;
 
-CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL, `
+  + `expires_at_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS enactors (
   id TEXT PRIMARY KEY, held_generation INTEGER NOT NULL, enacted_generation INTEGER NOT NULL,
   heartbeat_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS health (
-  target TEXT PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('up', 'down')), source TEXT NOT NULL, updated_at_ms INTEGER NOT NULL
+  target TEXT PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('up', 'down')), source TEXT NOT NULL, `
+  + `updated_at_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS checkers (
   id TEXT PRIMARY KEY, probed INTEGER NOT NULL, down TEXT NOT NULL, suspect INTEGER NOT NULL,
   heartbeat_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS history (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, from_generation INTEGER NOT NULL, to_generation INTEGER NOT NULL,
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, from_generation INTEGER NOT NULL, `
+  + `to_generation INTEGER NOT NULL,
   actor TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_by_name ON history (name, id);
@@ -58,12 +61,16 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS drains (target TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS freezes (scope TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS requests (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, `
+  + `reason TEXT NOT NULL,
   created_at_ms INTEGER NOT NULL, done_at_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS requests_pending ON requests (kind, id) WHERE done_at_ms IS NULL;
 `,
-  tables: ['plans', 'plan_versions', 'leases', 'enactors', 'health', 'checkers', 'history', 'alarms', 'counters', 'drains', 'freezes', 'requests', 'inventory_versions'],
+  tables: [
+    'plans', 'plan_versions', 'leases', 'enactors', 'health', 'checkers', 'history', 'alarms', 'counters', 'drains',
+    'freezes', 'requests', 'inventory_versions',
+  ],
   migrate,
 };
 
