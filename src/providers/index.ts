@@ -9,7 +9,11 @@ import type { Route53Settings } from './route53/provider.js';
 import type { Provider } from './types.js';
 
 /** `options.readonly` opens the built-in provider's SQLite file for reading only. */
-export async function createProvider(config: Config, dataDir: string, options: { readonly?: boolean } = {}): Promise<Provider> {
+export async function createProvider(
+  config: Config,
+  dataDir: string,
+  options: { readonly?: boolean } = {},
+): Promise<Provider> {
   switch (config.provider.kind) {
     case 'builtin':
       // The built-in provider keeps served records in the same place as the store: SQLite file or etcd cluster.
@@ -25,7 +29,10 @@ export async function createProvider(config: Config, dataDir: string, options: {
   }
 }
 
-/** The rfc2136 section with what it needs from the rest of the config: the zone by default, the TTL and answer count of `dns`. */
+/**
+ * The rfc2136 section with what it needs from the rest of the config: the zone by default, the TTL and answer count of
+ * `dns`.
+ */
 export function rfc2136Settings(config: Config): Rfc2136Settings {
   const section = config.provider;
   if (section.kind !== 'rfc2136') throw new UserError('provider.kind is not rfc2136');

@@ -35,7 +35,10 @@ export type ApplyOutcome =
   | { name: string; outcome: 'applied'; version: string }
   /** The marker moved since it was read: re-read and decide again. */
   | { name: string; outcome: 'conflict' }
-  /** A first write refused: the name was removed at `generation`, at or above the change's. Nothing to do for this plan. */
+  /**
+   * A first write refused: the name was removed at `generation`, at or above the change's. Nothing to do for this
+   * plan.
+   */
   | { name: string; outcome: 'superseded'; generation: Generation };
 
 export interface Provider {

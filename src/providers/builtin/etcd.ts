@@ -1,7 +1,10 @@
 import type { IRequestOp, ITxnResponse, IWatchResponse, Watcher } from 'etcd3';
 import { assert, UserError } from '../../util/assert.js';
 import { decodeRecords, encodeRecords } from '../../domain/codec.js';
-import { compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, writeConcurrency, type EtcdConnectionOptions, type KeyValue } from '../../store/etcd/client.js';
+import {
+  compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, writeConcurrency, type EtcdConnectionOptions,
+  type KeyValue,
+} from '../../store/etcd/client.js';
 import { keys, pad } from '../../store/etcd/keys.js';
 import { GuardedProvider, type FoundMarker, type GuardedChange, type SwapOutcome } from '../guard.js';
 import type { ServedState } from '../types.js';
@@ -25,7 +28,10 @@ function encodeServed(generation: number, records: ServedState['records']): stri
   return `${pad(generation)}|${encodeRecords(records)}`;
 }
 
-/** A served key as a state. A value that is not in dnsplane's format (a hand edit) reads as generation 0 with no records: drift the reconciler repairs. */
+/**
+ * A served key as a state. A value that is not in dnsplane's format (a hand edit) reads as generation 0 with no
+ * records: drift the reconciler repairs.
+ */
 export function decodeServed(name: string, kv: KeyValue): ServedState {
   const text = kv.value.toString();
   const bar = text.indexOf('|');
@@ -65,7 +71,10 @@ export class BuiltinEtcdProvider extends GuardedProvider {
 
   async readRemovals(names: readonly string[]): Promise<Map<string, number>> {
     // Both keys of every name from one revision: a tombstone counts only while the name is absent.
-    const ranges = names.flatMap((name) => [{ key: this.etcd.key(keys.served(name)) }, { key: this.etcd.key(keys.removed(name)) }]);
+    const ranges = names.flatMap((name) => [
+      { key: this.etcd.key(keys.served(name)) },
+      { key: this.etcd.key(keys.removed(name)) },
+    ]);
     const { responses } = await this.etcd.readMany(ranges);
     const removals = new Map<string, number>();
     names.forEach((name, index) => {
@@ -78,7 +87,9 @@ export class BuiltinEtcdProvider extends GuardedProvider {
 
   async list(afterName: string | null, limit: number): Promise<ServedState[]> {
     const prefix = this.etcd.key(keys.servedPrefix);
-    const start = afterName === null ? prefix : Buffer.concat([this.etcd.key(keys.served(afterName)), Buffer.from([0])]);
+    const start = afterName === null
+      ? prefix
+      : Buffer.concat([this.etcd.key(keys.served(afterName)), Buffer.from([0])]);
     const response = await this.etcd.range({ key: start, range_end: prefixEnd(prefix), limit });
     return response.kvs.map((kv) => decodeServed(this.nameOf(kv), kv));
   }
@@ -123,7 +134,13 @@ export class BuiltinEtcdProvider extends GuardedProvider {
         failure: [{ request_range: { key } }, { request_range: { key: removedKey } }],
       },
     };
-    return { request_txn: { compare: [compare.absent(key), compare.absent(removedKey)], success: [put], failure: [belowTombstone] } };
+    return {
+      request_txn: {
+        compare: [compare.absent(key), compare.absent(removedKey)],
+        success: [put],
+        failure: [belowTombstone],
+      },
+    };
   }
 
   /** The marker a refused compare found, from the key's value read in its failure branch. */
@@ -160,7 +177,9 @@ export class BuiltinEtcdProvider extends GuardedProvider {
 
   protected async compareAndSwap(changes: readonly GuardedChange[]): Promise<SwapOutcome[]> {
     const slices: GuardedChange[][] = [];
-    for (let start = 0; start < changes.length; start += applyNamesPerTxn) slices.push(changes.slice(start, start + applyNamesPerTxn));
+    for (let start = 0; start < changes.length; start += applyNamesPerTxn) {
+      slices.push(changes.slice(start, start + applyNamesPerTxn));
+    }
     // Slices hold distinct names (the guard sees to it), so they are independent writes: several go at once.
     const answers: SwapOutcome[][] = new Array(slices.length);
     await forEachConcurrently(slices, writeConcurrency, async (slice, index) => {

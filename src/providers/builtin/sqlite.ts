@@ -7,7 +7,12 @@ import type { ServedChange, ServedChangeFeed, ServedState } from '../types.js';
 interface ServedRow { name: string; generation: number; version: number; records: string }
 
 function toState(row: ServedRow): ServedState {
-  return { name: row.name, generation: row.generation, version: String(row.version), records: decodeRecords(row.records) };
+  return {
+    name: row.name,
+    generation: row.generation,
+    version: String(row.version),
+    records: decodeRecords(row.records),
+  };
 }
 
 /** What only tests pass to the SQLite provider. */
@@ -36,7 +41,8 @@ END;
 CREATE TRIGGER IF NOT EXISTS served_delete AFTER DELETE ON served
 BEGIN
   UPDATE meta SET value = value + 1 WHERE key = 'served_version';
-  INSERT OR REPLACE INTO served_tombstones (name, version) VALUES (OLD.name, (SELECT value FROM meta WHERE key = 'served_version'));
+  INSERT OR REPLACE INTO served_tombstones (name, version) `
+  + `VALUES (OLD.name, (SELECT value FROM meta WHERE key = 'served_version'));
 END;
 `,
   tables: ['served', 'served_tombstones', 'served_removals'],
@@ -58,10 +64,10 @@ export interface SqliteProviderHooks {
 }
 
 /**
- * The built-in provider: what dnsplane's own DNS server answers, kept in the
- * `served` table — per name the records (compact text, see codec.ts:
- * "address/weight/target,...") and the marker (generation, version). `apply` is one `BEGIN IMMEDIATE` transaction that compares each
- * name's version and writes records and marker together (DESIGN.md §3).
+ * The built-in provider: what dnsplane's own DNS server answers, kept in the `served` table — per name the records
+ * (compact text, see codec.ts: "address/weight/target,...") and the marker (generation, version). `apply` is one
+ * `BEGIN IMMEDIATE` transaction that compares each name's version and writes records and marker together (DESIGN.md
+ * §3).
  */
 export class BuiltinSqliteProvider extends GuardedProvider implements ServedChangeFeed {
   readonly kind = 'builtin';
@@ -87,7 +93,10 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
   }
 
   async readRemovals(names: readonly string[]): Promise<Map<string, number>> {
-    const select = this.db.prepare('SELECT r.generation FROM served_removals r WHERE r.name = ? AND NOT EXISTS (SELECT 1 FROM served s WHERE s.name = r.name)').pluck();
+    const select = this.db.prepare(
+      'SELECT r.generation FROM served_removals r WHERE r.name = ? '
+      + 'AND NOT EXISTS (SELECT 1 FROM served s WHERE s.name = r.name)',
+    ).pluck();
     const run = this.db.transaction(() => {
       const removals = new Map<string, number>();
       for (const name of names) {
@@ -100,7 +109,9 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
   }
 
   async list(afterName: string | null, limit: number): Promise<ServedState[]> {
-    const rows = this.db.prepare('SELECT * FROM served WHERE name > ? ORDER BY name LIMIT ?').all(afterName ?? '', limit) as ServedRow[];
+    const rows = this.db
+      .prepare('SELECT * FROM served WHERE name > ? ORDER BY name LIMIT ?')
+      .all(afterName ?? '', limit) as ServedRow[];
     return rows.map(toState);
   }
 
@@ -148,7 +159,9 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
           const encoded = encodeRecords(change.records);
           written = expected === null
             ? insert.run(change.name, change.generation, version + 1, encoded).changes === 1
-            : update.run(change.generation, version + 1, encoded, change.name, expected, change.generation).changes === 1;
+            : update.run(
+              change.generation, version + 1, encoded, change.name, expected, change.generation,
+            ).changes === 1;
           if (written) {
             version += 1;
             if (expected === null) forgetRemoval.run(change.name);
@@ -178,9 +191,13 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
     const run = this.db.transaction(() => {
       const version = metaValue(this.db, 'served_version');
       const rows = this.db.prepare('SELECT * FROM served WHERE version > ?').all(afterVersion) as ServedRow[];
-      const tombstones = this.db.prepare('SELECT name, version FROM served_tombstones WHERE version > ?').all(afterVersion) as { name: string; version: number }[];
+      const tombstones = this.db
+        .prepare('SELECT name, version FROM served_tombstones WHERE version > ?')
+        .all(afterVersion) as { name: string; version: number }[];
       const changes: ServedChange[] = [];
-      for (const tombstone of tombstones) changes.push({ name: tombstone.name, version: tombstone.version, state: null });
+      for (const tombstone of tombstones) {
+        changes.push({ name: tombstone.name, version: tombstone.version, state: null });
+      }
       for (const row of rows) changes.push({ name: row.name, version: row.version, state: toState(row) });
       // Apply in version order so a removal followed by a re-creation ends with the re-creation.
       changes.sort((a, b) => a.version - b.version);

@@ -5,7 +5,10 @@
  * `conflict` outcome of the compare-and-swap.)
  */
 export type Rfc2136Reason =
-  /** The server rejected the TSIG key: BADKEY (unknown name or algorithm; Knot also for an ACL refusal), BADSIG (wrong secret), BADTIME (clock skew). */
+  /**
+   * The server rejected the TSIG key: BADKEY (unknown name or algorithm; Knot also for an ACL refusal), BADSIG (wrong
+   * secret), BADTIME (clock skew).
+   */
   | 'tsig-rejected'
   /** The server is not authoritative for the zone (NOTAUTH without a TSIG error, REFUSED or no AA bit on a query). */
   | 'not-authoritative'

@@ -59,12 +59,18 @@ export function newVersion(): string {
 }
 
 export function encodeMarker(marker: Marker): Buffer[] {
-  assert(Number.isInteger(marker.generation) && marker.generation > 0, 'internal', `marker generation ${marker.generation}`);
+  assert(
+    Number.isInteger(marker.generation) && marker.generation > 0,
+    'internal',
+    `marker generation ${marker.generation}`,
+  );
   assert(/^[A-Za-z0-9_-]+$/.test(marker.version), 'internal', `marker version "${marker.version}"`);
   const strings = [`generation=${marker.generation}`, `version=${marker.version}`];
   const encoded = encodeRecords(sortRecords(marker.records));
   const partBytes = stringBytesMax - recordsKey.length;
-  for (let start = 0; start < encoded.length; start += partBytes) strings.push(`${recordsKey}${encoded.slice(start, start + partBytes)}`);
+  for (let start = 0; start < encoded.length; start += partBytes) {
+    strings.push(`${recordsKey}${encoded.slice(start, start + partBytes)}`);
+  }
   return strings.map((text) => Buffer.from(text, 'ascii'));
 }
 
@@ -80,9 +86,14 @@ export interface Tombstone {
 }
 
 export function encodeTombstone(tombstone: Tombstone): Buffer[] {
-  assert(Number.isInteger(tombstone.generation) && tombstone.generation > 0, 'internal', `tombstone generation ${tombstone.generation}`);
+  assert(
+    Number.isInteger(tombstone.generation) && tombstone.generation > 0,
+    'internal',
+    `tombstone generation ${tombstone.generation}`,
+  );
   assert(/^[A-Za-z0-9_-]+$/.test(tombstone.version), 'internal', `tombstone version "${tombstone.version}"`);
-  return [`${removedKey}${tombstone.generation}`, `version=${tombstone.version}`].map((text) => Buffer.from(text, 'ascii'));
+  return [`${removedKey}${tombstone.generation}`, `version=${tombstone.version}`]
+    .map((text) => Buffer.from(text, 'ascii'));
 }
 
 /** Parses a tombstone's strings; null when they are not one. */
@@ -112,7 +123,8 @@ export function decodeMarker(strings: readonly Buffer[]): Marker | null {
 export function servedSubset(records: readonly RecordEntry[], maxAnswers: number): RecordEntry[] {
   assert(Number.isInteger(maxAnswers) && maxAnswers >= 1, 'internal', `maxAnswers ${maxAnswers}`);
   const positive = records.filter((record) => record.weight > 0);
-  const ranked = [...positive].sort((a, b) => b.weight - a.weight || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  const ranked = [...positive].sort((a, b) =>
+    b.weight - a.weight || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   const chosen = sortRecords(ranked.slice(0, maxAnswers));
   // S1 at the place that serves DNS: a valid set always has a positive weight, so something is written.
   assert(records.length === 0 || chosen.length > 0, 'S1', 'a set with records maps to no address');
@@ -138,12 +150,24 @@ function sameAddresses(expected: readonly RecordEntry[], served: readonly string
  * not what the marker's set maps to: a hand edit, or a read that straddled a
  * write (the caller tells them apart by reading again).
  */
-export function interpret(name: string, marker: Marker | null, version: string, served: readonly string[], maxAnswers: number): { state: ServedState; consistent: boolean } {
+export function interpret(
+  name: string,
+  marker: Marker | null,
+  version: string,
+  served: readonly string[],
+  maxAnswers: number,
+): { state: ServedState; consistent: boolean } {
   if (marker !== null && sameAddresses(servedSubset(marker.records, maxAnswers), served)) {
-    return { state: { name, generation: marker.generation, version, records: sortRecords(marker.records) }, consistent: true };
+    return {
+      state: { name, generation: marker.generation, version, records: sortRecords(marker.records) },
+      consistent: true,
+    };
   }
   const known = new Map((marker?.records ?? []).map((record) => [canonicalAddress(record.address), record]));
   const records = served.map((address) => known.get(address) ?? { target: unmanagedTarget, address, weight: 0 });
   // A marker that does not parse claims no generation: 0 lets any plan overwrite it (L3: no dead end).
-  return { state: { name, generation: marker?.generation ?? 0, version, records: sortRecords(records) }, consistent: false };
+  return {
+    state: { name, generation: marker?.generation ?? 0, version, records: sortRecords(records) },
+    consistent: false,
+  };
 }

@@ -7,13 +7,16 @@ import type { ServedState } from '../types.js';
 import { rfc2136Error, type ErrorContext } from './errors.js';
 import { decodeMarker, decodeTombstone, interpret, markerName, nameOfMarker, unparsedVersion } from './marker.js';
 import { TcpTransport } from './transport.js';
-import { TransferVerifier, readTsig, signMessage, tsigRecordBytes, verifyMessage, type TsigAlgorithm, type TsigKey } from './tsig.js';
+import {
+  TransferVerifier, readTsig, signMessage, tsigRecordBytes, verifyMessage, type TsigAlgorithm, type TsigKey,
+} from './tsig.js';
 import {
   classifyUpdateAnswer, packWrites, prepareWrite, tsigRejection, unsignedKeyRejection,
   type MarkerSeen, type PreparedWrite, type UpdateResult,
 } from './update.js';
 import {
-  canonicalAddress, decodeResponse, encodeQuery, encodeUpdate, rcode, rcodeName, readHeader, tcpMessageBytesMax, txtRdata, updateOverheadBytes, type DecodedRecord,
+  canonicalAddress, decodeResponse, encodeQuery, encodeUpdate, rcode, rcodeName, readHeader, tcpMessageBytesMax,
+  txtRdata, updateOverheadBytes, type DecodedRecord,
 } from './wire.js';
 
 /**
@@ -132,10 +135,18 @@ export class Rfc2136Provider extends GuardedProvider {
     this.context = { server: settings.server, zone: this.zone };
     const secret = Buffer.from(settings.tsig.secret, 'base64');
     assert(secret.length > 0, 'internal', 'empty TSIG secret');
-    this.key = { name: settings.tsig.name.toLowerCase().replace(/\.$/, ''), algorithm: settings.tsig.algorithm, secret };
+    this.key = {
+      name: settings.tsig.name.toLowerCase().replace(/\.$/, ''),
+      algorithm: settings.tsig.algorithm,
+      secret,
+    };
     this.messageBytesMax = settings.messageBytesMax ?? defaults.messageBytesMax;
     this.updateNamesMax = settings.updateNamesMax ?? defaults.updateNamesMax;
-    assert(this.messageBytesMax >= 4096 && this.messageBytesMax <= tcpMessageBytesMax, 'internal', `messageBytesMax ${this.messageBytesMax}`);
+    assert(
+      this.messageBytesMax >= 4096 && this.messageBytesMax <= tcpMessageBytesMax,
+      'internal',
+      `messageBytesMax ${this.messageBytesMax}`,
+    );
     assert(this.updateNamesMax >= 1, 'internal', `updateNamesMax ${this.updateNamesMax}`);
     const { host, port } = splitHostPort(settings.server);
     this.transport = new TcpTransport({
@@ -147,7 +158,11 @@ export class Rfc2136Provider extends GuardedProvider {
   private checkName(name: string): void {
     assert(name === name.toLowerCase() && !name.endsWith('.'), 'internal', `name "${name}" is not normalised`);
     if (!isInZone(name, this.zone)) {
-      throw rfc2136Error(this.context, 'not-in-zone', `name ${name} is not in the zone; set provider.zone to the zone the server serves`);
+      throw rfc2136Error(
+        this.context,
+        'not-in-zone',
+        `name ${name} is not in the zone; set provider.zone to the zone the server serves`,
+      );
     }
   }
 
@@ -178,7 +193,11 @@ export class Rfc2136Provider extends GuardedProvider {
     try {
       decoded = decodeResponse(answer);
     } catch (error) {
-      throw rfc2136Error(this.context, 'bad-response', `malformed answer to ${name} ${type}: ${(error as Error).message}`);
+      throw rfc2136Error(
+        this.context,
+        'bad-response',
+        `malformed answer to ${name} ${type}: ${(error as Error).message}`,
+      );
     }
     const { header } = decoded;
     const question = decoded.questions[0];
@@ -186,12 +205,26 @@ export class Rfc2136Provider extends GuardedProvider {
       throw rfc2136Error(this.context, 'bad-response', `the answer to ${name} ${type} is for another question`);
     }
     if (header.rcode === rcode.REFUSED || header.rcode === rcode.NOTAUTH) {
-      throw rfc2136Error(this.context, 'not-authoritative', `the server answered ${rcodeName(header.rcode)} to a query for ${name}: it does not serve the zone`);
+      throw rfc2136Error(
+        this.context,
+        'not-authoritative',
+        `the server answered ${rcodeName(header.rcode)} to a query for ${name}: it does not serve the zone`,
+      );
     }
     if (header.rcode !== rcode.NOERROR && header.rcode !== rcode.NXDOMAIN) {
-      throw rfc2136Error(this.context, 'server-failure', `the server answered ${rcodeName(header.rcode)} to a query for ${name} ${type}`);
+      throw rfc2136Error(
+        this.context,
+        'server-failure',
+        `the server answered ${rcodeName(header.rcode)} to a query for ${name} ${type}`,
+      );
     }
-    if (!header.authoritative) throw rfc2136Error(this.context, 'not-authoritative', `the answer for ${name} is not authoritative: the server does not serve the zone`);
+    if (!header.authoritative) {
+      throw rfc2136Error(
+        this.context,
+        'not-authoritative',
+        `the answer for ${name} is not authoritative: the server does not serve the zone`,
+      );
+    }
     // The records `name` owns: of the type asked, or a CNAME in their place.
     const owned = decoded.answers.filter((record) => record.name.toLowerCase() === name);
     return owned.filter((record) => record.type === type || record.type === 'CNAME');
@@ -203,7 +236,11 @@ export class Rfc2136Provider extends GuardedProvider {
     try {
       record = readTsig(answer);
     } catch (error) {
-      throw rfc2136Error(this.context, 'bad-response', `malformed TSIG record in the answer to ${what}: ${(error as Error).message}`);
+      throw rfc2136Error(
+        this.context,
+        'bad-response',
+        `malformed TSIG record in the answer to ${what}: ${(error as Error).message}`,
+      );
     }
     if (record !== null && record.error !== 0) {
       throw rfc2136Error(this.context, 'tsig-rejected', `reading ${what}: ${tsigRejection(this.key, record.error)}`);
@@ -214,10 +251,16 @@ export class Rfc2136Provider extends GuardedProvider {
       if (unaccepted !== null) throw rfc2136Error(this.context, 'tsig-rejected', `reading ${what}: ${unaccepted}`);
       // Knot answers a query for a zone it does not serve with an unsigned REFUSED; the caller reports it. No data.
       if (code === rcode.REFUSED) return;
-      throw rfc2136Error(this.context, 'bad-response', `unsigned answer to a signed query for ${what}: not from the server that holds the key, or altered on the way`);
+      throw rfc2136Error(
+        this.context,
+        'bad-response',
+        `unsigned answer to a signed query for ${what}: not from the server that holds the key, or altered on the way`,
+      );
     }
     const check = verifyMessage(answer, this.key, requestMac, nowSeconds());
-    if (!check.ok) throw rfc2136Error(this.context, 'bad-response', `the answer to ${what} does not verify (${check.problem})`);
+    if (!check.ok) {
+      throw rfc2136Error(this.context, 'bad-response', `the answer to ${what} does not verify (${check.problem})`);
+    }
   }
 
   private async queryMarker(name: string): Promise<MarkerRrset | null> {
@@ -281,7 +324,12 @@ export class Rfc2136Provider extends GuardedProvider {
   private tombstoneOf(name: string, marker: MarkerRrset): Generation | null {
     const tombstone = marker.strings.length === 1 ? decodeTombstone(marker.strings[0]!) : null;
     if (tombstone === null) return null;
-    this.remember(name, { version: tombstone.version, generation: tombstone.generation, rdatas: marker.rdatas, removed: true });
+    this.remember(name, {
+      version: tombstone.version,
+      generation: tombstone.generation,
+      rdatas: marker.rdatas,
+      removed: true,
+    });
     return tombstone.generation;
   }
 
@@ -360,7 +408,9 @@ export class Rfc2136Provider extends GuardedProvider {
     const states: ServedState[] = [];
     for (const [name, marker] of markers) {
       this.noteAlias(name, aliases.has(name));
-      if (!this.isTombstone(name, marker)) states.push(this.keep(name, this.view(name, marker, addresses.get(name) ?? [])));
+      if (!this.isTombstone(name, marker)) {
+        states.push(this.keep(name, this.view(name, marker, addresses.get(name) ?? [])));
+      }
     }
     return states.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -389,7 +439,11 @@ export class Rfc2136Provider extends GuardedProvider {
     const record = readTsig(message);
     const { header } = decodeResponse(message);
     if (record !== null && record.error !== 0) {
-      throw rfc2136Error(this.context, 'tsig-rejected', `zone transfer: the server rejected TSIG key "${this.key.name}" (error ${record.error})`);
+      throw rfc2136Error(
+        this.context,
+        'tsig-rejected',
+        `zone transfer: the server rejected TSIG key "${this.key.name}" (error ${record.error})`,
+      );
     }
     if (header.rcode !== rcode.NOERROR) {
       // PowerDNS answers every refused transfer unsigned, a key it does not accept included: the cause is either.
@@ -398,7 +452,9 @@ export class Rfc2136Provider extends GuardedProvider {
         + `names needs transfers allowed to key "${this.key.name}"${unsigned}`);
     }
     const problem = verifier.accept(message, nowSeconds());
-    if (problem !== null) throw rfc2136Error(this.context, 'bad-response', `zone transfer message does not verify: ${problem}`);
+    if (problem !== null) {
+      throw rfc2136Error(this.context, 'bad-response', `zone transfer message does not verify: ${problem}`);
+    }
   }
 
   // ---- writes --------------------------------------------------------------
@@ -466,15 +522,23 @@ export class Rfc2136Provider extends GuardedProvider {
     const recordBytesMax = this.messageBytesMax - updateOverheadBytes(this.zone) - tsigRecordBytes(this.key);
     const oversized = writes.find((write) => write.bytesMax > recordBytesMax);
     if (oversized !== undefined) {
-      throw rfc2136Error(this.context, 'too-large', `the write of ${oversized.change.name} takes up to ${oversized.bytesMax} bytes, more than one UPDATE of messageBytesMax ${this.messageBytesMax} holds; nothing was written`);
+      throw rfc2136Error(
+        this.context,
+        'too-large',
+        `the write of ${oversized.change.name} takes up to ${oversized.bytesMax} bytes, more than one UPDATE of `
+          + `messageBytesMax ${this.messageBytesMax} holds; nothing was written`,
+      );
     }
     const groups = packWrites(writes, this.updateNamesMax, recordBytesMax);
     const results = await mapLimited(groups, updatesInflightMax, (group) => this.sendUpdate(group));
     const settled: [PreparedWrite, UpdateResult][] = [];
     const retry: PreparedWrite[] = [];
     groups.forEach((group, index) => {
-      if (results[index] === 'applied' || group.length === 1) for (const write of group) settled.push([write, results[index]!]);
-      else retry.push(...group);
+      if (results[index] === 'applied' || group.length === 1) {
+        for (const write of group) settled.push([write, results[index]!]);
+      } else {
+        retry.push(...group);
+      }
     });
     const singles = await mapLimited(retry, updatesInflightMax, (write) => this.sendUpdate([write]));
     retry.forEach((write, index) => settled.push([write, singles[index]!]));
@@ -490,7 +554,11 @@ export class Rfc2136Provider extends GuardedProvider {
         prerequisites: group.flatMap((write) => write.prerequisites), updates: group.flatMap((write) => write.updates),
       }, this.messageBytesMax);
       const { signed, mac } = signMessage(unsigned, this.key, nowSeconds());
-      assert(signed.length <= this.messageBytesMax, 'internal', `UPDATE of ${signed.length} bytes exceeds messageBytesMax ${this.messageBytesMax}`);
+      assert(
+        signed.length <= this.messageBytesMax,
+        'internal',
+        `UPDATE of ${signed.length} bytes exceeds messageBytesMax ${this.messageBytesMax}`,
+      );
       requestMac = mac;
       return signed;
     });

@@ -45,10 +45,18 @@ class Connection {
   /** Zone transfer mode: messages that answer no pending request, in order, and who waits for the next. */
   private stream: { queue: Buffer[]; waiter: Pending | null } | null = null;
 
-  constructor(private readonly socket: Socket, private readonly options: TransportOptions, private readonly onClose: () => void) {
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: TransportOptions,
+    private readonly onClose: () => void,
+  ) {
     socket.setNoDelay(true);
     // Connecting is bounded by the same timeout as an answer: an unreachable server must not hang a step for minutes.
-    const connectTimer = setTimeout(() => this.fail(rfc2136Error(options, 'timeout', `could not connect to ${options.host}:${options.port} within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const connectTimer = setTimeout(() => this.fail(rfc2136Error(
+      options,
+      'timeout',
+      `could not connect to ${options.host}:${options.port} within ${options.timeoutMs} ms`,
+    )), options.timeoutMs);
     this.ready = new Promise<void>((resolve, reject) => {
       this.rejectReady = reject;
       socket.once('connect', () => {
@@ -58,7 +66,11 @@ class Connection {
     });
     this.ready.catch(() => clearTimeout(connectTimer));
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('error', (error: Error) => this.fail(rfc2136Error(options, 'connection', `cannot use a TCP connection to ${options.host}:${options.port}: ${error.message}`)));
+    socket.on('error', (error: Error) => this.fail(rfc2136Error(
+      options,
+      'connection',
+      `cannot use a TCP connection to ${options.host}:${options.port}: ${error.message}`,
+    )));
     socket.on('close', () => this.fail(rfc2136Error(options, 'connection', 'the server closed the TCP connection')));
   }
 
@@ -74,7 +86,9 @@ class Connection {
   }
 
   private dispatch(message: Buffer): void {
-    if (message.length < 12) return this.fail(rfc2136Error(this.options, 'bad-response', `a ${message.length}-byte message is not DNS`));
+    if (message.length < 12) {
+      return this.fail(rfc2136Error(this.options, 'bad-response', `a ${message.length}-byte message is not DNS`));
+    }
     const id = readHeader(message).id;
     const pending = this.pending.get(id);
     if (pending !== undefined) {
@@ -116,10 +130,17 @@ class Connection {
   }
 
   send(id: number, message: Buffer, timeoutMs: number): Promise<Buffer> {
-    assert(message.length <= tcpMessageBytesMax, 'internal', `a ${message.length}-byte message does not fit TCP framing`);
+    assert(
+      message.length <= tcpMessageBytesMax,
+      'internal',
+      `a ${message.length}-byte message does not fit TCP framing`,
+    );
     if (this.failure !== null) return Promise.reject(this.failure);
     return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(rfc2136Error(this.options, 'timeout', `no answer within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => this.fail(rfc2136Error(this.options, 'timeout', `no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.pending.set(id, { resolve, reject, timer });
       const frame = Buffer.alloc(2 + message.length);
       frame.writeUInt16BE(message.length, 0);
@@ -153,7 +174,11 @@ export class TcpTransport {
   private closed = false;
 
   constructor(private readonly options: TransportOptions) {
-    assert(options.connectionsMax >= 1 && options.inflightPerConnectionMax >= 1, 'internal', 'transport limits must be positive');
+    assert(
+      options.connectionsMax >= 1 && options.inflightPerConnectionMax >= 1,
+      'internal',
+      'transport limits must be positive',
+    );
     assert(options.timeoutMs > 0, 'internal', `timeoutMs ${options.timeoutMs}`);
   }
 
@@ -166,12 +191,17 @@ export class TcpTransport {
     this.waiting.shift()?.();
   }
 
-  /** A live connection with a free slot: an idle one, a new one while under the limit, the least loaded, or the first to free up. */
+  /**
+   * A live connection with a free slot: an idle one, a new one while under the limit, the least loaded, or the first to
+   * free up.
+   */
   private async slot(): Promise<Connection> {
     for (;;) {
       if (this.closed) throw rfc2136Error(this.options, 'connection', 'the provider is closed');
       let best: Connection | undefined;
-      for (const connection of this.connections) if (best === undefined || connection.load < best.load) best = connection;
+      for (const connection of this.connections) {
+        if (best === undefined || connection.load < best.load) best = connection;
+      }
       let chosen: Connection | undefined;
       if (best !== undefined && best.load === 0) chosen = best;
       else if (this.connections.length < this.options.connectionsMax) chosen = this.pooled();
@@ -205,7 +235,8 @@ export class TcpTransport {
         const id = connection.freeId();
         return await connection.send(id, build(id), this.options.timeoutMs);
       } catch (error) {
-        // Only a broken connection is worth a second attempt; anything else (a timeout, a bug in `build`) goes up as it is.
+        // Only a broken connection is worth a second attempt; anything else (a timeout, a bug in `build`) goes up as it
+        // is.
         if (!(error instanceof Rfc2136Error) || error.reason !== 'connection' || attempt >= attemptsMax) throw error;
       } finally {
         connection.load -= 1;
@@ -221,7 +252,8 @@ export class TcpTransport {
    */
   async transfer(build: (id: number) => Buffer, onMessage: (message: Buffer) => boolean): Promise<void> {
     const connection = this.open(() => undefined);
-    const stalled = () => rfc2136Error(this.options, 'timeout', `zone transfer stalled: no message for ${this.options.timeoutMs} ms`);
+    const stalled = () =>
+      rfc2136Error(this.options, 'timeout', `zone transfer stalled: no message for ${this.options.timeoutMs} ms`);
     try {
       await connection.ready;
       connection.startStream();
@@ -238,7 +270,9 @@ export class TcpTransport {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const connection of [...this.connections]) connection.fail(rfc2136Error(this.options, 'connection', 'the provider is closed'));
+    for (const connection of [...this.connections]) {
+      connection.fail(rfc2136Error(this.options, 'connection', 'the provider is closed'));
+    }
     for (const resolve of this.waiting.splice(0)) resolve();
   }
 }

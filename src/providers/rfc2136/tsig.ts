@@ -37,7 +37,8 @@ export function tsigErrorName(code: number): string {
 
 /** Bytes a TSIG record adds to a message signed with `key`. */
 export function tsigRecordBytes(key: TsigKey): number {
-  return canonicalNameWire(key.name).length + 10 + canonicalNameWire(`${key.algorithm}.`).length + 16 + hashOf[key.algorithm].macBytes;
+  return canonicalNameWire(key.name).length + 10 + canonicalNameWire(`${key.algorithm}.`).length + 16
+    + hashOf[key.algorithm].macBytes;
 }
 
 function u16(value: number): Buffer {
@@ -88,14 +89,23 @@ function priorMacWire(mac: Buffer): Buffer {
 export function signMessage(message: Buffer, key: TsigKey, timeSigned: number): { signed: Buffer; mac: Buffer } {
   const header = readHeader(message);
   assert(!header.response, 'internal', 'signing a response');
-  const variables: TsigVariables = { keyName: key.name, algorithm: `${key.algorithm}.`, timeSigned, fudge: fudgeSeconds, error: 0, other: Buffer.alloc(0) };
+  const variables: TsigVariables = {
+    keyName: key.name,
+    algorithm: `${key.algorithm}.`,
+    timeSigned,
+    fudge: fudgeSeconds,
+    error: 0,
+    other: Buffer.alloc(0),
+  };
   const mac = hmac(key, [message, variablesWire(variables)]);
   assert(mac.length === hashOf[key.algorithm].macBytes, 'internal', `MAC of ${mac.length} bytes`);
   const rdata = Buffer.concat([
     canonicalNameWire(variables.algorithm), u48(timeSigned), u16(fudgeSeconds), u16(mac.length), mac,
     u16(header.id), u16(0), u16(0),
   ]);
-  const record = Buffer.concat([canonicalNameWire(key.name), u16(dnsType.TSIG), u16(dnsClass.ANY), Buffer.alloc(4), u16(rdata.length), rdata]);
+  const record = Buffer.concat([
+    canonicalNameWire(key.name), u16(dnsType.TSIG), u16(dnsClass.ANY), Buffer.alloc(4), u16(rdata.length), rdata,
+  ]);
   const signed = Buffer.concat([message, record]);
   signed.writeUInt16BE(header.counts[3] + 1, 10);
   return { signed, mac };
@@ -145,7 +155,17 @@ export function readTsig(message: Buffer): TsigRecord | null {
   const unsigned = Buffer.from(message.subarray(0, offset));
   unsigned.writeUInt16BE(originalId, 0);
   unsigned.writeUInt16BE(readHeader(message).counts[3] - 1, 10);
-  return { keyName: owner.name, algorithm: algorithm.name, timeSigned, fudge, mac: Buffer.from(mac), originalId, error, other: Buffer.from(other), unsigned };
+  return {
+    keyName: owner.name,
+    algorithm: algorithm.name,
+    timeSigned,
+    fudge,
+    mac: Buffer.from(mac),
+    originalId,
+    error,
+    other: Buffer.from(other),
+    unsigned,
+  };
 }
 
 export type TsigCheck =
@@ -154,11 +174,21 @@ export type TsigCheck =
 
 /** Checks the key, the algorithm, the MAC (full length, constant time) and the time window of a parsed record. */
 function checkRecord(record: TsigRecord, key: TsigKey, expectedMac: Buffer, nowSeconds: number): TsigCheck {
-  if (record.keyName !== key.name.toLowerCase()) return { ok: false, problem: `signed with key "${record.keyName}", expected "${key.name}"`, record };
-  if (record.algorithm !== key.algorithm) return { ok: false, problem: `signed with ${record.algorithm}, expected ${key.algorithm}`, record };
-  if (record.mac.length !== expectedMac.length || !timingSafeEqual(record.mac, expectedMac)) return { ok: false, problem: 'the MAC does not verify', record };
+  if (record.keyName !== key.name.toLowerCase()) {
+    return { ok: false, problem: `signed with key "${record.keyName}", expected "${key.name}"`, record };
+  }
+  if (record.algorithm !== key.algorithm) {
+    return { ok: false, problem: `signed with ${record.algorithm}, expected ${key.algorithm}`, record };
+  }
+  if (record.mac.length !== expectedMac.length || !timingSafeEqual(record.mac, expectedMac)) {
+    return { ok: false, problem: 'the MAC does not verify', record };
+  }
   if (Math.abs(nowSeconds - record.timeSigned) > record.fudge) {
-    return { ok: false, problem: `signed at ${record.timeSigned}, ${nowSeconds - record.timeSigned} s from now (fudge ${record.fudge} s)`, record };
+    return {
+      ok: false,
+      problem: `signed at ${record.timeSigned}, ${nowSeconds - record.timeSigned} s from now (fudge ${record.fudge} s)`,
+      record,
+    };
   }
   return { ok: true, record };
 }
@@ -170,7 +200,14 @@ function checkRecord(record: TsigRecord, key: TsigKey, expectedMac: Buffer, nowS
 export function verifyMessage(message: Buffer, key: TsigKey, requestMac: Buffer | null, nowSeconds: number): TsigCheck {
   const record = readTsig(message);
   if (record === null) return { ok: false, problem: 'the message is not signed', record: null };
-  const variables: TsigVariables = { keyName: record.keyName, algorithm: `${record.algorithm}.`, timeSigned: record.timeSigned, fudge: record.fudge, error: record.error, other: record.other };
+  const variables: TsigVariables = {
+    keyName: record.keyName,
+    algorithm: `${record.algorithm}.`,
+    timeSigned: record.timeSigned,
+    fudge: record.fudge,
+    error: record.error,
+    other: record.other,
+  };
   const parts = requestMac === null ? [] : [priorMacWire(requestMac)];
   const expected = hmac(key, [...parts, record.unsigned, variablesWire(variables)]);
   return checkRecord(record, key, expected, nowSeconds);
@@ -199,11 +236,15 @@ export class TransferVerifier {
     if (record === null) {
       if (this.first) return 'the first message of the transfer is not signed';
       this.unsigned.push(message);
-      return this.unsigned.length > unsignedTransferMessagesMax ? `more than ${unsignedTransferMessagesMax} unsigned messages in a row` : null;
+      return this.unsigned.length > unsignedTransferMessagesMax
+        ? `more than ${unsignedTransferMessagesMax} unsigned messages in a row`
+        : null;
     }
     const check = this.first
       ? verifyMessage(message, this.key, this.priorMac, nowSeconds)
-      : checkRecord(record, this.key, hmac(this.key, [priorMacWire(this.priorMac), ...this.unsigned, record.unsigned, u48(record.timeSigned), u16(record.fudge)]), nowSeconds);
+      : checkRecord(record, this.key, hmac(this.key, [
+        priorMacWire(this.priorMac), ...this.unsigned, record.unsigned, u48(record.timeSigned), u16(record.fudge),
+      ]), nowSeconds);
     if (!check.ok) return check.problem;
     this.first = false;
     this.unsigned = [];

@@ -5,7 +5,8 @@ import { rfc2136Error, type ErrorContext } from './errors.js';
 import { encodeMarker, encodeTombstone, markerName, newVersion, servedSubset } from './marker.js';
 import { readTsig, tsigErrorName, verifyMessage, type TsigKey } from './tsig.js';
 import {
-  addressRdata, dnsClass, dnsType, emptyRdata, opcodeUpdate, rcode, rcodeName, readHeader, recordBytesMax, txtRdata, type WireRecord,
+  addressRdata, dnsClass, dnsType, emptyRdata, opcodeUpdate, rcode, rcodeName, readHeader, recordBytesMax, txtRdata,
+  type WireRecord,
 } from './wire.js';
 
 /**
@@ -63,13 +64,21 @@ function prerequisitesFor(owner: string, expected: MarkerSeen | null): WireRecor
 export function prepareWrite(
   change: ApplyChange, expected: MarkerSeen | null, settings: WriteSettings, aliased: boolean,
 ): PreparedWrite {
-  assert(change.records !== null || expected !== null, 'internal', `${change.name}: removing a name that is not served`);
+  assert(
+    change.records !== null || expected !== null,
+    'internal',
+    `${change.name}: removing a name that is not served`,
+  );
   const owner = markerName(change.name);
   const prerequisites = prerequisitesFor(owner, expected);
   // RRset exists, value-independent (RFC 2136 §2.4.1).
   const cname = { owner: change.name, type: dnsType.CNAME, klass: dnsClass.ANY, ttl: 0, rdata: emptyRdata };
   if (aliased) prerequisites.push(cname);
-  const updates = [deleteRrset(change.name, dnsType.A), deleteRrset(change.name, dnsType.AAAA), deleteRrset(owner, dnsType.TXT)];
+  const updates = [
+    deleteRrset(change.name, dnsType.A),
+    deleteRrset(change.name, dnsType.AAAA),
+    deleteRrset(owner, dnsType.TXT),
+  ];
   const version = newVersion();
   let written: MarkerSeen;
   if (change.records === null) {
@@ -80,7 +89,13 @@ export function prepareWrite(
     const served = servedSubset(change.records, settings.maxAnswers);
     assert(served.length > 0, 'S1', `${change.name}: a write with no address`);
     for (const record of aliased ? [] : served) {
-      updates.push({ owner: change.name, type: record.address.includes(':') ? dnsType.AAAA : dnsType.A, klass: dnsClass.IN, ttl: settings.ttl, rdata: addressRdata(record.address) });
+      updates.push({
+        owner: change.name,
+        type: record.address.includes(':') ? dnsType.AAAA : dnsType.A,
+        klass: dnsClass.IN,
+        ttl: settings.ttl,
+        rdata: addressRdata(record.address),
+      });
     }
     const rdata = txtRdata(encodeMarker({ generation: change.generation, version, records: change.records }));
     updates.push({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: settings.ttl, rdata });
@@ -97,7 +112,11 @@ export function packWrites(writes: readonly PreparedWrite[], namesMax: number, b
   let group: PreparedWrite[] = [];
   let bytes = 0;
   for (const write of writes) {
-    assert(write.bytesMax <= bytesMax, 'internal', `${write.change.name}: one name's write of ${write.bytesMax} bytes exceeds a message (${bytesMax})`);
+    assert(
+      write.bytesMax <= bytesMax,
+      'internal',
+      `${write.change.name}: one name's write of ${write.bytesMax} bytes exceeds a message (${bytesMax})`,
+    );
     if (group.length > 0 && (group.length >= namesMax || bytes + write.bytesMax > bytesMax)) {
       groups.push(group);
       group = [];
@@ -117,9 +136,11 @@ const prerequisiteFailures = new Set<number>([rcode.NXRRSET, rcode.YXRRSET, rcod
 export function tsigRejection(key: TsigKey, error: number): string {
   const name = tsigErrorName(error);
   const why = name === 'BADKEY'
-    ? 'the server does not know this key name with this algorithm (Knot DNS also answers BADKEY when its ACL does not let this key update the zone)'
+    ? 'the server does not know this key name with this algorithm '
+      + '(Knot DNS also answers BADKEY when its ACL does not let this key update the zone)'
     : name === 'BADSIG' ? 'the secret does not match the server\'s'
-      : name === 'BADTIME' ? 'the clocks of this host and the server differ by more than the fudge' : 'the server refused the signature';
+      : name === 'BADTIME' ? 'the clocks of this host and the server differ by more than the fudge'
+        : 'the server refused the signature';
   return `the server rejected TSIG key "${key.name}" (${key.algorithm}) with ${name}: ${why}; nothing was written`;
 }
 
@@ -143,23 +164,47 @@ export function unsignedKeyRejection(key: TsigKey, request: 'query' | 'UPDATE', 
  * against the request's MAC; a failed prerequisite is the CAS saying "moved";
  * every other answer is a typed error (and wrote nothing).
  */
-export function classifyUpdateAnswer(answer: Buffer, key: TsigKey, requestMac: Buffer, nowSeconds: number, context: ErrorContext): UpdateResult {
+export function classifyUpdateAnswer(
+  answer: Buffer,
+  key: TsigKey,
+  requestMac: Buffer,
+  nowSeconds: number,
+  context: ErrorContext,
+): UpdateResult {
   const header = readHeader(answer);
-  if (!header.response || header.opcode !== opcodeUpdate) throw rfc2136Error(context, 'bad-response', `answer to an UPDATE is not an UPDATE response (opcode ${header.opcode})`);
+  if (!header.response || header.opcode !== opcodeUpdate) {
+    throw rfc2136Error(
+      context,
+      'bad-response',
+      `answer to an UPDATE is not an UPDATE response (opcode ${header.opcode})`,
+    );
+  }
   let record;
   try {
     record = readTsig(answer);
   } catch (error) {
     throw rfc2136Error(context, 'bad-response', `malformed TSIG record in the answer: ${(error as Error).message}`);
   }
-  if (record !== null && record.error !== 0) throw rfc2136Error(context, 'tsig-rejected', tsigRejection(key, record.error));
+  if (record !== null && record.error !== 0) {
+    throw rfc2136Error(context, 'tsig-rejected', tsigRejection(key, record.error));
+  }
   const unaccepted = record === null ? unsignedKeyRejection(key, 'UPDATE', header.rcode) : null;
   if (unaccepted !== null) throw rfc2136Error(context, 'tsig-rejected', unaccepted);
   if (record !== null) {
     const check = verifyMessage(answer, key, requestMac, nowSeconds);
-    if (!check.ok) throw rfc2136Error(context, 'bad-response', `the answer's TSIG does not verify (${check.problem}); its outcome is unknown until the next read`);
+    if (!check.ok) {
+      throw rfc2136Error(
+        context,
+        'bad-response',
+        `the answer's TSIG does not verify (${check.problem}); its outcome is unknown until the next read`,
+      );
+    }
   } else if (header.rcode === rcode.NOERROR || prerequisiteFailures.has(header.rcode)) {
-    throw rfc2136Error(context, 'bad-response', `unsigned ${rcodeName(header.rcode)} answer to a signed UPDATE; its outcome is unknown until the next read`);
+    throw rfc2136Error(
+      context,
+      'bad-response',
+      `unsigned ${rcodeName(header.rcode)} answer to a signed UPDATE; its outcome is unknown until the next read`,
+    );
   }
   if (header.rcode === rcode.NOERROR) return 'applied';
   if (prerequisiteFailures.has(header.rcode)) return 'prerequisite-failed';
@@ -169,9 +214,18 @@ export function classifyUpdateAnswer(answer: Buffer, key: TsigKey, requestMac: B
 function updateError(code: number, key: TsigKey, context: ErrorContext) {
   switch (code) {
     case rcode.NOTAUTH:
-      return rfc2136Error(context, 'not-authoritative', 'the server is not authoritative for the zone (NOTAUTH to an UPDATE): check provider.zone and the server; nothing was written');
+      return rfc2136Error(
+        context,
+        'not-authoritative',
+        'the server is not authoritative for the zone (NOTAUTH to an UPDATE): check provider.zone and the server; '
+          + 'nothing was written',
+      );
     case rcode.NOTZONE:
-      return rfc2136Error(context, 'not-in-zone', 'a name of the UPDATE is outside the zone (NOTZONE); nothing was written');
+      return rfc2136Error(
+        context,
+        'not-in-zone',
+        'a name of the UPDATE is outside the zone (NOTZONE); nothing was written',
+      );
     case rcode.REFUSED:
       return rfc2136Error(context, 'refused', `the server refuses updates to the zone from key "${key.name}" `
         + '(REFUSED): '
@@ -180,6 +234,10 @@ function updateError(code: number, key: TsigKey, context: ErrorContext) {
         + 'allow-dnsupdate-from or the zone\'s ALLOW-DNSUPDATE-FROM — PowerDNS also answers REFUSED for a zone it '
         + 'does not serve when the host is allowed only per zone); nothing was written');
     default:
-      return rfc2136Error(context, 'server-failure', `the server answered ${rcodeName(code)} to an UPDATE; nothing was written`);
+      return rfc2136Error(
+        context,
+        'server-failure',
+        `the server answered ${rcodeName(code)} to an UPDATE; nothing was written`,
+      );
   }
 }

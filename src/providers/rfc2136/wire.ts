@@ -17,7 +17,9 @@ export const rcode = {
   NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5,
   YXDOMAIN: 6, YXRRSET: 7, NXRRSET: 8, NOTAUTH: 9, NOTZONE: 10,
 } as const;
-const rcodeNames = Object.fromEntries(Object.entries(rcode).map(([name, code]) => [code, name])) as Record<number, string>;
+const rcodeNames = Object.fromEntries(
+  Object.entries(rcode).map(([name, code]) => [code, name]),
+) as Record<number, string>;
 
 export function rcodeName(code: number): string {
   return rcodeNames[code] ?? `RCODE${code}`;
@@ -50,7 +52,9 @@ export function addressRdata(address: string): Buffer {
 }
 
 export function txtRdata(strings: readonly Buffer[]): Buffer {
-  for (const string of strings) assert(string.length <= 255, 'internal', `TXT string of ${string.length} bytes (at most 255)`);
+  for (const string of strings) {
+    assert(string.length <= 255, 'internal', `TXT string of ${string.length} bytes (at most 255)`);
+  }
   return codecs.txt.encode([...strings]);
 }
 
@@ -142,7 +146,11 @@ export class MessageWriter {
       }
       if (this.offset <= pointerOffsetMax) this.suffixes.set(suffix, this.offset);
       const label = Buffer.from(labels[index]!, 'ascii');
-      assert(label.length >= 1 && label.length <= 63, 'internal', `label "${labels[index]}" of ${name} is not 1-63 bytes`);
+      assert(
+        label.length >= 1 && label.length <= 63,
+        'internal',
+        `label "${labels[index]}" of ${name} is not 1-63 bytes`,
+      );
       this.room(1 + label.length);
       this.buffer[this.offset] = label.length;
       label.copy(this.buffer, this.offset + 1);
@@ -182,9 +190,15 @@ export function updateOverheadBytes(zone: string): number {
   return headerBytes + canonicalNameWire(zone).length + 4;
 }
 
-/** Encodes an unsigned UPDATE (RFC 2136 §2): header, zone (SOA IN), prerequisites, updates, no additional records yet. */
+/**
+ * Encodes an unsigned UPDATE (RFC 2136 §2): header, zone (SOA IN), prerequisites, updates, no additional records yet.
+ */
 export function encodeUpdate(message: UpdateMessage, capacity: number): Buffer {
-  assert(Number.isInteger(message.id) && message.id >= 0 && message.id <= 0xffff, 'internal', `message id ${message.id}`);
+  assert(
+    Number.isInteger(message.id) && message.id >= 0 && message.id <= 0xffff,
+    'internal',
+    `message id ${message.id}`,
+  );
   const writer = new MessageWriter(capacity);
   writer.u16(message.id);
   writer.u16(opcodeUpdate << 11);
@@ -286,7 +300,10 @@ export function decodeResponse(message: Buffer): DecodedMessage {
   const decoded = dnsPacket.decode(message);
   return {
     header,
-    questions: (decoded.questions ?? []).map((question) => ({ name: question.name.toLowerCase(), type: question.type })),
+    questions: (decoded.questions ?? []).map((question) => ({
+      name: question.name.toLowerCase(),
+      type: question.type,
+    })),
     answers: (decoded.answers ?? []) as DecodedRecord[],
   };
 }
