@@ -43,7 +43,11 @@ function readDocument(path: string): unknown {
   let text: string;
   try {
     const size = statSync(path).size;
-    if (size > configBytesMax) throw new UserError(`${path} is ${size} bytes, above the ${configBytesMax / 1024 / 1024} MiB a config or inventory file may have`);
+    if (size > configBytesMax) {
+      throw new UserError(
+        `${path} is ${size} bytes, above the ${configBytesMax / 1024 / 1024} MiB a config or inventory file may have`,
+      );
+    }
     text = readFileSync(path, 'utf8');
   } catch (error) {
     if (error instanceof UserError) throw error;
@@ -56,7 +60,9 @@ function readDocument(path: string): unknown {
     const message = error instanceof YAMLParseError ? error.message : String(error);
     throw new UserError(`${path} is not valid YAML: ${message}`);
   }
-  if (document === null || typeof document !== 'object' || Array.isArray(document)) throw new UserError(`${path}: expected a YAML mapping at the top level`);
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    throw new UserError(`${path}: expected a YAML mapping at the top level`);
+  }
   return document;
 }
 
@@ -72,8 +78,12 @@ export function loadConfigFile(path: string): Config {
 export function loadInventoryFile(path: string, zone: string | null): EndpointSpec[] {
   const document = readDocument(path) as Record<string, unknown>;
   const fileZone = typeof document.zone === 'string' ? normalizeName(document.zone) : null;
-  if (fileZone === null && zone === null) throw new UserError(`${path} names no zone: add "zone:" or pass --config for the installation's`);
-  if (fileZone !== null && zone !== null && fileZone !== zone) throw new UserError(`${path} is for zone ${fileZone}, this installation's zone is ${zone}`);
+  if (fileZone === null && zone === null) {
+    throw new UserError(`${path} names no zone: add "zone:" or pass --config for the installation's`);
+  }
+  if (fileZone !== null && zone !== null && fileZone !== zone) {
+    throw new UserError(`${path} is for zone ${fileZone}, this installation's zone is ${zone}`);
+  }
   return inventoryOf(parseConfig(fileZone === null ? { ...document, zone: `${zone}.` } : document, path));
 }
 

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { checkDurationMs, durationBounds, formatDurationMs } from './duration.js';
 import { addressFamily, checkDnsName, isInZone, normalizeName, qualifyName } from '../domain/names.js';
-import { parseHostPort, parseProbeUrl, parseStatusRange, probeHostProblem, probeMatchLengthMax } from '../domain/probe-spec.js';
+import {
+  parseHostPort, parseProbeUrl, parseStatusRange, probeHostProblem, probeMatchLengthMax,
+} from '../domain/probe-spec.js';
 import { caSecureContext } from '../util/ca-file.js';
 import { assert } from '../util/assert.js';
 
@@ -33,7 +35,11 @@ const probeTimeoutBounds = { min: '10ms', max: '60s' };
 
 const duration = (fallback: string, bounds: { min: string; max: string }) => {
   const fallbackMs = checkDurationMs(fallback, durationBounds(bounds.min, bounds.max));
-  assert(typeof fallbackMs === 'number', 'internal', `the default ${fallback} lies within its own bounds: ${fallbackMs}`);
+  assert(
+    typeof fallbackMs === 'number',
+    'internal',
+    `the default ${fallback} lies within its own bounds: ${fallbackMs}`,
+  );
   return durationValue(bounds).default(fallbackMs);
 };
 
@@ -43,11 +49,14 @@ const dnsName = z.string().superRefine((value, context) => {
 });
 
 const address = z.string().superRefine((value, context) => {
-  if (addressFamily(value) === 0) context.addIssue({ code: 'custom', message: `"${value}" is not an IPv4 or IPv6 address` });
+  if (addressFamily(value) === 0) {
+    context.addIssue({ code: 'custom', message: `"${value}" is not an IPv4 or IPv6 address` });
+  }
 });
 
 const hostPort = z.string().superRefine((value, context) => {
-  const valid = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(value) && Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535;
+  const valid = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(value)
+    && Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535;
   if (!valid) context.addIssue({ code: 'custom', message: `"${value}" is not host:port` });
 });
 
@@ -73,7 +82,11 @@ const check = z
       const problem = probeHostProblem(value);
       if (problem !== null) context.addIssue({ code: 'custom', message: problem });
     }).optional(),
-    port: z.number().int('a port is a whole number').min(1, 'a port is 1-65535').max(65_535, 'a port is 1-65535').optional(),
+    port: z.number()
+      .int('a port is a whole number')
+      .min(1, 'a port is 1-65535')
+      .max(65_535, 'a port is 1-65535')
+      .optional(),
     method: z.enum(['GET', 'HEAD']).optional(),
     expectStatus: z.union([z.number(), z.string()]).transform((value, context) => {
       const range = parseStatusRange(value);
@@ -83,7 +96,10 @@ const check = z
       }
       return range;
     }).optional(),
-    match: z.string().min(1, 'match must not be empty').max(probeMatchLengthMax, `match is at most ${probeMatchLengthMax} characters (Route 53's limit)`).optional(),
+    match: z.string()
+      .min(1, 'match must not be empty')
+      .max(probeMatchLengthMax, `match is at most ${probeMatchLengthMax} characters (Route 53's limit)`)
+      .optional(),
     timeout: durationValue(probeTimeoutBounds).optional(),
     ca: z.string().min(1).superRefine((value, context) => {
       const secureContext = caSecureContext(value);
@@ -102,13 +118,23 @@ const check = z
       ...(kind !== 'https' ? httpsOnlyKeys.map((key) => [key, 'https: checks'] as const) : []),
     ];
     for (const [key, kinds] of misplaced) {
-      if (value[key] !== undefined) context.addIssue({ code: 'custom', path: [key], message: `${key} applies to ${kinds} only, not ${kind}:` });
+      if (value[key] !== undefined) {
+        context.addIssue({ code: 'custom', path: [key], message: `${key} applies to ${kinds} only, not ${kind}:` });
+      }
     }
     if (value.ca !== undefined && value.insecure === true) {
-      context.addIssue({ code: 'custom', path: ['insecure'], message: 'insecure skips the verification that ca is for: give one or the other' });
+      context.addIssue({
+        code: 'custom',
+        path: ['insecure'],
+        message: 'insecure skips the verification that ca is for: give one or the other',
+      });
     }
     if (value.match !== undefined && value.method === 'HEAD' && kind !== 'tcp') {
-      context.addIssue({ code: 'custom', path: ['match'], message: 'a HEAD response has no body to match: use method GET' });
+      context.addIssue({
+        code: 'custom',
+        path: ['match'],
+        message: 'a HEAD response has no body to match: use method GET',
+      });
     }
   });
 
@@ -131,15 +157,26 @@ const endpoint = z
     if (!value.targets.some((t) => t.capacity > 0)) {
       context.addIssue({ code: 'custom', path: ['targets'], message: 'at least one target needs a capacity above 0' });
     }
-    if (value.targets.some((t) => t.pool === 'secondary') && !value.targets.some((t) => t.pool === 'primary' && t.capacity > 0)) {
-      context.addIssue({ code: 'custom', path: ['targets'], message: 'a failover endpoint needs a primary target with a capacity above 0 (secondaries serve only while every primary is down)' });
+    if (
+      value.targets.some((t) => t.pool === 'secondary')
+      && !value.targets.some((t) => t.pool === 'primary' && t.capacity > 0)
+    ) {
+      context.addIssue({
+        code: 'custom',
+        path: ['targets'],
+        message: 'a failover endpoint needs a primary target with a capacity above 0 '
+          + '(secondaries serve only while every primary is down)',
+      });
     }
   });
 
 const sqliteStore = z.strictObject({ kind: z.literal('sqlite'), path: z.string().min(1).optional() });
 // Endpoints are client URLs of the etcd members (http://host:2379, or unix:/path for a local socket); the prefix
 // holds every key of the installation and ends in "/", so that "/a/" and "/ab/" can never overlap.
-const etcdEndpoint = z.string().url().refine((value) => /^(https?:\/\/|unix:)/.test(value), { message: 'an etcd endpoint is http://host:port, https://host:port or unix:/path' });
+const etcdEndpoint = z.string().url().refine(
+  (value) => /^(https?:\/\/|unix:)/.test(value),
+  { message: 'an etcd endpoint is http://host:port, https://host:port or unix:/path' },
+);
 // TLS to etcd (https:// endpoints): the CA that signed the members' certificates, and a client certificate and key
 // when the members require one (--client-cert-auth). Files, PEM; relative paths are from the working directory.
 const etcdTls = z.strictObject({
@@ -163,13 +200,21 @@ const etcdStore = z
   .superRefine((value, context) => {
     const secure = value.endpoints.filter((endpoint) => endpoint.startsWith('https://')).length;
     if (secure > 0 && secure < value.endpoints.length) {
-      context.addIssue({ code: 'custom', path: ['endpoints'], message: 'either every etcd endpoint is https:// or none is' });
+      context.addIssue({
+        code: 'custom',
+        path: ['endpoints'],
+        message: 'either every etcd endpoint is https:// or none is',
+      });
     }
     if (value.tls !== undefined && secure === 0) {
       context.addIssue({ code: 'custom', path: ['tls'], message: 'tls is for https:// endpoints; these are not' });
     }
     if (value.tls !== undefined && (value.tls.cert === undefined) !== (value.tls.key === undefined)) {
-      context.addIssue({ code: 'custom', path: ['tls'], message: 'a client certificate needs its key: give both cert and key, or neither' });
+      context.addIssue({
+        code: 'custom',
+        path: ['tls'],
+        message: 'a client certificate needs its key: give both cert and key, or neither',
+      });
     }
   });
 
@@ -185,8 +230,14 @@ const rfc2136Provider = z.strictObject({
   tsig: z.strictObject({
     name: dnsName,
     algorithm: z.enum(['hmac-sha256', 'hmac-sha512', 'hmac-sha1']).default('hmac-sha256'),
-    // The key material as BIND's and Knot's configs write it (base64); a typo is caught here, not as BADSIG at the first write.
-    secret: z.string().regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'tsig.secret must be base64 (as in the server\'s key statement)').min(4),
+    // The key material as BIND's and Knot's configs write it (base64); a typo is caught here, not as BADSIG at the
+    // first write.
+    secret: z.string()
+      .regex(
+        /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/,
+        'tsig.secret must be base64 (as in the server\'s key statement)',
+      )
+      .min(4),
   }),
 });
 
@@ -218,7 +269,8 @@ export const configSchema = z
         listen: hostPort.default('127.0.0.1:5353'),
         ttl: z.number().int().min(0).max(86_400).default(5),
         maxAnswers: z.number().int().min(1).max(64).default(8),
-        // How often the server compares served_version with its snapshot; an enactment is visible within about this long.
+        // How often the server compares served_version with its snapshot; an enactment is visible within about this
+        // long.
         refreshInterval: duration('25ms', { min: '5ms', max: '1m' }),
         // Largest UDP response whatever the client advertises (DNS flag day 2020: 1232 avoids IP fragmentation).
         udpSizeMax: z.number().int().min(512).max(65_535).default(1232),
@@ -230,7 +282,8 @@ export const configSchema = z
             enabled: z.boolean().default(true),
             responsesPerSecond: z.number().int().min(1).max(10_000_000).default(20_000),
             burst: z.number().int().min(1).max(10_000_000).default(40_000),
-            // Every slip-th limited response is sent truncated (TC, no answers) so real clients retry over TCP; 0 drops all.
+            // Every slip-th limited response is sent truncated (TC, no answers) so real clients retry over TCP; 0 drops
+            // all.
             slip: z.number().int().min(0).max(10).default(2),
             ipv4PrefixLength: z.number().int().min(8).max(32).default(24),
             ipv6PrefixLength: z.number().int().min(16).max(128).default(56),
@@ -268,7 +321,12 @@ export const configSchema = z
       })
       .superRefine((health, context) => {
         if (health.timeout >= health.interval) {
-          context.addIssue({ code: 'custom', path: ['timeout'], message: `${formatDurationMs(health.timeout)} must be below health.interval (${formatDurationMs(health.interval)}), so that a round ends before the next begins` });
+          context.addIssue({
+            code: 'custom',
+            path: ['timeout'],
+            message: `${formatDurationMs(health.timeout)} must be below health.interval `
+              + `(${formatDurationMs(health.interval)}), so that a round ends before the next begins`,
+          });
         }
       })
       .prefault({}),
@@ -284,7 +342,10 @@ export const configSchema = z
       })
       .prefault({}),
     planner: z
-      .strictObject({ interval: duration('200ms', { min: '5ms', max: '10m' }), leaseTtl: duration('5s', { min: '100ms', max: '10m' }) })
+      .strictObject({
+        interval: duration('200ms', { min: '5ms', max: '10m' }),
+        leaseTtl: duration('5s', { min: '100ms', max: '10m' }),
+      })
       .prefault({}),
     enactor: z
       .strictObject({
@@ -298,11 +359,21 @@ export const configSchema = z
       })
       .superRefine((enactor, context) => {
         if (enactor.heartbeatInterval >= enactor.heartbeatTtl) {
-          context.addIssue({ code: 'custom', path: ['heartbeatInterval'], message: `${formatDurationMs(enactor.heartbeatInterval)} must be below enactor.heartbeatTtl (${formatDurationMs(enactor.heartbeatTtl)}), or a live enactor looks dead between two heartbeats` });
+          context.addIssue({
+            code: 'custom',
+            path: ['heartbeatInterval'],
+            message: `${formatDurationMs(enactor.heartbeatInterval)} must be below enactor.heartbeatTtl `
+              + `(${formatDurationMs(enactor.heartbeatTtl)}), or a live enactor looks dead between two heartbeats`,
+          });
         }
       })
       .prefault({}),
-    janitor: z.strictObject({ interval: duration('2s', { min: '10ms', max: '1h' }), batchVersionsMax: z.number().int().min(1).default(10_000) }).prefault({}),
+    janitor: z
+      .strictObject({
+        interval: duration('2s', { min: '10ms', max: '1h' }),
+        batchVersionsMax: z.number().int().min(1).default(10_000),
+      })
+      .prefault({}),
     reconciler: z
       // maxLag 0ms is allowed: every name trailing the newest plan is drift at once (tests use it).
       .strictObject({
@@ -333,7 +404,10 @@ export const configSchema = z
         // Dashboard clients connected to /api/events at once.
         eventClientsMax: z.number().int().min(1).max(10_000).default(64),
       })
-      .refine((api) => api.token === undefined || api.token !== api.readToken, { message: 'token and readToken must differ', path: ['readToken'] })
+      .refine(
+        (api) => api.token === undefined || api.token !== api.readToken,
+        { message: 'token and readToken must differ', path: ['readToken'] },
+      )
       .prefault({}),
     endpoints: z.array(endpoint).min(1, 'at least one endpoint is required'),
   })
@@ -344,9 +418,15 @@ export const configSchema = z
       // Names are compared as served: "web" and "web.<zone>." are one name.
       const name = qualifyName(endpointConfig.name, config.zone);
       const problem = endpointNameProblem(endpointConfig.name, config.zone);
-      if (problem !== null) context.addIssue({ code: 'custom', path: ['endpoints', endpointIndex, 'name'], message: problem });
+      if (problem !== null) {
+        context.addIssue({ code: 'custom', path: ['endpoints', endpointIndex, 'name'], message: problem });
+      }
       if (names.has(name)) {
-        context.addIssue({ code: 'custom', path: ['endpoints', endpointIndex, 'name'], message: `duplicate endpoint "${endpointConfig.name}": it is ${name}, as is endpoints[${names.get(name)}]` });
+        context.addIssue({
+          code: 'custom',
+          path: ['endpoints', endpointIndex, 'name'],
+          message: `duplicate endpoint "${endpointConfig.name}": it is ${name}, as is endpoints[${names.get(name)}]`,
+        });
       }
       names.set(name, endpointIndex);
       const addresses = new Set<string>();
@@ -354,16 +434,29 @@ export const configSchema = z
         const path = ['endpoints', endpointIndex, 'targets', targetIndex];
         const existing = targetIds.get(targetConfig.id);
         if (existing !== undefined && existing !== targetConfig.address) {
-          context.addIssue({ code: 'custom', path: [...path, 'id'], message: `target id "${targetConfig.id}" is used for two different addresses` });
+          context.addIssue({
+            code: 'custom',
+            path: [...path, 'id'],
+            message: `target id "${targetConfig.id}" is used for two different addresses`,
+          });
         }
         targetIds.set(targetConfig.id, targetConfig.address);
         if (addresses.has(targetConfig.address)) {
-          context.addIssue({ code: 'custom', path: [...path, 'address'], message: `address ${targetConfig.address} appears twice in this endpoint` });
+          context.addIssue({
+            code: 'custom',
+            path: [...path, 'address'],
+            message: `address ${targetConfig.address} appears twice in this endpoint`,
+          });
         }
         addresses.add(targetConfig.address);
         const checkTimeoutMs = targetConfig.check?.timeout;
         if (checkTimeoutMs !== undefined && checkTimeoutMs >= config.health.interval) {
-          context.addIssue({ code: 'custom', path: [...path, 'check', 'timeout'], message: `${formatDurationMs(checkTimeoutMs)} must be below health.interval (${formatDurationMs(config.health.interval)})` });
+          context.addIssue({
+            code: 'custom',
+            path: [...path, 'check', 'timeout'],
+            message: `${formatDurationMs(checkTimeoutMs)} must be below health.interval `
+              + `(${formatDurationMs(config.health.interval)})`,
+          });
         }
       });
     });
@@ -375,10 +468,18 @@ export const configSchema = z
  * zone's own name-server host, which the built-in server answers for.
  */
 function endpointNameProblem(raw: string, zone: string): string | null {
-  if (raw.trim().endsWith('.') && !isInZone(raw, zone)) return `"${raw}" ends with "." (fully qualified) but is not in the zone ${normalizeName(zone)}: drop the dot to put it in the zone, or use a name in the zone`;
+  if (raw.trim().endsWith('.') && !isInZone(raw, zone)) {
+    return `"${raw}" ends with "." (fully qualified) but is not in the zone ${normalizeName(zone)}: `
+      + 'drop the dot to put it in the zone, or use a name in the zone';
+  }
   const name = qualifyName(raw, zone);
-  if (name.split('.').includes('_dnsplane')) return `"${raw}" has a "_dnsplane" label, which is reserved for dnsplane's marker records`;
-  if (name === `ns1.${normalizeName(zone)}`) return `"${raw}" is the zone's name-server host (ns1.${normalizeName(zone)}), which the DNS server answers for itself`;
+  if (name.split('.').includes('_dnsplane')) {
+    return `"${raw}" has a "_dnsplane" label, which is reserved for dnsplane's marker records`;
+  }
+  if (name === `ns1.${normalizeName(zone)}`) {
+    return `"${raw}" is the zone's name-server host (ns1.${normalizeName(zone)}), `
+      + 'which the DNS server answers for itself';
+  }
   return null;
 }
 
