@@ -11,7 +11,11 @@ import { assert } from '../util/assert.js';
 export function encodeRecords(records: readonly RecordEntry[]): string {
   return records
     .map((record) => {
-      assert(!/[/,]/.test(record.target) && !/[/,]/.test(record.address), 'internal', `record ${record.target} ${record.address} cannot be encoded`);
+      assert(
+        !/[/,]/.test(record.target) && !/[/,]/.test(record.address),
+        'internal',
+        `record ${record.target} ${record.address} cannot be encoded`,
+      );
       return `${record.address}/${record.weight}/${record.target}`;
     })
     .join(',');
@@ -22,6 +26,10 @@ export function decodeRecords(text: string): RecordEntry[] {
   return text.split(',').map((part) => {
     const first = part.indexOf('/');
     const second = part.indexOf('/', first + 1);
-    return { address: part.slice(0, first), weight: Number(part.slice(first + 1, second)), target: part.slice(second + 1) };
+    return {
+      address: part.slice(0, first),
+      weight: Number(part.slice(first + 1, second)),
+      target: part.slice(second + 1),
+    };
   });
 }

@@ -14,7 +14,10 @@ export function checkDnsName(name: string): string | null {
   if (normalized.length === 0) return 'is empty';
   if (normalized.length > 253) return `is ${normalized.length} characters long (at most 253)`;
   for (const label of normalized.split('.')) {
-    if (!labelPattern.test(label)) return `has an invalid label "${label}" (letters, digits, "-" and "_", 1-63 characters, not starting or ending with "-")`;
+    if (!labelPattern.test(label)) {
+      return `has an invalid label "${label}" `
+        + '(letters, digits, "-" and "_", 1-63 characters, not starting or ending with "-")';
+    }
   }
   return null;
 }

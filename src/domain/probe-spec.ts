@@ -37,7 +37,9 @@ export function parseHostPort(value: string): { host: string; port: number } | s
   const host = match[1] ?? match[2]!;
   const port = Number(match[3]);
   if (match[1] !== undefined && isIP(host) !== 6) return `"${value}": "${host}" is not an IPv6 address`;
-  if (match[2] !== undefined && isIP(host) === 0 && checkDnsName(host) !== null) return `"${value}": "${host}" is neither an IP address nor a DNS name`;
+  if (match[2] !== undefined && isIP(host) === 0 && checkDnsName(host) !== null) {
+    return `"${value}": "${host}" is neither an IP address nor a DNS name`;
+  }
   if (port < 1 || port > 65_535) return `"${value}": port ${port} is not 1-65535`;
   return { host, port };
 }

@@ -33,7 +33,9 @@ function findRecordSetProblems(name: string, records: readonly RecordEntry[]): s
   records.forEach((record, index) => {
     const where = `${name}: records[${index}]`;
     if (typeof record.target !== 'string' || record.target.length === 0) problems.push(`${where}.target is empty`);
-    if (addressFamily(record.address) === 0) problems.push(`${where}.address "${record.address}" is not an IPv4 or IPv6 address`);
+    if (addressFamily(record.address) === 0) {
+      problems.push(`${where}.address "${record.address}" is not an IPv4 or IPv6 address`);
+    }
     if (!Number.isInteger(record.weight) || record.weight < 0 || record.weight > weightMax) {
       problems.push(`${where}.weight ${record.weight} is not an integer from 0 to ${weightMax}`);
     } else if (record.weight > 0) {
