@@ -7,9 +7,20 @@ import { assert } from './assert.js';
  * `--version`, `/api/status` and the OpenAPI document all report it.
  */
 function readVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
-  assert(manifest.name === 'dnsplane', 'internal', `package.json beside the sources is dnsplane's, not ${String(manifest.name)}`);
-  assert(typeof manifest.version === 'string' && /^\d+\.\d+\.\d+/.test(manifest.version), 'internal', `package.json has a semantic version, not ${String(manifest.version)}`);
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    name?: unknown;
+    version?: unknown;
+  };
+  assert(
+    manifest.name === 'dnsplane',
+    'internal',
+    `package.json beside the sources is dnsplane's, not ${String(manifest.name)}`,
+  );
+  assert(
+    typeof manifest.version === 'string' && /^\d+\.\d+\.\d+/.test(manifest.version),
+    'internal',
+    `package.json has a semantic version, not ${String(manifest.version)}`,
+  );
   return manifest.version;
 }
 
