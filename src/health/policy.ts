@@ -17,7 +17,9 @@ export interface TargetHealth {
   failures: number;
 }
 
-/** Rise/fall hysteresis: `fall` consecutive failures take an up target down, `rise` consecutive passes bring it back. */
+/**
+ * Rise/fall hysteresis: `fall` consecutive failures take an up target down, `rise` consecutive passes bring it back.
+ */
 export function observe(previous: TargetHealth | undefined, ok: boolean, thresholds: Thresholds): TargetHealth {
   const current = previous ?? { state: 'up', passes: 0, failures: 0 };
   const passes = ok ? current.passes + 1 : 0;
@@ -42,7 +44,11 @@ export interface SelfDoubtPolicy {
  * low (targets already withdrawn no longer count) and still withdraws
  * targets one by one.
  */
-export function suspectChecker(results: ReadonlyMap<string, boolean>, snapshot: ReadonlyMap<string, TargetHealth>, policy: SelfDoubtPolicy): { suspect: boolean; failingFraction: number } {
+export function suspectChecker(
+  results: ReadonlyMap<string, boolean>,
+  snapshot: ReadonlyMap<string, TargetHealth>,
+  policy: SelfDoubtPolicy,
+): { suspect: boolean; failingFraction: number } {
   if (results.size < policy.minTargets) return { suspect: false, failingFraction: 0 };
   let failingWhileUp = 0;
   for (const [target, ok] of results) if (!ok && (snapshot.get(target)?.state ?? 'up') === 'up') failingWhileUp += 1;
@@ -56,12 +62,20 @@ export function suspectChecker(results: ReadonlyMap<string, boolean>, snapshot: 
  * largest target exceeds the share could never shed it). Returns the
  * withdrawals allowed now; the rest wait for a later interval.
  */
-export function limitWithdrawals(candidates: readonly string[], endpoints: readonly EndpointSpec[], maxFraction: number): Set<string> {
+export function limitWithdrawals(
+  candidates: readonly string[],
+  endpoints: readonly EndpointSpec[],
+  maxFraction: number,
+): Set<string> {
   const allowed = new Set<string>();
   const withdrawn = new Map<string, number>();
   const candidateSet = new Set(candidates);
   const endpointsOf = new Map<string, EndpointSpec[]>();
-  for (const endpoint of endpoints) for (const target of endpoint.targets) if (candidateSet.has(target.id)) endpointsOf.set(target.id, [...(endpointsOf.get(target.id) ?? []), endpoint]);
+  for (const endpoint of endpoints) {
+    for (const target of endpoint.targets) {
+      if (candidateSet.has(target.id)) endpointsOf.set(target.id, [...(endpointsOf.get(target.id) ?? []), endpoint]);
+    }
+  }
   for (const target of candidates) {
     const owners = endpointsOf.get(target) ?? [];
     const fits = owners.every((endpoint) => {
@@ -72,7 +86,12 @@ export function limitWithdrawals(candidates: readonly string[], endpoints: reado
     });
     if (!fits) continue;
     allowed.add(target);
-    for (const endpoint of owners) withdrawn.set(endpoint.name, (withdrawn.get(endpoint.name) ?? 0) + (endpoint.targets.find((t) => t.id === target)?.capacity ?? 0));
+    for (const endpoint of owners) {
+      withdrawn.set(
+        endpoint.name,
+        (withdrawn.get(endpoint.name) ?? 0) + (endpoint.targets.find((t) => t.id === target)?.capacity ?? 0),
+      );
+    }
   }
   return allowed;
 }

@@ -3,7 +3,9 @@ import { request as requestHttps } from 'node:https';
 import { connect, isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate, type SecureContext } from 'node:tls';
 import type { ProbeSpec, StatusRange } from '../domain/types.js';
-import { parseHostPort, parseProbeUrl, parseStatusRange, probeBodyBytesMax, statusDefault, type ProbeScheme } from '../domain/probe-spec.js';
+import {
+  parseHostPort, parseProbeUrl, parseStatusRange, probeBodyBytesMax, statusDefault, type ProbeScheme,
+} from '../domain/probe-spec.js';
 import { caSecureContext } from '../util/ca-file.js';
 import { assert } from '../util/assert.js';
 
@@ -22,7 +24,9 @@ export interface ProbeResult {
 function describeError(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
-  const prefix = typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code) ? 'certificate: ' : '';
+  const prefix = typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)
+    ? 'certificate: '
+    : '';
   return `${prefix}${message}`;
 }
 
@@ -30,7 +34,11 @@ function resultOf(startedMs: number, error?: string): ProbeResult {
   const latencyMs = performance.now() - startedMs;
   if (error === undefined) return { ok: true, latencyMs };
   const line = error.replace(/\s+/g, ' ').trim();
-  return { ok: false, latencyMs, error: line.length > errorLengthMax ? `${line.slice(0, errorLengthMax - 3)}...` : line };
+  return {
+    ok: false,
+    latencyMs,
+    error: line.length > errorLengthMax ? `${line.slice(0, errorLengthMax - 3)}...` : line,
+  };
 }
 
 /**
@@ -43,14 +51,17 @@ function resultOf(startedMs: number, error?: string): ProbeResult {
 export function probe(spec: ProbeSpec, timeoutMs: number): Promise<ProbeResult> {
   const startedMs = performance.now();
   try {
-    return probeUnguarded(spec, spec.timeout ?? timeoutMs, startedMs).catch((error: unknown) => resultOf(startedMs, describeError(error)));
+    return probeUnguarded(spec, spec.timeout ?? timeoutMs, startedMs)
+      .catch((error: unknown) => resultOf(startedMs, describeError(error)));
   } catch (error) {
     return Promise.resolve(resultOf(startedMs, describeError(error)));
   }
 }
 
 function probeUnguarded(spec: ProbeSpec, budgetMs: number, startedMs: number): Promise<ProbeResult> {
-  if (!(Number.isFinite(budgetMs) && budgetMs > 0)) return Promise.resolve(resultOf(startedMs, `timeout must be a positive number of ms, not ${budgetMs}`));
+  if (!(Number.isFinite(budgetMs) && budgetMs > 0)) {
+    return Promise.resolve(resultOf(startedMs, `timeout must be a positive number of ms, not ${budgetMs}`));
+  }
   const kinds = [spec.http, spec.https, spec.tcp].filter((kind) => kind !== undefined).length;
   if (kinds !== 1) return Promise.resolve(resultOf(startedMs, 'a check needs exactly one of http, https or tcp'));
   if (spec.tcp !== undefined) return probeTcpSpec(spec.tcp, spec.port, budgetMs, startedMs);
@@ -61,7 +72,12 @@ function probeUnguarded(spec: ProbeSpec, budgetMs: number, startedMs: number): P
 
 interface HttpPlan {
   scheme: ProbeScheme;
-  options: RequestOptions & { servername?: string; secureContext?: SecureContext; rejectUnauthorized?: boolean; checkServerIdentity?: typeof checkServerIdentity };
+  options: RequestOptions & {
+    servername?: string;
+    secureContext?: SecureContext;
+    rejectUnauthorized?: boolean;
+    checkServerIdentity?: typeof checkServerIdentity;
+  };
   expect: StatusRange;
   match: Buffer | undefined;
   budgetMs: number;
@@ -90,7 +106,13 @@ function planHttp(spec: ProbeSpec, scheme: ProbeScheme, budgetMs: number): HttpP
     if (typeof tls === 'string') return tls;
     Object.assign(options, tls);
   }
-  return { scheme, options, expect, match: spec.match === undefined ? undefined : Buffer.from(spec.match, 'utf8'), budgetMs };
+  return {
+    scheme,
+    options,
+    expect,
+    match: spec.match === undefined ? undefined : Buffer.from(spec.match, 'utf8'),
+    budgetMs,
+  };
 }
 
 /** SNI, trust and the name the certificate must carry: the Host name when set, else the URL's host. */
@@ -127,7 +149,8 @@ function exchangeHttp(plan: HttpPlan, startedMs: number): Promise<ProbeResult> {
     try {
       request = send(plan.options, (response) => onResponse(plan, response, finish));
     } catch (error) {
-      // node:http throws synchronously on some bad input (a control character in the Host header): still a failed probe.
+      // node:http throws synchronously on some bad input (a control character in the Host header): still a failed
+      // probe.
       return finish(describeError(error));
     }
     request.on('error', (error) => finish(describeError(error)));
@@ -142,7 +165,9 @@ function onResponse(plan: HttpPlan, response: IncomingMessage, finish: (error?: 
   if (status < plan.expect.min || status > plan.expect.max) return finish(`HTTP ${status}`);
   const match = plan.match;
   if (match === undefined) return finish();
-  readBodyPrefix(response, (body) => finish(body.includes(match) ? undefined : `body does not contain ${JSON.stringify(match.toString('utf8'))}`));
+  readBodyPrefix(response, (body) => finish(
+    body.includes(match) ? undefined : `body does not contain ${JSON.stringify(match.toString('utf8'))}`,
+  ));
 }
 
 /** Calls `done` once with the first probeBodyBytesMax bytes, or the whole body when shorter. */
@@ -166,7 +191,12 @@ function readBodyPrefix(response: IncomingMessage, done: (body: Buffer) => void)
 }
 
 /** A TCP-connect probe: success when the handshake completes within the budget. */
-function probeTcpSpec(target: string, portOverride: number | undefined, budgetMs: number, startedMs: number): Promise<ProbeResult> {
+function probeTcpSpec(
+  target: string,
+  portOverride: number | undefined,
+  budgetMs: number,
+  startedMs: number,
+): Promise<ProbeResult> {
   const parsed = parseHostPort(target);
   if (typeof parsed === 'string') return Promise.resolve(resultOf(startedMs, parsed));
   return new Promise((resolve) => {
@@ -186,7 +216,12 @@ function probeTcpSpec(target: string, portOverride: number | undefined, budgetMs
 }
 
 /** An HTTP(S) probe of `url` (the scheme picks plain or TLS), as `probe` runs it. */
-export function probeHttp(url: string, timeoutMs: number, method: 'GET' | 'HEAD' = 'GET', expectStatus?: number): Promise<ProbeResult> {
+export function probeHttp(
+  url: string,
+  timeoutMs: number,
+  method: 'GET' | 'HEAD' = 'GET',
+  expectStatus?: number,
+): Promise<ProbeResult> {
   const target = url.startsWith('https:') ? { https: url } : { http: url };
   return probe({ ...target, method, ...(expectStatus === undefined ? {} : { expectStatus }) }, timeoutMs);
 }

@@ -30,9 +30,17 @@ export function liveViews(views: readonly CheckerView[], nowMs: number): Checker
  * Decides each of `targets`: down when more than half of the live checkers see it down (a suspect one sees nothing
  * down). With no live checker that trusts itself there is no decision (the map is empty): health stays as it is.
  */
-export function decideByQuorum(views: readonly CheckerView[], targets: Iterable<string>, nowMs: number): QuorumDecision {
+export function decideByQuorum(
+  views: readonly CheckerView[],
+  targets: Iterable<string>,
+  nowMs: number,
+): QuorumDecision {
   const live = liveViews(views, nowMs);
-  assert(new Set(live.map((view) => view.id)).size === live.length, 'internal', `checker ids must be unique, got ${live.map((view) => view.id).join(',')}`);
+  assert(
+    new Set(live.map((view) => view.id)).size === live.length,
+    'internal',
+    `checker ids must be unique, got ${live.map((view) => view.id).join(',')}`,
+  );
   const voting = live.filter((view) => !view.suspect);
   const voters = voting.map((view) => view.id).sort();
   const downSets = voting.map((view) => ({ id: view.id, down: new Set(view.down) }));
