@@ -40,8 +40,17 @@ function sameTarget(before: TargetSpec, after: TargetSpec): boolean {
 
 /** A target with its optional fields made explicit and its keys in one order, so equal targets compare equal. */
 function normalTarget(target: TargetSpec): Record<string, unknown> {
-  const check = target.check === undefined ? null : Object.fromEntries(Object.entries(target.check).filter(([, value]) => value !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return { id: target.id, address: target.address, az: target.az, capacity: target.capacity, pool: target.pool ?? 'primary', check };
+  const check = target.check === undefined ? null : Object.fromEntries(
+    Object.entries(target.check).filter(([, value]) => value !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+  return {
+    id: target.id,
+    address: target.address,
+    az: target.az,
+    capacity: target.capacity,
+    pool: target.pool ?? 'primary',
+    check,
+  };
 }
 
 function targetChanges(before: EndpointSpec, after: EndpointSpec): TargetChange[] {
@@ -63,20 +72,38 @@ export function diffInventories(before: readonly EndpointSpec[], after: readonly
   const names: NameDiff[] = [];
   for (const name of [...new Set([...old.keys(), ...now.keys()])].sort()) {
     const [was, is] = [old.get(name), now.get(name)];
-    if (was === undefined) names.push({ name, kind: 'added', targets: is!.targets.map((target) => ({ id: target.id, before: null, after: target })) });
-    else if (is === undefined) names.push({ name, kind: 'removed', targets: was.targets.map((target) => ({ id: target.id, before: target, after: null })) });
-    else {
+    if (was === undefined) {
+      names.push({
+        name,
+        kind: 'added',
+        targets: is!.targets.map((target) => ({ id: target.id, before: null, after: target })),
+      });
+    } else if (is === undefined) {
+      names.push({
+        name,
+        kind: 'removed',
+        targets: was.targets.map((target) => ({ id: target.id, before: target, after: null })),
+      });
+    } else {
       const targets = targetChanges(was, is);
       if (targets.length > 0) names.push({ name, kind: 'changed', targets });
     }
   }
   const count = (kind: NameDiff['kind']) => names.filter((entry) => entry.kind === kind).length;
-  return { names, added: count('added'), removed: count('removed'), changed: count('changed'), namesBefore: before.length, namesAfter: after.length };
+  return {
+    names,
+    added: count('added'),
+    removed: count('removed'),
+    changed: count('changed'),
+    namesBefore: before.length,
+    namesAfter: after.length,
+  };
 }
 
 export function summarize(diff: InventoryDiff): string {
   if (diff.names.length === 0) return 'no change';
-  return `${diff.added} added, ${diff.removed} removed, ${diff.changed} changed (${diff.namesBefore} → ${diff.namesAfter} names)`;
+  return `${diff.added} added, ${diff.removed} removed, ${diff.changed} changed `
+    + `(${diff.namesBefore} → ${diff.namesAfter} names)`;
 }
 
 /**
@@ -89,12 +116,16 @@ export function inventoryRefusal(diff: InventoryDiff, policy: InventoryPolicy): 
   const touched = diff.removed + diff.changed;
   const fraction = touched / diff.namesBefore;
   if (fraction <= policy.maxChangedFraction) return null;
-  return `the change removes or edits ${touched} of ${diff.namesBefore} names (${(fraction * 100).toFixed(1)}%), above safety.maxChangedFraction ${(policy.maxChangedFraction * 100).toFixed(1)}%`;
+  return `the change removes or edits ${touched} of ${diff.namesBefore} names (${(fraction * 100).toFixed(1)}%), `
+    + `above safety.maxChangedFraction ${(policy.maxChangedFraction * 100).toFixed(1)}%`;
 }
 
 function describeTarget(target: TargetSpec): string {
-  const check = target.check === undefined ? '' : ` check ${target.check.http ?? target.check.https ?? target.check.tcp ?? ''}`;
-  return `${target.address} ${target.az} capacity ${target.capacity}${(target.pool ?? 'primary') === 'secondary' ? ' secondary' : ''}${check}`;
+  const check = target.check === undefined
+    ? ''
+    : ` check ${target.check.http ?? target.check.https ?? target.check.tcp ?? ''}`;
+  return `${target.address} ${target.az} capacity ${target.capacity}`
+    + `${(target.pool ?? 'primary') === 'secondary' ? ' secondary' : ''}${check}`;
 }
 
 /** The diff as lines for a terminal: one per name, then one per target change below it. */
@@ -102,7 +133,9 @@ export function formatDiff(diff: InventoryDiff, namesMax = 200): string[] {
   const lines: string[] = [];
   for (const entry of diff.names.slice(0, namesMax)) {
     const sign = entry.kind === 'added' ? '+' : entry.kind === 'removed' ? '-' : '~';
-    lines.push(`${sign} ${entry.name} (${entry.kind}${entry.kind === 'changed' ? '' : `, ${entry.targets.length} targets`})`);
+    lines.push(
+      `${sign} ${entry.name} (${entry.kind}${entry.kind === 'changed' ? '' : `, ${entry.targets.length} targets`})`,
+    );
     if (entry.kind !== 'changed') continue;
     for (const change of entry.targets) {
       if (change.before === null) lines.push(`    + ${change.id}: ${describeTarget(change.after!)}`);
