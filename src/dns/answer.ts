@@ -68,12 +68,20 @@ const tcpSizeMax = 65_535;
 const markerPrefix = '_dnsplane.';
 /** Additional records a query may carry (OPT, TSIG, and room for one more); beyond that it is malformed. */
 const additionalsMax = 3;
-const rcodeValues: Record<RcodeName, number> = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16 };
+const rcodeValues: Record<RcodeName, number> = {
+  NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16,
+};
 
 /** The EDNS(0) state of a query: absent, or present with the version the client spoke. */
 type Edns = { present: false } | { present: true; version: number; udpSize: number };
 
-export function answerQuery(request: Buffer, transport: Transport, snapshot: ServedSnapshot, options: AnswerOptions, rng: Rng): AnswerResult {
+export function answerQuery(
+  request: Buffer,
+  transport: Transport,
+  snapshot: ServedSnapshot,
+  options: AnswerOptions,
+  rng: Rng,
+): AnswerResult {
   if (request.length < headerBytes) return dropped('short');
   const id = request.readUInt16BE(0);
   const flags = request.readUInt16BE(2);
@@ -83,7 +91,9 @@ export function answerQuery(request: Buffer, transport: Transport, snapshot: Ser
   if (opcode !== 0) return bare(id, flags, 'NOTIMP', `opcode ${opcode}`);
   // A cheap gate before the decoder, which allocates arrays as long as the header's counts: a packet claiming
   // 65,535 records of each kind would cost a hundred times more to reject than a real query costs to answer.
-  if (!plausibleCounts(request)) return bare(id, flags, 'FORMERR', 'section counts of no query (one question, no answers)');
+  if (!plausibleCounts(request)) {
+    return bare(id, flags, 'FORMERR', 'section counts of no query (one question, no answers)');
+  }
   let query: DecodedPacket;
   try {
     query = dnsPacket.decode(request);
@@ -94,14 +104,18 @@ export function answerQuery(request: Buffer, transport: Transport, snapshot: Ser
   if (problem !== null) return bare(id, flags, 'FORMERR', problem);
   const question = query.questions![0]!;
   const edns = ednsOf(query);
-  const limit = transport === 'tcp' ? tcpSizeMax : edns.present ? Math.min(Math.max(edns.udpSize, udpSizeClassic), options.udpSizeMax) : udpSizeClassic;
+  const limit = transport === 'tcp'
+    ? tcpSizeMax
+    : edns.present ? Math.min(Math.max(edns.udpSize, udpSizeClassic), options.udpSizeMax) : udpSizeClassic;
   const reply = (rcode: RcodeName, sections: Sections, authoritative: boolean, sample: Sample | null = null) =>
     encodeFitted({ id, flags, question, edns, rcode, sections, sample, authoritative, limit, options });
   if (edns.present && edns.version !== 0) return reply('BADVERS', emptySections(), false);
   const questionClass = question.class ?? 'IN';
   if (questionClass !== 'IN' && questionClass !== 'ANY') {
     // dns-packet cannot re-encode a class it has no name for, so such a question is not echoed.
-    return questionClass.startsWith('UNKNOWN_') ? bare(id, flags, 'REFUSED', `class ${questionClass}`) : reply('REFUSED', emptySections(), false);
+    return questionClass.startsWith('UNKNOWN_')
+      ? bare(id, flags, 'REFUSED', `class ${questionClass}`)
+      : reply('REFUSED', emptySections(), false);
   }
   const name = question.name.toLowerCase();
   // Outside the zone: refuse rather than recurse or guess, so this is never an open resolver.
@@ -134,7 +148,9 @@ function dropped(reason: DropReason): AnswerResult {
  */
 function malformation(query: DecodedPacket, request: Buffer): string | null {
   if (query.questions?.length !== 1) return `${query.questions?.length ?? 0} questions`;
-  if ((query.answers?.length ?? 0) > 0 || (query.authorities?.length ?? 0) > 0) return 'records in the answer or authority section';
+  if ((query.answers?.length ?? 0) > 0 || (query.authorities?.length ?? 0) > 0) {
+    return 'records in the answer or authority section';
+  }
   const opts = (query.additionals ?? []).filter((record) => record.type === 'OPT');
   if (opts.length > 1) return 'more than one OPT record';
   if (opts.length === 1 && opts[0]!.name !== '.') return 'OPT record not owned by the root';
@@ -143,7 +159,9 @@ function malformation(query: DecodedPacket, request: Buffer): string | null {
   if (question.type === 'OPT') return 'OPT as the query type';
   // The class is left out of the comparison: an unknown class is refused, not malformed.
   const echo = dnsPacket.encode({ questions: [question] });
-  if (!echo.subarray(headerBytes, echo.length - 2).equals(request.subarray(headerBytes, echo.length - 2))) return 'question name or type does not round-trip';
+  if (!echo.subarray(headerBytes, echo.length - 2).equals(request.subarray(headerBytes, echo.length - 2))) {
+    return 'question name or type does not round-trip';
+  }
   return null;
 }
 
@@ -154,7 +172,12 @@ function ednsOf(query: DecodedPacket): Edns {
 }
 
 /** A header-only response, for queries whose question cannot be echoed (FORMERR, NOTIMP, an unknown class). */
-function bare(id: number, requestFlags: number, rcode: 'FORMERR' | 'NOTIMP' | 'REFUSED', problem: string): AnswerResult {
+function bare(
+  id: number,
+  requestFlags: number,
+  rcode: 'FORMERR' | 'NOTIMP' | 'REFUSED',
+  problem: string,
+): AnswerResult {
   const opcodeBits = requestFlags & 0x7800;
   const flags = opcodeBits | (requestFlags & flagRecursionDesired) | rcodeValues[rcode];
   const response = dnsPacket.encode({ id, type: 'response', flags });
@@ -198,11 +221,19 @@ function findNode(name: string, snapshot: ServedSnapshot, options: AnswerOptions
   const markerOf = name.startsWith(markerPrefix) ? snapshot.get(name.slice(markerPrefix.length)) : undefined;
   const nameServer = name === options.nameServer.name;
   // An empty non-terminal (an ancestor of a served name) exists too: NODATA, not NXDOMAIN (RFC 8020).
-  if (served === undefined && !apex && markerOf === undefined && !nameServer && !snapshot.hasDescendants(name)) return null;
+  if (served === undefined && !apex && markerOf === undefined && !nameServer && !snapshot.hasDescendants(name)) {
+    return null;
+  }
   return { served, apex, markerOf, nameServer };
 }
 
-function resolveInZone(name: string, question: Question, snapshot: ServedSnapshot, options: AnswerOptions, rng: Rng): Found {
+function resolveInZone(
+  name: string,
+  question: Question,
+  snapshot: ServedSnapshot,
+  options: AnswerOptions,
+  rng: Rng,
+): Found {
   const node = findNode(name, snapshot, options);
   const sections = emptySections();
   if (node === null) {
@@ -229,7 +260,14 @@ function resolveInZone(name: string, question: Question, snapshot: ServedSnapsho
   return { rcode: 'NOERROR', sections, sample };
 }
 
-function rrset(node: ZoneNode, type: string, owner: string, snapshot: ServedSnapshot, options: AnswerOptions, rng: Rng): { answers: Answer[]; sample: Sample | null } {
+function rrset(
+  node: ZoneNode,
+  type: string,
+  owner: string,
+  snapshot: ServedSnapshot,
+  options: AnswerOptions,
+  rng: Rng,
+): { answers: Answer[]; sample: Sample | null } {
   const ttl = options.ttl;
   const fixed = (answers: Answer[]) => ({ answers, sample: null });
   switch (type) {
@@ -237,7 +275,8 @@ function rrset(node: ZoneNode, type: string, owner: string, snapshot: ServedSnap
     case 'AAAA': {
       const records = node.served !== undefined ? (type === 'A' ? node.served.v4 : node.served.v6) : [];
       if (records.length > 0) {
-        const answers = sampleByWeight(records, options.maxAnswers, rng).map((record): Answer => ({ name: owner, type, ttl, data: record.address }));
+        const answers = sampleByWeight(records, options.maxAnswers, rng)
+          .map((record): Answer => ({ name: owner, type, ttl, data: record.address }));
         return { answers, sample: records.length > 1 ? { type, records } : null };
       }
       if (!node.nameServer) return fixed([]);
@@ -246,7 +285,12 @@ function rrset(node: ZoneNode, type: string, owner: string, snapshot: ServedSnap
     }
     case 'TXT':
       if (node.markerOf === undefined) return fixed([]);
-      return fixed([{ name: owner, type: 'TXT', ttl, data: [`generation=${node.markerOf.generation}`, `version=${node.markerOf.version}`] }]);
+      return fixed([{
+        name: owner,
+        type: 'TXT',
+        ttl,
+        data: [`generation=${node.markerOf.generation}`, `version=${node.markerOf.version}`],
+      }]);
     case 'SOA':
       return fixed(node.apex ? [{ ...soaRecord(snapshot, options), name: owner }] : []);
     case 'NS':
@@ -262,7 +306,10 @@ function soaRecord(snapshot: ServedSnapshot, options: AnswerOptions): Answer {
   const serial = snapshot.version % 2 ** 32;
   return {
     name: options.zone, type: 'SOA', ttl: options.ttl,
-    data: { mname: options.nameServer.name, rname: `hostmaster.${options.zone}`, serial, refresh: 60, retry: 30, expire: 3600, minimum: options.ttl },
+    data: {
+      mname: options.nameServer.name, rname: `hostmaster.${options.zone}`, serial,
+      refresh: 60, retry: 30, expire: 3600, minimum: options.ttl,
+    },
   };
 }
 
@@ -294,9 +341,13 @@ interface Reply {
  */
 function encodeFitted(reply: Reply): AnswerResult {
   const code = rcodeValues[reply.rcode];
-  const flags = flagResponse | (reply.authoritative ? flagAuthoritative : 0) | (reply.flags & (flagRecursionDesired | flagCheckingDisabled)) | (code & 0xf);
+  const flags = flagResponse | (reply.authoritative ? flagAuthoritative : 0)
+    | (reply.flags & (flagRecursionDesired | flagCheckingDisabled)) | (code & 0xf);
   const opt: Answer[] = reply.edns.present
-    ? [{ name: '.', type: 'OPT', udpPayloadSize: reply.options.udpSizeMax, extendedRcode: code >> 4, ednsVersion: 0, flags: 0, flag_do: false, options: [] }]
+    ? [{
+      name: '.', type: 'OPT', udpPayloadSize: reply.options.udpSizeMax, extendedRcode: code >> 4, ednsVersion: 0,
+      flags: 0, flag_do: false, options: [],
+    }]
     : [];
   const attempts: Sections[] = [
     { ...reply.sections, additionals: [...reply.sections.additionals, ...opt] },
@@ -309,8 +360,18 @@ function encodeFitted(reply: Reply): AnswerResult {
     const sample = reply.sample === null ? null : sampleSlots(packet, response, reply.sample, reply.question);
     return finished(reply, response, false, sample);
   }
-  const response = dnsPacket.encode({ id: reply.id, type: 'response', flags: flags | flagTruncated, questions: [reply.question], additionals: opt });
-  assert(response.length <= reply.limit, 'internal', `a truncated response of ${response.length} bytes exceeds ${reply.limit}`);
+  const response = dnsPacket.encode({
+    id: reply.id,
+    type: 'response',
+    flags: flags | flagTruncated,
+    questions: [reply.question],
+    additionals: opt,
+  });
+  assert(
+    response.length <= reply.limit,
+    'internal',
+    `a truncated response of ${response.length} bytes exceeds ${reply.limit}`,
+  );
   return finished(reply, response, true, null);
 }
 
@@ -329,12 +390,26 @@ const rdataBytes = { A: 4, AAAA: 16 } as const;
  */
 function sampleSlots(packet: Packet, response: Buffer, sample: Sample, question: Question): ReusableAnswer['sample'] {
   const count = packet.answers!.length;
-  assert(count > 0 && packet.answers!.every((answer) => answer.type === sample.type), 'internal', 'a weighted answer is not one RRset');
+  assert(
+    count > 0 && packet.answers!.every((answer) => answer.type === sample.type),
+    'internal',
+    'a weighted answer is not one RRset',
+  );
   const answersStart = dnsPacket.encodingLength({ questions: [question] });
   const recordBytes = (response.length - dnsPacket.encodingLength({ ...packet, answers: [] })) / count;
-  assert(Number.isInteger(recordBytes) && recordBytes > rdataBytes[sample.type], 'internal', `answer records of ${recordBytes} bytes`);
-  const offsets = Array.from({ length: count }, (_, index) => answersStart + (index + 1) * recordBytes - rdataBytes[sample.type]);
-  const entries = sample.records.map((record) => ({ weight: record.weight, rdata: rdataOf(sample.type, record.address) }));
+  assert(
+    Number.isInteger(recordBytes) && recordBytes > rdataBytes[sample.type],
+    'internal',
+    `answer records of ${recordBytes} bytes`,
+  );
+  const offsets = Array.from(
+    { length: count },
+    (_, index) => answersStart + (index + 1) * recordBytes - rdataBytes[sample.type],
+  );
+  const entries = sample.records.map((record) => ({
+    weight: record.weight,
+    rdata: rdataOf(sample.type, record.address),
+  }));
   return { entries, count, offsets };
 }
 
@@ -361,6 +436,10 @@ export function slipResponse(request: Buffer): Buffer | null {
   if (malformation(query, request) !== null) return null;
   const flags = flagTruncated | (request.readUInt16BE(2) & flagRecursionDesired);
   const response = dnsPacket.encode({ id: query.id, type: 'response', flags, questions: [query.questions![0]!] });
-  assert(response.length <= request.length, 'internal', `a slip response of ${response.length} bytes is larger than its query`);
+  assert(
+    response.length <= request.length,
+    'internal',
+    `a slip response of ${response.length} bytes is larger than its query`,
+  );
   return response;
 }

@@ -60,7 +60,11 @@ export function renderAnswer(answer: ReusableAnswer, id: number, rng: Rng): Buff
   const sample = answer.sample;
   if (sample === null) return response;
   const drawn = sampleByWeight(sample.entries, sample.count, rng);
-  assert(drawn.length === sample.offsets.length, 'S3', `sampled ${drawn.length} addresses for ${sample.offsets.length} answer records`);
+  assert(
+    drawn.length === sample.offsets.length,
+    'S3',
+    `sampled ${drawn.length} addresses for ${sample.offsets.length} answer records`,
+  );
   for (let index = 0; index < drawn.length; index += 1) drawn[index]!.rdata.copy(response, sample.offsets[index]!);
   return response;
 }

@@ -37,11 +37,17 @@ export class DnsCluster {
   private retired: DnsCounters = emptyCounters();
   private readonly restarts: number[] = [];
   private stopping = false;
-  /** Restarts begin once every first worker listens: a worker that cannot start (port taken) fails the start instead. */
+  /**
+   * Restarts begin once every first worker listens: a worker that cannot start (port taken) fails the start instead.
+   */
   private started = false;
   private port = 0;
 
-  private constructor(private readonly options: DnsServerOptions, private readonly log: Logger, private readonly onFatal: (error: Error) => void) {}
+  private constructor(
+    private readonly options: DnsServerOptions,
+    private readonly log: Logger,
+    private readonly onFatal: (error: Error) => void,
+  ) {}
 
   /** Forks `options.workers` workers and resolves when every one is listening. */
   static async start(options: DnsServerOptions, log: Logger, onFatal: (error: Error) => void): Promise<DnsCluster> {
@@ -56,7 +62,11 @@ export class DnsCluster {
     try {
       const ports = await Promise.all(Array.from({ length: options.workers }, () => running.fork()));
       running.port = ports[0]!;
-      assert(ports.every((port) => port === running.port), 'internal', `workers bound different ports: ${ports.join(', ')}`);
+      assert(
+        ports.every((port) => port === running.port),
+        'internal',
+        `workers bound different ports: ${ports.join(', ')}`,
+      );
       running.started = true;
     } catch (error) {
       await running.stop();
@@ -74,7 +84,12 @@ export class DnsCluster {
     const live = sumCounters([...this.latest.values()]);
     const total = sumCounters([live, this.retired]);
     // The snapshot figures describe the live workers only.
-    return { ...total, failStatic: live.failStatic, snapshotVersion: live.snapshotVersion, snapshotNames: live.snapshotNames };
+    return {
+      ...total,
+      failStatic: live.failStatic,
+      snapshotVersion: live.snapshotVersion,
+      snapshotNames: live.snapshotNames,
+    };
   }
 
   get workerPids(): number[] {
@@ -94,15 +109,23 @@ export class DnsCluster {
     worker.on('exit', (code, signal) => this.exited(worker, code, signal));
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'counters') this.latest.set(worker.id, message.counters);
-      if (message.type === 'waiting') worker.send({ type: 'start', options: this.options, logLevel: logLevel() } satisfies PrimaryMessage);
+      if (message.type === 'waiting') {
+        worker.send({ type: 'start', options: this.options, logLevel: logLevel() } satisfies PrimaryMessage);
+      }
     });
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`DNS worker ${worker.id} did not start within ${workerStartTimeoutMs} ms`)), workerStartTimeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`DNS worker ${worker.id} did not start within ${workerStartTimeoutMs} ms`)),
+        workerStartTimeoutMs,
+      );
       const onMessage = (message: WorkerMessage) => {
         if (message.type === 'ready') settle(() => resolve(message.port));
-        if (message.type === 'failed') settle(() => reject(new Error(`DNS worker ${worker.id} failed to start: ${message.error}`)));
+        if (message.type === 'failed') {
+          settle(() => reject(new Error(`DNS worker ${worker.id} failed to start: ${message.error}`)));
+        }
       };
-      const onExit = (code: number | null) => settle(() => reject(new Error(`DNS worker ${worker.id} exited with ${code} before it was ready`)));
+      const onExit = (code: number | null) =>
+        settle(() => reject(new Error(`DNS worker ${worker.id} exited with ${code} before it was ready`)));
       const settle = (action: () => void) => {
         clearTimeout(timer);
         worker.off('message', onMessage);
@@ -125,7 +148,9 @@ export class DnsCluster {
     this.restarts.push(now);
     while (this.restarts.length > 0 && now - this.restarts[0]! > restartWindowMs) this.restarts.shift();
     if (this.restarts.length > restartsMax) {
-      this.onFatal(new Error(`DNS workers exited ${this.restarts.length} times within ${restartWindowMs} ms; giving up`));
+      this.onFatal(
+        new Error(`DNS workers exited ${this.restarts.length} times within ${restartWindowMs} ms; giving up`),
+      );
       return;
     }
     this.fork().catch((error: Error) => this.onFatal(error));

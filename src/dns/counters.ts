@@ -5,12 +5,18 @@
  * reasons): a flood of odd query types cannot grow them without bound.
  */
 
-export const countedTypes = ['A', 'AAAA', 'ANY', 'NS', 'SOA', 'TXT', 'CNAME', 'MX', 'PTR', 'SRV', 'HTTPS', 'SVCB', 'CAA', 'DS', 'DNSKEY', 'AXFR', 'IXFR'] as const;
+export const countedTypes = [
+  'A', 'AAAA', 'ANY', 'NS', 'SOA', 'TXT', 'CNAME', 'MX', 'PTR', 'SRV', 'HTTPS', 'SVCB', 'CAA', 'DS', 'DNSKEY', 'AXFR',
+  'IXFR',
+] as const;
 export const rcodeNames = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS'] as const;
 export type RcodeName = (typeof rcodeNames)[number];
 
 /** Why a packet got no normal answer (it was dropped, or answered only with TC). */
-export const dropReasons = ['short', 'response-bit', 'rate-limited', 'rate-limit-slipped', 'tcp-bad-length', 'tcp-input-overflow', 'tcp-output-overflow', 'send-error', 'internal-error'] as const;
+export const dropReasons = [
+  'short', 'response-bit', 'rate-limited', 'rate-limit-slipped', 'tcp-bad-length', 'tcp-input-overflow',
+  'tcp-output-overflow', 'send-error', 'internal-error',
+] as const;
 export type DropReason = (typeof dropReasons)[number];
 
 export interface DnsCounters {
@@ -65,7 +71,10 @@ export function countDrop(counters: DnsCounters, reason: DropReason): void {
   counters.dropped[reason] = (counters.dropped[reason] ?? 0) + 1;
 }
 
-/** Sums the counters of several workers; flags are or-ed, the snapshot figures taken as the lowest (the most behind worker). */
+/**
+ * Sums the counters of several workers; flags are or-ed, the snapshot figures taken as the lowest (the most behind
+ * worker).
+ */
 export function sumCounters(parts: readonly DnsCounters[]): DnsCounters {
   const total = emptyCounters();
   if (parts.length === 0) return total;
@@ -76,7 +85,10 @@ export function sumCounters(parts: readonly DnsCounters[]): DnsCounters {
     addRecord(total.queriesByType, part.queriesByType);
     addRecord(total.responsesByRcode, part.responsesByRcode);
     addRecord(total.dropped, part.dropped);
-    for (const key of ['udpQueries', 'tcpQueries', 'truncated', 'tcpConnectionsAccepted', 'tcpConnectionsEvicted', 'tcpIdleTimeouts', 'refreshes', 'refreshFailures', 'rejectedRecordSets'] as const) {
+    for (const key of [
+      'udpQueries', 'tcpQueries', 'truncated', 'tcpConnectionsAccepted', 'tcpConnectionsEvicted', 'tcpIdleTimeouts',
+      'refreshes', 'refreshFailures', 'rejectedRecordSets',
+    ] as const) {
       total[key] += part[key];
     }
     total.failStatic ||= part.failStatic;

@@ -7,7 +7,10 @@ import { EtcdStore } from '../store/etcd/store.js';
 import { BuiltinEtcdProvider, decodeServed } from '../providers/builtin/etcd.js';
 import type { ServedChange, ServedState } from '../providers/types.js';
 import type { ServedSource } from './served.js';
-import { entryState, readSnapshotFile, snapshotEntry, snapshotIntervalDefaultMs, writeSnapshotFile, type SnapshotCopyOptions, type SnapshotEntry } from './snapshot-file.js';
+import {
+  entryState, readSnapshotFile, snapshotEntry, snapshotIntervalDefaultMs, writeSnapshotFile, type SnapshotCopyOptions,
+  type SnapshotEntry,
+} from './snapshot-file.js';
 
 /** Keys per page when the mirror loads every served name. */
 const loadPageKeys = 5000;
@@ -76,7 +79,9 @@ export class EtcdServedMirror {
   private savedVersion = -1;
   private savedAtMs = 0;
   private saving = false;
-  /** Set when a mirror started from its file has loaded from etcd: its versions are etcd's now, readers must rebuild. */
+  /**
+   * Set when a mirror started from its file has loaded from etcd: its versions are etcd's now, readers must rebuild.
+   */
   rebuilt = false;
   unreachableSinceMs: number | null = null;
   lastError = '';
@@ -115,7 +120,8 @@ export class EtcdServedMirror {
     mirror.version = file.version;
     mirror.fromFile = true;
     mirror.unreachableSinceMs = Date.now();
-    mirror.lastError = `etcd could not be reached at start (${cause.message}); answering from ${path}, saved ${new Date(file.savedAtMs).toISOString()}`;
+    mirror.lastError = `etcd could not be reached at start (${cause.message}); `
+      + `answering from ${path}, saved ${new Date(file.savedAtMs).toISOString()}`;
     mirror.startProbing();
     return mirror;
   }
@@ -194,7 +200,9 @@ export class EtcdServedMirror {
       this.fromFile = false;
       this.rebuilt = true;
     }
-    const changed = [...loaded].filter(([name, entry]) => this.names.get(name)?.version !== entry.version).sort((a, b) => a[1].version - b[1].version);
+    const changed = [...loaded]
+      .filter(([name, entry]) => this.names.get(name)?.version !== entry.version)
+      .sort((a, b) => a[1].version - b[1].version);
     for (const [name, entry] of changed) this.setName(name, entry.state, entry.version);
     // Names gone while the mirror was not watching: removed as of the reload's revision.
     for (const name of [...this.names.keys()]) if (!loaded.has(name)) this.removeName(name, revision);
@@ -277,7 +285,10 @@ export class EtcdServedMirror {
       return;
     }
     try {
-      const response = await this.etcd.client.kv.range({ key: this.etcd.key(keys.servedMeta) }, { deadline: Date.now() + (this.options.probeTimeoutMs ?? 1000) });
+      const response = await this.etcd.client.kv.range(
+        { key: this.etcd.key(keys.servedMeta) },
+        { deadline: Date.now() + (this.options.probeTimeoutMs ?? 1000) },
+      );
       this.unreachableSinceMs = null;
       const meta = response.kvs[0];
       const behind = meta !== undefined && revisionOf(meta.mod_revision) > this.version;
@@ -352,7 +363,10 @@ export class EtcdServedSource implements ServedSource {
     const loading = followServed(provider, this.mirrorOptions);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer from etcd within ${this.startTimeoutMs} ms`)), this.startTimeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`no answer from etcd within ${this.startTimeoutMs} ms`)),
+        this.startTimeoutMs,
+      );
     });
     try {
       this.mirror = await Promise.race([loading, timeout]);
@@ -361,9 +375,14 @@ export class EtcdServedSource implements ServedSource {
       loading.then((late) => late.close(), () => undefined);
       const fromFile = EtcdServedMirror.fromSnapshotFile(provider.etcd, this.mirrorOptions, error as Error);
       if (fromFile === null) {
-        const file = this.mirrorOptions.snapshotPath === undefined ? '' : ` and there is no snapshot file ${this.mirrorOptions.snapshotPath} yet`;
+        const file = this.mirrorOptions.snapshotPath === undefined
+          ? ''
+          : ` and there is no snapshot file ${this.mirrorOptions.snapshotPath} yet`;
         // The operator's to fix, said plainly: a server that has run once with etcd keeps the copy it would start from.
-        throw new UserError(`cannot load the served records from etcd (${(error as Error).message})${file}: nothing to serve; check store.endpoints and that etcd is up`);
+        throw new UserError(
+          `cannot load the served records from etcd (${(error as Error).message})${file}: nothing to serve; `
+            + 'check store.endpoints and that etcd is up',
+        );
       }
       this.mirror = fromFile;
       this.mirrorOptions.onStartFromFile?.(this.mirrorOptions.snapshotPath ?? '', error as Error);
@@ -372,12 +391,17 @@ export class EtcdServedSource implements ServedSource {
     }
   }
 
-  /** The mirror; its first opening always succeeds (it was loaded from etcd or its file), later ones fail while etcd is unreachable. */
+  /**
+   * The mirror; its first opening always succeeds (it was loaded from etcd or its file), later ones fail while etcd is
+   * unreachable.
+   */
   open(): { reader: EtcdServedMirror; fresh: boolean } {
     const mirror = this.mirror;
     assert(mirror !== null, 'internal', 'etcd served source used before start()');
     if (mirror.unreachableSinceMs !== null && this.opened) {
-      throw new Error(`etcd unreachable since ${new Date(mirror.unreachableSinceMs).toISOString()}: ${mirror.lastError}`);
+      throw new Error(
+        `etcd unreachable since ${new Date(mirror.unreachableSinceMs).toISOString()}: ${mirror.lastError}`,
+      );
     }
     const fresh = !this.opened || mirror.rebuilt;
     mirror.rebuilt = false;
@@ -403,7 +427,10 @@ export class EtcdServedSource implements ServedSource {
 }
 
 /** Starts a local mirror that follows the built-in etcd provider's served records by watch (for DNS servers). */
-export async function followServed(provider: BuiltinEtcdProvider, options: MirrorOptions = {}): Promise<EtcdServedMirror> {
+export async function followServed(
+  provider: BuiltinEtcdProvider,
+  options: MirrorOptions = {},
+): Promise<EtcdServedMirror> {
   const mirror = new EtcdServedMirror(provider.etcd, options);
   await mirror.start();
   return mirror;

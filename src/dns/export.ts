@@ -12,7 +12,9 @@ import type { DnsCounters } from './counters.js';
 export function flattenCounters(counters: DnsCounters): Map<string, number> {
   const flat = new Map<string, number>();
   for (const [type, value] of Object.entries(counters.queriesByType)) flat.set(`dns_queries{type="${type}"}`, value);
-  for (const [rcode, value] of Object.entries(counters.responsesByRcode)) flat.set(`dns_responses{rcode="${rcode}"}`, value);
+  for (const [rcode, value] of Object.entries(counters.responsesByRcode)) {
+    flat.set(`dns_responses{rcode="${rcode}"}`, value);
+  }
   for (const [reason, value] of Object.entries(counters.dropped)) flat.set(`dns_dropped{reason="${reason}"}`, value);
   flat.set('dns_queries_udp', counters.udpQueries);
   flat.set('dns_queries_tcp', counters.tcpQueries);
@@ -24,7 +26,11 @@ export function flattenCounters(counters: DnsCounters): Map<string, number> {
 export class CounterExport {
   private readonly exported = new Map<string, number>();
 
-  constructor(private readonly store: Store, private readonly counters: () => DnsCounters, private readonly log: Logger) {}
+  constructor(
+    private readonly store: Store,
+    private readonly counters: () => DnsCounters,
+    private readonly log: Logger,
+  ) {}
 
   async flush(): Promise<void> {
     try {

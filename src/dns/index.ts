@@ -21,12 +21,21 @@ export interface RunningDns {
  * for one worker, else as a node:cluster of `options.workers` processes.
  * `onFatal` is called if the cluster cannot keep its workers running.
  */
-export async function startDns(options: DnsServerOptions, log: Logger, onFatal: (error: Error) => void): Promise<RunningDns> {
+export async function startDns(
+  options: DnsServerOptions,
+  log: Logger,
+  onFatal: (error: Error) => void,
+): Promise<RunningDns> {
   if (options.workers === 1) {
     const server = new DnsServer(options, servedSourceFor(options, `dns@${options.host}:${options.port}`, log), log);
     const port = await server.start();
     return { port, workers: 1, counters: () => server.counters, stop: () => server.stop() };
   }
   const running = await DnsCluster.start(options, log, onFatal);
-  return { port: running.boundPort, workers: options.workers, counters: () => running.counters(), stop: () => running.stop() };
+  return {
+    port: running.boundPort,
+    workers: options.workers,
+    counters: () => running.counters(),
+    stop: () => running.stop(),
+  };
 }

@@ -19,7 +19,10 @@ export interface DnsServerOptions {
   storePath: string;
   /** The etcd cluster holding served records (store.kind etcd), else null. */
   etcd: EtcdConnectionOptions | null;
-  /** The file keeping a copy of the served records (in the data directory), to start and answer while the store cannot be read. */
+  /**
+   * The file keeping a copy of the served records (in the data directory), to start and answer while the store cannot
+   * be read.
+   */
   snapshotPath: string;
   refreshIntervalMs: number;
   workers: number;
@@ -36,13 +39,20 @@ export interface DnsOverrides {
 
 export function dnsServerOptions(config: Config, dataDir: string, overrides: DnsOverrides = {}): DnsServerOptions {
   if (config.provider.kind !== 'builtin') {
-    throw new UserError(`serve is the DNS server of the built-in provider, but provider.kind is "${config.provider.kind}" (that DNS server serves the records itself)`);
+    throw new UserError(
+      `serve is the DNS server of the built-in provider, but provider.kind is "${config.provider.kind}" `
+        + '(that DNS server serves the records itself)',
+    );
   }
   const { host, port: configuredPort } = splitHostPort(config.dns.listen);
   const port = overrides.port ?? configuredPort;
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UserError(`DNS port ${port} is not a port number (0-65535)`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new UserError(`DNS port ${port} is not a port number (0-65535)`);
+  }
   const workers = overrides.workers ?? config.dns.workers;
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UserError(`workers ${workers} must be an integer from 1 to 64`);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    throw new UserError(`workers ${workers} must be an integer from 1 to 64`);
+  }
   const zone = zoneOf(config);
   const family = isIP(host);
   const tcp = config.dns.tcp;
@@ -55,10 +65,19 @@ export function dnsServerOptions(config: Config, dataDir: string, overrides: Dns
     answer: {
       zone, ttl: config.dns.ttl, maxAnswers: config.dns.maxAnswers, udpSizeMax: config.dns.udpSizeMax,
       // The server names itself inside the zone and gives its listen address as glue, when that is one address.
-      nameServer: { name: `ns1.${zone}`, v4: family === 4 && host !== '0.0.0.0' ? [host] : [], v6: family === 6 && host !== '::' ? [host] : [] },
+      nameServer: {
+        name: `ns1.${zone}`,
+        v4: family === 4 && host !== '0.0.0.0' ? [host] : [],
+        v6: family === 6 && host !== '::' ? [host] : [],
+      },
     },
     rateLimit: { ...config.dns.rateLimit },
-    tcp: { connectionsMax: tcp.connectionsMax, idleTimeoutMs: tcp.idleTimeout, messageBytesMax: tcp.messageBytesMax, outputBytesMax: tcp.outputBytesMax },
+    tcp: {
+      connectionsMax: tcp.connectionsMax,
+      idleTimeoutMs: tcp.idleTimeout,
+      messageBytesMax: tcp.messageBytesMax,
+      outputBytesMax: tcp.outputBytesMax,
+    },
   };
 }
 

@@ -80,7 +80,8 @@ export function prefixKey(address: string, ipv4PrefixLength: number, ipv6PrefixL
   if (isIPv4(mapped)) {
     // On every UDP query: integer arithmetic, no arrays of bytes.
     const parts = mapped.split('.');
-    const value = ((Number(parts[0]) << 24) | (Number(parts[1]) << 16) | (Number(parts[2]) << 8) | Number(parts[3])) >>> 0;
+    const value = ((Number(parts[0]) << 24) | (Number(parts[1]) << 16) | (Number(parts[2]) << 8) | Number(parts[3]))
+      >>> 0;
     const mask = ipv4PrefixLength === 0 ? 0 : (0xffffffff << (32 - ipv4PrefixLength)) >>> 0;
     return `4:${(value & mask) >>> 0}/${ipv4PrefixLength}`;
   }
@@ -92,7 +93,11 @@ export function prefixKey(address: string, ipv4PrefixLength: number, ipv6PrefixL
 }
 
 function maskBytes(bytes: readonly number[], prefixLength: number): number[] {
-  assert(prefixLength >= 0 && prefixLength <= bytes.length * 8, 'internal', `prefix length ${prefixLength} for ${bytes.length} bytes`);
+  assert(
+    prefixLength >= 0 && prefixLength <= bytes.length * 8,
+    'internal',
+    `prefix length ${prefixLength} for ${bytes.length} bytes`,
+  );
   return bytes.map((byte, index) => {
     const bits = Math.min(8, Math.max(0, prefixLength - index * 8));
     return byte & ((0xff << (8 - bits)) & 0xff);

@@ -119,7 +119,12 @@ export class SnapshotRefresher {
     if (readVersion < this.snapshot.version) return this.reload(reader);
     const report = this.snapshot.apply(changes, readVersion);
     this.counters.rejectedRecordSets += report.rejected.length;
-    if (report.rejected.length > 0) this.log.warn({ problems: report.rejected.slice(0, 5) }, 'invalid record sets in the store: kept serving the previous sets');
+    if (report.rejected.length > 0) {
+      this.log.warn(
+        { problems: report.rejected.slice(0, 5) },
+        'invalid record sets in the store: kept serving the previous sets',
+      );
+    }
   }
 
   /** Rebuilds the snapshot from a store opened anew (the file was replaced). */
@@ -127,10 +132,15 @@ export class SnapshotRefresher {
     const next = this.fullSnapshot(reader);
     // A replaced file with no names at all is far more likely an accident (a blank file) than the operator's
     // intent; emptying the whole zone is exactly the outcome dnsplane exists to prevent (S1).
-    if (next.size === 0 && this.snapshot.size > 0) throw new Error('the store now serves no names at all; keeping the last good snapshot');
+    if (next.size === 0 && this.snapshot.size > 0) {
+      throw new Error('the store now serves no names at all; keeping the last good snapshot');
+    }
     this.snapshot = next;
     this.needsReload = false;
-    this.log.warn({ version: next.version, names: next.size }, 'store file replaced: snapshot rebuilt from the new file');
+    this.log.warn(
+      { version: next.version, names: next.size },
+      'store file replaced: snapshot rebuilt from the new file',
+    );
   }
 
   private fullSnapshot(reader: ServedReader): ServedSnapshot {
@@ -152,21 +162,42 @@ export class SnapshotRefresher {
     }
     if (now - this.lastFailureLogMs >= this.options.failureLogIntervalMs) {
       this.lastFailureLogMs = now;
-      this.log.error({ alarm: failStaticAlarm, error: message, version: this.snapshot.version, names: this.snapshot.size, failingForMs: now - this.failingSinceMs },
-        'store unreadable: answering from the last good snapshot (fail static)');
+      this.log.error(
+        {
+          alarm: failStaticAlarm,
+          error: message,
+          version: this.snapshot.version,
+          names: this.snapshot.size,
+          failingForMs: now - this.failingSinceMs,
+        },
+        'store unreadable: answering from the last good snapshot (fail static)',
+      );
     }
-    this.writeAlarm(`store unreadable since ${new Date(this.failingSinceMs).toISOString()} (${message}); answering from snapshot version ${this.snapshot.version}`);
+    this.writeAlarm(
+      `store unreadable since ${new Date(this.failingSinceMs).toISOString()} (${message}); `
+        + `answering from snapshot version ${this.snapshot.version}`,
+    );
   }
 
   private recovered(): void {
     if (this.failingSinceMs === null) return;
     const failedForMs = this.nowMs() - this.failingSinceMs;
     this.failingSinceMs = null;
-    this.log.warn({ alarm: failStaticAlarm, failedForMs, version: this.snapshot.version }, 'store readable again: fail static ended');
+    this.log.warn(
+      { alarm: failStaticAlarm, failedForMs, version: this.snapshot.version },
+      'store readable again: fail static ended',
+    );
     // Record the episode even if the store was unwritable the whole time, then clear it: the condition is gone.
-    const record = this.alarm === 'pending' ? this.source.raiseAlarm(failStaticAlarm, `store was unreadable for ${failedForMs} ms; answered from the last good snapshot`) : Promise.resolve();
+    const record = this.alarm === 'pending'
+      ? this.source.raiseAlarm(
+        failStaticAlarm,
+        `store was unreadable for ${failedForMs} ms; answered from the last good snapshot`,
+      )
+      : Promise.resolve();
     this.alarm = 'none';
-    record.then(() => this.source.clearAlarm(failStaticAlarm)).catch((error: unknown) => this.log.warn({ error: String(error) }, 'could not record the fail-static alarm'));
+    record
+      .then(() => this.source.clearAlarm(failStaticAlarm))
+      .catch((error: unknown) => this.log.warn({ error: String(error) }, 'could not record the fail-static alarm'));
   }
 
   /** Best effort: the store may be the very thing that is broken. Retried while failing, at most once per interval. */

@@ -28,7 +28,11 @@ export function sampleByWeight<T extends Weighted>(entries: readonly T[], count:
   const positive: Keyed<T>[] = [];
   const zero: Keyed<T>[] = [];
   for (const entry of entries) {
-    assert(entry.weight >= 0 && Number.isFinite(entry.weight), 'internal', `weight ${entry.weight} is not a finite non-negative number`);
+    assert(
+      entry.weight >= 0 && Number.isFinite(entry.weight),
+      'internal',
+      `weight ${entry.weight} is not a finite non-negative number`,
+    );
     // log(u) / w orders entries exactly like u^(1/w) and does not underflow for tiny weights.
     // 1 - next() is in (0, 1], so the logarithm is finite.
     const logU = Math.log(1 - rng.next());

@@ -26,7 +26,11 @@ const internalErrorLogIntervalMs = 10_000;
  * Resolves an address literal at once. Every answer is sent to the peer's address, a literal: dgram's default
  * (dns.lookup) would defer each send by a tick to tell it so, which costs a measurable share of a query.
  */
-function literalLookup(hostname: string, options: LookupOneOptions | number, callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+function literalLookup(
+  hostname: string,
+  options: LookupOneOptions | number,
+  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
   const family = isIP(hostname);
   if (family !== 0) return callback(null, hostname, family);
   lookup(hostname, options as LookupOneOptions, callback);
@@ -55,7 +59,12 @@ export class DnsServer {
   ) {
     this.refresher = new SnapshotRefresher(
       source,
-      { zone: options.answer.zone, intervalMs: options.refreshIntervalMs, failureLogIntervalMs: 10_000, alarmRetryIntervalMs: 1000 },
+      {
+        zone: options.answer.zone,
+        intervalMs: options.refreshIntervalMs,
+        failureLogIntervalMs: 10_000,
+        alarmRetryIntervalMs: 1000,
+      },
       this.counters,
       log,
     );
@@ -181,6 +190,9 @@ export class DnsServer {
     const now = Date.now();
     if (now - this.lastInternalErrorLogMs < internalErrorLogIntervalMs) return;
     this.lastInternalErrorLogMs = now;
-    this.log.error({ error: error instanceof Error ? error.stack : String(error) }, 'unexpected error while answering or sending (dropped)');
+    this.log.error(
+      { error: error instanceof Error ? error.stack : String(error) },
+      'unexpected error while answering or sending (dropped)',
+    );
   }
 }

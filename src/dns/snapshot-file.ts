@@ -70,13 +70,22 @@ export function readSnapshotFile(path: string, fallback: string): SnapshotFile {
     throw problem((error as Error).message);
   }
   const file = parsed as Partial<SnapshotFile>;
-  if (typeof file !== 'object' || file === null || file.format !== snapshotFormat) throw problem(`format is not ${snapshotFormat}`);
-  if (!Number.isSafeInteger(file.version) || !Number.isSafeInteger(file.savedAtMs) || !Array.isArray(file.names)) throw problem('version, savedAtMs or names missing');
+  if (typeof file !== 'object' || file === null || file.format !== snapshotFormat) {
+    throw problem(`format is not ${snapshotFormat}`);
+  }
+  if (!Number.isSafeInteger(file.version) || !Number.isSafeInteger(file.savedAtMs) || !Array.isArray(file.names)) {
+    throw problem('version, savedAtMs or names missing');
+  }
   const fileVersion = file.version as number;
   for (const entry of file.names) {
-    const ok = Array.isArray(entry) && entry.length === 5 && typeof entry[0] === 'string' && Number.isSafeInteger(entry[1]) && typeof entry[2] === 'string'
+    const ok = Array.isArray(entry) && entry.length === 5 && typeof entry[0] === 'string'
+      && Number.isSafeInteger(entry[1]) && typeof entry[2] === 'string'
       && typeof entry[3] === 'string' && Number.isSafeInteger(entry[4]);
-    if (!ok) throw problem(`entry ${JSON.stringify(entry).slice(0, 100)} is not [name, generation, version, records, mirrorVersion]`);
+    if (!ok) {
+      throw problem(
+        `entry ${JSON.stringify(entry).slice(0, 100)} is not [name, generation, version, records, mirrorVersion]`,
+      );
+    }
     if (entry[4] > fileVersion) throw problem(`${entry[0]} is at version ${entry[4]}, above the file's ${fileVersion}`);
     let problems: string[];
     try {
@@ -89,8 +98,16 @@ export function readSnapshotFile(path: string, fallback: string): SnapshotFile {
   return file as SnapshotFile;
 }
 
-/** Writes a whole snapshot file or none: written aside, then renamed over the old one (several workers may save at once). */
-export async function writeSnapshotFile(path: string, version: number, names: SnapshotEntry[], nowMs: number): Promise<void> {
+/**
+ * Writes a whole snapshot file or none: written aside, then renamed over the old one (several workers may save at
+ * once).
+ */
+export async function writeSnapshotFile(
+  path: string,
+  version: number,
+  names: SnapshotEntry[],
+  nowMs: number,
+): Promise<void> {
   assert(Number.isSafeInteger(version) && version >= 0, 'internal', `snapshot version ${version} is not a version`);
   const file: SnapshotFile = { format: snapshotFormat, savedAtMs: nowMs, version, names };
   const temporary = `${path}.${process.pid}.tmp`;

@@ -38,7 +38,11 @@ export class ServedSnapshot {
   version = 0;
 
   constructor(zone: string) {
-    assert(zone.length > 0 && zone === zone.toLowerCase() && !zone.endsWith('.'), 'internal', `zone "${zone}" is not normalized`);
+    assert(
+      zone.length > 0 && zone === zone.toLowerCase() && !zone.endsWith('.'),
+      'internal',
+      `zone "${zone}" is not normalized`,
+    );
     this.zone = zone;
   }
 

@@ -4,7 +4,10 @@ import { BuiltinSqliteProvider } from '../providers/builtin/sqlite.js';
 import { SqliteStore } from '../store/sqlite/store.js';
 import { assert, UserError } from '../util/assert.js';
 import { validateRecordSet } from '../domain/validate.js';
-import { readSnapshotFile, snapshotEntry, SnapshotFileReader, snapshotIntervalDefaultMs, writeSnapshotFile, type SnapshotCopyOptions, type SnapshotEntry } from './snapshot-file.js';
+import {
+  readSnapshotFile, snapshotEntry, SnapshotFileReader, snapshotIntervalDefaultMs, writeSnapshotFile,
+  type SnapshotCopyOptions, type SnapshotEntry,
+} from './snapshot-file.js';
 import { EtcdServedSource } from './etcd-source.js';
 import type { DnsServerOptions } from './options.js';
 import type { ServedReader, ServedSource } from './served.js';
@@ -43,7 +46,11 @@ export class SqliteServedSource implements ServedSource {
   private saving = false;
 
   /** `alarmName` tells this server's alarms apart from another's (alarms are keyed by kind and name). */
-  constructor(readonly path: string, private readonly alarmName = 'dns-server', private readonly copy: SnapshotCopyOptions = {}) {}
+  constructor(
+    readonly path: string,
+    private readonly alarmName = 'dns-server',
+    private readonly copy: SnapshotCopyOptions = {},
+  ) {}
 
   /** Opens the store; if it cannot be read, loads the copy instead. With neither there is nothing to serve. */
   async start(): Promise<void> {
@@ -53,8 +60,14 @@ export class SqliteServedSource implements ServedSource {
       const copyPath = this.copy.snapshotPath;
       const cause = (error as Error).message;
       if (copyPath === undefined) throw error;
-      if (!existsSync(copyPath)) throw new UserError(`cannot read the store (${cause}) and there is no DNS snapshot file ${copyPath} yet: nothing to serve`);
-      this.fromFile = new SnapshotFileReader(readSnapshotFile(copyPath, `the store cannot be read either (${cause}): nothing to serve`));
+      if (!existsSync(copyPath)) {
+        throw new UserError(
+          `cannot read the store (${cause}) and there is no DNS snapshot file ${copyPath} yet: nothing to serve`,
+        );
+      }
+      this.fromFile = new SnapshotFileReader(
+        readSnapshotFile(copyPath, `the store cannot be read either (${cause}): nothing to serve`),
+      );
       this.copy.onStartFromFile?.(copyPath, error as Error);
     }
   }
@@ -129,12 +142,17 @@ export class SqliteServedSource implements ServedSource {
     this.alarms = null;
   }
 
-  /** The alarm writer, if the path still names the file it has open: an alarm written into a deleted file would be lost. */
+  /**
+   * The alarm writer, if the path still names the file it has open: an alarm written into a deleted file would be
+   * lost.
+   */
   private alarmStore(): SqliteStore {
     const identity = fileIdentity(this.path);
     if (this.alarms !== null && sameFile(identity, this.alarms.identity)) return this.alarms.store;
     this.closeAlarms();
-    if (this.opened === null || !sameFile(identity, this.opened.identity)) throw new Error(`store ${this.path} is not open or was replaced`);
+    if (this.opened === null || !sameFile(identity, this.opened.identity)) {
+      throw new Error(`store ${this.path} is not open or was replaced`);
+    }
     this.alarms = { store: new SqliteStore(this.path, undefined, { busyTimeoutMs: readBusyTimeoutMs }), identity };
     return this.alarms.store;
   }
@@ -154,7 +172,9 @@ export class SqliteServedSource implements ServedSource {
     const { version, changes } = reader.changesSince(0);
     const names: SnapshotEntry[] = [];
     for (const change of changes) {
-      if (change.state !== null && validateRecordSet(change.name, change.state.records).length === 0) names.push(snapshotEntry(change.state, change.version));
+      if (change.state !== null && validateRecordSet(change.name, change.state.records).length === 0) {
+        names.push(snapshotEntry(change.state, change.version));
+      }
     }
     this.saving = true;
     writeSnapshotFile(path, version, names, nowMs).then(
@@ -184,8 +204,14 @@ function checkServedTables(provider: BuiltinSqliteProvider): void {
 export function servedSourceFor(options: DnsServerOptions, alarmName: string, log: Logger): ServedSource {
   const copy: SnapshotCopyOptions = {
     snapshotPath: options.snapshotPath,
-    onSnapshotError: (error) => log.warn({ err: error, file: options.snapshotPath }, 'cannot write the DNS snapshot file: a restart while the store cannot be read would have nothing to serve'),
-    onStartFromFile: (file, cause) => log.error({ file, error: cause.message }, 'store unreadable at start: answering from the DNS snapshot file (fail static)'),
+    onSnapshotError: (error) => log.warn(
+      { err: error, file: options.snapshotPath },
+      'cannot write the DNS snapshot file: a restart while the store cannot be read would have nothing to serve',
+    ),
+    onStartFromFile: (file, cause) => log.error(
+      { file, error: cause.message },
+      'store unreadable at start: answering from the DNS snapshot file (fail static)',
+    ),
   };
   if (options.etcd === null) return new SqliteServedSource(options.storePath, alarmName, copy);
   return new EtcdServedSource(options.etcd, alarmName, copy);

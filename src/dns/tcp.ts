@@ -86,7 +86,13 @@ export class TcpListener {
       this.counters.tcpIdleTimeouts += 1;
       socket.destroy();
     }, this.limits.idleTimeoutMs);
-    const connection: Connection = { socket, pending: Buffer.alloc(0), blocked: false, lastMessageMs: Date.now(), timer };
+    const connection: Connection = {
+      socket,
+      pending: Buffer.alloc(0),
+      blocked: false,
+      lastMessageMs: Date.now(),
+      timer,
+    };
     this.connections.add(connection);
     socket.on('data', (chunk: Buffer) => this.receive(connection, chunk));
     // Resets and aborted peers are normal on the Internet; the socket closes and is forgotten below.
