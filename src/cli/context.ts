@@ -27,7 +27,10 @@ export function resolveConfigPath(options: PathOptions): string {
   const dataDir = resolve(options.data ?? defaultDataDir);
   const candidate = join(dataDir, demoConfigName);
   if (existsSync(candidate)) return candidate;
-  throw new UserError(`no config: pass --config FILE, or run \`dnsplane up --data ${options.data ?? defaultDataDir}\` first to create the demo there`);
+  throw new UserError(
+    `no config: pass --config FILE, or run \`dnsplane up --data ${options.data ?? defaultDataDir}\` first `
+      + 'to create the demo there',
+  );
 }
 
 export interface Context {
@@ -87,7 +90,9 @@ export function dataDirectory(options: PathOptions, create: boolean): string {
   } catch (error) {
     throw new UserError(`data directory ${dataDir} cannot be used: ${(error as Error).message}`);
   }
-  if (stats !== undefined && !stats.isDirectory()) throw new UserError(`data directory ${dataDir} is a file, not a directory (check --data)`);
+  if (stats !== undefined && !stats.isDirectory()) {
+    throw new UserError(`data directory ${dataDir} is a file, not a directory (check --data)`);
+  }
   return dataDir;
 }
 
@@ -105,7 +110,10 @@ export async function openContext(options: PathOptions, open: OpenContextOptions
   const config = loadConfigFile(configPath);
   const dataDir = dataDirectory(options, false);
   if (readonly && config.store.kind === 'sqlite' && !existsSync(sqlitePath(config, dataDir))) {
-    throw new UserError(`no store at ${sqlitePath(config, dataDir)}: nothing has run on this installation yet (start \`dnsplane up\` or a role first)`);
+    throw new UserError(
+      `no store at ${sqlitePath(config, dataDir)}: nothing has run on this installation yet `
+        + '(start `dnsplane up` or a role first)',
+    );
   }
   const store = await createStore(config, dataDir, { readonly });
   let provider: Provider;
@@ -116,7 +124,8 @@ export async function openContext(options: PathOptions, open: OpenContextOptions
     throw error;
   }
   return {
-    config, configPath, dataDir, zone: zoneOf(config), inventory: inventoryOf(config), inventoryVersion: 0, store, provider,
+    config, configPath, dataDir, zone: zoneOf(config), inventory: inventoryOf(config), inventoryVersion: 0,
+    store, provider,
     async close() {
       await provider.close();
       await store.close();

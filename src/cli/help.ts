@@ -17,13 +17,23 @@ const exitCodesCommon: readonly (readonly [number, string])[] = [
 
 /** Codes beyond the common ones, by command path ("planner", "health set"). */
 const exitCodesOwn: Record<string, readonly (readonly [number, string])[]> = {
-  planner: [[3, 'with --once: the safety threshold refused the plan, or health withdrawals were held (--force publishes it)']],
+  planner: [
+    [3, 'with --once: the safety threshold refused the plan, or health withdrawals were held (--force publishes it)'],
+  ],
   sim: [[1, 'a run broke an invariant (the output gives the seed that reproduces it)']],
   serve: [[1, 'the DNS server gave up (it could not listen or serve)']],
   diff: [[0, 'no change'], [1, 'changes: FILE differs from the stored inventory']],
   'plan': [[0, 'no change'], [1, 'changes: the next plan would change names']],
-  apply: [[0, 'applied, or nothing to change'], [1, 'another apply stored a version first: run diff again'], [3, 'refused: above safety.maxChangedFraction (--force applies it, audited)']],
-  'inventory rollback': [[0, 'applied, or nothing to change'], [1, 'another apply stored a version first'], [3, 'refused: above safety.maxChangedFraction (--force applies it, audited)']],
+  apply: [
+    [0, 'applied, or nothing to change'],
+    [1, 'another apply stored a version first: run diff again'],
+    [3, 'refused: above safety.maxChangedFraction (--force applies it, audited)'],
+  ],
+  'inventory rollback': [
+    [0, 'applied, or nothing to change'],
+    [1, 'another apply stored a version first'],
+    [3, 'refused: above safety.maxChangedFraction (--force applies it, audited)'],
+  ],
 };
 
 /** Most subcommands visited (a bound on the walk; dnsplane has a few dozen). */
@@ -38,8 +48,12 @@ function commandPath(command: Command): string {
 /** The "Exit codes:" section of one command's help. */
 export function exitCodesHelp(path: string): string {
   const meanings = new Map<number, string[]>();
-  for (const [code, meaning] of [...(exitCodesOwn[path] ?? []), ...exitCodesCommon]) meanings.set(code, [...(meanings.get(code) ?? []), meaning]);
-  const lines = [...meanings].sort(([a], [b]) => a - b).map(([code, texts]) => `  ${String(code).padEnd(4)}${texts.join('; or ')}`);
+  for (const [code, meaning] of [...(exitCodesOwn[path] ?? []), ...exitCodesCommon]) {
+    meanings.set(code, [...(meanings.get(code) ?? []), meaning]);
+  }
+  const lines = [...meanings]
+    .sort(([a], [b]) => a - b)
+    .map(([code, texts]) => `  ${String(code).padEnd(4)}${texts.join('; or ')}`);
   return `\nExit codes:\n${lines.join('\n')}`;
 }
 

@@ -5,7 +5,9 @@ import type { Logger } from '../util/log.js';
 
 export const cliEntry = fileURLToPath(new URL('../../bin/dnsplane.mjs', import.meta.url));
 
-/** The exit code of a role that refused its input (src/cli/main.ts: a UserError): a restart would only refuse it again. */
+/**
+ * The exit code of a role that refused its input (src/cli/main.ts: a UserError): a restart would only refuse it again.
+ */
 export const exitCodeBadInput = 2;
 /** Lines of a child's stderr kept for the message of a role that exits with exitCodeBadInput. */
 export const stderrTailLinesMax = 20;
@@ -49,7 +51,9 @@ function recordStderr(slot: Slot, chunk: string): void {
   const lines = (slot.stderrPartial + chunk).split('\n');
   slot.stderrPartial = lines.pop()!.slice(-stderrLineCharsMax);
   for (const line of lines) if (line.trim() !== '') slot.stderrTail.push(line.slice(0, stderrLineCharsMax));
-  if (slot.stderrTail.length > stderrTailLinesMax) slot.stderrTail.splice(0, slot.stderrTail.length - stderrTailLinesMax);
+  if (slot.stderrTail.length > stderrTailLinesMax) {
+    slot.stderrTail.splice(0, slot.stderrTail.length - stderrTailLinesMax);
+  }
   assert(slot.stderrTail.length <= stderrTailLinesMax, 'internal', 'the stderr tail is bounded');
 }
 
@@ -68,7 +72,11 @@ export class Supervisor {
   /** Resolves once, with the first role that exited with exitCodeBadInput; never rejects. */
   readonly failed: Promise<RoleFailure>;
 
-  constructor(private readonly options: SupervisorOptions, private readonly log: Logger, private readonly env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    private readonly options: SupervisorOptions,
+    private readonly log: Logger,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
     this.failed = new Promise((resolve) => {
       this.reportFailure = resolve;
     });
@@ -77,7 +85,15 @@ export class Supervisor {
   start(specs: readonly RoleSpec[]): void {
     assert(this.slots.length === 0, 'internal', 'a supervisor starts its roles once');
     for (const spec of specs) {
-      const slot: Slot = { spec, child: null, startedAtMs: 0, restarts: 0, timer: null, stderrTail: [], stderrPartial: '' };
+      const slot: Slot = {
+        spec,
+        child: null,
+        startedAtMs: 0,
+        restarts: 0,
+        timer: null,
+        stderrTail: [],
+        stderrPartial: '',
+      };
       this.slots.push(slot);
       this.launch(slot);
     }
@@ -111,14 +127,20 @@ export class Supervisor {
     if (this.stopping) return;
     if (code === exitCodeBadInput) {
       this.stopping = true;
-      this.log.error({ role: slot.spec.name, code }, `role ${slot.spec.name} refused its input (exit ${code}); not restarting it`);
+      this.log.error(
+        { role: slot.spec.name, code },
+        `role ${slot.spec.name} refused its input (exit ${code}); not restarting it`,
+      );
       void this.reportAfterDrain(slot, child, code);
       return;
     }
     if (Date.now() - slot.startedAtMs >= this.options.stableAfterMs) slot.restarts = 0;
     const delayMs = Math.min(this.options.restartMaxMs, this.options.restartBaseMs * 2 ** slot.restarts);
     slot.restarts += 1;
-    this.log.warn({ role: slot.spec.name, code, signal, restartInMs: delayMs, restarts: slot.restarts }, `role ${slot.spec.name} exited; restarting`);
+    this.log.warn(
+      { role: slot.spec.name, code, signal, restartInMs: delayMs, restarts: slot.restarts },
+      `role ${slot.spec.name} exited; restarting`,
+    );
     slot.timer = setTimeout(() => this.launch(slot), delayMs);
   }
 

@@ -31,22 +31,33 @@ async function healthByTarget(dataDir: string): Promise<Map<string, TargetHealth
   if (!existsSync(path)) return new Map();
   const store = new SqliteStore(path);
   try {
-    return new Map((await store.readHealth()).map((record) => [record.target, { state: record.state, source: record.source }]));
+    return new Map((await store.readHealth()).map((record) => [
+      record.target,
+      { state: record.state, source: record.source },
+    ]));
   } finally {
     await store.close();
   }
 }
 
-/** The demo commands act on a running demo only: failing a load balancer nobody serves would report a change that is not. */
+/**
+ * The demo commands act on a running demo only: failing a load balancer nobody serves would report a change that is
+ * not.
+ */
 function requireRunningDemo(dataDir: string): void {
   const up = runningUp(dataDir);
-  if (up === null) throw new UserError(`no demo is running on ${dataDir}: start one with \`dnsplane up --data ${dataDir}\``);
-  if (!up.demo) throw new UserError(`dnsplane up on ${dataDir} (pid ${up.pid}) runs a --config installation, not the demo`);
+  if (up === null) {
+    throw new UserError(`no demo is running on ${dataDir}: start one with \`dnsplane up --data ${dataDir}\``);
+  }
+  if (!up.demo) {
+    throw new UserError(`dnsplane up on ${dataDir} (pid ${up.pid}) runs a --config installation, not the demo`);
+  }
 }
 
 function formatRow(row: DemoRow): string {
   const health = row.health === null ? 'unknown' : `${row.health.state} (${row.health.source})`;
-  return `${row.id.padEnd(5)} ${`${row.address}:${row.port ?? '?'}`.padEnd(16)} ${row.endpoint.padEnd(20)} ${row.az}  ${(row.failed ? 'failed' : 'serving').padEnd(8)} health ${health}`;
+  return `${row.id.padEnd(5)} ${`${row.address}:${row.port ?? '?'}`.padEnd(16)} ${row.endpoint.padEnd(20)} `
+    + `${row.az}  ${(row.failed ? 'failed' : 'serving').padEnd(8)} health ${health}`;
 }
 
 /** `dnsplane demo list|fail|recover`: the demo load balancers of a running `up` in the same data directory. */
@@ -63,7 +74,12 @@ export function registerDemoCommand(program: Command): void {
       requireRunningDemo(dataDir);
       const health = await healthByTarget(dataDir);
       const port = demoPort(dataDir);
-      const rows: DemoRow[] = demoTargets.map((t) => ({ ...t, port, failed: isFailed(dataDir, t.id), health: health.get(t.id) ?? null }));
+      const rows: DemoRow[] = demoTargets.map((t) => ({
+        ...t,
+        port,
+        failed: isFailed(dataDir, t.id),
+        health: health.get(t.id) ?? null,
+      }));
       if (options.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       else process.stdout.write(`${rows.map(formatRow).join('\n')}\n`);
     });
