@@ -38,7 +38,9 @@ function flagPath(dataDir: string, id: string): string {
 
 export function demoTarget(id: string): DemoTarget {
   const target = demoTargets.find((candidate) => candidate.id === id);
-  if (target === undefined) throw new UserError(`unknown demo target "${id}" (known: ${demoTargets.map((t) => t.id).join(', ')})`);
+  if (target === undefined) {
+    throw new UserError(`unknown demo target "${id}" (known: ${demoTargets.map((t) => t.id).join(', ')})`);
+  }
   return target;
 }
 
@@ -59,7 +61,13 @@ export function demoConfig(port: number): Record<string, unknown> {
     name,
     targets: demoTargets
       .filter((t) => t.endpoint === name)
-      .map((t) => ({ id: t.id, address: t.address, az: t.az, capacity: 100, check: { http: `http://${t.address}:${port}/healthz` } })),
+      .map((t) => ({
+        id: t.id,
+        address: t.address,
+        az: t.az,
+        capacity: 100,
+        check: { http: `http://${t.address}:${port}/healthz` },
+      })),
   }));
   return {
     zone: demoZone,
@@ -76,7 +84,9 @@ export function demoConfig(port: number): Record<string, unknown> {
 export function writeDemoConfig(dataDir: string, port: number): string {
   const path = join(dataDir, 'config.yaml');
   if (existsSync(path) && !readFileSync(path, 'utf8').startsWith(demoMarker)) {
-    throw new UserError(`${path} exists and was not written by \`dnsplane up\`: pass it with --config, or use another --data directory`);
+    throw new UserError(
+      `${path} exists and was not written by \`dnsplane up\`: pass it with --config, or use another --data directory`,
+    );
   }
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(path, `${demoMarker}\n${stringify(demoConfig(port))}`);
@@ -123,7 +133,9 @@ export async function startDemoServers(dataDir: string, attemptsMax = 20): Promi
           const failed = isFailed(dataDir, target.id);
           const healthy = request.url === '/healthz' ? !failed : true;
           response.writeHead(healthy ? 200 : 503, { 'content-type': 'text/plain', connection: 'close' });
-          response.end(request.url === '/healthz' ? (failed ? 'failed (dnsplane demo)\n' : 'ok\n') : `demo load balancer ${target.id} (${target.az})\n`);
+          response.end(request.url === '/healthz'
+            ? (failed ? 'failed (dnsplane demo)\n' : 'ok\n')
+            : `demo load balancer ${target.id} (${target.az})\n`);
         });
         servers.push(server);
         port = await listen(server, port, target.address);
