@@ -49,7 +49,11 @@ export class Checker {
   redundantWrites = 0;
   applies = 0;
 
-  constructor(private readonly store: MemoryStoreState, private readonly provider: MemoryProviderState, private readonly options: CheckerOptions) {}
+  constructor(
+    private readonly store: MemoryStoreState,
+    private readonly provider: MemoryProviderState,
+    private readonly options: CheckerOptions,
+  ) {}
 
   /** An injected hand edit: S3 does not hold for the name until someone repairs it. */
   noteDrift(name: string): void {
@@ -64,7 +68,9 @@ export class Checker {
   check(step: StepInfo): Violation | null {
     const violation = this.checkWrites(step) ?? this.checkDeletions(step) ?? this.checkPublishes(step);
     if (violation !== null) return violation;
-    if (this.store.mutations === this.storeMutationsSeen && this.provider.versionLast === this.providerVersionSeen) return null;
+    if (this.store.mutations === this.storeMutationsSeen && this.provider.versionLast === this.providerVersionSeen) {
+      return null;
+    }
     this.storeMutationsSeen = this.store.mutations;
     this.providerVersionSeen = this.provider.versionLast;
     return this.checkServed(step) ?? this.checkNewestPlan(step);
@@ -88,7 +94,13 @@ export class Checker {
     const seen = this.generationSeen.get(name) ?? 0;
     if (write.kind === 'hand-edit') return null;
     if (write.generation < seen) {
-      return this.violation(step, 'S2', name, `${write.writer} wrote generation ${write.generation} (${describeRow(write.after)}) after the name had reached generation ${seen}`);
+      return this.violation(
+        step,
+        'S2',
+        name,
+        `${write.writer} wrote generation ${write.generation} (${describeRow(write.after)}) `
+          + `after the name had reached generation ${seen}`,
+      );
     }
     this.generationSeen.set(name, write.generation);
     this.applies += 1;
@@ -96,8 +108,16 @@ export class Checker {
     // Any write after a hand edit replaced the edited set: the drift is over, S3 holds again.
     this.drifted.delete(name);
     const problems = validateRecordSet(name, write.after!.records);
-    if (problems.length > 0) return this.violation(step, 'S1', name, `${write.writer} wrote an invalid set: ${problems.join('; ')}`);
-    if (write.before !== null && write.before.generation === write.generation && recordSetKey(write.before.records) === recordSetKey(write.after!.records)) this.redundantWrites += 1;
+    if (problems.length > 0) {
+      return this.violation(step, 'S1', name, `${write.writer} wrote an invalid set: ${problems.join('; ')}`);
+    }
+    if (
+      write.before !== null
+      && write.before.generation === write.generation
+      && recordSetKey(write.before.records) === recordSetKey(write.after!.records)
+    ) {
+      this.redundantWrites += 1;
+    }
     return null;
   }
 
@@ -118,7 +138,12 @@ export class Checker {
       const ttlMs = row.expiresAtMs - row.heartbeatAtMs;
       const certainlyLive = row.trueHeartbeatAtMs + ttlMs - marginMs > deletion.seenAtTrueMs;
       if (certainlyLive && row.heldGeneration > 0 && deleted.has(row.heldGeneration)) {
-        return this.violation(step, 'S4', `plan ${row.heldGeneration}`, `${deletion.deleter} deleted plan ${row.heldGeneration}, held by live enactor ${row.id}`);
+        return this.violation(
+          step,
+          'S4',
+          `plan ${row.heldGeneration}`,
+          `${deletion.deleter} deleted plan ${row.heldGeneration}, held by live enactor ${row.id}`,
+        );
       }
     }
     return null;
@@ -127,14 +152,29 @@ export class Checker {
   private checkPublishes(step: StepInfo): Violation | null {
     for (const publish of this.store.publishes.splice(0)) {
       if (publish.generation !== publish.latestBefore + 1) {
-        return this.violation(step, 'S6', `plan ${publish.generation}`, `${publish.holder} published ${publish.generation} over ${publish.latestBefore}`);
+        return this.violation(
+          step,
+          'S6',
+          `plan ${publish.generation}`,
+          `${publish.holder} published ${publish.generation} over ${publish.latestBefore}`,
+        );
       }
       const last = this.lastPublished;
       if (last !== null && publish.generation <= last.generation) {
-        return this.violation(step, 'S6', `plan ${publish.generation}`, `generation ${publish.generation} published after ${last.generation}`);
+        return this.violation(
+          step,
+          'S6',
+          `plan ${publish.generation}`,
+          `generation ${publish.generation} published after ${last.generation}`,
+        );
       }
       if (last !== null && publish.token < last.token) {
-        return this.violation(step, 'S6', `plan ${publish.generation}`, `${publish.holder} published with fencing token ${publish.token} after token ${last.token} (two leaders)`);
+        return this.violation(
+          step,
+          'S6',
+          `plan ${publish.generation}`,
+          `${publish.holder} published with fencing token ${publish.token} after token ${last.token} (two leaders)`,
+        );
       }
       const found = this.checkPlanInventory(step, publish, last);
       if (found !== null) return found;
@@ -152,16 +192,31 @@ export class Checker {
   private checkPlanInventory(step: StepInfo, publish: PublishEvent, last: PublishEvent | null): Violation | null {
     const plan = `plan ${publish.generation}`;
     if (last !== null && publish.inventoryVersion < last.inventoryVersion) {
-      return this.violation(step, 'I1', plan, `${publish.holder} published inventory v${publish.inventoryVersion} after plan ${last.generation} had v${last.inventoryVersion}`);
+      return this.violation(
+        step,
+        'I1',
+        plan,
+        `${publish.holder} published inventory v${publish.inventoryVersion} `
+          + `after plan ${last.generation} had v${last.inventoryVersion}`,
+      );
     }
     const inventory = this.store.inventories[publish.inventoryVersion - 1];
-    if (inventory === undefined) return this.violation(step, 'I1', plan, `records inventory v${publish.inventoryVersion}, which was never stored`);
+    if (inventory === undefined) {
+      return this.violation(step, 'I1', plan, `records inventory v${publish.inventoryVersion}, which was never stored`);
+    }
     const expected = inventory.endpoints.map((endpoint) => endpoint.name).sort();
     const planned = plannedNames(this.store, publish.generation);
     if (planned.join(',') === expected.join(',')) return null;
     const missing = expected.filter((name) => !planned.includes(name));
     const extra = planned.filter((name) => !expected.includes(name));
-    return this.violation(step, 'I1', plan, `records inventory v${publish.inventoryVersion} but ${missing.length > 0 ? `lacks ${missing.join(',')}` : ''}${missing.length > 0 && extra.length > 0 ? ' and ' : ''}${extra.length > 0 ? `plans ${extra.join(',')}` : ''}`);
+    return this.violation(
+      step,
+      'I1',
+      plan,
+      `records inventory v${publish.inventoryVersion} but ${missing.length > 0 ? `lacks ${missing.join(',')}` : ''}`
+        + `${missing.length > 0 && extra.length > 0 ? ' and ' : ''}`
+        + `${extra.length > 0 ? `plans ${extra.join(',')}` : ''}`,
+    );
   }
 
   private checkServed(step: StepInfo): Violation | null {
@@ -173,21 +228,46 @@ export class Checker {
   }
 
   private checkName(step: StepInfo, name: string, row: ServedRow): Violation | null {
-    if (row.records.length === 0) return this.violation(step, 'S1', name, `serves no records at generation ${row.generation}`);
+    if (row.records.length === 0) {
+      return this.violation(step, 'S1', name, `serves no records at generation ${row.generation}`);
+    }
     const seen = this.generationSeen.get(name) ?? 0;
-    if (row.generation < seen) return this.violation(step, 'S2', name, `serves generation ${row.generation} after ${seen}`);
+    if (row.generation < seen) {
+      return this.violation(step, 'S2', name, `serves generation ${row.generation} after ${seen}`);
+    }
     const version = this.store.visible(name, row.generation);
     if (version === undefined) {
-      return this.violation(step, 'S4', name, `serves generation ${row.generation}, but the plan version it refers to no longer exists`);
+      return this.violation(
+        step,
+        'S4',
+        name,
+        `serves generation ${row.generation}, but the plan version it refers to no longer exists`,
+      );
     }
-    if (!this.drifted.has(name) && (version.records === null || recordSetKey(version.records) !== recordSetKey(row.records))) {
-      return this.violation(step, 'S3', name, `serves [${recordSetKey(row.records)}] at generation ${row.generation}, plan ${row.generation} says [${recordSetKey(version.records)}]`);
+    if (
+      !this.drifted.has(name)
+      && (version.records === null || recordSetKey(version.records) !== recordSetKey(row.records))
+    ) {
+      return this.violation(
+        step,
+        'S3',
+        name,
+        `serves [${recordSetKey(row.records)}] at generation ${row.generation}, `
+          + `plan ${row.generation} says [${recordSetKey(version.records)}]`,
+      );
     }
     const state = { name, generation: row.generation, version: String(row.version), records: row.records };
     const again = decide({ name, since: version.since, records: version.records }, state, row.generation);
-    if (again !== 'skip') return this.violation(step, 'S5', name, `re-applying plan ${row.generation} would write again`);
+    if (again !== 'skip') {
+      return this.violation(step, 'S5', name, `re-applying plan ${row.generation} would write again`);
+    }
     if (row.generation > this.store.generationLast) {
-      return this.violation(step, 'L3', name, `serves generation ${row.generation}, above the newest plan ${this.store.generationLast}`);
+      return this.violation(
+        step,
+        'L3',
+        name,
+        `serves generation ${row.generation}, above the newest plan ${this.store.generationLast}`,
+      );
     }
     return null;
   }
@@ -196,11 +276,17 @@ export class Checker {
   private checkNewestPlan(step: StepInfo): Violation | null {
     const latest = this.store.generationLast;
     if (latest === 0) return null;
-    if (!this.store.headers.has(latest)) return this.violation(step, 'L3', `plan ${latest}`, `the newest plan ${latest} was deleted`);
+    if (!this.store.headers.has(latest)) {
+      return this.violation(step, 'L3', `plan ${latest}`, `the newest plan ${latest} was deleted`);
+    }
     for (const name of this.store.versions.keys()) {
       const version = this.store.visible(name, latest);
-      if (version === undefined) return this.violation(step, 'L3', name, `the newest plan ${latest} has no version for the name`);
-      if (version.records !== null && validateRecordSet(name, version.records).length > 0) return this.violation(step, 'L3', name, `the newest plan ${latest} holds an invalid set`);
+      if (version === undefined) {
+        return this.violation(step, 'L3', name, `the newest plan ${latest} has no version for the name`);
+      }
+      if (version.records !== null && validateRecordSet(name, version.records).length > 0) {
+        return this.violation(step, 'L3', name, `the newest plan ${latest} holds an invalid set`);
+      }
     }
     return null;
   }
@@ -216,20 +302,32 @@ function plannedNames(store: MemoryStoreState, generation: Generation): string[]
   return names;
 }
 
-/** L1: every name serves the newest plan's set (or is absent when the plan removes it). Returns the first name that does not, or null. */
-export function firstUnconverged(store: MemoryStoreState, provider: MemoryProviderState): { name: string; detail: string } | null {
+/**
+ * L1: every name serves the newest plan's set (or is absent when the plan removes it). Returns the first name that does
+ * not, or null.
+ */
+export function firstUnconverged(
+  store: MemoryStoreState,
+  provider: MemoryProviderState,
+): { name: string; detail: string } | null {
   const latest = store.generationLast;
   for (const name of store.versions.keys()) {
     const version = store.visible(name, latest);
     const row = provider.served.get(name);
     if (version === undefined) return { name, detail: `no version at the newest plan ${latest}` };
     if (version.records === null) {
-      if (row !== undefined) return { name, detail: `removed in plan ${version.since} but still serves ${describeRow(row)}` };
+      if (row !== undefined) {
+        return { name, detail: `removed in plan ${version.since} but still serves ${describeRow(row)}` };
+      }
       continue;
     }
     if (row === undefined) return { name, detail: `not served; plan ${latest} has [${recordSetKey(version.records)}]` };
     if (row.generation < version.since || recordSetKey(row.records) !== recordSetKey(version.records)) {
-      return { name, detail: `serves ${describeRow(row)}, the newest plan ${latest} says [${recordSetKey(version.records)}] since ${version.since}` };
+      return {
+        name,
+        detail: `serves ${describeRow(row)}, the newest plan ${latest} says [${recordSetKey(version.records)}] `
+          + `since ${version.since}`,
+      };
     }
   }
   return null;

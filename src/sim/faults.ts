@@ -53,7 +53,9 @@ export class FaultInjector {
    */
   point(actor: ActorSlot, label: string): Promise<void> {
     const { settings } = this;
-    const delay = this.enabled ? longTailDelayMs(this.random, settings.delayBaseMs, settings.tailProbability, settings.tailMaxMs) : this.random.int(settings.delayBaseMs + 1);
+    const delay = this.enabled
+      ? longTailDelayMs(this.random, settings.delayBaseMs, settings.tailProbability, settings.tailMaxMs)
+      : this.random.int(settings.delayBaseMs + 1);
     const waited = this.scheduler.wait(actor, delay, label);
     if (!this.enabled || !this.random.chance(settings.transientErrorProbability)) return waited;
     this.transientErrors += 1;
@@ -74,7 +76,9 @@ export class FaultInjector {
   }
 }
 
-/** The store every simulated actor gets: the Store and the versioned inventory beside it (as SqliteStore and EtcdStore). */
+/**
+ * The store every simulated actor gets: the Store and the versioned inventory beside it (as SqliteStore and EtcdStore).
+ */
 export type SimStore = Store & InventoryStore;
 
 /** The accessors of optional capabilities answer at once, without I/O: not calls to fault. */
@@ -86,9 +90,11 @@ type StoreMethod = Exclude<keyof SimStore, 'kind' | StoreCapability>;
  * warn line with an error other than an injected one a violation), an apply that fails is retried by the operator.
  */
 const storeMethodSet: Record<StoreMethod, true> = {
-  latestGeneration: true, publishPlan: true, readPlan: true, readEntriesAt: true, listPlans: true, oldestGeneration: true,
+  latestGeneration: true, publishPlan: true, readPlan: true, readEntriesAt: true, listPlans: true,
+  oldestGeneration: true,
   listSuperseded: true, deletePlanData: true, acquireLease: true, renewLease: true, releaseLease: true, heartbeat: true,
-  listEnactors: true, setHealth: true, setHealthMany: true, clearHealth: true, readHealth: true, publishCheckerView: true, listCheckerViews: true, appendHistory: true, readHistory: true,
+  listEnactors: true, setHealth: true, setHealthMany: true, clearHealth: true, readHealth: true,
+  publishCheckerView: true, listCheckerViews: true, appendHistory: true, readHistory: true,
   raiseAlarm: true, clearAlarm: true, listAlarms: true, incrementCounter: true, readCounters: true, setDrain: true,
   listDrains: true, setFreeze: true, listFreezes: true, addRequest: true, takeRequests: true, close: true,
   latestInventoryVersion: true, readInventory: true, listInventoryVersions: true, putInventory: true,
@@ -96,7 +102,10 @@ const storeMethodSet: Record<StoreMethod, true> = {
 const storeMethods = Object.keys(storeMethodSet) as StoreMethod[];
 
 /** Calls whose result is worth a trace line (the rest are bookkeeping). */
-const tracedStoreCalls = new Set<StoreMethod>(['latestGeneration', 'publishPlan', 'readPlan', 'deletePlanData', 'acquireLease', 'renewLease', 'heartbeat', 'listSuperseded', 'readInventory', 'putInventory']);
+const tracedStoreCalls = new Set<StoreMethod>([
+  'latestGeneration', 'publishPlan', 'readPlan', 'deletePlanData', 'acquireLease', 'renewLease', 'heartbeat',
+  'listSuperseded', 'readInventory', 'putInventory',
+]);
 
 interface FaultyStoreFields {
   inner: SimStore;
@@ -113,7 +122,12 @@ for (const method of storeMethods) {
   faultyStorePrototype[method] = async function (this: FaultyStoreFields, ...args: unknown[]): Promise<unknown> {
     await this.faults.point(this.actor, `store.${method}`);
     const result = await (this.inner[method] as (...inner: unknown[]) => Promise<unknown>).apply(this.inner, args);
-    if (this.faults.trace !== null && tracedStoreCalls.has(method)) this.faults.note(this.actor, `store.${method}(${describeArgs(method, args)}) → ${describeStoreResult(method, result)}`);
+    if (this.faults.trace !== null && tracedStoreCalls.has(method)) {
+      this.faults.note(
+        this.actor,
+        `store.${method}(${describeArgs(method, args)}) → ${describeStoreResult(method, result)}`,
+      );
+    }
     return result;
   };
 }
@@ -135,7 +149,13 @@ export function faultyProvider(inner: Provider, faults: FaultInjector, actor: Ac
     async read(names: readonly string[]): Promise<Map<string, ServedState>> {
       await faults.point(actor, 'provider.read');
       const states = await inner.read(names);
-      if (faults.trace !== null) faults.note(actor, `provider.read(${names.join(',')}) → ${[...states.values()].map((s) => `${s.name}@${s.generation}/v${s.version}`).join(' ') || 'none'}`);
+      if (faults.trace !== null) {
+        faults.note(
+          actor,
+          `provider.read(${names.join(',')}) → `
+            + `${[...states.values()].map((s) => `${s.name}@${s.generation}/v${s.version}`).join(' ') || 'none'}`,
+        );
+      }
       return states;
     },
     async list(afterName: string | null, limit: number): Promise<ServedState[]> {
@@ -145,14 +165,26 @@ export function faultyProvider(inner: Provider, faults: FaultInjector, actor: Ac
     async readRemovals(names: readonly string[]): Promise<Map<string, number>> {
       await faults.point(actor, 'provider.readRemovals');
       const removals = await inner.readRemovals(names);
-      if (faults.trace !== null) faults.note(actor, `provider.readRemovals(${names.join(',')}) → ${[...removals].map(([name, generation]) => `${name} removed@${generation}`).join(' ') || 'none'}`);
+      if (faults.trace !== null) {
+        faults.note(
+          actor,
+          `provider.readRemovals(${names.join(',')}) → `
+            + `${[...removals].map(([name, generation]) => `${name} removed@${generation}`).join(' ') || 'none'}`,
+        );
+      }
       return removals;
     },
     async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
       await faults.point(actor, 'provider.apply');
       const outcomes = await inner.apply(changes);
       const lost = faults.lostAck();
-      if (faults.trace !== null) faults.note(actor, `provider.apply(${changes.map(describeChange).join(' ')}) → ${outcomes.map((o) => o.outcome).join(',')}${lost ? ' ✗ acknowledgement lost' : ''}`);
+      if (faults.trace !== null) {
+        faults.note(
+          actor,
+          `provider.apply(${changes.map(describeChange).join(' ')}) → ${outcomes.map((o) => o.outcome).join(',')}`
+            + `${lost ? ' ✗ acknowledgement lost' : ''}`,
+        );
+      }
       // The write took effect; only the answer is lost. The caller must find out by reading again (S5).
       if (lost) throw new InjectedFault('provider.apply: acknowledgement lost after the write took effect');
       return outcomes;
@@ -181,7 +213,8 @@ function describeArgs(method: StoreMethod, args: readonly unknown[]): string {
   if (method === 'deletePlanData') return `${(args[0] as unknown[]).length} versions, headers below ${String(args[1])}`;
   if (method === 'putInventory') {
     const request = args[0] as { baseVersion: number; endpoints: { name: string }[]; forced: boolean };
-    return `base v${request.baseVersion}, ${request.endpoints.map((endpoint) => endpoint.name).join(',')}${request.forced ? ', forced' : ''}`;
+    return `base v${request.baseVersion}, ${request.endpoints.map((endpoint) => endpoint.name).join(',')}`
+      + `${request.forced ? ', forced' : ''}`;
   }
   return args.filter((arg) => typeof arg !== 'object').map((arg) => brief(arg, 40)).join(', ');
 }
@@ -189,7 +222,9 @@ function describeArgs(method: StoreMethod, args: readonly unknown[]): string {
 function describeStoreResult(method: StoreMethod, result: unknown): string {
   if (method === 'readPlan') {
     const view = result as { header: { generation: number }; entries: { name: string; since: number }[] } | null;
-    return view === null ? 'null (plan gone)' : `gen ${view.header.generation}: ${view.entries.map((e) => `${e.name}@${e.since}`).join(' ') || 'no entries'}`;
+    return view === null
+      ? 'null (plan gone)'
+      : `gen ${view.header.generation}: ${view.entries.map((e) => `${e.name}@${e.since}`).join(' ') || 'no entries'}`;
   }
   if (method === 'publishPlan') {
     const published = result as { ok: boolean; header?: { generation: number }; reason?: string };

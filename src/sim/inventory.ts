@@ -43,11 +43,19 @@ export interface InventoryHolder {
 }
 
 /** `followInventory`'s seeding step (src/cli/context.ts), retried over injected faults. */
-export async function seedWithRetry(store: SimStore, endpoints: readonly EndpointSpec[], clock: Clock): Promise<StoredInventory> {
+export async function seedWithRetry(
+  store: SimStore,
+  endpoints: readonly EndpointSpec[],
+  clock: Clock,
+): Promise<StoredInventory> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       const seeded = await seedInventory(store, endpoints, inventorySource);
-      assert(seeded.version >= 1 && seeded.endpoints.length > 0, 'internal', `seeded inventory v${seeded.version} with ${seeded.endpoints.length} names`);
+      assert(
+        seeded.version >= 1 && seeded.endpoints.length > 0,
+        'internal',
+        `seeded inventory v${seeded.version} with ${seeded.endpoints.length} names`,
+      );
       return seeded;
     } catch (error) {
       if (!(error instanceof InjectedFault) || attempt >= seedAttemptsMax) throw error;
@@ -75,7 +83,10 @@ export class InventoryOperator {
     assert(endpoints.length > 0, 'internal', 'an operator needs names to toggle');
   }
 
-  /** The inventory after toggling one name, sometimes two, of `current` (each toggle changes it); null when that would be empty. */
+  /**
+   * The inventory after toggling one name, sometimes two, of `current` (each toggle changes it); null when that would
+   * be empty.
+   */
   nextInventory(current: readonly EndpointSpec[]): EndpointSpec[] | null {
     const present = new Set(current.map((endpoint) => endpoint.name));
     const names = this.endpoints.map((endpoint) => endpoint.name);
@@ -114,7 +125,12 @@ export class InventoryOperator {
   }
 
   private async apply(command: Command): Promise<ApplyOutcome> {
-    const options = { actor: 'operator', reason: 'sim: names leave and come back', policy: operatorPolicy, baseVersion: command.baseVersion };
+    const options = {
+      actor: 'operator',
+      reason: 'sim: names leave and come back',
+      policy: operatorPolicy,
+      baseVersion: command.baseVersion,
+    };
     const outcome = await applyInventory(this.store, command.endpoints, { ...options, force: false });
     if (outcome.kind !== 'refused') return outcome;
     this.note?.(() => `inventory apply refused (${outcome.reason}): forcing it`);
@@ -123,7 +139,11 @@ export class InventoryOperator {
 
   private applied(outcome: Exclude<ApplyOutcome, { kind: 'stale' }>): void {
     if (outcome.kind !== 'applied') return;
-    assert(outcome.info.names === outcome.diff.namesAfter, 'internal', `v${outcome.info.version} stored ${outcome.info.names} names, the diff had ${outcome.diff.namesAfter}`);
+    assert(
+      outcome.info.names === outcome.diff.namesAfter,
+      'internal',
+      `v${outcome.info.version} stored ${outcome.info.names} names, the diff had ${outcome.diff.namesAfter}`,
+    );
     this.stats.inventoryVersions += 1;
     this.stats.removals += outcome.diff.removed;
     if (outcome.forcedOver !== null) this.stats.inventoryForced += 1;

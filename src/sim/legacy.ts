@@ -36,7 +36,9 @@ type BatchOp =
   | { kind: 'set-alias'; endpoint: string; expectRollback: number | null; generation: number }
   | { kind: 'delete-tree'; endpoint: string; generation: number };
 
-type BatchResult = { ok: true } | { ok: false; reason: 'lock-moved' | 'rollback-mismatch' | 'active-plan-missing'; detail: string };
+type BatchResult =
+  | { ok: true }
+  | { ok: false; reason: 'lock-moved' | 'rollback-mismatch' | 'active-plan-missing'; detail: string };
 
 /** The DNS service (Route53 in the incident): records, and atomic change batches that fail whole. */
 class LegacyDns {
@@ -69,11 +71,15 @@ class LegacyDns {
   private validate(op: BatchOp): BatchResult | null {
     if (op.kind === 'swap-lock') {
       const current = this.locks.get(op.endpoint) ?? null;
-      if (current?.serial !== op.expect?.serial) return { ok: false, reason: 'lock-moved', detail: `lost the lock (it is now ${current?.holder ?? 'free'})` };
+      if (current?.serial !== op.expect?.serial) {
+        return { ok: false, reason: 'lock-moved', detail: `lost the lock (it is now ${current?.holder ?? 'free'})` };
+      }
     }
     if (op.kind === 'set-alias') {
       const active = this.alias.get(op.endpoint);
-      if ((this.rollback.get(op.endpoint) ?? null) !== op.expectRollback) return { ok: false, reason: 'rollback-mismatch', detail: `rollback record moved` };
+      if ((this.rollback.get(op.endpoint) ?? null) !== op.expectRollback) {
+        return { ok: false, reason: 'rollback-mismatch', detail: `rollback record moved` };
+      }
       // The rollback record must point at the active plan: with the active plan's tree gone, every batch fails.
       if (active !== undefined && this.tree(op.endpoint, active) === undefined) {
         return { ok: false, reason: 'active-plan-missing', detail: `the active plan-${active} no longer exists` };
@@ -161,7 +167,11 @@ class LegacyWorld {
   /** An await point of the legacy enactor: a long-tailed delay before each call to DNS or the plan store. */
   call(actor: ActorSlot, label: string): Promise<void> {
     const { scenario } = this;
-    return this.scheduler.wait(actor, longTailDelayMs(this.random, scenario.delayBaseMs, scenario.tailProbability, scenario.tailMaxMs), label);
+    return this.scheduler.wait(
+      actor,
+      longTailDelayMs(this.random, scenario.delayBaseMs, scenario.tailProbability, scenario.tailMaxMs),
+      label,
+    );
   }
 
   publish(): void {
@@ -171,7 +181,11 @@ class LegacyWorld {
       // A random non-empty subset of the targets: the planner never emits an empty set, in either design.
       const chosen = endpoint.targets.filter(() => this.random.chance(0.6));
       const targets = chosen.length > 0 ? chosen : [this.random.pick(endpoint.targets)];
-      plan.set(endpoint.name, targets.map((target) => ({ target: target.id, address: target.address, weight: 1 + this.random.int(255) })));
+      plan.set(endpoint.name, targets.map((target) => ({
+        target: target.id,
+        address: target.address,
+        weight: 1 + this.random.int(255),
+      })));
     }
     this.plans.set(generation, plan);
     this.latest = generation;
@@ -191,10 +205,22 @@ class LegacyWorld {
       const active = this.dns.alias.get(name);
       if (active === undefined) continue;
       const seen = this.aliasSeen.get(name) ?? 0;
-      if (active < seen) this.violation('S2', name, `rolled back from plan ${seen} to plan ${active}: an enactor's up-front check was stale`);
+      if (active < seen) {
+        this.violation(
+          'S2',
+          name,
+          `rolled back from plan ${seen} to plan ${active}: an enactor's up-front check was stale`,
+        );
+      }
       this.aliasSeen.set(name, Math.max(seen, active));
       const answer = this.dns.resolve(name);
-      if (answer !== null && answer.length === 0) this.violation('S1', name, `EMPTY ANSWER: the root alias points at plan-${active}, whose records the clean-up deleted`);
+      if (answer !== null && answer.length === 0) {
+        this.violation(
+          'S1',
+          name,
+          `EMPTY ANSWER: the root alias points at plan-${active}, whose records the clean-up deleted`,
+        );
+      }
     }
   }
 }
@@ -227,18 +253,34 @@ async function acquireLock(world: LegacyWorld, actor: ActorSlot, endpoint: strin
     const current = world.dns.locks.get(endpoint) ?? null;
     if (current === null || current.holder === actor.id || current.expiresAtMs <= world.scheduler.nowMs) {
       world.dns.lockSerial += 1;
-      const mine: LockRecord = { holder: actor.id, expiresAtMs: world.scheduler.nowMs + world.scenario.lockTtlMs, serial: world.dns.lockSerial };
+      const mine: LockRecord = {
+        holder: actor.id,
+        expiresAtMs: world.scheduler.nowMs + world.scenario.lockTtlMs,
+        serial: world.dns.lockSerial,
+      };
       await world.call(actor, 'swap lock');
       if (world.dns.changeBatch([{ kind: 'swap-lock', endpoint, expect: current, next: mine }]).ok) return mine;
     }
-    if (attempt % 5 === 0) world.note(actor.id, `lost the lock on ${endpoint} ${attempt} times in a row (held by ${world.dns.locks.get(endpoint)?.holder ?? 'nobody'})`);
+    if (attempt % 5 === 0) {
+      world.note(
+        actor.id,
+        `lost the lock on ${endpoint} ${attempt} times in a row `
+          + `(held by ${world.dns.locks.get(endpoint)?.holder ?? 'nobody'})`,
+      );
+    }
     await world.scheduler.wait(actor, 1 + world.random.int(8 * Math.min(attempt, 6)), 'backoff');
   }
   return null;
 }
 
 /** Applies one endpoint of a plan: win the lock, then one change batch; a batch that lost the lock starts over. */
-async function applyEndpoint(world: LegacyWorld, actor: ActorSlot, generation: number, endpoint: string, records: RecordEntry[]): Promise<boolean> {
+async function applyEndpoint(
+  world: LegacyWorld,
+  actor: ActorSlot,
+  generation: number,
+  endpoint: string,
+  records: RecordEntry[],
+): Promise<boolean> {
   for (let attempt = 1; attempt <= world.scenario.lockAttemptsMax; attempt += 1) {
     const lock = await acquireLock(world, actor, endpoint);
     if (lock === null) break;
@@ -246,7 +288,12 @@ async function applyEndpoint(world: LegacyWorld, actor: ActorSlot, generation: n
     if (result.ok) return true;
     if (result.reason === 'active-plan-missing') {
       world.deadEnd = true;
-      world.violation('L3', endpoint, `dead end: plan ${generation} cannot be enacted because ${result.detail}; every later plan fails the same way and nothing repairs it`);
+      world.violation(
+        'L3',
+        endpoint,
+        `dead end: plan ${generation} cannot be enacted because ${result.detail}; `
+          + 'every later plan fails the same way and nothing repairs it',
+      );
       return false;
     }
   }
@@ -254,7 +301,14 @@ async function applyEndpoint(world: LegacyWorld, actor: ActorSlot, generation: n
   return false;
 }
 
-async function writeEndpoint(world: LegacyWorld, actor: ActorSlot, generation: number, endpoint: string, records: RecordEntry[], lock: LockRecord): Promise<BatchResult> {
+async function writeEndpoint(
+  world: LegacyWorld,
+  actor: ActorSlot,
+  generation: number,
+  endpoint: string,
+  records: RecordEntry[],
+  lock: LockRecord,
+): Promise<BatchResult> {
   await world.call(actor, 'read rollback record');
   const rollback = world.dns.rollback.get(endpoint) ?? null;
   const before = world.dns.alias.get(endpoint);
@@ -269,13 +323,19 @@ async function writeEndpoint(world: LegacyWorld, actor: ActorSlot, generation: n
   ]);
   if (result.ok) {
     const stale = before !== undefined && before > generation;
-    world.note(actor.id, `applied plan ${generation} to ${endpoint} (alias plan-${before ?? '-'} → plan-${generation})${stale ? ` ✗ STALE: plan ${before} was already active` : ''}`);
+    world.note(
+      actor.id,
+      `applied plan ${generation} to ${endpoint} (alias plan-${before ?? '-'} → plan-${generation})`
+        + `${stale ? ` ✗ STALE: plan ${before} was already active` : ''}`,
+    );
   } else {
     world.note(actor.id, `plan ${generation} FAILED on ${endpoint}: ${result.detail}`);
   }
   await world.call(actor, 'release lock');
   const mine = result.ok ? renewed : lock;
-  if (world.dns.locks.get(endpoint)?.serial === mine.serial) world.dns.changeBatch([{ kind: 'swap-lock', endpoint, expect: mine, next: null }]);
+  if (world.dns.locks.get(endpoint)?.serial === mine.serial) {
+    world.dns.changeBatch([{ kind: 'swap-lock', endpoint, expect: mine, next: null }]);
+  }
   return result;
 }
 
@@ -284,7 +344,11 @@ async function cleanUp(world: LegacyWorld, actor: ActorSlot, applied: number): P
   const below = applied - world.scenario.cleanupDistance;
   const doomed = [...world.plans.keys()].filter((generation) => generation < below).sort((a, b) => a - b);
   if (doomed.length === 0) return;
-  world.note(actor.id, `clean-up after plan ${applied}: deleting plans ${doomed[0]}..${doomed[doomed.length - 1]} (older than ${applied} − ${world.scenario.cleanupDistance})`);
+  world.note(
+    actor.id,
+    `clean-up after plan ${applied}: deleting plans ${doomed[0]}..${doomed[doomed.length - 1]} `
+      + `(older than ${applied} − ${world.scenario.cleanupDistance})`,
+  );
   for (const generation of doomed) {
     await world.call(actor, 'delete plan');
     world.plans.delete(generation);
@@ -292,7 +356,9 @@ async function cleanUp(world: LegacyWorld, actor: ActorSlot, applied: number): P
       if (world.dns.tree(endpoint.name, generation) === undefined) continue;
       const active = world.dns.alias.get(endpoint.name) === generation;
       world.dns.changeBatch([{ kind: 'delete-tree', endpoint: endpoint.name, generation }]);
-      if (active) world.note(actor.id, `deleted plan-${generation}.${endpoint.name} — the ACTIVE plan of ${endpoint.name}`);
+      if (active) {
+        world.note(actor.id, `deleted plan-${generation}.${endpoint.name} — the ACTIVE plan of ${endpoint.name}`);
+      }
     }
   }
 }
@@ -304,7 +370,11 @@ export function runLegacy(seed: bigint, options: { trace?: boolean } = {}): Prom
 async function simulateLegacy(seed: bigint, options: { trace?: boolean }): Promise<RunResult> {
   const world = new LegacyWorld(seed, options.trace === true);
   const { scenario, scheduler } = world;
-  world.note('sim', `legacy seed ${seed}: ${scenario.endpoints.length} endpoints, ${scenario.enactors} enactors, clean-up distance ${scenario.cleanupDistance}, a plan every ~${scenario.planIntervalMs}ms`);
+  world.note(
+    'sim',
+    `legacy seed ${seed}: ${scenario.endpoints.length} endpoints, ${scenario.enactors} enactors, `
+      + `clean-up distance ${scenario.cleanupDistance}, a plan every ~${scenario.planIntervalMs}ms`,
+  );
   const planner = (): void => {
     world.publish();
     scheduler.at(scheduler.nowMs + nextIntervalMs(world.random, scenario.planIntervalMs), 'publish', planner);

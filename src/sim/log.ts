@@ -33,10 +33,20 @@ const errorLevel = 50;
 
 const root: Logger = pino({ level: 'warn', base: null, timestamp: false }, {
   write(text: string): void {
-    const parsed = JSON.parse(text) as { run?: number; level?: number; msg?: string; err?: { type?: string; message?: string } };
+    const parsed = JSON.parse(text) as {
+      run?: number;
+      level?: number;
+      msg?: string;
+      err?: { type?: string; message?: string };
+    };
     const sink = parsed.run === undefined ? undefined : sinks.get(parsed.run);
     const level = (parsed.level ?? errorLevel) >= errorLevel ? 'error' : 'warn';
-    sink?.({ level, message: parsed.msg ?? '', errorType: parsed.err?.type ?? null, errorMessage: parsed.err?.message ?? null });
+    sink?.({
+      level,
+      message: parsed.msg ?? '',
+      errorType: parsed.err?.type ?? null,
+      errorMessage: parsed.err?.message ?? null,
+    });
   },
 });
 

@@ -40,7 +40,10 @@ export interface MemoryProviderSwitches {
 
 export class MemoryProviderState {
   readonly served = new Map<string, ServedRow>();
-  /** Names removed by a plan, with the removing generation: first writes at or below it are superseded (as served_removals in SQLite). */
+  /**
+   * Names removed by a plan, with the removing generation: first writes at or below it are superseded (as
+   * served_removals in SQLite).
+   */
   readonly removals = new Map<string, Generation>();
   versionLast = 0;
   /** First writes refused by a removal tombstone. */
@@ -49,19 +52,31 @@ export class MemoryProviderState {
 
   constructor(readonly switches: MemoryProviderSwitches = {}) {}
 
-  /** An operator's hand edit: replaces the records, keeps the generation, bumps the version (the SQLite trigger does the same). */
+  /**
+   * An operator's hand edit: replaces the records, keeps the generation, bumps the version (the SQLite trigger does the
+   * same).
+   */
   handEdit(name: string, records: RecordEntry[]): void {
     const row = this.served.get(name);
     assert(row !== undefined, 'internal', `hand edit of ${name}, which is not served`);
     this.versionLast += 1;
-    const after: ServedRow = { generation: row.generation, version: this.versionLast, records: records.map((record) => ({ ...record })) };
+    const after: ServedRow = {
+      generation: row.generation,
+      version: this.versionLast,
+      records: records.map((record) => ({ ...record })),
+    };
     this.served.set(name, after);
     this.writes.push({ name, writer: 'operator', kind: 'hand-edit', generation: row.generation, before: row, after });
   }
 }
 
 function toState(name: string, row: ServedRow): ServedState {
-  return { name, generation: row.generation, version: String(row.version), records: row.records.map((record) => ({ ...record })) };
+  return {
+    name,
+    generation: row.generation,
+    version: String(row.version),
+    records: row.records.map((record) => ({ ...record })),
+  };
 }
 
 function foundOf(row: ServedRow): FoundMarker {

@@ -51,20 +51,36 @@ export interface SeedOptions {
 }
 
 export async function runSeed(mode: SimMode, seed: bigint, options: SeedOptions = {}): Promise<RunResult> {
-  assert(mode === 'safe' || ((options.mutant ?? null) === null && options.removals === undefined), 'internal', 'mutants and removals apply to safe mode only');
-  return mode === 'legacy' ? runLegacy(seed, { trace: options.trace }) : runSafe(seed, { mutant: options.mutant ?? null, trace: options.trace, removals: options.removals });
+  assert(
+    mode === 'safe' || ((options.mutant ?? null) === null && options.removals === undefined),
+    'internal',
+    'mutants and removals apply to safe mode only',
+  );
+  return mode === 'legacy'
+    ? runLegacy(seed, { trace: options.trace })
+    : runSafe(seed, { mutant: options.mutant ?? null, trace: options.trace, removals: options.removals });
 }
 
 export async function runSeeds(request: SimRequest): Promise<SimSummary> {
-  assert(Number.isInteger(request.runs) && request.runs >= 1 && request.runs <= runsMax, 'internal', `runs must be 1..${runsMax}`);
+  assert(
+    Number.isInteger(request.runs) && request.runs >= 1 && request.runs <= runsMax,
+    'internal',
+    `runs must be 1..${runsMax}`,
+  );
   const summary: SimSummary = {
     mode: request.mode, mutant: request.mutant, firstSeed: request.firstSeed, runs: 0, failures: 0, byInvariant: {},
     firstFailure: null, steps: 0, generations: 0, convergedAfterMsMax: 0,
   };
   for (let index = 0; index < request.runs; index += 1) {
     // A run never yields to the event loop; between runs, now and then, it may (stall watchdogs fire, output flushes).
-    if (index % eventLoopTurnRuns === eventLoopTurnRuns - 1) await new Promise<void>((resolve) => setImmediate(resolve));
-    const result = await runSeed(request.mode, seedAt(request.firstSeed, index), { mutant: request.mutant, removals: request.removals });
+    if (index % eventLoopTurnRuns === eventLoopTurnRuns - 1) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    const result = await runSeed(
+      request.mode,
+      seedAt(request.firstSeed, index),
+      { mutant: request.mutant, removals: request.removals },
+    );
     summary.runs += 1;
     summary.steps += result.steps;
     summary.generations += result.stats.generations;
@@ -81,11 +97,14 @@ export async function runSeeds(request: SimRequest): Promise<SimSummary> {
 }
 
 export function reproduceCommand(result: RunResult): string {
-  return `npx dnsplane sim --replay ${result.seed} --mode ${result.mode}${result.mutant === null ? '' : ` --mutant ${result.mutant}`}${result.mode === 'safe' && !result.removals ? ' --no-removals' : ''} --trace`;
+  return `npx dnsplane sim --replay ${result.seed} --mode ${result.mode}`
+    + `${result.mutant === null ? '' : ` --mutant ${result.mutant}`}`
+    + `${result.mode === 'safe' && !result.removals ? ' --no-removals' : ''} --trace`;
 }
 
 export function describeViolation(violation: Violation): string {
-  return `${violation.invariant} ${violation.name}: ${violation.message} (step ${violation.step}, +${violation.atMs - 1_000_000}ms)`;
+  return `${violation.invariant} ${violation.name}: ${violation.message} `
+    + `(step ${violation.step}, +${violation.atMs - 1_000_000}ms)`;
 }
 
 /** The lines a person needs about one failed run: what broke first, what else broke, and how to see it again. */
@@ -93,7 +112,8 @@ export function describeFailure(result: RunResult): string[] {
   const [first, ...others] = result.violations;
   assert(first !== undefined, 'internal', 'describeFailure of a run without violations');
   return [
-    `FAILED seed ${result.seed}${result.mutant === null ? '' : ` (mutant ${result.mutant})`}: ${describeViolation(first)}`,
+    `FAILED seed ${result.seed}${result.mutant === null ? '' : ` (mutant ${result.mutant})`}: `
+      + `${describeViolation(first)}`,
     ...others.map((violation) => `  then ${describeViolation(violation)}`),
     `reproduce with: ${reproduceCommand(result)}`,
   ];

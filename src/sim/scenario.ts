@@ -57,7 +57,10 @@ export interface Timing {
   backoffBaseMs: number;
   backoffMaxMs: number;
   retriesMax: number;
-  /** How often planners and checkers poll the store for a newer inventory version (production: 250 ms of a 200 ms planner). */
+  /**
+   * How often planners and checkers poll the store for a newer inventory version (production: 250 ms of a 200 ms
+   * planner).
+   */
   inventoryPollMs: number;
 }
 
@@ -72,7 +75,12 @@ export function endpointsFor(random: SimRandom, names: number, targetsMin: numbe
     const targets = [];
     const count = random.between(targetsMin, targetsMax);
     for (let target = 0; target < count; target += 1) {
-      targets.push({ id: `lb${index}-${target}`, address: `10.0.${index}.${target + 1}`, az: `az${target + 1}`, capacity: random.pick([50, 100, 200]) });
+      targets.push({
+        id: `lb${index}-${target}`,
+        address: `10.0.${index}.${target + 1}`,
+        az: `az${target + 1}`,
+        capacity: random.pick([50, 100, 200]),
+      });
     }
     endpoints.push({ name: `${nameStems[index % nameStems.length]}.${simZone}`, targets });
   }
@@ -82,7 +90,8 @@ export function endpointsFor(random: SimRandom, names: number, targetsMin: numbe
 export function deriveScenario(random: SimRandom): Scenario {
   const timing: Timing = {
     plannerIntervalMs: 40, plannerLeaseTtlMs: 200, enactorPollMs: 40, heartbeatIntervalMs: 50, heartbeatTtlMs: 150,
-    janitorIntervalMs: 60, reconcilerIntervalMs: 120, reconcilerMaxLagMs: 300, backoffBaseMs: 2, backoffMaxMs: 30, retriesMax: 4,
+    janitorIntervalMs: 60, reconcilerIntervalMs: 120, reconcilerMaxLagMs: 300, backoffBaseMs: 2, backoffMaxMs: 30,
+    retriesMax: 4,
     inventoryPollMs: 0,
   };
   const scenario: Scenario = {

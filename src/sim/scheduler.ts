@@ -72,7 +72,15 @@ export class Scheduler {
     const pauseMs = actor.pauseNextMs;
     actor.pauseNextMs = 0;
     const promise = new Promise<void>((resolve) => {
-      this.push({ atMs: this.virtualNowMs + Math.round(delayMs) + pauseMs, seq: 0, actor, incarnation: actor.incarnation, label, resolve, callback: null });
+      this.push({
+        atMs: this.virtualNowMs + Math.round(delayMs) + pauseMs,
+        seq: 0,
+        actor,
+        incarnation: actor.incarnation,
+        label,
+        resolve,
+        callback: null,
+      });
     });
     this.signalYield();
     return promise;
@@ -80,7 +88,11 @@ export class Scheduler {
 
   /** A scheduler-side event (a fault, a health flip): runs synchronously at `atMs`. */
   at(atMs: number, label: string, callback: () => void): void {
-    assert(atMs >= this.virtualNowMs, 'internal', `event "${label}" scheduled in the past (${atMs} < ${this.virtualNowMs})`);
+    assert(
+      atMs >= this.virtualNowMs,
+      'internal',
+      `event "${label}" scheduled in the past (${atMs} < ${this.virtualNowMs})`,
+    );
     this.push({ atMs, seq: 0, actor: null, incarnation: 0, label, resolve: null, callback });
   }
 
@@ -221,7 +233,12 @@ export function guardAgainstStall<T>(run: Promise<T>, describe: () => string): P
       },
     );
     setImmediate(() => {
-      if (!settled) reject(new InvariantViolation('internal', `the simulated run stalled: ${describe()} awaits something outside the simulator`));
+      if (!settled) {
+        reject(new InvariantViolation(
+          'internal',
+          `the simulated run stalled: ${describe()} awaits something outside the simulator`,
+        ));
+      }
     });
   });
 }

@@ -26,7 +26,9 @@ export class Trace {
 
 /** A short, stable text form of a value for a trace line (no object identity, bounded length). */
 export function brief(value: unknown, lengthMax = 120): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value, (_key, inner: unknown) => (inner instanceof Map ? Object.fromEntries(inner) : inner));
+  const text = typeof value === 'string'
+    ? value
+    : JSON.stringify(value, (_key, inner: unknown) => (inner instanceof Map ? Object.fromEntries(inner) : inner));
   if (text === undefined) return 'undefined';
   return text.length > lengthMax ? `${text.slice(0, lengthMax - 1)}…` : text;
 }

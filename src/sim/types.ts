@@ -19,7 +19,8 @@ export type SimMode = 'safe' | 'legacy';
  * quorum-any-down and capacity-guard-counts-names bite only in seeds whose health comes from checkers (health.ts).
  */
 export const mutantNames = [
-  'no-cas', 'janitor-ignores-holds', 'janitor-ignores-served', 'reconciler-off', 'no-removal-tombstone', 'quorum-any-down', 'capacity-guard-counts-names',
+  'no-cas', 'janitor-ignores-holds', 'janitor-ignores-served', 'reconciler-off', 'no-removal-tombstone',
+  'quorum-any-down', 'capacity-guard-counts-names',
   'planner-ignores-inventory', 'plan-mislabels-inventory',
 ] as const;
 export type MutantName = (typeof mutantNames)[number];
@@ -47,7 +48,9 @@ export interface RunStats {
   healthFlips: number;
   /** Writes that changed neither generation nor records (counted, not a violation: only the version moved). */
   redundantWrites: number;
-  /** Checkers mode (health.ts): AZs lost at once, checkers cut off from the targets, targets the checkers wrote down. */
+  /**
+   * Checkers mode (health.ts): AZs lost at once, checkers cut off from the targets, targets the checkers wrote down.
+   */
   azLosses: number;
   checkerPartitions: number;
   checkerWithdrawals: number;
@@ -74,5 +77,10 @@ export interface RunResult {
 }
 
 export function emptyStats(): RunStats {
-  return { generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0, removals: 0, inventoryVersions: 0, inventoryForced: 0, inventoryRaces: 0, supersededWrites: 0, healthFlips: 0, redundantWrites: 0, azLosses: 0, checkerPartitions: 0, checkerWithdrawals: 0, capacityHolds: 0, secondaryServed: 0 };
+  return {
+    generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0,
+    removals: 0, inventoryVersions: 0, inventoryForced: 0, inventoryRaces: 0, supersededWrites: 0, healthFlips: 0,
+    redundantWrites: 0, azLosses: 0, checkerPartitions: 0, checkerWithdrawals: 0, capacityHolds: 0,
+    secondaryServed: 0,
+  };
 }
