@@ -35,7 +35,14 @@ export async function recordAction(
   const affected = names.length === 0 ? ['*'] : names.slice(0, historyEntriesMax);
   const detail = `${action} ${subject}${details.changed ? '' : ' (already in effect)'}: ${details.reason}`;
   const id = requireActor(actor).id;
-  const entries: HistoryEntry[] = affected.map((name) => ({ name, fromGeneration: latest, toGeneration: latest, actor: id, kind: 'action', detail }));
+  const entries: HistoryEntry[] = affected.map((name) => ({
+    name,
+    fromGeneration: latest,
+    toGeneration: latest,
+    actor: id,
+    kind: 'action',
+    detail,
+  }));
   await state.context.store.appendHistory(entries);
   state.log.info({ action, subject, actor: id, reason: details.reason, changed: details.changed }, 'operator action');
   return { action, subject, actor: id, ...details };

@@ -54,26 +54,43 @@ const eventBufferedBytesMax = 1024 * 1024;
 export function buildApp(context: ApiContext, options: BuildOptions = {}): FastifyInstance {
   const log = options.log ?? silentLogger;
   const app = Fastify({
-    loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: bodyLimitBytes, forceCloseConnections: true,
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: bodyLimitBytes,
+    forceCloseConnections: true,
   });
   // Without tokens from the caller (the CLI reads the environment), only the config's count.
   const auth = new Authenticator(options.tokens ?? resolveTokens(context.config.api, {}));
-  const registry: RouteRegistry = { routes: [], validateResponses: options.validateResponses ?? false, authorize: (request, access) => auth.authorize(request, access) };
+  const registry: RouteRegistry = {
+    routes: [],
+    validateResponses: options.validateResponses ?? false,
+    authorize: (request, access) => auth.authorize(request, access),
+  };
   const tracker = new ConvergenceTracker(context.store, context.provider);
   const index = new InventoryIndex(context.inventory, context.zone);
   let indexed = context.inventory;
   const api = context.config.api;
   const health = new HealthReader(context.store);
-  const metrics = new MetricsExporter({ store: context.store, tracker, index, health }, { namesMax: api.metricsNamesMax, targetsMax: api.metricsTargetsMax, counterSeriesMax: api.metricsCounterSeriesMax });
+  const metrics = new MetricsExporter(
+    { store: context.store, tracker, index, health },
+    {
+      namesMax: api.metricsNamesMax,
+      targetsMax: api.metricsTargetsMax,
+      counterSeriesMax: api.metricsCounterSeriesMax,
+    },
+  );
   // The hub builds its messages from `state`, which exists by the time the first client connects.
   const events = new EventHub(() => compactStatus(state), {
-    tickMs: options.eventsTickMs ?? 100, pushIntervalMs: options.eventsPushIntervalMs ?? 500, clientsMax: api.eventClientsMax, bufferedBytesMax: eventBufferedBytesMax,
+    tickMs: options.eventsTickMs ?? 100,
+    pushIntervalMs: options.eventsPushIntervalMs ?? 500,
+    clientsMax: api.eventClientsMax,
+    bufferedBytesMax: eventBufferedBytesMax,
   }, log);
   const state: ApiState = { context, tracker, index, health, registry, auth, log, metrics, events };
 
   installErrorHandler(app);
-  // Beyond loopback, reads need a token (src/api/auth.ts), on the routes served by hand (metrics, events, OpenAPI) as on
-  // the others; the dashboard's page and assets hold no data and stay open.
+  // Beyond loopback, reads need a token (src/api/auth.ts), on the routes served by hand (metrics, events, OpenAPI) as
+  // on the others; the dashboard's page and assets hold no data and stay open.
   app.addHook('onRequest', async (request) => {
     const route = request.routeOptions.url;
     if (auth.readsNeedToken && route !== '/' && route !== '/static/:file') auth.authorize(request, 'read');
@@ -85,7 +102,11 @@ export function buildApp(context: ApiContext, options: BuildOptions = {}): Fasti
     index.update(indexed);
   });
   app.addHook('onResponse', async (request, reply) => {
-    metrics.requests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+    metrics.requests.inc({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    });
   });
   // Streams end before the server closes; otherwise close() would wait for dashboards to hang up.
   app.addHook('preClose', async () => events.close());

@@ -43,7 +43,8 @@ export function listenHost(listen: string): string {
 /** Whether only this machine can reach `host`: 127.0.0.0/8, ::1 or localhost. 0.0.0.0 and :: are every interface. */
 export function isLoopbackHost(host: string): boolean {
   const lower = host.toLowerCase();
-  return lower === 'localhost' || lower === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(lower) || /^::ffff:127\./.test(lower);
+  return lower === 'localhost' || lower === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(lower)
+    || /^::ffff:127\./.test(lower);
 }
 
 /** The environment wins over the config file, so a secret need not be written into it. */
@@ -52,13 +53,21 @@ export function resolveTokens(api: Config['api'], env: Readonly<Record<string, s
   const readToken = env.DNSPLANE_API_READ_TOKEN || api.readToken;
   for (const [name, value] of [['DNSPLANE_API_TOKEN', token], ['DNSPLANE_API_READ_TOKEN', readToken]] as const) {
     if (value !== undefined && (value.length < tokenLengthMin || value.length > tokenLengthMax)) {
-      throw new UserError(`${name} / api.${name === 'DNSPLANE_API_TOKEN' ? 'token' : 'readToken'} must be ${tokenLengthMin}-${tokenLengthMax} characters`);
+      throw new UserError(
+        `${name} / api.${name === 'DNSPLANE_API_TOKEN' ? 'token' : 'readToken'} `
+          + `must be ${tokenLengthMin}-${tokenLengthMax} characters`,
+      );
     }
   }
-  if (token !== undefined && token === readToken) throw new UserError('the API token and the read-only token must differ');
+  if (token !== undefined && token === readToken) {
+    throw new UserError('the API token and the read-only token must differ');
+  }
   const readsNeedToken = !isLoopbackHost(listenHost(api.listen)) && !api.publicReads;
   if (readsNeedToken && token === undefined && readToken === undefined) {
-    throw new UserError(`api.listen ${api.listen} is beyond loopback, where reads need a token, but none is set: set api.readToken (or DNSPLANE_API_READ_TOKEN), or api.publicReads: true to let anyone who reaches it read`);
+    throw new UserError(
+      `api.listen ${api.listen} is beyond loopback, where reads need a token, but none is set: `
+        + 'set api.readToken (or DNSPLANE_API_READ_TOKEN), or api.publicReads: true to let anyone who reaches it read',
+    );
   }
   return { token, readToken, readsNeedToken };
 }
@@ -81,8 +90,12 @@ export class Authenticator {
   constructor(tokens: ApiTokens) {
     this.adminDigest = tokens.token === undefined ? null : digest(tokens.token);
     this.readDigest = tokens.readToken === undefined ? null : digest(tokens.readToken);
-    this.adminActor = tokens.token === undefined ? null : { id: `api-token:${fingerprint(tokens.token)}`, role: 'admin' };
-    this.readActor = tokens.readToken === undefined ? null : { id: `read-token:${fingerprint(tokens.readToken)}`, role: 'read' };
+    this.adminActor = tokens.token === undefined
+      ? null
+      : { id: `api-token:${fingerprint(tokens.token)}`, role: 'admin' };
+    this.readActor = tokens.readToken === undefined
+      ? null
+      : { id: `read-token:${fingerprint(tokens.readToken)}`, role: 'read' };
     this.readsNeedToken = tokens.readsNeedToken ?? false;
   }
 
@@ -97,17 +110,31 @@ export class Authenticator {
   authorize(request: FastifyRequest, access: Access): Actor | null {
     if (access === 'read') return this.readsNeedToken ? this.authorizeRead(request) : null;
     if (this.adminDigest === null || this.adminActor === null) {
-      throw new ApiError(403, 'forbidden', 'mutations are disabled: no API token is configured (set api.token in the config or DNSPLANE_API_TOKEN)');
+      throw new ApiError(
+        403,
+        'forbidden',
+        'mutations are disabled: no API token is configured (set api.token in the config or DNSPLANE_API_TOKEN)',
+      );
     }
     const match = this.presented(request, 'this action needs a bearer token: send "Authorization: Bearer TOKEN"');
     const { isAdmin, isRead } = this.compare(match);
     if (isAdmin) return this.adminActor;
-    if (isRead) throw new ApiError(403, 'forbidden', 'the read-only token may not change anything; use the API token (api.token) for actions');
+    if (isRead) {
+      throw new ApiError(
+        403,
+        'forbidden',
+        'the read-only token may not change anything; use the API token (api.token) for actions',
+      );
+    }
     throw new ApiError(401, 'unauthorized', 'the bearer token is not valid');
   }
 
   private authorizeRead(request: FastifyRequest): Actor {
-    const presented = this.presented(request, 'this API listens beyond loopback: reads need a bearer token (the read token or the API token); send "Authorization: Bearer TOKEN"');
+    const presented = this.presented(
+      request,
+      'this API listens beyond loopback: reads need a bearer token (the read token or the API token); '
+        + 'send "Authorization: Bearer TOKEN"',
+    );
     const { isAdmin, isRead } = this.compare(presented);
     if (isAdmin && this.adminActor !== null) return this.adminActor;
     if (isRead && this.readActor !== null) return this.readActor;

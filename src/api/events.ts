@@ -33,8 +33,16 @@ export class EventHub {
   private lastSentMs = 0;
   private closed = false;
 
-  constructor(private readonly build: () => Promise<CompactMessage>, private readonly options: EventHubOptions, private readonly log: Logger) {
-    assert(options.tickMs > 0 && options.pushIntervalMs >= options.tickMs, 'internal', 'event tick must be positive and not above the push interval');
+  constructor(
+    private readonly build: () => Promise<CompactMessage>,
+    private readonly options: EventHubOptions,
+    private readonly log: Logger,
+  ) {
+    assert(
+      options.tickMs > 0 && options.pushIntervalMs >= options.tickMs,
+      'internal',
+      'event tick must be positive and not above the push interval',
+    );
   }
 
   get clientCount(): number {

@@ -56,7 +56,9 @@ export class InventoryIndex {
     return this.endpoints.get(name);
   }
 
-  /** A name as a user may type it ("svc1", "svc1.dnsplane.test", "SVC1.dnsplane.test.") to the managed name, or null. */
+  /**
+   * A name as a user may type it ("svc1", "svc1.dnsplane.test", "SVC1.dnsplane.test.") to the managed name, or null.
+   */
   resolveName(raw: string): string | null {
     const normalized = normalizeName(raw);
     if (this.endpoints.has(normalized)) return normalized;

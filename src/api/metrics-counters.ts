@@ -58,28 +58,56 @@ const byLabel = (label: string, values: readonly string[]): Labels[] => values.m
 
 /** Counter families by row family (without `_total`). */
 const knownCounters: Record<string, KnownFamily> = {
-  enactor_cas_conflicts: { help: 'compare-and-swap writes of enactors that found the marker moved (each is re-read and retried)', zero: single },
-  reconciler_repairs: { help: 'names the reconciler rewrote because what DNS served was not their plan (L2)', zero: single },
+  enactor_cas_conflicts: {
+    help: 'compare-and-swap writes of enactors that found the marker moved (each is re-read and retried)',
+    zero: single,
+  },
+  reconciler_repairs: {
+    help: 'names the reconciler rewrote because what DNS served was not their plan (L2)',
+    zero: single,
+  },
   reconciler_passes: { help: 'reconciler passes over every name', zero: single },
-  planner_safety_refusals: { help: 'plans the planner refused because they changed more names than the safety threshold', zero: single },
-  planner_capacity_holds: { help: 'plans the planner held back because health would withdraw more served capacity than allowed', zero: single },
+  planner_safety_refusals: {
+    help: 'plans the planner refused because they changed more names than the safety threshold',
+    zero: single,
+  },
+  planner_capacity_holds: {
+    help: 'plans the planner held back because health would withdraw more served capacity than allowed',
+    zero: single,
+  },
   planner_published: { help: 'plans published', zero: single },
   janitor_versions_deleted: { help: 'record-set versions deleted by the janitor (S4-safe clean-up)', zero: single },
   janitor_plans_deleted: { help: 'plan headers deleted by the janitor', zero: single },
   alarms_raised: { help: 'alarms raised (including repeats), by kind', zero: byLabel('kind', alarmKindsKnown) },
-  health_probes: { help: 'health probes by result (ok or fail), all checkers together', zero: byLabel('result', ['ok', 'fail']) },
-  dns_queries: { help: 'DNS queries received, by query type (OTHER: a type not listed)', zero: byLabel('type', [...countedTypes, 'OTHER']) },
+  health_probes: {
+    help: 'health probes by result (ok or fail), all checkers together',
+    zero: byLabel('result', ['ok', 'fail']),
+  },
+  dns_queries: {
+    help: 'DNS queries received, by query type (OTHER: a type not listed)',
+    zero: byLabel('type', [...countedTypes, 'OTHER']),
+  },
   dns_responses: { help: 'DNS responses sent, by rcode', zero: byLabel('rcode', rcodeNames) },
-  dns_dropped: { help: 'DNS packets that got no normal answer (dropped, or answered only with TC), by reason', zero: byLabel('reason', dropReasons) },
+  dns_dropped: {
+    help: 'DNS packets that got no normal answer (dropped, or answered only with TC), by reason',
+    zero: byLabel('reason', dropReasons),
+  },
   dns_queries_udp: { help: 'DNS queries received over UDP', zero: single },
   dns_queries_tcp: { help: 'DNS queries received over TCP', zero: single },
   dns_truncated: { help: 'DNS responses truncated (TC) because they did not fit the UDP size', zero: single },
-  dns_refresh_failures: { help: 'times the DNS server could not read the store to refresh its snapshot (it serves the last good one)', zero: single },
+  dns_refresh_failures: {
+    help: 'times the DNS server could not read the store to refresh its snapshot (it serves the last good one)',
+    zero: single,
+  },
 };
 
 /** Histogram families by row family (without the part suffix), with their bucket bounds. */
 const knownHistograms: Record<string, KnownFamily & { bounds: readonly number[] }> = {
-  health_probe_duration_seconds: { help: 'duration of one health probe, from connect to verdict (a timed-out probe counts its timeout)', zero: single, bounds: durationBucketsSeconds },
+  health_probe_duration_seconds: {
+    help: 'duration of one health probe, from connect to verdict (a timed-out probe counts its timeout)',
+    zero: single,
+    bounds: durationBucketsSeconds,
+  },
 };
 
 function parseBound(text: string | undefined): number | null {
@@ -101,7 +129,14 @@ function splitRow(raw: string): { family: string; labels: Labels } | null {
   while (position < body.length) {
     pair.lastIndex = position;
     const match = pair.exec(body);
-    if (match === null || !labelNamePattern.test(match[1]!) || match[1]!.startsWith('__') || Object.hasOwn(labels, match[1]!)) return null;
+    if (
+      match === null
+      || !labelNamePattern.test(match[1]!)
+      || match[1]!.startsWith('__')
+      || Object.hasOwn(labels, match[1]!)
+    ) {
+      return null;
+    }
     labels[match[1]!] = match[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     position = pair.lastIndex;
   }
@@ -162,7 +197,11 @@ interface HistogramSeries {
  * yet: the count (+Inf) is the larger of the two. A bucket row of a bound the
  * series does not export (a family's bounds changed) counts toward the next.
  */
-export function assembleHistogram(name: string, bounds: readonly number[], series: HistogramSeries): MetricValueWithName<string>[] {
+export function assembleHistogram(
+  name: string,
+  bounds: readonly number[],
+  series: HistogramSeries,
+): MetricValueWithName<string>[] {
   assert(series.count !== null, 'internal', `histogram ${name} series without a count`);
   const values: MetricValueWithName<string>[] = [];
   const rows = [...series.buckets].sort(([a], [b]) => a - b);
@@ -192,7 +231,13 @@ class TableHistogram extends Histogram<string> {
   override async get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
     const values = this.series.flatMap((series) => assembleHistogram(this.familyName, this.bounds, series));
     // prom-client's typings give `type` as an enum, but its registry writes the string it holds at run time.
-    return { name: this.familyName, help: this.helpText, type: 'histogram', aggregator: 'sum', values } as unknown as MetricObjectWithValues<MetricValueWithName<string>>;
+    return {
+      name: this.familyName,
+      help: this.helpText,
+      type: 'histogram',
+      aggregator: 'sum',
+      values,
+    } as unknown as MetricObjectWithValues<MetricValueWithName<string>>;
   }
 
   /** prom-client's registry formats a histogram from this method when it has one. */
@@ -218,15 +263,21 @@ interface Grouped {
   histograms: Map<string, Map<string, HistogramSeries>>;
 }
 
-const seriesKey = (labels: Labels): string => JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+const seriesKey = (labels: Labels): string =>
+  JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
 
 /** Every known family at zero: the starting point of each scrape's grouping. */
 function seeded(): Grouped {
   const counters = new Map<string, CounterSeries[]>();
-  for (const [base, known] of Object.entries(knownCounters)) counters.set(`dnsplane_${base}_total`, known.zero.map((labels) => ({ labels, value: 0 })));
+  for (const [base, known] of Object.entries(knownCounters)) {
+    counters.set(`dnsplane_${base}_total`, known.zero.map((labels) => ({ labels, value: 0 })));
+  }
   const histograms = new Map<string, Map<string, HistogramSeries>>();
   for (const [base, known] of Object.entries(knownHistograms)) {
-    histograms.set(`dnsplane_${base}`, new Map(known.zero.map((labels) => [seriesKey(labels), { labels, buckets: new Map(), sum: 0, count: 0 }])));
+    histograms.set(`dnsplane_${base}`, new Map(known.zero.map((labels) => [
+      seriesKey(labels),
+      { labels, buckets: new Map(), sum: 0, count: 0 },
+    ])));
   }
   return { counters, histograms };
 }
@@ -258,13 +309,22 @@ export class CounterTable {
     for (const row of rows) {
       const parsed = parseCounterName(row.name);
       const kind = parsed?.part === 'counter' ? 'counter' : 'histogram';
-      if (parsed === null || !Number.isFinite(row.value) || row.value < 0 || kept >= this.seriesMax || !this.available(parsed.family, kind)) {
+      if (
+        parsed === null
+        || !Number.isFinite(row.value)
+        || row.value < 0
+        || kept >= this.seriesMax
+        || !this.available(parsed.family, kind)
+      ) {
         omitted += 1;
         continue;
       }
       kept += 1;
       if (parsed.part === 'counter') {
-        grouped.counters.set(parsed.family, [...(grouped.counters.get(parsed.family) ?? []), { labels: parsed.labels, value: row.value }]);
+        grouped.counters.set(parsed.family, [
+          ...(grouped.counters.get(parsed.family) ?? []),
+          { labels: parsed.labels, value: row.value },
+        ]);
       } else {
         const series = grouped.histograms.get(parsed.family) ?? new Map<string, HistogramSeries>();
         grouped.histograms.set(parsed.family, series);
@@ -298,7 +358,9 @@ export class CounterTable {
   private boundsOf(name: string, series: readonly HistogramSeries[]): number[] {
     const known = knownHistograms[name.replace(/^dnsplane_/, '')];
     if (known !== undefined) return [...known.bounds];
-    const bounds = new Set(series.flatMap((entry) => [...entry.buckets.keys()]).filter((bound) => Number.isFinite(bound)));
+    const bounds = new Set(
+      series.flatMap((entry) => [...entry.buckets.keys()]).filter((bound) => Number.isFinite(bound)),
+    );
     return [...bounds].sort((a, b) => a - b);
   }
 
@@ -330,7 +392,10 @@ export class CounterTable {
       labelNames: union,
       series,
       metric: new Counter<string>({
-        name, help: knownCounters[base]?.help ?? `store counter "${base}" (written by another dnsplane process)`, labelNames: union, registers: [this.registry],
+        name,
+        help: knownCounters[base]?.help ?? `store counter "${base}" (written by another dnsplane process)`,
+        labelNames: union,
+        registers: [this.registry],
         // Called on scrape, after sync has set this family's series from the counters table.
         collect() {
           this.reset();

@@ -31,7 +31,8 @@ export const enactorSchema = z.object({
 });
 
 export const checkersSchema = z.object({
-  voters: z.array(z.string()).describe('live checkers whose views count; a target is down when a strict majority of these see it down'),
+  voters: z.array(z.string())
+    .describe('live checkers whose views count; a target is down when a strict majority of these see it down'),
   checkers: z.array(z.object({
     id: z.string(),
     alive: z.boolean().describe('its heartbeat has not expired'),
@@ -42,7 +43,8 @@ export const checkersSchema = z.object({
     heartbeatAtMs: z.number(),
     heartbeatAgeMs: z.number().min(0),
   })),
-  disagreements: z.array(z.object({ target: z.string(), down: z.array(z.string()), up: z.array(z.string()) })).describe('at most 20'),
+  disagreements: z.array(z.object({ target: z.string(), down: z.array(z.string()), up: z.array(z.string()) }))
+    .describe('at most 20'),
   disagreementsTotal: z.number().int(),
 });
 
@@ -56,7 +58,8 @@ export const planHeaderSchema = z.object({
   namesChanged: z.number().int().min(0),
   forced: z.boolean(),
   note: z.string(),
-  inventoryVersion: z.number().int().min(0).optional().describe('the inventory version the plan was computed from (0 or absent: none recorded)'),
+  inventoryVersion: z.number().int().min(0).optional()
+    .describe('the inventory version the plan was computed from (0 or absent: none recorded)'),
 });
 
 export const historySchema = z.object({
@@ -70,7 +73,8 @@ export const historySchema = z.object({
   atMs: z.number(),
 });
 
-export const healthState = z.enum(['up', 'down', 'unknown']).describe('unknown: no probe result or override yet (the planner treats it as up)');
+export const healthState = z.enum(['up', 'down', 'unknown'])
+  .describe('unknown: no probe result or override yet (the planner treats it as up)');
 
 export const targetSchema = z.object({
   id: z.string(),
@@ -81,16 +85,21 @@ export const targetSchema = z.object({
   drained: z.boolean(),
 });
 
-export const nameStatus = z.enum(['converged', 'behind', 'not-served', 'empty', 'drift', 'removed', 'unplanned']).describe(
-  'converged: serves the newest plan\'s set; behind: an older generation; not-served: no records yet; empty: serves no records (an alarm); '
-  + 'drift: serves a set its enacted generation\'s plan does not hold; removed: the newest plan removes it; unplanned: no plan yet',
-);
+export const nameStatus = z
+  .enum(['converged', 'behind', 'not-served', 'empty', 'drift', 'removed', 'unplanned'])
+  .describe(
+    'converged: serves the newest plan\'s set; behind: an older generation; not-served: no records yet; '
+    + 'empty: serves no records (an alarm); '
+    + 'drift: serves a set its enacted generation\'s plan does not hold; removed: the newest plan removes it; '
+    + 'unplanned: no plan yet',
+  );
 
 export const nameItemSchema = z.object({
   name: z.string(),
   status: nameStatus,
   frozen: z.boolean(),
-  served: z.object({ generation, version: z.string(), records: z.array(recordSchema) }).nullable().describe('what DNS serves, with the enacted generation'),
+  served: z.object({ generation, version: z.string(), records: z.array(recordSchema) }).nullable()
+    .describe('what DNS serves, with the enacted generation'),
   plan: z.object({ generation, since: generation, records: z.array(recordSchema).nullable() }).nullable()
     .describe('the newest plan\'s set for the name, introduced at generation `since`'),
   alarms: z.array(z.object({ kind: z.string(), message: z.string() })),
@@ -101,10 +110,15 @@ export const statusSchema = z.object({
   version: z.string().describe('the dnsplane version of the API process (as `dnsplane --version` prints it)'),
   zone: z.string(),
   generation: z.object({ latest: generation, oldest: generation }),
-  names: z.object({ total: z.number().int(), converged: z.number().int(), behind: z.array(z.string()).describe('a sample of at most 20') }),
+  names: z.object({
+    total: z.number().int(),
+    converged: z.number().int(),
+    behind: z.array(z.string()).describe('a sample of at most 20'),
+  }),
   enactors: z.array(enactorSchema),
   health: checkersSchema.describe('each health checker\'s view and where they disagree'),
-  inventoryVersion: z.number().int().describe('the stored inventory version the API process follows (0: none stored yet)'),
+  inventoryVersion: z.number().int()
+    .describe('the stored inventory version the API process follows (0: none stored yet)'),
   alarms: z.array(alarmSchema),
   counters: z.record(z.string(), z.number()),
   drains: z.array(z.string()),
@@ -127,7 +141,8 @@ export const actionSchema = z.object({
   subject: z.string().describe('target id, name, or "*" for the zone'),
   actor: z.string(),
   reason: z.string(),
-  changed: z.boolean().describe('false when the control was already in the requested state (the action is still recorded)'),
+  changed: z.boolean()
+    .describe('false when the control was already in the requested state (the action is still recorded)'),
   requestId: z.number().int().nullable().describe('the queued request a role carries out (force, reenact)'),
   effect: z.string().describe('which role carries the action out, and when'),
 });
@@ -138,4 +153,6 @@ export const pageQuery = {
 };
 
 /** A DNS name as a path parameter, bounded before any lookup. */
-export const nameParam = z.strictObject({ name: z.string().min(1).max(254).describe('fully qualified, or relative to the zone') });
+export const nameParam = z.strictObject({
+  name: z.string().min(1).max(254).describe('fully qualified, or relative to the zone'),
+});

@@ -99,7 +99,12 @@ export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends 
       const result = await spec.handler({ params, query, body, actor, request, reply } as RouteInput<P, Q, B>);
       if (registry.validateResponses) {
         const checked = spec.response.safeParse(result);
-        assert(checked.success, 'internal', `${spec.method} ${spec.url} answered outside its schema: ${checked.success ? '' : formatZodIssues('response', checked.error)}`);
+        assert(
+          checked.success,
+          'internal',
+          `${spec.method} ${spec.url} answered outside its schema: `
+            + `${checked.success ? '' : formatZodIssues('response', checked.error)}`,
+        );
       }
       return reply.code(spec.successStatus ?? 200).send(result);
     },
@@ -107,7 +112,10 @@ export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends 
 }
 
 /** Records a route that is served by hand (text, HTML, event stream) so it still appears in the OpenAPI document. */
-export function documentRoute(registry: RouteRegistry, doc: Omit<RouteDoc, 'successStatus' | 'errors'> & { successStatus?: number; errors?: number[] }): void {
+export function documentRoute(
+  registry: RouteRegistry,
+  doc: Omit<RouteDoc, 'successStatus' | 'errors'> & { successStatus?: number; errors?: number[] },
+): void {
   registry.routes.push({ ...doc, successStatus: doc.successStatus ?? 200, errors: doc.errors ?? [] });
 }
 
@@ -116,13 +124,19 @@ export function documentRoute(registry: RouteRegistry, doc: Omit<RouteDoc, 'succ
  * strip it), so the document must not promise that it has no other properties: clients ignore fields they do not
  * know. Strict objects keep `additionalProperties: false`.
  */
-function allowAdditionalOutput(context: { zodSchema: { _zod: { def: unknown } }; jsonSchema: Record<string, unknown> }): void {
+function allowAdditionalOutput(
+  context: { zodSchema: { _zod: { def: unknown } }; jsonSchema: Record<string, unknown> },
+): void {
   const def = context.zodSchema._zod.def as { type: string; catchall?: unknown };
   if (def.type === 'object' && def.catchall === undefined) delete context.jsonSchema.additionalProperties;
 }
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const json = z.toJSONSchema(schema, { io, unrepresentable: 'any', override: io === 'output' ? allowAdditionalOutput : undefined }) as Record<string, unknown>;
+  const json = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    override: io === 'output' ? allowAdditionalOutput : undefined,
+  }) as Record<string, unknown>;
   delete json.$schema;
   return json;
 }
@@ -156,20 +170,32 @@ function operationId(route: RouteDoc): string {
 }
 
 function operation(route: RouteDoc): Record<string, unknown> {
-  const schema = route.response !== undefined ? jsonSchema(route.response, 'output') : route.contentType === undefined ? {} : { type: 'string' };
+  const schema = route.response !== undefined
+    ? jsonSchema(route.response, 'output')
+    : route.contentType === undefined ? {} : { type: 'string' };
   const content = { [route.contentType ?? 'application/json']: { schema } };
   const responses: Record<string, unknown> = { [String(route.successStatus)]: { description: 'success', content } };
   const errorContent = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
   const errors = new Set([
-    ...(route.params || route.query || route.body ? [400] : []), ...(route.body ? [413, 415] : []), ...route.errors, ...(route.access === 'write' ? [401, 403] : []),
+    ...(route.params || route.query || route.body ? [400] : []),
+    ...(route.body ? [413, 415] : []),
+    ...route.errors,
+    ...(route.access === 'write' ? [401, 403] : []),
   ]);
-  for (const status of [...errors].sort()) responses[String(status)] = { description: errorTexts[status] ?? 'error', content: errorContent };
-  responses.default = { description: 'an unexpected error (500; the message hides internals, the API log has them)', content: errorContent };
+  for (const status of [...errors].sort()) {
+    responses[String(status)] = { description: errorTexts[status] ?? 'error', content: errorContent };
+  }
+  responses.default = {
+    description: 'an unexpected error (500; the message hides internals, the API log has them)',
+    content: errorContent,
+  };
   return {
     tags: [route.tag], summary: route.summary, description: route.description,
     operationId: operationId(route),
     parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
-    requestBody: route.body === undefined ? undefined : { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } },
+    requestBody: route.body === undefined
+      ? undefined
+      : { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } },
     security: route.access === 'write' ? [{ bearer: [] }] : [],
     responses,
   };
@@ -187,12 +213,19 @@ export function openApiDocument(registry: RouteRegistry, version: string): Recor
     openapi: '3.1.0',
     info: {
       title: 'dnsplane API', version,
-      description: 'Status, served records, plans, enactors, health and alarms of a dnsplane installation, and operator actions that act through the planner, enactors and reconciler (never a direct DNS write).',
+      description: 'Status, served records, plans, enactors, health and alarms of a dnsplane installation, '
+        + 'and operator actions that act through the planner, enactors and reconciler (never a direct DNS write).',
     },
     paths,
     components: {
       schemas: { Error: jsonSchema(errorSchema, 'output') },
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'api.token (or DNSPLANE_API_TOKEN) for mutations; api.readToken is read-only' } },
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'api.token (or DNSPLANE_API_TOKEN) for mutations; api.readToken is read-only',
+        },
+      },
     },
   };
 }

@@ -11,7 +11,9 @@ import type { InventoryIndex } from './inventory.js';
 import type { MetricsExporter } from './metrics.js';
 import type { RouteRegistry } from './schema.js';
 
-/** What the API reads and writes: the installation's config, inventory, store and provider (an open CLI Context fits). */
+/**
+ * What the API reads and writes: the installation's config, inventory, store and provider (an open CLI Context fits).
+ */
 export interface ApiContext {
   config: Config;
   zone: string;

@@ -24,8 +24,13 @@ function statusOf(served: ServedState | undefined, entry: PlanEntry | undefined)
   return recordSetKey(served.records) === recordSetKey(entry.records) ? 'converged' : 'drift';
 }
 
-/** The names view of up to namesPageMax managed names: served records, the newest plan's set, status, controls, alarms. */
-export async function nameItems(state: ApiState, names: readonly string[]): Promise<{ latest: Generation; items: NameItem[] }> {
+/**
+ * The names view of up to namesPageMax managed names: served records, the newest plan's set, status, controls, alarms.
+ */
+export async function nameItems(
+  state: ApiState,
+  names: readonly string[],
+): Promise<{ latest: Generation; items: NameItem[] }> {
   assert(names.length <= namesPageMax, 'internal', `${names.length} names in one page`);
   const { store, provider } = state.context;
   const latest = await store.latestGeneration();
@@ -45,13 +50,16 @@ export async function nameItems(state: ApiState, names: readonly string[]): Prom
     const servedState = served.get(name);
     const entry = entries.get(name);
     const targets: TargetView[] = (state.index.endpoint(name)?.targets ?? []).map((target) => ({
-      id: target.id, address: target.address, az: target.az, capacity: target.capacity, health: health.get(target.id)?.state ?? 'unknown', drained: drains.has(target.id),
+      id: target.id, address: target.address, az: target.az, capacity: target.capacity,
+      health: health.get(target.id)?.state ?? 'unknown', drained: drains.has(target.id),
     }));
     return {
       name,
       status: statusOf(servedState, entry),
       frozen: freezes.has(name) || freezes.has('*'),
-      served: servedState === undefined ? null : { generation: servedState.generation, version: servedState.version, records: servedState.records },
+      served: servedState === undefined
+        ? null
+        : { generation: servedState.generation, version: servedState.version, records: servedState.records },
       plan: entry === undefined ? null : { generation: latest, since: entry.since, records: entry.records },
       alarms: alarms.get(name) ?? [],
       targets,
@@ -64,14 +72,23 @@ export async function nameItems(state: ApiState, names: readonly string[]): Prom
 export async function planNotFound(state: ApiState, generation: Generation): Promise<ApiError> {
   const { store } = state.context;
   const latest = await store.latestGeneration();
-  if (generation > latest || generation === 0) return new ApiError(404, 'not-found', `plan ${generation} does not exist: the newest generation is ${latest}`);
+  if (generation > latest || generation === 0) {
+    return new ApiError(404, 'not-found', `plan ${generation} does not exist: the newest generation is ${latest}`);
+  }
   const oldest = await store.oldestGeneration();
-  return new ApiError(404, 'not-found', `plan ${generation} no longer exists: the janitor cleaned it up (the oldest plan kept is ${oldest}; see safety.retainGenerations)`);
+  return new ApiError(
+    404,
+    'not-found',
+    `plan ${generation} no longer exists: the janitor cleaned it up `
+      + `(the oldest plan kept is ${oldest}; see safety.retainGenerations)`,
+  );
 }
 
 /** The managed name a path parameter names, or a 404. */
 export function managedName(state: ApiState, raw: string): string {
   const name = state.index.resolveName(raw);
-  if (name === null) throw new ApiError(404, 'not-found', `"${raw}" is not a managed name of zone ${state.context.zone}`);
+  if (name === null) {
+    throw new ApiError(404, 'not-found', `"${raw}" is not a managed name of zone ${state.context.zone}`);
+  }
   return name;
 }

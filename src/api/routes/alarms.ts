@@ -25,13 +25,16 @@ export function registerAlarmRoutes(app: FastifyInstance, state: ApiState): void
   defineRoute(app, state.registry, {
     method: 'GET', url: '/api/history', tag: 'alarms', access: 'read',
     query: z.strictObject({
-      name: z.string().min(1).max(254).optional().describe('one name ("*" for zone-wide actions); all names when absent'),
+      name: z.string().min(1).max(254).optional()
+        .describe('one name ("*" for zone-wide actions); all names when absent'),
       limit: z.coerce.number().int().min(1).max(1000).default(100),
     }),
     response: z.object({ items: z.array(historySchema) }),
     summary: 'History of enactments, repairs and operator actions, oldest first',
     handler: async ({ query }) => {
-      const name = query.name === undefined || query.name === '*' ? query.name ?? null : state.index.resolveName(query.name) ?? query.name;
+      const name = query.name === undefined || query.name === '*'
+        ? query.name ?? null
+        : state.index.resolveName(query.name) ?? query.name;
       return { items: await store.readHistory(name, query.limit) };
     },
   });

@@ -7,10 +7,15 @@ import { ApiError } from '../errors.js';
 
 /** The dashboard's files: plain HTML, CSS and JavaScript, no build step and nothing fetched from the internet. */
 const staticDir = join(import.meta.dirname, '..', 'static');
-const files: Record<string, string> = { 'index.html': 'text/html', 'app.js': 'text/javascript', 'style.css': 'text/css' };
+const files: Record<string, string> = {
+  'index.html': 'text/html',
+  'app.js': 'text/javascript',
+  'style.css': 'text/css',
+};
 
 /** Only same-origin scripts, styles and connections: no inline script, no CDN. */
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+  + "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export function registerDashboardRoutes(app: FastifyInstance, state: ApiState): void {
   // Read once: the files are small, and a missing file should fail the start, not the first visitor.
@@ -22,7 +27,9 @@ export function registerDashboardRoutes(app: FastifyInstance, state: ApiState): 
       .header('content-security-policy', contentSecurityPolicy)
       .header('x-content-type-options', 'nosniff')
       .send(contents.get(file));
-  documentRoute(state.registry, { method: 'GET', url: '/', tag: 'dashboard', access: 'read', contentType: 'text/html', summary: 'The live dashboard' });
+  documentRoute(state.registry, {
+    method: 'GET', url: '/', tag: 'dashboard', access: 'read', contentType: 'text/html', summary: 'The live dashboard',
+  });
   app.get('/', send('index.html'));
   app.get('/static/:file', async (request, reply) => {
     const file = (request.params as { file: string }).file;

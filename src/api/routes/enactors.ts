@@ -10,13 +10,21 @@ export function registerEnactorRoutes(app: FastifyInstance, state: ApiState): vo
     method: 'GET', url: '/api/enactors', tag: 'enactors', access: 'read',
     response: z.object({
       latest: generation,
-      enactors: z.array(enactorSchema.extend({ lagGenerations: z.number().int().min(0).describe('newest generation minus what it has applied') })),
+      enactors: z.array(enactorSchema.extend({
+        lagGenerations: z.number().int().min(0).describe('newest generation minus what it has applied'),
+      })),
     }),
     summary: 'Enactors: held and enacted generation, last heartbeat, alive, lag behind the newest plan',
     handler: async () => {
       const latest = await state.context.store.latestGeneration();
       const enactors = enactorViews(await state.context.store.listEnactors(), Date.now());
-      return { latest, enactors: enactors.map((enactor) => ({ ...enactor, lagGenerations: Math.max(0, latest - enactor.enactedGeneration) })) };
+      return {
+        latest,
+        enactors: enactors.map((enactor) => ({
+          ...enactor,
+          lagGenerations: Math.max(0, latest - enactor.enactedGeneration),
+        })),
+      };
     },
   });
 }

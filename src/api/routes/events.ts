@@ -11,7 +11,10 @@ export function registerEventRoutes(app: FastifyInstance, state: ApiState): void
     reply.hijack();
     if (!state.events.add(reply.raw)) {
       reply.raw.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '5' });
-      reply.raw.end(JSON.stringify({ error: 'unavailable', message: 'too many event clients (api.eventClientsMax); try again later' }));
+      reply.raw.end(JSON.stringify({
+        error: 'unavailable',
+        message: 'too many event clients (api.eventClientsMax); try again later',
+      }));
     }
   });
 }

@@ -21,13 +21,24 @@ export function registerHealthRoutes(app: FastifyInstance, state: ApiState): voi
   const { store } = state.context;
   defineRoute(app, state.registry, {
     method: 'GET', url: '/api/health', tag: 'health', access: 'read',
-    query: z.strictObject({ ...pageQuery, state: z.enum(['up', 'down']).optional().describe('only targets reported in this state') }),
+    query: z.strictObject({
+      ...pageQuery,
+      state: z.enum(['up', 'down']).optional().describe('only targets reported in this state'),
+    }),
     response: z.object({
-      total: z.number().int().describe('without `state`: target rows (one per endpoint and target); with it: reported targets in that state'),
-      summary: z.object({ targetRows: z.number().int(), up: z.number().int(), down: z.number().int(), drained: z.number().int() }),
+      total: z.number().int().describe(
+        'without `state`: target rows (one per endpoint and target); with it: reported targets in that state',
+      ),
+      summary: z.object({
+        targetRows: z.number().int(),
+        up: z.number().int(),
+        down: z.number().int(),
+        drained: z.number().int(),
+      }),
       items: z.array(healthItem),
     }),
-    summary: 'Health of every target, in name order (paginated); `state` pages through the targets reported up or down instead',
+    summary: 'Health of every target, in name order (paginated); '
+      + '`state` pages through the targets reported up or down instead',
     handler: async ({ query }) => {
       const drains = new Set(await store.listDrains());
       const counts = await state.health.countByState();
@@ -42,7 +53,10 @@ export function registerHealthRoutes(app: FastifyInstance, state: ApiState): voi
         rows = [];
         for (const record of await state.health.list(query.state, query.offset, query.limit)) {
           for (const name of state.index.namesOfTarget(record.target) ?? []) {
-            rows.push({ target: state.index.endpoint(name)!.targets.find((candidate) => candidate.id === record.target)!, name });
+            rows.push({
+              target: state.index.endpoint(name)!.targets.find((candidate) => candidate.id === record.target)!,
+              name,
+            });
           }
         }
       }
@@ -54,7 +68,8 @@ export function registerHealthRoutes(app: FastifyInstance, state: ApiState): voi
           const record = records.get(target.id);
           return {
             target: target.id, name, address: target.address, az: target.az, capacity: target.capacity,
-            state: record?.state ?? ('unknown' as const), source: record?.source ?? null, updatedAtMs: record?.updatedAtMs ?? null, drained: drains.has(target.id),
+            state: record?.state ?? ('unknown' as const), source: record?.source ?? null,
+            updatedAtMs: record?.updatedAtMs ?? null, drained: drains.has(target.id),
           };
         }),
       };

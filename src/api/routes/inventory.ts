@@ -15,22 +15,29 @@ const inventoryBodyBytesMax = 16 * 1024 * 1024;
 const diffNamesMax = 100;
 
 const versionInfo = z.object({
-  version: z.number().int(), createdAtMs: z.number(), actor: z.string(), reason: z.string(), forced: z.boolean(), names: z.number().int(),
+  version: z.number().int(), createdAtMs: z.number(), actor: z.string(), reason: z.string(), forced: z.boolean(),
+  names: z.number().int(),
   summary: z.string().describe('what changed from the version before'),
 });
 
 const diffSchema = z.object({
-  added: z.number().int(), removed: z.number().int(), changed: z.number().int(), namesBefore: z.number().int(), namesAfter: z.number().int(),
-  names: z.array(z.object({ name: z.string(), kind: z.enum(['added', 'removed', 'changed']) })).describe(`at most ${diffNamesMax}`),
+  added: z.number().int(), removed: z.number().int(), changed: z.number().int(), namesBefore: z.number().int(),
+  namesAfter: z.number().int(),
+  names: z.array(z.object({ name: z.string(), kind: z.enum(['added', 'removed', 'changed']) }))
+    .describe(`at most ${diffNamesMax}`),
 });
 
 function diffView(diff: InventoryDiff): z.input<typeof diffSchema> {
   const { added, removed, changed, namesBefore, namesAfter } = diff;
-  return { added, removed, changed, namesBefore, namesAfter, names: diff.names.slice(0, diffNamesMax).map(({ name, kind }) => ({ name, kind })) };
+  return {
+    added, removed, changed, namesBefore, namesAfter,
+    names: diff.names.slice(0, diffNamesMax).map(({ name, kind }) => ({ name, kind })),
+  };
 }
 
 const applyBody = z.strictObject({
-  endpoints: z.array(z.unknown()).min(1, 'at least one endpoint is required').describe('the endpoints, as in the config file'),
+  endpoints: z.array(z.unknown()).min(1, 'at least one endpoint is required')
+    .describe('the endpoints, as in the config file'),
   reason: z.string().trim().min(1, 'must not be empty: say why').max(500),
   force: z.boolean().default(false).describe('apply even above safety.maxChangedFraction (audited)'),
   baseVersion: z.number().int().min(0).optional().describe('apply only if the stored inventory is still this version'),
@@ -41,7 +48,8 @@ export function registerInventoryRoutes(app: FastifyInstance, state: ApiState): 
   defineRoute(app, state.registry, {
     method: 'GET', url: '/api/inventory', tag: 'inventory', access: 'read', query: z.strictObject(pageQuery),
     response: z.object({
-      version: z.number().int().describe('0: no inventory stored yet'), info: versionInfo.nullable(), total: z.number().int(),
+      version: z.number().int().describe('0: no inventory stored yet'), info: versionInfo.nullable(),
+      total: z.number().int(),
       endpoints: z.array(z.object({ name: z.string(), targets: z.array(z.record(z.string(), z.unknown())) })),
       lastChange: diffSchema.nullable().describe('what the newest version changed from the one before'),
     }),
@@ -52,7 +60,10 @@ export function registerInventoryRoutes(app: FastifyInstance, state: ApiState): 
       const { endpoints, ...info } = current;
       return {
         version: current.version, info: current.version === 0 ? null : info, total: endpoints.length,
-        endpoints: endpoints.slice(query.offset, query.offset + query.limit).map((endpoint) => ({ name: endpoint.name, targets: endpoint.targets.map((target) => ({ ...target })) })),
+        endpoints: endpoints.slice(query.offset, query.offset + query.limit).map((endpoint) => ({
+          name: endpoint.name,
+          targets: endpoint.targets.map((target) => ({ ...target })),
+        })),
         lastChange: current.version === 0 ? null : diffView(diffInventories(previous?.endpoints ?? [], endpoints)),
       };
     },
@@ -64,21 +75,45 @@ export function registerInventoryRoutes(app: FastifyInstance, state: ApiState): 
     handler: async ({ query }) => ({ versions: await store.listInventoryVersions(query.limit) }),
   });
   defineRoute(app, state.registry, {
-    method: 'POST', url: '/api/inventory', tag: 'inventory', access: 'write', body: applyBody, bodyLimitBytes: inventoryBodyBytesMax,
-    response: z.object({ outcome: z.enum(['applied', 'unchanged']), version: z.number().int(), forced: z.boolean(), diff: diffSchema }),
+    method: 'POST', url: '/api/inventory', tag: 'inventory', access: 'write', body: applyBody,
+    bodyLimitBytes: inventoryBodyBytesMax,
+    response: z.object({
+      outcome: z.enum(['applied', 'unchanged']), version: z.number().int(), forced: z.boolean(), diff: diffSchema,
+    }),
     errors: [409, 413],
-    summary: 'Store the next inventory version (validated like the config; refused above the name threshold unless forced)',
-    description: '409 `refused`: above safety.maxChangedFraction (send force: true to override; audited). 409 `stale`: the inventory changed since baseVersion; diff again.',
+    summary: 'Store the next inventory version '
+      + '(validated like the config; refused above the name threshold unless forced)',
+    description: '409 `refused`: above safety.maxChangedFraction (send force: true to override; audited). '
+      + '409 `stale`: the inventory changed since baseVersion; diff again.',
     handler: async ({ body, actor }) => {
       const endpoints = inventoryOf(parseConfig({ zone: `${state.context.zone}.`, endpoints: body.endpoints }, 'body'));
       const outcome = await applyInventory(store, endpoints, {
-        actor: requireActor(actor).id, reason: body.reason, force: body.force, policy: state.context.config.safety, ...(body.baseVersion === undefined ? {} : { baseVersion: body.baseVersion }),
+        actor: requireActor(actor).id, reason: body.reason, force: body.force, policy: state.context.config.safety,
+        ...(body.baseVersion === undefined ? {} : { baseVersion: body.baseVersion }),
       });
       switch (outcome.kind) {
-        case 'refused': throw new ApiError(409, 'refused', `${outcome.reason}; send "force": true to override (audited)`);
-        case 'stale': throw new ApiError(409, 'stale', `the inventory changed meanwhile (now version ${outcome.current}); diff again`);
-        case 'unchanged': return { outcome: 'unchanged' as const, version: outcome.version, forced: false, diff: diffView(outcome.diff) };
-        case 'applied': return { outcome: 'applied' as const, version: outcome.info.version, forced: outcome.info.forced, diff: diffView(outcome.diff) };
+        case 'refused':
+          throw new ApiError(409, 'refused', `${outcome.reason}; send "force": true to override (audited)`);
+        case 'stale':
+          throw new ApiError(
+            409,
+            'stale',
+            `the inventory changed meanwhile (now version ${outcome.current}); diff again`,
+          );
+        case 'unchanged':
+          return {
+            outcome: 'unchanged' as const,
+            version: outcome.version,
+            forced: false,
+            diff: diffView(outcome.diff),
+          };
+        case 'applied':
+          return {
+            outcome: 'applied' as const,
+            version: outcome.info.version,
+            forced: outcome.info.forced,
+            diff: diffView(outcome.diff),
+          };
       }
     },
   });

@@ -14,11 +14,19 @@ export function registerStatusRoutes(app: FastifyInstance, state: ApiState): voi
   defineRoute(app, state.registry, {
     method: 'GET', url: '/api/status', tag: 'status', access: 'read', response: statusSchema,
     summary: 'Generations, convergence, enactors, active alarms and counters',
-    description: 'The same report as `dnsplane status --json`, kept cheap by an incrementally maintained convergence view.',
+    description: 'The same report as `dnsplane status --json`, '
+      + 'kept cheap by an incrementally maintained convergence view.',
     handler: async () => {
       const { store } = state.context;
       const report = await statusReport(state.context, state.tracker);
-      return { version, ...report, inventoryVersion: state.context.inventoryVersion, drains: await store.listDrains(), freezes: await store.listFreezes(), nowMs: Date.now() };
+      return {
+        version,
+        ...report,
+        inventoryVersion: state.context.inventoryVersion,
+        drains: await store.listDrains(),
+        freezes: await store.listFreezes(),
+        nowMs: Date.now(),
+      };
     },
   });
 }
@@ -37,10 +45,18 @@ export async function compactStatus(state: ApiState): Promise<{ nowMs: number } 
     generation: { latest: convergence.generation, oldest: await store.oldestGeneration() },
     servedVersion: convergence.servedVersion,
     names: { total: convergence.total, converged: convergence.converged, behind: convergence.behindSample },
-    enactors: enactorViews(await store.listEnactors(), now).map(({ id, heldGeneration, enactedGeneration, heartbeatAtMs, alive }) => ({ id, heldGeneration, enactedGeneration, heartbeatAtMs, alive })),
+    enactors: enactorViews(await store.listEnactors(), now).map(
+      ({ id, heldGeneration, enactedGeneration, heartbeatAtMs, alive }) =>
+        ({ id, heldGeneration, enactedGeneration, heartbeatAtMs, alive }),
+    ),
     health: checkersReport(await store.listCheckerViews(), now),
     inventoryVersion: state.context.inventoryVersion,
-    alarms: { total: alarms.length, items: alarms.slice(0, eventAlarmsMax).map(({ kind, name, message, count, raisedAtMs }) => ({ kind, name, message, count, raisedAtMs })) },
+    alarms: {
+      total: alarms.length,
+      items: alarms.slice(0, eventAlarmsMax).map(
+        ({ kind, name, message, count, raisedAtMs }) => ({ kind, name, message, count, raisedAtMs }),
+      ),
+    },
     drains: drains.slice(0, eventControlsMax),
     freezes: freezes.slice(0, eventControlsMax),
     mutations: state.auth.mutationsEnabled,
