@@ -33,7 +33,9 @@ export function registerDashboardRoutes(app: FastifyInstance, state: ApiState): 
   app.get('/', send('index.html'));
   app.get('/static/:file', async (request, reply) => {
     const file = (request.params as { file: string }).file;
-    if (!Object.hasOwn(files, file) || file === 'index.html') throw new ApiError(404, 'not-found', `no static file "${file}"`);
+    if (!Object.hasOwn(files, file) || file === 'index.html') {
+      throw new ApiError(404, 'not-found', `no static file "${file}"`);
+    }
     return send(file)(request, reply);
   });
 }

@@ -89,10 +89,20 @@ function onStatus(status) {
   const controls = `${status.drains.join(',')}|${status.freezes.join(',')}`;
   const generationMoved = status.generation.latest !== view.seen.generation;
   if (generationMoved) loadTimeline();
-  if (generationMoved || status.servedVersion !== view.seen.servedVersion || controls !== view.seen.controls || status.alarms.total !== view.seen.alarms) {
+  if (
+    generationMoved
+    || status.servedVersion !== view.seen.servedVersion
+    || controls !== view.seen.controls
+    || status.alarms.total !== view.seen.alarms
+  ) {
     loadNames();
   }
-  view.seen = { generation: status.generation.latest, servedVersion: status.servedVersion, controls, alarms: status.alarms.total };
+  view.seen = {
+    generation: status.generation.latest,
+    servedVersion: status.servedVersion,
+    controls,
+    alarms: status.alarms.total,
+  };
 }
 
 function renderSummary(status) {
@@ -113,13 +123,19 @@ function renderEnactors() {
   const status = view.status;
   if (status === null) return;
   const box = $('enactors');
-  if (status.enactors.length === 0) return box.replaceChildren(el('p', { className: 'muted' }, 'no enactor has reported yet'));
+  if (status.enactors.length === 0) {
+    return box.replaceChildren(el('p', { className: 'muted' }, 'no enactor has reported yet'));
+  }
   box.replaceChildren(...status.enactors.map((enactor) => {
     const lag = Math.max(0, status.generation.latest - enactor.enactedGeneration);
     return el('div', { className: 'card', 'data-enactor': enactor.id },
-      el('div', { className: 'id' }, el('span', { className: `dot${enactor.alive ? '' : ' dead'}` }), enactor.id, enactor.alive ? '' : ' (dead)'),
+      el('div', { className: 'id' },
+        el('span', { className: `dot${enactor.alive ? '' : ' dead'}` }), enactor.id, enactor.alive ? '' : ' (dead)'),
       el('div', {}, 'enacted ', el('b', {}, enactor.enactedGeneration), ' · held ', enactor.heldGeneration),
-      el('div', { className: 'muted small' }, `lag ${lag} · heartbeat `, el('span', { className: 'age' }, formatAge(serverNow() - enactor.heartbeatAtMs)), ' ago'));
+      el('div', { className: 'muted small' },
+        `lag ${lag} · heartbeat `,
+        el('span', { className: 'age' }, formatAge(serverNow() - enactor.heartbeatAtMs)),
+        ' ago'));
   }));
 }
 
@@ -132,10 +148,13 @@ async function renderInventory(version) {
   const box = $('inventory');
   if (inventory.info === null) return box.replaceChildren(el('p', { className: 'muted' }, 'no inventory stored yet'));
   const change = inventory.lastChange;
-  const items = change.names.map((entry) => el('li', { 'data-inventory-change': entry.name }, el('b', {}, entry.kind === 'added' ? '+ ' : entry.kind === 'removed' ? '− ' : '~ '), entry.name));
+  const items = change.names.map((entry) => el('li', { 'data-inventory-change': entry.name },
+    el('b', {}, entry.kind === 'added' ? '+ ' : entry.kind === 'removed' ? '− ' : '~ '), entry.name));
   box.replaceChildren(
-    el('div', { id: 'inventory-version', 'data-version': String(inventory.version) }, 'version ', el('b', {}, inventory.version), ` · ${inventory.total} names · by ${inventory.info.actor}`),
-    el('div', { className: 'muted small' }, `${inventory.info.summary} — ${inventory.info.reason}${inventory.info.forced ? ' (forced)' : ''}`),
+    el('div', { id: 'inventory-version', 'data-version': String(inventory.version) },
+      'version ', el('b', {}, inventory.version), ` · ${inventory.total} names · by ${inventory.info.actor}`),
+    el('div', { className: 'muted small' },
+      `${inventory.info.summary} — ${inventory.info.reason}${inventory.info.forced ? ' (forced)' : ''}`),
     el('ul', { className: 'small' }, ...items));
 }
 
@@ -148,14 +167,22 @@ function renderCheckers() {
   if (checkers.length === 0) return box.replaceChildren(el('p', { className: 'muted' }, 'no checker has reported yet'));
   const cards = checkers.map((checker) => {
     const state = !checker.alive ? ' (dead)' : checker.suspect ? ' (suspects itself: not counted)' : '';
-    return el('div', { className: 'card', 'data-checker': checker.id, 'data-voting': String(voters.includes(checker.id)) },
-      el('div', { className: 'id' }, el('span', { className: `dot${checker.alive && !checker.suspect ? '' : ' dead'}` }), checker.id, state),
+    return el(
+      'div',
+      { className: 'card', 'data-checker': checker.id, 'data-voting': String(voters.includes(checker.id)) },
+      el('div', { className: 'id' },
+        el('span', { className: `dot${checker.alive && !checker.suspect ? '' : ' dead'}` }), checker.id, state),
       el('div', {}, 'sees ', el('b', {}, checker.downTotal), ` of ${checker.probed} down`),
-      el('div', { className: 'muted small' }, checker.down.length > 0 ? checker.down.join(', ') : 'all up'));
+      el('div', { className: 'muted small' }, checker.down.length > 0 ? checker.down.join(', ') : 'all up'),
+    );
   });
-  const disagreeing = disagreements.map((d) => el('li', { 'data-disagreement': d.target }, el('b', {}, d.target), ` down for ${d.down.join(', ')}; up for ${d.up.join(', ')}`));
+  const disagreeing = disagreements.map((d) => el('li', { 'data-disagreement': d.target },
+    el('b', {}, d.target), ` down for ${d.down.join(', ')}; up for ${d.up.join(', ')}`));
   const summary = el('p', { className: 'muted small', id: 'checker-disagreements' },
-    disagreementsTotal === 0 ? `${voters.length} voting; they agree` : `${voters.length} voting; they disagree on ${disagreementsTotal} target${disagreementsTotal === 1 ? '' : 's'}:`);
+    disagreementsTotal === 0
+      ? `${voters.length} voting; they agree`
+      : `${voters.length} voting; they disagree on ${disagreementsTotal} `
+        + `target${disagreementsTotal === 1 ? '' : 's'}:`);
   box.replaceChildren(...cards, summary, el('ul', {}, ...disagreeing));
 }
 
@@ -165,7 +192,9 @@ function renderAlarms(alarms) {
   if (alarms.total === 0) return;
   $('alarm-count').textContent = `${alarms.total} active alarm${alarms.total === 1 ? '' : 's'}`;
   $('alarm-list').replaceChildren(...alarms.items.map((alarm) =>
-    el('li', { 'data-alarm': `${alarm.kind}:${alarm.name}` }, el('b', {}, `[${alarm.kind}] `), alarm.name, ` — ${alarm.message}`, alarm.count > 1 ? ` (×${alarm.count})` : '')));
+    el('li', { 'data-alarm': `${alarm.kind}:${alarm.name}` },
+      el('b', {}, `[${alarm.kind}] `), alarm.name, ` — ${alarm.message}`,
+      alarm.count > 1 ? ` (×${alarm.count})` : '')));
 }
 
 // ---- plan timeline ---------------------------------------------------------------
@@ -177,13 +206,21 @@ async function loadTimeline() {
     const most = Math.max(1, ...plans.map((plan) => plan.namesChanged));
     $('timeline').replaceChildren(...plans.reverse().map((plan) => {
       const height = 8 + Math.round(60 * Math.log1p(plan.namesChanged) / Math.log1p(most));
-      const title = `generation ${plan.generation} · ${new Date(plan.createdAtMs).toLocaleTimeString()} · ${plan.namesChanged}/${plan.namesTotal} names changed · planner ${plan.plannerId}${plan.forced ? ' · FORCED' : ''}${plan.note ? ` · ${plan.note}` : ''}`;
+      const title = `generation ${plan.generation} · ${new Date(plan.createdAtMs).toLocaleTimeString()} · `
+        + `${plan.namesChanged}/${plan.namesTotal} names changed · planner ${plan.plannerId}`
+        + `${plan.forced ? ' · FORCED' : ''}${plan.note ? ` · ${plan.note}` : ''}`;
       return el('div', {
-        className: `bar${plan.forced ? ' forced' : ''}${enacted.has(plan.generation) ? ' enacted' : ''}`, style: { height: `${height}px` }, title, 'data-generation': plan.generation,
+        className: `bar${plan.forced ? ' forced' : ''}${enacted.has(plan.generation) ? ' enacted' : ''}`,
+        style: { height: `${height}px` },
+        title,
+        'data-generation': plan.generation,
         onmouseenter: () => { $('timeline-detail').textContent = title; },
       });
     }));
-    if (plans.length > 0) $('timeline-detail').textContent = `newest: ${plans.at(-1).generation} (${plans.at(-1).namesChanged} names changed); green mark: an enactor's enacted generation`;
+    if (plans.length > 0) {
+      $('timeline-detail').textContent = `newest: ${plans.at(-1).generation} `
+        + `(${plans.at(-1).namesChanged} names changed); green mark: an enactor's enacted generation`;
+    }
   } catch (error) {
     $('timeline-detail').textContent = `timeline unavailable: ${error.message}`;
   }
@@ -218,28 +255,49 @@ async function loadNames() {
 
 function answers(records) {
   if (records.length === 0) return el('span', { className: 'badge empty' }, 'no records');
-  return records.map((record) => el('div', { className: record.weight === 0 ? 'zero' : '' }, `${record.address} · ${record.weight} · ${record.target}`));
+  return records.map((record) => el('div', { className: record.weight === 0 ? 'zero' : '' },
+    `${record.address} · ${record.weight} · ${record.target}`));
 }
 
 function renderNames() {
   const page = view.page;
   const first = page.total === 0 ? 0 : page.offset + 1;
-  $('names-range').textContent = `${first.toLocaleString()}–${(page.offset + page.items.length).toLocaleString()} of ${page.total.toLocaleString()}`;
+  $('names-range').textContent = `${first.toLocaleString()}–${(page.offset + page.items.length).toLocaleString()} `
+    + `of ${page.total.toLocaleString()}`;
   $('prev-page').disabled = page.offset === 0;
   $('next-page').disabled = page.offset + page.items.length >= page.total;
   const rows = [];
   for (const item of page.items) {
     rows.push(el('tr', { 'data-name': item.name, 'data-status': item.status },
-      el('td', { className: 'name' }, el('a', { href: '#', onclick: (event) => { event.preventDefault(); toggleHistory(item.name); } }, item.name)),
-      el('td', {}, el('span', { className: `badge ${item.status}` }, item.status), item.frozen ? el('span', { className: 'badge frozen' }, 'frozen') : null),
-      el('td', { className: 'answers' }, item.served === null ? el('span', { className: 'muted' }, 'not served') : answers(item.served.records)),
+      el('td', { className: 'name' }, el('a', {
+        href: '#',
+        onclick: (event) => { event.preventDefault(); toggleHistory(item.name); },
+      }, item.name)),
+      el('td', {},
+        el('span', { className: `badge ${item.status}` }, item.status),
+        item.frozen ? el('span', { className: 'badge frozen' }, 'frozen') : null),
+      el('td', { className: 'answers' },
+        item.served === null ? el('span', { className: 'muted' }, 'not served') : answers(item.served.records)),
       el('td', { className: 'num' }, item.served?.generation ?? '–'),
       el('td', { className: 'num' }, item.plan?.since ?? '–'),
       el('td', {},
-        el('button', { type: 'button', 'data-action': item.frozen ? 'unfreeze' : 'freeze', 'data-name': item.name, onclick: () => nameAction(item, item.frozen ? 'unfreeze' : 'freeze') }, item.frozen ? 'Unfreeze' : 'Freeze'),
+        el('button', {
+          type: 'button',
+          'data-action': item.frozen ? 'unfreeze' : 'freeze',
+          'data-name': item.name,
+          onclick: () => nameAction(item, item.frozen ? 'unfreeze' : 'freeze'),
+        }, item.frozen ? 'Unfreeze' : 'Freeze'),
         ' ',
-        el('button', { type: 'button', 'data-action': 'reenact', 'data-name': item.name, onclick: () => nameAction(item, 'reenact') }, 'Re-enact'))));
-    if (view.expanded.has(item.name)) rows.push(el('tr', { className: 'history', 'data-history': item.name }, el('td', { colspan: 6 }, 'loading history…')));
+        el('button', {
+          type: 'button',
+          'data-action': 'reenact',
+          'data-name': item.name,
+          onclick: () => nameAction(item, 'reenact'),
+        }, 'Re-enact'))));
+    if (view.expanded.has(item.name)) {
+      rows.push(el('tr', { className: 'history', 'data-history': item.name },
+        el('td', { colspan: 6 }, 'loading history…')));
+    }
   }
   $('names').tBodies[0].replaceChildren(...rows);
   for (const name of view.expanded) if (page.items.some((item) => item.name === name)) loadHistory(name);
@@ -258,7 +316,9 @@ async function loadHistory(name) {
     if (!row) return;
     const entries = detail.history.slice(-12).reverse();
     row.replaceChildren(entries.length === 0 ? 'no history yet' : el('div', {}, ...entries.map((entry) =>
-      el('div', {}, `${new Date(entry.atMs).toLocaleTimeString()} `, el('b', {}, entry.kind), ` ${entry.fromGeneration} → ${entry.toGeneration} by ${entry.actor}${entry.detail ? ` (${entry.detail})` : ''}`))));
+      el('div', {}, `${new Date(entry.atMs).toLocaleTimeString()} `, el('b', {}, entry.kind),
+        ` ${entry.fromGeneration} → ${entry.toGeneration} by ${entry.actor}`
+          + `${entry.detail ? ` (${entry.detail})` : ''}`))));
   } catch (error) {
     showToast(`history unavailable: ${error.message}`);
   }
@@ -270,20 +330,32 @@ function renderHealth() {
   $('health').tHead.replaceChildren(el('tr', {}, el('th', {}, 'name'), ...zones.map((zone) => el('th', {}, zone))));
   $('health').tBodies[0].replaceChildren(...page.items.map((item) => el('tr', { 'data-name': item.name },
     el('td', { className: 'name' }, item.name),
-    ...zones.map((zone) => el('td', {}, ...item.targets.filter((target) => target.az === zone).map((target) => targetChip(target)))))));
+    ...zones.map((zone) => el('td', {},
+      ...item.targets.filter((target) => target.az === zone).map((target) => targetChip(target)))))));
   const counts = { up: 0, down: 0, unknown: 0, drained: 0 };
   for (const item of page.items) for (const target of item.targets) {
     counts[target.health] += 1;
     if (target.drained) counts.drained += 1;
   }
-  $('health-summary').textContent = `on this page: ${counts.up} up, ${counts.down} down, ${counts.unknown} unknown, ${counts.drained} drained`;
+  $('health-summary').textContent = `on this page: ${counts.up} up, ${counts.down} down, ${counts.unknown} unknown, `
+    + `${counts.drained} drained`;
 }
 
 function targetChip(target) {
   const action = target.drained ? 'undrain' : 'drain';
-  return el('span', { className: `chip ${target.health}${target.drained ? ' drained' : ''}`, 'data-target': target.id, title: `${target.id} ${target.address} (${target.az}, capacity ${target.capacity}): ${target.health}${target.drained ? ', drained' : ''}` },
+  return el('span', {
+    className: `chip ${target.health}${target.drained ? ' drained' : ''}`,
+    'data-target': target.id,
+    title: `${target.id} ${target.address} (${target.az}, capacity ${target.capacity}): `
+      + `${target.health}${target.drained ? ', drained' : ''}`,
+  },
     target.id,
-    el('button', { type: 'button', 'data-action': action, 'data-target': target.id, onclick: () => targetAction(target, action) }, action));
+    el('button', {
+      type: 'button',
+      'data-action': action,
+      'data-target': target.id,
+      onclick: () => targetAction(target, action),
+    }, action));
 }
 
 // ---- actions -------------------------------------------------------------------------
@@ -300,7 +372,9 @@ function nameAction(item, action) {
 }
 
 function targetAction(target, action) {
-  const effect = action === 'drain' ? 'The planner publishes a plan with this target at weight 0; enactors apply it.' : 'The planner restores the target\'s weight in the next plan.';
+  const effect = action === 'drain'
+    ? 'The planner publishes a plan with this target at weight 0; enactors apply it.'
+    : 'The planner restores the target\'s weight in the next plan.';
   openAction(`${action} ${target.id}`, effect, `/api/targets/${encodeURIComponent(target.id)}/${action}`);
 }
 
@@ -382,9 +456,19 @@ function wire() {
   });
   $('zone-freeze').addEventListener('click', () => {
     const frozen = view.status?.freezes.includes('*');
-    openAction(frozen ? 'Unfreeze the zone' : 'Freeze the zone', frozen ? 'Enactors bring every name to the newest plan.' : 'No enactor or reconciler changes any name until the zone is unfrozen.', frozen ? '/api/zone/unfreeze' : '/api/zone/freeze');
+    openAction(
+      frozen ? 'Unfreeze the zone' : 'Freeze the zone',
+      frozen
+        ? 'Enactors bring every name to the newest plan.'
+        : 'No enactor or reconciler changes any name until the zone is unfrozen.',
+      frozen ? '/api/zone/unfreeze' : '/api/zone/freeze',
+    );
   });
-  $('force-plan').addEventListener('click', () => openAction('Force the next plan', 'The planner leader publishes its next plan even if the safety threshold refuses it.', '/api/plans/force'));
+  $('force-plan').addEventListener('click', () => openAction(
+    'Force the next plan',
+    'The planner leader publishes its next plan even if the safety threshold refuses it.',
+    '/api/plans/force',
+  ));
   $('token-button').addEventListener('click', () => {
     sessionStorage.removeItem(tokenKey);
     showToast('token forgotten; the next action asks for it');
