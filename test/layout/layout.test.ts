@@ -3,7 +3,7 @@
 // injected by wrapping, never switched on by the environment).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { findCycles, importGraphs, sourceFiles, srcRoot } from './imports.js';
 
@@ -52,4 +52,31 @@ test("README's Layout lists every src/ folder, and every folder imports only fol
     for (const to of deps) if (order.indexOf(to) < order.indexOf(from)) upward.push(`${from} -> ${to}`);
   }
   assert.deepEqual(upward, [], 'imports that go up the README table');
+});
+
+/** Every file under `dir` whose name ends in one of `extensions`, sorted. */
+function filesUnder(dir: string, extensions: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir)) {
+    const full = path.join(dir, entry);
+    if (statSync(full).isDirectory()) out.push(...filesUnder(full, extensions));
+    else if (extensions.some((extension) => entry.endsWith(extension))) out.push(full);
+  }
+  return out.sort();
+}
+
+const lineLengthMax = 120;
+
+test('no line in src/ is longer than 120 characters', () => {
+  // The TypeScript sources and the dashboard's files (src/api/static). Markdown is left out: a README's table rows
+  // cannot be wrapped.
+  const files = filesUnder(srcRoot, ['.ts', '.js', '.css', '.html']);
+  assert.ok(files.length > 100, `only ${files.length} files read under ${srcRoot}`);
+  const long: string[] = [];
+  for (const file of files) {
+    readFileSync(file, 'utf8').split('\n').forEach((line, index) => {
+      if (line.length > lineLengthMax) long.push(`${relative(file)}:${index + 1} (${line.length} characters)`);
+    });
+  }
+  assert.deepEqual(long, [], `lines longer than ${lineLengthMax} characters:\n${long.join('\n')}`);
 });
