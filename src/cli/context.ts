@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { inventoryOf, loadConfigFile, zoneOf } from '../config/load.js';
+import { inventoryOf, loadConfigFile, servicesOf, zoneOf } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { EndpointSpec } from '../domain/types.js';
 import { createProvider } from '../providers/index.js';
@@ -56,7 +56,8 @@ export const inventoryPollMs = 250;
  * none, loads the newest, then follows newer ones until the returned function is called.
  */
 export async function followInventory(context: Context, log: Logger): Promise<() => void> {
-  const seeded = await seedInventory(context.store, context.inventory, context.configPath);
+  const initial = { endpoints: context.inventory, services: servicesOf(context.config) };
+  const seeded = await seedInventory(context.store, initial, context.configPath);
   context.inventory = seeded.endpoints;
   context.inventoryVersion = seeded.version;
   const follower = new InventoryFollower({ pollIntervalMs: inventoryPollMs }, {

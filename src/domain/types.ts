@@ -92,6 +92,12 @@ export interface EndpointSpec {
   targets: TargetSpec[];
 }
 
+/** What an inventory version holds: the names with their targets, and the services of the dependency graph. */
+export interface Inventory {
+  endpoints: EndpointSpec[];
+  services: ServiceSpec[];
+}
+
 /**
  * One change in a plan: the new record set of a name, or `null` for an
  * explicit removal of the endpoint by the operator (the only way a name may

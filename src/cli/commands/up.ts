@@ -5,7 +5,7 @@ import { createSocket } from 'node:dgram';
 import { createServer, isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { inventoryOf, loadConfigFile } from '../../config/load.js';
+import { inventoryOf, loadConfigFile, servicesOf } from '../../config/load.js';
 import { applyInventory, seedInventory } from '../../inventory/apply.js';
 import { formatDiff } from '../../inventory/diff.js';
 import { splitHostPort } from '../../domain/probe-spec.js';
@@ -214,7 +214,7 @@ function banner(
 async function seedFromConfig(config: Config, configPath: string, dataDir: string): Promise<void> {
   const store = await createStore(config, dataDir);
   try {
-    await seedInventory(store, inventoryOf(config), configPath);
+    await seedInventory(store, { endpoints: inventoryOf(config), services: servicesOf(config) }, configPath);
   } finally {
     await store.close();
   }
@@ -229,7 +229,7 @@ async function reload(configPath: string, dataDir: string, log: Logger): Promise
     const config = loadConfigFile(configPath);
     const store = await createStore(config, dataDir);
     try {
-      const outcome = await applyInventory(store, inventoryOf(config), {
+      const outcome = await applyInventory(store, { endpoints: inventoryOf(config), services: servicesOf(config) }, {
         actor: `up@${hostname()}`, reason: `SIGHUP: reloaded ${configPath}`, force: false, policy: config.safety,
       });
       const diff = formatDiff(outcome.diff);
