@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { UserError } from '../util/assert.js';
 import { qualifyName, normalizeName } from '../domain/names.js';
-import type { EndpointSpec, Inventory, ServiceSpec } from '../domain/types.js';
+import { serviceRefPrefix, type EndpointSpec, type Inventory, type ServiceSpec } from '../domain/types.js';
 
 /** Formats a zod path as `endpoints[0].targets[1].address`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -81,8 +81,6 @@ export function loadInventoryFile(path: string, zone: string | null): Inventory 
 export function zoneOf(config: Config): string {
   return normalizeName(config.zone);
 }
-
-const serviceRefPrefix = 'service:';
 
 /** A dependsOn entry as stored: a fully qualified name, or "service:<id>" as written. */
 function qualifyDependency(ref: string, zone: string): string {

@@ -4,7 +4,7 @@ import { addressFamily, checkDnsName, isInZone, normalizeName, qualifyName } fro
 import { parseHostPort, parseProbeUrl, parseStatusRange, probeHostProblem, probeMatchLengthMax } from '../domain/probe-spec.js';
 import { caSecureContext } from '../util/ca-file.js';
 import { assert } from '../util/assert.js';
-import { criticalities } from '../domain/types.js';
+import { criticalities, serviceRefPrefix } from '../domain/types.js';
 
 /**
  * The configuration file's shape (DESIGN.md §6). Every object is strict, so a
@@ -60,7 +60,6 @@ const probeUrl = (scheme: 'http' | 'https') =>
     if (typeof url === 'string') context.addIssue({ code: 'custom', message: url });
   });
 // A dependency of the graph: a managed name (qualified like endpoint names) or "service:<id>".
-const serviceRefPrefix = 'service:';
 const serviceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a service id is 1-63 letters, digits, ".", "_" or "-"');
 const dependencyRef = z.string().superRefine((value, context) => {
   if (value.startsWith(serviceRefPrefix)) {
