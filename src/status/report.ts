@@ -1,5 +1,6 @@
 import type { Generation } from '../domain/types.js';
-import type { Provider, ServedChangeFeed, ServedState } from '../providers/types.js';
+import { readAllServed } from '../providers/listing.js';
+import type { Provider, ServedChangeFeed } from '../providers/types.js';
 import type {
   Alarm, Alarms, CheckerView, CheckerViews, Counters, EnactorInfo, Heartbeats, PlanReader,
 } from '../store/types.js';
@@ -7,17 +8,6 @@ import { decideByQuorum } from '../health/quorum.js';
 import { assert } from '../util/assert.js';
 
 /** Read-side views shared by the CLI and the API. */
-
-export async function readAllServed(context: { provider: Provider }, pageSize = 5000): Promise<ServedState[]> {
-  const all: ServedState[] = [];
-  let after: string | null = null;
-  for (;;) {
-    const page = await context.provider.list(after, pageSize);
-    all.push(...page);
-    if (page.length < pageSize) return all;
-    after = page[page.length - 1]!.name;
-  }
-}
 
 /** Names listed as behind in a status report. */
 const behindSampleMax = 20;
@@ -150,7 +140,7 @@ export class ConvergenceTracker {
     // The version is read before the listing: a write in between is seen again on the next delta, never lost.
     const version = feed === null ? 0 : feed.currentVersion();
     this.servedGeneration.clear();
-    for (const state of await readAllServed({ provider })) this.servedGeneration.set(state.name, state.generation);
+    for (const state of await readAllServed(provider)) this.servedGeneration.set(state.name, state.generation);
     this.behind.clear();
     for (const name of this.planSince.keys()) this.classify(name);
     this.servedVersion = version;

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { normalizeName } from '../../domain/names.js';
 import { recordSetKey, type PlanHeader } from '../../domain/types.js';
-import { readAllServed, statusReport, type StatusReport } from '../../status/report.js';
+import { readAllServed } from '../../providers/listing.js';
+import { statusReport, type StatusReport } from '../../status/report.js';
 import type { StoredHistoryEntry } from '../../store/types.js';
 import { UserError } from '../../util/assert.js';
 import { integerOption, listLimitMax, print, servedInventory, withPaths, withReadContext } from '../common.js';
@@ -94,7 +95,7 @@ export function registerStatusCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (name: string | undefined, options: ReadOptions) => {
       await withReadContext(options, async (context) => {
-        let states = await readAllServed(context);
+        let states = await readAllServed(context.provider);
         if (name !== undefined) {
           const wanted = normalizeName(name);
           states = states.filter((state) => state.name === wanted || state.name === `${wanted}.${context.zone}`);
