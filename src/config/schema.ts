@@ -304,6 +304,9 @@ export const configSchema = z
         maxWithdrawnCapacityFraction: z.number().gt(0).max(1).default(0.5),
         minNamesForThreshold: z.number().int().min(1).default(10),
         retainGenerations: z.number().int().min(1).max(1_000_000).default(20),
+        // dnsplane depending on a name it manages (etcd, the RFC 2136 server, a check's host...) is refused unless
+        // acknowledged here; then the planner keeps a standing "self-dependency" alarm (src/graph/self-dependency.ts).
+        acknowledgeSelfDependency: z.boolean().default(false),
       })
       .prefault({}),
     planner: z

@@ -8,6 +8,7 @@ import {
 import { validatePlanChanges } from '../domain/validate.js';
 import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
+import type { SelfDependency } from '../graph/self-dependency.js';
 import type { Logger } from '../util/log.js';
 import type {
   Alarms, Controls, Counters, HealthStore, LeaseGrant, Leases, PlanPublisher, PlanReader,
@@ -37,7 +38,16 @@ export interface PlannerDeps {
   inventoryVersion?: () => number;
   /** Drained targets (operator action); defaults to none. */
   drained?: () => Promise<ReadonlySet<string>>;
+  /**
+   * dnsplane's own dependencies on names of an inventory (src/graph/self-dependency.ts), checked on every inventory
+   * version: each one found is a standing `self-dependency` alarm. Absent: none (the simulator's roles).
+   */
+  selfDependencies?: (inventory: readonly EndpointSpec[]) => readonly SelfDependency[];
 }
+
+export const selfDependencyAlarm = 'self-dependency';
+/** Cycles one self-dependency alarm spells out (the rest are counted). */
+const cyclesListedMax = 5;
 
 export type TickResult =
   | { kind: 'published'; header: PlanHeader; evaluated: number }
@@ -70,6 +80,9 @@ export class Planner {
   private lastDrainedKey = '';
   private lastFullAtMs = -Infinity;
   private cacheFromOthers = true;
+  /** The inventory the self-dependency alarms were last computed for, and the names alarmed. */
+  private selfDependencyInventory: readonly EndpointSpec[] | null = null;
+  private selfDependencyAlarmed = new Set<string>();
   /** The capacity guard held withdrawals on the last pass (its alarm is up). */
   private capacityHeld = true; // so the first pass clears an alarm a previous planner left up
 
@@ -153,6 +166,33 @@ export class Planner {
   }
 
   /**
+   * The standing self-dependency alarms, one per managed name dnsplane depends on, raised and cleared as inventory
+   * versions come and go. The first pass also clears those a previous planner left for names no longer involved.
+   */
+  private async updateSelfDependencyAlarms(inventory: readonly EndpointSpec[]): Promise<void> {
+    const find = this.deps.selfDependencies;
+    if (find === undefined || inventory === this.selfDependencyInventory) return;
+    const { store } = this.deps;
+    if (this.selfDependencyInventory === null) {
+      const standing = (await store.listAlarms(true)).filter((alarm) => alarm.kind === selfDependencyAlarm);
+      this.selfDependencyAlarmed = new Set(standing.map((alarm) => alarm.name));
+    }
+    const paths = new Map<string, string[]>();
+    for (const { name, path } of find(inventory)) paths.set(name, [...(paths.get(name) ?? []), path]);
+    for (const [name, cycles] of paths) {
+      const more = cycles.length > cyclesListedMax ? `; and ${cycles.length - cyclesListedMax} more` : '';
+      const listed = cycles.slice(0, cyclesListedMax).join('; ');
+      await store.raiseAlarm(selfDependencyAlarm, name, `dnsplane depends on this name it manages: ${listed}${more}`);
+    }
+    for (const name of this.selfDependencyAlarmed) {
+      if (!paths.has(name)) await store.clearAlarm(selfDependencyAlarm, name);
+    }
+    this.selfDependencyAlarmed = new Set(paths.keys());
+    this.selfDependencyInventory = inventory;
+    assert(this.selfDependencyAlarmed.size === paths.size, 'internal', 'a self-dependency without its alarm');
+  }
+
+  /**
    * Which endpoints to evaluate: all of them after a change of inventory or
    * drains, after another planner published, and at least every
    * `fullIntervalMs`; otherwise only those with a target whose health changed.
@@ -227,6 +267,7 @@ export class Planner {
       const detail = `inventory v${inventoryVersion} is older than v${this.currentInventoryVersion} of plan ${latest}`;
       return { kind: 'lost-race', detail: `${detail}: waiting to follow it` };
     }
+    await this.updateSelfDependencyAlarms(inventory);
     const only = this.endpointsToEvaluate(inventory, health, drainedKey);
     const failingOpen = this.failOpenAlarmed;
     const input = { endpoints: inventory, health, drained, current: this.current, only, failingOpen };

@@ -9,6 +9,7 @@ import { inventoryOf, loadConfigFile, servicesOf } from '../../config/load.js';
 import { applyInventory, seedInventory } from '../../inventory/apply.js';
 import { formatDiff } from '../../inventory/diff.js';
 import { splitHostPort } from '../../domain/probe-spec.js';
+import { refuseSelfDependencies } from '../../graph/self-dependency.js';
 import { startDemoServers, writeDemoConfig, type DemoServers } from '../../demo/demo.js';
 import { setUpSqliteInstallation } from '../../providers/builtin/sqlite.js';
 import { createStore, sqlitePath } from '../../store/index.js';
@@ -278,6 +279,7 @@ async function up(options: UpOptions): Promise<void> {
   const httpPortOverride = options.httpPort;
   // Validate everything before starting anything: a bad config starts nothing.
   const userConfig = options.config === undefined ? null : loadConfigFile(resolve(options.config));
+  if (userConfig !== null) refuseSelfDependencies(userConfig, { endpoints: inventoryOf(userConfig) });
   const release = claimDataDir(dataDir);
   const log = createLogger('up');
   let demo: DemoServers | null = null;
