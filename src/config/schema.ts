@@ -29,6 +29,9 @@ const durationValue = (bounds: { min: string; max: string }) => {
   });
 };
 
+/** dns.workers and `serve --workers`: processes sharing the DNS sockets. */
+export const dnsWorkersMax = 64;
+
 // One bound for health.timeout and every check's own timeout: both time one probe.
 const probeTimeoutBounds = { min: '10ms', max: '60s' };
 
@@ -246,7 +249,7 @@ export const configSchema = z
         // Largest UDP response whatever the client advertises (DNS flag day 2020: 1232 avoids IP fragmentation).
         udpSizeMax: z.number().int().min(512).max(65_535).default(1232),
         // Processes sharing the sockets through node:cluster; 1 serves in the main process.
-        workers: z.number().int().min(1).max(64).default(1),
+        workers: z.number().int().min(1).max(dnsWorkersMax).default(1),
         // Response rate limiting per client prefix, so the server cannot be used to amplify floods (UDP only).
         rateLimit: z
           .strictObject({
