@@ -186,6 +186,20 @@ function dnsServed(provider: Config['provider'], dnsHost: string, dnsPort: numbe
   }
 }
 
+/** The dig that reaches the DNS this installation steers: its own server, the RFC 2136 server, or Route 53's. */
+function tryDig(provider: Config['provider'], dnsHost: string, dnsPort: number, name: string): string {
+  switch (provider.kind) {
+    case 'builtin':
+      return `dig @${dnsHost} -p ${dnsPort} ${name} A +short`;
+    case 'rfc2136': {
+      const { host, port } = splitHostPort(provider.server);
+      return `dig @${host} -p ${port} ${name} A +short`;
+    }
+    case 'route53':
+      return `dig ${name} A +short  (through a resolver that reaches the hosted zone's name servers)`;
+  }
+}
+
 function banner(
   config: Config, dataDir: string, dnsHost: string, dnsPort: number, httpUrl: string, demo: boolean,
   token: string | null,
@@ -201,7 +215,7 @@ function banner(
     ...(token === null ? [] : [
       `  Token      ${token}  (for the dashboard's buttons; kept in ${join(dataDir, 'api-token')})`,
     ]),
-    `  Try        dig @${dnsHost} -p ${dnsPort} ${demo ? 'dynamodb.us-east-1.dnsplane.test' : name} A +short`,
+    `  Try        ${tryDig(config.provider, dnsHost, dnsPort, demo ? 'dynamodb.us-east-1.dnsplane.test' : name)}`,
     ...(demo ? [
       `  Demo       dnsplane demo list${dataFlag}  |  dnsplane demo fail lb-2${dataFlag}`
         + `  |  dnsplane demo recover lb-2${dataFlag}`,
