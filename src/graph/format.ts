@@ -64,3 +64,28 @@ export function formatImpact(graph: DependencyGraph, report: ImpactReport, limit
       (entry) => `  ${entry.criticality.padEnd(8)} ${entry.service} ${entry.severity}: ${how(graph, entry)}`),
   ];
 }
+
+/** Entries named in a one-line summary; the rest are counted. */
+const summaryNamedMax = 3;
+
+function named(labels: readonly string[]): string {
+  const more = labels.length > summaryNamedMax ? `, +${labels.length - summaryNamedMax} more` : '';
+  return labels.slice(0, summaryNamedMax).join(', ') + more;
+}
+
+/**
+ * An impact report in one line, for an alarm: "2 names lost (a, b), 1 degraded; services: dwfm critical lost,
+ * ec2-launch critical lost, +1 more" — or "nothing else lost" when it reaches only what failed.
+ */
+export function impactSummary(report: ImpactReport): string {
+  const parts: string[] = [];
+  if (report.namesLost.length > 0) {
+    parts.push(`${report.namesLost.length} names lost (${named(report.namesLost.map((entry) => entry.name))})`);
+  }
+  if (report.namesDegraded.length > 0) parts.push(`${report.namesDegraded.length} names degraded`);
+  if (report.services.length > 0) {
+    const services = report.services.map((entry) => `${entry.service} ${entry.criticality} ${entry.severity}`);
+    parts.push(`services: ${named(services)}`);
+  }
+  return parts.length === 0 ? 'no name or service lost' : parts.join('; ');
+}

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { EndpointSpec } from '../domain/types.js';
+import type { EndpointSpec, ServiceSpec } from '../domain/types.js';
 import type { Checker } from '../health/checker.js';
 import type { Enactor } from '../enactor/enactor.js';
 import type { Janitor } from '../enactor/janitor.js';
@@ -28,6 +28,8 @@ export interface RoleInstallation {
   readonly provider: Provider;
   /** The inventory in effect: replaced, never mutated, when a newer version arrives. */
   readonly inventory: readonly EndpointSpec[];
+  /** The dependency graph's services of the same version (absent: none, as in the simulator). */
+  readonly services?: readonly ServiceSpec[];
   readonly inventoryVersion: number;
 }
 
@@ -55,6 +57,7 @@ export function makePlanner(installation: RoleInstallation, id: string, env: Rol
     store, clock: env.clock ?? systemClock, log: env.log, inventory: () => installation.inventory,
     inventoryVersion: () => installation.inventoryVersion, drained: drainedFrom(store),
     selfDependencies: (endpoints) => selfDependencies(installation.config, { endpoints }),
+    services: () => installation.services,
   });
 }
 
