@@ -65,37 +65,87 @@ function adjacency(nodeCount: number, endpoint: Int32Array): Adjacency {
   return { start, edges };
 }
 
+/** Edge kinds by their code in `DependencyGraph.edgeKind`. */
+export const edgeKinds: readonly EdgeKind[] = ['serves', 'in-az', 'resolves', 'calls', 'check'];
+const edgeKindCode = new Map(edgeKinds.map((kind, code) => [kind, code]));
+export const servesCode = edgeKindCode.get('serves')!;
+const inAzCode = edgeKindCode.get('in-az')!;
+const checkCode = edgeKindCode.get('check')!;
+
+/** What the builder collects per edge, one column each (numbers only: no object per edge). */
+interface EdgeColumns {
+  from: number[];
+  to: number[];
+  kind: number[];
+  /** serves: the target's capacity in the name, else 0. */
+  capacity: number[];
+  /** serves: 1 for a secondary, else 0. */
+  secondary: number[];
+}
+
 /**
- * The dependency graph of one inventory version, immutable once built. Nodes and edges are plain data
- * (src/graph/types.ts); the adjacency in both directions is kept as typed arrays of indices, so that a graph of
- * 100,000 names builds and propagates without an object per node and direction.
+ * The dependency graph of one inventory version, immutable once built. Nodes are plain data (src/graph/types.ts);
+ * edges are kept as typed columns and the adjacency in both directions as typed arrays of edge indices, so that a
+ * graph of 100,000 names builds and propagates without an object per edge or per node and direction. An edge's
+ * GraphEdge object is made when first asked for, and is the same object every time after.
  */
 export class DependencyGraph {
   /** Services, names, targets and AZs, in the order first seen. */
   readonly nodes: readonly GraphNode[];
-  readonly edges: readonly GraphEdge[];
   /** dependsOn entries that name nothing in the inventory (a validated inventory has none): left out. */
   readonly unresolved: readonly { from: string; ref: string }[];
-  /** Per edge, the index of its `from` and of its `to` node. */
+  readonly edgeCount: number;
+  /** Per edge: the index of its `from` and `to` node, its kind's code (edgeKinds), for serves capacity and pool. */
   readonly edgeFrom: Int32Array;
   readonly edgeTo: Int32Array;
+  readonly edgeKind: Uint8Array;
+  readonly edgeCapacity: Float64Array;
+  readonly edgeSecondary: Uint8Array;
   private readonly index: ReadonlyMap<string, number>;
   private readonly leaving: Adjacency;
   private readonly arriving: Adjacency;
+  private readonly made: (GraphEdge | undefined)[];
 
-  constructor(built: { nodes: GraphNode[]; index: Map<string, number>; edges: GraphEdge[]; from: number[];
-    to: number[]; unresolved: { from: string; ref: string }[] }) {
+  constructor(built: { nodes: GraphNode[]; index: Map<string, number>; columns: EdgeColumns;
+    unresolved: { from: string; ref: string }[] }) {
+    const { columns } = built;
+    this.edgeCount = columns.from.length;
     assert(built.index.size === built.nodes.length, 'internal', 'a node id indexed twice or not at all');
-    assert(built.from.length === built.edges.length, 'internal', 'an edge without its source index');
-    assert(built.to.length === built.edges.length, 'internal', 'an edge without its destination index');
+    for (const column of [columns.to, columns.kind, columns.capacity, columns.secondary]) {
+      assert(column.length === this.edgeCount, 'internal', 'edge columns of different lengths');
+    }
     this.nodes = built.nodes;
-    this.edges = built.edges;
     this.unresolved = built.unresolved;
     this.index = built.index;
-    this.edgeFrom = Int32Array.from(built.from);
-    this.edgeTo = Int32Array.from(built.to);
+    this.edgeFrom = Int32Array.from(columns.from);
+    this.edgeTo = Int32Array.from(columns.to);
+    this.edgeKind = Uint8Array.from(columns.kind);
+    this.edgeCapacity = Float64Array.from(columns.capacity);
+    this.edgeSecondary = Uint8Array.from(columns.secondary);
     this.leaving = adjacency(this.nodes.length, this.edgeFrom);
     this.arriving = adjacency(this.nodes.length, this.edgeTo);
+    this.made = new Array<GraphEdge | undefined>(this.edgeCount);
+  }
+
+  /** Edge `index` as data. */
+  edge(index: number): GraphEdge {
+    assert(index >= 0 && index < this.edgeCount, 'internal', 'an edge index out of range');
+    const made = this.made[index];
+    if (made !== undefined) return made;
+    const from = this.nodes[this.edgeFrom[index]!]!.id;
+    const to = this.nodes[this.edgeTo[index]!]!.id;
+    const kind = edgeKinds[this.edgeKind[index]!]!;
+    const pool = this.edgeSecondary[index] === 1 ? 'secondary' : 'primary';
+    const edge: GraphEdge = kind !== 'serves' ? { from, to, kind } : {
+      from, to, kind, capacity: this.edgeCapacity[index]!, pool,
+    };
+    this.made[index] = edge;
+    return edge;
+  }
+
+  /** Every edge, in the order added. */
+  get edges(): readonly GraphEdge[] {
+    return Array.from({ length: this.edgeCount }, (_, index) => this.edge(index));
   }
 
   /** The node's index in `nodes`, or -1. */
@@ -125,13 +175,13 @@ export class DependencyGraph {
   /** The edges leaving `id`: what it depends on. */
   dependenciesOf(id: string): GraphEdge[] {
     const index = this.indexOf(id);
-    return index < 0 ? [] : Array.from(this.dependencyEdges(index), (edge) => this.edges[edge]!);
+    return index < 0 ? [] : Array.from(this.dependencyEdges(index), (edge) => this.edge(edge));
   }
 
   /** The edges arriving at `id`: what depends on it. */
   dependentsOf(id: string): GraphEdge[] {
     const index = this.indexOf(id);
-    return index < 0 ? [] : Array.from(this.dependentEdges(index), (edge) => this.edges[edge]!);
+    return index < 0 ? [] : Array.from(this.dependentEdges(index), (edge) => this.edge(edge));
   }
 
   /** An edge `from` → `to` exists (`from` depends on `to`). */
@@ -146,42 +196,59 @@ export class DependencyGraph {
 class GraphBuilder {
   readonly nodes: GraphNode[] = [];
   readonly index = new Map<string, number>();
-  readonly edges: GraphEdge[] = [];
-  readonly from: number[] = [];
-  readonly to: number[] = [];
+  readonly columns: EdgeColumns = { from: [], to: [], kind: [], capacity: [], secondary: [] };
   readonly unresolved: { from: string; ref: string }[] = [];
+  private readonly azs = new Map<string, number>();
+  /** The managed names (fully qualified), for the check hosts. */
+  readonly names = new Set<string>();
   /** "from to kind" of the edges that may repeat (checks, services, a target's AZ seen again). */
   private readonly seen = new Set<string>();
 
   /** The node's index; `created` tells whether this call added it. */
   created = false;
 
-  node(kind: NodeKind, key: string, fields?: Omit<GraphNode, 'id' | 'kind' | 'key'>): number {
-    const id = `${kind}:${key}`;
+  /** Adds the node made by `make` unless `id` is there already; returns its index. */
+  node(id: string, make: () => GraphNode): number {
     const existing = this.index.get(id);
     this.created = existing === undefined;
     if (existing !== undefined) return existing;
-    this.nodes.push(fields === undefined ? { id, kind, key } : { id, kind, key, ...fields });
+    const node = make();
+    // Constant messages on the builder's hot path: an interpolated one would be built for every node and edge.
+    assert(node.id === id, 'internal', 'a node made under another id');
+    this.nodes.push(node);
     this.index.set(id, this.nodes.length - 1);
     return this.nodes.length - 1;
   }
 
-  /** Adds `from` → `to`; `once`: unless that edge is there already (a repeated dependsOn, a shared target). */
-  edge(from: number, to: number, kind: EdgeKind, once: boolean, served?: { capacity: number; pool: Pool }): void {
-    const source = this.nodes[from];
-    const destination = this.nodes[to];
-    assert(source !== undefined, 'internal', `edge from undeclared node ${from}`);
-    assert(destination !== undefined, 'internal', `edge to undeclared node ${to}`);
+  /** The node of an AZ, made when first seen (a handful of AZs for 100,000 targets: looked up by its name). */
+  az(key: string): number {
+    const known = this.azs.get(key);
+    if (known !== undefined) return known;
+    const id = azId(key);
+    const index = this.node(id, () => ({ id, kind: 'az', key }));
+    this.azs.set(key, index);
+    return index;
+  }
+
+  /**
+   * Adds `from` → `to` of kind `code` (edgeKinds); `once`: unless that edge is there already (a repeated dependsOn,
+   * a shared target). Serves edges carry the target's capacity in the name and whether it is a secondary.
+   */
+  edge(from: number, to: number, code: number, once: boolean, capacity = 0, secondary = false): void {
+    assert(from >= 0 && from < this.nodes.length, 'internal', 'an edge from an undeclared node');
+    assert(to >= 0 && to < this.nodes.length, 'internal', 'an edge to an undeclared node');
+    assert(code === servesCode || (capacity === 0 && !secondary), 'internal', 'capacity on an edge other than serves');
     if (once) {
-      const key = `${from} ${to} ${kind}`;
+      const key = `${from} ${to} ${code}`;
       if (this.seen.has(key)) return;
       this.seen.add(key);
     }
-    this.edges.push(served === undefined
-      ? { from: source.id, to: destination.id, kind }
-      : { from: source.id, to: destination.id, kind, capacity: served.capacity, pool: served.pool });
-    this.from.push(from);
-    this.to.push(to);
+    const { columns } = this;
+    columns.from.push(from);
+    columns.to.push(to);
+    columns.kind.push(code);
+    columns.capacity.push(capacity);
+    columns.secondary.push(secondary ? 1 : 0);
   }
 
   /** A dependsOn entry's node index, or null (recorded as unresolved) when the inventory has no such node. */
@@ -194,22 +261,22 @@ class GraphBuilder {
   }
 }
 
-type Pool = 'primary' | 'secondary';
-
 /** A target of a name: its node (first seen: its fields), the serves edge, its AZ and its check's edges. */
 function addTarget(builder: GraphBuilder, name: number, endpoint: EndpointSpec, position: number): void {
   const target = endpoint.targets[position]!;
   const pool = target.pool ?? 'primary';
-  const fields = { az: target.az, capacity: target.capacity, pool, name: endpoint.name };
-  const index = builder.node('target', target.id, fields);
+  const id = targetId(target.id);
+  const index = builder.node(id, () => ({
+    id, kind: 'target', key: target.id, az: target.az, capacity: target.capacity, pool, name: endpoint.name,
+  }));
   const created = builder.created;
   // A target listed twice in one name (an inventory that skipped validation) serves it once.
   let repeated = false;
   for (let earlier = 0; earlier < position; earlier += 1) repeated ||= endpoint.targets[earlier]!.id === target.id;
-  if (!repeated) builder.edge(name, index, 'serves', false, { capacity: target.capacity, pool });
+  if (!repeated) builder.edge(name, index, servesCode, false, target.capacity, pool === 'secondary');
   // A target shared by names is in its AZ once (and in another AZ too if a name says so).
   if (created || builder.nodes[index]!.az !== target.az) {
-    builder.edge(index, builder.node('az', target.az), 'in-az', !created);
+    builder.edge(index, builder.az(target.az), inAzCode, !created);
   }
   addCheckEdges(builder, index, target.check);
 }
@@ -217,32 +284,43 @@ function addTarget(builder: GraphBuilder, name: number, endpoint: EndpointSpec, 
 /** A check's edges: its dependsOn, and the managed name its URL or tcp host is (case and trailing dot aside). */
 function addCheckEdges(builder: GraphBuilder, target: number, check: ProbeSpec | undefined): void {
   if (check === undefined) return;
-  for (const ref of check.dependsOn ?? []) {
-    const to = builder.reference(target, ref);
-    if (to !== null) builder.edge(target, to, 'check', true);
+  if (check.dependsOn !== undefined) {
+    for (const ref of check.dependsOn) {
+      const to = builder.reference(target, ref);
+      if (to !== null) builder.edge(target, to, checkCode, true);
+    }
   }
   const host = checkHost(check);
-  const name = host === null ? undefined : builder.index.get(nameId(host));
-  if (name !== undefined) builder.edge(target, name, 'check', true);
+  // Most checks name an address: the set of names answers without building a node id for each.
+  const name = host === null || !builder.names.has(host) ? undefined : builder.index.get(nameId(host));
+  if (name !== undefined) builder.edge(target, name, checkCode, true);
 }
 
 function addServiceEdges(builder: GraphBuilder, service: ServiceSpec): void {
-  const from = builder.node('service', service.id);
+  const from = builder.index.get(serviceId(service.id));
+  assert(from !== undefined, 'internal', `service ${service.id} has no node`);
   for (const name of service.names) {
     const to = builder.reference(from, name);
-    if (to !== null) builder.edge(from, to, 'resolves', true);
+    if (to !== null) builder.edge(from, to, edgeKindCode.get('resolves')!, true);
   }
   for (const called of service.services) {
     const to = builder.reference(from, `${serviceRefPrefix}${called}`);
-    if (to !== null) builder.edge(from, to, 'calls', true);
+    if (to !== null) builder.edge(from, to, edgeKindCode.get('calls')!, true);
   }
 }
 
 export function buildGraph(inventory: Inventory): DependencyGraph {
   const builder = new GraphBuilder();
   // Every service and name first, so that a dependsOn may name one declared after it.
-  for (const service of inventory.services) builder.node('service', service.id, { criticality: service.criticality });
-  const names = inventory.endpoints.map((endpoint) => builder.node('name', endpoint.name));
+  for (const { id: key, criticality } of inventory.services) {
+    const id = serviceId(key);
+    builder.node(id, () => ({ id, kind: 'service', key, criticality }));
+  }
+  const names = inventory.endpoints.map(({ name }) => {
+    builder.names.add(name);
+    const id = nameId(name);
+    return builder.node(id, () => ({ id, kind: 'name', key: name }));
+  });
   inventory.endpoints.forEach((endpoint, position) => {
     for (let target = 0; target < endpoint.targets.length; target += 1) {
       addTarget(builder, names[position]!, endpoint, target);
@@ -251,7 +329,7 @@ export function buildGraph(inventory: Inventory): DependencyGraph {
   for (const service of inventory.services) addServiceEdges(builder, service);
   const graph = new DependencyGraph(builder);
   let serves = 0;
-  for (const edge of graph.edges) if (edge.kind === 'serves') serves += 1;
+  for (const code of graph.edgeKind) if (code === servesCode) serves += 1;
   const listed = inventory.endpoints.reduce((sum, endpoint) => sum + endpoint.targets.length, 0);
   assert(serves <= listed, 'internal', `${serves} serves edges from ${listed} targets listed`);
   assert(graph.nodes.length >= names.length, 'internal', 'a name without its node');

@@ -1,8 +1,8 @@
 import { checkDnsName, qualifyName } from '../domain/names.js';
 import { criticalities } from '../domain/types.js';
 import { assert, UserError } from '../util/assert.js';
-import type { DependencyGraph } from './graph.js';
-import type { GraphEdge, ImpactedNode, ImpactReport, NodeKind } from './types.js';
+import { edgeKinds, servesCode, type DependencyGraph } from './graph.js';
+import type { ImpactReport, NodeKind } from './types.js';
 
 /**
  * Blast radius (issue 19): what failing some nodes loses, transitively, to a fixpoint. Losses spread against the
@@ -31,7 +31,7 @@ class NameLoss {
   readonly primaryLostCapacity: Float64Array;
   readonly secondaryLostCount: Int32Array;
 
-  constructor(graph: DependencyGraph) {
+  constructor(private readonly graph: DependencyGraph) {
     const count = graph.nodes.length;
     this.primaryCount = new Int32Array(count);
     this.primaryCapacity = new Float64Array(count);
@@ -39,31 +39,33 @@ class NameLoss {
     this.primaryLostCount = new Int32Array(count);
     this.primaryLostCapacity = new Float64Array(count);
     this.secondaryLostCount = new Int32Array(count);
-    graph.edges.forEach((edge, index) => {
-      const capacity = edge.capacity ?? 0;
-      if (edge.kind !== 'serves' || capacity <= 0) return;
-      const name = graph.edgeFrom[index]!;
-      if (edge.pool === 'secondary') this.secondaryCount[name]! += 1;
+    for (let edge = 0; edge < graph.edgeCount; edge += 1) {
+      const capacity = graph.edgeCapacity[edge]!;
+      if (graph.edgeKind[edge] !== servesCode || capacity <= 0) continue;
+      const name = graph.edgeFrom[edge]!;
+      if (graph.edgeSecondary[edge] === 1) this.secondaryCount[name]! += 1;
       else {
         this.primaryCount[name]! += 1;
         this.primaryCapacity[name]! += capacity;
       }
-    });
+    }
   }
 
-  /** Counts a lost target of the name; true when the name has nothing of capacity left. */
-  lose(name: number, edge: GraphEdge): boolean {
-    const capacity = edge.capacity ?? 0;
+  /** Counts the loss of serves edge `edge`'s target; true when its name has nothing of capacity left. */
+  lose(edge: number): boolean {
+    const capacity = this.graph.edgeCapacity[edge]!;
+    const name = this.graph.edgeFrom[edge]!;
     if (capacity <= 0) return false;
-    if (edge.pool === 'secondary') this.secondaryLostCount[name]! += 1;
+    if (this.graph.edgeSecondary[edge] === 1) this.secondaryLostCount[name]! += 1;
     else {
       this.primaryLostCount[name]! += 1;
       this.primaryLostCapacity[name]! += capacity;
     }
-    const primaries = `${edge.from}: more primaries lost than it has`;
-    assert(this.primaryLostCount[name]! <= this.primaryCount[name]!, 'internal', primaries);
-    const secondaries = `${edge.from}: more secondaries lost than it has`;
-    assert(this.secondaryLostCount[name]! <= this.secondaryCount[name]!, 'internal', secondaries);
+    // Messages built only on failure: this runs once per lost target.
+    const primaries = this.primaryLostCount[name]! <= this.primaryCount[name]!;
+    assert(primaries, 'internal', primaries ? '' : `name ${name}: more primaries lost than it has`);
+    const secondaries = this.secondaryLostCount[name]! <= this.secondaryCount[name]!;
+    assert(secondaries, 'internal', secondaries ? '' : `name ${name}: more secondaries lost than it has`);
     return this.primariesGone(name) && this.secondaryLostCount[name] === this.secondaryCount[name];
   }
 
@@ -77,6 +79,9 @@ class NameLoss {
     return total > 0 ? Math.min(1, this.primaryLostCapacity[name]! / total) : 1;
   }
 }
+
+const resolvesCode = edgeKinds.indexOf('resolves');
+const callsCode = edgeKinds.indexOf('calls');
 
 /** How a node is affected, by index. */
 const unaffected = 0;
@@ -97,10 +102,8 @@ function propagateLoss(graph: DependencyGraph, failed: readonly number[], names:
   for (const index of failed) markLost(index);
   for (let next = 0; next < queued; next += 1) {
     for (const edgeIndex of graph.dependentEdges(queue[next]!)) {
-      const edge = graph.edges[edgeIndex]!;
       const from = graph.edgeFrom[edgeIndex]!;
-      if (edge.kind !== 'serves') markLost(from);
-      else if (names.lose(from, edge)) markLost(from);
+      if (graph.edgeKind[edgeIndex] !== servesCode || names.lose(edgeIndex)) markLost(from);
     }
   }
   assert(queued <= graph.nodes.length, 'internal', `${queued} nodes lost of ${graph.nodes.length}`);
@@ -117,9 +120,9 @@ function propagateDegradation(graph: DependencyGraph, state: Uint8Array, names: 
   });
   for (let next = 0; next < queue.length; next += 1) {
     for (const edgeIndex of graph.dependentEdges(queue[next]!)) {
-      const kind = graph.edges[edgeIndex]!.kind;
+      const kind = graph.edgeKind[edgeIndex];
       const from = graph.edgeFrom[edgeIndex]!;
-      if ((kind !== 'resolves' && kind !== 'calls') || state[from] !== unaffected) continue;
+      if ((kind !== resolvesCode && kind !== callsCode) || state[from] !== unaffected) continue;
       state[from] = degradedState;
       queue.push(from);
     }
@@ -156,25 +159,32 @@ function causalParents(graph: DependencyGraph, failed: readonly number[], state:
   return parents;
 }
 
-function pathTo(graph: DependencyGraph, parents: Int32Array, index: number): string[] {
-  const path: string[] = [];
-  for (let at = index; at !== -2; at = parents[at]!) {
-    assert(at !== -1, 'internal', `${graph.nodes[index]!.id} is affected but no causal path reaches it`);
-    assert(path.length < graph.nodes.length, 'internal', `the causal path to ${graph.nodes[index]!.id} loops`);
-    path.push(graph.nodes[at]!.id);
-  }
-  return path.reverse();
+/** Whether node `from` has an edge to node `to` (by index: no id is looked up). */
+function edgeBetween(graph: DependencyGraph, from: number, to: number): boolean {
+  for (const edge of graph.dependencyEdges(from)) if (graph.edgeTo[edge] === to) return true;
+  return false;
 }
 
-/** Every path starts at a failed node and each step is an edge of the graph (followed from `to` to `from`). */
-function assertPath(graph: DependencyGraph, failed: ReadonlySet<string>, node: ImpactedNode): void {
-  const { path } = node;
-  assert(path.length > 0 && path[path.length - 1] === node.id, 'internal', `the path to ${node.id} ends elsewhere`);
-  assert(failed.has(path[0]!), 'internal', `the path to ${node.id} starts at ${path[0]}, which did not fail`);
-  for (let step = 1; step < path.length; step += 1) {
-    const [to, from] = [path[step - 1]!, path[step]!];
-    assert(graph.hasEdge(from, to), 'internal', `the path to ${node.id} steps from ${to} to ${from}: no such edge`);
+/**
+ * The path from a failed node to `index`, following the predecessors. Asserted as it is built: each step is an
+ * edge of the graph (from the later node to the earlier), and it does not loop.
+ */
+function pathTo(graph: DependencyGraph, parents: Int32Array, index: number): string[] {
+  const path: string[] = [];
+  for (let at = index; ;) {
+    // Messages built only on failure: this runs once per step of every path.
+    const reached = at >= 0;
+    assert(reached, 'internal', reached ? '' : `${graph.nodes[index]!.id} is affected but no causal path reaches it`);
+    const bounded = path.length < graph.nodes.length;
+    assert(bounded, 'internal', bounded ? '' : `the causal path to ${graph.nodes[index]!.id} loops`);
+    path.push(graph.nodes[at]!.id);
+    const parent = parents[at]!;
+    if (parent === -2) break;
+    const step = parent >= 0 && edgeBetween(graph, at, parent);
+    assert(step, 'internal', step ? '' : `the path to ${graph.nodes[index]!.id} steps to node ${at}: no edge`);
+    at = parent;
   }
+  return path.reverse();
 }
 
 const criticalityRank = (criticality: string): number => criticalities.indexOf(criticality as never);
@@ -199,26 +209,26 @@ export function impact(graph: DependencyGraph, failedIds: readonly string[]): Im
   propagateDegradation(graph, state, names);
   const parents = causalParents(graph, failed, state);
   const report: ImpactReport = { failed: [...failedIds], namesLost: [], namesDegraded: [], targets: [], services: [] };
+  const failedSet = new Set(failedIds);
   graph.nodes.forEach((node, index) => {
     const severity = state[index];
-    if (severity === unaffected) return;
-    const entry = { id: node.id, path: pathTo(graph, parents, index) };
-    if (node.kind === 'target') report.targets.push(entry);
+    if (severity === unaffected || node.kind === 'az') return;
+    const { id, key } = node;
+    const path = pathTo(graph, parents, index);
+    const starts = failedSet.has(path[0]!);
+    assert(starts, 'internal', starts ? '' : `the path to ${id} starts at ${path[0]}, which did not fail`);
+    if (node.kind === 'target') report.targets.push({ id, path });
     else if (node.kind === 'name' && severity === lostState) {
-      report.namesLost.push({ ...entry, name: node.key, capacityLostFraction: 1, failover: false });
+      report.namesLost.push({ id, path, name: key, capacityLostFraction: 1, failover: false });
     } else if (node.kind === 'name') {
       const failover = names.primariesGone(index);
-      report.namesDegraded.push({ ...entry, name: node.key, capacityLostFraction: names.fraction(index), failover });
-    } else if (node.kind === 'service') {
-      assert(node.criticality !== undefined, 'internal', `service ${node.id} has no criticality`);
+      report.namesDegraded.push({ id, path, name: key, capacityLostFraction: names.fraction(index), failover });
+    } else {
+      assert(node.criticality !== undefined, 'internal', `service ${id} has no criticality`);
       const lost = severity === lostState ? 'lost' : 'degraded';
-      report.services.push({ ...entry, service: node.key, criticality: node.criticality, severity: lost });
+      report.services.push({ id, path, service: key, criticality: node.criticality, severity: lost });
     }
   });
-  const failedSet = new Set(failedIds);
-  for (const entry of [...report.namesLost, ...report.namesDegraded, ...report.targets, ...report.services]) {
-    assertPath(graph, failedSet, entry);
-  }
   return sortReport(report);
 }
 
