@@ -90,7 +90,9 @@ async function apiChild(dbPath: string): Promise<void> {
   const store = new SqliteStore(dbPath);
   const provider = new BuiltinSqliteProvider(dbPath);
   const config = parseConfig({ zone: 'dnsplane.test.', endpoints: [{ name: 'svc0', targets: [{ id: 't0-0', address: '10.0.0.0' }] }] });
-  const app = buildApp({ config, zone: 'dnsplane.test', inventory: inventory(), inventoryVersion: 0, store, provider }, {});
+  const app = buildApp({
+    config, zone: 'dnsplane.test', inventory: inventory(), services: [], inventoryVersion: 0, store, provider,
+  }, {});
   if (process.env.API_BENCH_DEBUG) {
     app.addHook('onResponse', async (req, reply) => {
       if (reply.elapsedTime > 30) process.stderr.write(`slow ${req.url} ${reply.elapsedTime.toFixed(0)} ms at ${Date.now() % 100000}\n`);

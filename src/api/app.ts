@@ -25,6 +25,7 @@ import { registerEventRoutes } from './routes/events.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerOpenApiRoutes } from './routes/openapi.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
+import { registerGraphRoutes } from './routes/graph.js';
 import type { ApiContext, ApiState } from './state.js';
 
 export type { ApiContext } from './state.js';
@@ -124,6 +125,7 @@ export function buildApp(context: ApiContext, options: BuildOptions = {}): Fasti
   registerTargetRoutes(app, state);
   registerZoneRoutes(app, state);
   registerInventoryRoutes(app, state);
+  registerGraphRoutes(app, state);
   registerEventRoutes(app, state);
   registerMetricsRoutes(app, state);
   registerOpenApiRoutes(app, state);

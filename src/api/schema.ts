@@ -42,6 +42,8 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   errors?: number[];
   /** Largest body this route accepts, when it differs from the app's (an inventory is larger than a reason). */
   bodyLimitBytes?: number;
+  /** A response that is not JSON (an SVG): the handler returns its text, `response` is then `z.string()`. */
+  contentType?: string;
   handler: (input: RouteInput<P, Q, B>) => Promise<z.input<R>>;
 }
 
@@ -106,6 +108,7 @@ export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends 
             + `${checked.success ? '' : formatZodIssues('response', checked.error)}`,
         );
       }
+      if (spec.contentType !== undefined) reply.type(`${spec.contentType}; charset=utf-8`);
       return reply.code(spec.successStatus ?? 200).send(result);
     },
   });

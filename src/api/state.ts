@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import type { EndpointSpec } from '../domain/types.js';
+import type { EndpointSpec, ServiceSpec } from '../domain/types.js';
 import type { Provider } from '../providers/types.js';
 import type { InventoryStore, Store } from '../store/types.js';
 import type { ConvergenceTracker } from '../status/report.js';
@@ -19,6 +19,8 @@ export interface ApiContext {
   zone: string;
   /** Replaced (never mutated) when the process follows a new inventory version; the index follows it. */
   inventory: EndpointSpec[];
+  /** The dependency graph's services of the same inventory version (replaced with it). */
+  services: ServiceSpec[];
   inventoryVersion: number;
   store: Store & InventoryStore;
   provider: Provider;

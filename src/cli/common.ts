@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { openContext, type Context, type OpenContextOptions, type PathOptions } from './context.js';
-import type { EndpointSpec } from '../domain/types.js';
+import type { EndpointSpec, Inventory } from '../domain/types.js';
 import { assert, UserError } from '../util/assert.js';
 
 /** Small helpers shared by the command modules of src/cli. */
@@ -110,7 +110,14 @@ export function print(json: boolean | undefined, value: unknown, text: () => str
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
 
-/** The inventory served: the store's newest version, or the config's endpoints before any is stored. */
+/** The inventory served: the store's newest version, or the config's before any is stored. */
+export async function storedInventory(context: Context): Promise<Inventory> {
+  const stored = await context.store.readInventory();
+  if (stored === null) return { endpoints: context.inventory, services: context.services };
+  return { endpoints: stored.endpoints, services: stored.services };
+}
+
+/** The names and targets of `storedInventory`. */
 export async function servedInventory(context: Context): Promise<EndpointSpec[]> {
-  return (await context.store.readInventory())?.endpoints ?? context.inventory;
+  return (await storedInventory(context)).endpoints;
 }

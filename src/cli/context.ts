@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { inventoryOf, loadConfigFile, zoneOf } from '../config/load.js';
+import { inventoryOf, loadConfigFile, servicesOf, zoneOf } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import type { EndpointSpec } from '../domain/types.js';
+import type { EndpointSpec, ServiceSpec } from '../domain/types.js';
 import { createProvider } from '../providers/index.js';
 import type { Provider } from '../providers/types.js';
 import { createStore, sqlitePath } from '../store/index.js';
@@ -44,6 +44,8 @@ export interface Context {
    * mutated, when a new version arrives, so `() => context.inventory` always reads one whole version.
    */
   inventory: EndpointSpec[];
+  /** The dependency graph's services of the same version (replaced with `inventory`). */
+  services: ServiceSpec[];
   /** The version `inventory` is (0: the config file's endpoints, not a stored version). */
   inventoryVersion: number;
   store: Store & InventoryStore;
@@ -59,16 +61,19 @@ export const inventoryPollMs = 250;
  * none, loads the newest, then follows newer ones until the returned function is called.
  */
 export async function followInventory(context: Context, log: Logger): Promise<() => void> {
-  const seeded = await seedInventory(context.store, context.inventory, context.configPath);
+  const initial = { endpoints: context.inventory, services: context.services };
+  const seeded = await seedInventory(context.store, initial, context.configPath);
   context.inventory = seeded.endpoints;
+  context.services = seeded.services;
   context.inventoryVersion = seeded.version;
   const follower = new InventoryFollower({ pollIntervalMs: inventoryPollMs }, {
     store: context.store, clock: systemClock, log,
     onChange: (snapshot) => {
       context.inventory = [...snapshot.endpoints];
+      context.services = [...snapshot.services];
       context.inventoryVersion = snapshot.version;
     },
-  }, { version: seeded.version, endpoints: seeded.endpoints });
+  }, { version: seeded.version, endpoints: seeded.endpoints, services: seeded.services });
   const controller = new AbortController();
   const running = follower.run(controller.signal);
   return () => {
@@ -124,8 +129,8 @@ export async function openContext(options: PathOptions, open: OpenContextOptions
     throw error;
   }
   return {
-    config, configPath, dataDir, zone: zoneOf(config), inventory: inventoryOf(config), inventoryVersion: 0,
-    store, provider,
+    config, configPath, dataDir, zone: zoneOf(config), inventory: inventoryOf(config), services: servicesOf(config),
+    inventoryVersion: 0, store, provider,
     async close() {
       await provider.close();
       await store.close();

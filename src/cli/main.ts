@@ -9,6 +9,7 @@ import { registerSimCommand } from './commands/sim.js';
 import { registerUpCommand } from './commands/up.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerInventoryCommands } from './commands/inventory.js';
+import { registerGraphCommands } from './commands/graph.js';
 import { registerSchemaCommand } from './commands/schema.js';
 import { describeProgram } from './help.js';
 import { setLogLevel } from '../util/log.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerUpCommand(program);
   registerDemoCommand(program);
   registerInventoryCommands(program);
+  registerGraphCommands(program);
   registerSchemaCommand(program);
   for (const command of program.commands) command.exitOverride();
   describeProgram(program);

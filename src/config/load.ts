@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { UserError } from '../util/assert.js';
 import { qualifyName, normalizeName } from '../domain/names.js';
-import type { EndpointSpec } from '../domain/types.js';
+import { serviceRefPrefix, type EndpointSpec, type Inventory, type ServiceSpec } from '../domain/types.js';
 
 /** Formats a zod path as `endpoints[0].targets[1].address`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -72,10 +72,10 @@ export function loadConfigFile(path: string): Config {
 
 /**
  * An inventory file for `validate`, `diff` and `apply`: a whole config (every key checked as loading does), or
- * just `endpoints:` (and optionally `zone:`) — the installation's zone is used when the file gives none, and a
- * file for another zone is refused. Returns the qualified endpoints.
+ * just `endpoints:` and `services:` (and optionally `zone:`) — the installation's zone is used when the file gives
+ * none, and a file for another zone is refused. Returns the qualified endpoints and the services.
  */
-export function loadInventoryFile(path: string, zone: string | null): EndpointSpec[] {
+export function loadInventoryFile(path: string, zone: string | null): Inventory {
   const document = readDocument(path) as Record<string, unknown>;
   const fileZone = typeof document.zone === 'string' ? normalizeName(document.zone) : null;
   if (fileZone === null && zone === null) {
@@ -84,18 +84,40 @@ export function loadInventoryFile(path: string, zone: string | null): EndpointSp
   if (fileZone !== null && zone !== null && fileZone !== zone) {
     throw new UserError(`${path} is for zone ${fileZone}, this installation's zone is ${zone}`);
   }
-  return inventoryOf(parseConfig(fileZone === null ? { ...document, zone: `${zone}.` } : document, path));
+  const config = parseConfig(fileZone === null ? { ...document, zone: `${zone}.` } : document, path);
+  return { endpoints: inventoryOf(config), services: servicesOf(config) };
 }
 
 export function zoneOf(config: Config): string {
   return normalizeName(config.zone);
 }
 
-/** The inventory: endpoints with fully qualified names. */
+/** A dependsOn entry as stored: a fully qualified name, or "service:<id>" as written. */
+function qualifyDependency(ref: string, zone: string): string {
+  return ref.startsWith(serviceRefPrefix) ? ref : qualifyName(ref, zone);
+}
+
+/** The inventory: endpoints with fully qualified names (check dependencies qualified too). */
 export function inventoryOf(config: Config): EndpointSpec[] {
   const zone = zoneOf(config);
   return config.endpoints.map((endpoint) => ({
     name: qualifyName(endpoint.name, zone),
-    targets: endpoint.targets.map((target) => ({ ...target })),
+    targets: endpoint.targets.map((target) => {
+      const dependsOn = target.check?.dependsOn;
+      if (target.check === undefined || dependsOn === undefined) return { ...target };
+      return { ...target, check: { ...target.check, dependsOn: dependsOn.map((ref) => qualifyDependency(ref, zone)) } };
+    }),
+  }));
+}
+
+/** The dependency graph's services, their names qualified. */
+export function servicesOf(config: Config): ServiceSpec[] {
+  const zone = zoneOf(config);
+  return config.services.map((service) => ({
+    id: service.id,
+    criticality: service.criticality,
+    names: service.dependsOn.filter((ref) => !ref.startsWith(serviceRefPrefix)).map((ref) => qualifyName(ref, zone)),
+    services: service.dependsOn.filter((ref) => ref.startsWith(serviceRefPrefix)).map((ref) => ref.slice(serviceRefPrefix.length)),
+    ...(service.description === undefined ? {} : { description: service.description }),
   }));
 }

@@ -6,6 +6,7 @@ import {
 } from '../domain/probe-spec.js';
 import { caSecureContext } from '../util/ca-file.js';
 import { assert } from '../util/assert.js';
+import { criticalities, serviceRefPrefix } from '../domain/types.js';
 
 /**
  * The configuration file's shape (DESIGN.md §6). Every object is strict, so a
@@ -29,6 +30,9 @@ const durationValue = (bounds: { min: string; max: string }) => {
     return ms;
   });
 };
+
+/** dns.workers and `serve --workers`: processes sharing the DNS sockets. */
+export const dnsWorkersMax = 64;
 
 // One bound for health.timeout and every check's own timeout: both time one probe.
 const probeTimeoutBounds = { min: '10ms', max: '60s' };
@@ -67,6 +71,26 @@ const probeUrl = (scheme: 'http' | 'https') =>
     const url = parseProbeUrl(value, scheme);
     if (typeof url === 'string') context.addIssue({ code: 'custom', message: url });
   });
+// A dependency of the graph: a managed name (qualified like endpoint names) or "service:<id>".
+const serviceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a service id is 1-63 letters, digits, ".", "_" or "-"');
+const dependencyRef = z.string().superRefine((value, context) => {
+  if (value.startsWith(serviceRefPrefix)) {
+    const parsed = serviceId.safeParse(value.slice(serviceRefPrefix.length));
+    if (!parsed.success) context.addIssue({ code: 'custom', message: `"${value}": ${parsed.error.issues[0]!.message}` });
+    return;
+  }
+  const problem = checkDnsName(value);
+  if (problem !== null) context.addIssue({ code: 'custom', message: `"${value}" is neither service:<id> nor a DNS name: it ${problem}` });
+});
+const dependsOnMax = 1000;
+
+const service = z.strictObject({
+  id: serviceId,
+  criticality: z.enum(criticalities).default('medium'),
+  dependsOn: z.array(dependencyRef).max(dependsOnMax, `dependsOn lists at most ${dependsOnMax} entries`).default([]),
+  description: z.string().max(1000).optional(),
+});
+
 const httpOnlyKeys = ['host', 'method', 'expectStatus', 'match'] as const;
 const httpsOnlyKeys = ['ca', 'insecure'] as const;
 
@@ -106,6 +130,8 @@ const check = z
       if (typeof secureContext === 'string') context.addIssue({ code: 'custom', message: secureContext });
     }).optional(),
     insecure: z.boolean().optional(),
+    // Dependency graph edges (issue 19): names or service:<id> this check's outcome goes through.
+    dependsOn: z.array(dependencyRef).max(dependsOnMax, `dependsOn lists at most ${dependsOnMax} entries`).optional(),
   })
   .superRefine((value, context) => {
     const kind = value.http !== undefined ? 'http' : value.https !== undefined ? 'https' : 'tcp';
@@ -275,7 +301,7 @@ export const configSchema = z
         // Largest UDP response whatever the client advertises (DNS flag day 2020: 1232 avoids IP fragmentation).
         udpSizeMax: z.number().int().min(512).max(65_535).default(1232),
         // Processes sharing the sockets through node:cluster; 1 serves in the main process.
-        workers: z.number().int().min(1).max(64).default(1),
+        workers: z.number().int().min(1).max(dnsWorkersMax).default(1),
         // Response rate limiting per client prefix, so the server cannot be used to amplify floods (UDP only).
         rateLimit: z
           .strictObject({
@@ -339,6 +365,9 @@ export const configSchema = z
         maxWithdrawnCapacityFraction: z.number().gt(0).max(1).default(0.5),
         minNamesForThreshold: z.number().int().min(1).default(10),
         retainGenerations: z.number().int().min(1).max(1_000_000).default(20),
+        // dnsplane depending on a name it manages (etcd, the RFC 2136 server, a check's host...) is refused unless
+        // acknowledged here; then the planner keeps a standing "self-dependency" alarm (src/graph/self-dependency.ts).
+        acknowledgeSelfDependency: z.boolean().default(false),
       })
       .prefault({}),
     planner: z
@@ -410,10 +439,26 @@ export const configSchema = z
       )
       .prefault({}),
     endpoints: z.array(endpoint).min(1, 'at least one endpoint is required'),
+    // The dependency graph's services (issue 19): what depends on the names, for impact and blast radius.
+    services: z.array(service).max(100_000).default([]),
   })
   .superRefine((config, context) => {
     const targetIds = new Map<string, string>();
     const names = new Map<string, number>();
+    const serviceIds = new Set<string>();
+    config.services.forEach((serviceConfig, serviceIndex) => {
+      if (serviceIds.has(serviceConfig.id)) {
+        context.addIssue({ code: 'custom', path: ['services', serviceIndex, 'id'], message: `duplicate service id "${serviceConfig.id}"` });
+      }
+      serviceIds.add(serviceConfig.id);
+    });
+    const allNames = new Set(config.endpoints.map((endpointConfig) => qualifyName(endpointConfig.name, config.zone)));
+    config.services.forEach((serviceConfig, serviceIndex) => {
+      serviceConfig.dependsOn.forEach((ref, refIndex) => {
+        const problem = dependencyProblem(ref, config.zone, allNames, serviceIds);
+        if (problem !== null) context.addIssue({ code: 'custom', path: ['services', serviceIndex, 'dependsOn', refIndex], message: problem });
+      });
+    });
     config.endpoints.forEach((endpointConfig, endpointIndex) => {
       // Names are compared as served: "web" and "web.<zone>." are one name.
       const name = qualifyName(endpointConfig.name, config.zone);
@@ -449,6 +494,10 @@ export const configSchema = z
           });
         }
         addresses.add(targetConfig.address);
+        targetConfig.check?.dependsOn?.forEach((ref, refIndex) => {
+          const problem = dependencyProblem(ref, config.zone, allNames, serviceIds);
+          if (problem !== null) context.addIssue({ code: 'custom', path: [...path, 'check', 'dependsOn', refIndex], message: problem });
+        });
         const checkTimeoutMs = targetConfig.check?.timeout;
         if (checkTimeoutMs !== undefined && checkTimeoutMs >= config.health.interval) {
           context.addIssue({
@@ -461,6 +510,17 @@ export const configSchema = z
       });
     });
   });
+
+/** Why a dependsOn entry does not name a managed name or a service of this config, or null when it does. */
+function dependencyProblem(ref: string, zone: string, names: ReadonlySet<string>, serviceIds: ReadonlySet<string>): string | null {
+  if (ref.startsWith(serviceRefPrefix)) {
+    const id = ref.slice(serviceRefPrefix.length);
+    return serviceIds.has(id) ? null : `"${ref}": no service has the id "${id}"`;
+  }
+  if (checkDnsName(ref) !== null) return null; // refused on its own already
+  const name = qualifyName(ref, zone);
+  return names.has(name) ? null : `"${ref}" is ${name}, which is not one of the endpoints' names (a dependency is a managed name or service:<id>)`;
+}
 
 /**
  * Names an endpoint may not have: a fully qualified name (trailing dot) outside the zone, which would otherwise be

@@ -55,19 +55,35 @@ export function setFailed(dataDir: string, id: string, failed: boolean): void {
   else rmSync(flagPath(dataDir, id), { force: true });
 }
 
+/**
+ * The 2025 us-east-1 chain as the demo's dependency graph (issue 19): EC2's droplet workflow manager (dwfm) resolves
+ * DynamoDB's name, instance launches (ec2-launch) go through dwfm, and NLB health checks (nlb-health) need launches
+ * to have given new instances their network state. The NLB in front of s3.us-east-1 health-checks its targets
+ * through nlb-health, so `dnsplane impact dynamodb.us-east-1` follows the whole chain to s3.us-east-1.
+ */
+export const demoServices: readonly Record<string, unknown>[] = [
+  {
+    id: 'dwfm', criticality: 'critical', dependsOn: ['dynamodb.us-east-1'], description: 'EC2 droplet workflow manager',
+  },
+  { id: 'ec2-launch', criticality: 'critical', dependsOn: ['service:dwfm'], description: 'EC2 instance launches' },
+  { id: 'nlb-health', criticality: 'high', dependsOn: ['service:ec2-launch'], description: 'NLB health checks' },
+];
+
+/** The demo endpoints whose targets are health-checked through a service (the NLB health-check edge). */
+const demoCheckDependencies: Readonly<Record<string, readonly string[]>> = { 's3.us-east-1': ['service:nlb-health'] };
+
 /** The demo's config, written to <data>/config.yaml; `port` is where the demo load balancers listen. */
 export function demoConfig(port: number): Record<string, unknown> {
   const endpoints = [...new Set(demoTargets.map((t) => t.endpoint))].map((name) => ({
     name,
     targets: demoTargets
       .filter((t) => t.endpoint === name)
-      .map((t) => ({
-        id: t.id,
-        address: t.address,
-        az: t.az,
-        capacity: 100,
-        check: { http: `http://${t.address}:${port}/healthz` },
-      })),
+      .map((t) => {
+        const dependsOn = demoCheckDependencies[name];
+        const http = `http://${t.address}:${port}/healthz`;
+        const check = { http, ...(dependsOn === undefined ? {} : { dependsOn }) };
+        return { id: t.id, address: t.address, az: t.az, capacity: 100, check };
+      }),
   }));
   return {
     zone: demoZone,
@@ -78,6 +94,7 @@ export function demoConfig(port: number): Record<string, unknown> {
     enactor: { pollInterval: '20ms' },
     reconciler: { interval: '2s' },
     endpoints,
+    services: demoServices,
   };
 }
 

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { zoneOf } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { dnsWorkersMax, type Config } from '../config/schema.js';
 import { splitHostPort } from '../domain/probe-spec.js';
 import { etcdSettings, sqlitePath } from '../store/index.js';
 import type { EtcdConnectionOptions } from '../store/etcd/client.js';
@@ -50,8 +50,8 @@ export function dnsServerOptions(config: Config, dataDir: string, overrides: Dns
     throw new UserError(`DNS port ${port} is not a port number (0-65535)`);
   }
   const workers = overrides.workers ?? config.dns.workers;
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
-    throw new UserError(`workers ${workers} must be an integer from 1 to 64`);
+  if (!Number.isInteger(workers) || workers < 1 || workers > dnsWorkersMax) {
+    throw new UserError(`workers ${workers} must be an integer from 1 to ${dnsWorkersMax}`);
   }
   const zone = zoneOf(config);
   const family = isIP(host);

@@ -67,6 +67,9 @@ export interface ProbeSpec {
   dependsOn?: string[];
 }
 
+/** How a dependsOn entry (config, ProbeSpec.dependsOn) names a service rather than a managed name. */
+export const serviceRefPrefix = 'service:';
+
 /** How much a service matters, most first: impact reports and alarms rank by it. */
 export const criticalities = ['critical', 'high', 'medium', 'low'] as const;
 export type Criticality = (typeof criticalities)[number];
@@ -90,6 +93,12 @@ export interface EndpointSpec {
   /** Fully qualified name (see above). */
   name: string;
   targets: TargetSpec[];
+}
+
+/** What an inventory version holds: the names with their targets, and the services of the dependency graph. */
+export interface Inventory {
+  endpoints: EndpointSpec[];
+  services: ServiceSpec[];
 }
 
 /**

@@ -4,6 +4,7 @@ import { assert } from '../util/assert.js';
 import type { Clock, Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Alarms, Controls, Counters, Heartbeats, History, HistoryEntry, PlanReader } from '../store/types.js';
+import { forEachServedPage } from '../providers/listing.js';
 import type { Provider, ServedState } from '../providers/types.js';
 import { compareAndSwapAll, type CasDecision, type CasRetryOptions } from './protocol.js';
 
@@ -29,11 +30,6 @@ export type DriftKind = 'missing' | 'empty' | 'edited' | 'deleted-plan' | 'laggi
 
 /** Operator re-enactments taken per pass. */
 const reenactRequestsMax = 100;
-/**
- * Pages of served names read per pass (with the default page, 5e9 names): a listing that never ends cannot spin a
- * pass.
- */
-const servedPagesMax = 1_000_000;
 
 export interface Drift {
   name: string;
@@ -67,21 +63,9 @@ export class Reconciler {
 
   private async readServed(): Promise<Map<string, ServedState>> {
     const served = new Map<string, ServedState>();
-    let after: string | null = null;
-    for (let pages = 0; pages < servedPagesMax; pages += 1) {
-      const page = await this.deps.provider.list(after, this.options.pageSize);
-      assert(page.length <= this.options.pageSize, 'internal', 'the provider ignored the page limit');
-      // In name order after `after`, or the next page (after the last name) would skip names.
-      const unordered = page.find((state, index) => {
-        const previous = page[index - 1]?.name ?? after;
-        return previous !== null && state.name <= previous;
-      });
-      assert(unordered === undefined, 'internal', `the provider ignored paging: ${unordered?.name} after ${after}`);
+    await forEachServedPage(this.deps.provider, this.options.pageSize, (page) => {
       for (const state of page) served.set(state.name, state);
-      if (page.length < this.options.pageSize) return served;
-      after = page[page.length - 1]!.name;
-    }
-    assert(false, 'internal', `more than ${servedPagesMax} pages of served names`);
+    });
     return served;
   }
 
@@ -270,6 +254,9 @@ export class Reconciler {
       const drift = await this.classify(entry, served.get(entry.name), latest, enactedLive);
       if (drift !== null) drifts.push(drift);
     }
+    // A name that left the plan lags no more: its clock goes, so the map stays bounded by the plan's names.
+    for (const name of this.behindSinceMs.keys()) if (!entries.has(name)) this.behindSinceMs.delete(name);
+    assert(this.behindSinceMs.size <= entries.size, 'internal', `${this.behindSinceMs.size} lag clocks, ${entries.size} names`);
     await this.takeReenactments(drifts, entries);
     await this.alarm(drifts);
     const repaired = drifts.length === 0 ? 0 : await this.repair(drifts, entries, latest);

@@ -39,6 +39,9 @@ export interface GraphEdge {
   from: string;
   to: string;
   kind: EdgeKind;
+  /** serves: the target's capacity and pool in this name (a target shared by names may differ per name). */
+  capacity?: number;
+  pool?: 'primary' | 'secondary';
 }
 
 /** What failing (or emptying) some nodes loses, transitively. Every path is a chain of existing edges, reversed. */
@@ -63,8 +66,13 @@ export interface ImpactedNode {
 
 export interface ImpactedName extends ImpactedNode {
   name: string;
-  /** Share of the name's capacity lost, 0..1 (secondaries count only when every primary is lost). */
+  /**
+   * Share of the name's primary capacity lost, 0..1 (targets of capacity 0 do not count). Secondaries count only
+   * when every primary is lost: the name then fails over to them (`failover`) and is lost only when they are too.
+   */
   capacityLostFraction: number;
+  /** Every primary is lost and some secondary is not: the name is served by its secondaries. */
+  failover: boolean;
 }
 
 export interface ImpactedService extends ImpactedNode {

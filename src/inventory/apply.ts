@@ -1,7 +1,9 @@
-import type { EndpointSpec } from '../domain/types.js';
+import type { Inventory } from '../domain/types.js';
 import type { History, HistoryEntry, InventoryStore, InventoryVersionInfo, StoredInventory } from '../store/types.js';
 import { assert } from '../util/assert.js';
-import { diffInventories, inventoryRefusal, summarize, type InventoryDiff, type InventoryPolicy } from './diff.js';
+import {
+  diffInventories, inventoryRefusal, isEmptyDiff, summarize, type InventoryDiff, type InventoryPolicy,
+} from './diff.js';
 
 /** Names given their own history entry per apply; a larger change is recorded by its summary only. */
 const historyNamesMax = 10_000;
@@ -25,7 +27,7 @@ export interface ApplyOptions {
 export async function currentInventory(store: InventoryStore): Promise<StoredInventory> {
   const stored = await store.readInventory();
   return stored ?? {
-    version: 0, createdAtMs: 0, actor: '', reason: '', forced: false, names: 0, summary: '', endpoints: [],
+    version: 0, createdAtMs: 0, actor: '', reason: '', forced: false, names: 0, summary: '', endpoints: [], services: [],
   };
 }
 
@@ -35,20 +37,21 @@ export async function currentInventory(store: InventoryStore): Promise<StoredInv
  * the version the diff was made against — two concurrent applies cannot both win; the loser is told to re-diff.
  */
 export async function applyInventory(
-  store: InventoryStore & History, endpoints: readonly EndpointSpec[], options: ApplyOptions,
+  store: InventoryStore & History, inventory: Inventory, options: ApplyOptions,
 ): Promise<ApplyOutcome> {
+  const { endpoints, services } = inventory;
   assert(endpoints.length > 0, 'S1', 'an inventory with no names would remove every name');
   const current = await currentInventory(store);
-  const diff = diffInventories(current.endpoints, endpoints);
+  const diff = diffInventories(current, inventory);
   if (options.baseVersion !== undefined && options.baseVersion !== current.version) {
     return { kind: 'stale', current: current.version, diff };
   }
-  if (diff.names.length === 0) return { kind: 'unchanged', version: current.version, diff };
+  if (isEmptyDiff(diff)) return { kind: 'unchanged', version: current.version, diff };
   const refusal = inventoryRefusal(diff, options.policy);
   if (refusal !== null && !options.force) return { kind: 'refused', version: current.version, reason: refusal, diff };
   const summary = summarize(diff);
   const result = await store.putInventory({
-    baseVersion: current.version, endpoints, actor: options.actor, reason: options.reason,
+    baseVersion: current.version, endpoints, services, actor: options.actor, reason: options.reason,
     forced: refusal !== null, summary,
   });
   if (!result.ok) return { kind: 'stale', current: result.current, diff };
@@ -78,13 +81,14 @@ function historyOf(info: InventoryVersionInfo, diff: InventoryDiff, refusal: str
  * compare-and-swap; the loser reads the winner's version.
  */
 export async function seedInventory(
-  store: InventoryStore & History, endpoints: readonly EndpointSpec[], source: string,
+  store: InventoryStore & History, inventory: Inventory, source: string,
 ): Promise<StoredInventory> {
   const stored = await store.readInventory();
   if (stored !== null) return stored;
+  const { endpoints, services } = inventory;
   const names = `${endpoints.length} names`;
   const reason = `seeded from ${source}`;
-  const seed = { baseVersion: 0, endpoints, actor: source, reason, forced: false, summary: names };
+  const seed = { baseVersion: 0, endpoints, services, actor: source, reason, forced: false, summary: names };
   const result = await store.putInventory(seed);
   if (result.ok) {
     const detail = `inventory v1: ${names} ${reason}`;

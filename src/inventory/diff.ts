@@ -1,4 +1,4 @@
-import type { EndpointSpec, TargetSpec } from '../domain/types.js';
+import type { EndpointSpec, Inventory, ServiceSpec, TargetSpec } from '../domain/types.js';
 import { assert } from '../util/assert.js';
 
 /**
@@ -19,9 +19,19 @@ export interface NameDiff {
   targets: TargetChange[];
 }
 
+/** A service of the dependency graph added, removed or edited (no DNS answer changes with it). */
+export interface ServiceDiff {
+  id: string;
+  kind: 'added' | 'removed' | 'changed';
+  before: ServiceSpec | null;
+  after: ServiceSpec | null;
+}
+
 export interface InventoryDiff {
   /** In name order. */
   names: NameDiff[];
+  /** In id order. */
+  services: ServiceDiff[];
   added: number;
   removed: number;
   changed: number;
@@ -65,7 +75,34 @@ function targetChanges(before: EndpointSpec, after: EndpointSpec): TargetChange[
   return changes;
 }
 
-export function diffInventories(before: readonly EndpointSpec[], after: readonly EndpointSpec[]): InventoryDiff {
+/** A service with its optional fields explicit and its lists sorted, so equal services compare equal. */
+function normalService(service: ServiceSpec): string {
+  return JSON.stringify([
+    service.id, service.criticality, [...service.names].sort(), [...service.services].sort(), service.description ?? '',
+  ]);
+}
+
+function serviceChanges(before: readonly ServiceSpec[], after: readonly ServiceSpec[]): ServiceDiff[] {
+  const old = new Map(before.map((service) => [service.id, service]));
+  const now = new Map(after.map((service) => [service.id, service]));
+  assert(old.size === before.length, 'internal', 'an inventory holds each service once (before)');
+  assert(now.size === after.length, 'internal', 'an inventory holds each service once (after)');
+  const changes: ServiceDiff[] = [];
+  for (const id of [...new Set([...old.keys(), ...now.keys()])].sort()) {
+    const [was, is] = [old.get(id) ?? null, now.get(id) ?? null];
+    if (was !== null && is !== null && normalService(was) === normalService(is)) continue;
+    changes.push({ id, kind: was === null ? 'added' : is === null ? 'removed' : 'changed', before: was, after: is });
+  }
+  return changes;
+}
+
+/** Whether the diff changes anything at all: a name, or a service of the graph. */
+export function isEmptyDiff(diff: InventoryDiff): boolean {
+  return diff.names.length === 0 && diff.services.length === 0;
+}
+
+export function diffInventories(beforeInventory: Inventory, afterInventory: Inventory): InventoryDiff {
+  const [before, after] = [beforeInventory.endpoints, afterInventory.endpoints];
   const old = new Map(before.map((endpoint) => [endpoint.name, endpoint]));
   const now = new Map(after.map((endpoint) => [endpoint.name, endpoint]));
   assert(old.size === before.length && now.size === after.length, 'internal', 'an inventory holds each name once');
@@ -91,19 +128,18 @@ export function diffInventories(before: readonly EndpointSpec[], after: readonly
   }
   const count = (kind: NameDiff['kind']) => names.filter((entry) => entry.kind === kind).length;
   return {
-    names,
-    added: count('added'),
-    removed: count('removed'),
-    changed: count('changed'),
-    namesBefore: before.length,
-    namesAfter: after.length,
+    names, services: serviceChanges(beforeInventory.services, afterInventory.services),
+    added: count('added'), removed: count('removed'), changed: count('changed'),
+    namesBefore: before.length, namesAfter: after.length,
   };
 }
 
 export function summarize(diff: InventoryDiff): string {
-  if (diff.names.length === 0) return 'no change';
+  if (isEmptyDiff(diff)) return 'no change';
+  const services = diff.services.length === 0 ? '' : `; ${diff.services.length} services added, removed or edited`;
   return `${diff.added} added, ${diff.removed} removed, ${diff.changed} changed `
-    + `(${diff.namesBefore} → ${diff.namesAfter} names)`;
+    + `(${diff.namesBefore} → ${diff.namesAfter} names)`
+    + services;
 }
 
 /**
@@ -144,6 +180,11 @@ export function formatDiff(diff: InventoryDiff, namesMax = 200): string[] {
     }
   }
   if (diff.names.length > namesMax) lines.push(`… and ${diff.names.length - namesMax} more names`);
+  for (const change of diff.services.slice(0, namesMax)) {
+    const sign = change.kind === 'added' ? '+' : change.kind === 'removed' ? '-' : '~';
+    lines.push(`${sign} service:${change.id} (${change.kind})`);
+  }
+  if (diff.services.length > namesMax) lines.push(`… and ${diff.services.length - namesMax} more services`);
   lines.push(summarize(diff));
   return lines;
 }

@@ -1,4 +1,4 @@
-import type { EndpointSpec } from '../domain/types.js';
+import type { EndpointSpec, ServiceSpec } from '../domain/types.js';
 import { runLoop } from '../util/loop.js';
 import type { InventoryStore } from '../store/types.js';
 import { assert } from '../util/assert.js';
@@ -8,6 +8,8 @@ import type { Logger } from '../util/log.js';
 export interface InventorySnapshot {
   version: number;
   endpoints: readonly EndpointSpec[];
+  /** The dependency graph's services of that version. */
+  services: readonly ServiceSpec[];
 }
 
 /**
@@ -40,7 +42,7 @@ export class InventoryFollower {
     if (latest <= this.current.version) return false;
     const stored = await this.deps.store.readInventory(latest);
     if (stored === null || stored.version <= this.current.version) return false;
-    this.current = { version: stored.version, endpoints: stored.endpoints };
+    this.current = { version: stored.version, endpoints: stored.endpoints, services: stored.services };
     const { version, summary } = stored;
     this.deps.log.info({ version, names: stored.endpoints.length, summary }, 'following a new inventory version');
     this.deps.onChange?.(this.current);

@@ -3,11 +3,15 @@ import {
 } from './compute.js';
 import { runLoop } from '../util/loop.js';
 import {
-  recordSetKey, type EndpointSpec, type Generation, type HealthState, type PlanHeader,
+  recordSetKey, type EndpointSpec, type Generation, type HealthState, type PlanHeader, type ServiceSpec,
 } from '../domain/types.js';
 import { validatePlanChanges } from '../domain/validate.js';
 import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
+import type { SelfDependency } from '../graph/self-dependency.js';
+import { impactSummary } from '../graph/format.js';
+import { buildGraph, nameId, targetId, type DependencyGraph } from '../graph/graph.js';
+import { impact } from '../graph/impact.js';
 import type { Logger } from '../util/log.js';
 import type {
   Alarms, Controls, Counters, HealthStore, LeaseGrant, Leases, PlanPublisher, PlanReader,
@@ -37,7 +41,23 @@ export interface PlannerDeps {
   inventoryVersion?: () => number;
   /** Drained targets (operator action); defaults to none. */
   drained?: () => Promise<ReadonlySet<string>>;
+  /**
+   * dnsplane's own dependencies on names of an inventory (src/graph/self-dependency.ts), checked on every inventory
+   * version: each one found is a standing `self-dependency` alarm. Absent: none (the simulator's roles).
+   */
+  selfDependencies?: (inventory: readonly EndpointSpec[]) => readonly SelfDependency[];
+  /**
+   * The dependency graph's services of the inventory version `inventory` returns: a held plan's alarm states what
+   * forcing it would lose (names and services). Absent, or returning undefined: none.
+   */
+  services?: () => readonly ServiceSpec[] | undefined;
 }
+
+export const selfDependencyAlarm = 'self-dependency';
+/** The services of an installation that has none (one array, so the graph built on it is reused). */
+const noServices: readonly ServiceSpec[] = Object.freeze([]);
+/** Cycles one self-dependency alarm spells out (the rest are counted). */
+const cyclesListedMax = 5;
 
 export type TickResult =
   | { kind: 'published'; header: PlanHeader; evaluated: number }
@@ -70,6 +90,15 @@ export class Planner {
   private lastDrainedKey = '';
   private lastFullAtMs = -Infinity;
   private cacheFromOthers = true;
+  /** The inventory the self-dependency alarms were last computed for, and the names alarmed. */
+  private selfDependencyInventory: readonly EndpointSpec[] | null = null;
+  private selfDependencyAlarmed = new Set<string>();
+  /** The dependency graph of the inventory version last held against (forcingImpact). */
+  private graphOf: {
+    endpoints: readonly EndpointSpec[]; services: readonly ServiceSpec[]; graph: DependencyGraph;
+    /** The failed nodes last summarized, and their summary (a held plan is re-alarmed every tick). */
+    key: string; summary: string;
+  } | null = null;
   /** The capacity guard held withdrawals on the last pass (its alarm is up). */
   private capacityHeld = true; // so the first pass clears an alarm a previous planner left up
 
@@ -153,6 +182,33 @@ export class Planner {
   }
 
   /**
+   * The standing self-dependency alarms, one per managed name dnsplane depends on, raised and cleared as inventory
+   * versions come and go. The first pass also clears those a previous planner left for names no longer involved.
+   */
+  private async updateSelfDependencyAlarms(inventory: readonly EndpointSpec[]): Promise<void> {
+    const find = this.deps.selfDependencies;
+    if (find === undefined || inventory === this.selfDependencyInventory) return;
+    const { store } = this.deps;
+    if (this.selfDependencyInventory === null) {
+      const standing = (await store.listAlarms(true)).filter((alarm) => alarm.kind === selfDependencyAlarm);
+      this.selfDependencyAlarmed = new Set(standing.map((alarm) => alarm.name));
+    }
+    const paths = new Map<string, string[]>();
+    for (const { name, path } of find(inventory)) paths.set(name, [...(paths.get(name) ?? []), path]);
+    for (const [name, cycles] of paths) {
+      const more = cycles.length > cyclesListedMax ? `; and ${cycles.length - cyclesListedMax} more` : '';
+      const listed = cycles.slice(0, cyclesListedMax).join('; ');
+      await store.raiseAlarm(selfDependencyAlarm, name, `dnsplane depends on this name it manages: ${listed}${more}`);
+    }
+    for (const name of this.selfDependencyAlarmed) {
+      if (!paths.has(name)) await store.clearAlarm(selfDependencyAlarm, name);
+    }
+    this.selfDependencyAlarmed = new Set(paths.keys());
+    this.selfDependencyInventory = inventory;
+    assert(this.selfDependencyAlarmed.size === paths.size, 'internal', 'a self-dependency without its alarm');
+  }
+
+  /**
    * Which endpoints to evaluate: all of them after a change of inventory or
    * drains, after another planner published, and at least every
    * `fullIntervalMs`; otherwise only those with a target whose health changed.
@@ -227,6 +283,7 @@ export class Planner {
       const detail = `inventory v${inventoryVersion} is older than v${this.currentInventoryVersion} of plan ${latest}`;
       return { kind: 'lost-race', detail: `${detail}: waiting to follow it` };
     }
+    await this.updateSelfDependencyAlarms(inventory);
     const only = this.endpointsToEvaluate(inventory, health, drainedKey);
     const failingOpen = this.failOpenAlarmed;
     const input = { endpoints: inventory, health, drained, current: this.current, only, failingOpen };
@@ -240,7 +297,8 @@ export class Planner {
       plannedHealth = guard.health;
       plan = computePlan({ ...input, health: plannedHealth });
       const held = `held ${guard.held.length} target(s) (${guard.held.slice(0, 10).join(', ')})`;
-      await store.raiseAlarm('capacity-guard', '*', `${guard.reason}; ${held}; force to publish`);
+      const forcing = this.forcingImpact(inventory, guard.held.map(targetId));
+      await store.raiseAlarm('capacity-guard', '*', `${guard.reason}; ${held}; forcing it: ${forcing}; force to publish`);
       await store.incrementCounter('planner_capacity_holds');
       log.error({ held: guard.held.length }, guard.reason);
     } else if (this.capacityHeld) await store.clearAlarm('capacity-guard', '*');
@@ -298,7 +356,10 @@ export class Planner {
     const { safety } = this.options;
     const refusal = reviewed ? null : safetyRefusal(plan.operatorChanged, this.current.size, plan.namesTotal, safety);
     if (refusal !== null && !force) {
-      await store.raiseAlarm('safety-threshold', '*', `${refusal}; publish with force to override`);
+      const removed = plan.changes.filter((change) => change.records === null).map((change) => nameId(change.name));
+      const forcing = removed.length === 0 ? 'no name removed' : this.forcingImpact(inventory, removed);
+      const message = `${refusal}; forcing it: ${forcing}; publish with force to override`;
+      await store.raiseAlarm('safety-threshold', '*', message);
       await store.incrementCounter('planner_safety_refusals');
       log.error({ changed: plan.operatorChanged }, refusal);
       return { kind: 'refused', reason: refusal };
@@ -329,6 +390,26 @@ export class Planner {
     await store.incrementCounter('planner_published');
     log.info({ generation, changed: plan.changes.length }, 'published plan');
     return { kind: 'published', header: result.header, evaluated: plan.evaluated.length };
+  }
+
+  /**
+   * What publishing a held plan would lose, in one line (src/graph/format.ts): the impact of `failed` (targets
+   * withdrawn, names removed) on the dependency graph of this inventory version, built once per version and
+   * summarized once per set of failed nodes.
+   */
+  private forcingImpact(inventory: readonly EndpointSpec[], failed: readonly string[]): string {
+    const services = this.deps.services?.() ?? noServices;
+    const built = this.graphOf;
+    const graph = built !== null && built.endpoints === inventory && built.services === services
+      ? built.graph
+      : buildGraph({ endpoints: [...inventory], services: [...services] });
+    const key = failed.join('\n');
+    if (built?.graph === graph && built.key === key) return built.summary;
+    // A name removed with its inventory version is no longer in the graph, and nothing there depends on it.
+    const known = failed.filter((id) => graph.has(id));
+    const summary = known.length === 0 ? 'nothing in the dependency graph' : impactSummary(impact(graph, known));
+    this.graphOf = { endpoints: inventory, services, graph, key, summary };
+    return summary;
   }
 
   /** An operator's request to force-publish (from the API), taken only by the leader. */

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { EndpointSpec } from '../domain/types.js';
+import type { EndpointSpec, ServiceSpec } from '../domain/types.js';
 import type { Checker } from '../health/checker.js';
 import type { Enactor } from '../enactor/enactor.js';
 import type { Janitor } from '../enactor/janitor.js';
@@ -7,6 +7,7 @@ import type { Reconciler } from '../enactor/reconciler.js';
 import type { Planner } from '../planner/planner.js';
 import type { Provider } from '../providers/types.js';
 import type { Controls, Store } from '../store/types.js';
+import { selfDependencies, type ControlPlaneConfig } from '../graph/self-dependency.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { buildChecker, buildEnactor, buildJanitor, buildPlanner, buildReconciler, type RoleSettings } from './build.js';
@@ -19,13 +20,16 @@ import { buildChecker, buildEnactor, buildJanitor, buildPlanner, buildReconciler
 
 /** What a role needs of an installation: the CLI's Context (src/cli/context.ts) is one. */
 export interface RoleInstallation {
-  readonly config: RoleSettings;
+  /** The role settings, and what dnsplane itself connects to (store, provider, listen addresses) when known. */
+  readonly config: RoleSettings & ControlPlaneConfig;
   /** The zone, normalised. */
   readonly zone: string;
   readonly store: Store;
   readonly provider: Provider;
   /** The inventory in effect: replaced, never mutated, when a newer version arrives. */
   readonly inventory: readonly EndpointSpec[];
+  /** The dependency graph's services of the same version (absent: none, as in the simulator). */
+  readonly services?: readonly ServiceSpec[];
   readonly inventoryVersion: number;
 }
 
@@ -52,6 +56,8 @@ export function makePlanner(installation: RoleInstallation, id: string, env: Rol
   return buildPlanner(installation.config, id, installation.zone, {
     store, clock: env.clock ?? systemClock, log: env.log, inventory: () => installation.inventory,
     inventoryVersion: () => installation.inventoryVersion, drained: drainedFrom(store),
+    selfDependencies: (endpoints) => selfDependencies(installation.config, { endpoints }),
+    services: () => installation.services,
   });
 }
 

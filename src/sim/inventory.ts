@@ -50,7 +50,7 @@ export async function seedWithRetry(
 ): Promise<StoredInventory> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      const seeded = await seedInventory(store, endpoints, inventorySource);
+      const seeded = await seedInventory(store, { endpoints: [...endpoints], services: [] }, inventorySource);
       assert(
         seeded.version >= 1 && seeded.endpoints.length > 0,
         'internal',
@@ -131,10 +131,11 @@ export class InventoryOperator {
       policy: operatorPolicy,
       baseVersion: command.baseVersion,
     };
-    const outcome = await applyInventory(this.store, command.endpoints, { ...options, force: false });
+    const inventory = { endpoints: command.endpoints, services: [] };
+    const outcome = await applyInventory(this.store, inventory, { ...options, force: false });
     if (outcome.kind !== 'refused') return outcome;
     this.note?.(() => `inventory apply refused (${outcome.reason}): forcing it`);
-    return applyInventory(this.store, command.endpoints, { ...options, force: true });
+    return applyInventory(this.store, inventory, { ...options, force: true });
   }
 
   private applied(outcome: Exclude<ApplyOutcome, { kind: 'stale' }>): void {

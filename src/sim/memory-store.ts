@@ -1,6 +1,6 @@
 import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
-import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, RecordEntry } from '../domain/types.js';
+import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, RecordEntry, ServiceSpec } from '../domain/types.js';
 import type {
   Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, InventoryStore, InventoryVersionInfo,
   LeaseGrant, OperatorRequest, PlanReadOptions, PlanView, PublishRequest, PublishResult, PutInventoryRequest,
@@ -117,7 +117,7 @@ function copyRecords(records: readonly RecordEntry[] | null): RecordEntry[] | nu
 }
 
 function inventoryInfo(stored: StoredInventory): InventoryVersionInfo {
-  const { endpoints: _endpoints, ...info } = stored;
+  const { endpoints: _endpoints, services: _services, ...info } = stored;
   return info;
 }
 
@@ -331,7 +331,10 @@ export class MemoryStore implements Store, InventoryStore {
       version: current + 1, createdAtMs: this.clock.nowMs(), actor: request.actor, reason: request.reason,
       forced: request.forced, names: request.endpoints.length, summary: request.summary,
     };
-    inventories.push(Object.freeze({ ...info, endpoints: frozenEndpoints(request.endpoints) }));
+    const services = Object.freeze(request.services.map((service) => Object.freeze({
+      ...service, names: Object.freeze([...service.names]), services: Object.freeze([...service.services]),
+    }))) as ServiceSpec[];
+    inventories.push(Object.freeze({ ...info, endpoints: frozenEndpoints(request.endpoints), services }));
     this.state.mutations += 1;
     return { ok: true, info: { ...info } };
   }

@@ -205,7 +205,7 @@ class SafeWorld {
     const faults = entry.role === 'checker' ? this.healthWorld!.faults : this.faults;
     const store = faultyStore(new MemoryStore(this.storeState, entry.clock, slot.id), faults, slot);
     const provider = faultyProvider(new MemoryProvider(this.providerState, slot.id), this.faults, slot);
-    const noInventory = { version: 0, endpoints: [] };
+    const noInventory = { version: 0, endpoints: [], services: [] };
     const holder: InventoryHolder = { current: noInventory, started: noInventory };
     const run = this.buildRole(entry, store, provider, holder);
     entry.running = true;
@@ -225,7 +225,7 @@ class SafeWorld {
   private async followInventory(entry: ActorEntry, store: SimStore, holder: InventoryHolder): Promise<void> {
     const { slot } = entry;
     const seeded = await seedWithRetry(store, this.scenario.endpoints, entry.clock);
-    holder.current = { version: seeded.version, endpoints: seeded.endpoints };
+    holder.current = { version: seeded.version, endpoints: seeded.endpoints, services: seeded.services };
     holder.started = holder.current;
     this.note(slot.id, `inventory v${seeded.version} (${seeded.endpoints.length} names)`);
     const follower = new InventoryFollower({ pollIntervalMs: this.scenario.timing.inventoryPollMs }, {

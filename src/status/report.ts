@@ -1,5 +1,8 @@
 import type { Generation } from '../domain/types.js';
-import type { Provider, ServedChangeFeed, ServedState } from '../providers/types.js';
+import { readAllServed } from '../providers/listing.js';
+import type { DependencyGraph } from '../graph/graph.js';
+import { AlarmRanker, type RankedAlarm } from './blast-radius.js';
+import type { Provider, ServedChangeFeed } from '../providers/types.js';
 import type {
   Alarm, Alarms, CheckerView, CheckerViews, Counters, EnactorInfo, Heartbeats, PlanReader,
 } from '../store/types.js';
@@ -8,15 +11,10 @@ import { assert } from '../util/assert.js';
 
 /** Read-side views shared by the CLI and the API. */
 
-export async function readAllServed(context: { provider: Provider }, pageSize = 5000): Promise<ServedState[]> {
-  const all: ServedState[] = [];
-  let after: string | null = null;
-  for (;;) {
-    const page = await context.provider.list(after, pageSize);
-    all.push(...page);
-    if (page.length < pageSize) return all;
-    after = page[page.length - 1]!.name;
-  }
+/** Alarms ranked by blast radius on `graph`; without one, as listed and with no dependents. */
+export function rankedAlarms(alarms: readonly Alarm[], graph: DependencyGraph | undefined, ranker: AlarmRanker): RankedAlarm[] {
+  if (graph === undefined) return alarms.map((alarm) => ({ ...alarm, dependents: null, blastRadius: null }));
+  return ranker.rank(alarms, graph);
 }
 
 /** Names listed as behind in a status report. */
@@ -150,7 +148,7 @@ export class ConvergenceTracker {
     // The version is read before the listing: a write in between is seen again on the next delta, never lost.
     const version = feed === null ? 0 : feed.currentVersion();
     this.servedGeneration.clear();
-    for (const state of await readAllServed({ provider })) this.servedGeneration.set(state.name, state.generation);
+    for (const state of await readAllServed(provider)) this.servedGeneration.set(state.name, state.generation);
     this.behind.clear();
     for (const name of this.planSince.keys()) this.classify(name);
     this.servedVersion = version;
@@ -220,7 +218,8 @@ export interface StatusReport {
   names: { total: number; converged: number; behind: string[] };
   enactors: EnactorView[];
   health: CheckersReport;
-  alarms: Alarm[];
+  /** Ranked by blast radius when the report was given the dependency graph, else as listed (no dependents). */
+  alarms: RankedAlarm[];
   counters: Record<string, number>;
 }
 
@@ -237,7 +236,8 @@ export function enactorViews(enactors: readonly EnactorInfo[], nowMs: number): E
  * without one, the report reads the newest plan and every served name once.
  */
 export async function statusReport(
-  context: { store: StatusStore; provider: Provider; zone: string }, tracker?: ConvergenceTracker,
+  context: { store: StatusStore; provider: Provider; zone: string; graph?: DependencyGraph },
+  tracker?: ConvergenceTracker, ranker = new AlarmRanker(),
 ): Promise<StatusReport> {
   const { store } = context;
   const convergence = await (tracker ?? new ConvergenceTracker(store, context.provider)).refresh();
@@ -248,7 +248,7 @@ export async function statusReport(
     names: { total: convergence.total, converged: convergence.converged, behind: convergence.behindSample },
     enactors: enactorViews(await store.listEnactors(), now),
     health: checkersReport(await store.listCheckerViews(), now),
-    alarms: await store.listAlarms(true),
+    alarms: rankedAlarms(await store.listAlarms(true), context.graph, ranker),
     counters: Object.fromEntries((await store.readCounters()).map((counter) => [counter.name, counter.value])),
   };
 }

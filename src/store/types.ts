@@ -1,4 +1,6 @@
-import type { EndpointSpec, Generation, HealthState, PlanChange, PlanEntry, PlanHeader } from '../domain/types.js';
+import type {
+  EndpointSpec, Generation, HealthState, PlanChange, PlanEntry, PlanHeader, ServiceSpec,
+} from '../domain/types.js';
 
 /**
  * The store keeps everything except what DNS serves: plans, leases, enactor
@@ -290,12 +292,15 @@ export interface InventoryVersionInfo {
 
 export interface StoredInventory extends InventoryVersionInfo {
   endpoints: EndpointSpec[];
+  /** The dependency graph's services ([] for versions stored before there were any). */
+  services: ServiceSpec[];
 }
 
 export interface PutInventoryRequest {
   /** The version the change was computed against: the write fails if it is no longer the newest (re-diff). */
   baseVersion: number;
   endpoints: readonly EndpointSpec[];
+  services: readonly ServiceSpec[];
   actor: string;
   reason: string;
   forced: boolean;

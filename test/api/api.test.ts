@@ -405,6 +405,10 @@ test('the OpenAPI document passes an OpenAPI validator, and every operation answ
     assert.equal(applied.status, 200, JSON.stringify(applied.body));
     assert.equal((await get<{ version: number }>(fixture.app, '/api/inventory')).body.version, 1);
     assert.equal((await get<{ versions: unknown[] }>(fixture.app, '/api/inventory/versions')).body.versions.length, 1);
+    // The dependency graph routes (their behaviour: test/api/graph.test.ts).
+    for (const url of ['/api/graph', '/api/graph.svg', `/api/impact?of=${svc0}`]) {
+      assert.equal((await fixture.app.inject({ method: 'GET', url })).statusCode, 200, url);
+    }
     for (const url of ['/metrics', '/']) assert.equal((await fixture.app.inject({ method: 'GET', url })).statusCode, 200, url);
     // The event stream never ends, so inject cannot read it; its headers are checked over a socket in metrics.test.ts.
     const unchecked = new Set(['GET /api/events']);

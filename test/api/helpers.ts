@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type BuildOptions } from '../../src/api/app.js';
-import { inventoryOf, parseConfig, zoneOf } from '../../src/config/load.js';
+import { inventoryOf, servicesOf, parseConfig, zoneOf } from '../../src/config/load.js';
 import type { Context } from '../../src/cli/context.js';
 import { makeEnactor, makeJanitor, makePlanner, makeReconciler } from '../../src/roles/installation.js';
 import type { ApplyChange, ApplyOutcome } from '../../src/providers/types.js';
@@ -47,7 +47,8 @@ export async function apiFixture(names = 10, configExtra: Record<string, unknown
     return apply(changes);
   };
   const context: Context = {
-    config, configPath: '(test)', dataDir: install.dir, zone: zoneOf(config), inventory: inventoryOf(config), inventoryVersion: 0,
+    config, configPath: '(test)', dataDir: install.dir, zone: zoneOf(config), inventory: inventoryOf(config), services: servicesOf(config),
+    inventoryVersion: 0,
     store: install.store, provider: install.provider, close: async () => undefined,
   };
   const app = buildApp(context, { tokens: { token: adminToken, readToken }, validateResponses: true, ...options });

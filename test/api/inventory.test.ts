@@ -13,8 +13,8 @@ test('inventory routes: read, apply with validation and threshold, audit, and th
   const fixture = await apiFixture(10, { safety: { maxChangedFraction: 0.3, minNamesForThreshold: 10, retainGenerations: 20 } });
   try {
     const { store } = fixture.install;
-    assert.deepEqual((await get<{ version: number; info: unknown }>(fixture.app, '/api/inventory')).body, { version: 0, info: null, total: 0, endpoints: [], lastChange: null });
-    await seedInventory(store, fixture.context.inventory, 'test');
+    assert.deepEqual((await get<{ version: number; info: unknown }>(fixture.app, '/api/inventory')).body, { version: 0, info: null, total: 0, endpoints: [], services: [], lastChange: null });
+    await seedInventory(store, { endpoints: fixture.context.inventory, services: [] }, 'test');
     const first = await get<{ version: number; total: number; endpoints: { name: string }[]; lastChange: { added: number } }>(fixture.app, '/api/inventory?offset=2&limit=3');
     assert.deepEqual([first.body.version, first.body.total, first.body.endpoints.map((e) => e.name), first.body.lastChange.added], [1, 10, ['svc2.dnsplane.test', 'svc3.dnsplane.test', 'svc4.dnsplane.test'], 10]);
 

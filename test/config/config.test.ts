@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig, loadConfigFile } from '../../src/config/load.js';
+import { inventoryOf, parseConfig, loadConfigFile, servicesOf } from '../../src/config/load.js';
 import { UserError } from '../../src/util/assert.js';
 import { runCli, tempDir, writeConfig } from '../helpers/env.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
@@ -49,6 +49,24 @@ test('the example config of DESIGN.md §6 is valid and defaults are filled in', 
   assert.equal(config.safety.retainGenerations, 20);
 });
 
+test('services and check dependencies are qualified like endpoint names', () => {
+  const config = valid();
+  config.services = [
+    { id: 'dwfm', criticality: 'critical', dependsOn: ['dynamodb.us-east-1'] },
+    { id: 'ec2-launch', dependsOn: ['service:dwfm', 'dynamodb.us-east-1.dnsplane.test.'], description: 'launches' },
+  ];
+  config.endpoints[0].targets[1].check.dependsOn = ['service:ec2-launch', 'dynamodb.us-east-1'];
+  const parsed = parseConfig(config);
+  assert.deepEqual(servicesOf(parsed), [
+    { id: 'dwfm', criticality: 'critical', names: ['dynamodb.us-east-1.dnsplane.test'], services: [] },
+    {
+      id: 'ec2-launch', criticality: 'medium', names: ['dynamodb.us-east-1.dnsplane.test'], services: ['dwfm'],
+      description: 'launches',
+    },
+  ]);
+  assert.deepEqual(inventoryOf(parsed)[0]!.targets[1]!.check!.dependsOn, ['service:ec2-launch', 'dynamodb.us-east-1.dnsplane.test']);
+});
+
 const mistakes: [string, (config: any) => void, RegExp][] = [
   ['bad address', (c) => { c.endpoints[0].targets[1].address = '127.0.0.300'; }, /endpoints\[0\]\.targets\[1\]\.address: "127\.0\.0\.300" is not an IPv4 or IPv6 address/],
   ['unknown key', (c) => { c.endpoints[0].targets[0].weigth = 3; }, /endpoints\[0\]\.targets\[0\]\.weigth: unknown key/],
@@ -64,6 +82,14 @@ const mistakes: [string, (config: any) => void, RegExp][] = [
   ['fraction above 1', (c) => { c.safety.maxChangedFraction = 2; }, /safety\.maxChangedFraction/],
   ['all capacity zero', (c) => { for (const t of c.endpoints[0].targets) t.capacity = 0; }, /endpoints\[0\]\.targets: at least one target needs a capacity above 0/],
   ['bad listen', (c) => { c.dns.listen = 'localhost'; }, /dns\.listen: "localhost" is not host:port/],
+  ['service on an unknown name', (c) => { c.services = [{ id: 'dwfm', dependsOn: ['dynamo'] }]; },
+    /services\[0\]\.dependsOn\[0\]: "dynamo" is dynamo\.dnsplane\.test, which is not one of the endpoints' names/],
+  ['service calling an unknown service', (c) => { c.services = [{ id: 'ec2', dependsOn: ['service:dwfm'] }]; },
+    /services\[0\]\.dependsOn\[0\]: "service:dwfm": no service has the id "dwfm"/],
+  ['duplicate service', (c) => { c.services = [{ id: 'a' }, { id: 'a' }]; }, /services\[1\]\.id: duplicate service id "a"/],
+  ['bad criticality', (c) => { c.services = [{ id: 'a', criticality: 'urgent' }]; }, /services\[0\]\.criticality/],
+  ['check on an unknown service', (c) => { c.endpoints[0].targets[0].check.dependsOn = ['service:nlb']; },
+    /endpoints\[0\]\.targets\[0\]\.check\.dependsOn\[0\]: "service:nlb": no service has the id "nlb"/],
 ];
 for (const [label, mutate, expected] of mistakes) test(`rejects ${label} with its path`, () => rejects(mutate, expected));
 

@@ -60,11 +60,12 @@ function readScript(dir: string): string {
   const path = join(dir, 'read-records.mts');
   writeFileSync(path, [
     `import { withReadContext } from ${JSON.stringify(join(repoRoot, 'src/cli/common.ts'))};`,
-    `import { readAllServed, statusReport } from ${JSON.stringify(join(repoRoot, 'src/status/report.ts'))};`,
+    `import { statusReport } from ${JSON.stringify(join(repoRoot, 'src/status/report.ts'))};`,
+    `import { readAllServed } from ${JSON.stringify(join(repoRoot, 'src/providers/listing.ts'))};`,
     'const [config, data] = process.argv.slice(2);',
     'await withReadContext({ config, data }, async (context) => {',
     '  const report = await statusReport(context);',
-    '  const served = await readAllServed(context);',
+    '  const served = await readAllServed(context.provider);',
     '  process.stdout.write(JSON.stringify({ zone: report.zone, served: served.map((s) => [s.name, s.records.map((r) => r.address).sort()]) }));',
     '});',
   ].join('\n'));

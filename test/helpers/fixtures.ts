@@ -57,12 +57,19 @@ export function makeEnactor(id: string, store: Store, provider: Provider, option
 /** A planner whose guards are off unless a test sets them (`safety`). */
 export function makePlanner(
   id: string, store: Store, inventory: () => readonly EndpointSpec[],
-  overrides: { leaseTtlMs?: number; clock?: Clock; safety?: Partial<PlannerOptions['safety']>; drained?: PlannerDeps['drained'] } = {},
+  overrides: {
+    leaseTtlMs?: number; clock?: Clock; safety?: Partial<PlannerOptions['safety']>; drained?: PlannerDeps['drained'];
+    services?: PlannerDeps['services'];
+  } = {},
 ): Planner {
   const safety = { maxChangedFraction: 1, minNamesForThreshold: 10, maxWithdrawnCapacityFraction: 1, ...overrides.safety };
+  const { drained, services } = overrides;
   return new Planner(
     { id, zone: 'dnsplane.test', intervalMs: 10, leaseTtlMs: overrides.leaseTtlMs ?? 5000, safety },
-    { store, clock: overrides.clock ?? systemClock, log: silentLogger, inventory, ...(overrides.drained === undefined ? {} : { drained: overrides.drained }) },
+    {
+      store, clock: overrides.clock ?? systemClock, log: silentLogger, inventory,
+      ...(drained === undefined ? {} : { drained }), ...(services === undefined ? {} : { services }),
+    },
   );
 }
 

@@ -7,14 +7,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { EndpointSpec } from '../../src/domain/types.js';
+import type { EndpointSpec, Inventory } from '../../src/domain/types.js';
 import { applyInventory, seedInventory } from '../../src/inventory/apply.js';
-import { diffInventories } from '../../src/inventory/diff.js';
+import { diffInventories, formatDiff } from '../../src/inventory/diff.js';
 import { dryRunPlan } from '../../src/inventory/dry-run.js';
 import { Planner } from '../../src/planner/planner.js';
 import { systemClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/log.js';
 import { endpoints as sampleEndpoints, openInstallation, type Installation } from '../helpers/fixtures.js';
+
+/** An inventory of these endpoints and no services. */
+const inv = (endpoints: EndpointSpec[]): Inventory => ({ endpoints, services: [] });
 
 const open = { maxChangedFraction: 1, minNamesForThreshold: 10, maxWithdrawnCapacityFraction: 1 };
 
@@ -49,13 +52,13 @@ test('property: the plan published after apply is the dry run made before it, an
   await fc.assert(fc.asyncProperty(inventoryArbitrary, inventoryArbitrary, async (before, after) => {
     const install = openInstallation();
     try {
-      await seedInventory(install.store, before, 'test');
+      await seedInventory(install.store, inv(before), 'test');
       const planner = followingPlanner(install);
       assert.equal((await planner.tick()).kind, 'published');
       const generation = await install.store.latestGeneration();
       const dry = await dryRunPlan(install.store, after, open);
-      const diff = diffInventories(before, after);
-      const outcome = await applyInventory(install.store, after, { actor: 'test', reason: 'property', force: false, policy: open });
+      const diff = diffInventories(inv(before), inv(after));
+      const outcome = await applyInventory(install.store, inv(after), { actor: 'test', reason: 'property', force: false, policy: open });
       assert.equal(outcome.kind, diff.names.length === 0 ? 'unchanged' : 'applied');
       const result = await planner.tick();
       if (dry.names.length === 0) {
@@ -81,23 +84,48 @@ test('apply: above the name threshold it is refused and changes nothing; --force
   try {
     const policy = { maxChangedFraction: 0.3, minNamesForThreshold: 10 };
     const first = sampleEndpoints(20);
-    await seedInventory(install.store, first, 'test');
+    await seedInventory(install.store, inv(first), 'test');
     // Removing 4 and editing 3 of 20 names is 35 %: refused. Adding 50 names never counts.
     const next = [...first.slice(4).map((endpoint, index) => (index < 3 ? { ...endpoint, targets: endpoint.targets.slice(1) } : endpoint)), ...sampleEndpoints(70).slice(20)];
-    const refused = await applyInventory(install.store, next, { actor: 'alice', reason: 'retire svc0-3', force: false, policy });
+    const refused = await applyInventory(install.store, inv(next), { actor: 'alice', reason: 'retire svc0-3', force: false, policy });
     assert.equal(refused.kind, 'refused');
     assert.match(refused.kind === 'refused' ? refused.reason : '', /removes or edits 7 of 20 names \(35\.0%\)/);
     assert.equal(await install.store.latestInventoryVersion(), 1, 'nothing stored');
-    const forced = await applyInventory(install.store, next, { actor: 'alice', reason: 'retire svc0-3', force: true, policy });
+    const forced = await applyInventory(install.store, inv(next), { actor: 'alice', reason: 'retire svc0-3', force: true, policy });
     assert.equal(forced.kind, 'applied');
     const info = (await install.store.listInventoryVersions(1))[0]!;
     assert.deepEqual([info.version, info.forced, info.actor, info.names], [2, true, 'alice', 66]);
     const audit = await install.store.readHistory('*', 10);
     assert.match(audit.at(-1)!.detail, /^inventory v2: 50 added, 4 removed, 3 changed .*retire svc0-3 \(forced over: the change removes or edits 7 of 20/);
     assert.match((await install.store.readHistory('svc0.dnsplane.test', 5)).at(-1)!.detail, /^inventory v2 removed: retire svc0-3/);
-    const stale = await applyInventory(install.store, first, { actor: 'bob', reason: 'from an old diff', force: true, policy, baseVersion: 1 });
+    const stale = await applyInventory(install.store, inv(first), { actor: 'bob', reason: 'from an old diff', force: true, policy, baseVersion: 1 });
     assert.deepEqual([stale.kind, stale.kind === 'stale' && stale.current], ['stale', 2]);
     assert.equal(await install.store.latestInventoryVersion(), 2);
+  } finally {
+    await install.close();
+  }
+});
+
+test('apply: a change to the services alone is a new version (no name changes, no threshold), and diff says what', async () => {
+  const install = openInstallation();
+  try {
+    const policy = { maxChangedFraction: 0.01, minNamesForThreshold: 1 };
+    const endpoints = sampleEndpoints(5);
+    await seedInventory(install.store, inv(endpoints), 'test');
+    const dwfm = { id: 'dwfm', criticality: 'critical' as const, names: [endpoints[0]!.name], services: [] };
+    const added = await applyInventory(install.store, { endpoints, services: [dwfm] }, {
+      actor: 'alice', reason: 'draw the graph', force: false, policy,
+    });
+    assert.equal(added.kind, 'applied');
+    assert.deepEqual(added.diff.services.map((change) => [change.id, change.kind]), [['dwfm', 'added']]);
+    assert.deepEqual([added.diff.names.length, (await install.store.readInventory())!.services], [0, [dwfm]]);
+    const same = await applyInventory(install.store, { endpoints, services: [{ ...dwfm, names: [...dwfm.names] }] }, {
+      actor: 'alice', reason: 'again', force: false, policy,
+    });
+    assert.equal(same.kind, 'unchanged');
+    const edited = diffInventories({ endpoints, services: [dwfm] }, { endpoints, services: [{ ...dwfm, criticality: 'low' }] });
+    assert.deepEqual(edited.services.map((change) => [change.id, change.kind]), [['dwfm', 'changed']]);
+    assert.match(formatDiff(edited).join('\n'), /~ service:dwfm \(changed\)\n.*1 services added, removed or edited/);
   } finally {
     await install.close();
   }

@@ -7,7 +7,7 @@
 // AZs; health written to the store as the checkers' quorum would write it; plans read back from the store.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EndpointSpec } from '../../src/domain/types.js';
+import type { EndpointSpec, ServiceSpec } from '../../src/domain/types.js';
 import { computePlan, desiredRecords } from '../../src/planner/compute.js';
 import { endpoints, makePlanner, openInstallation, type Installation } from '../helpers/fixtures.js';
 
@@ -70,6 +70,29 @@ test('two AZs at once are held with an alarm; other changes still publish; force
     for (const [name, targets] of await served(install)) assert.deepEqual(targets, [`${name.split('.')[0]!.replace('svc', 't')}-2`]);
     await planner.tick();
     assert.equal((await install.store.listAlarms(true)).some((alarm) => alarm.kind === 'capacity-guard'), false, 'the alarm clears');
+  } finally {
+    await install.close();
+  }
+});
+
+test('a held plan\'s alarm states what forcing it loses: the names and the services behind them', async () => {
+  const install = openInstallation();
+  try {
+    const inventory = endpoints(12);
+    const services: ServiceSpec[] = [
+      { id: 'dwfm', criticality: 'critical', names: ['svc3.dnsplane.test'], services: [] },
+      { id: 'ec2-launch', criticality: 'high', names: [], services: ['dwfm'] },
+      { id: 'unrelated', criticality: 'low', names: [], services: [] },
+    ];
+    const planner = makePlanner('p', install.store, () => inventory, { safety: defaults, services: () => services });
+    await planner.tick();
+    await setAz(install, inventory, 'az1', 'down');
+    await setAz(install, inventory, 'az2', 'down');
+    assert.equal((await planner.tick()).kind, 'held');
+    const alarm = (await install.store.listAlarms(true)).find((candidate) => candidate.kind === 'capacity-guard');
+    // Forcing withdraws az1 and az2 everywhere: every name keeps only az3, and what depends on svc3 is degraded.
+    const expected = /forcing it: 12 names degraded; services: dwfm critical degraded, ec2-launch high degraded; force/;
+    assert.match(alarm?.message ?? '', expected);
   } finally {
     await install.close();
   }

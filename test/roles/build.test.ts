@@ -14,7 +14,10 @@ import { InvariantViolation } from '../../src/util/assert.js';
 import { sampleConfig } from '../helpers/env.js';
 
 const everyRoleKey = {
-  safety: { maxChangedFraction: 0.25, maxWithdrawnCapacityFraction: 0.4, minNamesForThreshold: 3, retainGenerations: 7 },
+  safety: {
+    maxChangedFraction: 0.25, maxWithdrawnCapacityFraction: 0.4, minNamesForThreshold: 3, retainGenerations: 7,
+    acknowledgeSelfDependency: true,
+  },
   planner: { interval: '300ms', leaseTtl: '6s' },
   enactor: {
     pollInterval: '60ms', batchNamesMax: 11, retriesMax: 12, backoffBase: '6ms', backoffMax: '600ms',

@@ -53,7 +53,7 @@ function inventoryOperation(random: SimRandom): Operation {
     const forced = random.chance(0.2);
     return async (side) => {
       const current = await side.store.latestInventoryVersion();
-      return side.store.putInventory({ baseVersion: stale ? Math.max(0, current - 1) : current, endpoints, actor: 'test', reason: 'a change', forced, summary: `${endpoints.length} names` });
+      return side.store.putInventory({ baseVersion: stale ? Math.max(0, current - 1) : current, endpoints, services: [], actor: 'test', reason: 'a change', forced, summary: `${endpoints.length} names` });
     };
   }
   const version = random.chance(0.4) ? undefined : random.int(5);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { InvariantViolation } from '../../src/util/assert.js';
 import type { InventoryStore, Store } from '../../src/store/types.js';
+import type { ServiceSpec } from '../../src/domain/types.js';
 import { records } from '../helpers/fixtures.js';
 import { pollUntil } from '../helpers/env.js';
 
@@ -145,8 +146,15 @@ export const contractCases: ContractCase[] = [
       assert.equal(await store.latestInventoryVersion(), 0);
       assert.equal(await store.readInventory(), null);
       const endpoints = (count: number) => Array.from({ length: count }, (_, n) => ({ name: `svc${n}.dnsplane.test`, targets: [{ id: `t${n}`, address: `192.0.2.${n + 1}`, az: 'az1', capacity: 100 }] }));
+      // Services of the dependency graph travel with the version they were applied in (none in odd versions).
+      const services = (count: number): ServiceSpec[] => (count % 2 === 0 ? [] : [{
+        id: `svc-${count}`, criticality: 'critical' as const, names: ['svc0.dnsplane.test'], services: [],
+      }, { id: 'caller', criticality: 'low' as const, names: [], services: [`svc-${count}`], description: 'calls it' }]);
       const put = (target: Store & InventoryStore, baseVersion: number, count: number, actor: string) =>
-        target.putInventory({ baseVersion, endpoints: endpoints(count), actor, reason: `r${count}`, forced: false, summary: `${count} names` });
+        target.putInventory({
+          baseVersion, endpoints: endpoints(count), services: services(count), actor, reason: `r${count}`, forced: false,
+          summary: `${count} names`,
+        });
       const first = await put(store, 0, 3, 'alice');
       assert.ok(first.ok && first.info.version === 1);
       // Two writers from the same base: one wins, the other is told the version that won.
@@ -158,6 +166,8 @@ export const contractCases: ContractCase[] = [
       assert.equal(winner.version, 2);
       assert.equal(winner.endpoints.length, a.ok ? 4 : 5, 'the winner\'s endpoints, whole');
       assert.deepEqual((await store.readInventory(1))!.endpoints, endpoints(3), 'version 1 is unchanged');
+      assert.deepEqual((await other.readInventory(1))!.services, services(3), 'version 1\'s services, read back whole');
+      assert.deepEqual(winner.services, services(a.ok ? 4 : 5), 'the winner\'s services');
       assert.deepEqual((await other.listInventoryVersions(10)).map((v) => [v.version, v.names]), [[2, winner.endpoints.length], [1, 3]]);
       assert.equal(await store.readInventory(7), null);
       // A version larger than one etcd request (chunked there) reads back whole.
@@ -229,7 +239,9 @@ export const contractCases: ContractCase[] = [
         const endpoints = [{ name: 'a', targets: [{ id: 'lb-1', address: '192.0.2.1', az: 'az1', capacity: 1 }] }];
         await pollUntil(async () => {
           const baseVersion = await store.latestInventoryVersion();
-          const put = await store.putInventory({ baseVersion, endpoints, actor: 't', reason: 'r', forced: false, summary: '' });
+          const put = await store.putInventory({
+            baseVersion, endpoints, services: [], actor: 't', reason: 'r', forced: false, summary: '',
+          });
           assert.ok(put.ok);
           return seen.length > 0;
         }, 'a stored inventory version reaches the watcher', 15_000, 100);

@@ -70,3 +70,34 @@ test('the store and the built-in provider each set up their own tables; a reader
     dir.cleanup();
   }
 });
+
+test('a store made before services: read-only it reads each version with no services; opened to write it gains them', async () => {
+  const dir = tempDir();
+  const path = join(dir.path, 'state.db');
+  try {
+    const old = new SqliteStore(path, manualClock());
+    const endpoints = [{ name: 'a.dnsplane.test', targets: [{ id: 'lb-1', address: '192.0.2.1', az: 'az1', capacity: 1 }] }];
+    assert.ok((await old.putInventory({
+      baseVersion: 0, endpoints, services: [], actor: 't', reason: 'r', forced: false, summary: '1 name',
+    })).ok);
+    await old.close();
+    // The file as a release before services left it: the table without the column.
+    const db = openDatabase(path, { ddl: '', tables: [] });
+    db.exec(`CREATE TABLE inventory_old AS SELECT version, created_at_ms, actor, reason, forced, names, summary, endpoints
+      FROM inventory_versions; DROP TABLE inventory_versions; ALTER TABLE inventory_old RENAME TO inventory_versions;`);
+    db.close();
+    const reader = new SqliteStore(path, manualClock(), { readonly: true });
+    assert.deepEqual((await reader.readInventory())!.services, [], 'an old version has no services');
+    await reader.close();
+    const writer = new SqliteStore(path, manualClock());
+    const service = { id: 'dwfm', criticality: 'critical' as const, names: ['a.dnsplane.test'], services: [] };
+    assert.ok((await writer.putInventory({
+      baseVersion: 1, endpoints, services: [service], actor: 't', reason: 'r', forced: false, summary: '1 name',
+    })).ok);
+    assert.deepEqual((await writer.readInventory())!.services, [service]);
+    assert.deepEqual((await writer.readInventory(1))!.services, []);
+    await writer.close();
+  } finally {
+    dir.cleanup();
+  }
+});

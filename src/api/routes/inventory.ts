@@ -5,7 +5,8 @@ import { ApiError } from '../errors.js';
 import { requireActor } from '../actions.js';
 import { pageQuery } from '../models.js';
 import { defineRoute } from '../schema.js';
-import { inventoryOf, parseConfig } from '../../config/load.js';
+import { inventoryOf, parseConfig, servicesOf } from '../../config/load.js';
+import { criticalities } from '../../domain/types.js';
 import { applyInventory, currentInventory } from '../../inventory/apply.js';
 import { diffInventories, type InventoryDiff } from '../../inventory/diff.js';
 
@@ -25,6 +26,8 @@ const diffSchema = z.object({
   namesAfter: z.number().int(),
   names: z.array(z.object({ name: z.string(), kind: z.enum(['added', 'removed', 'changed']) }))
     .describe(`at most ${diffNamesMax}`),
+  services: z.array(z.object({ id: z.string(), kind: z.enum(['added', 'removed', 'changed']) }))
+    .describe(`services of the dependency graph, at most ${diffNamesMax}`),
 });
 
 function diffView(diff: InventoryDiff): z.input<typeof diffSchema> {
@@ -32,12 +35,15 @@ function diffView(diff: InventoryDiff): z.input<typeof diffSchema> {
   return {
     added, removed, changed, namesBefore, namesAfter,
     names: diff.names.slice(0, diffNamesMax).map(({ name, kind }) => ({ name, kind })),
+    services: diff.services.slice(0, diffNamesMax).map(({ id, kind }) => ({ id, kind })),
   };
 }
 
 const applyBody = z.strictObject({
   endpoints: z.array(z.unknown()).min(1, 'at least one endpoint is required')
     .describe('the endpoints, as in the config file'),
+  services: z.array(z.unknown()).optional()
+    .describe('the dependency graph\'s services, as in the config file (absent: none)'),
   reason: z.string().trim().min(1, 'must not be empty: say why').max(500),
   force: z.boolean().default(false).describe('apply even above safety.maxChangedFraction (audited)'),
   baseVersion: z.number().int().min(0).optional().describe('apply only if the stored inventory is still this version'),
@@ -51,20 +57,27 @@ export function registerInventoryRoutes(app: FastifyInstance, state: ApiState): 
       version: z.number().int().describe('0: no inventory stored yet'), info: versionInfo.nullable(),
       total: z.number().int(),
       endpoints: z.array(z.object({ name: z.string(), targets: z.array(z.record(z.string(), z.unknown())) })),
+      services: z.array(z.object({
+        id: z.string(), criticality: z.enum(criticalities), names: z.array(z.string()), services: z.array(z.string()),
+        description: z.string().optional(),
+      })).describe('the dependency graph\'s services (all of them)'),
       lastChange: diffSchema.nullable().describe('what the newest version changed from the one before'),
     }),
     summary: 'The newest stored inventory version (endpoints paged) and what it changed',
     handler: async ({ query }) => {
       const current = await currentInventory(store);
       const previous = current.version > 1 ? await store.readInventory(current.version - 1) : null;
-      const { endpoints, ...info } = current;
+      const { endpoints, services, ...info } = current;
       return {
         version: current.version, info: current.version === 0 ? null : info, total: endpoints.length,
         endpoints: endpoints.slice(query.offset, query.offset + query.limit).map((endpoint) => ({
           name: endpoint.name,
           targets: endpoint.targets.map((target) => ({ ...target })),
         })),
-        lastChange: current.version === 0 ? null : diffView(diffInventories(previous?.endpoints ?? [], endpoints)),
+        services,
+        lastChange: current.version === 0
+          ? null
+          : diffView(diffInventories(previous ?? { endpoints: [], services: [] }, current)),
       };
     },
   });
@@ -86,8 +99,9 @@ export function registerInventoryRoutes(app: FastifyInstance, state: ApiState): 
     description: '409 `refused`: above safety.maxChangedFraction (send force: true to override; audited). '
       + '409 `stale`: the inventory changed since baseVersion; diff again.',
     handler: async ({ body, actor }) => {
-      const endpoints = inventoryOf(parseConfig({ zone: `${state.context.zone}.`, endpoints: body.endpoints }, 'body'));
-      const outcome = await applyInventory(store, endpoints, {
+      const document = { zone: `${state.context.zone}.`, endpoints: body.endpoints, services: body.services ?? [] };
+      const config = parseConfig(document, 'body');
+      const outcome = await applyInventory(store, { endpoints: inventoryOf(config), services: servicesOf(config) }, {
         actor: requireActor(actor).id, reason: body.reason, force: body.force, policy: state.context.config.safety,
         ...(body.baseVersion === undefined ? {} : { baseVersion: body.baseVersion }),
       });

@@ -11,6 +11,10 @@ const timelinePlans = 40;
 /** Shortest gap between two reloads of the names page while the zone changes. */
 const namesReloadGapMs = 250;
 const tokenKey = 'dnsplane.apiToken';
+/** Shortest gap between two reloads of the dependency graph while the zone changes. */
+const graphReloadGapMs = 500;
+/** Entries of each list of an impact report shown (the report's totals count them all). */
+const impactListShown = 50;
 
 const view = {
   status: null,
@@ -23,6 +27,19 @@ const view = {
   namesLoading: false,
   namesAgain: false,
   lastNamesLoadMs: 0,
+};
+
+// The dependency graph panel: the SVG shown (replaced only when the server draws something else), and the subject
+// of "impact of X" ('' for the current health).
+const graph = {
+  subject: '',
+  focus: false,
+  svgText: '',
+  seen: '',
+  loading: false,
+  again: false,
+  lastLoadMs: 0,
+  reportFor: '',
 };
 
 const $ = (id) => document.getElementById(id);
@@ -103,6 +120,17 @@ function onStatus(status) {
     controls,
     alarms: status.alarms.total,
   };
+  // The graph shows health, alarms, drains and what DNS serves: redraw it when one of them may have moved.
+  const checkers = (status.health?.checkers ?? [])
+    .map((checker) => `${checker.id}:${checker.downTotal}:${checker.down}`);
+  const alarms = status.alarms.items.map((alarm) => `${alarm.kind}:${alarm.name}`);
+  const graphKey = [status.generation.latest, status.servedVersion, status.inventoryVersion, controls,
+    checkers.join(';'), alarms.join(','), status.alarms.total].join('|');
+  if (graphKey !== graph.seen) {
+    graph.seen = graphKey;
+    loadGraph();
+  }
+  if (graph.subject !== '' && graph.reportFor !== `${status.inventoryVersion}|${graph.subject}`) loadImpact();
 }
 
 function renderSummary(status) {
@@ -358,6 +386,137 @@ function targetChip(target) {
     }, action));
 }
 
+// ---- dependency graph ------------------------------------------------------------------
+// The server draws the graph (/api/graph.svg: fixed columns, state as classes, every label escaped); the page only
+// swaps the drawing when it changed, and asks for an impact report when an operator names a subject.
+
+function graphUrl(asked) {
+  const query = new URLSearchParams();
+  if (asked.subject !== '') query.set('impact', asked.subject);
+  if (asked.subject !== '' && asked.focus) query.set('focus', asked.subject);
+  return `/api/graph.svg?${query}`;
+}
+
+async function loadGraph() {
+  if (graph.loading) {
+    graph.again = true;
+    return;
+  }
+  graph.loading = true;
+  try {
+    const waitMs = graph.lastLoadMs + graphReloadGapMs - Date.now();
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    graph.lastLoadMs = Date.now();
+    const asked = { subject: graph.subject, focus: graph.focus };
+    const response = await fetch(graphUrl(asked), { headers: { accept: 'image/svg+xml' } });
+    // The subject changed meanwhile: that change asked for another drawing (graph.again), which replaces this one.
+    if (asked.subject !== graph.subject || asked.focus !== graph.focus) return;
+    if (!response.ok) {
+      const body = await response.json();
+      $('graph-error').textContent = body.message ?? `graph unavailable (${response.status})`;
+      return;
+    }
+    $('graph-error').textContent = '';
+    const text = await response.text();
+    if (text !== graph.svgText) renderGraph(text, asked);
+  } catch (error) {
+    $('graph-error').textContent = `graph unavailable: ${error.message}`;
+  } finally {
+    graph.loading = false;
+    if (graph.again) {
+      graph.again = false;
+      loadGraph();
+    }
+  }
+}
+
+function renderGraph(text, asked) {
+  // Parsed as XML, never as HTML; the server escapes every label, and the page's policy runs no inline script.
+  const parsed = new DOMParser().parseFromString(text, 'image/svg+xml');
+  const svg = parsed.documentElement;
+  if (svg.localName !== 'svg' || parsed.getElementsByTagName('parsererror').length > 0) {
+    $('graph-error').textContent = 'the graph drawing could not be read';
+    return;
+  }
+  graph.svgText = text;
+  const box = $('graph');
+  const scroll = [box.scrollLeft, box.scrollTop];
+  box.replaceChildren(document.importNode(svg, true));
+  [box.scrollLeft, box.scrollTop] = scroll;
+  const ids = [...box.querySelectorAll('g.node[data-id]')].map((node) => node.getAttribute('data-id'));
+  $('graph-subjects').replaceChildren(...ids.map((id) => el('option', { value: id })));
+  const mode = asked.subject === '' ? 'current health: what the targets reported down lose'
+    : `impact of ${asked.subject}${asked.focus ? ', its neighbourhood only' : ''}`;
+  $('graph-mode').textContent = mode;
+  box.setAttribute('data-mode', asked.subject === '' ? 'current' : 'impact');
+  box.setAttribute('data-subject', asked.subject);
+}
+
+function showImpact(subject) {
+  graph.subject = subject.trim();
+  graph.focus = $('graph-focus').checked;
+  $('graph-subject').value = graph.subject;
+  graph.reportFor = '';
+  if (graph.subject === '') {
+    $('impact').hidden = true;
+    $('impact').replaceChildren();
+  } else {
+    loadImpact();
+  }
+  loadGraph();
+}
+
+function plural(count, word) {
+  return `${count.toLocaleString()} ${word}${count === 1 ? '' : 's'}`;
+}
+
+function pathText(path) {
+  return path.join(' → ');
+}
+
+function impactList(title, entries, total, describe, key) {
+  if (total === 0) return [];
+  const more = total - entries.length;
+  return [
+    el('h3', {}, `${title} (${total.toLocaleString()})`),
+    el('ul', { 'data-impact-list': key }, ...entries.map((entry) => el('li', { [`data-impact-${key}`]: entry.id },
+      describe(entry), el('div', { className: 'path' }, pathText(entry.path))))),
+    ...(more > 0 ? [el('p', { className: 'muted' }, `and ${more.toLocaleString()} more`)] : []),
+  ];
+}
+
+async function loadImpact() {
+  const subject = graph.subject;
+  const version = view.status?.inventoryVersion ?? 0;
+  graph.reportFor = `${version}|${subject}`;
+  const box = $('impact');
+  try {
+    const response = await fetch(`/api/impact?${new URLSearchParams({ of: subject, limit: String(impactListShown) })}`);
+    const report = await response.json();
+    if (subject !== graph.subject) return;
+    box.hidden = false;
+    if (!response.ok) return box.replaceChildren(el('p', { className: 'error', id: 'impact-error' }, report.message));
+    const { totals } = report;
+    const counts = `: ${plural(totals.namesLost, 'name')} lost, ${totals.namesDegraded} degraded, `
+      + `${plural(totals.targets, 'target')}, ${plural(totals.services, 'service')}`;
+    const degradedText = (entry) => ` ${Math.round(entry.capacityLostFraction * 100)}% of capacity lost`
+      + `${entry.failover ? ', on its secondaries' : ''}`;
+    const nothing = totals.services + totals.namesLost + totals.namesDegraded === 0;
+    box.replaceChildren(
+      el('div', { id: 'impact-summary', 'data-subject': report.failed.join(',') },
+        el('b', {}, `Impact of ${report.failed.join(', ')}`), counts),
+      ...impactList('Services affected', report.services, totals.services,
+        (entry) => [el('b', {}, entry.service), ` ${entry.severity} · ${entry.criticality}`], 'service'),
+      ...impactList('Names lost', report.namesLost, totals.namesLost, (entry) => el('b', {}, entry.name), 'name-lost'),
+      ...impactList('Names degraded', report.namesDegraded, totals.namesDegraded,
+        (entry) => [el('b', {}, entry.name), degradedText(entry)], 'name-degraded'),
+      ...(nothing ? [el('p', { className: 'muted' }, 'nothing depends on it')] : []));
+  } catch (error) {
+    box.hidden = false;
+    box.replaceChildren(el('p', { className: 'error' }, `impact unavailable: ${error.message}`));
+  }
+}
+
 // ---- actions -------------------------------------------------------------------------
 
 let pendingAction = null;
@@ -474,6 +633,17 @@ function wire() {
     showToast('token forgotten; the next action asks for it');
   });
   $('action-form').addEventListener('submit', confirmAction);
+  $('graph-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    showImpact($('graph-subject').value);
+  });
+  $('graph-clear').addEventListener('click', () => showImpact(''));
+  $('graph-focus').addEventListener('change', () => showImpact(graph.subject));
+  // A click on a node shows its impact (the "+K more" nodes have no id).
+  $('graph').addEventListener('click', (event) => {
+    const node = event.target.closest('g.node[data-id]');
+    if (node !== null) showImpact(node.getAttribute('data-id'));
+  });
   $('action-cancel').addEventListener('click', () => {
     pendingAction = null;
     $('action-dialog').close();
@@ -485,4 +655,5 @@ function wire() {
 wire();
 loadNames();
 loadTimeline();
+loadGraph();
 connectEvents();

@@ -6,6 +6,7 @@ import { assert, UserError } from '../../util/assert.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import { parseWholeNumber, portOption, portRange, withPaths } from '../common.js';
 import { followInventory, openContext, type PathOptions } from '../context.js';
+import { checkSelfDependenciesAtStart } from '../../graph/self-dependency.js';
 
 type ApiOptions = PathOptions & { httpPort?: number };
 
@@ -54,6 +55,7 @@ async function runApi(options: ApiOptions): Promise<void> {
   const log = createLogger('api');
   let stopFollowing = () => undefined as void;
   try {
+    await checkSelfDependenciesAtStart(context.config, context.inventory, () => context.store.readInventory(), log);
     stopFollowing = await followInventory(context, log);
     const { host, port } = listenAddress(context.config.api.listen, options.httpPort);
     const tokens = resolveTokens(context.config.api, process.env);

@@ -2,9 +2,9 @@ import { Argument, type Command } from 'commander';
 import { userInfo, hostname } from 'node:os';
 import { loadConfigFile, loadInventoryFile, zoneOf } from '../../config/load.js';
 import { applyInventory, currentInventory, type ApplyOutcome } from '../../inventory/apply.js';
-import { diffInventories, formatDiff, type InventoryDiff } from '../../inventory/diff.js';
+import { diffInventories, formatDiff, isEmptyDiff, type InventoryDiff } from '../../inventory/diff.js';
 import { dryRunPlan, formatDryRun } from '../../inventory/dry-run.js';
-import type { EndpointSpec } from '../../domain/types.js';
+import type { Inventory } from '../../domain/types.js';
 import type { InventoryVersionInfo } from '../../store/types.js';
 import { UserError } from '../../util/assert.js';
 import { integerOption, listLimitMax, print, withContext, withPaths } from '../common.js';
@@ -53,7 +53,7 @@ function installationZone(options: PathOptions): string | null {
 function diffJson(diff: InventoryDiff): Record<string, unknown> {
   return {
     added: diff.added, removed: diff.removed, changed: diff.changed,
-    namesBefore: diff.namesBefore, namesAfter: diff.namesAfter, names: diff.names,
+    namesBefore: diff.namesBefore, namesAfter: diff.namesAfter, names: diff.names, services: diff.services,
   };
 }
 
@@ -86,9 +86,9 @@ function reportApply(json: boolean | undefined, outcome: ApplyOutcome): void {
 }
 
 async function applyEndpoints(
-  context: Context, endpoints: EndpointSpec[], options: Options, baseVersion?: number,
+  context: Context, inventory: Inventory, options: Options, baseVersion?: number,
 ): Promise<void> {
-  const outcome = await applyInventory(context.store, endpoints, {
+  const outcome = await applyInventory(context.store, inventory, {
     actor: operatorName(), reason: requireReason(options), force: options.force ?? false, policy: context.config.safety,
     ...(baseVersion === undefined ? {} : { baseVersion }),
   });
@@ -113,7 +113,7 @@ function registerInventoryHistory(program: Command): void {
           () => (versions.length === 0 ? 'no inventory stored yet' : versions.map(versionLine).join('\n')));
       });
     });
-  const rollbackText = 'store an old version\'s endpoints as a new version (the same threshold as apply)';
+  const rollbackText = 'store an old version\'s endpoints and services as a new version (the same threshold as apply)';
   withPaths(inventory.command('rollback').description(rollbackText))
     .addArgument(new Argument('<version>').argParser(integerOption('VERSION', { min: 1 })))
     .option('--reason <text>', 'why (recorded in the history)')
@@ -127,7 +127,7 @@ function registerInventoryHistory(program: Command): void {
           throw new UserError(`inventory version ${version} does not exist (see \`dnsplane inventory history\`)`);
         }
         const reason = `rollback to v${version}: ${options.reason}`;
-        await applyEndpoints(context, old.endpoints, { ...options, reason });
+        await applyEndpoints(context, { endpoints: old.endpoints, services: old.services }, { ...options, reason });
       });
     });
 }
@@ -138,9 +138,10 @@ function registerValidateAndDiff(program: Command): void {
   withPaths(program.command('validate').description(validateText))
     .option('-f, --file <file>', 'the file to check')
     .action(async (options: Options) => {
-      const endpoints = loadInventoryFile(requireFile(options), installationZone(options));
+      const { endpoints, services } = loadInventoryFile(requireFile(options), installationZone(options));
       const targets = endpoints.reduce((sum, e) => sum + e.targets.length, 0);
-      process.stdout.write(`${requireFile(options)}: valid (${endpoints.length} names, ${targets} targets)\n`);
+      const graph = services.length === 0 ? '' : `, ${services.length} services`;
+      process.stdout.write(`${requireFile(options)}: valid (${endpoints.length} names, ${targets} targets${graph})\n`);
     });
 
   const diffText = 'what applying FILE would change in the stored inventory, name by name; writes nothing (exit 0 no'
@@ -150,12 +151,12 @@ function registerValidateAndDiff(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (options: Options) => {
       await withContext(options, async (context) => {
-        const endpoints = loadInventoryFile(requireFile(options), context.zone);
+        const inventory = loadInventoryFile(requireFile(options), context.zone);
         const current = await currentInventory(context.store);
-        const diff = diffInventories(current.endpoints, endpoints);
+        const diff = diffInventories(current, inventory);
         print(options.json, { version: current.version, ...diffJson(diff) },
           () => [`against inventory version ${current.version}:`, ...formatDiff(diff)].join('\n'));
-        if (diff.names.length > 0) process.exitCode = exitChanges;
+        if (!isEmptyDiff(diff)) process.exitCode = exitChanges;
       });
     });
 }

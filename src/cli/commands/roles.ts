@@ -4,6 +4,7 @@ import { createLogger } from '../../util/log.js';
 import { withContext, withPaths } from '../common.js';
 import { followInventory, type Context, type PathOptions } from '../context.js';
 import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from '../../roles/installation.js';
+import { checkSelfDependenciesAtStart } from '../../graph/self-dependency.js';
 
 type RoleOptions = PathOptions & { id: string };
 
@@ -17,6 +18,7 @@ async function runRole(
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const log = createLogger(role);
+    await checkSelfDependenciesAtStart(context.config, context.inventory, () => context.store.readInventory(), log);
     const stopFollowing = await followInventory(context, log);
     const started = { config: context.configPath, data: context.dataDir, inventoryVersion: context.inventoryVersion };
     log.info(started, `${role} started`);

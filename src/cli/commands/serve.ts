@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { loadConfigFile } from '../../config/load.js';
+import { inventoryOf, loadConfigFile } from '../../config/load.js';
+import { checkSelfDependenciesAtStart } from '../../graph/self-dependency.js';
 import { dnsServerOptions, startDns } from '../../dns/index.js';
 import { BuiltinSqliteProvider } from '../../providers/builtin/sqlite.js';
 import { UserError } from '../../util/assert.js';
@@ -20,7 +21,7 @@ export function registerServeCommand(program: Command): void {
   const description = 'authoritative DNS server (UDP and TCP) for the built-in provider\'s records';
   withPaths(program.command('serve').description(description))
     .option('--dns-port <port>', 'port to listen on (overrides the port of dns.listen)', portOption('--dns-port'))
-    // Only a whole number here: its bounds are dns.workers' (1 to 64), checked with the config's by dnsServerOptions.
+    // Only a whole number here: its bounds are dns.workers' (dnsWorkersMax), checked with the config's by dnsServerOptions.
     .option('--workers <n>', 'processes sharing the sockets, to use several cores (overrides dns.workers)',
       integerOption('--workers', { min: 0 }))
     .action(async (options: ServeOptions) => serve(options));
@@ -29,6 +30,8 @@ export function registerServeCommand(program: Command): void {
 async function serve(options: ServeOptions): Promise<void> {
   const configPath = resolveConfigPath(options);
   const config = loadConfigFile(configPath);
+  // The server reads no inventory: the config's is checked (the planner alarms on each stored version).
+  await checkSelfDependenciesAtStart(config, inventoryOf(config), async () => null, createLogger('dns'));
   // The data directory holds the copy of the served records that lets the server start while the store cannot be read.
   const dataDir = dataDirectory(options, true);
   const dnsOptions = dnsServerOptions(config, dataDir, { port: options.dnsPort, workers: options.workers });

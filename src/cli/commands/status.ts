@@ -1,10 +1,15 @@
 import type { Command } from 'commander';
 import { normalizeName } from '../../domain/names.js';
 import { recordSetKey, type PlanHeader } from '../../domain/types.js';
-import { readAllServed, statusReport, type StatusReport } from '../../status/report.js';
+import { readAllServed } from '../../providers/listing.js';
+import { statusReport, type StatusReport } from '../../status/report.js';
 import type { StoredHistoryEntry } from '../../store/types.js';
 import { UserError } from '../../util/assert.js';
-import { integerOption, listLimitMax, print, servedInventory, withPaths, withReadContext } from '../common.js';
+import {
+  integerOption, listLimitMax, print, servedInventory, storedInventory, withPaths, withReadContext,
+} from '../common.js';
+import { buildGraph } from '../../graph/graph.js';
+import { alarmLine } from '../../status/blast-radius.js';
 import type { PathOptions } from '../context.js';
 
 type ReadOptions = PathOptions & { json?: boolean };
@@ -35,7 +40,7 @@ function statusText(report: StatusReport): string {
     ...report.health.disagreements.map((d) =>
       `  disagree on ${d.target}: down for ${d.down.join(', ')}; up for ${d.up.join(', ')}`),
     `alarms: ${report.alarms.length === 0 ? 'none' : ''}`,
-    ...report.alarms.map((a) => `  [${a.kind}] ${a.name}: ${a.message} (x${a.count})`),
+    ...report.alarms.map(alarmLine),
   ].join('\n');
 }
 
@@ -85,7 +90,8 @@ export function registerStatusCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (options: ReadOptions) => {
       await withReadContext(options, async (context) => {
-        const report = await statusReport(context);
+        const graph = buildGraph(await storedInventory(context));
+        const report = await statusReport({ ...context, graph });
         print(options.json, report, () => statusText(report));
       });
     });
@@ -94,7 +100,7 @@ export function registerStatusCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (name: string | undefined, options: ReadOptions) => {
       await withReadContext(options, async (context) => {
-        let states = await readAllServed(context);
+        let states = await readAllServed(context.provider);
         if (name !== undefined) {
           const wanted = normalizeName(name);
           states = states.filter((state) => state.name === wanted || state.name === `${wanted}.${context.zone}`);

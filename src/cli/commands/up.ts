@@ -5,10 +5,11 @@ import { createSocket } from 'node:dgram';
 import { createServer, isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { inventoryOf, loadConfigFile } from '../../config/load.js';
+import { inventoryOf, loadConfigFile, servicesOf } from '../../config/load.js';
 import { applyInventory, seedInventory } from '../../inventory/apply.js';
 import { formatDiff } from '../../inventory/diff.js';
 import { splitHostPort } from '../../domain/probe-spec.js';
+import { refuseSelfDependencies } from '../../graph/self-dependency.js';
 import { startDemoServers, writeDemoConfig, type DemoServers } from '../../demo/demo.js';
 import { setUpSqliteInstallation } from '../../providers/builtin/sqlite.js';
 import { createStore, sqlitePath } from '../../store/index.js';
@@ -185,6 +186,20 @@ function dnsServed(provider: Config['provider'], dnsHost: string, dnsPort: numbe
   }
 }
 
+/** The dig that reaches the DNS this installation steers: its own server, the RFC 2136 server, or Route 53's. */
+function tryDig(provider: Config['provider'], dnsHost: string, dnsPort: number, name: string): string {
+  switch (provider.kind) {
+    case 'builtin':
+      return `dig @${dnsHost} -p ${dnsPort} ${name} A +short`;
+    case 'rfc2136': {
+      const { host, port } = splitHostPort(provider.server);
+      return `dig @${host} -p ${port} ${name} A +short`;
+    }
+    case 'route53':
+      return `dig ${name} A +short  (through a resolver that reaches the hosted zone's name servers)`;
+  }
+}
+
 function banner(
   config: Config, dataDir: string, dnsHost: string, dnsPort: number, httpUrl: string, demo: boolean,
   token: string | null,
@@ -200,7 +215,7 @@ function banner(
     ...(token === null ? [] : [
       `  Token      ${token}  (for the dashboard's buttons; kept in ${join(dataDir, 'api-token')})`,
     ]),
-    `  Try        dig @${dnsHost} -p ${dnsPort} ${demo ? 'dynamodb.us-east-1.dnsplane.test' : name} A +short`,
+    `  Try        ${tryDig(config.provider, dnsHost, dnsPort, demo ? 'dynamodb.us-east-1.dnsplane.test' : name)}`,
     ...(demo ? [
       `  Demo       dnsplane demo list${dataFlag}  |  dnsplane demo fail lb-2${dataFlag}`
         + `  |  dnsplane demo recover lb-2${dataFlag}`,
@@ -214,7 +229,7 @@ function banner(
 async function seedFromConfig(config: Config, configPath: string, dataDir: string): Promise<void> {
   const store = await createStore(config, dataDir);
   try {
-    await seedInventory(store, inventoryOf(config), configPath);
+    await seedInventory(store, { endpoints: inventoryOf(config), services: servicesOf(config) }, configPath);
   } finally {
     await store.close();
   }
@@ -229,7 +244,7 @@ async function reload(configPath: string, dataDir: string, log: Logger): Promise
     const config = loadConfigFile(configPath);
     const store = await createStore(config, dataDir);
     try {
-      const outcome = await applyInventory(store, inventoryOf(config), {
+      const outcome = await applyInventory(store, { endpoints: inventoryOf(config), services: servicesOf(config) }, {
         actor: `up@${hostname()}`, reason: `SIGHUP: reloaded ${configPath}`, force: false, policy: config.safety,
       });
       const diff = formatDiff(outcome.diff);
@@ -278,6 +293,7 @@ async function up(options: UpOptions): Promise<void> {
   const httpPortOverride = options.httpPort;
   // Validate everything before starting anything: a bad config starts nothing.
   const userConfig = options.config === undefined ? null : loadConfigFile(resolve(options.config));
+  if (userConfig !== null) refuseSelfDependencies(userConfig, { endpoints: inventoryOf(userConfig) });
   const release = claimDataDir(dataDir);
   const log = createLogger('up');
   let demo: DemoServers | null = null;

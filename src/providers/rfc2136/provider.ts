@@ -5,7 +5,9 @@ import { assert } from '../../util/assert.js';
 import { GuardedProvider, type GuardedChange, type SwapOutcome } from '../guard.js';
 import type { ServedState } from '../types.js';
 import { rfc2136Error, type ErrorContext } from './errors.js';
-import { decodeMarker, decodeTombstone, interpret, markerName, nameOfMarker, unparsedVersion } from './marker.js';
+import {
+  canonicalAddress, decodeMarker, decodeTombstone, interpret, markerName, nameOfMarker, unparsedVersion,
+} from '../marker.js';
 import { TcpTransport } from './transport.js';
 import {
   TransferVerifier, readTsig, signMessage, tsigRecordBytes, verifyMessage, type TsigAlgorithm, type TsigKey,
@@ -15,8 +17,8 @@ import {
   type MarkerSeen, type PreparedWrite, type UpdateResult,
 } from './update.js';
 import {
-  canonicalAddress, decodeResponse, encodeQuery, encodeUpdate, rcode, rcodeName, readHeader, tcpMessageBytesMax,
-  txtRdata, updateOverheadBytes, type DecodedRecord,
+  decodeResponse, encodeQuery, encodeUpdate, rcode, rcodeName, readHeader, tcpMessageBytesMax, txtRdata,
+  updateOverheadBytes, type DecodedRecord,
 } from './wire.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Generation } from '../../domain/types.js';
 import { assert } from '../../util/assert.js';
 import type { ApplyChange } from '../types.js';
 import { rfc2136Error, type ErrorContext } from './errors.js';
-import { encodeMarker, encodeTombstone, markerName, newVersion, servedSubset } from './marker.js';
+import { encodeMarker, encodeTombstone, markerName, newVersion, servedSubset } from '../marker.js';
 import { readTsig, tsigErrorName, verifyMessage, type TsigKey } from './tsig.js';
 import {
   addressRdata, dnsClass, dnsType, emptyRdata, opcodeUpdate, rcode, rcodeName, readHeader, recordBytesMax, txtRdata,

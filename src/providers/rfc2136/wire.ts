@@ -60,10 +60,6 @@ export function txtRdata(strings: readonly Buffer[]): Buffer {
 
 export const emptyRdata = Buffer.from([0, 0]);
 
-/** The text form `dns-packet` gives an address: the same address always compares equal (IPv6 "::" forms). */
-export function canonicalAddress(address: string): string {
-  return address.includes(':') ? codecs.aaaa.decode(codecs.aaaa.encode(address)) : address;
-}
 
 /** A name in canonical wire form: lower case, uncompressed (RFC 4034 §6.2), as TSIG digests need it. */
 export function canonicalNameWire(name: string): Buffer {

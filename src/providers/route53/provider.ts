@@ -4,7 +4,7 @@ import { assert } from '../../util/assert.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../../util/clock.js';
 import { GuardedProvider, type FoundMarker, type GuardedChange, type SwapOutcome } from '../guard.js';
 import type { ServedState } from '../types.js';
-import { newVersion } from '../rfc2136/marker.js';
+import { newVersion } from '../marker.js';
 import { ChangeBatchRefused, Route53Api, type ApiSettings, type ListPage, type ListStart } from './api.js';
 import { Route53Error, type Route53Reason } from './errors.js';
 import { ownerOf, ScanBudgetExceeded, scanNames, ScanOutOfOrder, scanZone, type ListPageFn } from './reader.js';

@@ -2,8 +2,8 @@ import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { sortRecords, type Generation, type RecordEntry } from '../../domain/types.js';
 import { assert } from '../../util/assert.js';
 import type { ServedState } from '../types.js';
-import { decodeMarker, decodeTombstone, unmanagedTarget, unparsedVersion } from '../rfc2136/marker.js';
-import { canonicalAddress } from '../rfc2136/wire.js';
+import { decodeMarker, decodeTombstone, unmanagedTarget, unparsedVersion } from '../marker.js';
+import { canonicalAddress } from '../marker.js';
 
 /**
  * How one name lives in a Route 53 hosted zone, and how it is read back.

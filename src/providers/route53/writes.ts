@@ -2,7 +2,7 @@ import type { Change, ResourceRecordSet } from '@aws-sdk/client-route-53';
 import type { Generation, RecordEntry } from '../../domain/types.js';
 import { assert } from '../../util/assert.js';
 import type { GuardedChange } from '../guard.js';
-import { encodeMarker, encodeTombstone } from '../rfc2136/marker.js';
+import { encodeMarker, encodeTombstone } from '../marker.js';
 import { awsName, fromAwsName, markerPrefix, sameAnswer, txtValue, weightedSets, type NameSets } from './sets.js';
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EndpointSpec } from '../../domain/types.js';
+import type { EndpointSpec, ServiceSpec } from '../../domain/types.js';
 import { assert } from '../../util/assert.js';
 import type { Clock } from '../../util/clock.js';
 import type { InventoryVersionInfo, PutInventoryRequest, PutInventoryResult, StoredInventory } from '../types.js';
@@ -8,6 +8,11 @@ import { keys } from './keys.js';
 
 /** JSON text per etcd value: well below etcd's 1.5 MiB request limit. */
 const chunkBytesMax = 512 * 1024;
+
+/**
+ * The chunks' JSON: `{ endpoints, services }`; a version stored before services is the endpoints' array alone.
+ */
+type StoredContent = EndpointSpec[] | { endpoints: EndpointSpec[]; services: ServiceSpec[] };
 
 interface StoredInfo extends InventoryVersionInfo {
   attempt: string;
@@ -49,8 +54,9 @@ export class EtcdInventory {
       'internal',
       `inventory ${wanted}: ${response.kvs.length} of ${stored.chunks} chunks`,
     );
-    const endpoints = JSON.parse(response.kvs.map((kv) => kv.value.toString()).join('')) as EndpointSpec[];
-    return { ...toInfo(stored), endpoints };
+    const content = JSON.parse(response.kvs.map((kv) => kv.value.toString()).join('')) as StoredContent;
+    if (Array.isArray(content)) return { ...toInfo(stored), endpoints: content, services: [] };
+    return { ...toInfo(stored), endpoints: content.endpoints, services: content.services };
   }
 
   async list(limit: number): Promise<InventoryVersionInfo[]> {
@@ -67,7 +73,8 @@ export class EtcdInventory {
 
   async put(request: PutInventoryRequest): Promise<PutInventoryResult> {
     const attempt = randomUUID();
-    const text = JSON.stringify(request.endpoints);
+    const content: StoredContent = { endpoints: [...request.endpoints], services: [...request.services] };
+    const text = JSON.stringify(content);
     const chunks: string[] = [];
     for (let start = 0; start < text.length || start === 0; start += chunkBytesMax) {
       chunks.push(text.slice(start, start + chunkBytesMax));

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS plans (
 -- The inventory, versioned: each row an immutable version with who, when and why (InventoryStore).
 CREATE TABLE IF NOT EXISTS inventory_versions (
   version INTEGER PRIMARY KEY, created_at_ms INTEGER NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
-  forced INTEGER NOT NULL, names INTEGER NOT NULL, summary TEXT NOT NULL, endpoints TEXT NOT NULL
+  forced INTEGER NOT NULL, names INTEGER NOT NULL, summary TEXT NOT NULL, endpoints TEXT NOT NULL,
+  services TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS plan_versions (
   name TEXT NOT NULL,
@@ -79,5 +80,10 @@ function migrate(db: Db): void {
   const planColumns = (db.prepare('PRAGMA table_info(plans)').all() as { name: string }[]).map((column) => column.name);
   if (!planColumns.includes('inventory_version')) {
     db.exec('ALTER TABLE plans ADD COLUMN inventory_version INTEGER NOT NULL DEFAULT 0');
+  }
+  const inventoryColumns = (db.prepare('PRAGMA table_info(inventory_versions)').all() as { name: string }[])
+    .map((column) => column.name);
+  if (!inventoryColumns.includes('services')) {
+    db.exec("ALTER TABLE inventory_versions ADD COLUMN services TEXT NOT NULL DEFAULT '[]'");
   }
 }

@@ -4,7 +4,7 @@ import { storeSchema } from './schema.js';
 import { decodeRecords, encodeRecords } from '../../domain/codec.js';
 import { assert } from '../../util/assert.js';
 import { systemClock, type Clock } from '../../util/clock.js';
-import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader } from '../../domain/types.js';
+import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, ServiceSpec } from '../../domain/types.js';
 import type {
   Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions,
   PlanView, InventoryStore, InventoryVersionInfo, PublishRequest, PublishResult, PutInventoryRequest,
@@ -19,9 +19,11 @@ interface HeaderRow {
 interface InventoryRow {
   version: number; created_at_ms: number; actor: string; reason: string; forced: number; names: number; summary: string;
   endpoints: string;
+  /** Absent in a store created before services, opened read-only (no migration). */
+  services?: string;
 }
 
-function toInventoryInfo(row: Omit<InventoryRow, 'endpoints'>): InventoryVersionInfo {
+function toInventoryInfo(row: Omit<InventoryRow, 'endpoints' | 'services'>): InventoryVersionInfo {
   return {
     version: row.version, createdAtMs: row.created_at_ms, actor: row.actor, reason: row.reason,
     forced: row.forced === 1, names: row.names, summary: row.summary,
@@ -275,14 +277,18 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       ? this.db.prepare('SELECT * FROM inventory_versions ORDER BY version DESC LIMIT 1').get()
       : this.db.prepare('SELECT * FROM inventory_versions WHERE version = ?').get(version)) as InventoryRow | undefined;
     if (row === undefined) return null;
-    return { ...toInventoryInfo(row), endpoints: JSON.parse(row.endpoints) as EndpointSpec[] };
+    return {
+      ...toInventoryInfo(row),
+      endpoints: JSON.parse(row.endpoints) as EndpointSpec[],
+      services: JSON.parse(row.services ?? '[]') as ServiceSpec[],
+    };
   }
 
   async listInventoryVersions(limit: number): Promise<InventoryVersionInfo[]> {
     const rows = this.db
       .prepare(`SELECT version, created_at_ms, actor, reason, forced, names, summary FROM inventory_versions
         ORDER BY version DESC LIMIT ?`)
-      .all(limit) as Omit<InventoryRow, 'endpoints'>[];
+      .all(limit) as Omit<InventoryRow, 'endpoints' | 'services'>[];
     return rows.map(toInventoryInfo);
   }
 
@@ -298,10 +304,11 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       };
       this.db
         .prepare(`INSERT INTO inventory_versions
-          (version, created_at_ms, actor, reason, forced, names, summary, endpoints) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+          (version, created_at_ms, actor, reason, forced, names, summary, endpoints, services)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(
           info.version, info.createdAtMs, info.actor, info.reason, info.forced ? 1 : 0, info.names, info.summary,
-          JSON.stringify(request.endpoints),
+          JSON.stringify(request.endpoints), JSON.stringify(request.services),
         );
       return { ok: true, info };
     });

@@ -2,7 +2,7 @@ import { openDatabase, type Db } from '../../../src/store/sqlite/db.js';
 import { servedSchema } from '../../../src/providers/builtin/sqlite.js';
 import { decodeRecords } from '../../../src/domain/codec.js';
 import { recordSetKey, type RecordEntry } from '../../../src/domain/types.js';
-import { decodeMarker, decodeTombstone, servedSubset } from '../../../src/providers/rfc2136/marker.js';
+import { decodeMarker, decodeTombstone, servedSubset } from '../../../src/providers/marker.js';
 import type { Provider, ServedState } from '../../../src/providers/types.js';
 import type { DnsServer } from '../../helpers/dns-servers.js';
 

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RecordEntry } from '../../../src/domain/types.js';
-import { decodeMarker, decodeTombstone, encodeMarker, encodeTombstone, interpret, newVersion, servedSubset, unmanagedTarget } from '../../../src/providers/rfc2136/marker.js';
+import { decodeMarker, decodeTombstone, encodeMarker, encodeTombstone, interpret, newVersion, servedSubset, unmanagedTarget } from '../../../src/providers/marker.js';
 import { packWrites, prepareWrite } from '../../../src/providers/rfc2136/update.js';
 import { encodeUpdate, updateOverheadBytes } from '../../../src/providers/rfc2136/wire.js';
 

@@ -16,7 +16,7 @@ import { dnsServerKinds, startDnsServer, type DnsServer, type TsigKeyConfig } fr
 import { freeTcpPort } from '../../helpers/env.js';
 import dnsPacket from 'dns-packet';
 import Database from 'better-sqlite3';
-import { encodeMarker } from '../../../src/providers/rfc2136/marker.js';
+import { encodeMarker } from '../../../src/providers/marker.js';
 import { signMessage, type TsigKey } from '../../../src/providers/rfc2136/tsig.js';
 
 function providerFor(server: DnsServer, overrides: Partial<Rfc2136Settings> = {}, key: TsigKeyConfig = server.key): Rfc2136Provider {

@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { sortRecords, type Generation, type RecordEntry } from '../../domain/types.js';
-import { validateRecordSet } from '../../domain/validate.js';
-import { decodeRecords, encodeRecords } from '../../domain/codec.js';
-import { assert } from '../../util/assert.js';
-import type { ServedState } from '../types.js';
-import { canonicalAddress } from './wire.js';
+import { sortRecords, type Generation, type RecordEntry } from '../domain/types.js';
+import { validateRecordSet } from '../domain/validate.js';
+import { decodeRecords, encodeRecords } from '../domain/codec.js';
+import { assert } from '../util/assert.js';
+import type { ServedState } from './types.js';
+import dnsPacket from 'dns-packet';
 
 /**
- * The `_dnsplane.<name>` TXT marker: what the compare-and-swap compares, and
+ * The `_dnsplane.<name>` TXT marker of the providers that write plain DNS (RFC 2136, Route 53): what the compare-and-swap compares, and
  * what plain DNS cannot hold — the weights and target ids of the set.
  *
  * Content: one TXT record of character-strings
@@ -33,6 +33,17 @@ import { canonicalAddress } from './wire.js';
 const markerLabel = '_dnsplane';
 const removedKey = 'removed=';
 export const unmanagedTarget = 'unmanaged';
+
+/** `dns-packet`'s AAAA RDATA codec, which its type declarations leave out. */
+const aaaaCodec = (dnsPacket as unknown as { aaaa: { encode(address: string): Buffer; decode(rdata: Buffer): string } }).aaaa;
+
+/**
+ * The text form `dns-packet` gives an address read from DNS: the same address always compares equal (IPv6 "::"
+ * forms), whichever provider read it.
+ */
+export function canonicalAddress(address: string): string {
+  return address.includes(':') ? aaaaCodec.decode(aaaaCodec.encode(address)) : address;
+}
 /** A TXT character-string holds at most 255 bytes (RFC 1035 §3.3). */
 const stringBytesMax = 255;
 const recordsKey = 'records=';
