@@ -117,7 +117,8 @@ export function servicesOf(config: Config): ServiceSpec[] {
     id: service.id,
     criticality: service.criticality,
     names: service.dependsOn.filter((ref) => !ref.startsWith(serviceRefPrefix)).map((ref) => qualifyName(ref, zone)),
-    services: service.dependsOn.filter((ref) => ref.startsWith(serviceRefPrefix)).map((ref) => ref.slice(serviceRefPrefix.length)),
+    services: service.dependsOn.filter((ref) => ref.startsWith(serviceRefPrefix))
+      .map((ref) => ref.slice(serviceRefPrefix.length)),
     ...(service.description === undefined ? {} : { description: service.description }),
   }));
 }

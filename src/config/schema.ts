@@ -72,15 +72,20 @@ const probeUrl = (scheme: 'http' | 'https') =>
     if (typeof url === 'string') context.addIssue({ code: 'custom', message: url });
   });
 // A dependency of the graph: a managed name (qualified like endpoint names) or "service:<id>".
-const serviceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a service id is 1-63 letters, digits, ".", "_" or "-"');
+const serviceId = z.string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a service id is 1-63 letters, digits, ".", "_" or "-"');
 const dependencyRef = z.string().superRefine((value, context) => {
   if (value.startsWith(serviceRefPrefix)) {
     const parsed = serviceId.safeParse(value.slice(serviceRefPrefix.length));
-    if (!parsed.success) context.addIssue({ code: 'custom', message: `"${value}": ${parsed.error.issues[0]!.message}` });
+    if (!parsed.success) {
+      context.addIssue({ code: 'custom', message: `"${value}": ${parsed.error.issues[0]!.message}` });
+    }
     return;
   }
   const problem = checkDnsName(value);
-  if (problem !== null) context.addIssue({ code: 'custom', message: `"${value}" is neither service:<id> nor a DNS name: it ${problem}` });
+  if (problem !== null) {
+    context.addIssue({ code: 'custom', message: `"${value}" is neither service:<id> nor a DNS name: it ${problem}` });
+  }
 });
 const dependsOnMax = 1000;
 
@@ -448,7 +453,11 @@ export const configSchema = z
     const serviceIds = new Set<string>();
     config.services.forEach((serviceConfig, serviceIndex) => {
       if (serviceIds.has(serviceConfig.id)) {
-        context.addIssue({ code: 'custom', path: ['services', serviceIndex, 'id'], message: `duplicate service id "${serviceConfig.id}"` });
+        context.addIssue({
+          code: 'custom',
+          path: ['services', serviceIndex, 'id'],
+          message: `duplicate service id "${serviceConfig.id}"`,
+        });
       }
       serviceIds.add(serviceConfig.id);
     });
@@ -456,7 +465,13 @@ export const configSchema = z
     config.services.forEach((serviceConfig, serviceIndex) => {
       serviceConfig.dependsOn.forEach((ref, refIndex) => {
         const problem = dependencyProblem(ref, config.zone, allNames, serviceIds);
-        if (problem !== null) context.addIssue({ code: 'custom', path: ['services', serviceIndex, 'dependsOn', refIndex], message: problem });
+        if (problem !== null) {
+          context.addIssue({
+            code: 'custom',
+            path: ['services', serviceIndex, 'dependsOn', refIndex],
+            message: problem,
+          });
+        }
       });
     });
     config.endpoints.forEach((endpointConfig, endpointIndex) => {
@@ -496,7 +511,9 @@ export const configSchema = z
         addresses.add(targetConfig.address);
         targetConfig.check?.dependsOn?.forEach((ref, refIndex) => {
           const problem = dependencyProblem(ref, config.zone, allNames, serviceIds);
-          if (problem !== null) context.addIssue({ code: 'custom', path: [...path, 'check', 'dependsOn', refIndex], message: problem });
+          if (problem !== null) {
+            context.addIssue({ code: 'custom', path: [...path, 'check', 'dependsOn', refIndex], message: problem });
+          }
         });
         const checkTimeoutMs = targetConfig.check?.timeout;
         if (checkTimeoutMs !== undefined && checkTimeoutMs >= config.health.interval) {
@@ -512,14 +529,22 @@ export const configSchema = z
   });
 
 /** Why a dependsOn entry does not name a managed name or a service of this config, or null when it does. */
-function dependencyProblem(ref: string, zone: string, names: ReadonlySet<string>, serviceIds: ReadonlySet<string>): string | null {
+function dependencyProblem(
+  ref: string,
+  zone: string,
+  names: ReadonlySet<string>,
+  serviceIds: ReadonlySet<string>,
+): string | null {
   if (ref.startsWith(serviceRefPrefix)) {
     const id = ref.slice(serviceRefPrefix.length);
     return serviceIds.has(id) ? null : `"${ref}": no service has the id "${id}"`;
   }
   if (checkDnsName(ref) !== null) return null; // refused on its own already
   const name = qualifyName(ref, zone);
-  return names.has(name) ? null : `"${ref}" is ${name}, which is not one of the endpoints' names (a dependency is a managed name or service:<id>)`;
+  return names.has(name)
+    ? null
+    : `"${ref}" is ${name}, which is not one of the endpoints' names `
+      + '(a dependency is a managed name or service:<id>)';
 }
 
 /**

@@ -256,7 +256,11 @@ export class Reconciler {
     }
     // A name that left the plan lags no more: its clock goes, so the map stays bounded by the plan's names.
     for (const name of this.behindSinceMs.keys()) if (!entries.has(name)) this.behindSinceMs.delete(name);
-    assert(this.behindSinceMs.size <= entries.size, 'internal', `${this.behindSinceMs.size} lag clocks, ${entries.size} names`);
+    assert(
+      this.behindSinceMs.size <= entries.size,
+      'internal',
+      `${this.behindSinceMs.size} lag clocks, ${entries.size} names`,
+    );
     await this.takeReenactments(drifts, entries);
     await this.alarm(drifts);
     const repaired = drifts.length === 0 ? 0 : await this.repair(drifts, entries, latest);

@@ -27,7 +27,8 @@ export interface ApplyOptions {
 export async function currentInventory(store: InventoryStore): Promise<StoredInventory> {
   const stored = await store.readInventory();
   return stored ?? {
-    version: 0, createdAtMs: 0, actor: '', reason: '', forced: false, names: 0, summary: '', endpoints: [], services: [],
+    version: 0, createdAtMs: 0, actor: '', reason: '', forced: false, names: 0, summary: '', endpoints: [],
+    services: [],
   };
 }
 

@@ -298,7 +298,11 @@ export class Planner {
       plan = computePlan({ ...input, health: plannedHealth });
       const held = `held ${guard.held.length} target(s) (${guard.held.slice(0, 10).join(', ')})`;
       const forcing = this.forcingImpact(inventory, guard.held.map(targetId));
-      await store.raiseAlarm('capacity-guard', '*', `${guard.reason}; ${held}; forcing it: ${forcing}; force to publish`);
+      await store.raiseAlarm(
+        'capacity-guard',
+        '*',
+        `${guard.reason}; ${held}; forcing it: ${forcing}; force to publish`,
+      );
       await store.incrementCounter('planner_capacity_holds');
       log.error({ held: guard.held.length }, guard.reason);
     } else if (this.capacityHeld) await store.clearAlarm('capacity-guard', '*');

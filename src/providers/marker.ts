@@ -7,8 +7,9 @@ import type { ServedState } from './types.js';
 import dnsPacket from 'dns-packet';
 
 /**
- * The `_dnsplane.<name>` TXT marker of the providers that write plain DNS (RFC 2136, Route 53): what the compare-and-swap compares, and
- * what plain DNS cannot hold — the weights and target ids of the set.
+ * The `_dnsplane.<name>` TXT marker of the providers that write plain DNS
+ * (RFC 2136, Route 53): what the compare-and-swap compares, and what plain
+ * DNS cannot hold — the weights and target ids of the set.
  *
  * Content: one TXT record of character-strings
  *   "generation=<g>" "version=<token>" "records=<part>" ["records=<part>" ...]
@@ -35,7 +36,9 @@ const removedKey = 'removed=';
 export const unmanagedTarget = 'unmanaged';
 
 /** `dns-packet`'s AAAA RDATA codec, which its type declarations leave out. */
-const aaaaCodec = (dnsPacket as unknown as { aaaa: { encode(address: string): Buffer; decode(rdata: Buffer): string } }).aaaa;
+const aaaaCodec = (dnsPacket as unknown as {
+  aaaa: { encode(address: string): Buffer; decode(rdata: Buffer): string };
+}).aaaa;
 
 /**
  * The text form `dns-packet` gives an address read from DNS: the same address always compares equal (IPv6 "::"

@@ -1,6 +1,8 @@
 import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
-import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, RecordEntry, ServiceSpec } from '../domain/types.js';
+import type {
+  EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, RecordEntry, ServiceSpec,
+} from '../domain/types.js';
 import type {
   Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, InventoryStore, InventoryVersionInfo,
   LeaseGrant, OperatorRequest, PlanReadOptions, PlanView, PublishRequest, PublishResult, PutInventoryRequest,

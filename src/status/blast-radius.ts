@@ -1,5 +1,7 @@
 import type { DependencyGraph } from '../graph/graph.js';
-import { allServices, compareBlastRadius, dependentsOfName, dependentsText, type Dependents } from '../graph/dependents.js';
+import {
+  allServices, compareBlastRadius, dependentsOfName, dependentsText, type Dependents,
+} from '../graph/dependents.js';
 import type { Alarm } from '../store/types.js';
 import { assert } from '../util/assert.js';
 
@@ -32,7 +34,10 @@ export class AlarmRanker {
     }
     const ranked = alarms.slice(0, rankedAlarmsMax).map((alarm, order) => {
       const dependents = this.dependents(alarm.name, graph);
-      return { alarm: { ...alarm, dependents, blastRadius: dependents === null ? null : dependentsText(dependents) }, order };
+      return {
+        alarm: { ...alarm, dependents, blastRadius: dependents === null ? null : dependentsText(dependents) },
+        order,
+      };
     });
     ranked.sort((a, b) => compareBlastRadius(a.alarm.dependents, b.alarm.dependents) || a.order - b.order);
     const rest = alarms.slice(rankedAlarmsMax).map((alarm) => ({ ...alarm, dependents: null, blastRadius: null }));

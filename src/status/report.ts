@@ -12,7 +12,11 @@ import { assert } from '../util/assert.js';
 /** Read-side views shared by the CLI and the API. */
 
 /** Alarms ranked by blast radius on `graph`; without one, as listed and with no dependents. */
-export function rankedAlarms(alarms: readonly Alarm[], graph: DependencyGraph | undefined, ranker: AlarmRanker): RankedAlarm[] {
+export function rankedAlarms(
+  alarms: readonly Alarm[],
+  graph: DependencyGraph | undefined,
+  ranker: AlarmRanker,
+): RankedAlarm[] {
   if (graph === undefined) return alarms.map((alarm) => ({ ...alarm, dependents: null, blastRadius: null }));
   return ranker.rank(alarms, graph);
 }

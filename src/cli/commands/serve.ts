@@ -21,7 +21,8 @@ export function registerServeCommand(program: Command): void {
   const description = 'authoritative DNS server (UDP and TCP) for the built-in provider\'s records';
   withPaths(program.command('serve').description(description))
     .option('--dns-port <port>', 'port to listen on (overrides the port of dns.listen)', portOption('--dns-port'))
-    // Only a whole number here: its bounds are dns.workers' (dnsWorkersMax), checked with the config's by dnsServerOptions.
+    // Only a whole number here: its bounds are dns.workers' (dnsWorkersMax), checked with the config's by
+    // dnsServerOptions.
     .option('--workers <n>', 'processes sharing the sockets, to use several cores (overrides dns.workers)',
       integerOption('--workers', { min: 0 }))
     .action(async (options: ServeOptions) => serve(options));
