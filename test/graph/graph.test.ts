@@ -22,7 +22,9 @@ const inventory: Inventory = {
       targets: [
         { id: 'a', address: '10.0.0.1', az: 'az1', capacity: 100 },
         { id: 'b', address: '10.0.0.2', az: 'az2', capacity: 50, pool: 'secondary',
-          check: { https: `https://Web.${zone.toUpperCase()}.:8443/health`, dependsOn: [`web.${zone}`, 'service:auth'] } },
+          check: {
+            https: `https://Web.${zone.toUpperCase()}.:8443/health`, dependsOn: [`web.${zone}`, 'service:auth'],
+          } },
       ],
     },
     {
@@ -58,7 +60,8 @@ test('every kind of edge, once, with the adjacency both ways', () => {
     'target:b in-az az:az2',
     'target:c in-az az:az2',
   ].sort());
-  assert.deepEqual(graph.unresolved, [{ from: 'service:app', ref: 'service:ghost' }], 'an unknown reference is kept aside');
+  const unresolved = [{ from: 'service:app', ref: 'service:ghost' }];
+  assert.deepEqual(graph.unresolved, unresolved, 'an unknown reference is kept aside');
   assert.deepEqual(graph.nodes.map((node) => node.id), [
     'service:auth', 'service:app', 'name:db.dnsplane.test', 'name:web.dnsplane.test', 'target:a', 'az:az1', 'target:b',
     'az:az2', 'target:c',
@@ -69,8 +72,9 @@ test('every kind of edge, once, with the adjacency both ways', () => {
   const serves = graph.dependenciesOf('name:db.dnsplane.test');
   assert.deepEqual(serves.map((edge) => [edge.to, edge.capacity, edge.pool]),
     [['target:a', 100, 'primary'], ['target:b', 50, 'secondary']], 'capacity and pool per name');
-  assert.deepEqual(graph.dependentsOf('target:a').map((edge) => edge.from), ['name:db.dnsplane.test', 'name:web.dnsplane.test']);
-  assert.deepEqual(graph.dependentsOf('name:web.dnsplane.test').map((edge) => edge.from).sort(), ['service:app', 'target:b']);
+  const dependents = (id: string) => graph.dependentsOf(id).map((edge) => edge.from).sort();
+  assert.deepEqual(dependents('target:a'), ['name:db.dnsplane.test', 'name:web.dnsplane.test']);
+  assert.deepEqual(dependents('name:web.dnsplane.test'), ['service:app', 'target:b']);
   for (const edge of graph.edges) {
     assert.ok(graph.dependenciesOf(edge.from).includes(edge), `${edge.from} lists its edge`);
     assert.ok(graph.dependentsOf(edge.to).includes(edge), `${edge.to} lists its edge`);

@@ -1,5 +1,7 @@
 import fc from 'fast-check';
-import { criticalities, type EndpointSpec, type Inventory, type ServiceSpec, type TargetSpec } from '../../src/domain/types.js';
+import {
+  criticalities, type EndpointSpec, type Inventory, type ServiceSpec, type TargetSpec,
+} from '../../src/domain/types.js';
 
 /**
  * Random inventories for the graph's property tests, and a reference model of impact written the slow, obvious
@@ -51,7 +53,9 @@ export const inventoryArbitrary: fc.Arbitrary<Inventory> = fc
     });
     return fc.record({
       endpoints: fc.tuple(...Array.from({ length: nameCount }, () => endpoint)).map((drafts) => drafts.map(
-        (targets, index): EndpointSpec => ({ name: `n${index}.${zone}`, targets: targets.map((d, i) => target(d, i === 0)) }),
+        (targets, index): EndpointSpec => ({
+          name: `n${index}.${zone}`, targets: targets.map((draft, position) => target(draft, position === 0)),
+        }),
       )),
       services: fc.tuple(...Array.from({ length: serviceCount }, (_, index) => serviceSpec(index))),
     });
