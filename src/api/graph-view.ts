@@ -198,8 +198,9 @@ const impactBucket = (mark: ImpactMark | undefined): number | null =>
 
 /**
  * The nodes a bounded view shows: `within` restricts it to a focus's neighbourhood (null: the whole graph). Services
- * rank failed, lost, degraded, then by criticality; names failed, lost, alarmed, degraded, resolved by a shown
- * service, then by name; targets failed, down, serving a shown name, impacted, then by AZ and id.
+ * rank failed, lost, degraded, then by criticality; names failed, lost, alarmed, degraded, then the rest; targets
+ * failed, down, then the rest — and within each of these, the nodes joined to the shown nodes of the column before
+ * first, so that the columns show one connected picture rather than three unrelated lists.
  */
 export function selectNodes(index: GraphIndex, state: RankState, limits: ColumnLimits,
   within: ReadonlySet<string> | null): Selection {
@@ -212,25 +213,28 @@ export function selectNodes(index: GraphIndex, state: RankState, limits: ColumnL
   // What the shown services resolve, and what the shown names are served by: sets built from the few shown nodes,
   // so ranking 10,000 names and 40,000 targets is a lookup each.
   const resolvedByShown = index.reached(services.picked, 'resolves');
-  const names = pickByBucket(index.names, 6, limits.names, (id) => {
+  const names = pickByBucket(index.names, 8, limits.names, (id) => {
     if (!inView(id)) return null;
     const mark = state.impact.get(id);
-    if (mark === 'failed' || mark === 'lost') return mark === 'failed' ? 0 : 1;
-    if ((state.alarms.get(id) ?? 0) > 0) return 2;
-    if (mark === 'degraded') return 3;
-    return resolvedByShown.has(id) ? 4 : 5;
+    const joined = resolvedByShown.has(id) ? 0 : 1;
+    if (mark === 'failed') return 0;
+    if (mark === 'lost') return 1 + joined;
+    if ((state.alarms.get(id) ?? 0) > 0) return 3;
+    if (mark === 'degraded') return 4 + joined;
+    return 6 + joined;
   });
   const servesShown = index.reached(names.picked, 'serves');
   const eligiblePerAz = new Map<string, number>();
-  const targets = pickByBucket(index.targets, 5, limits.targets, (id, position) => {
+  const targets = pickByBucket(index.targets, 7, limits.targets, (id, position) => {
     if (!inView(id)) return null;
     const az = index.targetAzs[position]!;
     eligiblePerAz.set(az, (eligiblePerAz.get(az) ?? 0) + 1);
     const mark = state.impact.get(id);
-    if (mark === 'failed') return 0;
-    if (state.down.has(id)) return 1;
-    if (servesShown.has(id)) return 2;
-    return mark === undefined ? 4 : 3;
+    const joined = servesShown.has(id) ? 0 : 1;
+    if (mark === 'failed') return joined;
+    if (state.down.has(id)) return 2 + joined;
+    if (joined === 0) return 4;
+    return mark === undefined ? 6 : 5;
   });
   const namesShown = alignTo(index, names.picked, 'resolves', services.picked);
   const targetsShown = alignTo(index, targets.picked, 'serves', namesShown);
@@ -399,7 +403,7 @@ const layout = {
     names: { x: 336, width: 260 },
     targets: { x: 686, width: 170 },
   },
-  width: 872,
+  width: 900,
 } as const;
 
 interface Placed {
@@ -500,7 +504,7 @@ export function renderSvg(model: GraphModel, title: string, mode: 'current' | 'i
     `<text class="column-title" x="${x}" y="20">${column} (${shown.toLocaleString('en-US')} of `
     + `${model.totals[column].toLocaleString('en-US')})${tail}</text>`;
   const headers = [header(services.x, 'services', model.services.length), header(names.x, 'names', model.names.length),
-    header(targets.x, 'targets', shownTargets, ' by AZ')];
+    header(targets.x, 'targets', shownTargets, ', by AZ')];
   const moreOf = (column: 'services' | 'names') => ({ key: column, count: model.more[column], what: column });
   let bottom = Math.max(
     drawColumn('services', model.services, moreOf('services'), layout.top, out),

@@ -103,12 +103,15 @@ test('graph view: columns, edges, the current health, alarms and what the down t
     assert.deepEqual(failing.impacted, { namesLost: 1, namesDegraded: 1, targets: 4, services: 2 });
     assert.ok(failing.edges.some((edge) => edge.from === 'service:payments' && edge.to === name(2) && edge.impacted));
     // A capped column keeps what matters: lost (svc2) and alarmed (svc4) names before degraded ones (svc0); the down
-    // targets before the others (by AZ, each next to the shown name it serves).
+    // targets of the shown names before the other down ones (t0-0), by AZ.
     const capped = (await get<GraphView>(fixture.app, '/api/graph?names=2&targets=3')).body;
     assert.deepEqual(capped.names.map((node) => node.id), [name(2), name(4)]);
     assert.deepEqual(capped.targets.map((group) => [group.az, group.nodes.map((node) => node.id)]), [
-      ['az1', ['target:t2-0', 'target:t0-0']], ['az2', ['target:t2-1']], ['az3', []],
+      ['az1', ['target:t2-0']], ['az2', ['target:t2-1']], ['az3', ['target:t2-2']],
     ]);
+    const twoTargets = (await get<GraphView>(fixture.app, '/api/graph?names=1&targets=4')).body;
+    assert.deepEqual(twoTargets.targets.flatMap((group) => group.nodes.map((node) => node.id)).sort(),
+      ['target:t0-0', 'target:t2-0', 'target:t2-1', 'target:t2-2'], 'then the other down targets');
 
     // An emptied name (the 2025 outcome) shows as empty.
     fixture.install.store.db.prepare(`UPDATE served SET records = '' WHERE name = 'svc5.${zone}'`).run();
