@@ -12,6 +12,7 @@ import { seedInventory } from '../inventory/apply.js';
 import { InventoryFollower } from '../inventory/follow.js';
 import { systemClock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
+import { refuseSelfDependencies } from '../graph/self-dependency.js';
 
 export interface PathOptions {
   config?: string;
@@ -120,6 +121,9 @@ export async function openContext(options: PathOptions, open: OpenContextOptions
         + '(start `dnsplane up` or a role first)',
     );
   }
+  // A process that may write refuses a config through which dnsplane depends on names it manages before it creates
+  // or connects to anything (the stored versions are checked once the store is open: checkSelfDependenciesAtStart).
+  if (!readonly) refuseSelfDependencies(config, { endpoints: inventoryOf(config) });
   const store = await createStore(config, dataDir, { readonly });
   let provider: Provider;
   try {

@@ -104,6 +104,7 @@ test('a config whose RFC 2136 server or etcd is a managed name is refused at sta
     assert.match(planner.stderr, /^error: dnsplane would depend on names it manages itself/);
     assert.match(planner.stderr, /\n {2}provider\.server svc1\.dnsplane\.test:5300 → name svc1\.dnsplane\.test → /);
     assert.match(planner.stderr, /set safety\.acknowledgeSelfDependency: true to run anyway/);
+    assert.ok(!existsSync(data), 'a refused role creates nothing (no data directory, no state.db)');
     const etcd = writeConfig(dir.path, sampleConfig(2, 2, {
       store: { kind: 'etcd', endpoints: ['http://svc0.dnsplane.test:2379'] },
     }), 'etcd.yaml');
