@@ -26,6 +26,9 @@ import { SqliteStore } from '../src/store/sqlite/store.js';
 import { seededRng, systemClock } from '../src/util/clock.js';
 import { silentLogger } from '../src/util/log.js';
 import { nowMs, percentile, safetyOff, verdict, writeSection, type ResultRow } from './common.js';
+import { largeInventory } from '../test/helpers/graph-inventory.js';
+import { buildGraph } from '../src/graph/graph.js';
+import { impact } from '../src/graph/impact.js';
 
 const namesCount = 10_000;
 const targetsPerName = 4;
@@ -283,6 +286,26 @@ function notes(setupMs: number, shown: string, azReportBytes: number): string[] 
   ];
 }
 
+/** Building the graph of 100,000 names x 4 targets and 1,000 services, and the impact of two AZs on it. */
+function scaleRows(): ResultRow[] {
+  const inventory = largeInventory(100_000, 1000);
+  const builds: number[] = [];
+  const impacts: number[] = [];
+  for (let run = 0; run < 3; run += 1) {
+    let started = nowMs();
+    const graph = buildGraph(inventory);
+    builds.push(nowMs() - started);
+    started = nowMs();
+    impact(graph, ['az:az1', 'az:az2']);
+    impacts.push(nowMs() - started);
+  }
+  const runs = (values: number[]) => `${fmt(percentile(values, 50))} (runs ${values.map((v) => v.toFixed(0)).join(', ')} ms)`;
+  return [
+    { metric: 'buildGraph, 100,000 names x 4 targets + 1,000 services (median of 3; 500,000 nodes)', value: runs(builds) },
+    { metric: 'impact of two AZs on that graph (median of 3; 200,000 targets lost)', value: runs(impacts) },
+  ];
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dnsplane-graph-bench-'));
   let api: ChildProcess | null = null;
@@ -316,6 +339,7 @@ async function main(): Promise<void> {
         target, verdict: verdict(impactMedian <= renderTargetMs),
       },
       ...rows,
+      ...scaleRows(),
     ], notes(setupMs, browser.first.shown, azReportBytes));
   } finally {
     api?.kill('SIGKILL');

@@ -1,6 +1,8 @@
 import type { Inventory } from '../domain/types.js';
 import type { History, HistoryEntry, InventoryStore, InventoryVersionInfo, StoredInventory } from '../store/types.js';
-import { assert } from '../util/assert.js';
+import { assert, UserError } from '../util/assert.js';
+import { selfDependencyRefusal, type ControlPlaneConfig } from '../graph/self-dependency.js';
+import type { Config } from '../config/schema.js';
 import {
   diffInventories, inventoryRefusal, isEmptyDiff, summarize, type InventoryDiff, type InventoryPolicy,
 } from './diff.js';
@@ -21,6 +23,12 @@ export interface ApplyOptions {
   policy: InventoryPolicy;
   /** The version the caller reviewed (a diff it showed): the apply fails as stale if it is no longer the newest. */
   baseVersion?: number;
+  /**
+   * The installation's own dependencies (store, provider, listen addresses, safety): an inventory through whose
+   * names dnsplane would depend on itself is refused (a UserError: exit 2, HTTP 400; --force does not override it,
+   * safety.acknowledgeSelfDependency does). Absent: not checked (the simulator).
+   */
+  config?: ControlPlaneConfig & Pick<Config, 'safety'>;
 }
 
 /** The newest stored inventory, or an empty version 0. */
@@ -48,6 +56,8 @@ export async function applyInventory(
     return { kind: 'stale', current: current.version, diff };
   }
   if (isEmptyDiff(diff)) return { kind: 'unchanged', version: current.version, diff };
+  const selfDependency = options.config === undefined ? null : selfDependencyRefusal(options.config, inventory);
+  if (selfDependency !== null) throw new UserError(selfDependency);
   const refusal = inventoryRefusal(diff, options.policy);
   if (refusal !== null && !options.force) return { kind: 'refused', version: current.version, reason: refusal, diff };
   const summary = summarize(diff);

@@ -144,3 +144,34 @@ test('acknowledged, the planner starts and raises the standing self-dependency a
     dir.cleanup();
   }
 });
+
+test('apply of an inventory that would make dnsplane depend on a name it manages is refused; --force does not help', async () => {
+  const dir = tempDir('dnsplane-self-apply-');
+  try {
+    const data = join(dir.path, 'data');
+    // The RFC 2136 server is svc3: not a managed name yet, so the installation runs.
+    const config = writeConfig(dir.path, sampleConfig(2, 2, {
+      provider: { kind: 'rfc2136', server: 'svc3.dnsplane.test:5300', tsig },
+    }));
+    const planner = await runCli(['planner', '--once', '--config', config, '--data', data]);
+    assert.equal(planner.code, 0, planner.stderr);
+    const grown = writeConfig(dir.path, sampleConfig(4, 2), 'grown.yaml');
+    const apply = ['apply', '-f', grown, '--reason', 'four names', '--config', config, '--data', data];
+    for (const args of [apply, [...apply, '--force']]) {
+      const refused = await runCli(args);
+      assert.equal(refused.code, 2, refused.stdout);
+      assert.match(refused.stderr, /provider\.server svc3\.dnsplane\.test:5300 → name svc3\.dnsplane\.test → /);
+    }
+    const store = new SqliteStore(join(data, 'state.db'));
+    try {
+      assert.equal(await store.latestInventoryVersion(), 1, 'nothing stored');
+    } finally {
+      await store.close();
+    }
+    const three = writeConfig(dir.path, sampleConfig(3, 2), 'three.yaml');
+    const applied = await runCli(['apply', '-f', three, '--reason', 'three names', '--config', config, '--data', data]);
+    assert.equal(applied.code, 0, applied.stderr);
+  } finally {
+    dir.cleanup();
+  }
+});

@@ -11,6 +11,7 @@ import type { EndpointSpec, Inventory, ServiceSpec } from '../../src/domain/type
 import { buildGraph, graphDot, graphJson } from '../../src/graph/graph.js';
 import { impact } from '../../src/graph/impact.js';
 import { parseDot } from './dot.js';
+import { largeInventory } from '../helpers/graph-inventory.js';
 import { inventoryArbitrary } from './model.js';
 
 const zone = 'dnsplane.test';
@@ -105,46 +106,13 @@ test('property: dot parses structurally for any inventory, quotes and backslashe
   }), { numRuns: 200 });
 });
 
-/** `names` names of 4 targets in 4 AZs; `services` services resolving 20 names each and calling the previous one. */
-function large(names: number, services: number): Inventory {
-  return {
-    endpoints: Array.from({ length: names }, (_, n) => ({
-      name: `svc${n}.${zone}`,
-      targets: Array.from({ length: 4 }, (__, t) => ({
-        id: `t${n}-${t}`, address: `10.${t}.${n >> 8 & 255}.${n & 255}`, az: `az${t + 1}`, capacity: 100,
-        check: { http: `http://10.${t}.${n >> 8 & 255}.${n & 255}/healthz` },
-      })),
-    })),
-    services: Array.from({ length: services }, (_, s) => ({
-      id: `s${s}`, criticality: 'high' as const, services: s === 0 ? [] : [`s${s - 1}`],
-      names: Array.from({ length: 20 }, (__, k) => `svc${(s * 37 + k) % names}.${zone}`),
-    })),
-  };
-}
-
-test('100,000 names of 4 targets and 1,000 services: built and propagated in linear time', (context) => {
-  // Wall time on a shared CI machine says little; the bound is the size of the graph times a budget per element
-  // measured as 4x what the machine takes to build a map of as many entries, so a quadratic step (1e11 steps
-  // here) cannot pass and a loaded machine does not fail it.
-  const inventory = large(100_000, 1000);
-  let started = performance.now();
-  const baseline = new Map<string, { id: string }>();
-  for (let index = 0; index < 1_400_000; index += 1) baseline.set(`node:${index}`, { id: `node:${index}` });
-  const baselineMs = performance.now() - started;
-  started = performance.now();
-  const graph = buildGraph(inventory);
-  const buildMs = performance.now() - started;
-  started = performance.now();
+test('100,000 names of 4 targets and 1,000 services: every node and edge, and the impact of two AZs', () => {
+  // How long it takes is measured by `npm run bench -- graph`, not here.
+  const graph = buildGraph(largeInventory(100_000, 1000));
   const report = impact(graph, ['az:az1', 'az:az2']);
-  const impactMs = performance.now() - started;
   assert.equal(graph.nodes.length, 100_000 + 400_000 + 4 + 1000);
   assert.equal(graph.edges.length, 800_000 + 20_000 + 999);
   assert.equal(report.namesDegraded.length, 100_000);
   assert.equal(report.targets.length, 200_000);
   assert.equal(report.services.length, 1000);
-  const budgetMs = Math.max(2000, 4 * baselineMs);
-  assert.ok(buildMs < budgetMs, `build ${buildMs.toFixed(0)} ms, budget ${budgetMs.toFixed(0)} ms`);
-  assert.ok(impactMs < budgetMs, `impact ${impactMs.toFixed(0)} ms, budget ${budgetMs.toFixed(0)} ms`);
-  context.diagnostic(`build ${buildMs.toFixed(0)} ms, impact of two AZs ${impactMs.toFixed(0)} ms`
-    + ` (a 1.4M-entry map: ${baselineMs.toFixed(0)} ms)`);
 });

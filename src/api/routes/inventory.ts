@@ -103,6 +103,7 @@ export function registerInventoryRoutes(app: FastifyInstance, state: ApiState): 
       const config = parseConfig(document, 'body');
       const outcome = await applyInventory(store, { endpoints: inventoryOf(config), services: servicesOf(config) }, {
         actor: requireActor(actor).id, reason: body.reason, force: body.force, policy: state.context.config.safety,
+        config: state.context.config,
         ...(body.baseVersion === undefined ? {} : { baseVersion: body.baseVersion }),
       });
       switch (outcome.kind) {

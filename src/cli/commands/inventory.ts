@@ -90,6 +90,7 @@ async function applyEndpoints(
 ): Promise<void> {
   const outcome = await applyInventory(context.store, inventory, {
     actor: operatorName(), reason: requireReason(options), force: options.force ?? false, policy: context.config.safety,
+    config: context.config,
     ...(baseVersion === undefined ? {} : { baseVersion }),
   });
   reportApply(options.json, outcome);

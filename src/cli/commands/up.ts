@@ -246,6 +246,7 @@ async function reload(configPath: string, dataDir: string, log: Logger): Promise
     try {
       const outcome = await applyInventory(store, { endpoints: inventoryOf(config), services: servicesOf(config) }, {
         actor: `up@${hostname()}`, reason: `SIGHUP: reloaded ${configPath}`, force: false, policy: config.safety,
+        config,
       });
       const diff = formatDiff(outcome.diff);
       if (outcome.kind === 'applied') {
