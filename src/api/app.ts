@@ -27,6 +27,7 @@ import { registerOpenApiRoutes } from './routes/openapi.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerGraphRoutes } from './routes/graph.js';
 import type { ApiContext, ApiState } from './state.js';
+import { GraphSource } from './graph-source.js';
 
 export type { ApiContext } from './state.js';
 
@@ -87,7 +88,8 @@ export function buildApp(context: ApiContext, options: BuildOptions = {}): Fasti
     clientsMax: api.eventClientsMax,
     bufferedBytesMax: eventBufferedBytesMax,
   }, log);
-  const state: ApiState = { context, tracker, index, health, registry, auth, log, metrics, events };
+  const graph = new GraphSource(context);
+  const state: ApiState = { context, tracker, index, graph, health, registry, auth, log, metrics, events };
 
   installErrorHandler(app);
   // Beyond loopback, reads need a token (src/api/auth.ts), on the routes served by hand (metrics, events, OpenAPI) as

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { criticalities } from '../domain/types.js';
 
 /** Response and request schemas shared by several routes (each route file declares its own parameters). */
 
@@ -18,6 +19,13 @@ export const alarmSchema = z.object({
   raisedAtMs: z.number(),
   lastAtMs: z.number(),
   clearedAtMs: z.number().nullable(),
+  dependents: z.object({
+    services: z.number().int(),
+    byCriticality: z.record(z.enum(criticalities), z.number().int()),
+    top: z.array(z.string()).describe('up to 5 service ids, most critical first'),
+  }).nullable().optional()
+    .describe('the services that depend on the alarmed name (or, for "*", every service): its blast radius'),
+  blastRadius: z.string().nullable().optional().describe('the dependents in words'),
 });
 
 export const enactorSchema = z.object({

@@ -6,6 +6,7 @@ import type { ConvergenceTracker } from '../status/report.js';
 import type { Logger } from '../util/log.js';
 import type { Authenticator } from './auth.js';
 import type { EventHub } from './events.js';
+import type { GraphSource } from './graph-source.js';
 import type { HealthReader } from './health-reader.js';
 import type { InventoryIndex } from './inventory.js';
 import type { MetricsExporter } from './metrics.js';
@@ -31,6 +32,8 @@ export interface ApiState {
   context: ApiContext;
   tracker: ConvergenceTracker;
   index: InventoryIndex;
+  /** The dependency graph of the inventory version followed (graph routes, alarms ranked by blast radius). */
+  graph: GraphSource;
   health: HealthReader;
   registry: RouteRegistry;
   auth: Authenticator;

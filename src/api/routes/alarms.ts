@@ -15,9 +15,11 @@ export function registerAlarmRoutes(app: FastifyInstance, state: ApiState): void
       limit: z.coerce.number().int().min(1).max(1000).default(200),
     }),
     response: z.object({ total: z.number().int(), items: z.array(alarmSchema) }),
-    summary: 'Alarms (drift, fail-open, safety-threshold, invalid-plan, ...), most recent first',
+    summary: 'Alarms (drift, fail-open, safety-threshold, invalid-plan, ...), ranked by blast radius',
+    description: 'Most critical dependent services first (the services that depend on the alarmed name, '
+      + 'transitively; every service for a zone-wide alarm), then most dependents, then most recent.',
     handler: async ({ query }) => {
-      const alarms = await store.listAlarms(query.active);
+      const alarms = state.graph.rankAlarms(await store.listAlarms(query.active));
       return { total: alarms.length, items: alarms.slice(0, query.limit) };
     },
   });

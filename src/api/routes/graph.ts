@@ -4,11 +4,11 @@ import type { ApiState } from '../state.js';
 import { ApiError } from '../errors.js';
 import { defineRoute } from '../schema.js';
 import {
-  columnLimitMax, defaultColumnLimits, downTargetsMax, graphModel, GraphIndex, impactMarks, renderSvg, selectNodes,
+  columnLimitMax, defaultColumnLimits, downTargetsMax, graphModel, impactMarks, renderSvg, selectNodes,
   type ColumnLimits, type GraphModel, type RankState, type ShownState,
 } from '../graph-view.js';
-import { criticalities, type EndpointSpec, type ServiceSpec } from '../../domain/types.js';
-import { buildGraph } from '../../graph/graph.js';
+import { criticalities } from '../../domain/types.js';
+import type { GraphEntry, GraphSource } from '../graph-source.js';
 import { impact, parseSubject } from '../../graph/impact.js';
 import type { ImpactReport } from '../../graph/types.js';
 import { assert, UserError } from '../../util/assert.js';
@@ -103,35 +103,6 @@ const impactSchema = z.object({
   targets: z.array(impactedNode).describe('targets that stop working'),
   services: z.array(impactedService).describe('services affected, most critical first'),
 });
-
-/** One inventory version's graph, with the impact reports computed on it. */
-interface GraphEntry {
-  version: number;
-  index: GraphIndex;
-  impacts: Map<string, ImpactReport>;
-}
-
-/**
- * The graph of the inventory version the process follows, built once per version: the context's endpoints and
- * services are replaced together (never mutated) when a new version arrives.
- */
-class GraphSource {
-  private entry: GraphEntry | null = null;
-  private builtFrom: { endpoints: readonly EndpointSpec[]; services: readonly ServiceSpec[] } | null = null;
-
-  constructor(private readonly state: ApiState) {}
-
-  current(): GraphEntry {
-    const { inventory: endpoints, services, inventoryVersion: version } = this.state.context;
-    const from = this.builtFrom;
-    const same = from?.endpoints === endpoints && from.services === services && this.entry?.version === version;
-    if (this.entry === null || !same) {
-      this.entry = { version, index: new GraphIndex(buildGraph({ endpoints, services })), impacts: new Map() };
-      this.builtFrom = { endpoints, services };
-    }
-    return this.entry;
-  }
-}
 
 /** The impact of `failed` on the entry's graph, computed once per set of failed nodes (while it is recent). */
 function impactOf(entry: GraphEntry, failed: readonly string[]): ImpactReport {
@@ -238,7 +209,7 @@ function viewTitle(view: GraphView): string {
 }
 
 export function registerGraphRoutes(app: FastifyInstance, state: ApiState): void {
-  const source = new GraphSource(state);
+  const source = state.graph;
   const description = 'Services → names → targets by AZ, each column capped (failed, impacted, down and alarmed'
     + ' nodes first; the rest counted). Without `impact`, the marks are what the targets reported down lose now.';
   const viewOf = (query: z.output<typeof graphQuery>) =>

@@ -18,7 +18,8 @@ export function registerStatusRoutes(app: FastifyInstance, state: ApiState): voi
       + 'kept cheap by an incrementally maintained convergence view.',
     handler: async () => {
       const { store } = state.context;
-      const report = await statusReport(state.context, state.tracker);
+      const listed = await statusReport(state.context, state.tracker);
+      const report = { ...listed, alarms: state.graph.rankAlarms(listed.alarms) };
       return {
         version,
         ...report,
@@ -36,7 +37,7 @@ export async function compactStatus(state: ApiState): Promise<{ nowMs: number } 
   const { store } = state.context;
   const convergence = await state.tracker.refresh();
   const now = Date.now();
-  const alarms = await store.listAlarms(true);
+  const alarms = state.graph.rankAlarms(await store.listAlarms(true));
   const drains = await store.listDrains();
   const freezes = await store.listFreezes();
   return {
@@ -54,7 +55,8 @@ export async function compactStatus(state: ApiState): Promise<{ nowMs: number } 
     alarms: {
       total: alarms.length,
       items: alarms.slice(0, eventAlarmsMax).map(
-        ({ kind, name, message, count, raisedAtMs }) => ({ kind, name, message, count, raisedAtMs }),
+        ({ kind, name, message, count, raisedAtMs, blastRadius }) =>
+          ({ kind, name, message, count, raisedAtMs, blastRadius }),
       ),
     },
     drains: drains.slice(0, eventControlsMax),

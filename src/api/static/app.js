@@ -222,7 +222,8 @@ function renderAlarms(alarms) {
   $('alarm-list').replaceChildren(...alarms.items.map((alarm) =>
     el('li', { 'data-alarm': `${alarm.kind}:${alarm.name}` },
       el('b', {}, `[${alarm.kind}] `), alarm.name, ` — ${alarm.message}`,
-      alarm.count > 1 ? ` (×${alarm.count})` : '')));
+      alarm.count > 1 ? ` (×${alarm.count})` : '',
+      alarm.blastRadius ? el('span', { className: 'blast-radius' }, ` — ${alarm.blastRadius}`) : '')));
 }
 
 // ---- plan timeline ---------------------------------------------------------------
