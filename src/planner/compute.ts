@@ -50,15 +50,19 @@ export interface PlanComputation {
   withdrawals: HealthWithdrawal[];
 }
 
+/** What a weight outside 0..weightMax is (a constant: weightsFor runs for every name of a plan). */
+const weightOutside = `a weight is not an integer from 0 to ${weightMax}`;
+
 /** Maps capacities to DNS weights 1..255 relative to the largest capacity of the name; capacity 0 is weight 0. */
 export function weightsFor(capacities: readonly number[]): number[] {
   const largest = Math.max(0, ...capacities);
-  const weights = capacities.map((capacity) => {
-    return capacity <= 0 || largest <= 0 ? 0 : Math.max(1, Math.round((weightMax * capacity) / largest));
-  });
-  assert(weights.length === capacities.length, 'internal', 'one weight per capacity');
-  const outside = weights.find((weight) => !Number.isInteger(weight) || weight < 0 || weight > weightMax);
-  assert(outside === undefined, 'internal', `weight ${outside} is not an integer from 0 to ${weightMax}`);
+  const weights = new Array<number>(capacities.length);
+  for (let index = 0; index < capacities.length; index += 1) {
+    const capacity = capacities[index]!;
+    const weight = capacity <= 0 || largest <= 0 ? 0 : Math.max(1, Math.round((weightMax * capacity) / largest));
+    assert(Number.isInteger(weight) && weight >= 0 && weight <= weightMax, 'internal', weightOutside, weight);
+    weights[index] = weight;
+  }
   return weights;
 }
 
@@ -71,7 +75,7 @@ export function weightsFor(capacities: readonly number[]): number[] {
 export function desiredRecords(
   endpoint: EndpointSpec, health: ReadonlyMap<string, HealthState>, drained: ReadonlySet<string>,
 ): { records: RecordEntry[]; failOpen: boolean } {
-  assert(endpoint.targets.length > 0, 'S1', `${endpoint.name}: an endpoint without targets`);
+  assert(endpoint.targets.length > 0, 'S1', 'an endpoint without targets', endpoint.name);
   const weights = weightsFor(endpoint.targets.map((target) => (drained.has(target.id) ? 0 : target.capacity)));
   const all: RecordEntry[] = endpoint.targets.map((target, index) => {
     return { target: target.id, address: target.address, weight: weights[index]! };
@@ -85,9 +89,9 @@ export function desiredRecords(
   // Nothing healthy with weight in either pool: fail open to every target, keeping the weights that are positive.
   const positive = all.filter((record) => record.weight > 0);
   const fallback = positive.length > 0 ? positive : all.map((record) => ({ ...record, weight: 1 }));
-  assert(fallback.length > 0, 'S1', `${endpoint.name}: fail-open produced an empty set`);
+  assert(fallback.length > 0, 'S1', 'fail-open produced an empty set', endpoint.name);
   // S1: every record served carries weight (a set of weight-0 records would answer nothing).
-  assert(fallback.every((record) => record.weight > 0), 'S1', `${endpoint.name}: fail-open with a weight-0 record`);
+  assert(fallback.every((record) => record.weight > 0), 'S1', 'fail-open with a weight-0 record', endpoint.name);
   return { records: sortRecords(fallback), failOpen: healthy.length === 0 };
 }
 
@@ -99,7 +103,7 @@ export function desiredRecords(
 function healthExplains(endpoint: EndpointSpec, currentKey: string, drained: ReadonlySet<string>): boolean {
   const serving = new Set(targetsOfKey(currentKey));
   // S1: the newest plan never holds an empty set for a name it serves.
-  assert(serving.size > 0, 'S1', `${endpoint.name}: the newest plan serves no target`);
+  assert(serving.size > 0, 'S1', 'the newest plan serves no target', endpoint.name);
   const implied = new Map<string, HealthState>(endpoint.targets.map(({ id }) => [id, serving.has(id) ? 'up' : 'down']));
   if (recordSetKey(desiredRecords(endpoint, implied, drained).records) === currentKey) return true;
   const allDown = new Map<string, HealthState>(endpoint.targets.map((target) => [target.id, 'down']));
@@ -127,7 +131,7 @@ export function computePlan(input: PlanInput): PlanComputation {
   const indices = input.only ?? input.endpoints.map((_, index) => index);
   for (const index of indices) {
     const endpoint = input.endpoints[index];
-    assert(endpoint !== undefined, 'internal', `endpoint index ${index} outside ${input.endpoints.length} endpoints`);
+    assert(endpoint !== undefined, 'internal', 'an endpoint index outside the endpoints', index);
     planEndpoint(plan, endpoint, input, drained);
   }
   if (input.only === undefined) {
@@ -158,7 +162,7 @@ function planEndpoint(
   plan.evaluated.push(endpoint.name);
   const desired = desiredRecords(endpoint, input.health, drained);
   if (desired.failOpen) plan.failOpen.push(endpoint.name);
-  assert(desired.records.length > 0, 'S1', `${endpoint.name}: planner produced an empty set`);
+  assert(desired.records.length > 0, 'S1', 'planner produced an empty set', endpoint.name);
   const currentKey = input.current.get(endpoint.name);
   const desiredKey = recordSetKey(desired.records);
   if (currentKey === desiredKey) return;
