@@ -4,7 +4,13 @@ import type { EndpointSpec, ServiceSpec } from '../domain/types.js';
 import { AlarmRanker, type RankedAlarm } from '../status/blast-radius.js';
 import type { Alarm } from '../store/types.js';
 import { GraphIndex } from './graph-view.js';
-import type { ApiContext } from './state.js';
+
+/** What the API's context says of the inventory version it follows (an ApiContext is one). */
+interface InventoryFollowed {
+  readonly inventory: EndpointSpec[];
+  readonly services: ServiceSpec[];
+  readonly inventoryVersion: number;
+}
 
 /** One inventory version's graph, with the impact reports computed on it. */
 export interface GraphEntry {
@@ -23,7 +29,7 @@ export class GraphSource {
   private builtFrom: { endpoints: readonly EndpointSpec[]; services: readonly ServiceSpec[] } | null = null;
   private readonly ranker = new AlarmRanker();
 
-  constructor(private readonly context: ApiContext) {}
+  constructor(private readonly context: InventoryFollowed) {}
 
   current(): GraphEntry {
     const { inventory: endpoints, services, inventoryVersion: version } = this.context;

@@ -18,7 +18,8 @@ export class InvariantViolation extends Error {
  * only when the assertion fails, so a loop over 100,000 names builds no message string per name.
  */
 export function assert(condition: unknown, invariant: string, message: string, subject?: unknown): asserts condition {
-  if (!condition) throw new InvariantViolation(invariant, subject === undefined ? message : `${String(subject)}: ${message}`);
+  if (condition) return;
+  throw new InvariantViolation(invariant, subject === undefined ? message : `${String(subject)}: ${message}`);
 }
 
 /** A user-facing error: bad input that changed nothing. Exit code 2 in the CLI, 400 in the API. */
