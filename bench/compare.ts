@@ -99,8 +99,9 @@ try {
       lines.push(`| ${escapeCell(metric)} | ${escapeCell(cell(before))} | ${escapeCell(cell(after))} |`);
     }
     lines.push('');
+    // Written after each benchmark, so a run stopped part way keeps what it measured.
+    writeFileSync(join(root, 'bench', 'results', 'compare.md'), `${lines.join('\n').trim()}\n`);
   }
-  writeFileSync(join(root, 'bench', 'results', 'compare.md'), `${lines.join('\n').trim()}\n`);
   process.stdout.write(`${lines.join('\n')}\n`);
 } finally {
   rmSync(work, { recursive: true, force: true });
