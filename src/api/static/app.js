@@ -12,7 +12,11 @@ const timelinePlans = 40;
 const namesReloadGapMs = 250;
 const tokenKey = 'dnsplane.apiToken';
 /** Shortest gap between two reloads of the dependency graph while the zone changes. */
+// Redraws the event stream asks for are at least this far apart, and further on a large inventory: each one
+// makes the API work out what the targets down now lose over the whole graph, which at 100,000 names holds its
+// event loop for a few hundred milliseconds (status requests wait behind it). An operator's own request is not held.
 const graphReloadGapMs = 500;
+const graphReloadGapPerNameMs = 0.2;
 /** Entries of each list of an impact report shown (the report's totals count them all). */
 const impactListShown = 50;
 
@@ -40,6 +44,11 @@ const graph = {
   again: false,
   lastLoadMs: 0,
   reportFor: '',
+  namesTotal: 0,
+  /** Set once the first page of names is shown: the graph is drawn after it. */
+  ready: false,
+  /** The next drawing was asked for by the operator (a subject, a click): not held by the reload gap. */
+  asked: false,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -126,7 +135,8 @@ function onStatus(status) {
   const alarms = status.alarms.items.map((alarm) => `${alarm.kind}:${alarm.name}`);
   const graphKey = [status.generation.latest, status.servedVersion, status.inventoryVersion, controls,
     checkers.join(';'), alarms.join(','), status.alarms.total].join('|');
-  if (graphKey !== graph.seen) {
+  graph.namesTotal = status.names.total;
+  if (graph.ready && graphKey !== graph.seen) {
     graph.seen = graphKey;
     loadGraph();
   }
@@ -405,7 +415,9 @@ async function loadGraph() {
   }
   graph.loading = true;
   try {
-    const waitMs = graph.lastLoadMs + graphReloadGapMs - Date.now();
+    const gapMs = Math.max(graphReloadGapMs, graph.namesTotal * graphReloadGapPerNameMs);
+    const waitMs = graph.asked ? 0 : graph.lastLoadMs + gapMs - Date.now();
+    graph.asked = false;
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     graph.lastLoadMs = Date.now();
     const asked = { subject: graph.subject, focus: graph.focus };
@@ -464,6 +476,7 @@ function showImpact(subject) {
   } else {
     loadImpact();
   }
+  graph.asked = true;
   loadGraph();
 }
 
@@ -654,7 +667,10 @@ function wire() {
 }
 
 wire();
-loadNames();
+// The names first, then the graph: on a large inventory the API's work for the graph would hold the first page.
+loadNames().finally(() => {
+  graph.ready = true;
+  loadGraph();
+});
 loadTimeline();
-loadGraph();
 connectEvents();
