@@ -32,7 +32,7 @@ import { BuiltinSqliteProvider } from '../src/providers/builtin/sqlite.js';
 import { silentLogger } from '../src/util/log.js';
 import { seededRng, systemClock } from '../src/util/clock.js';
 import type { EndpointSpec } from '../src/domain/types.js';
-import { nowMs, percentile, verdict, writeSection, safetyOff } from './common.js';
+import { agent, nowMs, percentile, safetyOff, timedGet, verdict, waitFor, writeSection } from './common.js';
 
 const namesCount = 100_000;
 const targetsPerName = 4;
@@ -111,33 +111,6 @@ function startChild(mode: string, dbPath: string): { child: ChildProcess; output
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   return { child, output: () => output };
-}
-
-async function waitFor<T>(probe: () => T | null, what: string, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-
-/** One GET over a kept-alive connection; resolves with the latency in ms and the body. */
-function timedGet(base: string, path: string): Promise<{ ms: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const started = nowMs();
-    const req = request(`${base}${path}`, { agent }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => { body += chunk; });
-      response.on('end', () => (response.statusCode === 200 ? resolve({ ms: nowMs() - started, body }) : reject(new Error(`${path}: ${response.statusCode} ${body}`))));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 async function statusLatencies(base: string, seconds: number): Promise<{ latencies: number[]; generations: [number, number] }> {

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -51,3 +52,36 @@ export function verdict(ok: boolean): string {
 
 /** A benchmark's planner publishes whatever it computes: no name threshold, no capacity guard. */
 export const safetyOff = { maxChangedFraction: 1, minNamesForThreshold: 10, maxWithdrawnCapacityFraction: 1 };
+
+/** Polls `probe` every 50 ms until it returns a value, or fails naming `what` after `timeoutMs`. */
+export async function waitFor<T>(probe: () => T | null, what: string, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The one kept-alive connection of an API benchmark's requests (`agent.destroy()` when done). */
+export const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+/** One GET over the kept-alive connection: latency in ms, the body and its size in bytes; a non-200 rejects. */
+export function timedGet(base: string, path: string): Promise<{ ms: number; body: string; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const started = nowMs();
+    const req = request(`${base}${path}`, { agent }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const ms = nowMs() - started;
+        const data = Buffer.concat(chunks);
+        if (response.statusCode === 200) resolve({ ms, body: data.toString('utf8'), bytes: data.length });
+        else reject(new Error(`${path}: ${response.statusCode} ${data.toString('utf8')}`));
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -11,7 +11,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -25,7 +24,9 @@ import { BuiltinSqliteProvider } from '../src/providers/builtin/sqlite.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import { seededRng, systemClock } from '../src/util/clock.js';
 import { silentLogger } from '../src/util/log.js';
-import { nowMs, percentile, safetyOff, verdict, writeSection, type ResultRow } from './common.js';
+import {
+  agent, nowMs, percentile, safetyOff, timedGet, verdict, waitFor, writeSection, type ResultRow,
+} from './common.js';
 import { largeInventory } from '../test/helpers/graph-inventory.js';
 import { buildGraph } from '../src/graph/graph.js';
 import { impact } from '../src/graph/impact.js';
@@ -111,38 +112,6 @@ async function apiChild(dbPath: string): Promise<void> {
   const app = buildApp({ config, zone, inventory, services: serviceSpecs, inventoryVersion, store, provider }, {});
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.stdout.write(`ready ${address}\n`);
-}
-
-async function waitFor<T>(probe: () => T | null, what: string, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-
-/** One GET over a kept-alive connection: latency in ms and the body's size in bytes. */
-function timedGet(base: string, path: string): Promise<{ ms: number; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const started = nowMs();
-    const req = request(`${base}${path}`, { agent }, (response) => {
-      let bytes = 0;
-      let body = '';
-      response.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (response.statusCode !== 200) body += chunk.toString();
-      });
-      response.on('end', () => (response.statusCode === 200
-        ? resolve({ ms: nowMs() - started, bytes })
-        : reject(new Error(`${path}: ${response.statusCode} ${body}`))));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 async function sample(base: string, path: string, count: number): Promise<{ latencies: number[]; bytes: number }> {
