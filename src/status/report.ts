@@ -1,7 +1,5 @@
 import type { Generation } from '../domain/types.js';
 import { readAllServed } from '../providers/listing.js';
-import type { DependencyGraph } from '../graph/graph.js';
-import { AlarmRanker, type RankedAlarm } from './blast-radius.js';
 import type { Provider, ServedChangeFeed } from '../providers/types.js';
 import type {
   Alarm, Alarms, CheckerView, CheckerViews, Counters, EnactorInfo, Heartbeats, PlanReader,
@@ -10,16 +8,6 @@ import { decideByQuorum } from '../health/quorum.js';
 import { assert } from '../util/assert.js';
 
 /** Read-side views shared by the CLI and the API. */
-
-/** Alarms ranked by blast radius on `graph`; without one, as listed and with no dependents. */
-export function rankedAlarms(
-  alarms: readonly Alarm[],
-  graph: DependencyGraph | undefined,
-  ranker: AlarmRanker,
-): RankedAlarm[] {
-  if (graph === undefined) return alarms.map((alarm) => ({ ...alarm, dependents: null, blastRadius: null }));
-  return ranker.rank(alarms, graph);
-}
 
 /** Names listed as behind in a status report. */
 const behindSampleMax = 20;
@@ -222,8 +210,8 @@ export interface StatusReport {
   names: { total: number; converged: number; behind: string[] };
   enactors: EnactorView[];
   health: CheckersReport;
-  /** Ranked by blast radius when the report was given the dependency graph, else as listed (no dependents). */
-  alarms: RankedAlarm[];
+  /** Active alarms, newest first; readers rank them by blast radius (blast-radius.ts). */
+  alarms: Alarm[];
   counters: Record<string, number>;
 }
 
@@ -240,8 +228,7 @@ export function enactorViews(enactors: readonly EnactorInfo[], nowMs: number): E
  * without one, the report reads the newest plan and every served name once.
  */
 export async function statusReport(
-  context: { store: StatusStore; provider: Provider; zone: string; graph?: DependencyGraph },
-  tracker?: ConvergenceTracker, ranker = new AlarmRanker(),
+  context: { store: StatusStore; provider: Provider; zone: string }, tracker?: ConvergenceTracker,
 ): Promise<StatusReport> {
   const { store } = context;
   const convergence = await (tracker ?? new ConvergenceTracker(store, context.provider)).refresh();
@@ -252,7 +239,7 @@ export async function statusReport(
     names: { total: convergence.total, converged: convergence.converged, behind: convergence.behindSample },
     enactors: enactorViews(await store.listEnactors(), now),
     health: checkersReport(await store.listCheckerViews(), now),
-    alarms: rankedAlarms(await store.listAlarms(true), context.graph, ranker),
+    alarms: await store.listAlarms(true),
     counters: Object.fromEntries((await store.readCounters()).map((counter) => [counter.name, counter.value])),
   };
 }

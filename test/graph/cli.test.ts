@@ -175,3 +175,34 @@ test('apply of an inventory that would make dnsplane depend on a name it manages
     dir.cleanup();
   }
 });
+
+test('status lists alarms ranked by blast radius: the services behind each alarmed name, most critical first', async () => {
+  const dir = tempDir('dnsplane-blast-');
+  try {
+    const data = join(dir.path, 'data');
+    const config = writeConfig(dir.path, sampleConfig(3, 2, {
+      services: [
+        { id: 'reports', criticality: 'low', dependsOn: ['svc0'] },
+        { id: 'app', criticality: 'critical', dependsOn: ['svc1'] },
+      ],
+    }));
+    const planner = await runCli(['planner', '--once', '--config', config, '--data', data]);
+    assert.equal(planner.code, 0, planner.stderr);
+    const store = new SqliteStore(join(data, 'state.db'));
+    try {
+      for (const name of ['svc1', 'svc2', 'svc0']) await store.raiseAlarm('drift', `${name}.dnsplane.test`, 'by hand');
+    } finally {
+      await store.close();
+    }
+    const status = await runCli(['status', '--config', config, '--data', data]);
+    assert.equal(status.code, 0, status.stderr);
+    const lines = status.stdout.split('\n').filter((line) => line.startsWith('  [drift]'));
+    assert.deepEqual(lines, [
+      '  [drift] svc1.dnsplane.test: by hand (x1) — 1 service depends on it (1 critical: app)',
+      '  [drift] svc0.dnsplane.test: by hand (x1) — 1 service depends on it (1 low: reports)',
+      '  [drift] svc2.dnsplane.test: by hand (x1)',
+    ]);
+  } finally {
+    dir.cleanup();
+  }
+});

@@ -9,7 +9,7 @@ import {
   integerOption, listLimitMax, print, servedInventory, storedInventory, withPaths, withReadContext,
 } from '../common.js';
 import { buildGraph } from '../../graph/graph.js';
-import { alarmLine } from '../../status/blast-radius.js';
+import { AlarmRanker, alarmLine, type RankedAlarm } from '../../status/blast-radius.js';
 import type { PathOptions } from '../context.js';
 
 type ReadOptions = PathOptions & { json?: boolean };
@@ -26,7 +26,7 @@ function checkerLine(c: StatusReport['health']['checkers'][number]): string {
     + ` heartbeat ${formatAge(c.heartbeatAgeMs)} ago${c.alive ? '' : ' (dead)'}${suspect}`;
 }
 
-function statusText(report: StatusReport): string {
+function statusText(report: StatusReport & { alarms: RankedAlarm[] }): string {
   const behind = report.names.behind.length > 0 ? `; behind: ${report.names.behind.join(', ')}` : '';
   const checkers = report.health.checkers.length === 0 ? 'none has reported' : `${report.health.voters.length} voting`;
   return [
@@ -90,8 +90,12 @@ export function registerStatusCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (options: ReadOptions) => {
       await withReadContext(options, async (context) => {
-        const graph = buildGraph(await storedInventory(context));
-        const report = await statusReport({ ...context, graph });
+        const listed = await statusReport(context);
+        // The graph is built (a walk over every name) only when there is an alarm to rank.
+        const alarms = listed.alarms.length === 0
+          ? []
+          : new AlarmRanker().rank(listed.alarms, buildGraph(await storedInventory(context)));
+        const report = { ...listed, alarms };
         print(options.json, report, () => statusText(report));
       });
     });
