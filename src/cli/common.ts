@@ -88,6 +88,18 @@ export function exitWhenOrphaned(checkIntervalMs = 500): void {
   timer.unref();
 }
 
+/**
+ * The first SIGINT or SIGTERM, for a long-running command to shut down cleanly. Call it before the command says it is
+ * ready (its banner, its "listening" line): until a handler is installed a signal has its default action and kills
+ * the process on the spot, children and open files as they are. Later signals are ignored (`on`, not `once`): a
+ * terminal and a supervisor both sending one must not kill the process half-way through its shutdown.
+ */
+export function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolveSignal) => {
+    for (const name of ['SIGINT', 'SIGTERM'] as const) process.on(name, () => resolveSignal(name));
+  });
+}
+
 /** Opens the installation (config, store, provider), runs `body`, and closes it whatever happens. */
 export async function withContext<T>(
   options: PathOptions, body: (context: Context) => Promise<T>, open: OpenContextOptions = {},

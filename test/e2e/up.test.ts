@@ -116,3 +116,29 @@ test('up with a bad config reports every mistake with its path, exits non-zero a
     dir.cleanup();
   }
 });
+
+test('a SIGTERM while up is still starting its roles stops it cleanly: exit 0, no role left, no pid file', async () => {
+  const dir = tempDir('dnsplane-up-early-');
+  const data = join(dir.path, 'data');
+  const up = spawnCli(['up', '--data', data, '--dns-port', String(await freeDualPort()), '--http-port',
+    String(await freeTcpPort())]);
+  const upPid = up.process.pid!;
+  const seen = new Set<number>();
+  try {
+    // The data directory claimed, the demo, the store and the roles still starting: a signal here used to kill `up`
+    // outright (no handler yet), leaving its roles to notice on their own.
+    const claimed = () => existsSync(join(data, 'up.pid')) || up.process.exitCode !== null;
+    await pollUntil(claimed, 'up to claim its data', 90_000, 5);
+    up.process.kill('SIGTERM');
+    const code = await Promise.race([up.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 20_000))]);
+    for (const pid of descendantsOf(upPid)) seen.add(pid);
+    assert.equal(code, 0, `up exits cleanly on a SIGTERM while it starts: ${up.stderr().slice(-1500)}`);
+    assert.match(up.stdout(), /dnsplane stopped/);
+    await pollUntil(() => [...seen].every((pid) => !isAlive(pid)), 'every child of up to be gone', 10_000);
+    assert.equal(existsSync(join(data, 'up.pid')), false, 'the pid file is removed');
+  } finally {
+    if (up.process.exitCode === null) up.process.kill('SIGKILL');
+    killAll(seen);
+    dir.cleanup();
+  }
+});

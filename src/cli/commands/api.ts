@@ -4,7 +4,7 @@ import { buildApp } from '../../api/app.js';
 import { isLoopbackHost, listenHost, resolveTokens } from '../../api/auth.js';
 import { assert, UserError } from '../../util/assert.js';
 import { createLogger, type Logger } from '../../util/log.js';
-import { parseWholeNumber, portOption, portRange, withPaths } from '../common.js';
+import { parseWholeNumber, portOption, portRange, stopSignal, withPaths } from '../common.js';
 import { followInventory, openContext, type PathOptions } from '../context.js';
 import { checkSelfDependenciesAtStart } from '../../graph/self-dependency.js';
 
@@ -60,12 +60,7 @@ async function runApi(options: ApiOptions): Promise<void> {
     const { host, port } = listenAddress(context.config.api.listen, options.httpPort);
     const tokens = resolveTokens(context.config.api, process.env);
     const app = buildApp(context, { log, tokens });
-    // `on`, not `once`: a second signal during shutdown (a terminal and a supervisor both sending one) must not kill
-    // the process before the store is closed.
-    const stopped = new Promise<string>((resolveStop) => {
-      process.on('SIGINT', () => resolveStop('SIGINT'));
-      process.on('SIGTERM', () => resolveStop('SIGTERM'));
-    });
+    const stopped = stopSignal();
     const address = await startListening(app, host, port);
     process.stdout.write(`dnsplane API, dashboard and metrics on ${address}/ (zone ${context.zone})\n`);
     const access = {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { createLogger } from '../../util/log.js';
-import { withContext, withPaths } from '../common.js';
+import { stopSignal, withContext, withPaths } from '../common.js';
 import { followInventory, type Context, type PathOptions } from '../context.js';
 import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from '../../roles/installation.js';
 import { checkSelfDependenciesAtStart } from '../../graph/self-dependency.js';
@@ -12,11 +12,10 @@ type RoleOptions = PathOptions & { id: string };
 async function runRole(
   options: PathOptions, role: string, body: (context: Context, signal: AbortSignal) => Promise<void>,
 ): Promise<void> {
+  // Before the store is opened: a signal while the role starts stops it once started, rather than killing it mid-open.
+  const controller = new AbortController();
+  void stopSignal().then(() => controller.abort());
   await withContext(options, async (context) => {
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
     const log = createLogger(role);
     await checkSelfDependenciesAtStart(context.config, context.inventory, () => context.store.readInventory(), log);
     const stopFollowing = await followInventory(context, log);

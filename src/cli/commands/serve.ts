@@ -8,7 +8,7 @@ import { UserError } from '../../util/assert.js';
 import { CounterExport } from '../../dns/export.js';
 import { createStore } from '../../store/index.js';
 import { createLogger } from '../../util/log.js';
-import { integerOption, portOption, withPaths } from '../common.js';
+import { integerOption, portOption, stopSignal, withPaths } from '../common.js';
 import { dataDirectory, resolveConfigPath, type PathOptions } from '../context.js';
 
 /** How often the server's query counters are added to the store's counters table. */
@@ -45,10 +45,7 @@ async function serve(options: ServeOptions): Promise<void> {
   const log = createLogger('dns');
   let fatal: (error: Error) => void = () => {};
   const stopped = new Promise<Error | null>((resolveStop) => {
-    // `on`, not `once`: a second signal during the shutdown (a terminal and a supervisor both sending one) must not
-    // kill the process with its workers still running.
-    process.on('SIGINT', () => resolveStop(null));
-    process.on('SIGTERM', () => resolveStop(null));
+    void stopSignal().then(() => resolveStop(null));
     fatal = (error) => resolveStop(error);
   });
   const host = dnsOptions.host.includes(':') ? `[${dnsOptions.host}]` : dnsOptions.host;

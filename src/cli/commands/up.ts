@@ -15,7 +15,7 @@ import { setUpSqliteInstallation } from '../../providers/builtin/sqlite.js';
 import { createStore, sqlitePath } from '../../store/index.js';
 import { UserError } from '../../util/assert.js';
 import { createLogger, type Logger } from '../../util/log.js';
-import { parseWholeNumber, portOption } from '../common.js';
+import { parseWholeNumber, portOption, stopSignal } from '../common.js';
 import { dataDirectory, defaultDataDir } from '../context.js';
 import { Supervisor, type RoleFailure, type RoleSpec } from '../supervisor.js';
 import type { Config } from '../../config/schema.js';
@@ -266,14 +266,6 @@ async function reload(configPath: string, dataDir: string, log: Logger): Promise
   }
 }
 
-/** Resolves with the first of SIGINT and SIGTERM. */
-function nextStopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolveSignal) => {
-    process.once('SIGINT', () => resolveSignal('SIGINT'));
-    process.once('SIGTERM', () => resolveSignal('SIGTERM'));
-  });
-}
-
 /** The ports the roles will bind: DNS (UDP and TCP) when `serve` runs, and the API's. */
 function portUses(config: Config, dnsPort: number, httpPort: number): PortUse[] {
   const dnsHost = splitHostPort(config.dns.listen).host;
@@ -295,6 +287,8 @@ async function up(options: UpOptions): Promise<void> {
   // Validate everything before starting anything: a bad config starts nothing.
   const userConfig = options.config === undefined ? null : loadConfigFile(resolve(options.config));
   if (userConfig !== null) refuseSelfDependencies(userConfig, { endpoints: inventoryOf(userConfig) });
+  // From here a signal stops `up` cleanly, even one that arrives while it starts: the roles it has started are stopped.
+  const stopped = stopSignal();
   const release = claimDataDir(dataDir);
   const log = createLogger('up');
   let demo: DemoServers | null = null;
@@ -325,11 +319,7 @@ async function up(options: UpOptions): Promise<void> {
     writeFileSync(join(dataDir, 'up.json'), `${JSON.stringify(info, null, 2)}\n`);
     const shownToken = token.shown ? token.token : null;
     process.stdout.write(banner(config, options.data, listen.host, dnsPort, httpUrl, userConfig === null, shownToken));
-    const outcome = await Promise.race([nextStopSignal(), supervisor.failed]);
-    // A second signal while stopping must not kill `up` with its children still running.
-    const ignore = () => undefined;
-    process.on('SIGINT', ignore);
-    process.on('SIGTERM', ignore);
+    const outcome = await Promise.race([stopped, supervisor.failed]);
     if (typeof outcome === 'string') log.info({ signal: outcome }, 'stopping every role');
     else failure = outcome;
     await supervisor.stop();
