@@ -29,6 +29,10 @@ const exitCodesOwn: Record<string, readonly (readonly [number, string])[]> = {
     [1, 'another apply stored a version first: run diff again'],
     [3, 'refused: above safety.maxChangedFraction (--force applies it, audited)'],
   ],
+  import: [
+    [1, 'the zone transfer failed (refused, TSIG rejected, timed out, no connection); nothing was written'],
+    [2, 'bad flags, or a zone with no A/AAAA name to import; nothing was written'],
+  ],
   'inventory rollback': [
     [0, 'applied, or nothing to change'],
     [1, 'another apply stored a version first'],

@@ -11,6 +11,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerInventoryCommands } from './commands/inventory.js';
 import { registerGraphCommands } from './commands/graph.js';
 import { registerSchemaCommand } from './commands/schema.js';
+import { registerImportCommand } from './commands/import.js';
 import { describeProgram } from './help.js';
 import { setLogLevel } from '../util/log.js';
 import { InvariantViolation, UserError } from '../util/assert.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerInventoryCommands(program);
   registerGraphCommands(program);
   registerSchemaCommand(program);
+  registerImportCommand(program);
   for (const command of program.commands) command.exitOverride();
   describeProgram(program);
   return program;

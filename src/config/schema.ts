@@ -250,26 +250,40 @@ const etcdStore = z
   });
 
 const builtinProvider = z.strictObject({ kind: z.literal('builtin') });
+// The key material as BIND's and Knot's configs write it (base64); a typo is caught here, not as BADSIG at the first
+// write. Shared by provider: and `dnsplane import`'s --tsig-* flags.
+export const rfc2136Tsig = z.strictObject({
+  name: dnsName,
+  algorithm: z.enum(['hmac-sha256', 'hmac-sha512', 'hmac-sha1']).default('hmac-sha256'),
+  secret: z.string()
+    .regex(
+      /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/,
+      'tsig.secret must be base64 (as in the server\'s key statement)',
+    )
+    .min(4),
+});
+// One request's (a zone transfer's: one message's) longest wait.
+const rfc2136Timeout = duration('2s', { min: '50ms', max: '60s' });
 const rfc2136Provider = z.strictObject({
   kind: z.literal('rfc2136'),
   server: hostPort,
   zone: dnsName.optional(),
-  timeout: duration('2s', { min: '50ms', max: '60s' }),
+  timeout: rfc2136Timeout,
   // Bounds of one UPDATE message: an UPDATE is all-or-nothing, so smaller messages lose less to one conflicting name.
   messageBytesMax: z.number().int().min(4096).max(65_535).default(65_535),
   updateNamesMax: z.number().int().min(1).max(10_000).default(200),
-  tsig: z.strictObject({
-    name: dnsName,
-    algorithm: z.enum(['hmac-sha256', 'hmac-sha512', 'hmac-sha1']).default('hmac-sha256'),
-    // The key material as BIND's and Knot's configs write it (base64); a typo is caught here, not as BADSIG at the
-    // first write.
-    secret: z.string()
-      .regex(
-        /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/,
-        'tsig.secret must be base64 (as in the server\'s key statement)',
-      )
-      .min(4),
-  }),
+  tsig: rfc2136Tsig,
+});
+
+/**
+ * Where `dnsplane import --provider rfc2136` transfers a zone from: the provider's server, zone, timeout and tsig,
+ * judged by the same rules (a key is optional here: a server may allow transfers by address).
+ */
+export const rfc2136ImportSource = z.strictObject({
+  server: hostPort,
+  zone: dnsName,
+  timeout: rfc2136Timeout,
+  tsig: rfc2136Tsig.optional(),
 });
 
 // Route 53 (src/providers/route53/README.md): the hosted zone by id; credentials and, unless given, the region come
@@ -552,7 +566,7 @@ function dependencyProblem(
  * qualified into a surprising name; a `_dnsplane` label (the marker records the RFC 2136 provider writes); and the
  * zone's own name-server host, which the built-in server answers for.
  */
-function endpointNameProblem(raw: string, zone: string): string | null {
+export function endpointNameProblem(raw: string, zone: string): string | null {
   if (raw.trim().endsWith('.') && !isInZone(raw, zone)) {
     return `"${raw}" ends with "." (fully qualified) but is not in the zone ${normalizeName(zone)}: `
       + 'drop the dot to put it in the zone, or use a name in the zone';

@@ -241,9 +241,9 @@ function powerdnsDatabase(path: string, keys: readonly TsigKeyConfig[]): void {
   }
 }
 
-function prepareDir(dir: string): void {
+function prepareDir(dir: string, zoneRecords: readonly string[]): void {
   for (const sub of ['run', 'db', 'zones']) mkdirSync(join(dir, sub), { recursive: true });
-  writeFileSync(join(dir, 'zones', `${testZone}.zone`), zoneFile(testZone));
+  writeFileSync(join(dir, 'zones', `${testZone}.zone`), zoneFile(testZone) + zoneRecords.map((line) => `${line}\n`).join(''));
   writeFileSync(join(dir, 'zones', `${readonlyZone}.zone`), zoneFile(readonlyZone));
 }
 
@@ -274,13 +274,23 @@ async function waitReady(child: Child, port: number): Promise<void> {
   }, `the DNS server on port ${port} to serve ${testZone} and ${readonlyZone}`, startTimeoutMs, 100);
 }
 
-export async function startDnsServer(kind: DnsServerKind): Promise<DnsServer> {
+export interface StartOptions {
+  /**
+   * Lines of zone file appended to `dnsplane.test`'s (after its SOA, NS and `ns A 127.0.0.1`; `$ORIGIN` is the zone):
+   * a zone that holds records before dnsplane sees it. Knot DNS and BIND only (PowerDNS keeps its zones in SQL).
+   */
+  zoneRecords?: readonly string[];
+}
+
+export async function startDnsServer(kind: DnsServerKind, options: StartOptions = {}): Promise<DnsServer> {
+  const zoneRecords = options.zoneRecords ?? [];
+  if (zoneRecords.length > 0 && kind === 'powerdns') throw new Error('zoneRecords: Knot DNS and BIND only');
   let lastError: unknown;
   for (let attempt = 0; attempt < startAttemptsMax; attempt += 1) {
     const dir = tempDir(`dnsplane-${kind}-`);
     const port = await freeDualPort();
     const keys = makeKeys();
-    prepareDir(dir.path);
+    prepareDir(dir.path, zoneRecords);
     const child = launch(kind, dir.path, port, Object.values(keys));
     try {
       await waitReady(child, port);

@@ -9,9 +9,8 @@ import {
   canonicalAddress, decodeMarker, decodeTombstone, interpret, markerName, nameOfMarker, unparsedVersion,
 } from '../marker.js';
 import { TcpTransport } from './transport.js';
-import {
-  TransferVerifier, readTsig, signMessage, tsigRecordBytes, verifyMessage, type TsigAlgorithm, type TsigKey,
-} from './tsig.js';
+import { transferZone } from './transfer.js';
+import { readTsig, signMessage, tsigRecordBytes, verifyMessage, type TsigAlgorithm, type TsigKey } from './tsig.js';
 import {
   classifyUpdateAnswer, packWrites, prepareWrite, tsigRejection, unsignedKeyRejection,
   type MarkerSeen, type PreparedWrite, type UpdateResult,
@@ -78,8 +77,6 @@ const readAttemptsMax = 4;
 const markerCacheNamesMax = 200_000;
 /** A zone transfer is reused for the following pages of one listing for at most this long. */
 const listingReuseMs = 30_000;
-/** The first and the closing SOA of a zone transfer. */
-const transferSoasMax = 2;
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
@@ -389,7 +386,7 @@ export class Rfc2136Provider extends GuardedProvider {
 
   /** Every managed name of the zone from one signed AXFR: a consistent snapshot at one serial. */
   private async transferStates(): Promise<ServedState[]> {
-    const records = await this.transferZone();
+    const records = await transferZone(this.transport, this.zone, this.key, this.context);
     const markers = new Map<string, MarkerRrset>();
     const addresses = new Map<string, string[]>();
     const aliases = new Set<string>();
@@ -415,48 +412,6 @@ export class Rfc2136Provider extends GuardedProvider {
       }
     }
     return states.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  }
-
-  private async transferZone(): Promise<DecodedRecord[]> {
-    const records: DecodedRecord[] = [];
-    let verifier: TransferVerifier | null = null;
-    let soas = 0;
-    await this.transport.transfer((id) => {
-      const { signed, mac } = signMessage(encodeQuery(id, this.zone, 'AXFR'), this.key, nowSeconds());
-      verifier = new TransferVerifier(this.key, mac);
-      return signed;
-    }, (message) => {
-      this.checkTransferMessage(message, verifier!);
-      for (const record of decodeResponse(message).answers) {
-        if (record.type === 'SOA') soas += 1;
-        if (soas === 0) throw rfc2136Error(this.context, 'bad-response', 'zone transfer does not start with the SOA');
-        records.push(record);
-      }
-      return soas >= transferSoasMax;
-    });
-    return records;
-  }
-
-  private checkTransferMessage(message: Buffer, verifier: TransferVerifier): void {
-    const record = readTsig(message);
-    const { header } = decodeResponse(message);
-    if (record !== null && record.error !== 0) {
-      throw rfc2136Error(
-        this.context,
-        'tsig-rejected',
-        `zone transfer: the server rejected TSIG key "${this.key.name}" (error ${record.error})`,
-      );
-    }
-    if (header.rcode !== rcode.NOERROR) {
-      // PowerDNS answers every refused transfer unsigned, a key it does not accept included: the cause is either.
-      const unsigned = record === null ? ' or a key the server does not accept (the refusal is unsigned)' : '';
-      throw rfc2136Error(this.context, 'refused', `zone transfer (AXFR) answered ${rcodeName(header.rcode)}: listing `
-        + `names needs transfers allowed to key "${this.key.name}"${unsigned}`);
-    }
-    const problem = verifier.accept(message, nowSeconds());
-    if (problem !== null) {
-      throw rfc2136Error(this.context, 'bad-response', `zone transfer message does not verify: ${problem}`);
-    }
   }
 
   // ---- writes --------------------------------------------------------------
