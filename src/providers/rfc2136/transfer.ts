@@ -48,6 +48,12 @@ export async function transferZone(
     return soas >= transferSoasMax;
   });
   assert(soas >= transferSoasMax, 'internal', `a zone transfer ended after ${soas} SOA records`);
+  // RFC 8945 §5.3.1: unsigned messages may come between signed ones, never last — records after the last MAC could
+  // have been added by anyone on the path.
+  const signedTransfer = verifier as TransferVerifier | null;
+  if (signedTransfer !== null && !signedTransfer.complete) {
+    throw rfc2136Error(context, 'bad-response', 'zone transfer did not end on a signed message (RFC 8945 §5.3.1)');
+  }
   return records;
 }
 

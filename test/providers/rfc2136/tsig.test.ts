@@ -15,7 +15,9 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { spawnProcess, tempDir } from '../../helpers/env.js';
 import { TransferVerifier, readTsig, signMessage, verifyMessage, type TsigAlgorithm, type TsigKey } from '../../../src/providers/rfc2136/tsig.js';
-import { encodeQuery, encodeUpdate, dnsClass, dnsType, emptyRdata } from '../../../src/providers/rfc2136/wire.js';
+import { encodeQuery, encodeUpdate, dnsClass, dnsType, emptyRdata, type DecodedRecord } from '../../../src/providers/rfc2136/wire.js';
+import { readZone } from '../../../src/providers/rfc2136/transfer.js';
+import dnsPacket from 'dns-packet';
 
 const algorithms: TsigAlgorithm[] = ['hmac-sha256', 'hmac-sha512', 'hmac-sha1'];
 
@@ -151,4 +153,47 @@ test('a zone transfer verifies message by message over the previous MAC, and a r
   const reordered = new TransferVerifier(key, request.mac);
   assert.equal(reordered.accept(chain[0]!, now), null);
   assert.notEqual(reordered.accept(chain[2]!, now), null, 'skipping a message breaks the chain');
+});
+
+/**
+ * A stand-in for a server on the path that appends records to a signed zone transfer: it answers an AXFR with a first
+ * message signed over the request MAC, then a closing message signed over that one or (`tamper`) not signed at all.
+ */
+async function transferFrom(key: TsigKey, tamper: boolean): Promise<DecodedRecord[]> {
+  const zone = 'dnsplane.test';
+  const soa = { name: zone, type: 'SOA' as const, ttl: 300, data: { mname: `ns1.${zone}`, rname: `hostmaster.${zone}`, serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 5 } };
+  const server = createServer((socket) => {
+    let data = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      data = Buffer.concat([data, chunk]);
+      if (data.length < 2 || data.length < 2 + data.readUInt16BE(0)) return;
+      const query = data.subarray(2, 2 + data.readUInt16BE(0));
+      const request = readTsig(query)!;
+      const now = Math.floor(Date.now() / 1000);
+      const body = (answers: dnsPacket.Answer[]) => dnsPacket.encode({
+        id: query.readUInt16BE(0), type: 'response', flags: dnsPacket.AUTHORITATIVE_ANSWER,
+        questions: [{ name: zone, type: 'AXFR' }], answers,
+      });
+      const first = serverSign(body([soa, { name: `a.${zone}`, type: 'A', ttl: 5, data: '192.0.2.1' }]), key, now, request.mac, false);
+      const closing = body([{ name: `evil.${zone}`, type: 'A', ttl: 5, data: '203.0.113.66' }, soa]);
+      const last = tamper ? closing : serverSign(closing, key, now, first.mac, true).message;
+      const frame = (message: Buffer) => Buffer.concat([Buffer.from([message.length >> 8, message.length & 255]), message]);
+      socket.end(Buffer.concat([frame(first.message), frame(last)]));
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return await readZone({ server: address, zone, key, timeoutMs: 5000 });
+  } finally {
+    server.close();
+  }
+}
+
+test('a signed zone transfer must end on a signed message: records appended unsigned after the last MAC are refused', async () => {
+  const key = keyFor('hmac-sha256');
+  const records = await transferFrom(key, false);
+  assert.deepEqual(records.map((record) => `${record.name} ${record.type}`), ['dnsplane.test SOA', 'a.dnsplane.test A', 'evil.dnsplane.test A', 'dnsplane.test SOA'], 'a chain signed to its end is read whole');
+  await assert.rejects(transferFrom(key, true), /did not end on a signed message/);
 });
