@@ -88,8 +88,8 @@ check safe-e3-n1-g3 safe.pml verify -DE=3 -DN=1 -DG=3
 check safe-e3-n1-g3-no-symmetry safe.pml verify -DE=3 -DN=1 -DG=3 -DNO_SYMMETRY
 check safe-e2-n2-g3 safe.pml verify -DE=2 -DN=2 -DG=3
 # 2 x 2 x 4 and 3 x 2 x 4 stay out of reach exhaustively here: without symmetry reduction they stopped unfinished
-# past 119 million states (5 GB) and 253 million (13 GB); 3 x 2 x 4 with it passed 14 million states (2.8 GB) at
-# 40,000-80,000 states a second on this shared machine, too slow to finish. `large` runs it by bitstate instead.
+# past 119 million states (5 GB) and 253 million (13 GB); 3 x 2 x 4 with it passed 161 million states (10.1 GB, 2 h 20
+# min, no violation) at 10,000-90,000 states a second and had not finished. `large` runs it by bitstate instead.
 if [ "${1:-}" = deep ]; then
   memory_mb=${MODEL_MEMORY_MB:-4096}
   check safe-e3-n1-g4 safe.pml verify -DE=3 -DN=1 -DG=4
