@@ -8,6 +8,12 @@ import { caSecureContext } from '../util/ca-file.js';
 import { assert } from '../util/assert.js';
 import { criticalities, serviceRefPrefix } from '../domain/types.js';
 
+/** A target or service id: 1-63 letters, digits, ".", "_" or "-" (also what `dnsplane import` makes). */
+export const idPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+/** dns.maxAnswers: its bound and its default. */
+export const maxAnswersMax = 64;
+export const maxAnswersDefault = 8;
+
 /**
  * The configuration file's shape (DESIGN.md §6). Every object is strict, so a
  * misspelt key is an error naming its path rather than a silently ignored
@@ -73,7 +79,7 @@ const probeUrl = (scheme: 'http' | 'https') =>
   });
 // A dependency of the graph: a managed name (qualified like endpoint names) or "service:<id>".
 const serviceId = z.string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a service id is 1-63 letters, digits, ".", "_" or "-"');
+  .regex(idPattern, 'a service id is 1-63 letters, digits, ".", "_" or "-"');
 const dependencyRef = z.string().superRefine((value, context) => {
   if (value.startsWith(serviceRefPrefix)) {
     const parsed = serviceId.safeParse(value.slice(serviceRefPrefix.length));
@@ -170,7 +176,7 @@ const check = z
   });
 
 const target = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'target id must be 1-63 letters, digits, ".", "_" or "-"'),
+  id: z.string().regex(idPattern, 'target id must be 1-63 letters, digits, ".", "_" or "-"'),
   address,
   az: z.string().min(1).default('default'),
   capacity: z.number().int().min(0).max(1_000_000).default(100),
@@ -313,7 +319,7 @@ export const configSchema = z
       .strictObject({
         listen: hostPort.default('127.0.0.1:5353'),
         ttl: z.number().int().min(0).max(86_400).default(5),
-        maxAnswers: z.number().int().min(1).max(64).default(8),
+        maxAnswers: z.number().int().min(1).max(maxAnswersMax).default(maxAnswersDefault),
         // How often the server compares served_version with its snapshot; an enactment is visible within about this
         // long.
         refreshInterval: duration('25ms', { min: '5ms', max: '1m' }),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Document, parse as parseYaml, type YAMLMap } from 'yaml';
 import { inventoryOf, parseConfig } from '../config/load.js';
-import { endpointNameProblem } from '../config/schema.js';
+import { endpointNameProblem, idPattern, maxAnswersDefault, maxAnswersMax } from '../config/schema.js';
 import { checkDnsName, isInZone, normalizeName } from '../domain/names.js';
 import { canonicalAddress, nameOfMarker } from '../providers/marker.js';
 import { assert, UserError } from '../util/assert.js';
@@ -71,11 +71,6 @@ export interface ImportResult {
 export const azPlaceholder = 'unassigned';
 /** Names listed one per line in a comment; the rest are counted. */
 const listedNamesMax = 1000;
-/** The most addresses dns.maxAnswers can serve of one name (the config's bound). */
-const maxAnswersBound = 64;
-/** What dns.maxAnswers is unless configured. */
-const maxAnswersDefault = 8;
-const targetIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const hashHexChars = 12;
 
 interface NameRecords {
@@ -143,7 +138,7 @@ function hashed(name: string, address: string): string {
 /** A target id from the name and the address, readable when it fits the id rules ("www-192.0.2.1"). */
 function readableId(written: string, address: string): string | null {
   const id = `${written.replace(/\.$/, '')}-${address.replace(/:/g, '-')}`;
-  return targetIdPattern.test(id) ? id : null;
+  return idPattern.test(id) ? id : null;
 }
 
 /** The id when the readable one does not fit, or two readable ids collide: a prefix of it and a hash. */
@@ -151,7 +146,7 @@ function hashedId(written: string, address: string): string {
   const prefix = `${written.replace(/\.$/, '')}-${address.replace(/:/g, '-')}`.replace(/[^A-Za-z0-9_.-]/g, '_');
   const kept = prefix.slice(0, 63 - hashHexChars - 1).replace(/^[^A-Za-z0-9]+/, '');
   const id = kept.length === 0 ? `t-${hashed(written, address)}` : `${kept}-${hashed(written, address)}`;
-  assert(targetIdPattern.test(id), 'internal', `hashed target id "${id}" does not fit the id rules`);
+  assert(idPattern.test(id), 'internal', `hashed target id "${id}" does not fit the id rules`);
   return id;
 }
 
@@ -252,11 +247,11 @@ export function answersMax(result: ImportResult): number {
 export function answerWarnings(result: ImportResult): string[] {
   const warnings: string[] = [];
   const largest = answersMax(result);
-  if (largest > maxAnswersBound) {
-    const names = result.endpoints.filter((endpoint) => endpoint.targets.length > maxAnswersBound)
+  if (largest > maxAnswersMax) {
+    const names = result.endpoints.filter((endpoint) => endpoint.targets.length > maxAnswersMax)
       .map((endpoint) => endpoint.written);
-    warnings.push(`${names.length} name(s) have more than ${maxAnswersBound} addresses, the most dns.maxAnswers can `
-      + `serve: their first write will serve ${maxAnswersBound} of them (${names.slice(0, 5).join(', ')})`);
+    warnings.push(`${names.length} name(s) have more than ${maxAnswersMax} addresses, the most dns.maxAnswers can `
+      + `serve: their first write will serve ${maxAnswersMax} of them (${names.slice(0, 5).join(', ')})`);
   } else if (largest > maxAnswersDefault) {
     warnings.push(`a name has ${largest} addresses: set dns.maxAnswers: ${largest} in the installation's config `
       + `(default ${maxAnswersDefault}), or its first write serves only the ${maxAnswersDefault} lowest`);
