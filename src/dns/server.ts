@@ -5,8 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { assert, InvariantViolation } from '../util/assert.js';
 import { systemRng, type Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
-import { answerQuery, slipResponse, type Transport } from './answer.js';
-import { ResponseCache, renderAnswer } from './cache.js';
+import { Answerer, type Transport } from './answer.js';
 import { countDrop, countQueryType, countRcode, emptyCounters, type DnsCounters, type RcodeName } from './counters.js';
 import type { DnsServerOptions } from './options.js';
 import { ResponseRateLimiter } from './ratelimit.js';
@@ -16,9 +15,6 @@ import { TcpListener } from './tcp.js';
 
 /** Socket buffers asked of the kernel for UDP, so a burst of queries is queued rather than dropped. */
 const udpSocketBufferBytes = 4 * 1024 * 1024;
-/** Distinct queries whose answers are kept for reuse (see cache.ts). */
-const responseCacheEntriesMax = 10_000;
-const headerBytes = 12;
 /** Unexpected errors while answering are logged at most this often. */
 const internalErrorLogIntervalMs = 10_000;
 
@@ -45,7 +41,7 @@ export class DnsServer {
   readonly counters: DnsCounters = emptyCounters();
   readonly refresher: SnapshotRefresher;
   private readonly rateLimiter: ResponseRateLimiter;
-  private readonly cache = new ResponseCache(responseCacheEntriesMax);
+  private readonly answerer: Answerer;
   private readonly tcp: TcpListener;
   private udp: Socket | null = null;
   private lastInternalErrorLogMs = 0;
@@ -68,6 +64,7 @@ export class DnsServer {
       this.counters,
       log,
     );
+    this.answerer = new Answerer(options.answer);
     this.rateLimiter = new ResponseRateLimiter(options.rateLimit, () => performance.now());
     this.tcp = new TcpListener(options.tcp, (request) => this.handle(request, 'tcp'), this.counters, log);
   }
@@ -103,17 +100,11 @@ export class DnsServer {
     if (transport === 'udp') this.counters.udpQueries += 1;
     else this.counters.tcpQueries += 1;
     try {
-      const snapshot = this.refresher.snapshot;
-      const known = request.length >= headerBytes ? this.cache.lookup(request, transport, snapshot) : undefined;
-      if (known !== undefined) {
-        this.countAnswer(known.qtype, known.rcode, known.truncated);
-        return renderAnswer(known, request.readUInt16BE(0), this.rng);
-      }
-      const result = answerQuery(request, transport, snapshot, this.options.answer, this.rng);
-      if (result.reusable !== null) this.cache.remember(request, transport, snapshot, result.reusable);
-      if (result.drop !== null) countDrop(this.counters, result.drop);
-      this.countAnswer(result.qtype, result.rcode, result.truncated);
-      return result.response;
+      const response = this.answerer.answer(request, transport, this.refresher.snapshot, this.rng);
+      const outcome = this.answerer.outcome;
+      if (outcome.drop !== null) countDrop(this.counters, outcome.drop);
+      this.countAnswer(outcome.qtype, outcome.rcode, outcome.truncated);
+      return response;
     } catch (error) {
       // A broken invariant is a bug that must stop the process loudly; anything else costs one answer, not the server.
       if (error instanceof InvariantViolation) throw error;
@@ -159,14 +150,29 @@ export class DnsServer {
 
   private receiveUdp(socket: Socket, message: Buffer, remote: RemoteInfo): void {
     const decision = this.rateLimiter.decide(remote.address);
-    if (decision !== 'allow') {
-      countDrop(this.counters, decision === 'slip' ? 'rate-limit-slipped' : 'rate-limited');
-      const slip = decision === 'slip' ? slipResponse(message) : null;
-      if (slip !== null) this.sendUdp(socket, slip, remote);
+    if (decision === 'drop') {
+      countDrop(this.counters, 'rate-limited');
+      return;
+    }
+    if (decision === 'slip') {
+      this.slip(socket, message, remote);
       return;
     }
     const response = this.handle(message, 'udp');
     if (response !== null) this.sendUdp(socket, response, remote);
+  }
+
+  /** A slipped query is answered, truncated and empty: counted as such, not as dropped (unless it is junk). */
+  private slip(socket: Socket, message: Buffer, remote: RemoteInfo): void {
+    const response = this.answerer.slip(message);
+    if (response === null) {
+      countDrop(this.counters, 'rate-limited');
+      return;
+    }
+    this.counters.udpQueries += 1;
+    const outcome = this.answerer.outcome;
+    this.countAnswer(outcome.qtype, outcome.rcode, outcome.truncated);
+    this.sendUdp(socket, response, remote);
   }
 
   private sendUdp(socket: Socket, response: Buffer, remote: RemoteInfo): void {

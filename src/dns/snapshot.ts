@@ -13,6 +13,9 @@ export interface ServedName {
   readonly v6: readonly RecordEntry[];
 }
 
+/** Names remembered as changed, at most; a reader further behind than this starts over (see `changedSince`). */
+const changeLogMax = 4096;
+
 export interface ApplyReport {
   applied: number;
   removed: number;
@@ -30,12 +33,21 @@ export interface ApplyReport {
  * Besides the names it counts, for every ancestor of a served name inside
  * the zone, how many served names lie below it: those ancestors exist
  * (empty non-terminals) and answer NODATA, not NXDOMAIN (RFC 8020).
+ *
+ * And it numbers its changes of names (`changes`) and remembers the latest
+ * changed names, so answers prepared from it (cache.ts) are dropped for the
+ * names that changed, and only for them.
  */
 export class ServedSnapshot {
   readonly zone: string;
   private readonly names = new Map<string, ServedName>();
   private readonly below = new Map<string, number>();
   version = 0;
+  /** How many times a name was set or removed since the snapshot was created. */
+  changes = 0;
+  /** The names of the latest changes: changeLog[i] is change number changeLogFirst + i + 1. */
+  private changeLog: string[] = [];
+  private changeLogFirst = 0;
 
   constructor(zone: string) {
     assert(
@@ -57,6 +69,16 @@ export class ServedSnapshot {
   /** True when `name` has served names below it (an empty non-terminal unless served itself). */
   hasDescendants(name: string): boolean {
     return this.below.has(name);
+  }
+
+  /**
+   * The names changed after change number `after` (oldest first; a name may repeat), or null when they are no
+   * longer all remembered and the reader must forget everything it derived from the snapshot.
+   */
+  changedSince(after: number): readonly string[] | null {
+    assert(after <= this.changes, 'internal', `change ${after} is ahead of the snapshot's ${this.changes}`);
+    if (after < this.changeLogFirst) return null;
+    return this.changeLog.slice(after - this.changeLogFirst);
   }
 
   /** Applies changes in version order and moves the snapshot to `version`. */
@@ -87,13 +109,27 @@ export class ServedSnapshot {
     assert(v4.length + v6.length === state.records.length, 'S1', `${change.name}: a record is neither IPv4 nor IPv6`);
     if (!this.names.has(change.name)) this.countAncestors(change.name, 1);
     this.names.set(change.name, { name: change.name, generation: state.generation, version: change.version, v4, v6 });
+    this.logChange(change.name);
     report.applied += 1;
   }
 
   private remove(name: string): boolean {
     if (!this.names.delete(name)) return false;
     this.countAncestors(name, -1);
+    this.logChange(name);
     return true;
+  }
+
+  private logChange(name: string): void {
+    this.changes += 1;
+    this.changeLog.push(name);
+    if (this.changeLog.length > changeLogMax) {
+      // Forget the older half at once: trimming one name per change would copy the whole log each time.
+      const forgotten = this.changeLog.length - changeLogMax / 2;
+      this.changeLog = this.changeLog.slice(forgotten);
+      this.changeLogFirst += forgotten;
+    }
+    assert(this.changeLogFirst + this.changeLog.length === this.changes, 'internal', 'the change log lost count');
   }
 
   private inZone(name: string): boolean {

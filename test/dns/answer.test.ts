@@ -8,12 +8,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket, { type DecodedPacket, type Packet } from 'dns-packet';
 import { answerQuery, slipResponse, type AnswerOptions } from '../../src/dns/answer.js';
-import { renderAnswer, ResponseCache } from '../../src/dns/cache.js';
+import { Answerer } from '../../src/dns/answer.js';
+import { AnswerTable } from '../../src/dns/cache.js';
+import { prepareAnswer } from '../../src/dns/prepare.js';
+import { lowerCaseWire, nameHashOf } from '../../src/dns/wire.js';
 import { prefixKey, ResponseRateLimiter } from '../../src/dns/ratelimit.js';
 import { ServedSnapshot } from '../../src/dns/snapshot.js';
 import type { RecordEntry } from '../../src/domain/types.js';
 import { seededRng } from '../../src/util/clock.js';
-import { addresses, dataOf, query, zone } from './helpers.js';
+import { addresses, answerAddresses, dataOf, query, zone } from './helpers.js';
 
 const options: AnswerOptions = { zone, ttl: 5, maxAnswers: 8, udpSizeMax: 1232, nameServer: { name: `ns1.${zone}`, v4: ['127.0.0.1'], v6: [] } };
 const served = `dynamodb.us-east-1.${zone}`;
@@ -155,8 +158,8 @@ test('EDNS(0): the OPT is echoed with our size, BADVERS for version 1, the adver
   assert.equal(badvers.rcode, 'NOERROR', 'low four bits of BADVERS (16) are 0');
   assert.equal(badOpt?.extendedRcode, 1, 'BADVERS: extended rcode 1 << 4 = 16');
   assert.equal(badvers.answers!.length, 0);
-  // 8 AAAA records of "big.dnsplane.test" (uncompressed, 46 bytes each) need ~420 bytes: fits 512, and fits 1232.
-  // With maxAnswers 24 they need ~1150 bytes: truncated without EDNS or at 512, whole with EDNS 1232.
+  // 8 AAAA records of "big.dnsplane.test" (compressed, 28 bytes each) need ~260 bytes: fits 512, and fits 1232.
+  // With maxAnswers 24 they need ~710 bytes: truncated without EDNS or at 512, whole with EDNS 1232.
   const many = { ...options, maxAnswers: 24 };
   const classic = ask(query(`big.${zone}`, 'AAAA'), 'udp', many);
   assert.ok(classic.decoded!.flag_tc, 'no EDNS: 512 bytes, so TC');
@@ -210,34 +213,75 @@ test('S1 guard: an invalid record set in the store (a hand edit) never replaces 
   assert.equal(guarded.hasDescendants(`us-east-1.${zone}`), false, 'and its empty non-terminals with it');
 });
 
-test('a remembered answer renders exactly what answerQuery computes, a fresh weighted sample each time', () => {
-  const cases = [query(served, 'A'), query(served, 'A', { udpSize: 1232 }), query(`big.${zone}`, 'AAAA', { udpSize: 4096 }), query(`nope.${zone}`, 'A'), query(zone, 'NS'), query('example.com', 'A')];
-  for (const packet of cases) {
-    const request = dnsPacket.encode(packet);
-    const first = answerQuery(request, 'udp', snapshot, options, seededRng(5));
-    assert.ok(first.reusable !== null, 'a well-formed query is reusable');
-    for (const seed of [6, 7, 8]) {
-      const again = Buffer.from(request);
-      again.writeUInt16BE(seed * 1000, 0);
-      const computed = answerQuery(again, 'udp', snapshot, options, seededRng(seed)).response!;
-      assert.deepEqual(renderAnswer(first.reusable, seed * 1000, seededRng(seed)), computed, `${packet.questions![0]!.name} with seed ${seed}`);
-    }
+test('a prepared answer serves every case of its question, with a fresh weighted sample each time', () => {
+  const answerer = new Answerer(options);
+  const first = answerer.answer(dnsPacket.encode(query(served, 'A', { id: 1 })), 'udp', snapshot, seededRng(5))!;
+  const drawn = new Set<string>();
+  for (const [index, name] of ['DYNAMODB.us-east-1.dnsplane.TEST', 'dYnAmOdB.Us-EaSt-1.DnSpLaNe.TeSt', served].entries()) {
+    const response = answerer.answer(dnsPacket.encode(query(name, 'A', { id: 100 + index })), 'udp', snapshot, seededRng(10 + index))!;
+    assert.equal(response.length, first.length, name);
+    const decoded = dnsPacket.decode(response) as Decoded;
+    assert.equal(decoded.id, 100 + index);
+    assert.equal(decoded.questions![0]!.name, name, 'the question as asked (0x20)');
+    assert.deepEqual(decoded.answers!.map(dataOf).sort(), ['127.0.0.2', '127.0.0.3']);
+    drawn.add(decoded.answers!.map(dataOf).join(','));
   }
-  const junk = answerQuery(Buffer.alloc(12), 'udp', snapshot, options, seededRng(1));
-  assert.equal(junk.reusable, null, 'junk is not remembered');
+  for (let seed = 20; seed < 60 && drawn.size < 2; seed += 1) {
+    const decoded = dnsPacket.decode(answerer.answer(dnsPacket.encode(query(served, 'A')), 'udp', snapshot, seededRng(seed))!);
+    drawn.add(decoded.answers!.map(dataOf).join(','));
+  }
+  assert.equal(drawn.size, 2, 'both orders are drawn: the sample is not fixed in the prepared answer');
 });
 
-test('the response cache forgets everything when the snapshot changes, and stays within its bound', () => {
-  const cached = snapshotWith({ [served]: addresses(2) }, 1);
-  const cache = new ResponseCache(2);
+test('answers are compressed: owners point at the question; 64 A records fit a UDP answer of 1232 bytes', () => {
+  const many = snapshotWith({ [served]: addresses(3), [`big.${zone}`]: addresses(64) });
+  const three = answerQuery(dnsPacket.encode(query(served, 'A')), 'udp', many, options, seededRng(1)).response!;
+  // Header 12, question 38, three records of 16 bytes (a 2-byte pointer as owner): 98 bytes (194 uncompressed).
+  assert.equal(three.length, 12 + 38 + 3 * 16);
+  assert.equal(three.readUInt16BE(12 + 38), 0xc00c, 'the first owner is a pointer to the question');
+  const all = answerQuery(dnsPacket.encode(query(`big.${zone}`, 'A', { udpSize: 1232 })), 'udp', many, { ...options, maxAnswers: 64 }, seededRng(1));
+  assert.equal(all.truncated, false);
+  assert.ok(all.response!.length <= 1232, `${all.response!.length} bytes`);
+  const decoded = dnsPacket.decode(all.response!);
+  assert.equal(decoded.answers!.length, 64);
+  assert.equal(new Set(decoded.answers!.map(dataOf)).size, 64);
+  // The SOA of a negative answer: owner and names point into the question's zone suffix.
+  const negative = answerQuery(dnsPacket.encode(query(`nope.${zone}`, 'A')), 'udp', many, options, seededRng(1)).response!;
+  const soa = dnsPacket.decode(negative).authorities![0]! as { name: string; data: { mname: string; rname: string; serial: number } };
+  assert.deepEqual([soa.name, soa.data.mname, soa.data.rname, soa.data.serial], [zone, `ns1.${zone}`, `hostmaster.${zone}`, 7]);
+  // Header 12, question 24, SOA: owner pointer 2, fixed 10, "ns1" and "hostmaster" before pointers 6 + 13, numbers 20.
+  assert.equal(negative.length, 12 + 24 + 2 + 10 + 6 + 13 + 20, 'uncompressed it is 126 bytes');
+});
+
+test('prepared answers are kept until their own name changes, then prepared again from the new records', () => {
+  const live = snapshotWith({ [served]: addresses(2), [`other.${zone}`]: addresses(1) }, 1);
+  const table = new AnswerTable(100);
   const request = dnsPacket.encode(query(served, 'A'));
-  const answer = answerQuery(request, 'udp', cached, options, seededRng(1)).reusable!;
-  assert.equal(cache.lookup(request, 'udp', cached), undefined);
-  cache.remember(request, 'udp', cached, answer);
-  assert.equal(cache.lookup(request, 'udp', cached), answer);
-  assert.equal(cache.lookup(request, 'tcp', cached), undefined, 'the transport is part of the key');
-  cached.apply([{ name: served, version: 2, state: { name: served, generation: 4, version: '2', records: addresses(1) } }], 2);
-  assert.equal(cache.lookup(request, 'udp', cached), undefined, 'a newer snapshot never sees an older answer');
-  for (const name of ['a', 'b', 'c']) cache.remember(dnsPacket.encode(query(`${name}.${zone}`, 'A')), 'udp', cached, answer);
-  assert.ok(cache.size <= 2);
+  const look = () => table.lookup(request, 12, request.length - 16, nameHashOf(lowerCaseWire(request, 12, request.length - 4)), 1);
+  const answerer = new Answerer(options);
+  table.follow(live);
+  const wire = lowerCaseWire(request, 12, request.length - 4);
+  const prepared = prepareAnswer(served, wire, 1, live, options);
+  table.remember(served, wire, nameHashOf(wire), 1, prepared, live);
+  assert.equal(look(), prepared);
+  live.apply([{ name: `other.${zone}`, version: 2, state: { name: `other.${zone}`, generation: 4, version: '2', records: addresses(2) } }], 2);
+  table.follow(live);
+  assert.equal(look(), prepared, 'another name changed: kept');
+  live.apply([{ name: `x.${served}`, version: 3, state: { name: `x.${served}`, generation: 1, version: '3', records: addresses(1) } }], 3);
+  table.follow(live);
+  assert.equal(look(), undefined, 'a name below it appeared: forgotten with the other ancestors (they may exist now)');
+  table.remember(served, wire, nameHashOf(wire), 1, prepared, live);
+  const ancestor = dnsPacket.encode(query(`us-east-1.${zone}`, 'A'));
+  live.apply([{ name: served, version: 4, state: { name: served, generation: 5, version: '4', records: [{ target: 'n', address: '192.0.2.99', weight: 1 }] } }], 4);
+  table.follow(live);
+  assert.equal(look(), undefined, 'its own records changed: forgotten');
+  assert.deepEqual(answerAddresses(dnsPacket.decode(answerer.answer(request, 'udp', live, seededRng(1))!)), ['192.0.2.99']);
+  assert.equal((dnsPacket.decode(answerer.answer(ancestor, 'udp', live, seededRng(1))!) as Decoded).rcode, 'NOERROR');
+  live.apply([{ name: served, version: 5, state: null }, { name: `x.${served}`, version: 5, state: null }], 5);
+  const gone = dnsPacket.decode(answerer.answer(request, 'udp', live, seededRng(1))!) as Decoded;
+  assert.equal(gone.rcode, 'NXDOMAIN', 'removed: never the old addresses (S3)');
+  assert.equal((dnsPacket.decode(answerer.answer(ancestor, 'udp', live, seededRng(1))!) as Decoded).rcode, 'NXDOMAIN', 'its ancestor is no empty non-terminal any more');
+  const fresh = new ServedSnapshot(zone);
+  fresh.apply([{ name: served, version: 1, state: { name: served, generation: 1, version: '1', records: [{ target: 'f', address: '192.0.2.7', weight: 1 }] } }], 9);
+  assert.deepEqual(answerAddresses(dnsPacket.decode(answerer.answer(request, 'udp', fresh, seededRng(1))!)), ['192.0.2.7'], 'a new snapshot object: nothing kept');
 });

@@ -21,6 +21,7 @@ const weighted = `weighted.${zone}`;
 const medium = `medium.${zone}`;
 const big = `big.${zone}`;
 const live = `live.${zone}`;
+const many = `many.${zone}`;
 let server: ServeHandle;
 
 before(async () => {
@@ -28,8 +29,10 @@ before(async () => {
     {
       [served]: [{ target: 'lb-1', address: '127.0.0.2', weight: 100 }, { target: 'lb-2', address: '127.0.0.3', weight: 100 }, { target: 'lb-3', address: '127.0.0.4', weight: 100 }, { target: 'lb-6', address: '::2', weight: 100 }],
       [weighted]: [{ target: 'w1', address: '192.0.2.1', weight: 10 }, { target: 'w2', address: '192.0.2.2', weight: 30 }, { target: 'w3', address: '192.0.2.3', weight: 60 }],
-      // 16 A records need ~620 bytes: more than 512, less than 1232.
-      [medium]: addresses(16, 4),
+      // 40 A records need ~690 bytes (16 each, compressed): more than 512, less than 1232.
+      [medium]: addresses(40, 4),
+      // 64 A records need ~1,080 bytes compressed (2,158 uncompressed): one UDP answer at EDNS 1232.
+      [many]: addresses(64, 4),
       // 64 AAAA records need ~2,900 bytes: more than any UDP answer of this server (dns.udpSizeMax 1232).
       [big]: addresses(64, 6),
       [live]: addresses(1, 4),
@@ -93,9 +96,52 @@ test('dig: the EDNS buffer size decides truncation; EDNS version 1 gets BADVERS'
   assert.match(await dig('+ignore', '+bufsize=512', medium, 'A'), /flags: qr aa tc;/);
   const fits = await dig('+ignore', '+bufsize=1232', medium, 'A');
   assert.match(fits, /flags: qr aa;/);
-  assert.equal(answered(fits, 'A').length, 16);
+  assert.equal(answered(fits, 'A').length, 40);
   assert.match(fits, /EDNS: version: 0, flags:; udp: 1232/);
   assert.match(await dig('+edns=1', '+noednsneg', served, 'A'), /status: BADVERS/);
+});
+
+test('compressed answers: dig, kdig and Node\'s resolver read them; 64 A records fit one UDP answer at EDNS 1232', async () => {
+  const expected = addresses(64, 4).map((record) => record.address).sort();
+  const fromDig = await dig('+notcp', '+ignore', '+bufsize=1232', many, 'A');
+  assert.match(fromDig, /flags: qr aa;/, 'no TC');
+  assert.deepEqual(answered(fromDig, 'A'), expected);
+  const digBytes = Number(/MSG SIZE\s+rcvd: (\d+)/.exec(fromDig)?.[1]);
+  assert.ok(digBytes <= 1232, `${digBytes} bytes over UDP`);
+  const fromKdig = await kdig('+notcp', '+bufsize=1232', many, 'A');
+  assert.match(fromKdig, /Flags: qr aa;/, 'no TC');
+  const kdigBytes = Number(/Received (\d+) B\n;; Time .*\n;; From \S+\(UDP\)/.exec(fromKdig)?.[1]);
+  assert.ok(kdigBytes <= 1232, `${kdigBytes} bytes over UDP`);
+  assert.deepEqual(answered(fromKdig, 'A'), expected);
+  const resolver = new Resolver({ timeout: 2000, tries: 1 });
+  resolver.setServers([`127.0.0.1:${server.port}`]);
+  assert.deepEqual((await resolver.resolve4(many)).sort(), expected);
+  assert.deepEqual((await resolver.resolve4(served.toUpperCase())).sort(), ['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+  const raw = await udpQuery(server.port, query(many, 'A', { udpSize: 1232 }));
+  assert.equal(raw.flag_tc, false);
+  assert.equal(answerAddresses(raw).length, 64);
+  assert.ok(raw.raw.length <= 1232, `${raw.raw.length} bytes`);
+});
+
+test('conformance over UDP: NOTIMP for other opcodes without RD; IXFR REFUSED with its question and OPT', async () => {
+  for (const opcode of [1, 2, 4, 5]) {
+    const request = dnsPacket.encode(query(served, 'A', { id: 300 + opcode }));
+    request.writeUInt16BE((opcode << 11) | 0x0100, 2);
+    const reply = await udpQuery(server.port, request);
+    assert.equal(reply.rcode, 'NOTIMP', `opcode ${opcode}`);
+    assert.equal(reply.id, 300 + opcode);
+    assert.equal(reply.flag_rd, false, `opcode ${opcode}: RD is for QUERY only`);
+    assert.equal((reply.raw.readUInt16BE(2) >> 11) & 0xf, opcode, 'the opcode is echoed');
+  }
+  const rdQuery = await udpQuery(server.port, { ...query(served, 'A', { id: 310 }), flags: dnsPacket.RECURSION_DESIRED });
+  assert.equal(rdQuery.flag_rd, true, 'a QUERY keeps its RD');
+  const soa = { name: zone, type: 'SOA' as const, ttl: 0, data: { mname: `ns1.${zone}`, rname: `hostmaster.${zone}`, serial: 1, refresh: 60, retry: 30, expire: 3600, minimum: 5 } };
+  const ixfr = await udpQuery(server.port, { ...query(zone, 'IXFR', { id: 320, udpSize: 1232 }), authorities: [soa] });
+  assert.equal(ixfr.rcode, 'REFUSED');
+  assert.equal(ixfr.id, 320);
+  assert.deepEqual(ixfr.questions, [{ name: zone, type: 'IXFR', class: 'IN' }]);
+  assert.equal(ixfr.additionals?.filter((record) => record.type === 'OPT').length, 1, 'the OPT is echoed');
+  await assert.rejects(kdig('+notcp', 'IXFR=1', zone), /server replied with error 'REFUSED'[\s\S]*\(UDP\)/, 'kdig: REFUSED');
 });
 
 test('kdig over UDP and TCP: answers, NXDOMAIN, REFUSED, TC, BADVERS', async () => {
