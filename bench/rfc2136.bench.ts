@@ -93,9 +93,12 @@ function rows(kind: string, figures: Figures): ResultRow[] {
 /** The versions Debian 12 ships, as the rows name them. */
 const serverLabels: Record<DnsServerKind, string> = { knot: 'Knot DNS 3.2', bind: 'BIND 9.18', powerdns: 'PowerDNS 4.7' };
 
+/** DNSPLANE_BENCH_SERVERS=knot,bind measures only those servers (all three by default). */
+const wantedServers = process.env.DNSPLANE_BENCH_SERVERS?.split(',') ?? dnsServerKinds;
+const servers = dnsServerKinds.filter((kind) => wantedServers.includes(kind));
 const loadBefore = loadavg()[0]!;
 const results: ResultRow[] = [];
-for (const kind of dnsServerKinds) results.push(...rows(serverLabels[kind], await measure(kind)));
+for (const kind of servers) results.push(...rows(serverLabels[kind], await measure(kind)));
 const title = 'RFC 2136 provider: enactment into Knot DNS, BIND 9 and PowerDNS';
 writeSection('rfc2136', title, 'npm run bench -- rfc2136', results, [
   `Each name has ${targetsPerName} targets (so ${targetsPerName} A records and a marker TXT); the enactor reads and writes ${batchNamesMax} names per step, each read being 3 TSIG-signed queries (marker, A, AAAA) pipelined over TCP whose signed answers are verified, each write a signed (hmac-sha256) UPDATE of up to 200 names with one marker prerequisite per name.`,

@@ -10,7 +10,9 @@ import { assert } from '../../util/assert.js';
  * message. RDATA of A, AAAA and TXT still comes from `dns-packet`'s encoders.
  */
 
-export const dnsType = { A: 1, CNAME: 5, SOA: 6, TXT: 16, AAAA: 28, TSIG: 250, AXFR: 252, ANY: 255 } as const;
+export const dnsType = {
+  A: 1, CNAME: 5, SOA: 6, TXT: 16, AAAA: 28, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255,
+} as const;
 export const dnsClass = { IN: 1, NONE: 254, ANY: 255 } as const;
 export const opcodeUpdate = 5;
 export const rcode = {
@@ -213,6 +215,35 @@ export function encodeUpdate(message: UpdateMessage, capacity: number): Buffer {
 /** Encodes a plain query (no recursion desired) with `dns-packet`. */
 export function encodeQuery(id: number, name: string, type: 'A' | 'AAAA' | 'TXT' | 'SOA' | 'AXFR'): Buffer {
   return dnsPacket.encode({ type: 'query', id, flags: 0, questions: [{ type, name, class: 'IN' }] });
+}
+
+/** The RDATA of an SOA record as `dns-packet` decodes and encodes it. */
+export interface SoaData {
+  mname: string;
+  rname: string;
+  serial: number;
+  refresh: number;
+  retry: number;
+  expire: number;
+  minimum: number;
+}
+
+/** RFC 1982 serial number arithmetic: serial `a` is newer than serial `b`. */
+export function serialNewer(a: number, b: number): boolean {
+  const distance = (a - b + 2 ** 32) % 2 ** 32;
+  return distance !== 0 && distance < 2 ** 31;
+}
+
+/**
+ * An IXFR query (RFC 1995 §3): the zone, and in the authority section the SOA of the version the client holds, whose
+ * serial the server sends the changes from.
+ */
+export function encodeIxfrQuery(id: number, zone: string, soa: SoaData): Buffer {
+  assert(Number.isInteger(soa.serial) && soa.serial >= 0 && soa.serial < 2 ** 32, 'internal', `serial ${soa.serial}`);
+  return dnsPacket.encode({
+    type: 'query', id, flags: 0, questions: [{ type: 'IXFR', name: zone, class: 'IN' }],
+    authorities: [{ type: 'SOA', name: zone, class: 'IN', ttl: 0, data: soa }],
+  });
 }
 
 export interface Header {
