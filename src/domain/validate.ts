@@ -31,18 +31,19 @@ function findRecordSetProblems(name: string, records: readonly RecordEntry[]): s
   const addresses = new Set<string>();
   let positive = 0;
   records.forEach((record, index) => {
-    const where = `${name}: records[${index}]`;
-    if (typeof record.target !== 'string' || record.target.length === 0) problems.push(`${where}.target is empty`);
+    // Built only for a problem: this runs for every record a plan or an apply carries.
+    const where = () => `${name}: records[${index}]`;
+    if (typeof record.target !== 'string' || record.target.length === 0) problems.push(`${where()}.target is empty`);
     if (addressFamily(record.address) === 0) {
-      problems.push(`${where}.address "${record.address}" is not an IPv4 or IPv6 address`);
+      problems.push(`${where()}.address "${record.address}" is not an IPv4 or IPv6 address`);
     }
     if (!Number.isInteger(record.weight) || record.weight < 0 || record.weight > weightMax) {
-      problems.push(`${where}.weight ${record.weight} is not an integer from 0 to ${weightMax}`);
+      problems.push(`${where()}.weight ${record.weight} is not an integer from 0 to ${weightMax}`);
     } else if (record.weight > 0) {
       positive += 1;
     }
-    if (targets.has(record.target)) problems.push(`${where}.target "${record.target}" appears twice`);
-    if (addresses.has(record.address)) problems.push(`${where}.address "${record.address}" appears twice`);
+    if (targets.has(record.target)) problems.push(`${where()}.target "${record.target}" appears twice`);
+    if (addresses.has(record.address)) problems.push(`${where()}.address "${record.address}" appears twice`);
     targets.add(record.target);
     addresses.add(record.address);
   });

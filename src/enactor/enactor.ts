@@ -50,15 +50,18 @@ export interface BatchOutcome {
  * the served generation already covers the entry (S2, S5), write otherwise.
  */
 export function decide(entry: PlanEntry, state: ServedState | undefined, generation: Generation): EnactorDecision {
-  assert(entry.since <= generation, 'internal', `${entry.name}: entry since ${entry.since} above plan ${generation}`);
+  assert(entry.since <= generation, 'internal',
+    () => `${entry.name}: entry since ${entry.since} above plan ${generation}`);
   const decision = decideEntry(entry, state, generation);
   if (state === undefined) return decision;
   if (state.generation >= entry.since) {
     // S5: applying a plan again writes nothing — a name that already serves this entry (or newer) is skipped.
-    assert(decision === 'skip', 'S5', `${entry.name}: a write over generation ${state.generation} >= ${entry.since}`);
+    assert(decision === 'skip', 'S5',
+      () => `${entry.name}: a write over generation ${state.generation} >= ${entry.since}`);
   } else {
     // L3: whatever a name serves below the entry (any generation, edited, emptied, on a deleted plan), it is written.
-    assert(decision !== 'skip', 'L3', `${entry.name}: behind at ${state.generation} < ${entry.since}, not written`);
+    assert(decision !== 'skip', 'L3',
+      () => `${entry.name}: behind at ${state.generation} < ${entry.since}, not written`);
   }
   return decision;
 }
@@ -72,7 +75,7 @@ function decideEntry(entry: PlanEntry, state: ServedState | undefined, generatio
   }
   if (state !== undefined && state.generation >= entry.since) return 'skip';
   if (validateRecordSet(entry.name, entry.records).length > 0) return 'invalid';
-  assert(entry.records.length > 0, 'S1', `${entry.name}: an empty set passed validation`);
+  assert(entry.records.length > 0, 'S1', () => `${entry.name}: an empty set passed validation`);
   return { name: entry.name, records: entry.records, generation, expectedVersion: state?.version ?? null };
 }
 
@@ -103,7 +106,8 @@ export class Enactor {
 
   private async heartbeat(force: boolean): Promise<void> {
     // The hold covers everything this enactor may still read or write: never below what it has enacted (S4).
-    assert(this.heldGeneration >= this.watermark, 'S4', `held ${this.heldGeneration} below enacted ${this.watermark}`);
+    assert(this.heldGeneration >= this.watermark, 'S4',
+      () => `held ${this.heldGeneration} below enacted ${this.watermark}`);
     const now = this.deps.clock.nowMs();
     if (!force && now - this.lastHeartbeatMs < this.options.heartbeatIntervalMs) return;
     this.lastHeartbeatMs = now;
@@ -117,7 +121,7 @@ export class Enactor {
   async applyBatch(
     entries: readonly PlanEntry[], generation: Generation, frozen: ReadonlySet<string>,
   ): Promise<BatchOutcome> {
-    assert(generation > 0, 'internal', `applying plan ${generation}`);
+    assert(generation > 0, 'internal', () => `applying plan ${generation}`);
     const { store } = this.deps;
     const open = entries.filter((entry) => !frozen.has(entry.name));
     const decideEntry = (entry: PlanEntry, state: ServedState | undefined) => decide(entry, state, generation);
@@ -127,7 +131,8 @@ export class Enactor {
     }
     const history: HistoryEntry[] = result.applied.map(({ change, fromGeneration }) => {
       // S2: an enactor writes a name only when it serves a generation below the entry's, so below this plan.
-      assert(fromGeneration < generation, 'S2', `${change.name}: plan ${generation} written over ${fromGeneration}`);
+      assert(fromGeneration < generation, 'S2',
+        () => `${change.name}: plan ${generation} written over ${fromGeneration}`);
       const kind = change.records === null ? 'remove' : 'enact';
       return { name: change.name, fromGeneration, toGeneration: generation, actor: this.options.id, kind, detail: '' };
     });
@@ -139,20 +144,22 @@ export class Enactor {
       unfinished: result.unfinished.length, history,
     };
     const accounted = outcome.applied + outcome.skipped + outcome.unfinished + result.invalid.length;
-    assert(accounted === entries.length, 'internal', `${accounted} of ${entries.length} entries accounted for`);
+    assert(accounted === entries.length, 'internal', () => `${accounted} of ${entries.length} entries accounted for`);
     return outcome;
   }
 
   /** One page of the plan as the store returned it: in name order after `afterName`, only what changed. */
   private checkPage(view: PlanView, generation: Generation, afterName: string): void {
     const read = view.header.generation;
-    assert(read === generation, 'internal', `asked for plan ${generation}, read ${read}`);
+    assert(read === generation, 'internal', () => `asked for plan ${generation}, read ${read}`);
     assert(view.entries.length <= this.options.batchNamesMax, 'internal', 'the store ignored the page limit');
     // In name order after `afterName`, or the next page (after the last name) would skip names.
     const unordered = view.entries.find((entry, index) => entry.name <= (view.entries[index - 1]?.name ?? afterName));
-    assert(unordered === undefined, 'internal', `the store ignored paging: ${unordered?.name} after ${afterName}`);
+    assert(unordered === undefined, 'internal',
+      () => `the store ignored paging: ${unordered?.name} after ${afterName}`);
     const stale = view.entries.find((entry) => entry.since <= this.watermark);
-    assert(stale === undefined, 'internal', `${stale?.name}@${stale?.since} is not a change after ${this.watermark}`);
+    assert(stale === undefined, 'internal',
+      () => `${stale?.name}@${stale?.since} is not a change after ${this.watermark}`);
   }
 
   /**
@@ -179,10 +186,10 @@ export class Enactor {
     const complete = unfinished === 0 && frozenSetting.size === 0;
     if (complete) {
       // S2: the watermark only moves forward (latest is above it, checked on entry).
-      assert(latest > this.watermark, 'S2', `enacted ${latest} after ${this.watermark}`);
+      assert(latest > this.watermark, 'S2', () => `enacted ${latest} after ${this.watermark}`);
       this.watermark = latest;
     }
-    assert(this.heldGeneration === latest, 'S4', `hold moved to ${this.heldGeneration} while applying ${latest}`);
+    assert(this.heldGeneration === latest, 'S4', () => `hold moved to ${this.heldGeneration} while applying ${latest}`);
     await this.heartbeat(true);
     if (applied > 0 || unfinished > 0) log.info({ generation: latest, applied, conflicts, unfinished }, 'enacted plan');
     return { generation: latest, applied, conflicts, complete };
@@ -213,7 +220,7 @@ export class Enactor {
       if (view.entries.length < this.options.batchNamesMax) return totals;
       afterName = view.entries[view.entries.length - 1]!.name;
     }
-    assert(false, 'internal', `plan ${generation} has more than ${pagesMax} pages`);
+    assert(false, 'internal', () => `plan ${generation} has more than ${pagesMax} pages`);
   }
 
   async run(signal: AbortSignal): Promise<void> {

@@ -69,8 +69,9 @@ export class Janitor {
       holds.push(enactor.heldGeneration);
       floor = Math.min(floor, enactor.heldGeneration);
     }
-    assert(floor < latest || latest === 0, 'S4', `floor ${floor} would reach the newest plan ${latest}`);
-    assert(floor <= latest - this.options.retainGenerations, 'S4', `floor ${floor} inside the retained generations`);
+    assert(floor < latest || latest === 0, 'S4', () => `floor ${floor} would reach the newest plan ${latest}`);
+    assert(floor <= latest - this.options.retainGenerations, 'S4',
+      () => `floor ${floor} inside the retained generations`);
     return { latest, floor, holds };
   }
 
@@ -101,14 +102,15 @@ export class Janitor {
     assert(holds.every((hold) => hold >= floor), 'S4', held);
     for (const version of versions) {
       const what = `${version.name}@${version.since} (superseded at ${version.supersededBy})`;
-      assert(version.supersededBy <= floor, 'S4', `${what}: above the floor ${floor}`);
-      assert(version.supersededBy < latest, 'L3', `${what}: still in the newest plan ${latest}`);
+      assert(version.supersededBy <= floor, 'S4', () => `${what}: above the floor ${floor}`);
+      assert(version.supersededBy < latest, 'L3', () => `${what}: still in the newest plan ${latest}`);
       const state = served.states.get(version.name);
       if (state !== undefined) {
-        assert(state.generation >= version.supersededBy, 'S4', `${what}: still served`);
+        assert(state.generation >= version.supersededBy, 'S4', () => `${what}: still served`);
       } else {
         const removedAt = served.removals.get(version.name) ?? 0;
-        assert(removedAt >= version.supersededBy, 'S4', `${what}: not served, and not removed by a plan above it`);
+        assert(removedAt >= version.supersededBy, 'S4',
+          () => `${what}: not served, and not removed by a plan above it`);
       }
     }
   }

@@ -63,9 +63,9 @@ function decideRound<T extends { name: string }>(
     if (decision === 'skip') outcome.skipped.push(item);
     else if (decision === 'invalid') outcome.invalid.push(item);
     else {
-      assert(decision.name === item.name, 'internal', `decided ${decision.name} for ${item.name}`);
+      assert(decision.name === item.name, 'internal', () => `decided ${decision.name} for ${item.name}`);
       const servedGeneration = state?.generation ?? 0;
-      const below = `${item.name}: write at ${decision.generation} over ${servedGeneration}`;
+      const below = () => `${item.name}: write at ${decision.generation} over ${servedGeneration}`;
       assert(decision.generation >= servedGeneration, 'S2', below);
       writes.changes.push(decision);
       writes.byName.set(item.name, item);
@@ -87,7 +87,8 @@ function sortOutcomes<T extends { name: string }>(
   const lost: T[] = [];
   for (const [index, result] of results.entries()) {
     const change = writes.changes[index]!;
-    assert(result.name === change.name, 'internal', `outcome for ${result.name} where ${change.name} was written`);
+    assert(result.name === change.name, 'internal',
+      () => `outcome for ${result.name} where ${change.name} was written`);
     const item = writes.byName.get(change.name)!;
     if (result.outcome === 'conflict') lost.push(item);
     else if (result.outcome === 'superseded') outcome.superseded.push(item);

@@ -79,9 +79,9 @@ export class Reconciler {
     if (live.length === 0) return null;
     // An enactor announces a generation before it enacts it: it never holds less than it has enacted (S4).
     const overreaching = live.find((enactor) => enactor.enactedGeneration > enactor.heldGeneration);
-    assert(overreaching === undefined, 'S4', `enactor ${overreaching?.id} enacted above its hold`);
+    assert(overreaching === undefined, 'S4', () => `enactor ${overreaching?.id} enacted above its hold`);
     const enacted = Math.max(...live.map((enactor) => enactor.enactedGeneration));
-    assert(enacted >= 0, 'internal', `enacted generation ${enacted}`);
+    assert(enacted >= 0, 'internal', () => `enacted generation ${enacted}`);
     return enacted;
   }
 
@@ -92,9 +92,9 @@ export class Reconciler {
   private async classify(
     entry: PlanEntry, state: ServedState | undefined, latest: Generation, enactedLive: Generation | null,
   ): Promise<Drift | null> {
-    assert(entry.since <= latest, 'internal', `${entry.name}: entry since ${entry.since} above plan ${latest}`);
+    assert(entry.since <= latest, 'internal', () => `${entry.name}: entry since ${entry.since} above plan ${latest}`);
     const drift = await this.classifyEntry(entry, state, latest, enactedLive);
-    assert(drift === null || drift.name === entry.name, 'internal', `drift of ${drift?.name} for ${entry.name}`);
+    assert(drift === null || drift.name === entry.name, 'internal', () => `drift of ${drift?.name} for ${entry.name}`);
     return drift;
   }
 
@@ -175,7 +175,7 @@ export class Reconciler {
       if (expectedVersion === null) return 'skip';
       return { name: drift.name, records: null, generation: latest, expectedVersion };
     }
-    assert(entry.records.length > 0, 'S1', `${drift.name}: repair with an empty set`);
+    assert(entry.records.length > 0, 'S1', () => `${drift.name}: repair with an empty set`);
     return { name: drift.name, records: entry.records, generation: latest, expectedVersion };
   }
 
@@ -189,17 +189,17 @@ export class Reconciler {
   ): Promise<number> {
     const decide = (drift: Drift, state: ServedState | undefined): CasDecision => {
       const entry = entries.get(drift.name);
-      assert(entry !== undefined, 'internal', `${drift.name}: a drift outside the newest plan`);
+      assert(entry !== undefined, 'internal', () => `${drift.name}: a drift outside the newest plan`);
       const decision = this.decideRepair(drift, state, entry, latest);
       const behind = state === undefined ? entry.records !== null : state.generation <= latest;
-      const unrepaired = `${drift.name}: ${drift.kind} at ${state?.generation} left unrepaired`;
+      const unrepaired = () => `${drift.name}: ${drift.kind} at ${state?.generation} left unrepaired`;
       assert(!behind || decision !== 'skip', 'L3', unrepaired);
       return decision;
     };
     const result = await compareAndSwapAll(drifts, decide, this.options, this.deps);
     // Superseded: removed at or above the newest plan this pass read — nothing left to repair.
     const history: HistoryEntry[] = result.applied.map(({ item: drift, change, fromGeneration }) => {
-      const at = `${change.name}: repaired at ${change.generation}, not ${latest}`;
+      const at = () => `${change.name}: repaired at ${change.generation}, not ${latest}`;
       assert(change.generation === latest, 'internal', at);
       const removal = change.records === null ? ' (removal)' : '';
       const detail = drift.kind === 'reenact' ? `reenact ${drift.detail}` : `${drift.kind}${removal}`;
@@ -233,7 +233,8 @@ export class Reconciler {
       log.warn({ name: drift.name, kind: drift.kind }, `drift: ${drift.detail}`);
     }
     this.alarmed = drifted;
-    assert(this.alarmed.size <= drifts.length, 'internal', `${this.alarmed.size} alarms for ${drifts.length} drifts`);
+    assert(this.alarmed.size <= drifts.length, 'internal',
+      () => `${this.alarmed.size} alarms for ${drifts.length} drifts`);
   }
 
   async tick(): Promise<ReconcileResult> {
@@ -242,7 +243,8 @@ export class Reconciler {
     if (latest === 0) return { generation: 0, checked: 0, drifts: [], repaired: 0 };
     const view = await store.readPlan(latest);
     if (view === null) return { generation: latest, checked: 0, drifts: [], repaired: 0 };
-    assert(view.header.generation === latest, 'internal', `asked for plan ${latest}, read ${view.header.generation}`);
+    assert(view.header.generation === latest, 'internal',
+      () => `asked for plan ${latest}, read ${view.header.generation}`);
     const frozen = this.deps.frozen === undefined ? new Set<string>() : await this.deps.frozen();
     if (frozen === 'zone') return { generation: latest, checked: 0, drifts: [], repaired: 0 };
     const enactedLive = await this.enactedByLiveEnactors();
@@ -264,7 +266,7 @@ export class Reconciler {
     await this.takeReenactments(drifts, entries);
     await this.alarm(drifts);
     const repaired = drifts.length === 0 ? 0 : await this.repair(drifts, entries, latest);
-    assert(repaired <= drifts.length, 'internal', `${repaired} repairs for ${drifts.length} drifts`);
+    assert(repaired <= drifts.length, 'internal', () => `${repaired} repairs for ${drifts.length} drifts`);
     if (repaired > 0) await store.incrementCounter('reconciler_repairs', repaired);
     await store.incrementCounter('reconciler_passes');
     return { generation: latest, checked: view.entries.length, drifts, repaired };

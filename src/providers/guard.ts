@@ -58,16 +58,16 @@ export function checkChanges(changes: readonly ApplyChange[]): GuardedChange[] {
   const sendable: GuardedChange[] = [];
   for (const change of changes) {
     const generationValid = Number.isSafeInteger(change.generation) && change.generation >= 0;
-    assert(generationValid, 'internal', `${change.name}: generation ${change.generation}`);
-    if (change.records === null) {
-      const version = change.expectedVersion;
-      if (version !== null) sendable.push({ ...change, records: null, expectedVersion: version });
+    assert(generationValid, 'internal', () => `${change.name}: generation ${change.generation}`);
+    const { name, records, generation, expectedVersion } = change;
+    if (records === null) {
+      if (expectedVersion !== null) sendable.push({ name, records, generation, expectedVersion });
       continue;
     }
     // The last line of defence for S1 before the place that serves DNS: never hand it an invalid or empty set.
-    const problems = validateRecordSet(change.name, change.records);
-    assert(problems.length === 0, 'S1', problems.join('; '));
-    sendable.push({ ...change, records: change.records });
+    const problems = validateRecordSet(name, records);
+    assert(problems.length === 0, 'S1', () => problems.join('; '));
+    sendable.push({ name, records, generation, expectedVersion });
   }
   return sendable;
 }
@@ -75,29 +75,30 @@ export function checkChanges(changes: readonly ApplyChange[]): GuardedChange[] {
 /** The post-conditions of one change's outcome; returns it as the caller sees it. */
 export function checkOutcome(change: GuardedChange, result: SwapOutcome | undefined): ApplyOutcome {
   assert(result !== undefined, 'internal', `${change.name}: no outcome`);
-  assert(result.name === change.name, 'internal', `outcome for ${result.name} where ${change.name} was expected`);
+  assert(result.name === change.name, 'internal', () => `outcome for ${result.name} where ${change.name} was expected`);
   const name = change.name;
   switch (result.outcome) {
     case 'applied': {
       const versionChanged = result.version !== '' && result.version !== change.expectedVersion;
-      assert(versionChanged, 'internal', `${name}: a write that kept its version`);
+      assert(versionChanged, 'internal', () => `${name}: a write that kept its version`);
       const replaced = result.replaced;
       const forward = replaced === null || replaced <= change.generation;
-      assert(forward, 'S2', `${name}: wrote generation ${change.generation} over ${replaced}`);
+      assert(forward, 'S2', () => `${name}: wrote generation ${change.generation} over ${replaced}`);
       return { name, outcome: 'applied', version: result.version };
     }
     case 'conflict': {
       // A refused write whose version did match can only mean a lower generation: a caller bug, made loud.
       const found = result.found;
       const versionMatched = found !== null && found.version === change.expectedVersion;
-      assert(!versionMatched, 'S2', `${name}: writing generation ${change.generation} over ${found?.generation}`);
+      assert(!versionMatched, 'S2', () => `${name}: writing generation ${change.generation} over ${found?.generation}`);
       return { name, outcome: 'conflict' };
     }
     case 'superseded': {
       const firstWrite = change.expectedVersion === null && change.records !== null;
-      assert(firstWrite, 'internal', `${name}: only a first write is superseded`);
+      assert(firstWrite, 'internal', () => `${name}: only a first write is superseded`);
       const atOrAbove = result.generation >= change.generation;
-      assert(atOrAbove, 'S2', `${name}: superseded by a removal at ${result.generation}, below ${change.generation}`);
+      assert(atOrAbove, 'S2',
+        () => `${name}: superseded by a removal at ${result.generation}, below ${change.generation}`);
       return { name, outcome: 'superseded', generation: result.generation };
     }
   }
@@ -107,10 +108,22 @@ export function checkOutcome(change: GuardedChange, result: SwapOutcome | undefi
 export async function guardedApply(changes: readonly ApplyChange[], swap: CompareAndSwap): Promise<ApplyOutcome[]> {
   const sendable = checkChanges(changes);
   const results = sendable.length === 0 ? [] : await swap(sendable);
-  assert(results.length === sendable.length, 'internal', `${results.length} outcomes for ${sendable.length} changes`);
-  const outcomes = new Map<string, ApplyOutcome>();
-  sendable.forEach((change, index) => outcomes.set(change.name, checkOutcome(change, results[index])));
-  return changes.map((change) => outcomes.get(change.name) ?? { name: change.name, outcome: 'conflict' });
+  assert(results.length === sendable.length, 'internal',
+    () => `${results.length} outcomes for ${sendable.length} changes`);
+  // `sendable` is `changes` in order less the blind removals, and names are distinct: one pass pairs them.
+  const outcomes: ApplyOutcome[] = [];
+  let sent = 0;
+  for (const change of changes) {
+    const guarded = sendable[sent];
+    if (guarded !== undefined && guarded.name === change.name) {
+      outcomes.push(checkOutcome(guarded, results[sent]));
+      sent += 1;
+    } else {
+      outcomes.push({ name: change.name, outcome: 'conflict' });
+    }
+  }
+  assert(sent === sendable.length, 'internal', () => `${sendable.length - sent} guarded changes left unpaired`);
+  return outcomes;
 }
 
 /** The base of every provider: `apply` is guarded; a provider implements `compareAndSwap`, its atomic write. */

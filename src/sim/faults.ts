@@ -119,8 +119,9 @@ interface FaultyStoreFields {
  */
 const faultyStorePrototype: Record<string, unknown> = {};
 for (const method of storeMethods) {
+  const label = `store.${method}`;
   faultyStorePrototype[method] = async function (this: FaultyStoreFields, ...args: unknown[]): Promise<unknown> {
-    await this.faults.point(this.actor, `store.${method}`);
+    await this.faults.point(this.actor, label);
     const result = await (this.inner[method] as (...inner: unknown[]) => Promise<unknown>).apply(this.inner, args);
     if (this.faults.trace !== null && tracedStoreCalls.has(method)) {
       this.faults.note(

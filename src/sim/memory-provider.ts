@@ -58,7 +58,7 @@ export class MemoryProviderState {
    */
   handEdit(name: string, records: RecordEntry[]): void {
     const row = this.served.get(name);
-    assert(row !== undefined, 'internal', `hand edit of ${name}, which is not served`);
+    assert(row !== undefined, 'internal', () => `hand edit of ${name}, which is not served`);
     this.versionLast += 1;
     const after: ServedRow = {
       generation: row.generation,

@@ -177,8 +177,8 @@ export class MemoryStore implements Store, InventoryStore {
       return { ok: false, reason: 'stale-base', detail };
     }
     const generation = latest + 1;
-    assert(generation > latest, 'S6', `generation ${generation} not above ${latest}`);
-    assert(!state.headers.has(generation), 'S6', `generation ${generation} published twice`);
+    assert(generation > latest, 'S6', () => `generation ${generation} not above ${latest}`);
+    assert(!state.headers.has(generation), 'S6', () => `generation ${generation} published twice`);
     const header: PlanHeader = {
       generation, baseGeneration: request.baseGeneration, createdAtMs: now, plannerId: request.lease.holder,
       fencingToken: request.lease.token, namesTotal: request.namesTotal, namesChanged: request.changes.length,
@@ -313,12 +313,12 @@ export class MemoryStore implements Store, InventoryStore {
     const stored = version === undefined ? inventories.at(-1) : inventories[version - 1];
     if (stored === undefined) return null;
     const at = version ?? inventories.length;
-    assert(stored.version === at, 'internal', `inventory version ${stored.version} stored at ${at}`);
+    assert(stored.version === at, 'internal', () => `inventory version ${stored.version} stored at ${at}`);
     return { ...stored };
   }
 
   async listInventoryVersions(limit: number): Promise<InventoryVersionInfo[]> {
-    assert(Number.isInteger(limit) && limit >= 0, 'internal', `inventory list limit ${limit}`);
+    assert(Number.isInteger(limit) && limit >= 0, 'internal', () => `inventory list limit ${limit}`);
     const { inventories } = this.state;
     return inventories.slice(Math.max(0, inventories.length - limit)).reverse().map(inventoryInfo);
   }
@@ -328,7 +328,7 @@ export class MemoryStore implements Store, InventoryStore {
     const current = inventories.length;
     // The compare-and-swap of an apply: a change computed against an older version is refused (re-diff).
     if (current !== request.baseVersion) return { ok: false, reason: 'stale-base', current };
-    assert(current < inventoryVersionsMax, 'internal', `more than ${inventoryVersionsMax} inventory versions`);
+    assert(current < inventoryVersionsMax, 'internal', () => `more than ${inventoryVersionsMax} inventory versions`);
     const info: InventoryVersionInfo = {
       version: current + 1, createdAtMs: this.clock.nowMs(), actor: request.actor, reason: request.reason,
       forced: request.forced, names: request.endpoints.length, summary: request.summary,

@@ -71,7 +71,7 @@ class Xoshiro128 implements SimRandom {
   }
 
   int(n: number): number {
-    assert(Number.isInteger(n) && n > 0, 'internal', `int(${n}) needs a positive integer bound`);
+    assert(Number.isInteger(n) && n > 0, 'internal', () => `int(${n}) needs a positive integer bound`);
     return Math.floor(this.next() * n);
   }
 

@@ -492,7 +492,7 @@ function ignoreServed(provider: Provider): Provider {
 /** Runs until `untilMs`, checking after every step; returns false when a violation stopped the run. */
 async function runPhase(world: SafeWorld, untilMs: number, stopWhen: (() => boolean) | null): Promise<boolean> {
   for (;;) {
-    assert(world.scheduler.stepCount < stepsMax, 'internal', `seed ${world.seed}: more than ${stepsMax} steps`);
+    assert(world.scheduler.stepCount < stepsMax, 'internal', () => `seed ${world.seed}: more than ${stepsMax} steps`);
     const info = await world.scheduler.step(untilMs);
     if (info === null) return true;
     if (!checkStep(world, info)) return false;

@@ -68,7 +68,7 @@ export class Scheduler {
 
   /** Blocks the calling actor for `delayMs` of virtual time (plus any pending pause). */
   wait(actor: ActorSlot, delayMs: number, label: string): Promise<void> {
-    assert(Number.isFinite(delayMs) && delayMs >= 0, 'internal', `${actor.id}: wait of ${delayMs} ms`);
+    assert(Number.isFinite(delayMs) && delayMs >= 0, 'internal', () => `${actor.id}: wait of ${delayMs} ms`);
     const pauseMs = actor.pauseNextMs;
     actor.pauseNextMs = 0;
     const promise = new Promise<void>((resolve) => {
@@ -119,7 +119,8 @@ export class Scheduler {
       this.pop();
       // An event of a crashed incarnation is dropped without a step.
       if (event.actor !== null && event.incarnation !== event.actor.incarnation) continue;
-      assert(event.atMs >= this.virtualNowMs, 'internal', `time went backwards: ${event.atMs} < ${this.virtualNowMs}`);
+      const forward = event.atMs >= this.virtualNowMs;
+      assert(forward, 'internal', () => `time went backwards: ${event.atMs} < ${this.virtualNowMs}`);
       this.virtualNowMs = event.atMs;
       this.steps += 1;
       if (event.callback !== null) event.callback();
@@ -143,7 +144,7 @@ export class Scheduler {
 
   private settled(actor: ActorSlot, incarnation: number, onSettled: (error: unknown) => void, error: unknown): void {
     // A chain of a crashed incarnation cannot settle: its events were dropped before they resumed it.
-    assert(incarnation === actor.incarnation, 'internal', `${actor.id}: a crashed incarnation ran on`);
+    assert(incarnation === actor.incarnation, 'internal', () => `${actor.id}: a crashed incarnation ran on`);
     onSettled(error);
     this.signalYield();
   }

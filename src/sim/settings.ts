@@ -20,10 +20,36 @@ const reconcilerPageNamesMax = 2;
  */
 const minNamesForThreshold = 1;
 
+/**
+ * Settings already parsed, by their input: a run draws them from a handful of values, and the schema's parse was
+ * a measurable share of a run. Frozen, so no run can change what a later one is handed.
+ */
+const parsedSettings = new Map<string, RoleSettings>();
+const parsedSettingsMax = 1024;
+
 export function roleSettingsOf(scenario: Scenario): RoleSettings {
+  const input = settingsInput(scenario);
+  const key = JSON.stringify(input);
+  const known = parsedSettings.get(key);
+  if (known !== undefined) return known;
+  if (parsedSettings.size >= parsedSettingsMax) parsedSettings.clear();
+  const settings = deepFreeze(parseRoleSettings(input));
+  parsedSettings.set(key, settings);
+  return settings;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+function settingsInput(scenario: Scenario) {
   const { timing, health } = scenario;
   const { checker } = health;
-  return parseRoleSettings({
+  return {
     safety: {
       minNamesForThreshold, maxWithdrawnCapacityFraction: health.maxWithdrawnCapacityFraction,
       retainGenerations: scenario.retainGenerations,
@@ -42,7 +68,7 @@ export function roleSettingsOf(scenario: Scenario): RoleSettings {
       interval: checker.intervalMs, timeout: checker.timeoutMs, rise: checker.rise, fall: checker.fall,
       concurrency: checker.concurrency,
     },
-  });
+  };
 }
 
 /** An enactor incarnation's settings: the run's, with a batch bound of its own (drawn by the caller). */

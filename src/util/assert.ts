@@ -13,13 +13,17 @@ export class InvariantViolation extends Error {
 }
 
 /**
- * Asserts `condition`; `invariant` names the rule (S1..S6, L3 or "internal"). On a hot path, pass what the
- * message is about as `subject` rather than in a template: it is put in front of the message ("subject: message")
- * only when the assertion fails, so a loop over 100,000 names builds no message string per name.
+ * Asserts `condition`; `invariant` names the rule (S1..S6, L3 or "internal"). On a hot path, do not build the
+ * message in a template on every call: pass it as a function (called only when the assertion fails), or pass what
+ * it is about as `subject` (put in front, "subject: message", only on failure), so a loop over 100,000 names builds
+ * no message string per name.
  */
-export function assert(condition: unknown, invariant: string, message: string, subject?: unknown): asserts condition {
+export function assert(
+  condition: unknown, invariant: string, message: string | (() => string), subject?: unknown,
+): asserts condition {
   if (condition) return;
-  throw new InvariantViolation(invariant, subject === undefined ? message : `${String(subject)}: ${message}`);
+  const text = typeof message === 'string' ? message : message();
+  throw new InvariantViolation(invariant, subject === undefined ? text : `${String(subject)}: ${text}`);
 }
 
 /** A user-facing error: bad input that changed nothing. Exit code 2 in the CLI, 400 in the API. */

@@ -1,7 +1,7 @@
 import { openDatabase, metaValue, type Db, type OpenOptions, type Schema } from '../../store/sqlite/db.js';
 import { storeSchema } from '../../store/sqlite/schema.js';
 import { decodeRecords, encodeRecords } from '../../domain/codec.js';
-import { GuardedProvider, type GuardedChange, type SwapOutcome } from '../guard.js';
+import { GuardedProvider, type FoundMarker, type GuardedChange, type SwapOutcome } from '../guard.js';
 import type { ServedChange, ServedChangeFeed, ServedState } from '../types.js';
 
 interface ServedRow { name: string; generation: number; version: number; records: string }
@@ -133,43 +133,50 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
     const recordRemoval = db.prepare('INSERT OR REPLACE INTO served_removals (name, generation) VALUES (?, ?)');
     const forgetRemoval = db.prepare('DELETE FROM served_removals WHERE name = ?');
     const setVersion = db.prepare("UPDATE meta SET value = ? WHERE key = 'served_version'");
+    const found = (name: string): FoundMarker | null => {
+      const row = select.get(name) as { generation: number; version: number } | undefined;
+      return row === undefined ? null : { generation: row.generation, version: String(row.version) };
+    };
     const run = db.transaction((): SwapOutcome[] => {
       const outcomes: SwapOutcome[] = [];
       let version = metaValue(db, 'served_version');
       for (const [index, change] of changes.entries()) {
         if (index === Math.floor(changes.length / 2)) this.hooks.insideApply?.();
-        const row = select.get(change.name) as { generation: number; version: number } | undefined;
-        const found = row === undefined ? null : { generation: row.generation, version: String(row.version) };
-        const expected = change.expectedVersion === null ? null : Number(change.expectedVersion);
-        let written: boolean;
+        const name = change.name;
         if (change.records === null) {
+          const before = found(name);
           // The delete trigger takes its tombstone version from meta, so meta must be current first.
           setVersion.run(version);
-          written = remove.run(change.name, expected, change.generation).changes === 1;
-          if (written) {
+          if (remove.run(name, Number(change.expectedVersion), change.generation).changes === 1) {
             version = metaValue(db, 'served_version');
-            recordRemoval.run(change.name, change.generation);
+            recordRemoval.run(name, change.generation);
+            outcomes.push({ name, outcome: 'applied', version: String(version), replaced: before?.generation ?? null });
+          } else {
+            outcomes.push({ name, outcome: 'conflict', found: before });
+          }
+        } else if (change.expectedVersion === null) {
+          // A first write: the insert succeeds only where no row is, so it replaced nothing; a conflict reads what is.
+          const removal = removedAt.get(name) as number | undefined;
+          if (removal !== undefined && removal >= change.generation) {
+            outcomes.push({ name, outcome: 'superseded', generation: removal });
+          } else if (insert.run(name, change.generation, version + 1, encodeRecords(change.records)).changes === 1) {
+            version += 1;
+            if (removal !== undefined) forgetRemoval.run(name);
+            outcomes.push({ name, outcome: 'applied', version: String(version), replaced: null });
+          } else {
+            outcomes.push({ name, outcome: 'conflict', found: found(name) });
           }
         } else {
-          const removal = expected === null ? removedAt.get(change.name) as number | undefined : undefined;
-          if (removal !== undefined && removal >= change.generation) {
-            outcomes.push({ name: change.name, outcome: 'superseded', generation: removal });
-            continue;
-          }
+          const before = found(name);
           const encoded = encodeRecords(change.records);
-          written = expected === null
-            ? insert.run(change.name, change.generation, version + 1, encoded).changes === 1
-            : update.run(
-              change.generation, version + 1, encoded, change.name, expected, change.generation,
-            ).changes === 1;
-          if (written) {
+          const expected = Number(change.expectedVersion);
+          if (update.run(change.generation, version + 1, encoded, name, expected, change.generation).changes === 1) {
             version += 1;
-            if (expected === null) forgetRemoval.run(change.name);
+            outcomes.push({ name, outcome: 'applied', version: String(version), replaced: before?.generation ?? null });
+          } else {
+            outcomes.push({ name, outcome: 'conflict', found: before });
           }
         }
-        outcomes.push(written
-          ? { name: change.name, outcome: 'applied', version: String(version), replaced: found?.generation ?? null }
-          : { name: change.name, outcome: 'conflict', found });
       }
       setVersion.run(version);
       return outcomes;
