@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Runs every test file under test/ with node:test through tsx. Node 20 does not
 // expand globs for --test, so the files are listed here. Extra arguments are
-// passed through (e.g. a file list to run a subset).
+// passed through (e.g. a file list to run a subset: `npm test -- test/x/y.test.ts`).
+// It builds dist/ first (scripts/build.mjs): the tests import the sources, but
+// every CLI they spawn runs bin/dnsplane.mjs, which runs dist/, and must not run
+// a build older than the sources.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +18,9 @@ function findTests(dir) {
   }
   return found.sort();
 }
+
+const build = spawnSync(process.execPath, [join(import.meta.dirname, 'build.mjs')], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
 
 const args = process.argv.slice(2);
 const files = args.length > 0 ? args : findTests('test');

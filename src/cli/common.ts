@@ -5,6 +5,14 @@ import { assert, UserError } from '../util/assert.js';
 
 /** Small helpers shared by the command modules of src/cli. */
 
+/**
+ * The config and inventory loader, imported when a command reads a file rather than when `dnsplane` starts: it brings
+ * zod and yaml, a large part of the start-up time of `dnsplane --help` otherwise (src/cli/main.ts).
+ */
+export function configLoader(): Promise<typeof import('../config/load.js')> {
+  return import('../config/load.js');
+}
+
 /** Adds the `--config` and `--data` options that every command touching state accepts (DESIGN.md §5). */
 export function withPaths(command: Command): Command {
   return command

@@ -1,11 +1,8 @@
 import { existsSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { inventoryOf, loadConfigFile, servicesOf, zoneOf } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { EndpointSpec, ServiceSpec } from '../domain/types.js';
-import { createProvider } from '../providers/index.js';
 import type { Provider } from '../providers/types.js';
-import { createStore, sqlitePath } from '../store/index.js';
 import type { InventoryStore, Store } from '../store/types.js';
 import { UserError } from '../util/assert.js';
 import { seedInventory } from '../inventory/apply.js';
@@ -110,7 +107,13 @@ export interface OpenContextOptions {
   readOnly?: boolean;
 }
 
+/**
+ * Opens the installation: config, store, provider. Their modules (zod, SQLite, etcd, …) are loaded here, when a
+ * command opens one, not when `dnsplane` starts: every command module imports this one, and `--help` needs none.
+ */
 export async function openContext(options: PathOptions, open: OpenContextOptions = {}): Promise<Context> {
+  const [{ inventoryOf, loadConfigFile, servicesOf, zoneOf }, { createStore, sqlitePath }, { createProvider }] =
+    await Promise.all([import('../config/load.js'), import('../store/index.js'), import('../providers/index.js')]);
   const readonly = open.readOnly ?? false;
   const configPath = resolveConfigPath(options);
   const config = loadConfigFile(configPath);

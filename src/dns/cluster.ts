@@ -22,6 +22,19 @@ const restartsMax = 5;
 const restartWindowMs = 60_000;
 
 /**
+ * How a worker process starts: as this module runs. From dist/ (the CLI: compiled JavaScript, scripts/build.mjs) the
+ * worker is dist/dns/worker.js under plain node; from the TypeScript sources (tests and benchmarks that import src/
+ * through tsx) it is src/dns/worker.ts through tsx, wherever the process was started from. tsx is then resolved from
+ * here, so the compiled CLI needs no tsx installed.
+ */
+function workerEntry(): { exec: string; execArgv: string[] } {
+  const compiled = import.meta.url.endsWith('.js');
+  assert(compiled || import.meta.url.endsWith('.ts'), 'internal', `cluster.ts loaded as ${import.meta.url}`);
+  const exec = fileURLToPath(new URL(compiled ? './worker.js' : './worker.ts', import.meta.url));
+  return { exec, execArgv: compiled ? [] : ['--import', import.meta.resolve('tsx')] };
+}
+
+/**
  * Several processes serving one address: node:cluster shares the UDP
  * socket between the workers (the kernel hands each datagram to one of
  * them) and spreads TCP connections round-robin. Each worker keeps its own
@@ -53,11 +66,7 @@ export class DnsCluster {
   static async start(options: DnsServerOptions, log: Logger, onFatal: (error: Error) => void): Promise<DnsCluster> {
     assert(cluster.isPrimary, 'internal', 'a DNS cluster is started from the primary process');
     assert(options.workers >= 2, 'internal', `a cluster of ${options.workers} worker`);
-    cluster.setupPrimary({
-      exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
-      // Workers run the TypeScript sources like the CLI does, through tsx, wherever the command was started from.
-      execArgv: ['--import', import.meta.resolve('tsx')],
-    });
+    cluster.setupPrimary(workerEntry());
     const running = new DnsCluster(options, log, onFatal);
     try {
       const ports = await Promise.all(Array.from({ length: options.workers }, () => running.fork()));

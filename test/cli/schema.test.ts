@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { configJsonSchema } from '../../src/cli/commands/schema.js';
+import { configJsonSchema } from '../../src/cli/config-json-schema.js';
 import { parseConfig } from '../../src/config/load.js';
 import { demoConfig } from '../../src/demo/demo.js';
 import { sampleConfig } from '../helpers/env.js';

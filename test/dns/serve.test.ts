@@ -12,7 +12,7 @@ import { answerAddresses, query, startServe, tcpQuery, udpQuery, zone } from './
 
 const served = `dynamodb.us-east-1.${zone}`;
 
-/** The cluster workers among a process's children (tsx may also run an esbuild child). */
+/** The cluster workers among a process's children: the CLI runs compiled code, so its workers run dist/. */
 function workersOf(pid: number): number[] {
   let listing: string;
   try {
@@ -20,7 +20,7 @@ function workersOf(pid: number): number[] {
   } catch {
     return []; // ps exits 1 when there is no such process
   }
-  return listing.split('\n').filter((line) => line.includes('src/dns/worker.ts')).map((line) => Number.parseInt(line.trim(), 10));
+  return listing.split('\n').filter((line) => line.includes('dist/dns/worker.js')).map((line) => Number.parseInt(line.trim(), 10));
 }
 
 function alive(pid: number): boolean {

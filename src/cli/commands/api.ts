@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../api/app.js';
-import { isLoopbackHost, listenHost, resolveTokens } from '../../api/auth.js';
 import { assert, UserError } from '../../util/assert.js';
-import { createLogger, type Logger } from '../../util/log.js';
+import type { Logger } from '../../util/log.js';
 import { parseWholeNumber, portOption, portRange, stopSignal, withPaths } from '../common.js';
 import { followInventory, openContext, type PathOptions } from '../context.js';
 import { checkSelfDependenciesAtStart } from '../../graph/self-dependency.js';
@@ -18,7 +16,9 @@ export function registerApiCommand(program: Command): void {
 }
 
 /** "127.0.0.1:8080" or "[::1]:8080" to host and port (`--http-port` wins); the config schema has checked the shape. */
-function listenAddress(listen: string, portOverride: number | undefined): { host: string; port: number } {
+function listenAddress(
+  listen: string, portOverride: number | undefined, listenHost: (listen: string) => string,
+): { host: string; port: number } {
   const port = portOverride ?? parseWholeNumber(listen.slice(listen.lastIndexOf(':') + 1), portRange);
   assert(port !== null, 'internal', `api.listen "${listen}" passed the config schema without a port`);
   return { host: listenHost(listen), port };
@@ -51,13 +51,17 @@ function warnBeyondLoopback(log: Logger, address: string, publicReads: boolean):
 }
 
 async function runApi(options: ApiOptions): Promise<void> {
+  // Fastify, the routes and the logger are loaded when the command runs, not when `dnsplane` starts.
+  const [{ buildApp }, { isLoopbackHost, listenHost, resolveTokens }, { createLogger }] = await Promise.all([
+    import('../../api/app.js'), import('../../api/auth.js'), import('../../util/log.js'),
+  ]);
   const context = await openContext(options);
   const log = createLogger('api');
   let stopFollowing = () => undefined as void;
   try {
     await checkSelfDependenciesAtStart(context.config, context.inventory, () => context.store.readInventory(), log);
     stopFollowing = await followInventory(context, log);
-    const { host, port } = listenAddress(context.config.api.listen, options.httpPort);
+    const { host, port } = listenAddress(context.config.api.listen, options.httpPort, listenHost);
     const tokens = resolveTokens(context.config.api, process.env);
     const app = buildApp(context, { log, tokens });
     const stopped = stopSignal();

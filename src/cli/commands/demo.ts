@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { demoPort, demoTarget, demoTargets, isFailed, setFailed, type DemoTarget } from '../../demo/demo.js';
+import type { DemoTarget } from '../../demo/demo.js';
 import type { HealthState } from '../../domain/types.js';
-import { SqliteStore } from '../../store/sqlite/store.js';
 import { UserError } from '../../util/assert.js';
 import { defaultDataDir } from '../context.js';
 import { runningUp } from './up.js';
@@ -29,6 +28,7 @@ export interface DemoRow extends DemoTarget {
 async function healthByTarget(dataDir: string): Promise<Map<string, TargetHealth>> {
   const path = join(dataDir, 'state.db');
   if (!existsSync(path)) return new Map();
+  const { SqliteStore } = await import('../../store/sqlite/store.js');
   const store = new SqliteStore(path);
   try {
     return new Map((await store.readHealth()).map((record) => [
@@ -70,6 +70,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--config <file>', 'accepted for symmetry; the demo always lives in the data directory')
     .option('--json', 'machine-readable output')
     .action(async (options: DemoOptions) => {
+      const { demoPort, demoTargets, isFailed } = await import('../../demo/demo.js');
       const dataDir = resolve(options.data);
       requireRunningDemo(dataDir);
       const health = await healthByTarget(dataDir);
@@ -90,6 +91,7 @@ export function registerDemoCommand(program: Command): void {
       .option('--data <dir>', 'data directory', defaultDataDir)
       .option('--config <file>', 'accepted for symmetry; the demo always lives in the data directory')
       .action(async (target: string, options: DemoOptions) => {
+        const { demoTarget, setFailed } = await import('../../demo/demo.js');
         const spec = demoTarget(target);
         const dataDir = resolve(options.data);
         requireRunningDemo(dataDir);

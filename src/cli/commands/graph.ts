@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { inventoryOf, loadConfigFile, servicesOf, zoneOf } from '../../config/load.js';
 import type { Inventory } from '../../domain/types.js';
 import { formatImpact } from '../../graph/format.js';
 import { buildGraph, graphDot, graphJson } from '../../graph/graph.js';
 import { impact, parseSubject } from '../../graph/impact.js';
-import { sqlitePath } from '../../store/index.js';
-import { checkedOption, integerOption, listLimitMax, print, withPaths, withReadContext } from '../common.js';
+import {
+  checkedOption, configLoader, integerOption, listLimitMax, print, withPaths, withReadContext,
+} from '../common.js';
 import { dataDirectory, resolveConfigPath, type PathOptions } from '../context.js';
 
 type ImpactOptions = PathOptions & { json?: boolean; limit: number };
@@ -28,6 +28,8 @@ interface GraphSource {
  * before anything runs. A SQLite store that does not exist yet is not created (nor is anything else).
  */
 async function graphSource(options: PathOptions): Promise<GraphSource> {
+  const [{ inventoryOf, loadConfigFile, servicesOf, zoneOf }, { sqlitePath }] =
+    await Promise.all([configLoader(), import('../../store/index.js')]);
   const config = loadConfigFile(resolveConfigPath(options));
   const zone = zoneOf(config);
   const inventory = { endpoints: inventoryOf(config), services: servicesOf(config) };

@@ -2,14 +2,10 @@ import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { formatIssues } from '../../config/load.js';
-import { rfc2136ImportSource } from '../../config/schema.js';
 import { normalizeName } from '../../domain/names.js';
-import { answerWarnings, importInventory } from '../../inventory/import.js';
-import { Rfc2136Error } from '../../providers/rfc2136/errors.js';
-import { readZone, type ZoneSource } from '../../providers/rfc2136/transfer.js';
+import type { ZoneSource } from '../../providers/rfc2136/transfer.js';
 import { assert, UserError } from '../../util/assert.js';
-import { integerOption } from '../common.js';
+import { configLoader, integerOption } from '../common.js';
 
 /**
  * `dnsplane import --provider rfc2136 --server HOST:PORT --zone Z`: reads the zone by AXFR (TSIG-signed when a key is
@@ -57,7 +53,7 @@ function secretOf(flags: ImportFlags): string | undefined {
 }
 
 /** The flags as a source to transfer from, judged by the config's rules; every mistake named by its flag. */
-export function importSource(flags: ImportFlags): ZoneSource {
+export async function importSource(flags: ImportFlags): Promise<ZoneSource> {
   if (flags.provider !== 'rfc2136') {
     throw new UserError(`--provider must be rfc2136 (the only provider import reads), not "${flags.provider ?? ''}"`);
   }
@@ -69,6 +65,8 @@ export function importSource(flags: ImportFlags): ZoneSource {
   if (keyGiven && (flags.tsigName === undefined || secret === undefined)) {
     throw new UserError('a TSIG key needs --tsig-name and --tsig-secret (or --tsig-secret-file)');
   }
+  const [{ formatIssues }, { rfc2136ImportSource }] =
+    await Promise.all([configLoader(), import('../../config/schema.js')]);
   const parsed = rfc2136ImportSource.safeParse({
     server: flags.server, zone: flags.zone, ...(flags.timeout === undefined ? {} : { timeout: flags.timeout }),
     ...(keyGiven ? { tsig: { name: flags.tsigName, algorithm: flags.tsigAlgorithm, secret } } : {}),
@@ -101,7 +99,12 @@ function writeOutput(path: string, text: string): void {
 }
 
 async function runImport(flags: ImportFlags): Promise<void> {
-  const source = importSource(flags);
+  const source = await importSource(flags);
+  // The zone transfer and the skeleton are loaded when the command runs, not when `dnsplane` starts.
+  const [{ Rfc2136Error }, { readZone }, { answerWarnings, importInventory }] = await Promise.all([
+    import('../../providers/rfc2136/errors.js'), import('../../providers/rfc2136/transfer.js'),
+    import('../../inventory/import.js'),
+  ]);
   const startedMs = Date.now();
   let records;
   try {

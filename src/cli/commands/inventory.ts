@@ -1,13 +1,12 @@
 import { Argument, type Command } from 'commander';
 import { userInfo, hostname } from 'node:os';
-import { loadConfigFile, loadInventoryFile, zoneOf } from '../../config/load.js';
 import { applyInventory, currentInventory, type ApplyOutcome } from '../../inventory/apply.js';
 import { diffInventories, formatDiff, isEmptyDiff, type InventoryDiff } from '../../inventory/diff.js';
 import { dryRunPlan, formatDryRun } from '../../inventory/dry-run.js';
 import type { Inventory } from '../../domain/types.js';
 import type { InventoryVersionInfo } from '../../store/types.js';
 import { UserError } from '../../util/assert.js';
-import { integerOption, listLimitMax, print, withContext, withPaths } from '../common.js';
+import { configLoader, integerOption, listLimitMax, print, withContext, withPaths } from '../common.js';
 import { resolveConfigPath, type Context, type PathOptions } from '../context.js';
 
 type Options = PathOptions & { json?: boolean; file?: string; force?: boolean; reason?: string };
@@ -41,7 +40,8 @@ function requireReason(options: Options): string {
 }
 
 /** The installation's zone when there is one to read (`validate` works without), else null. */
-function installationZone(options: PathOptions): string | null {
+async function installationZone(options: PathOptions): Promise<string | null> {
+  const { loadConfigFile, zoneOf } = await configLoader();
   try {
     return zoneOf(loadConfigFile(resolveConfigPath(options)));
   } catch (error) {
@@ -139,7 +139,8 @@ function registerValidateAndDiff(program: Command): void {
   withPaths(program.command('validate').description(validateText))
     .option('-f, --file <file>', 'the file to check')
     .action(async (options: Options) => {
-      const { endpoints, services } = loadInventoryFile(requireFile(options), installationZone(options));
+      const { loadInventoryFile } = await configLoader();
+      const { endpoints, services } = loadInventoryFile(requireFile(options), await installationZone(options));
       const targets = endpoints.reduce((sum, e) => sum + e.targets.length, 0);
       const graph = services.length === 0 ? '' : `, ${services.length} services`;
       process.stdout.write(`${requireFile(options)}: valid (${endpoints.length} names, ${targets} targets${graph})\n`);
@@ -151,6 +152,7 @@ function registerValidateAndDiff(program: Command): void {
     .option('-f, --file <file>', 'the inventory or config file')
     .option('--json', 'machine-readable output')
     .action(async (options: Options) => {
+      const { loadInventoryFile } = await configLoader();
       await withContext(options, async (context) => {
         const inventory = loadInventoryFile(requireFile(options), context.zone);
         const current = await currentInventory(context.store);
@@ -177,6 +179,7 @@ export function registerInventoryCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (options: Options & { baseVersion?: number }) => {
       requireReason(options);
+      const { loadInventoryFile } = await configLoader();
       await withContext(options, async (context) =>
         applyEndpoints(context, loadInventoryFile(requireFile(options), context.zone), options, options.baseVersion));
     });

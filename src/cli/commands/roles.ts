@@ -1,20 +1,26 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
-import { createLogger } from '../../util/log.js';
 import { stopSignal, withContext, withPaths } from '../common.js';
 import { followInventory, type Context, type PathOptions } from '../context.js';
-import { makeChecker, makeEnactor, makeJanitor, makePlanner, makeReconciler } from '../../roles/installation.js';
 import { checkSelfDependenciesAtStart } from '../../graph/self-dependency.js';
 
 type RoleOptions = PathOptions & { id: string };
 
+/** What a role's body is given besides its context: the role factories and the logger, loaded when a role runs. */
+interface RoleKit {
+  roles: typeof import('../../roles/installation.js');
+  createLogger: typeof import('../../util/log.js').createLogger;
+}
+
 /** Runs a long-lived role until SIGINT/SIGTERM, then closes the store cleanly. */
 async function runRole(
-  options: PathOptions, role: string, body: (context: Context, signal: AbortSignal) => Promise<void>,
+  options: PathOptions, role: string, body: (context: Context, signal: AbortSignal, kit: RoleKit) => Promise<void>,
 ): Promise<void> {
   // Before the store is opened: a signal while the role starts stops it once started, rather than killing it mid-open.
   const controller = new AbortController();
   void stopSignal().then(() => controller.abort());
+  const [roles, { createLogger }] =
+    await Promise.all([import('../../roles/installation.js'), import('../../util/log.js')]);
   await withContext(options, async (context) => {
     const log = createLogger(role);
     await checkSelfDependenciesAtStart(context.config, context.inventory, () => context.store.readInventory(), log);
@@ -22,7 +28,7 @@ async function runRole(
     const started = { config: context.configPath, data: context.dataDir, inventoryVersion: context.inventoryVersion };
     log.info(started, `${role} started`);
     try {
-      await body(context, controller.signal);
+      await body(context, controller.signal, { roles, createLogger });
     } finally {
       stopFollowing();
     }
@@ -35,8 +41,8 @@ function registerPlanner(program: Command): void {
     .option('--once', 'publish at most one plan and exit')
     .option('--force', 'with --once: publish even if the safety threshold refuses the plan')
     .action(async (options: RoleOptions & { once?: boolean; force?: boolean }) => {
-      await runRole(options, 'planner', async (context, signal) => {
-        const planner = makePlanner(context, options.id, { log: createLogger('planner', { id: options.id }) });
+      await runRole(options, 'planner', async (context, signal, { roles, createLogger }) => {
+        const planner = roles.makePlanner(context, options.id, { log: createLogger('planner', { id: options.id }) });
         if (!options.once) return planner.run(signal);
         const result = await planner.tick(options.force ?? false);
         await planner.release();
@@ -56,8 +62,8 @@ export function registerRoleCommands(program: Command): void {
   withPaths(program.command('enactor').description('apply the newest plan with compare-and-swap writes'))
     .requiredOption('--id <id>', 'enactor id, unique per process (e.g. az1)')
     .action(async (options: RoleOptions) => {
-      await runRole(options, 'enactor', (context, signal) =>
-        makeEnactor(context, options.id, { log: createLogger('enactor', { id: options.id }) }).run(signal));
+      await runRole(options, 'enactor', (context, signal, { roles, createLogger }) =>
+        roles.makeEnactor(context, options.id, { log: createLogger('enactor', { id: options.id }) }).run(signal));
     });
 
   const checkerText = 'probe every target and publish this checker\'s view; a majority of the live checkers decides'
@@ -65,19 +71,19 @@ export function registerRoleCommands(program: Command): void {
   withPaths(program.command('checker').description(checkerText))
     .option('--id <id>', 'checker id, unique per checker (run several, in different places)', 'checker')
     .action(async (options: RoleOptions) => {
-      await runRole(options, 'checker', (context, signal) =>
-        makeChecker(context, options.id, { log: createLogger('checker', { id: options.id }) }).run(signal));
+      await runRole(options, 'checker', (context, signal, { roles, createLogger }) =>
+        roles.makeChecker(context, options.id, { log: createLogger('checker', { id: options.id }) }).run(signal));
     });
 
   withPaths(program.command('janitor').description('delete old plans that nothing enacts or holds (S4)'))
     .action(async (options: PathOptions) => {
-      await runRole(options, 'janitor', (context, signal) =>
-        makeJanitor(context, { log: createLogger('janitor') }).run(signal));
+      await runRole(options, 'janitor', (context, signal, { roles, createLogger }) =>
+        roles.makeJanitor(context, { log: createLogger('janitor') }).run(signal));
     });
 
   withPaths(program.command('reconciler').description('detect and repair drift between DNS and the plan (L2)'))
     .action(async (options: PathOptions) => {
-      await runRole(options, 'reconciler', (context, signal) =>
-        makeReconciler(context, { log: createLogger('reconciler') }).run(signal));
+      await runRole(options, 'reconciler', (context, signal, { roles, createLogger }) =>
+        roles.makeReconciler(context, { log: createLogger('reconciler') }).run(signal));
     });
 }

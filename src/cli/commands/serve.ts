@@ -1,14 +1,9 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { inventoryOf, loadConfigFile } from '../../config/load.js';
 import { checkSelfDependenciesAtStart } from '../../graph/self-dependency.js';
-import { dnsServerOptions, startDns } from '../../dns/index.js';
-import { BuiltinSqliteProvider } from '../../providers/builtin/sqlite.js';
 import { UserError } from '../../util/assert.js';
 import { CounterExport } from '../../dns/export.js';
-import { createStore } from '../../store/index.js';
-import { createLogger } from '../../util/log.js';
-import { integerOption, portOption, stopSignal, withPaths } from '../common.js';
+import { configLoader, integerOption, portOption, stopSignal, withPaths } from '../common.js';
 import { dataDirectory, resolveConfigPath, type PathOptions } from '../context.js';
 
 /** How often the server's query counters are added to the store's counters table. */
@@ -29,6 +24,10 @@ export function registerServeCommand(program: Command): void {
 }
 
 async function serve(options: ServeOptions): Promise<void> {
+  // The server, the store and the logger are loaded when the command runs, not when `dnsplane` starts.
+  const [{ inventoryOf, loadConfigFile }, { dnsServerOptions, startDns }, { BuiltinSqliteProvider }, { createStore },
+    { createLogger }] = await Promise.all([configLoader(), import('../../dns/index.js'),
+    import('../../providers/builtin/sqlite.js'), import('../../store/index.js'), import('../../util/log.js')]);
   const configPath = resolveConfigPath(options);
   const config = loadConfigFile(configPath);
   // The server reads no inventory: the config's is checked (the planner alarms on each stored version).

@@ -5,17 +5,14 @@ import { createSocket } from 'node:dgram';
 import { createServer, isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { inventoryOf, loadConfigFile, servicesOf } from '../../config/load.js';
 import { applyInventory, seedInventory } from '../../inventory/apply.js';
 import { formatDiff } from '../../inventory/diff.js';
 import { splitHostPort } from '../../domain/probe-spec.js';
 import { refuseSelfDependencies } from '../../graph/self-dependency.js';
-import { startDemoServers, writeDemoConfig, type DemoServers } from '../../demo/demo.js';
-import { setUpSqliteInstallation } from '../../providers/builtin/sqlite.js';
-import { createStore, sqlitePath } from '../../store/index.js';
+import type { DemoServers } from '../../demo/demo.js';
 import { UserError } from '../../util/assert.js';
-import { createLogger, type Logger } from '../../util/log.js';
-import { parseWholeNumber, portOption, stopSignal } from '../common.js';
+import type { Logger } from '../../util/log.js';
+import { configLoader, parseWholeNumber, portOption, stopSignal } from '../common.js';
 import { dataDirectory, defaultDataDir } from '../context.js';
 import { Supervisor, type RoleFailure, type RoleSpec } from '../supervisor.js';
 import type { Config } from '../../config/schema.js';
@@ -227,6 +224,8 @@ function banner(
 
 /** `up --config` stores the config's endpoints as the first inventory version when the store has none. */
 async function seedFromConfig(config: Config, configPath: string, dataDir: string): Promise<void> {
+  const [{ inventoryOf, servicesOf }, { createStore }] =
+    await Promise.all([configLoader(), import('../../store/index.js')]);
   const store = await createStore(config, dataDir);
   try {
     await seedInventory(store, { endpoints: inventoryOf(config), services: servicesOf(config) }, configPath);
@@ -241,6 +240,8 @@ async function seedFromConfig(config: Config, configPath: string, dataDir: strin
  */
 async function reload(configPath: string, dataDir: string, log: Logger): Promise<void> {
   try {
+    const [{ inventoryOf, loadConfigFile, servicesOf }, { createStore }] =
+      await Promise.all([configLoader(), import('../../store/index.js')]);
     const config = loadConfigFile(configPath);
     const store = await createStore(config, dataDir);
     try {
@@ -281,6 +282,10 @@ function portUses(config: Config, dnsPort: number, httpPort: number): PortUse[] 
 }
 
 async function up(options: UpOptions): Promise<void> {
+  // What `up` runs on is loaded when it runs, not when `dnsplane` starts (src/cli/main.ts).
+  const [{ inventoryOf, loadConfigFile }, { startDemoServers, writeDemoConfig }, { setUpSqliteInstallation },
+    { sqlitePath }, { createLogger }] = await Promise.all([configLoader(), import('../../demo/demo.js'),
+    import('../../providers/builtin/sqlite.js'), import('../../store/index.js'), import('../../util/log.js')]);
   const dataDir = resolve(options.data);
   const dnsPortOverride = options.dnsPort;
   const httpPortOverride = options.httpPort;
