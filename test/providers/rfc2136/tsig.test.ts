@@ -9,7 +9,7 @@
 // single-byte tampering, which must always be caught.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { TransferVerifier, readTsig, signMessage, verifyMessage, type TsigAlgori
 import { encodeQuery, encodeUpdate, dnsClass, dnsType, emptyRdata, type DecodedRecord } from '../../../src/providers/rfc2136/wire.js';
 import { readZone } from '../../../src/providers/rfc2136/transfer.js';
 import dnsPacket from 'dns-packet';
+import { frame, serverSign } from './stand-in.js';
 
 const algorithms: TsigAlgorithm[] = ['hmac-sha256', 'hmac-sha512', 'hmac-sha1'];
 
@@ -75,29 +76,6 @@ for (const tool of ['/usr/bin/nsupdate', '/usr/bin/knsupdate'] as const) {
       assert.equal(verifyMessage(message, wrongKey, null, now).ok, false, 'another secret does not verify');
     });
   }
-}
-
-/**
- * Signs a response the way a server does, written here from RFC 8945 §4.3.3
- * and §5.3.1 independently of the code under test: the MAC covers the prior
- * MAC (length-prefixed), the message, and either all TSIG variables or, for
- * later messages of a transfer, the timers only.
- */
-function serverSign(response: Buffer, key: TsigKey, time: number, priorMac: Buffer, timersOnly: boolean): { message: Buffer; mac: Buffer } {
-  const hash = { 'hmac-sha256': 'sha256', 'hmac-sha512': 'sha512', 'hmac-sha1': 'sha1' }[key.algorithm];
-  const wireName = (text: string) => Buffer.concat([...text.replace(/\.$/, '').split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)])), Buffer.from([0])]);
-  const u16 = (value: number) => Buffer.from([value >> 8, value & 255]);
-  const timers = Buffer.alloc(8);
-  timers.writeUIntBE(time, 0, 6);
-  timers.writeUInt16BE(300, 6);
-  const variables = timersOnly
-    ? timers
-    : Buffer.concat([wireName(key.name), u16(255), Buffer.alloc(4), wireName(`${key.algorithm}.`), timers, u16(0), u16(0)]);
-  const mac = createHmac(hash, key.secret).update(Buffer.concat([u16(priorMac.length), priorMac])).update(response).update(variables).digest();
-  const rdata = Buffer.concat([wireName(`${key.algorithm}.`), timers, u16(mac.length), mac, response.subarray(0, 2), u16(0), u16(0)]);
-  const message = Buffer.concat([response, wireName(key.name), u16(250), u16(255), Buffer.alloc(4), u16(rdata.length), rdata]);
-  message.writeUInt16BE(message.readUInt16BE(10) + 1, 10);
-  return { message, mac };
 }
 
 /** A response body: `message` with QR set and no TSIG. */
@@ -177,7 +155,6 @@ async function transferFrom(key: TsigKey, tamper: boolean): Promise<DecodedRecor
       const first = serverSign(body([soa, { name: `a.${zone}`, type: 'A', ttl: 5, data: '192.0.2.1' }]), key, now, request.mac, false);
       const closing = body([{ name: `evil.${zone}`, type: 'A', ttl: 5, data: '203.0.113.66' }, soa]);
       const last = tamper ? closing : serverSign(closing, key, now, first.mac, true).message;
-      const frame = (message: Buffer) => Buffer.concat([Buffer.from([message.length >> 8, message.length & 255]), message]);
       socket.end(Buffer.concat([frame(first.message), frame(last)]));
     });
     socket.on('error', () => undefined);
