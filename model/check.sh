@@ -12,9 +12,11 @@
 # Expectations, each printed as PASS or FAIL with SPIN's figures:
 # - safe.pml, the dnsplane protocol: verifies (no assertion violated, search complete);
 # - safe.pml with a mutant switch (the janitor before the simulator's fix, no compare-and-swap, removals without
-#   tombstones): a counterexample;
+#   tombstones): a counterexample that violates the assertion of the invariant the mutant breaks (S4, S2, S2);
 # - legacy.pml, the 2025 design: a counterexample for each of S1 (empty answer), S2 (rollback), L3 (dead end),
 #   whose trail is printed as a timeline.
+# A counterexample counts only if SPIN's replay of its trail stops at an assertion whose comment in the model names
+# the expected invariant (/* S2: ... */): any other error — a deadlock, another assertion — is a FAIL.
 # Exit status 0 when every expectation holds, 1 otherwise.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,9 +27,16 @@ trap 'rm -rf "$work"' EXIT
 failures=0
 memory_mb=${MODEL_MEMORY_MB:-2048}
 
-# check NAME FILE EXPECT(verify|counterexample) SPIN-DEFINES...
+# The invariant an assertion checks: the label of the comment on its line, or of the nearest labelled line above
+# (a check split over several assertions is labelled once).
+invariant_at() {
+  local file=$1 line=$2
+  head -n "$line" "$file" | grep -o '/\* *[SLH][0-9]:' | tail -1 | tr -dc 'SLH0-9'
+}
+
+# check NAME FILE EXPECT(verify|counterexample:INVARIANT) SPIN-DEFINES...
 check() {
-  local name=$1 file=$2 expect=$3
+  local name=$1 file=$2 expect=${3%%:*} wanted=${3#*:}
   shift 3
   local dir="$work/$name"
   mkdir -p "$dir"
@@ -46,8 +55,19 @@ check() {
   if [ "$expect" = verify ] && [ "${errors:-1}" = 0 ] && [ "$complete" = yes ]; then
     echo "PASS verified: $name ($figures)"
   elif [ "$expect" = counterexample ] && [ "${errors:-0}" != 0 ] && [ -n "${errors:-}" ]; then
-    echo "PASS counterexample: $name ($figures)"
-    (cd "$dir" && spin "$@" -t "$file" 2>&1 | grep -E '^ *(planner|enactor|lock|spin: text of failed)' | sed 's/^ */    /' | head -40)
+    local replay at violated
+    replay=$(cd "$dir" && spin "$@" -t "$file" 2>&1)
+    at=$(sed -n "s/^spin: $file:\([0-9]*\), Error: assertion violated.*/\1/p" <<<"$replay" | head -1)
+    violated=$([ -n "$at" ] && invariant_at "$dir/$file" "$at")
+    if [ -n "$at" ] && [ "$violated" = "$wanted" ]; then
+      echo "PASS counterexample: $name violates $violated at $file:$at ($figures)"
+      grep -E '^ *(planner|enactor|lock|spin: text of failed)' <<<"$replay" | sed 's/^ */    /' | head -40
+    else
+      echo "FAIL $name: expected a counterexample violating $wanted, got ${violated:-no assertion} ${at:+at $file:$at}" \
+        "($figures)"
+      grep -E '^(spin|pan)' <<<"$replay" | head -5 | sed 's/^/    /'
+      failures=$((failures + 1))
+    fi
   else
     echo "FAIL $name: expected $expect ($figures)"
     tail -20 "$dir/pan.out" | sed 's/^/    /'
@@ -95,12 +115,12 @@ if [ "${1:-}" = deep ]; then
   check safe-e3-n1-g4 safe.pml verify -DE=3 -DN=1 -DG=4
   memory_mb=${MODEL_MEMORY_MB:-2048}
 fi
-check mutant-janitor-deletes-unserved safe.pml counterexample -DE=2 -DN=1 -DG=4 -DJANITOR_DELETES_UNSERVED
-check mutant-no-cas safe.pml counterexample -DE=2 -DN=1 -DG=4 -DNO_CAS
-check mutant-no-tombstone safe.pml counterexample -DE=2 -DN=1 -DG=4 -DNO_TOMBSTONE
-check legacy-empty-answer legacy.pml counterexample -DCHECK_EMPTY
-check legacy-rollback legacy.pml counterexample -DCHECK_ROLLBACK
-check legacy-dead-end legacy.pml counterexample -DCHECK_DEAD_END
+check mutant-janitor-deletes-unserved safe.pml counterexample:S4 -DE=2 -DN=1 -DG=4 -DJANITOR_DELETES_UNSERVED
+check mutant-no-cas safe.pml counterexample:S2 -DE=2 -DN=1 -DG=4 -DNO_CAS
+check mutant-no-tombstone safe.pml counterexample:S2 -DE=2 -DN=1 -DG=4 -DNO_TOMBSTONE
+check legacy-empty-answer legacy.pml counterexample:S1 -DCHECK_EMPTY
+check legacy-rollback legacy.pml counterexample:S2 -DCHECK_ROLLBACK
+check legacy-dead-end legacy.pml counterexample:L3 -DCHECK_DEAD_END
 
 if [ "$failures" = 0 ]; then
   echo "model check: every expectation met"
