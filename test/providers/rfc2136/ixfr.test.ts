@@ -67,7 +67,7 @@ async function standInZone(state: Zone): Promise<Listening> {
     const type = question.type as 'AXFR' | 'IXFR';
     state.asked.push(type);
     if (type === 'AXFR') return signedAnswer(request, type, [soa(state.serial), ...state.records, soa(state.serial)], state);
-    const from = (dnsPacket.decode(request).authorities![0]!.data as { serial: number }).serial;
+    const from = ((dnsPacket.decode(request).authorities![0] as { data: { serial: number } }).data).serial;
     const answer = state.ixfr(from);
     if ('rcode' in answer) return signedAnswer(request, type, [], state, answer.rcode);
     return signedAnswer(request, type, answer.records, state);
