@@ -14,7 +14,7 @@ export type RcodeName = (typeof rcodeNames)[number];
 
 /** Why a packet got no normal answer (it was dropped, or answered only with TC). */
 export const dropReasons = [
-  'short', 'response-bit', 'rate-limited', 'rate-limit-slipped', 'tcp-bad-length', 'tcp-input-overflow',
+  'short', 'response-bit', 'rate-limited', 'tcp-bad-length', 'tcp-input-overflow',
   'tcp-output-overflow', 'send-error', 'internal-error',
 ] as const;
 export type DropReason = (typeof dropReasons)[number];

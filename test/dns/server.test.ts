@@ -104,7 +104,7 @@ test('rate limiting over UDP: past the burst answers are dropped or slipped (TC,
     assert.ok(slipped.every((reply) => (reply.answers ?? []).length === 0 && reply.questions?.[0]?.name === served));
     // A slip is an answer (truncated), not a drop: only the queries that got nothing back count as dropped.
     assert.equal(server.counters.dropped['rate-limited'], 200 - full.length - slipped.length);
-    assert.equal(server.counters.dropped['rate-limit-slipped'], 0);
+    assert.ok(!('rate-limit-slipped' in server.counters.dropped), 'no drop reason for slips');
     assert.equal(server.counters.udpQueries, full.length + slipped.length, 'every answered query is counted');
     assert.equal(server.counters.truncated, slipped.length, 'slips count as truncated answers');
     assert.equal(server.counters.responsesByRcode.NOERROR, full.length + slipped.length);
