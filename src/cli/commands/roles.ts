@@ -47,7 +47,8 @@ function registerPlanner(program: Command): void {
         const result = await planner.tick(options.force ?? false);
         await planner.release();
         process.stdout.write(`${JSON.stringify(result)}\n`);
-        if (result.kind === 'refused') process.exitCode = 3;
+        // Held withdrawals are a refusal too (help: exit 3): the operator must look, or --force.
+        if (result.kind === 'refused' || result.kind === 'held') process.exitCode = 3;
       });
     });
 }
