@@ -90,9 +90,15 @@ export interface WireRecord {
   rdata: Buffer;
 }
 
+/** Bytes of `name` in uncompressed wire form: a length byte per label and the root label (ASCII names). */
+function nameWireBytes(name: string): number {
+  const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
+  return trimmed.length === 0 ? 1 : trimmed.length + 2;
+}
+
 /** An upper bound of the bytes a record takes in a message, whatever compression finds. */
 export function recordBytesMax(record: WireRecord): number {
-  return canonicalNameWire(record.owner).length + 8 + record.rdata.length;
+  return nameWireBytes(record.owner) + 8 + record.rdata.length;
 }
 
 /**
@@ -134,7 +140,11 @@ export class MessageWriter {
 
   /** Writes `name`, ending in a pointer to the longest suffix written before. */
   name(name: string): void {
-    const labels = splitName(name.toLowerCase());
+    const lower = name.toLowerCase();
+    // Most owners of an UPDATE repeat (a name's deletions, additions and prerequisite): one lookup, one pointer.
+    const whole = this.suffixes.get(lower.endsWith('.') ? lower.slice(0, -1) : lower);
+    if (whole !== undefined) return this.u16(0xc000 | whole);
+    const labels = splitName(lower);
     for (let index = 0; index < labels.length; index += 1) {
       const suffix = labels.slice(index).join('.');
       const earlier = this.suffixes.get(suffix);
