@@ -3,7 +3,8 @@
 // a demo load balancer (its /healthz fails for real) removes its address and
 // recovering it brings it back; an enactor child killed with SIGKILL is
 // restarted and the system still converges; SIGTERM leaves no process
-// behind. And a bad config starts nothing. Method: `up` as a child process,
+// behind, and a SIGKILLed `up` leaves no role running either (each notices
+// its supervisor is gone). And a bad config starts nothing. Method: `up` as a child process,
 // observed through dig, the `demo` and `status` commands and /proc.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -138,6 +139,29 @@ test('a SIGTERM while up is still starting its roles stops it cleanly: exit 0, n
     assert.equal(existsSync(join(data, 'up.pid')), false, 'the pid file is removed');
   } finally {
     if (up.process.exitCode === null) up.process.kill('SIGKILL');
+    killAll(seen);
+    dir.cleanup();
+  }
+});
+
+test('roles stop themselves when up is SIGKILLed: every child notices its supervisor is gone and exits', async () => {
+  const dir = tempDir('dnsplane-up-killed-');
+  const data = join(dir.path, 'data');
+  const dnsPort = await freeDualPort();
+  const up = spawnCli(['up', '--data', data, '--dns-port', String(dnsPort), '--http-port', String(await freeTcpPort())]);
+  const upPid = up.process.pid!;
+  const seen = new Set<number>();
+  try {
+    await pollUntil(() => up.stdout().includes('Press Ctrl-C to stop.'), 'the banner', 90_000);
+    await pollUntil(async () => (await digA(dnsPort, dynamo)).length === 3, 'dig to answer', 90_000, 100);
+    for (const pid of descendantsOf(upPid)) seen.add(pid);
+    assert.ok(seen.size >= 9, `up runs its roles as children (${seen.size} seen)`);
+    up.process.kill('SIGKILL');
+    await up.exited;
+    // No supervisor is left to stop them: each role must see that its parent changed and shut itself down.
+    await pollUntil(() => [...seen].every((pid) => !isAlive(pid)), 'every role of the killed up to exit', 30_000, 100);
+  } finally {
+    if (up.process.exitCode === null && up.process.signalCode === null) up.process.kill('SIGKILL');
     killAll(seen);
     dir.cleanup();
   }
