@@ -67,9 +67,21 @@ export interface Marker {
   records: RecordEntry[];
 }
 
+/** Random bytes drawn ahead for version tokens: one system call per 1,024 tokens, not one per name written. */
+const versionPoolTokens = 1024;
+let versionPool = Buffer.alloc(0);
+let versionPoolOffset = 0;
+
 /** A fresh version token: 96 random bits, so a version is never written twice. */
 export function newVersion(): string {
-  return randomBytes(versionTokenBytes).toString('base64url');
+  if (versionPoolOffset + versionTokenBytes > versionPool.length) {
+    versionPool = randomBytes(versionTokenBytes * versionPoolTokens);
+    versionPoolOffset = 0;
+  }
+  const token = versionPool.toString('base64url', versionPoolOffset, versionPoolOffset + versionTokenBytes);
+  versionPoolOffset += versionTokenBytes;
+  assert(token.length === 16, 'internal', 'a version token is 16 characters', token);
+  return token;
 }
 
 export function encodeMarker(marker: Marker): Buffer[] {
