@@ -37,6 +37,11 @@ function checkout(commit: string): string {
   git(['clone', '--quiet', '--no-checkout', root, dir]);
   git(['checkout', '--quiet', commit], dir);
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  // Since the CLI runs compiled JavaScript (dist/), a commit's benchmarks that spawn it need its own build.
+  if (existsSync(join(dir, 'scripts', 'build.mjs'))) {
+    const built = spawnSync(process.execPath, [join(dir, 'scripts', 'build.mjs')], { cwd: dir, encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`build of ${commit} failed: ${built.stderr}`);
+  }
   return dir;
 }
 
