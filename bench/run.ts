@@ -17,6 +17,10 @@ const wanted = process.argv.slice(2);
 const all = readdirSync(benchDir).filter((file) => file.endsWith('.bench.ts')).sort();
 const selected = wanted.length === 0 ? all : all.filter((file) => wanted.some((name) => file.startsWith(name)));
 
+// The benchmarks run the CLI as users do, bin/dnsplane.mjs, which runs dist/: build it from today's sources first.
+const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
 let failed = 0;
 for (const file of selected) {
   process.stdout.write(`\n=== ${file} ===\n`);
