@@ -2,9 +2,7 @@ import type { Config } from '../config/schema.js';
 import { etcdSettings, sqlitePath } from '../store/index.js';
 import { UserError } from '../util/assert.js';
 import { normalizeName } from '../domain/names.js';
-import { BuiltinSqliteProvider } from './builtin/sqlite.js';
-import { BuiltinEtcdProvider } from './builtin/etcd.js';
-import { Rfc2136Provider, type Rfc2136Settings } from './rfc2136/provider.js';
+import type { Rfc2136Settings } from './rfc2136/provider.js';
 import type { Route53Settings } from './route53/provider.js';
 import type { Provider } from './types.js';
 
@@ -14,15 +12,23 @@ export async function createProvider(
   dataDir: string,
   options: { readonly?: boolean } = {},
 ): Promise<Provider> {
+  // Each provider is loaded on demand: the AWS SDK, the etcd client and the DNS wire code are large, and a process
+  // loads only the one its config names.
   switch (config.provider.kind) {
     case 'builtin':
       // The built-in provider keeps served records in the same place as the store: SQLite file or etcd cluster.
-      if (config.store.kind === 'etcd') return new BuiltinEtcdProvider(etcdSettings(config));
-      return new BuiltinSqliteProvider(sqlitePath(config, dataDir), {}, options);
-    case 'rfc2136':
+      if (config.store.kind === 'etcd') {
+        const { BuiltinEtcdProvider } = await import('./builtin/etcd.js');
+        return new BuiltinEtcdProvider(etcdSettings(config));
+      } else {
+        const { BuiltinSqliteProvider } = await import('./builtin/sqlite.js');
+        return new BuiltinSqliteProvider(sqlitePath(config, dataDir), {}, options);
+      }
+    case 'rfc2136': {
+      const { Rfc2136Provider } = await import('./rfc2136/provider.js');
       return new Rfc2136Provider(rfc2136Settings(config));
+    }
     case 'route53': {
-      // Loaded on demand: the AWS SDK is large, and every other process (roles, serve workers, CLI reads) skips it.
       const { Route53Provider } = await import('./route53/provider.js');
       return new Route53Provider(route53Settings(config));
     }

@@ -1,8 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { UserError } from '../util/assert.js';
-import { SqliteStore } from './sqlite/store.js';
-import { EtcdStore } from './etcd/store.js';
 import type { EtcdConnectionOptions } from './etcd/client.js';
 import type { InventoryStore, Store } from './types.js';
 
@@ -35,10 +33,15 @@ export async function createStore(
   dataDir: string,
   options: { readonly?: boolean } = {},
 ): Promise<Store & InventoryStore> {
+  // Each backend is loaded on demand: a command on SQLite never loads the etcd client and its gRPC stack (~350 ms).
   switch (config.store.kind) {
-    case 'sqlite':
+    case 'sqlite': {
+      const { SqliteStore } = await import('./sqlite/store.js');
       return new SqliteStore(sqlitePath(config, dataDir), undefined, options);
-    case 'etcd':
+    }
+    case 'etcd': {
+      const { EtcdStore } = await import('./etcd/store.js');
       return new EtcdStore(etcdSettings(config));
+    }
   }
 }

@@ -128,6 +128,8 @@ test('status runs compiled code and loads what it reads with (config, SQLite) on
     assertCompiled(run, 'status');
     assert.deepEqual(packagesLoaded(run).filter((name) => name === 'zod' || name === 'better-sqlite3'),
       ['zod', 'better-sqlite3'], 'status loads the config schema and the store when it runs');
+    assert.deepEqual(packagesLoaded(run).filter((name) => ['etcd3', '@aws-sdk', 'fastify'].includes(name)), [],
+      'on SQLite, status loads no etcd client, AWS SDK or HTTP server: each backend is loaded on demand');
   } finally {
     dir.cleanup();
   }
