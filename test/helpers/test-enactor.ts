@@ -6,7 +6,13 @@
 //                 busy-waits inside the write transaction, halfway through the changes, until the process is killed
 //                 (at most hangMaxMs): a SIGKILL sent after that line lands while the transaction is open and half
 //                 written, by construction.
-// Usage: node --import tsx test/helpers/test-enactor.ts --id ID --config FILE --data DIR (--delay-ms N | --hang-in-apply K)
+//   --hang-mid-apply K  any provider: from its K-th apply of two changes or more, the first half is applied and, once
+//                 it wrote a name, the process prints "inside-apply" and waits to be killed with the second half
+//                 unsent (test/helpers/fault-provider.ts);
+//   --lose-acks N  any provider: the answers of N applies that wrote names are lost (the writes made, then a throw);
+//   --log-applied  any provider: every applied outcome is printed ("applied NAME GENERATION VERSION").
+// Usage: node --import tsx test/helpers/test-enactor.ts --id ID --config FILE --data DIR
+//          (--delay-ms N | --hang-in-apply K | --hang-mid-apply K | --lose-acks N | --log-applied)...
 import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { openContext } from '../../src/cli/context.js';
@@ -15,16 +21,21 @@ import { BuiltinSqliteProvider } from '../../src/providers/builtin/sqlite.js';
 import type { Provider } from '../../src/providers/types.js';
 import { sqlitePath } from '../../src/store/index.js';
 import { createLogger } from '../../src/util/log.js';
+import { hangingMidApply, loggingApplied, losingAcks } from './fault-provider.js';
 
 const { values } = parseArgs({
   options: {
     id: { type: 'string' }, config: { type: 'string' }, data: { type: 'string' }, 'hang-in-apply': { type: 'string' }, 'delay-ms': { type: 'string' },
+    'hang-mid-apply': { type: 'string' }, 'lose-acks': { type: 'string' }, 'log-applied': { type: 'boolean' },
   },
 });
 const hangAt = Number(values['hang-in-apply'] ?? 0);
 const delayMs = Number(values['delay-ms'] ?? 0);
-if (values.id === undefined || !(hangAt > 0 || delayMs > 0)) {
-  throw new Error('usage: --id ID --config FILE --data DIR (--delay-ms N | --hang-in-apply K)');
+const hangMidAt = Number(values['hang-mid-apply'] ?? 0);
+const acksLost = Number(values['lose-acks'] ?? 0);
+const logApplied = values['log-applied'] === true;
+if (values.id === undefined || !(hangAt > 0 || delayMs > 0 || hangMidAt > 0 || acksLost > 0 || logApplied)) {
+  throw new Error('usage: --id ID --config FILE --data DIR (--delay-ms N | --hang-in-apply K | --hang-mid-apply K | --lose-acks N | --log-applied)');
 }
 /** A hang the test never ends (it did not kill) stops here, loudly, instead of holding the store's lock for ever. */
 const hangMaxMs = 120_000;
@@ -62,6 +73,9 @@ if (hangAt > 0) {
   await context.provider.close();
   provider = new BuiltinSqliteProvider(sqlitePath(context.config, context.dataDir), { insideApply: hangAtK });
 }
+if (logApplied) provider = loggingApplied(provider);
+if (hangMidAt > 0) provider = hangingMidApply(provider, hangMidAt);
+if (acksLost > 0) provider = losingAcks(provider, acksLost);
 if (delayMs > 0) provider = delayed(provider);
 const controller = new AbortController();
 process.once('SIGTERM', () => controller.abort());
