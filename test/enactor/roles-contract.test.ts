@@ -3,7 +3,7 @@
 // put and a hand delete at the DNS are found, alarmed and repaired to the newest plan) hold on every store and
 // provider, not only on SQLite. Method: the cases of roles-contract.ts run, unchanged, on the SQLite store with the
 // built-in provider; the etcd store with the built-in provider on one real three-member cluster (a fresh key prefix
-// per case); the SQLite store with the RFC 2136 provider on a real Knot DNS and a real BIND 9 (one server per
+// per case); the SQLite store with the RFC 2136 provider on a real Knot DNS, BIND 9 and PowerDNS (one server per
 // family, a fresh label of the zone per case; hand edits signed with TSIG by knsupdate / nsupdate); and the
 // simulator's memory store and provider. Time moves by hand on the roles' clock; etcd ends a stopped enactor's lease.
 import { join } from 'node:path';
@@ -159,6 +159,7 @@ const families: RolesFamily[] = [
   { name: 'etcd store, builtin provider on etcd (three members)', start: etcdFamily },
   { name: 'SQLite store, rfc2136 provider on Knot DNS', start: rfc2136Family('knot') },
   { name: 'SQLite store, rfc2136 provider on BIND 9', start: rfc2136Family('bind') },
+  { name: 'SQLite store, rfc2136 provider on PowerDNS', start: rfc2136Family('powerdns') },
   { name: 'simulator memory store and provider', start: memoryFamily },
 ];
 
