@@ -14,11 +14,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt, seededRng, type Rng } from '../../src/util/clock.js';
-import { pollUntil, type Child } from '../helpers/env.js';
+import { pollUntil } from '../helpers/env.js';
 import { churningPlannerOn, EtcdInvariantChecker, startEtcdInstallation, waitConvergedEtcd, type EtcdInstallation } from '../helpers/etcd.js';
 import {
-  appliedWrites, assertEachGenerationWrittenOnce, assertRereadAfterLoss, assertServedIsCounted, etcdServedWrites,
-  insideApply, lostAcks, spawnFaultEnactor,
+  appliedWrites, assertEachGenerationWrittenOnce, assertRereadAfterLoss, assertServedIsCounted, churnSeveral,
+  etcdServedWrites, killMidApply, lostAcks, spawnFaultEnactor, type Cut,
 } from '../helpers/fault-enactor.js';
 import type { Provider } from '../../src/providers/types.js';
 import { assertHistoryForward } from './harness.js';
@@ -67,15 +67,10 @@ class ReadSampler {
   }
 }
 
-/** Health changes on about six targets, then one plan: several names change in one plan, so one apply. */
+/** Plans of several changed names each (no name leaves the inventory). */
 function churner(installation: EtcdInstallation, rng: Rng) {
   const { churnOnce } = churningPlannerOn(installation.store, installation.configPath, 'planner-under-test', rng, { removalChance: 0 });
-  const targets = names.flatMap((_, index) => [0, 1, 2].map((target) => `t${index}-${target}`));
-  return async () => {
-    const flips = Array.from({ length: 6 }, () => ({ target: targets[randomInt(rng, targets.length)]!, state: rng.next() < 0.5 ? 'down' as const : 'up' as const }));
-    await installation.store.setHealthMany([...new Map(flips.map((flip) => [flip.target, flip])).values()], 'test');
-    await churnOnce();
-  };
+  return churnSeveral(installation.store, churnOnce, namesCount, rng);
 }
 
 /** The checkers sampling until halt(); stop() halts them, samples once more and asserts their verdicts. */
@@ -128,25 +123,14 @@ test(`etcd: SIGKILL an enactor between the transactions of a batch ${killsMin} t
     await churn();
     await waitConvergedEtcd(installation.store, installation.provider, 60_000);
     sampling = sampleThroughout(installation);
-    const kills: { generation: number; wrote: string[]; pending: string[] }[] = [];
+    const kills: Cut[] = [];
     while (kills.length < killsMin) {
-      const victim: Child = spawnFaultEnactor('az3', installation, { hangMidApply: 1 + randomInt(rng, 2) });
-      installation.children.push(victim);
-      // Publish until this incarnation says it is inside an apply, half of it committed; then kill it.
-      await pollUntil(async () => {
-        if (insideApply(victim.stdout()) !== null) return true;
-        assert.equal(victim.process.exitCode, null, `az3 exited before hanging in an apply: ${victim.stderr().slice(-1500)}`);
-        await churn();
-        return false;
-      }, 'az3 to hang between the transactions of a batch', 60_000, 20);
-      victim.process.kill('SIGKILL');
-      await victim.exited;
-      assert.equal(victim.process.signalCode, 'SIGKILL', 'az3 died of the kill');
-      const cut = insideApply(victim.stdout())!;
-      // The first transaction of the batch is in etcd: what it wrote serves that plan (or a newer one by now).
-      const states = await installation.provider.read(cut.wrote);
-      for (const name of cut.wrote) assert.ok((states.get(name)?.generation ?? 0) >= cut.generation, `${name} was written at ${cut.generation} before the kill`);
-      assert.ok(cut.pending.length > 0, 'the kill left changes of the batch unsent');
+      const spawnVictim = () => {
+        const victim = spawnFaultEnactor('az3', installation, { hangMidApply: 1 + randomInt(rng, 2) });
+        installation.children.push(victim);
+        return victim;
+      };
+      const cut = await killMidApply(spawnVictim, churn, installation.provider);
       kills.push(cut);
     }
     installation.spawnRole(['enactor', '--id', 'az3']);

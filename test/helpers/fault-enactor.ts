@@ -5,6 +5,8 @@ import { keys } from '../../src/store/etcd/keys.js';
 import { revisionOf, type EtcdConnection } from '../../src/store/etcd/client.js';
 import { decodeServed } from '../../src/providers/builtin/etcd.js';
 import type { Provider } from '../../src/providers/types.js';
+import type { Store } from '../../src/store/types.js';
+import { randomInt, type Rng } from '../../src/util/clock.js';
 import { pollUntil, repoRoot, spawnProcess, type Child } from './env.js';
 
 /**
@@ -131,4 +133,56 @@ export async function etcdServedWrites(etcd: EtcdConnection): Promise<{ name: st
     await watcher.cancel();
   }
   return writes;
+}
+
+/**
+ * Health changes on about `flips` random targets (t<name>-<0..2> of sampleConfig), then one plan from `churnOnce`: several
+ * names change in one plan, so one apply of an enactor holds several changes (and a cut in its middle leaves some).
+ */
+export function churnSeveral(
+  store: Pick<Store, 'setHealthMany'>, churnOnce: () => Promise<unknown>, namesCount: number, rng: Rng, flips = 6,
+): () => Promise<void> {
+  const targets = Array.from({ length: namesCount * 3 }, (_, index) => `t${Math.floor(index / 3)}-${index % 3}`);
+  return async () => {
+    const changes = new Map<string, 'up' | 'down'>();
+    for (let flip = 0; flip < flips; flip += 1) changes.set(targets[randomInt(rng, targets.length)]!, rng.next() < 0.5 ? 'down' : 'up');
+    await store.setHealthMany([...changes].map(([target, state]) => ({ target, state })), 'test');
+    await churnOnce();
+  };
+}
+
+export interface Cut {
+  generation: number;
+  wrote: string[];
+  pending: string[];
+}
+
+/**
+ * One kill in the middle of a batch: `spawnVictim()` starts an incarnation with `hangMidApply`; plans are published
+ * (`churn`) until it says it is inside an apply, half of it written; it is SIGKILLed there. Asserts that it died of
+ * the kill, that what the first half wrote is served (through `provider`) at the batch's plan or a newer one (or was
+ * removed by a newer one), and
+ * that changes of the batch were left unsent; returns the cut.
+ */
+export async function killMidApply(spawnVictim: () => Child, churn: () => Promise<void>, provider: Provider): Promise<Cut> {
+  const victim = spawnVictim();
+  await pollUntil(async () => {
+    if (insideApply(victim.stdout()) !== null) return true;
+    assert.equal(victim.process.exitCode, null, `the victim exited before hanging in an apply: ${victim.stderr().slice(-1500)}`);
+    await churn();
+    return false;
+  }, 'the victim to hang in the middle of a batch', 60_000, 20);
+  victim.process.kill('SIGKILL');
+  await victim.exited;
+  assert.equal(victim.process.signalCode, 'SIGKILL', 'the victim died of the kill');
+  const cut = insideApply(victim.stdout())!;
+  // Served at that plan or a newer one, or removed since by a newer plan (its tombstone's generation).
+  const states = await provider.read(cut.wrote);
+  const removals = await provider.readRemovals(cut.wrote.filter((name) => !states.has(name)));
+  for (const name of cut.wrote) {
+    const generation = states.get(name)?.generation ?? removals.get(name) ?? 0;
+    assert.ok(generation >= cut.generation, `${name} was written at ${cut.generation} before the kill (now at ${generation})`);
+  }
+  assert.ok(cut.pending.length > 0, 'the kill left changes of the batch unsent');
+  return cut;
 }
