@@ -273,7 +273,7 @@ export function reached(answers: readonly unknown[]): Map<string, number> {
     if (Array.isArray(value)) return value.forEach(walk);
     if (value === null || typeof value !== 'object') return;
     const record = value as Record<string, unknown>;
-    if (typeof record.reason === 'string') count('current' in record ? `inventory ${record.reason}` : record.reason);
+    if (record.ok === false && typeof record.reason === 'string') count('current' in record ? `inventory ${record.reason}` : record.reason);
     if (record.ok === true) count('header' in record ? 'published' : 'inventory put');
     if (typeof record.outcome === 'string') count(record.outcome);
     if ('threw' in record) count('threw');
