@@ -181,7 +181,24 @@ function healthy(member: EtcdMember, tls: EtcdClusterOptions['tls'], timeoutMs =
   });
 }
 
+/**
+ * Starts of a cluster tried when a member finds its port taken: a port probed free (bound and released) can be taken
+ * by another process — an outgoing connection of a test running beside this one — before etcd binds it.
+ */
+const clusterStartAttempts = 3;
+
 export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startEtcdClusterOnce(options, attempt > 1);
+    } catch (error) {
+      const portTaken = /address already in use/.test((error as Error).message);
+      if (!portTaken || attempt >= clusterStartAttempts) throw error;
+    }
+  }
+}
+
+async function startEtcdClusterOnce(options: EtcdClusterOptions, retry: boolean): Promise<EtcdCluster> {
   ensureEtcdInstalled();
   const count = options.members ?? 3;
   const host = options.host ?? '127.0.0.1';
@@ -192,6 +209,8 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
   for (let index = 0; index < count; index += 1) {
     const name = `m${index + 1}`;
     const dataDir = join(root, name);
+    // A retry starts a new cluster: what a failed start left in a given directory would be another cluster's.
+    if (retry) rmSync(dataDir, { recursive: true, force: true });
     mkdirSync(dataDir, { recursive: true });
     // Ports are probed on loopback; inside a namespace the address is private to it, so any free port will do.
     const clientPort = await freeTcpPort();
