@@ -110,7 +110,7 @@ async function assertEtcdWroteEachGenerationOnce(installation: EtcdInstallation)
   return writes;
 }
 
-const killsMin = 8;
+const killsMin = 6;
 
 test(`etcd: SIGKILL an enactor between the transactions of a batch ${killsMin} times: no invariant breaks, all converge`, async () => {
   const installation = await startEtcdInstallation(namesCount, { enactor }, { members: 1 });

@@ -171,7 +171,7 @@ export async function killMidApply(spawnVictim: () => Child, churn: () => Promis
     assert.equal(victim.process.exitCode, null, `the victim exited before hanging in an apply: ${victim.stderr().slice(-1500)}`);
     await churn();
     return false;
-  }, 'the victim to hang in the middle of a batch', 60_000, 20);
+  }, 'the victim to hang in the middle of a batch', 60_000, 100);
   victim.process.kill('SIGKILL');
   await victim.exited;
   assert.equal(victim.process.signalCode, 'SIGKILL', 'the victim died of the kill');
