@@ -90,8 +90,8 @@ export class BuiltinEtcdProvider extends GuardedProvider {
     const start = afterName === null
       ? prefix
       : Buffer.concat([this.etcd.key(keys.served(afterName)), Buffer.from([0])]);
-    const response = await this.etcd.range({ key: start, range_end: prefixEnd(prefix), limit });
-    return response.kvs.map((kv) => decodeServed(this.nameOf(kv), kv));
+    const kvs = await this.etcd.rangeUpTo({ key: start, range_end: prefixEnd(prefix) }, limit);
+    return kvs.map((kv) => decodeServed(this.nameOf(kv), kv));
   }
 
   /**

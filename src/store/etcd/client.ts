@@ -191,6 +191,16 @@ export class EtcdConnection {
     return this.client.kv.range(request);
   }
 
+  /**
+   * The keys of a range, at most `limit` of them — a caller's page size. A limit of 0 reads none, as SQL's LIMIT 0
+   * and the simulator's stores do: etcd itself reads a range limit of 0 as no limit at all (every key).
+   */
+  async rangeUpTo(request: Omit<IRangeRequest, 'limit'>, limit: number): Promise<KeyValue[]> {
+    assert(Number.isInteger(limit) && limit >= 0, 'internal', `range limit ${limit} is not a whole number`);
+    if (limit === 0) return [];
+    return (await this.range({ ...request, limit })).kvs;
+  }
+
   /** One key, or null; at `revision` when given. */
   async get(path: string, revision?: number): Promise<KeyValue | null> {
     const response = await this.range({ key: this.key(path), ...(revision === undefined ? {} : { revision }) });

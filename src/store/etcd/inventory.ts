@@ -61,14 +61,11 @@ export class EtcdInventory {
 
   async list(limit: number): Promise<InventoryVersionInfo[]> {
     const start = this.etcd.key(keys.inventoryVersionPrefix);
-    const response = await this.etcd.range({
-      key: start,
-      range_end: prefixEnd(start),
-      sort_order: 'Descend',
-      sort_target: 'Key',
+    const kvs = await this.etcd.rangeUpTo(
+      { key: start, range_end: prefixEnd(start), sort_order: 'Descend', sort_target: 'Key' },
       limit,
-    });
-    return response.kvs.map((kv) => toInfo(JSON.parse(kv.value.toString()) as StoredInfo));
+    );
+    return kvs.map((kv) => toInfo(JSON.parse(kv.value.toString()) as StoredInfo));
   }
 
   async put(request: PutInventoryRequest): Promise<PutInventoryResult> {

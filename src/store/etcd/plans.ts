@@ -515,14 +515,11 @@ export class EtcdPlans {
 
   async listHeaders(limit: number): Promise<PlanHeader[]> {
     const prefix = this.key(keys.headerPrefix);
-    const response = await this.etcd.range({
-      key: prefix,
-      range_end: prefixEnd(prefix),
-      sort_order: 'Descend',
-      sort_target: 'Key',
+    const kvs = await this.etcd.rangeUpTo(
+      { key: prefix, range_end: prefixEnd(prefix), sort_order: 'Descend', sort_target: 'Key' },
       limit,
-    });
-    return response.kvs.map((kv) => toHeader(JSON.parse(kv.value.toString()) as StoredHeader));
+    );
+    return kvs.map((kv) => toHeader(JSON.parse(kv.value.toString()) as StoredHeader));
   }
 
   async oldest(): Promise<Generation> {
@@ -537,12 +534,11 @@ export class EtcdPlans {
     // Markers above the pointer belong to an unpublished attempt: never candidates.
     const bound = Math.min(floor, latest);
     if (bound <= 0) return [];
-    const response = await this.etcd.range({
-      key: this.key(keys.supersededPrefix),
-      range_end: this.key(keys.supersededOf(bound + 1)),
+    const kvs = await this.etcd.rangeUpTo(
+      { key: this.key(keys.supersededPrefix), range_end: this.key(keys.supersededOf(bound + 1)) },
       limit,
-    });
-    return response.kvs.map((kv) => {
+    );
+    return kvs.map((kv) => {
       const tail = this.etcd.path(kv.key).slice(keys.supersededPrefix.length);
       const slash = tail.indexOf('/');
       const { name, since } = splitNameSince(tail.slice(slash + 1));

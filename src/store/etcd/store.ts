@@ -607,8 +607,7 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
     const prefix = this.key(keys.requestsOf(kind));
     for (let attempt = 0; attempt < casAttemptsMax; attempt += 1) {
       if (attempt > 0) await this.clock.sleep(backoffMs(systemRng, attempt, casBackoffBaseMs, casBackoffMaxMs));
-      const range = { key: prefix, range_end: prefixEnd(prefix), limit: Math.min(limit, 40) };
-      const pending = (await this.etcd.range(range)).kvs;
+      const pending = await this.etcd.rangeUpTo({ key: prefix, range_end: prefixEnd(prefix) }, Math.min(limit, 40));
       if (pending.length === 0) return [];
       const now = this.clock.nowMs();
       const taken = pending.map((kv) => {
