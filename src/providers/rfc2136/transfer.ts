@@ -7,7 +7,14 @@ import { tsigRejection } from './update.js';
 import {
   decodeResponse, encodeIxfrQuery, encodeQuery, rcode, rcodeName, serialNewer, type DecodedRecord, type SoaData,
 } from './wire.js';
-import type { ChangeStep } from './zone-image.js';
+
+/** One IXFR step: from the serial `fromSerial` to `to`, records deleted, then records added. */
+export interface ChangeStep {
+  fromSerial: number;
+  to: SoaData;
+  deleted: DecodedRecord[];
+  added: DecodedRecord[];
+}
 
 /**
  * The zone transfers of dnsplane: the whole zone (AXFR, RFC 5936) for the RFC 2136 provider's bulk reads and listing

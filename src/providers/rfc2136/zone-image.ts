@@ -1,7 +1,7 @@
 import { isInZone } from '../../domain/names.js';
 import { assert } from '../../util/assert.js';
 import { canonicalAddress, markerName, nameOfMarker } from '../marker.js';
-import { transferRecordsMax } from './transfer.js';
+import { transferRecordsMax, type ChangeStep } from './transfer.js';
 import { serialNewer, txtRdata, type DecodedRecord, type SoaData } from './wire.js';
 
 /**
@@ -24,14 +24,6 @@ interface OwnerRecords {
   addresses: string[];
   cnames: string[];
   texts: MarkerText[];
-}
-
-/** One IXFR step: from the serial `fromSerial` to `to`, records deleted, then records added. */
-export interface ChangeStep {
-  fromSerial: number;
-  to: SoaData;
-  deleted: DecodedRecord[];
-  added: DecodedRecord[];
 }
 
 /**
