@@ -65,8 +65,8 @@ function decideRound<T extends { name: string }>(
     else {
       assert(decision.name === item.name, 'internal', () => `decided ${decision.name} for ${item.name}`);
       const servedGeneration = state?.generation ?? 0;
-      const below = () => `${item.name}: write at ${decision.generation} over ${servedGeneration}`;
-      assert(decision.generation >= servedGeneration, 'S2', below);
+      assert(decision.generation >= servedGeneration, 'S2',
+        () => `${item.name}: write at ${decision.generation} over ${servedGeneration}`);
       writes.changes.push(decision);
       writes.byName.set(item.name, item);
     }

@@ -192,15 +192,15 @@ export class Reconciler {
       assert(entry !== undefined, 'internal', () => `${drift.name}: a drift outside the newest plan`);
       const decision = this.decideRepair(drift, state, entry, latest);
       const behind = state === undefined ? entry.records !== null : state.generation <= latest;
-      const unrepaired = () => `${drift.name}: ${drift.kind} at ${state?.generation} left unrepaired`;
-      assert(!behind || decision !== 'skip', 'L3', unrepaired);
+      assert(!behind || decision !== 'skip', 'L3',
+        () => `${drift.name}: ${drift.kind} at ${state?.generation} left unrepaired`);
       return decision;
     };
     const result = await compareAndSwapAll(drifts, decide, this.options, this.deps);
     // Superseded: removed at or above the newest plan this pass read — nothing left to repair.
     const history: HistoryEntry[] = result.applied.map(({ item: drift, change, fromGeneration }) => {
-      const at = () => `${change.name}: repaired at ${change.generation}, not ${latest}`;
-      assert(change.generation === latest, 'internal', at);
+      assert(change.generation === latest, 'internal',
+        () => `${change.name}: repaired at ${change.generation}, not ${latest}`);
       const removal = change.records === null ? ' (removal)' : '';
       const detail = drift.kind === 'reenact' ? `reenact ${drift.detail}` : `${drift.kind}${removal}`;
       const { id: actor } = this.options;
