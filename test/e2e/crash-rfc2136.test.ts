@@ -60,6 +60,13 @@ async function withInstallation(kind: DnsServerKind, seed: number, body: (setup:
   }
 }
 
+/** Samples of each kind the fault phase lasts for at least: a fast run must not end before the sampler has looked. */
+const samplesMin = 10;
+
+function sampledEnough(checker: DnsInvariantChecker): boolean {
+  return checker.digSamples >= samplesMin && checker.readSamples >= samplesMin;
+}
+
 /** Samples until the returned halt(); verdict() halts, samples once more of each kind and asserts what broke. */
 function sampleThroughout(checker: DnsInvariantChecker) {
   let running = true;
@@ -76,7 +83,7 @@ function sampleThroughout(checker: DnsInvariantChecker) {
       await checker.sampleRead();
       assert.deepEqual(checker.violations.slice(0, 10), [], 'no invariant broke at any sample');
       assert.deepEqual(checker.digFailures.slice(0, 3), [], 'every dig run answered');
-      assert.ok(checker.digSamples >= 10 && checker.readSamples >= 10, `sampled throughout (${checker.digSamples} dig, ${checker.readSamples} read samples)`);
+      assert.ok(sampledEnough(checker), `sampled throughout (${checker.digSamples} dig, ${checker.readSamples} read samples)`);
     },
   };
 }
@@ -96,7 +103,8 @@ for (const kind of ['knot', 'bind'] as const) {
       try {
         const kills: Cut[] = [];
         let seed = 0;
-        while (kills.length < killsMin) {
+        // At least killsMin kills, and on until the sampler has looked often enough while they happen.
+        while (kills.length < killsMin || !sampledEnough(checker)) {
           seed += 1;
           const spawnVictim = () => {
             const victim = spawnFaultEnactor('az3', cluster, { hangMidApply: 1 + (seed % 2) });
@@ -133,7 +141,8 @@ for (const kind of ['knot', 'bind'] as const) {
       const sampling = sampleThroughout(checker);
       try {
         await pollUntil(async () => {
-          if (lostAcks(victim.stdout()).length >= lossesMin) return true;
+          // The losses asked for, and churn on until the sampler has looked often enough (a fast run ends early).
+          if (lostAcks(victim.stdout()).length >= lossesMin && sampledEnough(checker)) return true;
           assert.equal(victim.process.exitCode, null, `az3 exited: ${victim.stderr().slice(-1500)}`);
           await churn();
           return false;
