@@ -10,13 +10,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bulkReadNamesMin, Rfc2136Provider } from '../../../src/providers/rfc2136/provider.js';
-import { Rfc2136Error } from '../../../src/providers/rfc2136/errors.js';
 import { readTsig } from '../../../src/providers/rfc2136/tsig.js';
 import { lastAdditionalOffset } from '../../../src/providers/rfc2136/wire.js';
 import type { RecordEntry } from '../../../src/domain/types.js';
 import type { ServedState } from '../../../src/providers/types.js';
 import { dnsServerKinds, dnsServerNames, startDnsServer, type DnsServer } from '../../helpers/dns-servers.js';
-import { proxy, type Proxy } from './stand-in.js';
+import { proxy, refused, type Proxy } from './stand-in.js';
 
 function providerFor(server: DnsServer, address = server.server): Rfc2136Provider {
   return new Rfc2136Provider({ server: address, zone: server.zone, timeoutMs: 5000, tsig: server.key, ttl: 5, maxAnswers: 8 });
@@ -77,15 +76,6 @@ function stripTsig(message: Buffer): Buffer {
   const stripped = Buffer.from(message.subarray(0, lastAdditionalOffset(message)!));
   stripped.writeUInt16BE(stripped.readUInt16BE(10) - 1, 10);
   return stripped;
-}
-
-async function refused(read: Promise<unknown>, mentions: RegExp): Promise<void> {
-  await assert.rejects(read, (error: unknown) => {
-    assert.ok(error instanceof Rfc2136Error, String(error));
-    assert.equal(error.reason, 'bad-response', error.message);
-    assert.match(error.message, mentions);
-    return true;
-  });
 }
 
 const managed = Array.from({ length: 70 }, (_, index) => `m${String(index).padStart(2, '0')}.dnsplane.test`);

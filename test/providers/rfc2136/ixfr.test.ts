@@ -10,10 +10,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import { bulkReadNamesMin, Rfc2136Provider } from '../../../src/providers/rfc2136/provider.js';
-import { Rfc2136Error } from '../../../src/providers/rfc2136/errors.js';
 import { readTsig, type TsigKey } from '../../../src/providers/rfc2136/tsig.js';
 import { encodeMarker } from '../../../src/providers/marker.js';
-import { serverSign, standIn, type Listening } from './stand-in.js';
+import { refused, serverSign, standIn, type Listening } from './stand-in.js';
 
 const zone = 'dnsplane.test';
 const names = Array.from({ length: 70 }, (_, index) => `n${index}.${zone}`);
@@ -164,15 +163,6 @@ test('a server that refuses IXFR is read by AXFR, and asked no IXFR again', asyn
     assert.deepEqual(state.asked, ['AXFR', 'IXFR', 'AXFR', 'AXFR']);
   });
 });
-
-async function refused(read: Promise<unknown>, mentions: RegExp): Promise<void> {
-  await assert.rejects(read, (error: unknown) => {
-    assert.ok(error instanceof Rfc2136Error, String(error));
-    assert.equal(error.reason, 'bad-response', error.message);
-    assert.match(error.message, mentions);
-    return true;
-  });
-}
 
 test('a forged, unsigned or altered AXFR or IXFR is refused, and is no reason to read the zone another way', async () => {
   const forger: TsigKey = { ...key, secret: Buffer.alloc(32, 10) };

@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
+import { Rfc2136Error } from '../../../src/providers/rfc2136/errors.js';
 import type { TsigKey } from '../../../src/providers/rfc2136/tsig.js';
 
 /**
@@ -135,4 +137,14 @@ export async function proxy(upstream: string): Promise<Proxy> {
   });
   const listening = await listen(server, sockets);
   return Object.assign(handle, listening);
+}
+
+/** Asserts that `read` is refused as a bad response (a forged, unsigned or altered answer) whose message matches. */
+export async function refused(read: Promise<unknown>, mentions: RegExp): Promise<void> {
+  await assert.rejects(read, (error: unknown) => {
+    assert.ok(error instanceof Rfc2136Error, String(error));
+    assert.equal(error.reason, 'bad-response', error.message);
+    assert.match(error.message, mentions);
+    return true;
+  });
 }
