@@ -1,7 +1,8 @@
 // Goal: the janitor's safe clean-up (S4: the floor stops at every live enactor's hold, a served name keeps its
 // version, a removed name's versions go only once its tombstone is served) and the reconciler's repair (L2: a hand
-// put and a hand delete at the DNS are found, alarmed and repaired to the newest plan) hold on every store and
-// provider, not only on SQLite. Method: the cases of roles-contract.ts run, unchanged, on the SQLite store with the
+// put, a hand delete and a name emptied by hand at the DNS are found, alarmed and repaired to the newest plan; a name
+// behind the newest plan, or still served after it removed it, waits maxLag and is then enacted; the start-up race is
+// not drift) hold on every store and provider, not only on SQLite. Method: the cases of roles-contract.ts run, unchanged, on the SQLite store with the
 // built-in provider; the etcd store with the built-in provider on one real three-member cluster (a fresh key prefix
 // per case); the SQLite store with the RFC 2136 provider on a real Knot DNS, BIND 9 and PowerDNS (one server per
 // family, a fresh label of the zone per case; hand edits signed with TSIG by knsupdate / nsupdate); and the

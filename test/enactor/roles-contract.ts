@@ -259,6 +259,92 @@ export const rolesCases: Record<string, Case> = {
     assert.deepEqual((await reconciler.tick()).drifts, [], 'sound on the next pass');
     assert.deepEqual((await store.listAlarms(true)).filter((alarm) => alarm.kind === 'drift'), [], 'alarms cleared');
   },
+
+  'reconciler: a name behind the newest plan and a name it removed wait for maxLag, then are enacted and removed (L1)':
+  async (backend) => {
+    const { store, provider, clock, zone } = backend;
+    let inventory = endpoints(4, 3, zone);
+    const names = inventory.map((endpoint) => endpoint.name);
+    const [svc0, svc1, svc2, svc3] = names as [string, string, string, string];
+    const roles = rolesOf(backend, 3);
+    const { publish, churn } = plannerOf(backend, () => inventory);
+    await publish(); // generation 1
+    await roles.enactor('az1').step();
+    await churn(1); // generation 2 changes svc0; no enactor runs it
+    inventory = inventory.filter((endpoint) => endpoint.name !== svc3);
+    await publish(); // generation 3 removes svc3; no enactor runs it
+    const reconciler = roles.reconciler();
+    assert.deepEqual((await reconciler.tick()).drifts, [], 'within maxLag lag is the enactors\' job');
+    clock.advance(59_000);
+    assert.deepEqual((await reconciler.tick()).drifts, [], 'still within maxLag (1 minute)');
+    assert.equal((await servedOne(provider, svc0))?.generation, 1, 'the reconciler wrote nothing meanwhile');
+
+    clock.advance(2_000);
+    const late = await reconciler.tick();
+    assert.deepEqual(late.drifts.map((drift) => [drift.name, drift.kind]), [[svc0, 'lagging'], [svc3, 'lagging']]);
+    assert.match(late.drifts[0]!.detail, /at generation 1, behind plan 3 for 61000 ms/);
+    assert.match(late.drifts[1]!.detail, /still served at generation 1, removed by plan 3/);
+    assert.equal(late.repaired, 2);
+    const plan = new Map((await store.readPlan(3))!.entries.map((entry) => [entry.name, entry]));
+    const states = await provider.read(names);
+    assert.equal(states.get(svc0)?.generation, 3, 'svc0 enacted at the newest plan');
+    assert.equal(recordSetKey(states.get(svc0)!.records), recordSetKey(plan.get(svc0)!.records));
+    assert.equal(states.has(svc3), false, 'svc3 removed');
+    assert.deepEqual(await provider.readRemovals([svc3]), new Map([[svc3, 3]]), 'with its removal tombstone');
+    const repairs = async (name: string) => (await store.readHistory(name, 10))
+      .filter((entry) => entry.kind === 'repair').map((entry) => [entry.actor, entry.toGeneration, entry.detail]);
+    assert.deepEqual(await repairs(svc0), [['reconciler', 3, 'lagging']]);
+    assert.deepEqual(await repairs(svc3), [['reconciler', 3, 'lagging (removal)']]);
+    assert.equal(states.get(svc1)?.generation, 1, 'a name unchanged since generation 1 is left alone');
+    assert.equal(states.get(svc2)?.generation, 1);
+    assert.deepEqual((await reconciler.tick()).drifts, [], 'sound on the next pass');
+  },
+
+  'reconciler: absent names of a plan no live enactor has finished are being enacted; after maxLag they are lag':
+  async (backend) => {
+    const { store, provider, clock, zone } = backend;
+    const inventory = endpoints(2, 3, zone);
+    const names = inventory.map((endpoint) => endpoint.name);
+    const roles = rolesOf(backend, 3);
+    const { publish } = plannerOf(backend, () => inventory);
+    await publish(); // generation 1; nothing enacted yet
+    // The start-up race: an enactor is live and holds the plan, and has not written it yet.
+    await store.heartbeat({ id: 'az1', heldGeneration: 1, enactedGeneration: 0 }, holderTtlMs);
+    const reconciler = roles.reconciler();
+    assert.deepEqual((await reconciler.tick()).drifts, [], 'a name an enactor is still working on is not drift');
+    assert.deepEqual(await store.listAlarms(true), [], 'no start-up alarm');
+    assert.equal((await provider.read(names)).size, 0, 'the reconciler left the enactment to the enactor');
+    clock.advance(61_000);
+    const late = await reconciler.tick();
+    assert.deepEqual(late.drifts.map((drift) => [drift.name, drift.kind]), names.map((name) => [name, 'lagging']));
+    assert.match(late.drifts[0]!.detail, /not served, behind plan 1/);
+    assert.equal(late.repaired, 2);
+    const states = await provider.read(names);
+    assert.deepEqual([...states.values()].map((state) => state.generation), [1, 1], 'enacted by the reconciler');
+  },
+
+  'reconciler: a name whose addresses were all deleted by hand, its marker left, is "empty" drift and repaired':
+  async (backend) => {
+    const { store, provider, zone } = backend;
+    const inventory = endpoints(2, 3, zone);
+    const names = inventory.map((endpoint) => endpoint.name);
+    const [svc0, svc1] = names as [string, string];
+    const roles = rolesOf(backend, 3);
+    const { publish } = plannerOf(backend, () => inventory);
+    await publish(); // generation 1
+    await roles.enactor('az1').step();
+    await backend.handPut(svc1, []);
+    const emptied = await servedOne(provider, svc1);
+    assert.deepEqual(emptied?.records, [], 'the name is still there, with no address');
+    const pass = await roles.reconciler().tick();
+    assert.deepEqual(pass.drifts.map((drift) => [drift.name, drift.kind]), [[svc1, 'empty']]);
+    assert.equal(pass.repaired, 1);
+    const plan = new Map((await store.readPlan(1))!.entries.map((entry) => [entry.name, entry]));
+    for (const name of [svc0, svc1]) {
+      const state = await servedOne(provider, name);
+      assert.equal(recordSetKey(state!.records), recordSetKey(plan.get(name)!.records), `${name} serves its plan`);
+    }
+  },
 };
 
 /** Every case on one family: the family's servers start once, each case opens a backend of its own. */
