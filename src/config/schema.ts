@@ -39,6 +39,8 @@ const durationValue = (bounds: { min: string; max: string }) => {
 
 /** dns.workers and `serve --workers`: processes sharing the DNS sockets. */
 export const dnsWorkersMax = 64;
+/** dns.tsig: keys the DNS server knows at most. */
+const dnsTsigKeysMax = 64;
 
 // One bound for health.timeout and every check's own timeout: both time one probe.
 const probeTimeoutBounds = { min: '10ms', max: '60s' };
@@ -351,6 +353,34 @@ export const configSchema = z
             outputBytesMax: z.number().int().min(65_535).max(64 * 1024 * 1024).default(1024 * 1024),
           })
           .prefault({}),
+        // Who gets the `_dnsplane` TXT markers: every query, or only queries signed with a key of `tsig`.
+        markers: z.enum(['public', 'tsig-only']).default('public'),
+        // TSIG keys (RFC 8945) the server verifies signed queries with and signs their answers with: the provider's
+        // key form.
+        tsig: z.array(rfc2136Tsig).max(dnsTsigKeysMax).default([]),
+      })
+      .superRefine((dns, context) => {
+        if (dns.markers === 'tsig-only' && dns.tsig.length === 0) {
+          context.addIssue({
+            code: 'custom',
+            path: ['tsig'],
+            message: 'dns.markers tsig-only shows markers only to queries signed with a key of dns.tsig, and there is '
+              + 'none: add one ([{ name, algorithm, secret }]) or set dns.markers to public',
+          });
+        }
+        const names = new Map<string, number>();
+        dns.tsig.forEach((key, index) => {
+          const name = normalizeName(key.name);
+          const earlier = names.get(name);
+          if (earlier !== undefined) {
+            context.addIssue({
+              code: 'custom',
+              path: ['tsig', index, 'name'],
+              message: `duplicate TSIG key name "${key.name}", as is dns.tsig[${earlier}]: a query names its key`,
+            });
+          }
+          names.set(name, index);
+        });
       })
       .prefault({}),
     health: z

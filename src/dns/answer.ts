@@ -1,6 +1,9 @@
 import dnsPacket, { type DecodedPacket, type OptAnswer } from 'dns-packet';
+import {
+  tsigKeyOf, tsigRecordBytes, tsigResponse, verifyRequest, type TsigKey, type TsigRecord,
+} from '../providers/rfc2136/tsig.js';
 import { assert } from '../util/assert.js';
-import type { Rng } from '../util/clock.js';
+import { systemClock, type Clock, type Rng } from '../util/clock.js';
 import { AnswerTable, preparedKind } from './cache.js';
 import type { DropReason, RcodeName } from './counters.js';
 import {
@@ -28,6 +31,13 @@ export type { AnswerOptions } from './prepare.js';
  * cache.ts). Anything else is decoded and validated in full by dns-packet
  * first: it is then refused, rejected (FORMERR, NOTIMP, BADVERS) or answered
  * like an ordinary query, from an answer prepared for it alone.
+ *
+ * A query signed with TSIG (RFC 8945) is never ordinary: the validated path
+ * checks its signature against the server's keys (dns.tsig), answers NOTAUTH
+ * with the TSIG error when it does not verify, and signs the answer when it
+ * does. With dns.markers tsig-only, the `_dnsplane` markers exist only for
+ * such verified queries: every other answer, prepared ones included, is
+ * prepared as if the zone had no markers.
  */
 
 export type Transport = 'udp' | 'tcp';
@@ -57,8 +67,21 @@ export const preparedAnswersMax = 10_000;
 /** The EDNS(0) state of a query: absent, or present with the version the client spoke. */
 type Edns = { present: false } | { present: true; version: number; udpSize: number };
 
+/** A query that passed validation: its bytes, where its question ends, its name and class, EDNS and size limit. */
+interface ValidQuery {
+  request: Buffer;
+  questionEnd: number;
+  name: string;
+  questionClass: string;
+  edns: Edns;
+  limit: number;
+}
+
 const refused = emptyAnswer('REFUSED');
 const badVersion = emptyAnswer('BADVERS');
+const notAuth = emptyAnswer('NOTAUTH');
+/** The Other Data a BADTIME answer's TSIG carries: the server's time (RFC 8945 §5.2.3). */
+const badTimeOtherBytes = 6;
 
 /**
  * Answers queries against the snapshot it is given, keeping prepared answers
@@ -72,9 +95,28 @@ export class Answerer {
   private readonly ordinary: OrdinaryQuery = emptyOrdinaryQuery();
   private readonly scratch = new SampleScratch();
   private readonly render: RenderRequest = { request: Buffer.alloc(0), questionEnd: 0, edns: false, limit: 0 };
+  /** The server's TSIG keys by lower-case name. */
+  private readonly keys = new Map<string, TsigKey>();
+  /** The options answers to verified signed queries are prepared with: every marker shown. */
+  private readonly signedOptions: AnswerOptions;
 
-  constructor(private readonly options: AnswerOptions, preparedMax = preparedAnswersMax) {
+  constructor(
+    private readonly options: AnswerOptions,
+    preparedMax = preparedAnswersMax,
+    private readonly clock: Pick<Clock, 'nowMs'> = systemClock,
+  ) {
     this.table = new AnswerTable(preparedMax);
+    for (const config of options.tsig ?? []) {
+      const key = tsigKeyOf(config);
+      assert(!this.keys.has(key.name), 'internal', `two TSIG keys named "${key.name}"`);
+      this.keys.set(key.name, key);
+    }
+    assert(
+      options.markers !== 'tsig-only' || this.keys.size > 0,
+      'internal',
+      'markers shown only to signed queries, but no TSIG key to sign them with',
+    );
+    this.signedOptions = { ...options, markers: 'public' };
   }
 
   /** The response to `request`, or null when nothing is to be sent back; see `outcome` for what happened. */
@@ -200,20 +242,59 @@ export class Answerer {
     const questionEnd = nameEnd(request, headerBytes) + 4;
     const edns = ednsOf(query);
     const limit = responseLimit(transport === 'tcp', edns.present, edns.present ? edns.udpSize : 0, this.options);
+    const questionClass = question.class ?? 'IN';
+    const valid: ValidQuery = { request, questionEnd, name: question.name, questionClass, edns, limit };
+    this.outcome.qtype = question.type;
+    const signed = (query.additionals ?? []).some((record) => record.type === 'TSIG');
+    if (signed) return this.answerSigned(valid, snapshot, rng);
     const reply = (prepared: Prepared) =>
       this.respond(prepared, request, questionEnd, edns.present, limit, snapshot, rng);
-    this.outcome.qtype = question.type;
+    return this.answerQuestion(valid, snapshot, this.options, reply);
+  }
+
+  /**
+   * A query signed with TSIG (RFC 8945 §5.2): NOTAUTH with BADKEY or BADSIG (unsigned) or BADTIME or BADTRUNC (signed)
+   * when it does not verify; else answered with every marker shown, and signed over the request's MAC (§5.3).
+   */
+  private answerSigned(valid: ValidQuery, snapshot: ServedSnapshot, rng: Rng): Buffer {
+    const { request, questionEnd, edns, limit } = valid;
+    const nowSeconds = Math.floor(this.clock.nowMs() / 1000);
+    const check = verifyRequest(request, this.keys, nowSeconds);
+    // Not reachable after `malformation` (the TSIG is the last record), but a query must never stop the server.
+    if (check.kind === 'unsigned') return this.bare(request, 'FORMERR', 'a TSIG record not read as the last one');
+    if (check.kind === 'malformed') return this.bare(request, 'FORMERR', check.problem);
+    const sign = (prepared: Prepared, record: TsigRecord, key: TsigKey | null, error: number) => {
+      // Room for the TSIG: an answer that no longer fits is truncated (TC) and signed, so the client retries over TCP.
+      const reserve = key === null ? 0 : tsigRecordBytes(key, badTimeOtherBytes);
+      const response = this.respond(prepared, request, questionEnd, edns.present, limit - reserve, snapshot, rng);
+      return tsigResponse(response, record, key, error, nowSeconds);
+    };
+    if (check.kind === 'rejected') {
+      this.outcome.problem = `TSIG: ${check.problem}`;
+      return sign(notAuth, check.record, check.signWith, check.error);
+    }
+    const reply = (prepared: Prepared) => sign(prepared, check.record, check.key, 0);
+    return this.answerQuestion(valid, snapshot, this.signedOptions, reply);
+  }
+
+  /** The answer to a validated question, prepared with `options` and sent back through `reply`. */
+  private answerQuestion(
+    valid: ValidQuery,
+    snapshot: ServedSnapshot,
+    options: AnswerOptions,
+    reply: (prepared: Prepared) => Buffer,
+  ): Buffer {
+    const { request, questionEnd, edns } = valid;
     if (edns.present && edns.version !== 0) return reply(badVersion);
-    const questionClass = question.class ?? 'IN';
-    if (questionClass !== 'IN' && questionClass !== 'ANY') return reply(refused);
-    const name = question.name.toLowerCase();
+    if (valid.questionClass !== 'IN' && valid.questionClass !== 'ANY') return reply(refused);
+    const name = valid.name.toLowerCase();
     // Outside the zone: refuse rather than recurse or guess, so this is never an open resolver.
     if (!this.inZone(name)) return reply(refused);
     const qtype = request.readUInt16BE(questionEnd - 4);
     // Zone transfers are not offered: the store, not AXFR, is how replicas get the data.
     if (qtype === typeAxfr || qtype === typeIxfr) return reply(refused);
     const wire = lowerCaseWire(request, headerBytes, questionEnd - 4);
-    return reply(prepareAnswer(name, wire, qtype, snapshot, this.options));
+    return reply(prepareAnswer(name, wire, qtype, snapshot, options));
   }
 
   private dropped(reason: DropReason): null {
@@ -305,7 +386,13 @@ function malformation(query: DecodedPacket, request: Buffer): string | null {
   if ((query.answers?.length ?? 0) > 0 || (authorities.length > 0 && !ixfrSoa)) {
     return 'records in the answer or authority section';
   }
-  const opts = (query.additionals ?? []).filter((record) => record.type === 'OPT');
+  const additionals = query.additionals ?? [];
+  // RFC 8945 §5.1: one TSIG at most, and it is the last record of the message.
+  const tsigs = additionals.filter((record) => record.type === 'TSIG');
+  if (tsigs.length > 1 || (tsigs.length === 1 && additionals.at(-1) !== tsigs[0])) {
+    return 'a TSIG record that is not the last record';
+  }
+  const opts = additionals.filter((record) => record.type === 'OPT');
   if (opts.length > 1) return 'more than one OPT record';
   if (opts.length === 1 && opts[0]!.name !== '.') return 'OPT record not owned by the root';
   if (dnsPacket.decode.bytes !== request.length) return 'trailing bytes after the last record';

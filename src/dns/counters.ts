@@ -9,7 +9,9 @@ export const countedTypes = [
   'A', 'AAAA', 'ANY', 'NS', 'SOA', 'TXT', 'CNAME', 'MX', 'PTR', 'SRV', 'HTTPS', 'SVCB', 'CAA', 'DS', 'DNSKEY', 'AXFR',
   'IXFR',
 ] as const;
-export const rcodeNames = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS'] as const;
+export const rcodeNames = [
+  'NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'NOTAUTH', 'BADVERS',
+] as const;
 export type RcodeName = (typeof rcodeNames)[number];
 
 /** Why a packet got no normal answer (it was dropped, or answered only with TC). */

@@ -70,6 +70,8 @@ export function dnsServerOptions(config: Config, dataDir: string, overrides: Dns
         v4: family === 4 && host !== '0.0.0.0' ? [host] : [],
         v6: family === 6 && host !== '::' ? [host] : [],
       },
+      markers: config.dns.markers,
+      tsig: config.dns.tsig.map(({ name, algorithm, secret }) => ({ name, algorithm, secret })),
     },
     rateLimit: { ...config.dns.rateLimit },
     tcp: {

@@ -1,4 +1,5 @@
 import type { RecordEntry } from '../domain/types.js';
+import type { TsigKeyConfig } from '../providers/rfc2136/tsig.js';
 import { assert } from '../util/assert.js';
 import type { Rng } from '../util/clock.js';
 import type { RcodeName } from './counters.js';
@@ -31,10 +32,19 @@ export interface AnswerOptions {
   udpSizeMax: number;
   /** The in-zone name of this server (SOA MNAME, NS target) and its addresses for glue. */
   nameServer: { name: string; v4: readonly string[]; v6: readonly string[] };
+  /**
+   * Who gets the `_dnsplane` TXT markers (dns.markers): every query (`public`, also when absent), or only queries
+   * signed with one of `tsig`; to any other query every name at or under a `_dnsplane` label does not exist.
+   */
+  markers?: MarkerVisibility;
+  /** The keys signed queries are verified with and their answers signed with (dns.tsig); none when absent. */
+  tsig?: readonly TsigKeyConfig[];
 }
 
+export type MarkerVisibility = 'public' | 'tsig-only';
+
 export const rcodeValues: Record<RcodeName, number> = {
-  NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16,
+  NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, NOTAUTH: 9, BADVERS: 16,
 };
 
 /** Where a weighted answer's sampled addresses go: `count` records of one type, `stride` bytes apart. */
@@ -70,7 +80,8 @@ export interface Prepared {
   served: ServedName | undefined;
 }
 
-const markerPrefix = '_dnsplane.';
+const markerLabel = '_dnsplane';
+const markerPrefix = `${markerLabel}.`;
 const tcpSizeMax = 65_535;
 const udpSizeClassic = 512;
 
@@ -97,6 +108,9 @@ interface ZoneNode {
 }
 
 function findNode(name: string, snapshot: ServedSnapshot, options: AnswerOptions): ZoneNode | null {
+  // Markers hidden: no served name has a `_dnsplane` label (config/schema.ts endpointNameProblem), so without its
+  // marker such a name does not exist, and nothing under it either.
+  if (options.markers === 'tsig-only' && underMarkerLabel(name, options.zone)) return null;
   const served = snapshot.get(name);
   const apex = name === options.zone;
   const markerOf = name.startsWith(markerPrefix) ? snapshot.get(name.slice(markerPrefix.length)) : undefined;
@@ -108,10 +122,17 @@ function findNode(name: string, snapshot: ServedSnapshot, options: AnswerOptions
   return { served, apex, markerOf, nameServer };
 }
 
+/** True when a label of `name` below the zone apex is `_dnsplane`: a marker, or a name under one. */
+function underMarkerLabel(name: string, zone: string): boolean {
+  if (name.length <= zone.length) return false;
+  return name.slice(0, name.length - zone.length - 1).split('.').includes(markerLabel);
+}
+
 /**
  * Prepares the answer to `qtype` at `name`, a lower-case name inside the zone, after a question whose name is
  * `questionWire` (lower-case wire bytes). Follows RFC 2308 (SOA with negative answers), 8020 (empty
- * non-terminals), 8482 (ANY gets one RRset).
+ * non-terminals), 8482 (ANY gets one RRset). With `options.markers` tsig-only the answer is the one the zone would
+ * give without its markers: the answerer prepares with it for every query not signed with a key of the server.
  */
 export function prepareAnswer(
   name: string,

@@ -90,8 +90,33 @@ const mistakes: [string, (config: any) => void, RegExp][] = [
   ['bad criticality', (c) => { c.services = [{ id: 'a', criticality: 'urgent' }]; }, /services\[0\]\.criticality/],
   ['check on an unknown service', (c) => { c.endpoints[0].targets[0].check.dependsOn = ['service:nlb']; },
     /endpoints\[0\]\.targets\[0\]\.check\.dependsOn\[0\]: "service:nlb": no service has the id "nlb"/],
+  ['dns.markers tsig-only without a key', (c) => { c.dns.markers = 'tsig-only'; },
+    /dns\.tsig: dns\.markers tsig-only shows markers only to queries signed with a key of dns\.tsig, and there is none/],
+  ['dns.markers tsig-only with an empty key list', (c) => { c.dns.markers = 'tsig-only'; c.dns.tsig = []; }, /dns\.tsig: dns\.markers tsig-only/],
+  ['unknown dns.markers', (c) => { c.dns.markers = 'private'; }, /dns\.markers/],
+  ['a dns.tsig key of an unknown algorithm', (c) => { c.dns.tsig = [{ name: 'k', algorithm: 'hmac-md5', secret: 'c2VjcmV0' }]; },
+    /dns\.tsig\[0\]\.algorithm/],
+  ['a dns.tsig secret not in base64', (c) => { c.dns.tsig = [{ name: 'k', secret: 'not base64!' }]; },
+    /dns\.tsig\[0\]\.secret: tsig\.secret must be base64/],
+  ['two dns.tsig keys of one name', (c) => { c.dns.tsig = [{ name: 'k', secret: 'c2VjcmV0' }, { name: 'K.', secret: 'b3RoZXI=' }]; },
+    /dns\.tsig\[1\]\.name: duplicate TSIG key name "K\.", as is dns\.tsig\[0\]/],
 ];
 for (const [label, mutate, expected] of mistakes) test(`rejects ${label} with its path`, () => rejects(mutate, expected));
+
+test('dns.markers is public with no key by default; tsig-only takes keys in the provider\'s tsig form', () => {
+  const defaults = parseConfig(valid());
+  assert.equal(defaults.dns.markers, 'public');
+  assert.deepEqual(defaults.dns.tsig, []);
+  const config = valid();
+  config.dns.markers = 'tsig-only';
+  config.dns.tsig = [{ name: 'markers-key.', secret: 'c2VjcmV0' }, { name: 'other', algorithm: 'hmac-sha512', secret: 'b3RoZXI=' }];
+  const parsed = parseConfig(config);
+  assert.equal(parsed.dns.markers, 'tsig-only');
+  assert.deepEqual(parsed.dns.tsig, [
+    { name: 'markers-key.', algorithm: 'hmac-sha256', secret: 'c2VjcmV0' },
+    { name: 'other', algorithm: 'hmac-sha512', secret: 'b3RoZXI=' },
+  ]);
+});
 
 // A CA file for the checks that need a readable one (made by openssl, as an operator would).
 const caDir = tempDir('dnsplane-config-ca-');

@@ -1,12 +1,17 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { normalizeName } from '../../domain/names.js';
 import { assert } from '../../util/assert.js';
 import { canonicalNameWire, dnsClass, dnsType, lastAdditionalOffset, readHeader, readName } from './wire.js';
 
 /**
  * TSIG (RFC 8945): an HMAC over the message and the TSIG variables, carried
- * as the last additional record. Requests are signed; responses are verified
- * with the request's MAC folded in (§4.3.3, §5.3), and the messages of a zone
- * transfer with the previous MAC and the timers only (§5.3.1).
+ * as the last additional record. Both directions share one MAC computation
+ * (`macOf`) and one record writer (`appendTsig`): the RFC 2136 provider signs
+ * requests and verifies responses with the request's MAC folded in (§4.3.3,
+ * §5.3), and the messages of a zone transfer with the previous MAC and the
+ * timers only (§5.3.1); the built-in DNS server (src/dns) verifies requests
+ * against its keys (§5.2: BADKEY, BADSIG, BADTIME, BADTRUNC) and signs its
+ * responses over the request's MAC (§5.3).
  */
 
 export type TsigAlgorithm = 'hmac-sha256' | 'hmac-sha512' | 'hmac-sha1';
@@ -16,6 +21,20 @@ export interface TsigKey {
   name: string;
   algorithm: TsigAlgorithm;
   secret: Buffer;
+}
+
+/** A key as configs write it: the name, the algorithm and the secret in base64 (config/schema.ts `rfc2136Tsig`). */
+export interface TsigKeyConfig {
+  name: string;
+  algorithm: TsigAlgorithm;
+  secret: string;
+}
+
+/** The key a config describes: its name lower case without the trailing dot, its secret decoded. */
+export function tsigKeyOf(config: TsigKeyConfig): TsigKey {
+  const secret = Buffer.from(config.secret, 'base64');
+  assert(secret.length > 0, 'internal', `empty TSIG secret of key "${config.name}"`);
+  return { name: normalizeName(config.name), algorithm: config.algorithm, secret };
 }
 
 const hashOf: Record<TsigAlgorithm, { hash: string; macBytes: number }> = {
@@ -35,10 +54,10 @@ export function tsigErrorName(code: number): string {
   return entry?.[0] ?? `error ${code}`;
 }
 
-/** Bytes a TSIG record adds to a message signed with `key`. */
-export function tsigRecordBytes(key: TsigKey): number {
+/** Bytes a TSIG record adds to a message signed with `key` (and `otherBytes` of Other Data: 6 with BADTIME). */
+export function tsigRecordBytes(key: TsigKey, otherBytes = 0): number {
   return canonicalNameWire(key.name).length + 10 + canonicalNameWire(`${key.algorithm}.`).length + 16
-    + hashOf[key.algorithm].macBytes;
+    + hashOf[key.algorithm].macBytes + otherBytes;
 }
 
 function u16(value: number): Buffer {
@@ -71,6 +90,15 @@ function variablesWire(variables: TsigVariables): Buffer {
   ]);
 }
 
+/**
+ * The one MAC computation of both directions (RFC 8945 §4.3): the prior MAC (a response's request MAC, a transfer's
+ * previous message) with its length, then the message without its TSIG, then the TSIG variables.
+ */
+function macOf(key: TsigKey, prior: Buffer | null, message: Buffer, variables: TsigVariables): Buffer {
+  const tail = [message, variablesWire(variables)];
+  return hmac(key, prior === null ? tail : [priorMacWire(prior), ...tail]);
+}
+
 function hmac(key: TsigKey, parts: readonly Buffer[]): Buffer {
   const mac = createHmac(hashOf[key.algorithm].hash, key.secret);
   for (const part of parts) mac.update(part);
@@ -81,34 +109,37 @@ function priorMacWire(mac: Buffer): Buffer {
   return Buffer.concat([u16(mac.length), mac]);
 }
 
+/** `message` with a TSIG record of `variables` and `mac` appended as its last additional record (ARCOUNT raised). */
+function appendTsig(message: Buffer, variables: TsigVariables, mac: Buffer): Buffer {
+  const header = readHeader(message);
+  const rdata = Buffer.concat([
+    canonicalNameWire(variables.algorithm), u48(variables.timeSigned), u16(variables.fudge), u16(mac.length), mac,
+    u16(header.id), u16(variables.error), u16(variables.other.length), variables.other,
+  ]);
+  const record = Buffer.concat([
+    canonicalNameWire(variables.keyName), u16(dnsType.TSIG), u16(dnsClass.ANY), Buffer.alloc(4), u16(rdata.length),
+    rdata,
+  ]);
+  const signed = Buffer.concat([message, record]);
+  signed.writeUInt16BE(header.counts[3] + 1, 10);
+  return signed;
+}
+
+function variablesOf(key: TsigKey, timeSigned: number, error: number, other: Buffer): TsigVariables {
+  return { keyName: key.name, algorithm: `${key.algorithm}.`, timeSigned, fudge: fudgeSeconds, error, other };
+}
+
 /**
  * Signs an unsigned message (no TSIG yet): returns the message with the TSIG
  * record appended and ARCOUNT raised, and the MAC that the response's
  * signature will include.
  */
 export function signMessage(message: Buffer, key: TsigKey, timeSigned: number): { signed: Buffer; mac: Buffer } {
-  const header = readHeader(message);
-  assert(!header.response, 'internal', 'signing a response');
-  const variables: TsigVariables = {
-    keyName: key.name,
-    algorithm: `${key.algorithm}.`,
-    timeSigned,
-    fudge: fudgeSeconds,
-    error: 0,
-    other: Buffer.alloc(0),
-  };
-  const mac = hmac(key, [message, variablesWire(variables)]);
+  assert(!readHeader(message).response, 'internal', 'signing a response');
+  const variables = variablesOf(key, timeSigned, 0, Buffer.alloc(0));
+  const mac = macOf(key, null, message, variables);
   assert(mac.length === hashOf[key.algorithm].macBytes, 'internal', `MAC of ${mac.length} bytes`);
-  const rdata = Buffer.concat([
-    canonicalNameWire(variables.algorithm), u48(timeSigned), u16(fudgeSeconds), u16(mac.length), mac,
-    u16(header.id), u16(0), u16(0),
-  ]);
-  const record = Buffer.concat([
-    canonicalNameWire(key.name), u16(dnsType.TSIG), u16(dnsClass.ANY), Buffer.alloc(4), u16(rdata.length), rdata,
-  ]);
-  const signed = Buffer.concat([message, record]);
-  signed.writeUInt16BE(header.counts[3] + 1, 10);
-  return { signed, mac };
+  return { signed: appendTsig(message, variables, mac), mac };
 }
 
 /** A parsed TSIG record and the message as it was before the record was added. */
@@ -200,7 +231,12 @@ function checkRecord(record: TsigRecord, key: TsigKey, expectedMac: Buffer, nowS
 export function verifyMessage(message: Buffer, key: TsigKey, requestMac: Buffer | null, nowSeconds: number): TsigCheck {
   const record = readTsig(message);
   if (record === null) return { ok: false, problem: 'the message is not signed', record: null };
-  const variables: TsigVariables = {
+  return checkRecord(record, key, macOf(key, requestMac, record.unsigned, variablesOfRecord(record)), nowSeconds);
+}
+
+/** The TSIG variables a parsed record carries, as its MAC covers them. */
+function variablesOfRecord(record: TsigRecord): TsigVariables {
+  return {
     keyName: record.keyName,
     algorithm: `${record.algorithm}.`,
     timeSigned: record.timeSigned,
@@ -208,9 +244,89 @@ export function verifyMessage(message: Buffer, key: TsigKey, requestMac: Buffer 
     error: record.error,
     other: record.other,
   };
-  const parts = requestMac === null ? [] : [priorMacWire(requestMac)];
-  const expected = hmac(key, [...parts, record.unsigned, variablesWire(variables)]);
-  return checkRecord(record, key, expected, nowSeconds);
+}
+
+/** What a server makes of a request's TSIG (RFC 8945 §5.2), checked in the RFC's order: key, MAC, time, length. */
+export type RequestTsig =
+  | { kind: 'unsigned' }
+  /** A TSIG no request may carry (unreadable; a MAC longer than the hash or shorter than §5.2.2.1 allows): FORMERR. */
+  | { kind: 'malformed'; problem: string }
+  | { kind: 'verified'; key: TsigKey; record: TsigRecord }
+  /**
+   * NOTAUTH with a TSIG error: BADKEY and BADSIG are answered unsigned (`signWith` null, §5.3.2), BADTIME and
+   * BADTRUNC signed with the request's key.
+   */
+  | { kind: 'rejected'; error: number; signWith: TsigKey | null; record: TsigRecord; problem: string };
+
+/** A key or algorithm name a response may repeat: labels of 1-63 printable ASCII characters other than ".". */
+const echoableName = /^[!-\-\/-~]{1,63}(\.[!-\-\/-~]{1,63})*$/;
+
+/** Checks a request's TSIG against the server's keys (by lower-case name without the trailing dot). */
+export function verifyRequest(message: Buffer, keys: ReadonlyMap<string, TsigKey>, nowSeconds: number): RequestTsig {
+  let record: TsigRecord | null;
+  try {
+    record = readTsig(message);
+  } catch (error) {
+    return { kind: 'malformed', problem: `TSIG record: ${(error as Error).message}` };
+  }
+  if (record === null) return { kind: 'unsigned' };
+  // The BADKEY answer repeats both names: one that could not be written back is refused as malformed instead.
+  if (!echoableName.test(record.keyName) || !echoableName.test(record.algorithm)) {
+    return { kind: 'malformed', problem: 'TSIG key or algorithm name of other than printable ASCII labels' };
+  }
+  const key = keys.get(record.keyName);
+  if (key === undefined || key.algorithm !== record.algorithm) {
+    const problem = `signed with key "${record.keyName}" (${record.algorithm}), which this server does not have`;
+    return { kind: 'rejected', error: tsigError.BADKEY, signWith: null, record, problem };
+  }
+  const macBytes = hashOf[key.algorithm].macBytes;
+  const macBytesMin = Math.max(10, macBytes / 2);
+  if (record.mac.length > macBytes || record.mac.length < macBytesMin) {
+    return { kind: 'malformed', problem: `a ${key.algorithm} MAC of ${record.mac.length} bytes` };
+  }
+  // A truncated MAC (§5.2.2.1) is compared over its length, then refused below as shorter than this server allows.
+  const expected = macOf(key, null, record.unsigned, variablesOfRecord(record)).subarray(0, record.mac.length);
+  if (!timingSafeEqual(record.mac, expected)) {
+    return { kind: 'rejected', error: tsigError.BADSIG, signWith: null, record, problem: 'the MAC does not verify' };
+  }
+  if (Math.abs(nowSeconds - record.timeSigned) > record.fudge) {
+    const skew = nowSeconds - record.timeSigned;
+    const problem = `signed at ${record.timeSigned}, ${skew} s from now (fudge ${record.fudge} s)`;
+    return { kind: 'rejected', error: tsigError.BADTIME, signWith: key, record, problem };
+  }
+  if (record.mac.length < macBytes) {
+    const problem = `a MAC truncated to ${record.mac.length} bytes (this server wants all ${macBytes})`;
+    return { kind: 'rejected', error: tsigError.BADTRUNC, signWith: key, record, problem };
+  }
+  return { kind: 'verified', key, record };
+}
+
+/**
+ * Appends a server's TSIG to its response to the signed request `request` (RFC 8945 §5.3): with `signWith`, a MAC
+ * over the request's MAC, the response and the variables; without it (BADKEY, BADSIG: §5.3.2 forbids a signed
+ * answer) an empty MAC under the request's key and algorithm names. A BADTIME answer carries the server's time in
+ * Other Data (§5.2.3).
+ */
+export function tsigResponse(
+  response: Buffer,
+  request: TsigRecord,
+  signWith: TsigKey | null,
+  error: number,
+  nowSeconds: number,
+): Buffer {
+  assert(readHeader(response).response, 'internal', 'a response TSIG appended to a request');
+  const other = error === tsigError.BADTIME ? u48(nowSeconds) : Buffer.alloc(0);
+  if (signWith === null) {
+    assert(error === tsigError.BADKEY || error === tsigError.BADSIG, 'internal', `an unsigned TSIG error ${error}`);
+    const variables: TsigVariables = {
+      keyName: request.keyName, algorithm: `${request.algorithm}.`, timeSigned: nowSeconds, fudge: fudgeSeconds, error,
+      other,
+    };
+    return appendTsig(response, variables, Buffer.alloc(0));
+  }
+  assert(signWith.name === request.keyName, 'internal', 'a response signed with another key than its request');
+  const variables = variablesOf(signWith, nowSeconds, error, other);
+  return appendTsig(response, variables, macOf(signWith, request.mac, response, variables));
 }
 
 /** Unsigned messages a zone transfer may send between two signed ones (RFC 8945 §5.3.1: at most 99). */
