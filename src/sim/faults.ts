@@ -98,13 +98,14 @@ const storeMethodSet: Record<StoreMethod, true> = {
   raiseAlarm: true, clearAlarm: true, listAlarms: true, incrementCounter: true, readCounters: true, setDrain: true,
   listDrains: true, setFreeze: true, listFreezes: true, addRequest: true, takeRequests: true, close: true,
   latestInventoryVersion: true, readInventory: true, listInventoryVersions: true, putInventory: true,
+  grantAdoption: true, readAdoptions: true, listAdoptions: true, ownerIdentity: true, migrateOwner: true,
 };
 const storeMethods = Object.keys(storeMethodSet) as StoreMethod[];
 
 /** Calls whose result is worth a trace line (the rest are bookkeeping). */
 const tracedStoreCalls = new Set<StoreMethod>([
   'latestGeneration', 'publishPlan', 'readPlan', 'deletePlanData', 'acquireLease', 'renewLease', 'heartbeat',
-  'listSuperseded', 'readInventory', 'putInventory',
+  'listSuperseded', 'readInventory', 'putInventory', 'grantAdoption', 'ownerIdentity', 'migrateOwner',
 ]);
 
 interface FaultyStoreFields {

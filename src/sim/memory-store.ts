@@ -3,11 +3,12 @@ import type { Clock } from '../util/clock.js';
 import type {
   EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, RecordEntry, ServiceSpec,
 } from '../domain/types.js';
+import { checkedOwnerId, checkGrant, migratedIdentity } from '../store/ownership.js';
 import type {
-  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, InventoryStore, InventoryVersionInfo,
-  LeaseGrant, OperatorRequest, PlanReadOptions, PlanView, PublishRequest, PublishResult, PutInventoryRequest,
-  PutInventoryResult, Store, StoredHistoryEntry, StoredInventory, SelectiveHealthReads, SupersededVersion,
-  WatchableInventory, WatchablePlans,
+  Adoption, Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, InventoryStore, InventoryVersionInfo,
+  LeaseGrant, OperatorRequest, OwnerIdentity, PlanReadOptions, PlanView, PublishRequest, PublishResult,
+  PutInventoryRequest, PutInventoryResult, Store, StoredHistoryEntry, StoredInventory, SelectiveHealthReads,
+  SupersededVersion, WatchableInventory, WatchablePlans,
 } from '../store/types.js';
 
 /**
@@ -77,6 +78,10 @@ export class MemoryStoreState {
   requestsNextId = 1;
   /** Inventory versions, oldest first: `inventories[v - 1]` is version v. Frozen, as versions are immutable. */
   readonly inventories: StoredInventory[] = [];
+  /** Adoption grants by name (the first grant of each). */
+  readonly adoptions = new Map<string, Adoption>();
+  /** The installation's owner id, once the first actor has stored one. */
+  owner: OwnerIdentity | null = null;
   /** Bumped by every write that the checker cares about (plans, leases, heartbeats, health). */
   mutations = 0;
   readonly deletions: DeletionEvent[] = [];
@@ -521,6 +526,40 @@ export class MemoryStore implements Store, InventoryStore {
       else index += 1;
     }
     return taken;
+  }
+
+  // Adoption grants and the owner id, as SqliteStore: each call one atomic step, the rules in src/store/ownership.ts.
+
+  async grantAdoption(name: string, actor: string, reason: string): Promise<void> {
+    checkGrant(name, actor, reason);
+    if (this.state.adoptions.has(name)) return;
+    this.state.adoptions.set(name, { name, actor, reason, grantedAtMs: this.clock.nowMs() });
+  }
+
+  async readAdoptions(names: readonly string[]): Promise<Map<string, Adoption>> {
+    const found = new Map<string, Adoption>();
+    for (const name of names) {
+      const adoption = this.state.adoptions.get(name);
+      if (adoption !== undefined) found.set(name, { ...adoption });
+    }
+    return found;
+  }
+
+  async listAdoptions(): Promise<Adoption[]> {
+    const byName = [...this.state.adoptions.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return byName.map((adoption) => ({ ...adoption }));
+  }
+
+  async ownerIdentity(proposed: string): Promise<OwnerIdentity> {
+    checkedOwnerId(proposed);
+    this.state.owner ??= { owner: proposed, former: [] };
+    return { owner: this.state.owner.owner, former: [...this.state.owner.former] };
+  }
+
+  async migrateOwner(owner: string): Promise<OwnerIdentity> {
+    const next = migratedIdentity(this.state.owner, owner);
+    this.state.owner = next;
+    return { owner: next.owner, former: [...next.former] };
   }
 
   async close(): Promise<void> {}

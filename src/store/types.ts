@@ -269,10 +269,49 @@ export interface Controls {
   takeRequests(kind: OperatorRequest['kind'], limit: number): Promise<OperatorRequest[]>;
 }
 
+/** An operator's leave to take over a name that holds records no dnsplane marker claims (issue #13: adoption). */
+export interface Adoption {
+  name: string;
+  actor: string;
+  reason: string;
+  grantedAtMs: number;
+}
+
+/**
+ * Adoption grants. A name with records but no marker is unmanaged: no writer touches it unless a grant names it
+ * (`adopt: true` on its endpoint, which the planner grants before it publishes, or `dnsplane adopt NAME --reason`).
+ * A grant is kept as the record of who allowed the takeover and why; granting a name again keeps the first grant.
+ */
+export interface Adoptions {
+  grantAdoption(name: string, actor: string, reason: string): Promise<void>;
+  /** The grants among `names` (names without one are absent from the map). */
+  readAdoptions(names: readonly string[]): Promise<Map<string, Adoption>>;
+  /** Every grant, in name order. */
+  listAdoptions(): Promise<Adoption[]>;
+}
+
+/** Who this installation is in the markers it writes: its owner id, and the ids it had before a migration. */
+export interface OwnerIdentity {
+  owner: string;
+  /** Earlier owner ids, oldest first: markers they wrote are still this installation's (new id once rewritten). */
+  former: string[];
+}
+
+/**
+ * The installation's owner id, stored once for every process of the installation (they share the store, not a
+ * machine). Changing it is `migrateOwner`, never a config edit.
+ */
+export interface Ownership {
+  /** The stored identity; when none is stored yet, `proposed` is stored and returned (atomic: first caller wins). */
+  ownerIdentity(proposed: string): Promise<OwnerIdentity>;
+  /** Makes `owner` the owner id; the one before joins `former`. Refused (throws) before any identity is stored. */
+  migrateOwner(owner: string): Promise<OwnerIdentity>;
+}
+
 /** Every concern: what a store implementation provides. */
 export interface Store
   extends PlanReader, PlanPublisher, PlanCleanup, Leases, Heartbeats, HealthStore, CheckerViews, History, Alarms,
-    Counters, Controls {
+    Counters, Controls, Adoptions, Ownership {
   readonly kind: string;
   close(): Promise<void>;
 }

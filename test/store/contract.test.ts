@@ -1,16 +1,20 @@
-// Goal: one Store contract, held by both implementations — fenced,
+// Goal: one Store contract, held by every implementation — fenced,
 // base-checked publication (S6), versioned plans with cheap deltas and
 // paging, leases with fencing tokens, clean-up that never takes the newest
-// plan, alarms, counters, history, health overrides and operator requests.
+// plan, alarms, counters, history, health overrides and operator requests,
+// adoption grants and the installation's owner id.
 // Method: the cases of contract.ts run against SQLite (a temporary file, a
-// hand-driven clock) and against a real three-member etcd cluster (Debian
-// etcd-server on loopback, one fresh key prefix per case, real lease expiry).
+// hand-driven clock), against a real three-member etcd cluster (Debian
+// etcd-server on loopback, one fresh key prefix per case, real lease expiry)
+// and against the simulator's memory store (one shared state, a view per
+// connection, as each simulated actor gets).
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { EtcdStore } from '../../src/store/etcd/store.js';
 import { keys } from '../../src/store/etcd/keys.js';
+import { MemoryStore, MemoryStoreState } from '../../src/sim/memory-store.js';
 import { manualClock } from '../helpers/fixtures.js';
 import { pollUntil, tempDir } from '../helpers/env.js';
 import { startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js';
@@ -38,6 +42,24 @@ describe('SQLite store', () => {
         await fixture.close();
         dir.cleanup();
       }
+    });
+  }
+});
+
+describe('memory store (the simulator\'s)', () => {
+  for (const [title, body] of contractCases) {
+    test(title, async () => {
+      const clock = manualClock();
+      const state = new MemoryStoreState(() => clock.nowMs());
+      const fixture: StoreFixture = {
+        store: new MemoryStore(state, clock, 'store'),
+        other: async () => new MemoryStore(state, clock, 'other'),
+        leaseTtlMs: 1000,
+        expireLease: async () => clock.advance(1001),
+        close: async () => fixture.store.close(),
+      };
+      await body(fixture);
+      await fixture.close();
     });
   }
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { InvariantViolation } from '../../src/util/assert.js';
+import { InvariantViolation, UserError } from '../../src/util/assert.js';
+import { checkOwnerId } from '../../src/domain/owner.js';
 import type { InventoryStore, Store } from '../../src/store/types.js';
 import type { ServiceSpec } from '../../src/domain/types.js';
 import { records } from '../helpers/fixtures.js';
@@ -25,6 +26,16 @@ export interface StoreFixture {
 }
 
 export type ContractCase = [title: string, body: (fixture: StoreFixture) => Promise<void>];
+
+/** Asserts `promise` is refused with a UserError whose message matches `pattern`. */
+async function refused(promise: Promise<unknown>, pattern: RegExp | string): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof UserError, `a UserError, not ${String(error)}`);
+    if (typeof pattern === 'string') assert.equal(error.message, pattern);
+    else assert.match(error.message, pattern);
+    return true;
+  });
+}
 
 const publishSimple = (store: Store, lease: Parameters<Store['publishPlan']>[0]['lease'], base: number, changes: { name: string; records: ReturnType<typeof records> | null }[]) =>
   store.publishPlan({ lease, baseGeneration: base, changes, namesTotal: changes.length, forced: false, note: '' });
@@ -248,6 +259,90 @@ export const contractCases: ContractCase[] = [
       } finally {
         stop();
       }
+    }
+  }],
+
+  ['adoption grants: the first grant of a name stays; reads of present and absent names, many at once; name order', async ({ store, other: openOther }) => {
+    await store.grantAdoption('c.dnsplane.test', 'alice', 'hand-made record taken over');
+    await store.grantAdoption('a.dnsplane.test', 'bob', 'adopt: true in the inventory');
+    await store.grantAdoption('c.dnsplane.test', 'carol', 'granted again');
+    const other = await openOther();
+    try {
+      const read = await other.readAdoptions(['c.dnsplane.test', 'absent.dnsplane.test', 'a.dnsplane.test', 'Not A Name']);
+      assert.deepEqual([...read.keys()].sort(), ['a.dnsplane.test', 'c.dnsplane.test'], 'absent names are absent from the map');
+      const c = read.get('c.dnsplane.test')!;
+      assert.deepEqual([c.name, c.actor, c.reason], ['c.dnsplane.test', 'alice', 'hand-made record taken over'], 'the first grant stays');
+      assert.ok(Number.isInteger(c.grantedAtMs) && c.grantedAtMs > 0);
+      assert.deepEqual(await other.readAdoptions([]), new Map());
+      assert.deepEqual((await other.listAdoptions()).map((a) => [a.name, a.actor]), [['a.dnsplane.test', 'bob'], ['c.dnsplane.test', 'alice']], 'listed in name order');
+      // Bad grants are refused, naming the problem, and store nothing.
+      await refused(store.grantAdoption('Upper.dnsplane.test', 'ops', 'r'), /name "Upper\.dnsplane\.test" is not normalized/);
+      await refused(store.grantAdoption('bad..dnsplane.test', 'ops', 'r'), /adoption refused: name "bad\.\.dnsplane\.test" has an invalid label/);
+      await refused(store.grantAdoption('', 'ops', 'r'), /adoption refused: name "" is empty/);
+      await refused(store.grantAdoption('b.dnsplane.test', ' ', 'r'), /no actor/);
+      await refused(store.grantAdoption('b.dnsplane.test', 'ops', ''), /no reason/);
+      assert.deepEqual((await store.listAdoptions()).map((a) => a.name), ['a.dnsplane.test', 'c.dnsplane.test'], 'refused grants stored nothing');
+      // Many names, fewer or more than the grants: on etcd point reads in one transaction or several, or a scan of the
+      // grants; on SQLite a query per slice of names (more than one), never one statement of 40,000 names.
+      const granted = Array.from({ length: 600 }, (_, n) => `g${String(n).padStart(3, '0')}.dnsplane.test`);
+      for (let start = 0; start < granted.length; start += 100) {
+        await Promise.all(granted.slice(start, start + 100).map((name) => store.grantAdoption(name, 'ops', 'bulk')));
+      }
+      const absent = Array.from({ length: 40_000 }, (_, n) => `absent-${n}.dnsplane.test`);
+      const everyName = ['a.dnsplane.test', 'c.dnsplane.test', ...granted];
+      const grantedNames = new Set(everyName);
+      const askedSets = [
+        granted.slice(0, 10), [...granted.slice(0, 550), ...absent.slice(0, 20)], [...granted, ...absent.slice(0, 60)],
+        [...absent, ...everyName],
+      ];
+      for (const asked of askedSets) {
+        const found = await other.readAdoptions(asked);
+        const expected = asked.filter((name) => grantedNames.has(name));
+        assert.deepEqual([...found.keys()].sort(), expected.sort(), `the grants among ${asked.length} names`);
+        assert.ok([...found.values()].every((a) => a.name !== 'a.dnsplane.test' || a.actor === 'bob'));
+      }
+      assert.deepEqual((await other.listAdoptions()).map((a) => a.name), [...everyName].sort());
+    } finally {
+      await other.close();
+    }
+  }],
+
+  ['owner identity: the first id proposed is stored, two connections at once get the same one, later proposals read it', async ({ store, other: openOther }) => {
+    const other = await openOther();
+    try {
+      await refused(store.ownerIdentity('Not_An_Id'), checkOwnerId('Not_An_Id')!);
+      const [mine, theirs] = await Promise.all([store.ownerIdentity('dp-one'), other.ownerIdentity('dp-two')]);
+      assert.deepEqual(mine, theirs, 'both connections get the one stored identity');
+      assert.ok(['dp-one', 'dp-two'].includes(mine.owner), 'the bad proposal stored nothing');
+      assert.deepEqual(mine.former, []);
+      assert.deepEqual(await store.ownerIdentity('dp-three'), mine, 'a later proposal reads the stored id');
+      assert.deepEqual(await other.ownerIdentity('dp-four'), mine);
+      await refused(other.ownerIdentity('-leading-dash'), checkOwnerId('-leading-dash')!);
+    } finally {
+      await other.close();
+    }
+  }],
+
+  ['owner migration: the old id joins former; refused before an identity exists, for a bad, the same or a former id, changing nothing', async ({ store, other: openOther }) => {
+    await refused(store.migrateOwner('dp-new'), /owner migration to "dp-new" refused: no owner id is stored yet/);
+    assert.deepEqual(await store.ownerIdentity('dp-first'), { owner: 'dp-first', former: [] }, 'the refused migration stored nothing');
+    const other = await openOther();
+    try {
+      assert.deepEqual(await other.migrateOwner('dp-second'), { owner: 'dp-second', former: ['dp-first'] });
+      assert.deepEqual(await store.ownerIdentity('dp-other'), { owner: 'dp-second', former: ['dp-first'] }, 'seen from the other connection');
+      await refused(store.migrateOwner('DP_BAD'), checkOwnerId('DP_BAD')!);
+      await refused(store.migrateOwner('dp-second'), 'owner migration refused: "dp-second" is already the owner id');
+      await refused(other.migrateOwner('dp-first'), 'owner migration refused: "dp-first" is a former owner id of this installation');
+      assert.deepEqual(await other.ownerIdentity('dp-x'), { owner: 'dp-second', former: ['dp-first'] }, 'refusals changed nothing');
+      assert.deepEqual(await store.migrateOwner('dp-third'), { owner: 'dp-third', former: ['dp-first', 'dp-second'] });
+      // Two migrations at once from two connections: both happen, one after the other, neither lost.
+      const [a, b] = await Promise.all([store.migrateOwner('dp-a'), other.migrateOwner('dp-b')]);
+      const [firstDone, lastDone] = a.former.at(-1) === 'dp-third' ? [a, b] : [b, a];
+      assert.deepEqual(firstDone.former, ['dp-first', 'dp-second', 'dp-third'], JSON.stringify([a, b]));
+      assert.deepEqual(lastDone.former, ['dp-first', 'dp-second', 'dp-third', firstDone.owner], JSON.stringify([a, b]));
+      assert.deepEqual(await store.ownerIdentity('dp-y'), lastDone);
+    } finally {
+      await other.close();
     }
   }],
 

@@ -1,8 +1,10 @@
 // Goal: what the SQLite store promises beyond the Store contract it shares
-// with etcd (test/store/contract.ts, run on SQLite and on etcd by
+// with etcd and the memory store (test/store/contract.ts, run on each by
 // test/store/contract.test.ts: fenced publication, versioned plans, safe
-// clean-up, leases, alarms, history): its fencing tokens count 1, 2, 3 with
-// each new holder, and a plan carries the token it was published under.
+// clean-up, leases, alarms, history, adoptions, owner ids): its fencing
+// tokens count 1, 2, 3 with each new holder, and a plan carries the token it
+// was published under; a file made by an older release (before services,
+// before adoptions and owner ids) opens read-only and to write.
 // Method: direct calls on a real SQLite file, with a hand-driven clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -97,6 +99,33 @@ test('a store made before services: read-only it reads each version with no serv
     assert.deepEqual((await writer.readInventory())!.services, [service]);
     assert.deepEqual((await writer.readInventory(1))!.services, []);
     await writer.close();
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('a store made before adoptions and owner ids: read-only it reads none; opened to write it gains both tables', async () => {
+  const dir = tempDir();
+  const path = join(dir.path, 'state.db');
+  try {
+    await new SqliteStore(path, manualClock()).close();
+    // The file as a release before issue 13 left it: neither table.
+    const db = openDatabase(path, { ddl: '', tables: [] });
+    db.exec('DROP TABLE adoptions; DROP TABLE owner_identity;');
+    db.close();
+    const oldReader = new SqliteStore(path, manualClock(), { readonly: true });
+    assert.deepEqual(await oldReader.readAdoptions(['a.dnsplane.test']), new Map());
+    assert.deepEqual(await oldReader.listAdoptions(), []);
+    await assert.rejects(oldReader.ownerIdentity('dp-reader'), (error: Error) => error instanceof UserError && /no owner id yet, and it is open read-only/.test(error.message));
+    await oldReader.close();
+    const writer = new SqliteStore(path, manualClock());
+    await writer.grantAdoption('a.dnsplane.test', 'ops', 'hand-made record');
+    assert.deepEqual(await writer.ownerIdentity('dp-writer'), { owner: 'dp-writer', former: [] });
+    await writer.close();
+    const reader = new SqliteStore(path, manualClock(), { readonly: true });
+    assert.deepEqual((await reader.listAdoptions()).map((a) => [a.name, a.actor]), [['a.dnsplane.test', 'ops']]);
+    assert.deepEqual(await reader.ownerIdentity('dp-reader'), { owner: 'dp-writer', former: [] }, 'a reader reads the stored id');
+    await reader.close();
   } finally {
     dir.cleanup();
   }

@@ -82,6 +82,11 @@ export const keys = {
   drain: (target: string) => `drain/${component(target)}`,
   freezePrefix: 'freeze/',
   freeze: (scope: string) => `freeze/${component(scope)}`,
+  adoptionPrefix: 'adoption/',
+  /** An adoption grant of a (validated, normalized) name: its first grant, kept. */
+  adoption: (name: string) => `adoption/${checkKeyName(name)}`,
+  /** The installation's owner id and its former ones. */
+  owner: 'owner',
   requestSequence: 'request-seq',
   requestsOf: (kind: string) => `request/${component(kind)}/`,
   request: (kind: string, id: number) => `request/${component(kind)}/${pad(id)}`,

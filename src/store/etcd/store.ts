@@ -43,6 +43,10 @@
  *                                         revision
  *   P served-meta                         built-in provider: rewritten by every apply, so one read tells a follower it
  *                                         is behind
+ *   P adoption/<name>                     an adoption grant {actor, reason, grantedAtMs}: put if absent, so the first
+ *                                         grant stays
+ *   P owner                               the installation's owner id {owner, former}: put if absent by the first
+ *                                         process, changed only by a migration's compare-and-swap on its mod revision
  *
  * Publication (plans.ts): the leader's fencing token is the create revision
  * of P lease/planner; every write of a publication compares it and the mod
@@ -60,14 +64,19 @@ import type { ICompare, IRequestOp, Watcher } from 'etcd3';
 import { assert } from '../../util/assert.js';
 import { backoffMs, systemClock, systemRng, type Clock } from '../../util/clock.js';
 import type { Generation, HealthState, PlanHeader, PlanEntry } from '../../domain/types.js';
+import {
+  adoptionNameProblem, checkedOwnerId, checkGrant, encodeIdentity, migratedIdentity, storedIdentity,
+} from '../ownership.js';
 import type {
-  Alarm, CheckerView, Counter, EnactorInfo, InventoryStore, InventoryVersionInfo, WatchableInventory, WatchablePlans,
+  Adoption, Alarm, CheckerView, Counter, EnactorInfo, InventoryStore, InventoryVersionInfo, WatchableInventory,
+  WatchablePlans, OwnerIdentity,
   SelectiveHealthReads, PutInventoryRequest, PutInventoryResult, StoredInventory, HealthRecord, HistoryEntry,
   LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
   PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
 } from '../types.js';
 import {
-  batchOps, compare, EtcdConnection, forEachConcurrently, prefixEnd, revisionOf, scanPageKeys, writeConcurrency,
+  batchOps, compare, EtcdConnection, forEachConcurrently, prefixEnd, rangeResponse, revisionOf, scanPageKeys,
+  txnOpsMax, writeConcurrency,
   type EtcdConnectionOptions, type KeyValue,
 } from './client.js';
 import { keys } from './keys.js';
@@ -90,6 +99,13 @@ const historyEntriesPerTxn = 100;
 const historyPageKeys = 5000;
 
 export interface EtcdStoreOptions extends EtcdConnectionOptions {}
+
+/** The value of P adoption/<name>. */
+interface AdoptionValue {
+  actor: string;
+  reason: string;
+  grantedAtMs: number;
+}
 
 interface CheckerRecord {
   probed: number;
@@ -629,6 +645,90 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
       }
     }
     throw new Error(`operator requests: lost ${casAttemptsMax} races in a row`);
+  }
+
+  // Adoption grants and the owner id (Adoptions, Ownership; their rules in ../ownership.ts).
+
+  /** Put if absent: the first grant of a name stays, a second one changes nothing. */
+  async grantAdoption(name: string, actor: string, reason: string): Promise<void> {
+    checkGrant(name, actor, reason);
+    const key = this.key(keys.adoption(name));
+    const value: AdoptionValue = { actor, reason, grantedAtMs: this.clock.nowMs() };
+    await this.etcd.txn({ compare: [compare.absent(key)], success: [put(key, value)] });
+  }
+
+  private adoptionOf(kv: KeyValue): Adoption {
+    const { actor, reason, grantedAtMs } = parseJson<AdoptionValue>(kv);
+    return { name: this.etcd.path(kv.key).slice(keys.adoptionPrefix.length), actor, reason, grantedAtMs };
+  }
+
+  /**
+   * The grants among `names`, read at one revision: a point read per name when they are few (one transaction) or
+   * fewer than the grants (counted first); otherwise the grants' prefix is scanned, so 100,000 names with few grants
+   * cost a read of the grants, not 100,000 point reads.
+   */
+  async readAdoptions(names: readonly string[]): Promise<Map<string, Adoption>> {
+    const found = new Map<string, Adoption>();
+    const pointReads = async (revision?: number) => {
+      // A name that cannot be granted has no grant (and no key to read).
+      const wanted = names.filter((name) => adoptionNameProblem(name) === null);
+      const ranges = wanted.map((name) => ({ key: this.key(keys.adoption(name)) }));
+      for (const response of (await this.etcd.readMany(ranges, revision)).responses) {
+        const adoption = response.kvs[0] === undefined ? undefined : this.adoptionOf(response.kvs[0]);
+        if (adoption !== undefined) found.set(adoption.name, adoption);
+      }
+      return found;
+    };
+    if (names.length === 0) return found;
+    if (names.length <= txnOpsMax) return pointReads();
+    const start = this.key(keys.adoptionPrefix);
+    const end = prefixEnd(start);
+    const counted = await this.etcd.range({ key: start, range_end: end, count_only: true });
+    const revision = revisionOf(counted.header.revision);
+    if (Number(counted.count) > names.length) return pointReads(revision);
+    const asked = new Set(names);
+    for await (const page of this.etcd.scan(start, end, revision)) {
+      for (const kv of page) {
+        const adoption = this.adoptionOf(kv);
+        if (asked.has(adoption.name)) found.set(adoption.name, adoption);
+      }
+    }
+    return found;
+  }
+
+  /** Every grant, in name order (key order). */
+  async listAdoptions(): Promise<Adoption[]> {
+    return (await this.listPrefix(keys.adoptionPrefix)).map((kv) => this.adoptionOf(kv));
+  }
+
+  /** One transaction: put `proposed` if P owner is absent (create revision 0), else read what is stored. */
+  async ownerIdentity(proposed: string): Promise<OwnerIdentity> {
+    checkedOwnerId(proposed);
+    const key = this.key(keys.owner);
+    const identity: OwnerIdentity = { owner: proposed, former: [] };
+    const response = await this.etcd.txn({
+      compare: [compare.absent(key)],
+      success: [put(key, encodeIdentity(identity))],
+      failure: [{ request_range: { key } }],
+    });
+    if (response.succeeded) return identity;
+    const stored = rangeResponse(response.responses[0]!).kvs[0];
+    assert(stored !== undefined, 'internal', 'etcd owner key is neither absent nor present');
+    return storedIdentity(parseJson(stored));
+  }
+
+  /** A compare-and-swap on P owner's mod revision (retried on a lost race); a refusal writes nothing. */
+  async migrateOwner(owner: string): Promise<OwnerIdentity> {
+    checkedOwnerId(owner);
+    // Decided on a fresh read: a refusal must name the identity as it is, not as this process last wrote it.
+    this.lastSeen.delete(keys.owner);
+    let next: OwnerIdentity | null = null;
+    await this.compareAndSwap(keys.owner, (current) => {
+      next = migratedIdentity(current === null ? null : storedIdentity(parseJson(current)), owner);
+      return encodeIdentity(next);
+    });
+    assert(next !== null, 'internal', 'owner migration wrote no identity');
+    return next;
   }
 
   async close(): Promise<void> {

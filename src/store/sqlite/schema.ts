@@ -1,6 +1,9 @@
 import type { Db, Schema } from './db.js';
 
-/** The store's tables (plans, leases, heartbeats, controls, history, alarms, the inventory's versions). */
+/**
+ * The store's tables (plans, leases, heartbeats, controls, history, alarms, the inventory's versions, adoption grants,
+ * the owner id).
+ */
 export const storeSchema: Schema = {
   ddl: `
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1), ('generation_last', 0);
@@ -67,10 +70,21 @@ CREATE TABLE IF NOT EXISTS requests (
   created_at_ms INTEGER NOT NULL, done_at_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS requests_pending ON requests (kind, id) WHERE done_at_ms IS NULL;
+-- Adoption grants (Adoptions): the first grant of a name is kept (INSERT OR IGNORE).
+CREATE TABLE IF NOT EXISTS adoptions (
+  name TEXT PRIMARY KEY, actor TEXT NOT NULL, reason TEXT NOT NULL, granted_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The installation's owner id (Ownership): one row at most; former is a JSON array of earlier ids, oldest first.
+CREATE TABLE IF NOT EXISTS owner_identity (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1), owner TEXT NOT NULL, former TEXT NOT NULL,
+  changed_at_ms INTEGER NOT NULL
+);
 `,
   tables: [
     'plans', 'plan_versions', 'leases', 'enactors', 'health', 'checkers', 'history', 'alarms', 'counters', 'drains',
     'freezes', 'requests', 'inventory_versions',
+    // Not adoptions and owner_identity: a file from before them still opens read-only (its readers see none), and
+    // the next writer's open creates them (the DDL runs at every writer's open).
   ],
   migrate,
 };

@@ -2,14 +2,15 @@ import type { Statement } from 'better-sqlite3';
 import { openDatabase, metaValue, type Db, type OpenOptions } from './db.js';
 import { storeSchema } from './schema.js';
 import { decodeRecords, encodeRecords } from '../../domain/codec.js';
-import { assert } from '../../util/assert.js';
+import { assert, UserError } from '../../util/assert.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, ServiceSpec } from '../../domain/types.js';
+import { checkedOwnerId, checkGrant, migratedIdentity, storedIdentity } from '../ownership.js';
 import type {
-  Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest, PlanReadOptions,
-  PlanView, InventoryStore, InventoryVersionInfo, PublishRequest, PublishResult, PutInventoryRequest,
-  PutInventoryResult, Store,
-  SelectiveHealthReads, StoredHistoryEntry, StoredInventory, SupersededVersion, WatchableInventory, WatchablePlans,
+  Adoption, Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest,
+  OwnerIdentity, PlanReadOptions, PlanView, InventoryStore, InventoryVersionInfo, PublishRequest, PublishResult,
+  PutInventoryRequest, PutInventoryResult, Store, SelectiveHealthReads, StoredHistoryEntry, StoredInventory,
+  SupersededVersion, WatchableInventory, WatchablePlans,
 } from '../types.js';
 
 interface HeaderRow {
@@ -30,6 +31,19 @@ function toInventoryInfo(row: Omit<InventoryRow, 'endpoints' | 'services'>): Inv
   };
 }
 interface VersionRow { name: string; since: number; records: string | null }
+interface AdoptionRow { name: string; actor: string; reason: string; granted_at_ms: number }
+interface OwnerRow { owner: string; former: string }
+
+function toAdoption(row: AdoptionRow): Adoption {
+  return { name: row.name, actor: row.actor, reason: row.reason, grantedAtMs: row.granted_at_ms };
+}
+
+/** Names per `IN (...)` query of readAdoptions: far below SQLite's limit on bound parameters (32,766). */
+const adoptionNamesPerQuery = 500;
+
+function placeholders(count: number): string {
+  return Array.from({ length: count }, () => '?').join(', ');
+}
 interface LeaseRow { name: string; holder: string; token: number; expires_at_ms: number }
 interface HealthRow { target: string; state: HealthState; source: string; updated_at_ms: number }
 
@@ -507,6 +521,89 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
         id: row.id, kind: row.kind, subject: row.subject, actor: row.actor, reason: row.reason,
         createdAtMs: row.created_at_ms,
       }));
+    });
+    return run.immediate();
+  }
+
+  // Adoption grants and the owner id (Adoptions, Ownership; their rules in ../ownership.ts).
+
+  /** A reader of a file made before a table finds nothing in it (a writer's open creates it, see schema.ts). */
+  private hasTable(table: 'adoptions' | 'owner_identity'): boolean {
+    if (!this.db.readonly) return true;
+    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+  }
+
+  /** The first grant of a name stays: a second one changes nothing (INSERT OR IGNORE). */
+  async grantAdoption(name: string, actor: string, reason: string): Promise<void> {
+    checkGrant(name, actor, reason);
+    this.db
+      .prepare('INSERT OR IGNORE INTO adoptions (name, actor, reason, granted_at_ms) VALUES (?, ?, ?, ?)')
+      .run(name, actor, reason, this.clock.nowMs());
+  }
+
+  /**
+   * The grants among `names`, a bounded `IN (...)` query per slice of names, all in one read transaction (100,000
+   * names are 200 queries of one prepared statement, never one giant statement).
+   */
+  async readAdoptions(names: readonly string[]): Promise<Map<string, Adoption>> {
+    const found = new Map<string, Adoption>();
+    if (names.length === 0 || !this.hasTable('adoptions')) return found;
+    const select = (count: number) => this.db.prepare(`SELECT * FROM adoptions WHERE name IN (${placeholders(count)})`);
+    const run = this.db.transaction(() => {
+      const fullSize = Math.min(names.length, adoptionNamesPerQuery);
+      const full = select(fullSize);
+      for (let start = 0; start < names.length; start += adoptionNamesPerQuery) {
+        const slice = names.slice(start, start + adoptionNamesPerQuery);
+        const statement = slice.length === fullSize ? full : select(slice.length);
+        for (const row of statement.all(...slice) as AdoptionRow[]) found.set(row.name, toAdoption(row));
+      }
+    });
+    run.deferred();
+    return found;
+  }
+
+  async listAdoptions(): Promise<Adoption[]> {
+    if (!this.hasTable('adoptions')) return [];
+    return (this.db.prepare('SELECT * FROM adoptions ORDER BY name').all() as AdoptionRow[]).map(toAdoption);
+  }
+
+  private readIdentity(): OwnerIdentity | null {
+    const row = this.db.prepare('SELECT owner, former FROM owner_identity WHERE singleton = 1').get() as
+      OwnerRow | undefined;
+    return row === undefined ? null : storedIdentity({ owner: row.owner, former: JSON.parse(row.former) });
+  }
+
+  /**
+   * The stored identity, else `proposed` stored and returned: the read and the insert are one write transaction, so
+   * of processes starting at once the first to take the write lock stores its id and every other one reads it.
+   */
+  async ownerIdentity(proposed: string): Promise<OwnerIdentity> {
+    checkedOwnerId(proposed);
+    // The common case, every start after the first: one read, no write lock (and it works on a read-only open).
+    const stored = this.hasTable('owner_identity') ? this.readIdentity() : null;
+    if (stored !== null) return stored;
+    if (this.db.readonly) throw new UserError('the store holds no owner id yet, and it is open read-only');
+    const run = this.db.transaction((): OwnerIdentity => {
+      const current = this.readIdentity();
+      if (current !== null) return current;
+      this.db
+        .prepare('INSERT INTO owner_identity (singleton, owner, former, changed_at_ms) VALUES (1, ?, ?, ?)')
+        .run(proposed, '[]', this.clock.nowMs());
+      return { owner: proposed, former: [] };
+    });
+    return run.immediate();
+  }
+
+  /** The check (migratedIdentity) and the update are one write transaction: a refusal changes nothing. */
+  async migrateOwner(owner: string): Promise<OwnerIdentity> {
+    checkedOwnerId(owner);
+    const run = this.db.transaction((): OwnerIdentity => {
+      const next = migratedIdentity(this.readIdentity(), owner);
+      const updated = this.db
+        .prepare('UPDATE owner_identity SET owner = ?, former = ?, changed_at_ms = ? WHERE singleton = 1')
+        .run(next.owner, JSON.stringify(next.former), this.clock.nowMs());
+      assert(updated.changes === 1, 'internal', `owner migration updated ${updated.changes} rows`);
+      return next;
     });
     return run.immediate();
   }
