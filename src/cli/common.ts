@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { hostname, userInfo } from 'node:os';
 import { openContext, type Context, type OpenContextOptions, type PathOptions } from './context.js';
 import type { EndpointSpec, Inventory } from '../domain/types.js';
 import { assert, UserError } from '../util/assert.js';
@@ -140,4 +141,23 @@ export async function storedInventory(context: Context): Promise<Inventory> {
 /** The names and targets of `storedInventory`. */
 export async function servedInventory(context: Context): Promise<EndpointSpec[]> {
   return (await storedInventory(context)).endpoints;
+}
+
+/** Who an operator is, for the history: user@host. */
+export function operatorName(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (a container's arbitrary uid): keep "unknown" rather than fail the apply.
+  }
+  return `${user}@${hostname()}`;
+}
+
+/** The --reason an operator command records: required, one line of at most 500 characters. */
+export function requireReason(options: { reason?: string }): string {
+  const reason = options.reason?.trim() ?? '';
+  if (reason.length === 0) throw new UserError('--reason TEXT is required: say why (it goes into the history)');
+  if (reason.length > 500) throw new UserError('--reason must be at most 500 characters');
+  return reason;
 }

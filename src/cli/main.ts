@@ -12,6 +12,7 @@ import { registerInventoryCommands } from './commands/inventory.js';
 import { registerGraphCommands } from './commands/graph.js';
 import { registerSchemaCommand } from './commands/schema.js';
 import { registerImportCommand } from './commands/import.js';
+import { registerOwnershipCommands } from './commands/ownership.js';
 import { describeProgram } from './help.js';
 import { InvariantViolation, UserError } from '../util/assert.js';
 
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerGraphCommands(program);
   registerSchemaCommand(program);
   registerImportCommand(program);
+  registerOwnershipCommands(program);
   for (const command of program.commands) command.exitOverride();
   describeProgram(program);
   return program;

@@ -1,12 +1,13 @@
 import { Argument, type Command } from 'commander';
-import { userInfo, hostname } from 'node:os';
 import { applyInventory, currentInventory, type ApplyOutcome } from '../../inventory/apply.js';
 import { diffInventories, formatDiff, isEmptyDiff, type InventoryDiff } from '../../inventory/diff.js';
 import { dryRunPlan, formatDryRun } from '../../inventory/dry-run.js';
 import type { Inventory } from '../../domain/types.js';
 import type { InventoryVersionInfo } from '../../store/types.js';
 import { UserError } from '../../util/assert.js';
-import { configLoader, integerOption, listLimitMax, print, withContext, withPaths } from '../common.js';
+import {
+  configLoader, integerOption, listLimitMax, operatorName, print, requireReason, withContext, withPaths,
+} from '../common.js';
 import { resolveConfigPath, type Context, type PathOptions } from '../context.js';
 
 type Options = PathOptions & { json?: boolean; file?: string; force?: boolean; reason?: string };
@@ -16,27 +17,9 @@ const exitChanges = 1;
 /** A safety rule refused the change (DESIGN §5). */
 const exitRefused = 3;
 
-/** Who an operator is, for the history: user@host. */
-export function operatorName(): string {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // No passwd entry (a container's arbitrary uid): keep "unknown" rather than fail the apply.
-  }
-  return `${user}@${hostname()}`;
-}
-
 function requireFile(options: Options): string {
   if (options.file === undefined) throw new UserError('-f FILE is required (an inventory or config file)');
   return options.file;
-}
-
-function requireReason(options: Options): string {
-  const reason = options.reason?.trim() ?? '';
-  if (reason.length === 0) throw new UserError('--reason TEXT is required: say why (it goes into the history)');
-  if (reason.length > 500) throw new UserError('--reason must be at most 500 characters');
-  return reason;
 }
 
 /** The installation's zone when there is one to read (`validate` works without), else null. */
