@@ -17,7 +17,7 @@ import { bulkReadNamesMin, Rfc2136Provider, type Rfc2136Settings } from '../src/
 import { silentLogger } from '../src/util/log.js';
 import { seededRng, systemClock } from '../src/util/clock.js';
 import type { EndpointSpec } from '../src/domain/types.js';
-import { dnsServerKinds, startDnsServer, type DnsServerKind } from '../test/helpers/dns-servers.js';
+import { dnsServerKinds, startDnsServer, testOwner as benchOwner, type DnsServerKind } from '../test/helpers/dns-servers.js';
 import { nowMs, percentile, writeSection, type ResultRow, safetyOff } from './common.js';
 
 const namesCount = 10_000;
@@ -109,7 +109,7 @@ async function measure(kind: DnsServerKind): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), 'dnsplane-bench-rfc2136-'));
   const store = new SqliteStore(join(dir, 'state.db'));
   // The longest provider.timeout: PowerDNS takes tens of seconds for one UPDATE that rewrites 100 names of this zone.
-  const settings: Rfc2136Settings = { server: server.server, zone: server.zone, timeoutMs: 60_000, tsig: server.key, ttl: 5, maxAnswers: 8 };
+  const settings: Rfc2136Settings = { server: server.server, zone: server.zone, timeoutMs: 60_000, tsig: server.key, ttl: 5, maxAnswers: 8, owner: benchOwner };
   const provider = new Rfc2136Provider(settings);
   try {
     const endpoints = inventory();

@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { EndpointSpec, ServiceSpec } from '../domain/types.js';
 import type { Provider } from '../providers/types.js';
-import type { InventoryStore, Store } from '../store/types.js';
+import type { InventoryStore, OwnerIdentity, Ownership, Store } from '../store/types.js';
+import { newOwnerId } from '../domain/owner.js';
 import { UserError } from '../util/assert.js';
 import { seedInventory } from '../inventory/apply.js';
 import { InventoryFollower } from '../inventory/follow.js';
@@ -48,6 +49,8 @@ export interface Context {
   inventoryVersion: number;
   store: Store & InventoryStore;
   provider: Provider;
+  /** The installation's owner id (null in a read-only context, which writes nothing). */
+  owner: OwnerIdentity | null;
   close(): Promise<void>;
 }
 
@@ -99,7 +102,29 @@ export function dataDirectory(options: PathOptions, create: boolean): string {
   return dataDir;
 }
 
+/**
+ * The installation's owner identity: the stored one, made up and stored at the first start. A config `owner` must be
+ * the stored id: a different one would silently orphan every name the installation owns, so it is refused, with the
+ * command that changes it.
+ */
+export async function ownerOf(store: Ownership, configured: string | undefined): Promise<OwnerIdentity> {
+  const identity = await store.ownerIdentity(configured ?? newOwnerId());
+  if (configured !== undefined && configured !== identity.owner) {
+    throw new UserError(
+      `config owner "${configured}" is not this installation's owner id "${identity.owner}" (kept in the store); `
+        + `to change it, run \`dnsplane owner migrate --to ${configured} --reason TEXT\`, or remove owner from the `
+        + 'config',
+    );
+  }
+  return identity;
+}
+
 export interface OpenContextOptions {
+  /**
+   * `dnsplane owner migrate`: the config may already name the new owner id, which is not the stored one yet; the
+   * provider is opened with the stored identity.
+   */
+  migratingOwner?: boolean;
   /**
    * Open the store and the provider for reading only (the read commands): no file or directory is created, no schema
    * set-up runs, so they work on a store they may not write, and a missing store is an error rather than a new one.
@@ -129,15 +154,17 @@ export async function openContext(options: PathOptions, open: OpenContextOptions
   if (!readonly) refuseSelfDependencies(config, { endpoints: inventoryOf(config) });
   const store = await createStore(config, dataDir, { readonly });
   let provider: Provider;
+  let owner: OwnerIdentity | null;
   try {
-    provider = await createProvider(config, dataDir, { readonly });
+    owner = readonly ? null : await ownerOf(store, open.migratingOwner === true ? undefined : config.owner);
+    provider = await createProvider(config, dataDir, { readonly, owner });
   } catch (error) {
     await store.close();
     throw error;
   }
   return {
     config, configPath, dataDir, zone: zoneOf(config), inventory: inventoryOf(config), services: servicesOf(config),
-    inventoryVersion: 0, store, provider,
+    inventoryVersion: 0, store, provider, owner,
     async close() {
       await provider.close();
       await store.close();

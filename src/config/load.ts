@@ -107,6 +107,7 @@ export function inventoryOf(config: Config): EndpointSpec[] {
       if (target.check === undefined || dependsOn === undefined) return { ...target };
       return { ...target, check: { ...target.check, dependsOn: dependsOn.map((ref) => qualifyDependency(ref, zone)) } };
     }),
+    ...(endpoint.adopt === true ? { adopt: true } : {}),
   }));
 }
 

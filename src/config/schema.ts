@@ -1,3 +1,4 @@
+import { checkOwnerId } from '../domain/owner.js';
 import { z } from 'zod';
 import { checkDurationMs, durationBounds, formatDurationMs } from './duration.js';
 import { addressFamily, checkDnsName, isInZone, normalizeName, qualifyName } from '../domain/names.js';
@@ -191,6 +192,9 @@ const endpoint = z
   .strictObject({
     name: dnsName,
     targets: z.array(target).min(1, 'an endpoint needs at least one target'),
+    // The name may hold records dnsplane did not write (an existing zone): take it over, in one update that requires
+    // exactly the records read. Without it such a name is left alone, with an alarm listing what is there.
+    adopt: z.boolean().optional(),
   })
   .superRefine((value, context) => {
     if (!value.targets.some((t) => t.capacity > 0)) {
@@ -313,6 +317,11 @@ const route53Provider = z.strictObject({
 export const configSchema = z
   .strictObject({
     zone: dnsName,
+    // The owner id every marker this installation writes carries (src/domain/owner.ts). Default: one made up at the
+    // first start and kept in the store. Set it only to the stored one: changing it is `dnsplane owner migrate`.
+    owner: z.string().refine((value) => checkOwnerId(value) === null, {
+      message: 'owner must be 1-32 lower-case letters, digits or dashes, starting with a letter or digit',
+    }).optional(),
     store: z.discriminatedUnion('kind', [sqliteStore, etcdStore]).default({ kind: 'sqlite' }),
     provider: z
       .discriminatedUnion('kind', [builtinProvider, rfc2136Provider, route53Provider])

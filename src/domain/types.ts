@@ -93,6 +93,8 @@ export interface EndpointSpec {
   /** Fully qualified name (see above). */
   name: string;
   targets: TargetSpec[];
+  /** Take the name over although it holds records dnsplane did not write (store/types.ts: Adoptions). */
+  adopt?: boolean;
 }
 
 /** What an inventory version holds: the names with their targets, and the services of the dependency graph. */

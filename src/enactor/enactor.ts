@@ -3,9 +3,11 @@ import { runLoop } from '../util/loop.js';
 import type { Generation, PlanEntry } from '../domain/types.js';
 import { assert } from '../util/assert.js';
 import type { Clock, Rng } from '../util/clock.js';
-import { compareAndSwapAll } from './protocol.js';
+import { adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, raiseHeldAlarms } from './protocol.js';
 import type { Logger } from '../util/log.js';
-import type { Alarms, Counters, Heartbeats, History, HistoryEntry, PlanReader, PlanView } from '../store/types.js';
+import type {
+  Adoptions, Alarms, Counters, Heartbeats, History, HistoryEntry, PlanReader, PlanView,
+} from '../store/types.js';
 import type { ApplyChange, Provider, ServedState } from '../providers/types.js';
 
 export interface EnactorOptions {
@@ -20,7 +22,7 @@ export interface EnactorOptions {
 }
 
 export interface EnactorDeps {
-  store: PlanReader & Heartbeats & History & Alarms & Counters;
+  store: PlanReader & Heartbeats & History & Alarms & Counters & Pick<Adoptions, 'readAdoptions'>;
   provider: Provider;
   clock: Clock;
   rng: Rng;
@@ -129,16 +131,21 @@ export class Enactor {
     for (const entry of result.invalid) {
       await store.raiseAlarm('invalid-plan', entry.name, `plan ${generation} holds an invalid record set; not enacted`);
     }
-    const history: HistoryEntry[] = result.applied.map(({ change, fromGeneration }) => {
+    await raiseHeldAlarms(store, result.held.map(({ item, held, raced }) => ({ name: item.name, held, raced })));
+    await clearAdoptedAlarms(store, result.applied);
+    const history: HistoryEntry[] = result.applied.map(({ change, fromGeneration, adopted }) => {
       // S2: an enactor writes a name only when it serves a generation below the entry's, so below this plan.
       assert(fromGeneration < generation, 'S2',
         () => `${change.name}: plan ${generation} written over ${fromGeneration}`);
       const kind = change.records === null ? 'remove' : 'enact';
-      return { name: change.name, fromGeneration, toGeneration: generation, actor: this.options.id, kind, detail: '' };
+      const detail = adoptedDetail(adopted);
+      return { name: change.name, fromGeneration, toGeneration: generation, actor: this.options.id, kind, detail };
     });
     // Superseded: removed by a newer plan since this batch was read — that plan decided the name (the guard checked
     // S2).
-    const skipped = entries.length - open.length + result.skipped.length + result.superseded.length;
+    // Held: not this installation's to write (another's, or unmanaged): alarmed, never retried blind.
+    const skipped = entries.length - open.length + result.skipped.length + result.superseded.length
+      + result.held.length;
     const outcome: BatchOutcome = {
       applied: result.applied.length, skipped, conflicts: result.conflicts,
       unfinished: result.unfinished.length, history,

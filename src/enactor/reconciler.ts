@@ -3,10 +3,14 @@ import { runLoop } from '../util/loop.js';
 import { assert } from '../util/assert.js';
 import type { Clock, Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
-import type { Alarms, Controls, Counters, Heartbeats, History, HistoryEntry, PlanReader } from '../store/types.js';
+import type {
+  Adoptions, Alarms, Controls, Counters, Heartbeats, History, HistoryEntry, PlanReader,
+} from '../store/types.js';
 import { forEachServedPage } from '../providers/listing.js';
 import type { Provider, ServedState } from '../providers/types.js';
-import { compareAndSwapAll, type CasDecision, type CasRetryOptions } from './protocol.js';
+import {
+  adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, heldMessage, type CasDecision, type CasRetryOptions,
+} from './protocol.js';
 
 export interface ReconcilerOptions extends CasRetryOptions {
   id: string;
@@ -18,7 +22,7 @@ export interface ReconcilerOptions extends CasRetryOptions {
 
 export interface ReconcilerDeps {
   /** Controls: the operators' re-enactment requests (freezes come through `frozen`). */
-  store: PlanReader & Heartbeats & History & Alarms & Counters & Controls;
+  store: PlanReader & Heartbeats & History & Alarms & Counters & Controls & Pick<Adoptions, 'readAdoptions'>;
   provider: Provider;
   clock: Clock;
   rng: Rng;
@@ -26,7 +30,13 @@ export interface ReconcilerDeps {
   frozen?: () => Promise<ReadonlySet<string> | 'zone'>;
 }
 
-export type DriftKind = 'missing' | 'empty' | 'edited' | 'deleted-plan' | 'lagging' | 'reenact';
+/**
+ * `foreign` and `unmanaged`: a name of the plan that is not this installation's to write (providers/types.ts: Held),
+ * found by the repair's read. Reported on every pass, never repaired — an unmanaged name is adopted by the repair
+ * once the store holds an adoption grant for it.
+ */
+export type DriftKind =
+  | 'missing' | 'empty' | 'edited' | 'deleted-plan' | 'lagging' | 'reenact' | 'foreign' | 'unmanaged';
 
 /** Operator re-enactments taken per pass. */
 const reenactRequestsMax = 100;
@@ -186,7 +196,7 @@ export class Reconciler {
    */
   private async repair(
     drifts: readonly Drift[], entries: ReadonlyMap<string, PlanEntry>, latest: Generation,
-  ): Promise<number> {
+  ): Promise<{ repaired: number; held: Drift[] }> {
     const decide = (drift: Drift, state: ServedState | undefined): CasDecision => {
       const entry = entries.get(drift.name);
       assert(entry !== undefined, 'internal', () => `${drift.name}: a drift outside the newest plan`);
@@ -197,17 +207,22 @@ export class Reconciler {
       return decision;
     };
     const result = await compareAndSwapAll(drifts, decide, this.options, this.deps);
+    await clearAdoptedAlarms(this.deps.store, result.applied);
     // Superseded: removed at or above the newest plan this pass read — nothing left to repair.
-    const history: HistoryEntry[] = result.applied.map(({ item: drift, change, fromGeneration }) => {
+    const history: HistoryEntry[] = result.applied.map(({ item: drift, change, fromGeneration, adopted }) => {
       assert(change.generation === latest, 'internal',
         () => `${change.name}: repaired at ${change.generation}, not ${latest}`);
       const removal = change.records === null ? ' (removal)' : '';
-      const detail = drift.kind === 'reenact' ? `reenact ${drift.detail}` : `${drift.kind}${removal}`;
+      const adoption = adopted === null ? '' : `, ${adoptedDetail(adopted)}`;
+      const detail = drift.kind === 'reenact' ? `reenact ${drift.detail}` : `${drift.kind}${removal}${adoption}`;
       const { id: actor } = this.options;
       return { name: change.name, fromGeneration, toGeneration: latest, actor, kind: 'repair', detail };
     });
     await this.deps.store.appendHistory(history);
-    return result.applied.length;
+    const held = result.held.map(({ item, held: why, raced }) => ({
+      name: item.name, kind: why.kind, detail: heldMessage(item.name, why, raced),
+    }));
+    return { repaired: result.applied.length, held };
   }
 
   /** Operator re-enactments (API): rewrite a name of the newest plan even if it looks sound. */
@@ -265,8 +280,18 @@ export class Reconciler {
     );
     await this.takeReenactments(drifts, entries);
     await this.alarm(drifts);
-    const repaired = drifts.length === 0 ? 0 : await this.repair(drifts, entries, latest);
-    assert(repaired <= drifts.length, 'internal', () => `${repaired} repairs for ${drifts.length} drifts`);
+    const { repaired, held } = drifts.length === 0
+      ? { repaired: 0, held: [] }
+      : await this.repair(drifts, entries, latest);
+    assert(repaired + held.length <= drifts.length, 'internal',
+      () => `${repaired} repairs and ${held.length} held for ${drifts.length} drifts`);
+    // What the repair found not this installation's to write: reported as what it is, in place of what it looked.
+    for (const found of held) {
+      const index = drifts.findIndex((drift) => drift.name === found.name);
+      assert(index >= 0, 'internal', () => `${found.name}: held, yet not among the drifts`);
+      drifts[index] = found;
+      await store.raiseAlarm('drift', found.name, `${found.kind}: ${found.detail}`);
+    }
     if (repaired > 0) await store.incrementCounter('reconciler_repairs', repaired);
     await store.incrementCounter('reconciler_passes');
     return { generation: latest, checked: view.entries.length, drifts, repaired };

@@ -273,6 +273,8 @@ function headerComment(result: ImportResult, options: ImportOptions): string {
     '    to each target. Until then every target counts as up, and only `dnsplane health set TARGET down` takes one',
     '    out of the answers.',
     `  - capacity: ${options.capacity} for every target: every address keeps an equal share, as now.`,
+    ' adopt: true lets dnsplane take each name over at its first write, in one update that requires exactly the',
+    ' records it read (a hand edit meanwhile makes it fail, not vanish); without it such a name is left alone.',
     ` Addresses served now: the A/AAAA TTLs are ${ttls}; dnsplane writes dns.ttl (default 5) instead.`,
     ...answerWarnings(result).map((warning) => ` WARNING: ${warning}.`),
   ];
@@ -308,6 +310,8 @@ export function formatInventory(result: ImportResult, options: ImportOptions): s
     zone: `${result.zone}.`,
     endpoints: result.endpoints.map((endpoint) => ({
       name: endpoint.written,
+      // The names hold their records already, unmarked: taken over at the first write, requiring exactly them.
+      ...(endpoint.marked ? {} : { adopt: true }),
       targets: endpoint.targets.map((target) => ({
         id: target.id, address: target.address, az: azPlaceholder, capacity: options.capacity,
       })),

@@ -14,7 +14,7 @@ import { buildGraph, nameId, targetId, type DependencyGraph } from '../graph/gra
 import { impact } from '../graph/impact.js';
 import type { Logger } from '../util/log.js';
 import type {
-  Alarms, Controls, Counters, HealthStore, LeaseGrant, Leases, PlanPublisher, PlanReader,
+  Adoptions, Alarms, Controls, Counters, HealthStore, LeaseGrant, Leases, PlanPublisher, PlanReader,
 } from '../store/types.js';
 
 export const plannerLeaseName = 'planner';
@@ -32,7 +32,8 @@ export interface PlannerOptions {
 
 export interface PlannerDeps {
   /** Controls: the operators' force requests (drains come through `drained`). */
-  store: PlanReader & PlanPublisher & Leases & HealthStore & Alarms & Counters & Controls;
+  store: PlanReader & PlanPublisher & Leases & HealthStore & Alarms & Counters & Controls
+    & Pick<Adoptions, 'grantAdoption'>;
   clock: Clock;
   log: Logger;
   /** The inventory; a function so that a new inventory version (or a test) can change it between ticks. */
@@ -92,6 +93,8 @@ export class Planner {
   private cacheFromOthers = true;
   /** The inventory the self-dependency alarms were last computed for, and the names alarmed. */
   private selfDependencyInventory: readonly EndpointSpec[] | null = null;
+  /** The inventory whose adoption grants were stored last. */
+  private adoptionInventory: readonly EndpointSpec[] | null = null;
   private selfDependencyAlarmed = new Set<string>();
   /** The dependency graph of the inventory version last held against (forcingImpact). */
   private graphOf: {
@@ -209,6 +212,22 @@ export class Planner {
   }
 
   /**
+   * Adoption grants for the endpoints that say `adopt: true`, stored before any plan holding them is published, so an
+   * enactor that finds such a name unmanaged takes it over (store/types.ts: Adoptions). Once per inventory version;
+   * the store keeps a name's first grant, so granting again is harmless.
+   */
+  private async grantAdoptions(inventory: readonly EndpointSpec[], inventoryVersion: number): Promise<void> {
+    if (inventory === this.adoptionInventory) return;
+    const reason = inventoryVersion === 0
+      ? 'adopt: true in the config'
+      : `adopt: true in inventory v${inventoryVersion}`;
+    for (const endpoint of inventory) {
+      if (endpoint.adopt === true) await this.deps.store.grantAdoption(endpoint.name, this.options.id, reason);
+    }
+    this.adoptionInventory = inventory;
+  }
+
+  /**
    * Which endpoints to evaluate: all of them after a change of inventory or
    * drains, after another planner published, and at least every
    * `fullIntervalMs`; otherwise only those with a target whose health changed.
@@ -284,6 +303,7 @@ export class Planner {
       return { kind: 'lost-race', detail: `${detail}: waiting to follow it` };
     }
     await this.updateSelfDependencyAlarms(inventory);
+    await this.grantAdoptions(inventory, inventoryVersion);
     const only = this.endpointsToEvaluate(inventory, health, drainedKey);
     const failingOpen = this.failOpenAlarmed;
     const input = { endpoints: inventory, health, drained, current: this.current, only, failingOpen };

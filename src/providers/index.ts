@@ -5,13 +5,19 @@ import { normalizeName } from '../domain/names.js';
 import type { Rfc2136Settings } from './rfc2136/provider.js';
 import type { Route53Settings } from './route53/provider.js';
 import type { Provider } from './types.js';
+import type { OwnerIdentity } from '../store/types.js';
 
-/** `options.readonly` opens the built-in provider's SQLite file for reading only. */
-export async function createProvider(
-  config: Config,
-  dataDir: string,
-  options: { readonly?: boolean } = {},
-): Promise<Provider> {
+export interface ProviderOptions {
+  /** Opens the built-in provider's SQLite file for reading only. */
+  readonly?: boolean;
+  /**
+   * The installation's owner id (store: ownerIdentity), which the providers that share a zone (RFC 2136, Route 53)
+   * write into markers and judge markers by. Null for a process that writes nothing (the read commands).
+   */
+  owner: OwnerIdentity | null;
+}
+
+export async function createProvider(config: Config, dataDir: string, options: ProviderOptions): Promise<Provider> {
   // Each provider is loaded on demand: the AWS SDK, the etcd client and the DNS wire code are large, and a process
   // loads only the one its config names.
   switch (config.provider.kind) {
@@ -26,7 +32,7 @@ export async function createProvider(
       }
     case 'rfc2136': {
       const { Rfc2136Provider } = await import('./rfc2136/provider.js');
-      return new Rfc2136Provider(rfc2136Settings(config));
+      return new Rfc2136Provider(rfc2136Settings(config, options.owner));
     }
     case 'route53': {
       const { Route53Provider } = await import('./route53/provider.js');
@@ -39,7 +45,7 @@ export async function createProvider(
  * The rfc2136 section with what it needs from the rest of the config: the zone by default, the TTL and answer count of
  * `dns`.
  */
-export function rfc2136Settings(config: Config): Rfc2136Settings {
+export function rfc2136Settings(config: Config, owner: OwnerIdentity | null): Rfc2136Settings {
   const section = config.provider;
   if (section.kind !== 'rfc2136') throw new UserError('provider.kind is not rfc2136');
   return {
@@ -51,6 +57,7 @@ export function rfc2136Settings(config: Config): Rfc2136Settings {
     tsig: { name: section.tsig.name, algorithm: section.tsig.algorithm, secret: section.tsig.secret },
     ttl: config.dns.ttl,
     maxAnswers: config.dns.maxAnswers,
+    owner,
   };
 }
 

@@ -3,7 +3,9 @@ import { sortRecords, type Generation, type RecordEntry } from '../domain/types.
 import { validateRecordSet } from '../domain/validate.js';
 import { decodeRecords, encodeRecords } from '../domain/codec.js';
 import { assert } from '../util/assert.js';
-import type { ServedState } from './types.js';
+import { ownerIdPattern } from '../domain/owner.js';
+import type { OwnerIdentity } from '../store/types.js';
+import type { Held, ServedState } from './types.js';
 import dnsPacket from 'dns-packet';
 
 /**
@@ -12,11 +14,16 @@ import dnsPacket from 'dns-packet';
  * DNS cannot hold — the weights and target ids of the set.
  *
  * Content: one TXT record of character-strings
- *   "generation=<g>" "version=<token>" "records=<part>" ["records=<part>" ...]
+ *   "generation=<g>" "version=<token>" "owner=<id>" "records=<part>" ["records=<part>" ...]
  * where the parts, concatenated, are the applied set in the compact
  * "address/weight/target,..." form (src/store/sqlite/codec.ts), cut into
  * strings of at most 255 bytes. The version is a random token written with
- * every update, so two writes never leave the same marker (no ABA).
+ * every update, so two writes never leave the same marker (no ABA). The owner
+ * is the writing installation's owner id (src/domain/owner.ts): a name whose
+ * marker carries another installation's id is that installation's, and is
+ * never written here (`Held`). A marker without "owner=" was written before
+ * owner ids existed, by the one installation there was: it reads as this
+ * installation's, and gets an owner when next written.
  *
  * Weights: plain DNS has none. The name's A/AAAA records are the addresses
  * of positive weight, and when there are more than `dns.maxAnswers` of them,
@@ -50,6 +57,7 @@ export function canonicalAddress(address: string): string {
 /** A TXT character-string holds at most 255 bytes (RFC 1035 §3.3). */
 const stringBytesMax = 255;
 const recordsKey = 'records=';
+const ownerKey = 'owner=';
 const versionTokenBytes = 12;
 
 export function markerName(name: string): string {
@@ -64,7 +72,38 @@ export function nameOfMarker(owner: string): string | null {
 export interface Marker {
   generation: Generation;
   version: string;
+  /** The owner id of the installation that wrote it; absent in a marker written before owner ids. */
+  owner?: string;
   records: RecordEntry[];
+}
+
+function ownerString(owner: string | undefined): string[] {
+  if (owner === undefined) return [];
+  assert(ownerIdPattern.test(owner), 'internal', () => `marker owner "${owner}"`);
+  return [`${ownerKey}${owner}`];
+}
+
+/** The owner in `text` when it is an "owner=" string; undefined when it is not one; null when it is one, invalid. */
+function parseOwner(text: string | undefined): string | undefined | null {
+  if (text === undefined || !text.startsWith(ownerKey)) return undefined;
+  const owner = text.slice(ownerKey.length);
+  return ownerIdPattern.test(owner) ? owner : null;
+}
+
+/**
+ * Whose a marker or tombstone is, seen by the installation `identity` (null: a reader that judges no ownership, such
+ * as a read-only command): null when it is this installation's — its own id, a former one, or none (written before
+ * owner ids) — or the other installation's id.
+ */
+export function foreignOwner(owner: string | undefined, identity: OwnerIdentity | null): string | null {
+  if (owner === undefined || identity === null || owner === identity.owner) return null;
+  return identity.former.includes(owner) ? null : owner;
+}
+
+/** A name held by another installation's marker, as a read returns it: no records, nothing to compare but `version`. */
+export function foreignState(name: string, version: string, owner: string): ServedState {
+  const held: Held = { kind: 'foreign', owner };
+  return { name, generation: 0, version, records: [], held };
 }
 
 /** Random bytes drawn ahead for version tokens: one system call per 1,024 tokens, not one per name written. */
@@ -91,7 +130,7 @@ export function encodeMarker(marker: Marker): Buffer[] {
     `marker generation ${marker.generation}`,
   );
   assert(/^[A-Za-z0-9_-]+$/.test(marker.version), 'internal', `marker version "${marker.version}"`);
-  const strings = [`generation=${marker.generation}`, `version=${marker.version}`];
+  const strings = [`generation=${marker.generation}`, `version=${marker.version}`, ...ownerString(marker.owner)];
   const encoded = encodeRecords(sortRecords(marker.records));
   const partBytes = stringBytesMax - recordsKey.length;
   for (let start = 0; start < encoded.length; start += partBytes) {
@@ -109,6 +148,8 @@ export function encodeMarker(marker: Marker): Buffer[] {
 export interface Tombstone {
   generation: Generation;
   version: string;
+  /** As a marker's: the installation whose removal it is. */
+  owner?: string;
 }
 
 export function encodeTombstone(tombstone: Tombstone): Buffer[] {
@@ -118,17 +159,21 @@ export function encodeTombstone(tombstone: Tombstone): Buffer[] {
     `tombstone generation ${tombstone.generation}`,
   );
   assert(/^[A-Za-z0-9_-]+$/.test(tombstone.version), 'internal', `tombstone version "${tombstone.version}"`);
-  return [`${removedKey}${tombstone.generation}`, `version=${tombstone.version}`]
+  return [`${removedKey}${tombstone.generation}`, `version=${tombstone.version}`, ...ownerString(tombstone.owner)]
     .map((text) => Buffer.from(text, 'ascii'));
 }
 
 /** Parses a tombstone's strings; null when they are not one. */
 export function decodeTombstone(strings: readonly Buffer[]): Tombstone | null {
-  if (strings.length !== 2) return null;
+  if (strings.length !== 2 && strings.length !== 3) return null;
   const generationText = /^removed=(\d{1,15})$/.exec(strings[0]!.toString('latin1'));
   const versionText = /^version=([A-Za-z0-9_-]{1,64})$/.exec(strings[1]!.toString('latin1'));
   if (generationText === null || versionText === null || Number(generationText[1]) < 1) return null;
-  return { generation: Number(generationText[1]), version: versionText[1]! };
+  const owner = parseOwner(strings[2]?.toString('latin1'));
+  if (owner === null || (strings.length === 3 && owner === undefined)) return null;
+  const tombstone: Tombstone = { generation: Number(generationText[1]), version: versionText[1]! };
+  if (owner !== undefined) tombstone.owner = owner;
+  return tombstone;
 }
 
 /** Parses a marker's strings; null when they are not a valid marker (edited by hand, or another writer's). */
@@ -137,12 +182,16 @@ export function decodeMarker(strings: readonly Buffer[]): Marker | null {
   const generationText = /^generation=(\d{1,15})$/.exec(texts[0] ?? '');
   const versionText = /^version=([A-Za-z0-9_-]{1,64})$/.exec(texts[1] ?? '');
   if (generationText === null || versionText === null) return null;
-  const parts = texts.slice(2);
+  const owner = parseOwner(texts[2]);
+  if (owner === null) return null;
+  const parts = texts.slice(owner === undefined ? 2 : 3);
   if (parts.length === 0 || !parts.every((part) => part.startsWith(recordsKey))) return null;
   const records = decodeRecords(parts.map((part) => part.slice(recordsKey.length)).join(''));
   const generation = Number(generationText[1]);
   if (generation < 1 || validateRecordSet('marker', records).length > 0) return null;
-  return { generation, version: versionText[1]!, records };
+  const marker: Marker = { generation, version: versionText[1]!, records };
+  if (owner !== undefined) marker.owner = owner;
+  return marker;
 }
 
 /** The records written to DNS for a set: positive weights, the `maxAnswers` highest (ties by address). */
@@ -155,6 +204,23 @@ export function servedSubset(records: readonly RecordEntry[], maxAnswers: number
   // S1 at the place that serves DNS: a valid set always has a positive weight, so something is written.
   assert(records.length === 0 || chosen.length > 0, 'S1', 'a set with records maps to no address');
   return chosen;
+}
+
+/**
+ * A name that holds records a write would replace and no marker of this installation: what a read returns for it
+ * (`Held`, unmanaged), and its version — a digest of exactly those records, so that the same records read by a query
+ * or from a zone transfer give the same version, and any change to them another.
+ */
+export function unmanagedState(
+  name: string, addresses: readonly string[], others: readonly string[],
+): { state: ServedState; version: string } {
+  const records = [
+    ...[...addresses].sort().map((address) => `${address.includes(':') ? 'AAAA' : 'A'} ${address}`),
+    ...others,
+  ];
+  const version = `unmanaged-${createHash('sha256').update(records.join('\n')).digest('base64url').slice(0, 16)}`;
+  const held: Held = { kind: 'unmanaged', records };
+  return { state: { name, generation: 0, version, records: [], held }, version };
 }
 
 /** The marker as the version of an unparseable TXT RRset: a digest, so the same garbage keeps the same version. */

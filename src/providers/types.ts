@@ -10,7 +10,26 @@ export interface ServedState {
   generation: Generation;
   version: string;
   records: RecordEntry[];
+  /**
+   * Set when this installation must not write the name (issue #13): the state then has generation 0 and no records,
+   * and `version` is what a write would have to find unchanged. Only the providers that share a zone with others
+   * (RFC 2136, Route 53) ever set it.
+   */
+  held?: Held;
 }
+
+/**
+ * Why a name is not this installation's to write:
+ * - foreign: its marker (or removal tombstone) carries another installation's owner id. Never written, removed or
+ *   cleaned up here.
+ * - unmanaged: it holds records a write would replace (A, AAAA, CNAME) and no marker: made by hand or by another
+ *   tool. Written only to adopt it, when the store holds an adoption grant for it, by a compare-and-swap whose
+ *   expected version is the one read (a digest of exactly those records): a hand edit meanwhile makes it fail.
+ *   `records` lists what is there, for the alarm ("A 192.0.2.1", "CNAME www.example.org").
+ */
+export type Held =
+  | { kind: 'foreign'; owner: string }
+  | { kind: 'unmanaged'; records: string[] };
 
 /**
  * One conditional write: replace the name's records and marker together, if

@@ -49,7 +49,7 @@ export async function apiFixture(names = 10, configExtra: Record<string, unknown
   const context: Context = {
     config, configPath: '(test)', dataDir: install.dir, zone: zoneOf(config), inventory: inventoryOf(config), services: servicesOf(config),
     inventoryVersion: 0,
-    store: install.store, provider: install.provider, close: async () => undefined,
+    store: install.store, provider: install.provider, owner: null, close: async () => undefined,
   };
   const app = buildApp(context, { tokens: { token: adminToken, readToken }, validateResponses: true, ...options });
   await app.ready();

@@ -46,7 +46,7 @@ interface Setup {
 async function withInstallation(kind: DnsServerKind, seed: number, body: (setup: Setup) => Promise<void>): Promise<void> {
   const server = await startDnsServer(kind);
   const cluster = startCluster(namesCount, { provider: providerSection(server, server.key, { updateNamesMax }), dns: { maxAnswers }, enactor });
-  const provider = new Rfc2136Provider({ server: server.server, zone: server.zone, timeoutMs: 5000, tsig: server.key, ttl: 5, maxAnswers });
+  const provider = new Rfc2136Provider({ server: server.server, zone: server.zone, timeoutMs: 5000, tsig: server.key, ttl: 5, maxAnswers, owner: null });
   const checker = new DnsInvariantChecker(cluster.dbPath, server, provider, names, maxAnswers);
   const rng = seededRng(seed);
   const { churnOnce } = churningPlanner(cluster, 'planner-under-test', rng, { removalChance: 0.2 });

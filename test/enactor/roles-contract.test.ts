@@ -23,7 +23,7 @@ import type { RecordEntry } from '../../src/domain/types.js';
 import { manualClock } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/env.js';
 import { startEtcdCluster } from '../helpers/etcd.js';
-import { startDnsServer, testZone, type DnsServer, type DnsServerKind } from '../helpers/dns-servers.js';
+import { startDnsServer, testOwner, testZone, type DnsServer, type DnsServerKind } from '../helpers/dns-servers.js';
 import { rolesContract, type RolesBackend, type RolesFamily, type RolesServers } from './roles-contract.js';
 
 /** The set an operator types in by hand: addresses the plan does not know. */
@@ -117,7 +117,7 @@ function rfc2136Family(kind: DnsServerKind): () => Promise<RolesServers> {
       const clock = manualClock();
       const store = new SqliteStore(join(dir.path, 'state.db'), clock);
       const provider = new Rfc2136Provider({
-        server: server.server, zone: server.zone, timeoutMs: 3000, tsig: server.key, ttl: 5, maxAnswers: 8,
+        server: server.server, zone: server.zone, timeoutMs: 3000, tsig: server.key, ttl: 5, maxAnswers: 8, owner: testOwner,
       });
       return {
         store, provider, clock, zone: `case${(cases += 1)}.${server.zone}`, stopEnactor: clockStop(clock),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { freeDualPort, pollUntil, spawnProcess, tempDir, type Child } from './env.js';
 import type { TsigAlgorithm } from '../../src/providers/rfc2136/tsig.js';
+import type { OwnerIdentity } from '../../src/store/types.js';
 
 /**
  * Real authoritative servers for tests and benchmarks: Knot DNS (`knotd`),
@@ -73,6 +74,8 @@ export interface CommandResult {
 }
 
 export const testZone = 'dnsplane.test';
+/** The owner id of the RFC 2136 providers a test writes through (a reader that judges no ownership passes null). */
+export const testOwner: OwnerIdentity = { owner: 'dnsplane-test', former: [] };
 export const readonlyZone = 'readonly.test';
 const algorithms: readonly TsigAlgorithm[] = ['hmac-sha256', 'hmac-sha512', 'hmac-sha1'];
 /** Start-up attempts: a free port can be taken by someone else before the server binds it. */

@@ -15,7 +15,7 @@ import { Rfc2136Provider } from '../../src/providers/rfc2136/provider.js';
 import { MemoryProvider, MemoryProviderState } from '../../src/sim/memory-provider.js';
 import { tempDir } from '../helpers/env.js';
 import { startEtcdCluster } from '../helpers/etcd.js';
-import { startDnsServer, testZone, type DnsServerKind } from '../helpers/dns-servers.js';
+import { startDnsServer, testOwner, testZone, type DnsServerKind } from '../helpers/dns-servers.js';
 import { providerContract, type ProviderBackend, type ProviderFamily } from './contract.js';
 import { startEmulatedZone } from './route53/helpers.js';
 
@@ -38,7 +38,7 @@ function rfc2136Backend(kind: DnsServerKind): () => Promise<ProviderBackend> {
   return async () => {
     const server = await startDnsServer(kind);
     const settings = {
-      server: server.server, zone: server.zone, timeoutMs: 3000, tsig: server.key, ttl: 5, maxAnswers: 8,
+      server: server.server, zone: server.zone, timeoutMs: 3000, tsig: server.key, ttl: 5, maxAnswers: 8, owner: testOwner,
     };
     return { zone: server.zone, open: () => new Rfc2136Provider(settings), stop: () => server.stop() };
   };

@@ -6,8 +6,10 @@ import { GuardedProvider, type GuardedChange, type SwapOutcome } from '../guard.
 import type { ServedState } from '../types.js';
 import { Rfc2136Error, rfc2136Error, type ErrorContext } from './errors.js';
 import {
-  canonicalAddress, decodeMarker, decodeTombstone, interpret, markerName, unparsedVersion,
+  canonicalAddress, decodeMarker, decodeTombstone, foreignOwner, foreignState, interpret, markerName, unmanagedState,
+  unparsedVersion,
 } from '../marker.js';
+import type { OwnerIdentity } from '../../store/types.js';
 import { TcpTransport } from './transport.js';
 import { transferChanges, transferZone } from './transfer.js';
 import { ZoneImage, type MarkerText } from './zone-image.js';
@@ -60,6 +62,11 @@ export interface Rfc2136Settings {
   tsig: { name: string; algorithm: TsigAlgorithm; secret: string };
   ttl: number;
   maxAnswers: number;
+  /**
+   * Who this installation is (marker.ts: owners). Null for a reader that writes nothing (the read-only commands): it
+   * judges no ownership, and a write through it is an internal error.
+   */
+  owner: OwnerIdentity | null;
   /** Largest UPDATE message, TSIG included. */
   messageBytesMax?: number;
   /** Most names in one UPDATE message. */
@@ -313,12 +320,36 @@ export class Rfc2136Provider extends GuardedProvider {
     this.aliased.add(name);
   }
 
-  /** The state a marker RRset and the served addresses describe, and what the prerequisite must repeat. */
+  /**
+   * The state a marker RRset and the served addresses describe, and what the prerequisite must repeat. Another
+   * installation's marker is its name, whatever the addresses: held, and consistent (nothing here compares them).
+   */
   private view(name: string, marker: MarkerRrset, served: readonly string[]) {
     const parsed = marker.strings.length === 1 ? decodeMarker(marker.strings[0]!) : null;
     const version = parsed?.version ?? unparsedVersion(marker.rdatas);
+    const foreign = parsed === null ? null : foreignOwner(parsed.owner, this.settings.owner);
+    if (foreign !== null) {
+      const seen: MarkerSeen = { version, generation: parsed!.generation, rdatas: marker.rdatas, foreign: true };
+      return { state: foreignState(name, version, foreign), consistent: true, seen };
+    }
     const { state, consistent } = interpret(name, parsed, version, served, this.settings.maxAnswers);
     return { state, consistent, seen: { version, generation: state.generation, rdatas: marker.rdatas } };
+  }
+
+  /**
+   * A name with no marker of its own (none, or a removal's tombstone): absent when it holds nothing a write would
+   * replace; unmanaged when it holds addresses or a CNAME (made by hand or by another tool), at a version that is a
+   * digest of exactly those, which an adoption's prerequisite repeats.
+   */
+  private unmarked(name: string, tombstone: MarkerRrset | null, served: readonly string[]): ServedState | undefined {
+    if (served.length === 0 && !this.aliased.has(name)) return tombstone === null ? this.forget(name) : undefined;
+    const cname = this.aliased.has(name) ? ['CNAME'] : [];
+    const { state, version } = unmanagedState(name, served, cname);
+    this.remember(name, {
+      version, generation: 0, rdatas: tombstone?.rdatas ?? [], unmanaged: { addresses: [...served] },
+      ...(tombstone === null ? {} : { removed: true }),
+    });
+    return state;
   }
 
   /**
@@ -330,8 +361,8 @@ export class Rfc2136Provider extends GuardedProvider {
    */
   private async readName(name: string): Promise<ServedState | undefined> {
     const [marker, served] = await Promise.all([this.queryMarker(name), this.queryAddresses(name)]);
-    if (marker === null) return this.forget(name);
-    if (this.isTombstone(name, marker)) return undefined;
+    if (marker === null) return this.unmarked(name, null, served);
+    if (this.isTombstone(name, marker)) return this.unmarked(name, marker, served);
     const first = this.view(name, marker, served);
     if (first.consistent) return this.keep(name, first);
     for (let attempt = 0; attempt < readAttemptsMax; attempt += 1) {
@@ -339,8 +370,8 @@ export class Rfc2136Provider extends GuardedProvider {
       const addresses = await this.queryAddresses(name);
       const after = await this.queryMarker(name);
       if (!sameRrset(before, after)) continue;
-      if (after === null) return this.forget(name);
-      if (this.isTombstone(name, after)) return undefined;
+      if (after === null) return this.unmarked(name, null, addresses);
+      if (this.isTombstone(name, after)) return this.unmarked(name, after, addresses);
       return this.keep(name, this.view(name, after, addresses));
     }
     throw rfc2136Error(this.context, 'unstable-read', `${name} changed during each of ${readAttemptsMax} reads`);
@@ -351,16 +382,19 @@ export class Rfc2136Provider extends GuardedProvider {
    * A tombstone means the name is not served; its generation and exact RRset
    * are remembered for the next first write.
    */
-  private tombstoneOf(name: string, marker: MarkerRrset): Generation | null {
+  private tombstoneOf(name: string, marker: MarkerRrset): { generation: Generation; foreign: boolean } | null {
     const tombstone = marker.strings.length === 1 ? decodeTombstone(marker.strings[0]!) : null;
     if (tombstone === null) return null;
+    // Another installation's removal leaves the name free here; its generation is of another plan history.
+    const foreign = foreignOwner(tombstone.owner, this.settings.owner) !== null;
     this.remember(name, {
       version: tombstone.version,
       generation: tombstone.generation,
       rdatas: marker.rdatas,
       removed: true,
+      ...(foreign ? { foreign } : {}),
     });
-    return tombstone.generation;
+    return { generation: tombstone.generation, foreign };
   }
 
   private isTombstone(name: string, marker: MarkerRrset): boolean {
@@ -408,8 +442,9 @@ export class Rfc2136Provider extends GuardedProvider {
     }
     const removals = new Map<string, Generation>();
     markers.forEach((marker, index) => {
-      const generation = marker === null ? null : this.tombstoneOf(names[index]!, marker);
-      if (generation !== null) removals.set(names[index]!, generation);
+      const tombstone = marker === null ? null : this.tombstoneOf(names[index]!, marker);
+      // Only this installation's removals: another's says nothing of the plans kept here.
+      if (tombstone !== null && !tombstone.foreign) removals.set(names[index]!, tombstone.generation);
     });
     return removals;
   }
@@ -421,8 +456,8 @@ export class Rfc2136Provider extends GuardedProvider {
   private imageState(image: ZoneImage, name: string): ServedState | undefined {
     this.noteAlias(name, image.aliased(name));
     const marker = markerRrset(image.markerTexts(name));
-    if (marker === null) return this.forget(name);
-    if (this.isTombstone(name, marker)) return undefined;
+    if (marker === null) return this.unmarked(name, null, image.addresses(name));
+    if (this.isTombstone(name, marker)) return this.unmarked(name, marker, image.addresses(name));
     return this.keep(name, this.view(name, marker, image.addresses(name)));
   }
 
@@ -519,7 +554,8 @@ export class Rfc2136Provider extends GuardedProvider {
     const states: ServedState[] = [];
     for (const name of image.markedNames()) {
       const state = this.imageState(image, name);
-      if (state !== undefined) states.push(state);
+      // Managed names only: another installation's, or one with addresses over a tombstone, are not this one's.
+      if (state !== undefined && state.held === undefined) states.push(state);
     }
     return states.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -530,27 +566,37 @@ export class Rfc2136Provider extends GuardedProvider {
    * The marker each change expects, from the last read, or read now; a
    * conflict (with the marker found) when it has moved already. A first
    * write expects the tombstone last read for the name, if any, or no marker
-   * at all; a tombstone at or above its generation means a newer plan
-   * removed the name. The server compares only the marker, so the
-   * generation is compared here: the prerequisite pins the marker, and with
-   * it the generation it holds.
+   * at all; a tombstone of this installation's at or above its generation
+   * means a newer plan removed the name (another's is of another plan history,
+   * and leaves the name free). An adoption expects the unmanaged name exactly
+   * as read. The server compares only the records, so the generation is
+   * compared here: the prerequisite pins the marker, and with it the
+   * generation it holds.
    */
   private async expectedMarker(change: GuardedChange): Promise<MarkerSeen | null | SwapOutcome> {
     const name = change.name;
     if (change.expectedVersion === null) {
       const tombstone = this.markers.get(name);
-      if (tombstone?.removed !== true) return null;
-      if (tombstone.generation < change.generation) return tombstone;
+      if (tombstone?.removed !== true || tombstone.unmanaged !== undefined) return null;
+      if (tombstone.foreign === true || tombstone.generation < change.generation) return tombstone;
       return { name, outcome: 'superseded', generation: tombstone.generation };
     }
     let seen = this.markers.get(name);
     if (seen === undefined || seen.version !== change.expectedVersion) {
-      const marker = await this.queryMarker(name);
-      if (marker === null || this.isTombstone(name, marker)) return { name, outcome: 'conflict', found: null };
-      seen = this.view(name, marker, []).seen;
-      this.remember(name, seen);
+      await this.readName(name);
+      seen = this.markers.get(name);
     }
-    if (seen.removed === true) return { name, outcome: 'conflict', found: null };
+    if (seen === undefined || (seen.removed === true && seen.unmanaged === undefined)) {
+      return { name, outcome: 'conflict', found: null };
+    }
+    if (seen.foreign === true) {
+      assert(seen.version !== change.expectedVersion, 'internal',
+        () => `${name}: a write over the marker of another installation`);
+      return { name, outcome: 'conflict', found: null };
+    }
+    if (seen.unmanaged !== undefined) {
+      return seen.version === change.expectedVersion ? seen : { name, outcome: 'conflict', found: null };
+    }
     if (seen.version !== change.expectedVersion || seen.generation > change.generation) {
       return { name, outcome: 'conflict', found: { generation: seen.generation, version: seen.version } };
     }
@@ -558,6 +604,8 @@ export class Rfc2136Provider extends GuardedProvider {
   }
 
   protected async compareAndSwap(changes: readonly GuardedChange[]): Promise<SwapOutcome[]> {
+    const owner = this.settings.owner?.owner;
+    assert(owner !== undefined, 'internal', 'a write through an RFC 2136 provider opened without an owner id');
     for (const change of changes) this.checkName(change.name);
     const expected = await Promise.all(changes.map((change) => this.expectedMarker(change)));
     const outcomes = new Map<string, SwapOutcome>();
@@ -566,9 +614,10 @@ export class Rfc2136Provider extends GuardedProvider {
     changes.forEach((change, index) => {
       const marker = expected[index]!;
       if (marker !== null && 'outcome' in marker) return void outcomes.set(change.name, marker);
-      // A tombstone is not served: a first write over it replaces nothing.
-      replaced.set(change.name, marker === null || marker.removed === true ? null : marker.generation);
-      const settings = { ttl: this.settings.ttl, maxAnswers: this.settings.maxAnswers };
+      // A tombstone, or an unmanaged name, is not served: a write over it replaces nothing dnsplane wrote.
+      const unmarked = marker === null || marker.removed === true || marker.unmanaged !== undefined;
+      replaced.set(change.name, unmarked ? null : marker.generation);
+      const settings = { ttl: this.settings.ttl, maxAnswers: this.settings.maxAnswers, owner };
       writes.push(prepareWrite(change, marker, settings, this.aliased.has(change.name)));
     });
     for (const [write, result] of await this.sendWrites(writes)) {

@@ -21,6 +21,13 @@ export interface MarkerSeen {
   rdatas: Buffer[];
   /** A removal's tombstone: the name is not served, and was removed at `generation`. */
   removed?: boolean;
+  /** The marker or tombstone carries another installation's owner id (marker.ts, foreignOwner). */
+  foreign?: boolean;
+  /**
+   * The name holds these addresses (canonical) and no marker of this installation: unmanaged, read at `version` (a
+   * digest of them). `rdatas` is then the tombstone found at the marker owner, or empty when there is none.
+   */
+  unmanaged?: { addresses: string[] };
 }
 
 /** One name's part of an UPDATE: the prerequisite on its marker and the records that replace its set and marker. */
@@ -38,21 +45,50 @@ export interface PreparedWrite {
 export interface WriteSettings {
   ttl: number;
   maxAnswers: number;
+  /** The owner id every marker and tombstone written carries. */
+  owner: string;
 }
 
 function deleteRrset(owner: string, type: number): WireRecord {
   return { owner, type, klass: dnsClass.ANY, ttl: 0, rdata: emptyRdata };
 }
 
+/** RRset does not exist (RFC 2136 §2.4.3). */
+function absent(owner: string, type: number): WireRecord {
+  return { owner, type, klass: dnsClass.NONE, ttl: 0, rdata: emptyRdata };
+}
+
+/** The RRset of `type` at `owner` is exactly these addresses (§2.4.2, value-dependent), or absent when none. */
+function exactly(owner: string, type: number, addresses: readonly string[]): WireRecord[] {
+  if (addresses.length === 0) return [absent(owner, type)];
+  return addresses.map((address) => ({ owner, type, klass: dnsClass.IN, ttl: 0, rdata: addressRdata(address) }));
+}
+
 /**
- * The prerequisite (RFC 2136 §2.4): the marker RRset exactly as read
- * (value-dependent) — a removal's tombstone included — or no marker RRset at
- * all for a name never served.
+ * The prerequisites (RFC 2136 §2.4) of one name's write. Its marker RRset exactly as read (value-dependent) — a
+ * removal's tombstone included — or no marker RRset at all. A write where no marker of this installation's stood
+ * (a first write, over a tombstone, or an adoption) requires as well the addresses read, exactly: none for a first
+ * write, so that records made by hand or by another tool meanwhile make it fail instead of vanishing; the ones read
+ * for an adoption, so that a hand edit during it does.
  */
-function prerequisitesFor(owner: string, expected: MarkerSeen | null): WireRecord[] {
-  if (expected === null) return [{ owner, type: dnsType.TXT, klass: dnsClass.NONE, ttl: 0, rdata: emptyRdata }];
-  assert(expected.rdatas.length > 0, 'internal', `${owner}: an expected marker without records`);
-  return expected.rdatas.map((rdata) => ({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: 0, rdata }));
+function prerequisitesFor(name: string, expected: MarkerSeen | null, aliased: boolean): WireRecord[] {
+  const owner = markerName(name);
+  const prerequisites = expected === null || expected.rdatas.length === 0
+    ? [absent(owner, dnsType.TXT)]
+    : expected.rdatas.map((rdata) => ({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: 0, rdata }));
+  const unmarked = expected === null || expected.removed === true || expected.unmanaged !== undefined;
+  assert(expected === null || expected.rdatas.length > 0 || expected.unmanaged !== undefined, 'internal',
+    () => `${owner}: an expected marker without records`);
+  assert(expected?.foreign !== true || expected.removed === true, 'internal',
+    () => `${name}: a write over another installation's marker`);
+  if (unmarked && !aliased) {
+    const addresses = expected?.unmanaged?.addresses ?? [];
+    prerequisites.push(
+      ...exactly(name, dnsType.A, addresses.filter((address) => !address.includes(':'))),
+      ...exactly(name, dnsType.AAAA, addresses.filter((address) => address.includes(':'))),
+    );
+  }
+  return prerequisites;
 }
 
 /**
@@ -70,7 +106,7 @@ export function prepareWrite(
     `${change.name}: removing a name that is not served`,
   );
   const owner = markerName(change.name);
-  const prerequisites = prerequisitesFor(owner, expected);
+  const prerequisites = prerequisitesFor(change.name, expected, aliased);
   // RRset exists, value-independent (RFC 2136 §2.4.1).
   const cname = { owner: change.name, type: dnsType.CNAME, klass: dnsClass.ANY, ttl: 0, rdata: emptyRdata };
   if (aliased) prerequisites.push(cname);
@@ -82,7 +118,7 @@ export function prepareWrite(
   const version = newVersion();
   let written: MarkerSeen;
   if (change.records === null) {
-    const rdata = txtRdata(encodeTombstone({ generation: change.generation, version }));
+    const rdata = txtRdata(encodeTombstone({ generation: change.generation, version, owner: settings.owner }));
     updates.push({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: settings.ttl, rdata });
     written = { version, generation: change.generation, rdatas: [rdata], removed: true };
   } else {
@@ -97,7 +133,9 @@ export function prepareWrite(
         rdata: addressRdata(record.address),
       });
     }
-    const rdata = txtRdata(encodeMarker({ generation: change.generation, version, records: change.records }));
+    const rdata = txtRdata(encodeMarker({
+      generation: change.generation, version, owner: settings.owner, records: change.records,
+    }));
     updates.push({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: settings.ttl, rdata });
     written = { version, generation: change.generation, rdatas: [rdata] };
   }

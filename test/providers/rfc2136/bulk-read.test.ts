@@ -14,11 +14,11 @@ import { readTsig } from '../../../src/providers/rfc2136/tsig.js';
 import { lastAdditionalOffset } from '../../../src/providers/rfc2136/wire.js';
 import type { RecordEntry } from '../../../src/domain/types.js';
 import type { ServedState } from '../../../src/providers/types.js';
-import { dnsServerKinds, dnsServerNames, startDnsServer, type DnsServer } from '../../helpers/dns-servers.js';
+import { dnsServerKinds, dnsServerNames, startDnsServer, testOwner, type DnsServer } from '../../helpers/dns-servers.js';
 import { proxy, refused, type Proxy } from './stand-in.js';
 
 function providerFor(server: DnsServer, address = server.server): Rfc2136Provider {
-  return new Rfc2136Provider({ server: address, zone: server.zone, timeoutMs: 5000, tsig: server.key, ttl: 5, maxAnswers: 8 });
+  return new Rfc2136Provider({ server: address, zone: server.zone, timeoutMs: 5000, tsig: server.key, ttl: 5, maxAnswers: 8, owner: testOwner });
 }
 
 function set(...addresses: string[]): RecordEntry[] {
@@ -101,8 +101,10 @@ for (const kind of dnsServerKinds) {
       await applied(writer, [{ name: managed[60]!, records: null, generation: 2, expectedVersion: removedState.version }]);
       await editByHand(server, [`update add ${managed[61]} 5 A 192.0.2.99`, `update delete ${managed[62]} A`]);
       await editByHand(server, [`update add ${aliased} 5 CNAME elsewhere.example.`]);
-      assert.equal((await writer.read([aliased!])).size, 0);
-      await applied(writer, [{ name: aliased!, records: set('127.1.2.1'), generation: 1, expectedVersion: null }]);
+      // A hand-made CNAME is unmanaged: adopted, by a write that expects the version read.
+      const alias = (await writer.read([aliased!])).get(aliased!)!;
+      assert.deepEqual(alias.held, { kind: 'unmanaged', records: ['CNAME'] });
+      await applied(writer, [{ name: aliased!, records: set('127.1.2.1'), generation: 1, expectedVersion: alias.version }]);
       await editByHand(server, [`update add _dnsplane.${foreign} 5 TXT "zzz" "second"`, `update add _dnsplane.${foreign} 5 TXT "aaa"`, `update add ${foreign} 5 A 192.0.2.7`]);
       await editByHand(server, [`update add ${unmanaged} 5 A 192.0.2.8`]);
     });
@@ -121,7 +123,8 @@ for (const kind of dnsServerKinds) {
       assert.deepEqual(expected.get(managed[62]!)!.records.map((record) => record.address), [], 'every address deleted by hand');
       assert.deepEqual([expected.get(aliased!)!.generation, expected.get(aliased!)!.records], [1, []], 'marker, no address');
       assert.equal(expected.get(foreign!)!.generation, 0, 'a foreign marker claims no generation');
-      assert.equal(expected.has(unmanaged!), false);
+      assert.deepEqual(expected.get(unmanaged!)!.held, { kind: 'unmanaged', records: ['A 192.0.2.8'] },
+        'addresses without a marker: unmanaged, at a version that is a digest of them');
       const bulk = providerFor(server, via.server);
       try {
         assert.deepEqual(await bulk.read(names), expected);
@@ -154,7 +157,9 @@ for (const kind of dnsServerKinds) {
         const expected = await reference.read(names);
         assert.deepEqual(expected.get(managed[10]!)!.generation, 5);
         assert.equal(expected.has(managed[11]!), false);
-        assert.equal(expected.has(managed[13]!), false, 'a name whose marker was deleted by hand is not dnsplane\'s');
+        assert.equal(expected.get(managed[13]!)!.held?.kind, 'unmanaged',
+          'a name whose marker was deleted by hand is not dnsplane\'s: its addresses are unmanaged');
+        assert.equal(expected.get(absent[0]!)!.held?.kind, 'unmanaged', 'a name added by hand is unmanaged');
         assert.deepEqual(await bulk.read(names), expected);
         assert.deepEqual(await bulk.readRemovals(names), await reference.removals(names));
         const transfer = via.transfers[transfersBefore]!;

@@ -21,20 +21,21 @@ function document(provider: Record<string, unknown>): Record<string, unknown> {
 
 test('an rfc2136 section selects the RFC 2136 provider, with the zone, TTL and answer count it needs', async () => {
   const config = parseConfig(document({ kind: 'rfc2136', server: '[::1]:5300', tsig: { name: 'dnsplane.', secret } }));
-  assert.deepEqual(rfc2136Settings(config), {
+  const owner = { owner: 'dp-test', former: ['dp-old'] };
+  assert.deepEqual(rfc2136Settings(config, owner), {
     server: '[::1]:5300', zone: 'example.test', timeoutMs: 2000, messageBytesMax: 65_535, updateNamesMax: 200,
-    tsig: { name: 'dnsplane.', algorithm: 'hmac-sha256', secret }, ttl: 30, maxAnswers: 4,
+    tsig: { name: 'dnsplane.', algorithm: 'hmac-sha256', secret }, ttl: 30, maxAnswers: 4, owner,
   });
-  const provider = await createProvider(config, '/nonexistent');
+  const provider = await createProvider(config, '/nonexistent', { owner });
   try {
     assert.equal(provider.kind, 'rfc2136');
   } finally {
     await provider.close();
   }
   const explicit = parseConfig(document({ kind: 'rfc2136', server: '127.0.0.1:53', zone: 'sub.example.test', timeout: '500ms', updateNamesMax: 10, tsig: { name: 'k', algorithm: 'hmac-sha512', secret } }));
-  assert.equal(rfc2136Settings(explicit).zone, 'sub.example.test');
-  assert.equal(rfc2136Settings(explicit).timeoutMs, 500);
-  assert.equal(rfc2136Settings(explicit).updateNamesMax, 10);
+  assert.equal(rfc2136Settings(explicit, null).zone, 'sub.example.test');
+  assert.equal(rfc2136Settings(explicit, null).timeoutMs, 500);
+  assert.equal(rfc2136Settings(explicit, null).updateNamesMax, 10);
 });
 
 test('mistakes in the rfc2136 section are errors naming their path', () => {

@@ -13,6 +13,7 @@ import { bulkReadNamesMin, Rfc2136Provider } from '../../../src/providers/rfc213
 import { readTsig, type TsigKey } from '../../../src/providers/rfc2136/tsig.js';
 import { encodeMarker } from '../../../src/providers/marker.js';
 import { refused, serverSign, standIn, type Listening } from './stand-in.js';
+import { testOwner } from '../../helpers/dns-servers.js';
 
 const zone = 'dnsplane.test';
 const names = Array.from({ length: 70 }, (_, index) => `n${index}.${zone}`);
@@ -82,7 +83,7 @@ function newZone(): Zone {
 
 async function withStandIn(state: Zone, run: (provider: Rfc2136Provider) => Promise<void>): Promise<void> {
   const listening = await standInZone(state);
-  const provider = new Rfc2136Provider({ server: listening.server, zone, timeoutMs: 3000, tsig: { name: key.name, algorithm: key.algorithm, secret: secret.toString('base64') }, ttl: 5, maxAnswers: 8 });
+  const provider = new Rfc2136Provider({ server: listening.server, zone, timeoutMs: 3000, tsig: { name: key.name, algorithm: key.algorithm, secret: secret.toString('base64') }, ttl: 5, maxAnswers: 8, owner: testOwner });
   try {
     await run(provider);
   } finally {

@@ -50,7 +50,7 @@ test('a tombstone round-trips, is not a marker, and a marker is not a tombstone'
   }
   const removal = prepareWrite(
     { name: 'gone.example', records: null, generation: 42, expectedVersion: 'v' },
-    { version: 'v', generation: 40, rdatas: [Buffer.from('x')] }, { ttl: 5, maxAnswers: 8 }, false,
+    { version: 'v', generation: 40, rdatas: [Buffer.from('x')] }, { ttl: 5, maxAnswers: 8, owner: 'dp-test' }, false,
   );
   assert.equal(removal.written.removed, true);
   assert.equal(removal.written.generation, 42, 'a removal writes the tombstone of its own generation');
@@ -58,7 +58,7 @@ test('a tombstone round-trips, is not a marker, and a marker is not a tombstone'
 
 test('a write to a name read with a CNAME adds no address and requires the CNAME; any other write adds them', () => {
   const change = { name: 'alias.example', records: entries(3), generation: 2, expectedVersion: null };
-  const [plain, aliased] = [false, true].map((alias) => prepareWrite(change, null, { ttl: 5, maxAnswers: 8 }, alias));
+  const [plain, aliased] = [false, true].map((alias) => prepareWrite(change, null, { ttl: 5, maxAnswers: 8, owner: 'dp-test' }, alias));
   const adds = (write: typeof plain) => write!.updates.filter((record) => record.klass === 1 && record.type === 1);
   assert.equal(adds(plain).length, 3, 'three A records added');
   assert.deepEqual(adds(aliased), [], 'no address beside the CNAME (RFC 2136 §3.4.2.2: ignored; PowerDNS: REFUSED)');
@@ -152,7 +152,7 @@ test('UPDATE messages for many names compress, read back exactly, and pack withi
   const writes = Array.from({ length: 300 }, (_, index) => prepareWrite(
     { name: `svc${index}.dnsplane.test`, records: entries(8), generation: 3, expectedVersion: index % 2 === 0 ? null : 'v1' },
     index % 2 === 0 ? null : { version: 'v1', generation: 2, rdatas: [Buffer.from([0, 3, 2, 104, 105])] },
-    { ttl: 5, maxAnswers: 8 },
+    { ttl: 5, maxAnswers: 8, owner: 'dp-test' },
     false,
   ));
   const bytesMax = 16_000;

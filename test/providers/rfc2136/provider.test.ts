@@ -12,7 +12,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Rfc2136Error } from '../../../src/providers/rfc2136/errors.js';
 import { Rfc2136Provider, type Rfc2136Settings } from '../../../src/providers/rfc2136/provider.js';
 import type { RecordEntry } from '../../../src/domain/types.js';
-import { dnsServerKinds, startDnsServer, type DnsServer, type TsigKeyConfig } from '../../helpers/dns-servers.js';
+import { dnsServerKinds, startDnsServer, testOwner, type DnsServer, type TsigKeyConfig } from '../../helpers/dns-servers.js';
 import { freeTcpPort } from '../../helpers/env.js';
 import dnsPacket from 'dns-packet';
 import Database from 'better-sqlite3';
@@ -20,7 +20,7 @@ import { encodeMarker } from '../../../src/providers/marker.js';
 import { signMessage, type TsigKey } from '../../../src/providers/rfc2136/tsig.js';
 
 function providerFor(server: DnsServer, overrides: Partial<Rfc2136Settings> = {}, key: TsigKeyConfig = server.key): Rfc2136Provider {
-  return new Rfc2136Provider({ server: server.server, zone: server.zone, timeoutMs: 3000, tsig: key, ttl: 5, maxAnswers: 8, ...overrides });
+  return new Rfc2136Provider({ server: server.server, zone: server.zone, timeoutMs: 3000, tsig: key, ttl: 5, maxAnswers: 8, owner: testOwner, ...overrides });
 }
 
 function set(...addresses: string[]): RecordEntry[] {
@@ -94,7 +94,7 @@ for (const kind of dnsServerKinds) {
       assert.equal(removed!.outcome, 'applied');
       assert.deepEqual(await digShort(server, name, 'A'), []);
       const [tombstone] = await digShort(server, `_dnsplane.${name}`, 'TXT');
-      assert.match(tombstone ?? '', /^"removed=3" "version=[A-Za-z0-9_-]+"$/, 'the marker became a tombstone holding the removing generation');
+      assert.match(tombstone ?? '', /^"removed=3" "version=[A-Za-z0-9_-]+" "owner=dnsplane-test"$/, 'the marker became a tombstone holding the removing generation');
       assert.equal((await provider.read([name])).size, 0);
       assert.deepEqual((await provider.list(null, 100)).filter((state) => state.name === name), [], 'a tombstone is not a served name');
     });
@@ -139,16 +139,23 @@ for (const kind of dnsServerKinds) {
       assert.deepEqual(await digShort(server, apex, 'NS'), [`ns.${apex}.`], 'NS kept');
     });
 
-    const cnameTitle = 'a name read with a CNAME gets its marker, no address, stopping no other name; then addresses';
+    const cnameTitle = 'a hand-made CNAME is unmanaged; adopted, it gets its marker and no address, stopping no other '
+      + 'name; then addresses';
     test(cnameTitle, async () => {
       // RFC 2136 §3.4.2.2 has a server ignore an address added beside a CNAME (Knot, BIND); PowerDNS refuses the
       // whole UPDATE instead, so the provider adds none there — on every server alike.
       const [aliased, ...others] = ['cname', 'beside-1', 'beside-2'].map((label) => `${label}.dnsplane.test`);
       const added = await server.nsupdate([`zone ${server.zone}`, `update add ${aliased} 5 CNAME elsewhere.example.`]);
       assert.equal(added.code, 0, added.stderr);
-      assert.equal((await provider.read([aliased!, ...others])).size, 0, 'read first, as an enactor does');
+      const found = await provider.read([aliased!, ...others]);
+      assert.deepEqual([...found.keys()], [aliased], 'read first, as an enactor does: only the CNAME is there');
+      const unmanaged = found.get(aliased!)!;
+      assert.deepEqual(unmanaged.held, { kind: 'unmanaged', records: ['CNAME'] }, 'not dnsplane\'s: unmanaged');
       const names = [aliased!, ...others];
-      const firsts = names.map((name) => ({ name, records: set('127.0.10.1'), generation: 1, expectedVersion: null }));
+      // The adoption expects the unmanaged version read; the others are first writes.
+      const firsts = names.map((name) => ({
+        name, records: set('127.0.10.1'), generation: 1, expectedVersion: name === aliased ? unmanaged.version : null,
+      }));
       const created = await provider.apply(firsts);
       assert.deepEqual(created.map((outcome) => outcome.outcome), ['applied', 'applied', 'applied'], 'one message');
       assert.deepEqual(await digShort(server, others[0]!, 'A'), ['127.0.10.1']);
@@ -191,9 +198,12 @@ for (const kind of dnsServerKinds) {
         }
         const deleted = await server.nsupdate([`zone ${server.zone}`, `update delete _dnsplane.${name} TXT`]);
         assert.equal(deleted.code, 0, deleted.stderr);
-        assert.equal((await provider.read([name])).size, 0, 'no marker: not dnsplane\'s yet');
+        const unmanaged = (await provider.read([name])).get(name)!;
+        assert.deepEqual(unmanaged.held, { kind: 'unmanaged', records: ['A 192.0.2.7'] }, 'no marker: not dnsplane\'s');
         const first = { name, records: set('127.0.11.1'), generation: 1, expectedVersion: null };
-        assert.equal((await provider.apply([first]))[0]!.outcome, 'applied');
+        assert.equal((await provider.apply([first]))[0]!.outcome, 'conflict', 'a first write requires no address');
+        const adoption = { ...first, expectedVersion: unmanaged.version };
+        assert.equal((await provider.apply([adoption]))[0]!.outcome, 'applied', 'adopted: the address read required');
         assert.deepEqual(await digShort(server, name, 'A'), ['127.0.11.1']);
       });
     }
@@ -360,7 +370,7 @@ test('a server that never answers is a timeout within the configured bound, and 
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const port = (silent.address() as AddressInfo).port;
   const timeoutMs = 300;
-  const settings = { zone: 'dnsplane.test', timeoutMs, tsig: { name: 'k', algorithm: 'hmac-sha256' as const, secret: Buffer.alloc(32).toString('base64') }, ttl: 5, maxAnswers: 8 };
+  const settings = { zone: 'dnsplane.test', timeoutMs, tsig: { name: 'k', algorithm: 'hmac-sha256' as const, secret: Buffer.alloc(32).toString('base64') }, ttl: 5, maxAnswers: 8, owner: testOwner };
   const provider = new Rfc2136Provider({ ...settings, server: `127.0.0.1:${port}` });
   try {
     let started = Date.now();
@@ -416,7 +426,7 @@ test('a read believes only answers signed with the key: an unsigned or wrongly s
     });
   });
   await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve));
-  const provider = new Rfc2136Provider({ server: `127.0.0.1:${(liar.address() as AddressInfo).port}`, zone: 'dnsplane.test', timeoutMs: 1000, tsig: key, ttl: 5, maxAnswers: 8 });
+  const provider = new Rfc2136Provider({ server: `127.0.0.1:${(liar.address() as AddressInfo).port}`, zone: 'dnsplane.test', timeoutMs: 1000, tsig: key, ttl: 5, maxAnswers: 8, owner: testOwner });
   try {
     await rejects(provider.read(['a.dnsplane.test']), 'bad-response', /unsigned answer to a signed query for .*a\.dnsplane\.test/);
     signWith = { name: 'k', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 2) };
@@ -432,7 +442,7 @@ test('a name whose write cannot fit in messageBytesMax is refused before anythin
   // No server listens on this port: the refusal must come before any connection is tried.
   const provider = new Rfc2136Provider({
     server: `127.0.0.1:${await freeTcpPort()}`, zone: 'dnsplane.test', timeoutMs: 300, messageBytesMax: 4096,
-    tsig: { name: 'k', algorithm: 'hmac-sha256', secret: Buffer.alloc(32).toString('base64') }, ttl: 5, maxAnswers: 8,
+    tsig: { name: 'k', algorithm: 'hmac-sha256', secret: Buffer.alloc(32).toString('base64') }, ttl: 5, maxAnswers: 8, owner: testOwner,
   });
   try {
     const records = Array.from({ length: 300 }, (_, index) => ({ target: `lb-${index}`, address: `10.1.${index >> 8}.${index & 255}`, weight: 1 + (index % 200) }))

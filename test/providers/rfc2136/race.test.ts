@@ -29,7 +29,7 @@ const maxAnswers = 2;
 async function race(kind: DnsServerKind, seed: number): Promise<void> {
   const server = await startDnsServer(kind);
   const cluster = startCluster(namesCount, { provider: providerSection(server), dns: { maxAnswers } });
-  const provider = new Rfc2136Provider({ server: server.server, zone: server.zone, timeoutMs: 5000, tsig: server.key, ttl: 5, maxAnswers });
+  const provider = new Rfc2136Provider({ server: server.server, zone: server.zone, timeoutMs: 5000, tsig: server.key, ttl: 5, maxAnswers, owner: null });
   const names = Array.from({ length: namesCount }, (_, index) => `svc${index}.dnsplane.test`);
   const checker = new DnsInvariantChecker(cluster.dbPath, server, provider, names, maxAnswers);
   try {

@@ -2,7 +2,8 @@
 // tools (a record removed, a record added, a whole RRset removed, the marker
 // deleted, the marker overwritten with foreign text) are each found by the
 // reconciler, alarmed, and repaired to the plan in one pass, through the same
-// compare-and-swap as the enactors; a second pass finds nothing.
+// compare-and-swap as the enactors; a second pass finds nothing. A name whose marker was deleted is no longer
+// known to be dnsplane's: reported as unmanaged until an adoption grant lets the repair take it back.
 // Method: Knot DNS edited with `knsupdate`, BIND 9 and PowerDNS with `nsupdate`; the real
 // Planner, Enactor and Reconciler run in-process on a SQLite store with the
 // RFC 2136 provider; `dig` shows the damage and the repair.
@@ -17,7 +18,7 @@ import { silentLogger } from '../../../src/util/log.js';
 import { seededRng, systemClock } from '../../../src/util/clock.js';
 import { endpoints, makeEnactor, makePlanner } from '../../helpers/fixtures.js';
 import {
-  dnsServerKinds, dnsServerNames, startDnsServer, type DnsServer, type DnsServerKind,
+  testOwner, dnsServerKinds, dnsServerNames, startDnsServer, type DnsServer, type DnsServerKind,
 } from '../../helpers/dns-servers.js';
 import { tempDir } from '../../helpers/env.js';
 
@@ -39,7 +40,7 @@ async function reconcileOn(kind: DnsServerKind): Promise<void> {
   const server = await startDnsServer(kind);
   const dir = tempDir('dnsplane-reconcile-');
   const store = new SqliteStore(join(dir.path, 'state.db'));
-  const provider = new Rfc2136Provider({ server: server.server, zone: server.zone, timeoutMs: 3000, tsig: server.key, ttl: 5, maxAnswers: 8 });
+  const provider = new Rfc2136Provider({ server: server.server, zone: server.zone, timeoutMs: 3000, tsig: server.key, ttl: 5, maxAnswers: 8, owner: testOwner });
   try {
     const inventory = endpoints(6);
     const planner = makePlanner('planner', store, () => inventory);
@@ -69,12 +70,18 @@ async function reconcileOn(kind: DnsServerKind): Promise<void> {
       ['svc1.dnsplane.test', 'edited'],
       ['svc2.dnsplane.test', 'edited'],
       ['svc3.dnsplane.test', 'empty'],
-      ['svc4.dnsplane.test', 'missing'],
+      // Its marker deleted, svc4's addresses are no longer known to be dnsplane's: unmanaged, left until adopted.
+      ['svc4.dnsplane.test', 'unmanaged'],
       ['svc5.dnsplane.test', 'deleted-plan'],
     ]);
-    assert.equal(pass.repaired, 5);
+    assert.equal(pass.repaired, 4);
     const alarms = (await store.readCounters()).find((counter) => counter.name === 'alarms_drift')?.value ?? 0;
     assert.ok(alarms >= 5, `drift alarms raised (${alarms})`);
+    assert.deepEqual(await addresses(server, 'svc4.dnsplane.test'), ['127.1.4.1', '127.1.4.2', '127.1.4.3']);
+    await store.grantAdoption('svc4.dnsplane.test', 'operator@test', 'its marker was deleted by mistake');
+    const adopted = await reconciler.tick();
+    assert.deepEqual(adopted.drifts.map((drift) => [drift.name, drift.kind]), [['svc4.dnsplane.test', 'missing']]);
+    assert.equal(adopted.repaired, 1, 'adopted once granted');
 
     const plan = (await store.readPlan(await store.latestGeneration()))!;
     const states = await provider.read(inventory.map((endpoint) => endpoint.name));

@@ -24,7 +24,7 @@ test('a route53 section selects the Route 53 provider, with the zone, the TTL an
     retriesMax: 10, backoffBaseMs: 100, backoffMaxMs: 10_000, syncTimeoutMs: 600_000, syncPollMs: 2000,
     readRequestsMax: 10_000, batchRecordsMax: 1000,
   });
-  const provider = await createProvider(config, '/nonexistent');
+  const provider = await createProvider(config, '/nonexistent', { owner: null });
   try {
     assert.equal(provider.kind, 'route53');
   } finally {
