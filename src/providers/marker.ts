@@ -4,6 +4,7 @@ import { validateRecordSet } from '../domain/validate.js';
 import { decodeRecords, encodeRecords } from '../domain/codec.js';
 import { assert } from '../util/assert.js';
 import { ownerIdPattern } from '../domain/owner.js';
+import { isInZone } from '../domain/names.js';
 import type { OwnerIdentity } from '../store/types.js';
 import type { Held, ServedState } from './types.js';
 import dnsPacket from 'dns-packet';
@@ -67,6 +68,34 @@ export function markerName(name: string): string {
 /** The name a marker owner belongs to, or null when `owner` is not a marker. */
 export function nameOfMarker(owner: string): string | null {
   return owner.startsWith(`${markerLabel}.`) ? owner.slice(markerLabel.length + 1) : null;
+}
+
+/**
+ * Where a removal's tombstone lives: under the zone's reserved subtree `_removed._dnsplane.<zone>`, at the name's
+ * labels relative to the zone ("svc0.dnsplane.test" → "svc0._removed._dnsplane.dnsplane.test"), so that it does not
+ * create the removed name: the name answers NXDOMAIN, not NODATA (a TXT at `_dnsplane.<name>` would make `<name>` an
+ * empty non-terminal). A name whose tombstone name would pass 253 characters gets a digest label instead
+ * ("_sha256-<26 base-32 characters>"), which no inventory name can collide with (names start with no "_sha256-").
+ * Tombstones written before this (at `_dnsplane.<name>`, in the marker's place) are still read and honoured.
+ */
+const removedSubtree = `_removed.${markerLabel}`;
+const tombstoneNameMax = 253;
+
+export function tombstoneName(name: string, zone: string): string {
+  assert(isInZone(name, zone), 'internal', () => `${name} is not in zone ${zone}`);
+  const relative = name === zone ? '' : name.slice(0, -(zone.length + 1));
+  const readable = `${relative === '' ? '' : `${relative}.`}${removedSubtree}.${zone}`;
+  if (readable.length <= tombstoneNameMax) return readable;
+  const digest = createHash('sha256').update(name).digest();
+  let label = '_sha256-';
+  for (let index = 0; index < 26; index += 1) label += 'abcdefghijklmnopqrstuvwxyz234567'[digest[index]! & 31];
+  return `${label}.${removedSubtree}.${zone}`;
+}
+
+/** Whether `owner` lies in the zone's tombstone subtree (a record there is a tombstone, never a name's own). */
+export function inTombstoneSubtree(owner: string, zone: string): boolean {
+  const root = `${removedSubtree}.${zone}`;
+  return owner === root || owner.endsWith(`.${root}`);
 }
 
 export interface Marker {
