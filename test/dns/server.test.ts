@@ -144,3 +144,20 @@ test('cluster counters add up, and the snapshot figures are those of the most be
   assert.equal(total.failStatic, true);
   assert.equal(total.snapshotVersion, 7);
 });
+
+test('a removed name answers NXDOMAIN, as does its marker, with the SOA; its removal generation stays in the store', async () => {
+  // Goal (issue 13): removal answers NXDOMAIN on every provider — here the built-in one, served by the built-in server.
+  await withServer({}, async (server, provider) => {
+    const current = (await provider.read([served])).get(served)!;
+    const [removed] = await provider.apply([{ name: served, records: null, generation: 2, expectedVersion: current.version }]);
+    assert.equal(removed!.outcome, 'applied');
+    assert.deepEqual(await provider.readRemovals([served]), new Map([[served, 2]]), 'the tombstone is kept');
+    for (const [name, type] of [[served, 'A'], [served, 'AAAA'], [served, 'TXT'], [`_dnsplane.${served}`, 'TXT']] as const) {
+      await pollUntil(async () => (await udpQuery(server.port, query(name, type))).rcode === 'NXDOMAIN',
+        `${name} ${type} to answer NXDOMAIN`, 10_000, 5);
+      const answer = await udpQuery(server.port, query(name, type));
+      assert.deepEqual(answer.answers, [], `${name} ${type}: no answer`);
+      assert.equal(answer.authorities?.[0]?.type, 'SOA', `${name} ${type}: the SOA in authority (RFC 2308)`);
+    }
+  });
+});

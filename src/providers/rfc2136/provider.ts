@@ -6,8 +6,8 @@ import { GuardedProvider, type GuardedChange, type SwapOutcome } from '../guard.
 import type { ServedState } from '../types.js';
 import { Rfc2136Error, rfc2136Error, type ErrorContext } from './errors.js';
 import {
-  canonicalAddress, decodeMarker, decodeTombstone, foreignOwner, foreignState, interpret, markerName, unmanagedState,
-  unparsedVersion,
+  canonicalAddress, decodeMarker, decodeTombstone, foreignOwner, foreignState, interpret, markerName, tombstoneName,
+  unmanagedState, unparsedVersion,
 } from '../marker.js';
 import type { OwnerIdentity } from '../../store/types.js';
 import { TcpTransport } from './transport.js';
@@ -133,6 +133,11 @@ function markerRrset(texts: readonly MarkerText[]): MarkerRrset | null {
   if (texts.length === 0) return null;
   const sorted = [...texts].sort((a, b) => Buffer.compare(a.rdata, b.rdata));
   return { strings: sorted.map((text) => text.strings), rdatas: sorted.map((text) => text.rdata) };
+}
+
+/** Whether a TXT RRset at `_dnsplane.<name>` is a removal's tombstone (as earlier versions wrote them there). */
+function isTombstoneRrset(rrset: MarkerRrset): boolean {
+  return rrset.strings.length === 1 && decodeTombstone(rrset.strings[0]!) !== null;
 }
 
 function sameRrset(a: MarkerRrset | null, b: MarkerRrset | null): boolean {
@@ -300,7 +305,16 @@ export class Rfc2136Provider extends GuardedProvider {
   }
 
   private async queryMarker(name: string): Promise<MarkerRrset | null> {
-    const records = (await this.query(markerName(name), 'TXT')).filter((record) => record.type === 'TXT');
+    return this.queryTexts(markerName(name));
+  }
+
+  /** The TXT RRset at the name's tombstone owner (marker.ts: tombstoneName). */
+  private async queryTombstone(name: string): Promise<MarkerRrset | null> {
+    return this.queryTexts(tombstoneName(name, this.zone));
+  }
+
+  private async queryTexts(owner: string): Promise<MarkerRrset | null> {
+    const records = (await this.query(owner, 'TXT')).filter((record) => record.type === 'TXT');
     return markerRrset(records.map((record) => {
       const strings = record.data as Buffer[];
       return { strings, rdata: txtRdata(strings) };
@@ -337,17 +351,26 @@ export class Rfc2136Provider extends GuardedProvider {
   }
 
   /**
-   * A name with no marker of its own (none, or a removal's tombstone): absent when it holds nothing a write would
-   * replace; unmanaged when it holds addresses or a CNAME (made by hand or by another tool), at a version that is a
-   * digest of exactly those, which an adoption's prerequisite repeats.
+   * A name with no marker of its own: none, or a removal's tombstone — `legacy` at `_dnsplane.<name>` (earlier
+   * versions), or `subtree` at its tombstone owner. Absent when it holds nothing a write would replace; unmanaged
+   * when it holds addresses or a CNAME (made by hand or by another tool), at a version that is a digest of exactly
+   * those, which an adoption's prerequisite repeats together with any tombstone read.
    */
-  private unmarked(name: string, tombstone: MarkerRrset | null, served: readonly string[]): ServedState | undefined {
-    if (served.length === 0 && !this.aliased.has(name)) return tombstone === null ? this.forget(name) : undefined;
+  private unmarked(
+    name: string, legacy: MarkerRrset | null, subtree: MarkerRrset | null, served: readonly string[],
+  ): ServedState | undefined {
+    assert(legacy === null || isTombstoneRrset(legacy), 'internal', () => `${name}: a marker read as unmarked`);
+    const removal = legacy !== null
+      ? this.tombstoneOf(name, legacy, 'marker')
+      : subtree !== null ? this.tombstoneOf(name, subtree, 'subtree') : null;
+    if (removal === null) this.forget(name);
+    if (served.length === 0 && !this.aliased.has(name)) return undefined;
     const cname = this.aliased.has(name) ? ['CNAME'] : [];
     const { state, version } = unmanagedState(name, served, cname);
     this.remember(name, {
-      version, generation: 0, rdatas: tombstone?.rdatas ?? [], unmanaged: { addresses: [...served] },
-      ...(tombstone === null ? {} : { removed: true }),
+      version, generation: 0, rdatas: legacy?.rdatas ?? [], unmanaged: { addresses: [...served] },
+      ...(subtree === null ? {} : { tombstone: subtree.rdatas }),
+      ...(removal === null ? {} : { removed: true }),
     });
     return state;
   }
@@ -361,8 +384,9 @@ export class Rfc2136Provider extends GuardedProvider {
    */
   private async readName(name: string): Promise<ServedState | undefined> {
     const [marker, served] = await Promise.all([this.queryMarker(name), this.queryAddresses(name)]);
-    if (marker === null) return this.unmarked(name, null, served);
-    if (this.isTombstone(name, marker)) return this.unmarked(name, marker, served);
+    if (marker === null || isTombstoneRrset(marker)) {
+      return this.unmarked(name, marker, marker === null ? await this.queryTombstone(name) : null, served);
+    }
     const first = this.view(name, marker, served);
     if (first.consistent) return this.keep(name, first);
     for (let attempt = 0; attempt < readAttemptsMax; attempt += 1) {
@@ -370,8 +394,9 @@ export class Rfc2136Provider extends GuardedProvider {
       const addresses = await this.queryAddresses(name);
       const after = await this.queryMarker(name);
       if (!sameRrset(before, after)) continue;
-      if (after === null) return this.unmarked(name, null, addresses);
-      if (this.isTombstone(name, after)) return this.unmarked(name, after, addresses);
+      if (after === null || isTombstoneRrset(after)) {
+        return this.unmarked(name, after, after === null ? await this.queryTombstone(name) : null, addresses);
+      }
       return this.keep(name, this.view(name, after, addresses));
     }
     throw rfc2136Error(this.context, 'unstable-read', `${name} changed during each of ${readAttemptsMax} reads`);
@@ -382,23 +407,24 @@ export class Rfc2136Provider extends GuardedProvider {
    * A tombstone means the name is not served; its generation and exact RRset
    * are remembered for the next first write.
    */
-  private tombstoneOf(name: string, marker: MarkerRrset): { generation: Generation; foreign: boolean } | null {
-    const tombstone = marker.strings.length === 1 ? decodeTombstone(marker.strings[0]!) : null;
-    if (tombstone === null) return null;
-    // Another installation's removal leaves the name free here; its generation is of another plan history.
-    const foreign = foreignOwner(tombstone.owner, this.settings.owner) !== null;
+  private tombstoneOf(
+    name: string, rrset: MarkerRrset, place: 'marker' | 'subtree',
+  ): { generation: Generation; foreign: boolean } | null {
+    const tombstone = rrset.strings.length === 1 ? decodeTombstone(rrset.strings[0]!) : null;
+    if (tombstone === null && place === 'marker') return null;
+    // Another installation's removal leaves the name free here; its generation is of another plan history. So does
+    // anything else found at a tombstone owner: it is no removal of this installation's, and a write requires it as
+    // read (and deletes it).
+    const foreign = tombstone === null || foreignOwner(tombstone.owner, this.settings.owner) !== null;
     this.remember(name, {
-      version: tombstone.version,
-      generation: tombstone.generation,
-      rdatas: marker.rdatas,
+      version: tombstone?.version ?? unparsedVersion(rrset.rdatas),
+      generation: tombstone?.generation ?? 0,
+      rdatas: place === 'marker' ? rrset.rdatas : [],
+      ...(place === 'subtree' ? { tombstone: rrset.rdatas } : {}),
       removed: true,
       ...(foreign ? { foreign } : {}),
     });
-    return { generation: tombstone.generation, foreign };
-  }
-
-  private isTombstone(name: string, marker: MarkerRrset): boolean {
-    return this.tombstoneOf(name, marker) !== null;
+    return { generation: tombstone?.generation ?? 0, foreign };
   }
 
   private forget(name: string): undefined {
@@ -433,18 +459,28 @@ export class Rfc2136Provider extends GuardedProvider {
 
   async readRemovals(names: readonly string[]): Promise<Map<string, Generation>> {
     for (const name of names) this.checkName(name);
-    let markers: (MarkerRrset | null)[];
+    // Per name: the TXT RRset at `_dnsplane.<name>`, and, when there is none, the one at its tombstone owner.
+    let found: [MarkerRrset | null, MarkerRrset | null][];
     if (names.length >= bulkReadNamesMin) {
       const image = await this.freshImage();
-      markers = names.map((name) => markerRrset(image.markerTexts(name)));
+      found = names.map((name) => {
+        const marker = markerRrset(image.markerTexts(name));
+        return [marker, marker === null ? markerRrset(image.tombstoneTexts(name)) : null];
+      });
     } else {
-      markers = await Promise.all(names.map((name) => this.queryMarker(name)));
+      found = await Promise.all(names.map(async (name): Promise<[MarkerRrset | null, MarkerRrset | null]> => {
+        const marker = await this.queryMarker(name);
+        return [marker, marker === null ? await this.queryTombstone(name) : null];
+      }));
     }
     const removals = new Map<string, Generation>();
-    markers.forEach((marker, index) => {
-      const tombstone = marker === null ? null : this.tombstoneOf(names[index]!, marker);
+    found.forEach(([marker, subtree], index) => {
+      const name = names[index]!;
+      const tombstone = marker !== null
+        ? this.tombstoneOf(name, marker, 'marker')
+        : subtree !== null ? this.tombstoneOf(name, subtree, 'subtree') : null;
       // Only this installation's removals: another's says nothing of the plans kept here.
-      if (tombstone !== null && !tombstone.foreign) removals.set(names[index]!, tombstone.generation);
+      if (tombstone !== null && !tombstone.foreign) removals.set(name, tombstone.generation);
     });
     return removals;
   }
@@ -456,8 +492,10 @@ export class Rfc2136Provider extends GuardedProvider {
   private imageState(image: ZoneImage, name: string): ServedState | undefined {
     this.noteAlias(name, image.aliased(name));
     const marker = markerRrset(image.markerTexts(name));
-    if (marker === null) return this.unmarked(name, null, image.addresses(name));
-    if (this.isTombstone(name, marker)) return this.unmarked(name, marker, image.addresses(name));
+    if (marker === null || isTombstoneRrset(marker)) {
+      const subtree = marker === null ? markerRrset(image.tombstoneTexts(name)) : null;
+      return this.unmarked(name, marker, subtree, image.addresses(name));
+    }
     return this.keep(name, this.view(name, marker, image.addresses(name)));
   }
 
@@ -617,7 +655,7 @@ export class Rfc2136Provider extends GuardedProvider {
       // A tombstone, or an unmanaged name, is not served: a write over it replaces nothing dnsplane wrote.
       const unmarked = marker === null || marker.removed === true || marker.unmanaged !== undefined;
       replaced.set(change.name, unmarked ? null : marker.generation);
-      const settings = { ttl: this.settings.ttl, maxAnswers: this.settings.maxAnswers, owner };
+      const settings = { zone: this.zone, ttl: this.settings.ttl, maxAnswers: this.settings.maxAnswers, owner };
       writes.push(prepareWrite(change, marker, settings, this.aliased.has(change.name)));
     });
     for (const [write, result] of await this.sendWrites(writes)) {

@@ -2,7 +2,7 @@ import type { Generation } from '../../domain/types.js';
 import { assert } from '../../util/assert.js';
 import type { ApplyChange } from '../types.js';
 import { rfc2136Error, type ErrorContext } from './errors.js';
-import { encodeMarker, encodeTombstone, markerName, newVersion, servedSubset } from '../marker.js';
+import { encodeMarker, encodeTombstone, markerName, newVersion, servedSubset, tombstoneName } from '../marker.js';
 import { readTsig, tsigErrorName, verifyMessage, type TsigKey } from './tsig.js';
 import {
   addressRdata, dnsClass, dnsType, emptyRdata, opcodeUpdate, rcode, rcodeName, readHeader, recordBytesMax, txtRdata,
@@ -18,14 +18,17 @@ import {
 export interface MarkerSeen {
   version: string;
   generation: Generation;
+  /** The TXT RRset at `_dnsplane.<name>`: the marker, or a tombstone written there by earlier versions; empty: none. */
   rdatas: Buffer[];
-  /** A removal's tombstone: the name is not served, and was removed at `generation`. */
+  /** The TXT RRset at the name's tombstone owner (marker.ts: tombstoneName), when one was read there. */
+  tombstone?: Buffer[];
+  /** A removal's tombstone (at either place): the name is not served, and was removed at `generation`. */
   removed?: boolean;
   /** The marker or tombstone carries another installation's owner id (marker.ts, foreignOwner). */
   foreign?: boolean;
   /**
    * The name holds these addresses (canonical) and no marker of this installation: unmanaged, read at `version` (a
-   * digest of them). `rdatas` is then the tombstone found at the marker owner, or empty when there is none.
+   * digest of them). `rdatas` and `tombstone` are then the tombstones found at either place, if any.
    */
   unmanaged?: { addresses: string[] };
 }
@@ -43,6 +46,8 @@ export interface PreparedWrite {
 }
 
 export interface WriteSettings {
+  /** The zone: where tombstones go (marker.ts: tombstoneName). */
+  zone: string;
   ttl: number;
   maxAnswers: number;
   /** The owner id every marker and tombstone written carries. */
@@ -64,23 +69,33 @@ function exactly(owner: string, type: number, addresses: readonly string[]): Wir
   return addresses.map((address) => ({ owner, type, klass: dnsClass.IN, ttl: 0, rdata: addressRdata(address) }));
 }
 
+/** The TXT RRset at `owner` is exactly these RDATAs (value-dependent), or absent when there are none. */
+function exactTexts(owner: string, rdatas: readonly Buffer[]): WireRecord[] {
+  if (rdatas.length === 0) return [absent(owner, dnsType.TXT)];
+  return rdatas.map((rdata) => ({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: 0, rdata }));
+}
+
+/** Whether a write starts where no marker of this installation's stands: a first write, over a tombstone, adoption. */
+function isUnmarked(expected: MarkerSeen | null): boolean {
+  return expected === null || expected.removed === true || expected.unmanaged !== undefined;
+}
+
 /**
  * The prerequisites (RFC 2136 §2.4) of one name's write. Its marker RRset exactly as read (value-dependent) — a
- * removal's tombstone included — or no marker RRset at all. A write where no marker of this installation's stood
- * (a first write, over a tombstone, or an adoption) requires as well the addresses read, exactly: none for a first
- * write, so that records made by hand or by another tool meanwhile make it fail instead of vanishing; the ones read
- * for an adoption, so that a hand edit during it does.
+ * tombstone of earlier versions included — or no marker RRset at all. A write where no marker of this installation's
+ * stood (a first write, over a tombstone, or an adoption) requires as well the tombstone RRset read (or none: a
+ * removal meanwhile makes a stale first write fail, S2) and the addresses read, exactly: none for a first write, so
+ * that records made by hand or by another tool meanwhile make it fail instead of vanishing; the ones read for an
+ * adoption, so that a hand edit during it does.
  */
-function prerequisitesFor(name: string, expected: MarkerSeen | null, aliased: boolean): WireRecord[] {
+function prerequisitesFor(name: string, expected: MarkerSeen | null, aliased: boolean, zone: string): WireRecord[] {
   const owner = markerName(name);
-  const prerequisites = expected === null || expected.rdatas.length === 0
-    ? [absent(owner, dnsType.TXT)]
-    : expected.rdatas.map((rdata) => ({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: 0, rdata }));
-  const unmarked = expected === null || expected.removed === true || expected.unmanaged !== undefined;
-  assert(expected === null || expected.rdatas.length > 0 || expected.unmanaged !== undefined, 'internal',
-    () => `${owner}: an expected marker without records`);
+  const prerequisites = exactTexts(owner, expected?.rdatas ?? []);
+  const unmarked = isUnmarked(expected);
+  assert(unmarked || expected!.rdatas.length > 0, 'internal', () => `${owner}: an expected marker without records`);
   assert(expected?.foreign !== true || expected.removed === true, 'internal',
     () => `${name}: a write over another installation's marker`);
+  if (unmarked) prerequisites.push(...exactTexts(tombstoneName(name, zone), expected?.tombstone ?? []));
   if (unmarked && !aliased) {
     const addresses = expected?.unmanaged?.addresses ?? [];
     prerequisites.push(
@@ -92,8 +107,9 @@ function prerequisitesFor(name: string, expected: MarkerSeen | null, aliased: bo
 }
 
 /**
- * The whole write of one name: delete its A, AAAA and marker RRsets, then add the new ones (for a removal, only the
- * tombstone). `aliased`: a CNAME was read at the name. Servers ignore an address added beside a CNAME (RFC 2136
+ * The whole write of one name: delete its A, AAAA and marker RRsets (and, where no marker stood, the tombstone
+ * RRset), then add the new ones — for a removal, only the tombstone, at its own owner so that the removed name
+ * answers NXDOMAIN. `aliased`: a CNAME was read at the name. Servers ignore an address added beside a CNAME (RFC 2136
  * §3.4.2.2; PowerDNS refuses the whole UPDATE instead), so none is added, and the CNAME must still exist: if it went
  * away meanwhile the prerequisite fails, and the next read finds the name free for its addresses.
  */
@@ -106,7 +122,8 @@ export function prepareWrite(
     `${change.name}: removing a name that is not served`,
   );
   const owner = markerName(change.name);
-  const prerequisites = prerequisitesFor(change.name, expected, aliased);
+  const tombstoneOwner = tombstoneName(change.name, settings.zone);
+  const prerequisites = prerequisitesFor(change.name, expected, aliased, settings.zone);
   // RRset exists, value-independent (RFC 2136 §2.4.1).
   const cname = { owner: change.name, type: dnsType.CNAME, klass: dnsClass.ANY, ttl: 0, rdata: emptyRdata };
   if (aliased) prerequisites.push(cname);
@@ -115,12 +132,15 @@ export function prepareWrite(
     deleteRrset(change.name, dnsType.AAAA),
     deleteRrset(owner, dnsType.TXT),
   ];
+  // A tombstone can stand only where no marker does: its RRset goes with any write that starts there, and before a
+  // removal writes its own.
+  if (isUnmarked(expected) || change.records === null) updates.push(deleteRrset(tombstoneOwner, dnsType.TXT));
   const version = newVersion();
   let written: MarkerSeen;
   if (change.records === null) {
     const rdata = txtRdata(encodeTombstone({ generation: change.generation, version, owner: settings.owner }));
-    updates.push({ owner, type: dnsType.TXT, klass: dnsClass.IN, ttl: settings.ttl, rdata });
-    written = { version, generation: change.generation, rdatas: [rdata], removed: true };
+    updates.push({ owner: tombstoneOwner, type: dnsType.TXT, klass: dnsClass.IN, ttl: settings.ttl, rdata });
+    written = { version, generation: change.generation, rdatas: [], tombstone: [rdata], removed: true };
   } else {
     const served = servedSubset(change.records, settings.maxAnswers);
     assert(served.length > 0, 'S1', `${change.name}: a write with no address`);

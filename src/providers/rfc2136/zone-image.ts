@@ -1,6 +1,6 @@
 import { isInZone } from '../../domain/names.js';
 import { assert } from '../../util/assert.js';
-import { canonicalAddress, markerName, nameOfMarker } from '../marker.js';
+import { canonicalAddress, inTombstoneSubtree, markerName, nameOfMarker, tombstoneName } from '../marker.js';
 import { transferRecordsMax, type ChangeStep } from './transfer.js';
 import { serialNewer, txtRdata, type DecodedRecord, type SoaData } from './wire.js';
 
@@ -81,7 +81,8 @@ export class ZoneImage {
     if (record.type === 'CNAME') return { kind: 'cnames', key: (record.data as string).toLowerCase() };
     if (record.type !== 'TXT') return null;
     const name = nameOfMarker(owner);
-    if (name === null || !isInZone(name, this.zone)) return null;
+    const kept = (name !== null && isInZone(name, this.zone)) || inTombstoneSubtree(owner, this.zone);
+    if (!kept) return null;
     const strings = record.data as Buffer[];
     return { kind: 'texts', text: { strings, rdata: txtRdata(strings) } };
   }
@@ -159,6 +160,12 @@ export class ZoneImage {
   /** The TXT records of `name`'s marker owner, in canonical order (by RDATA), so that equal RRsets read alike. */
   markerTexts(name: string): MarkerText[] {
     const texts = this.owners.get(markerName(name))?.texts ?? [];
+    return [...texts].sort((a, b) => Buffer.compare(a.rdata, b.rdata));
+  }
+
+  /** The TXT records at `name`'s tombstone owner (marker.ts: tombstoneName), in canonical order. */
+  tombstoneTexts(name: string): MarkerText[] {
+    const texts = this.owners.get(tombstoneName(name, this.zone))?.texts ?? [];
     return [...texts].sort((a, b) => Buffer.compare(a.rdata, b.rdata));
   }
 

@@ -2,7 +2,7 @@ import { openDatabase, type Db } from '../../../src/store/sqlite/db.js';
 import { servedSchema } from '../../../src/providers/builtin/sqlite.js';
 import { decodeRecords } from '../../../src/domain/codec.js';
 import { recordSetKey, type RecordEntry } from '../../../src/domain/types.js';
-import { decodeMarker, decodeTombstone, servedSubset } from '../../../src/providers/marker.js';
+import { decodeMarker, decodeTombstone, servedSubset, tombstoneName } from '../../../src/providers/marker.js';
 import type { Provider, ServedState } from '../../../src/providers/types.js';
 import type { DnsServer } from '../../helpers/dns-servers.js';
 
@@ -131,23 +131,31 @@ export class DnsInvariantChecker {
     }
   }
 
-  /** One `dig` run over TCP: marker, A, marker for every name, in that order. */
+  /**
+   * One `dig` run over TCP: marker, tombstone, A, marker, tombstone for every name, in that order. A removal's
+   * tombstone lives at its own owner (marker.ts: tombstoneName), so that a removed name answers NXDOMAIN.
+   */
   async sampleDig(): Promise<void> {
-    const queries = this.names.flatMap((name) => [`_dnsplane.${name}`, 'TXT', name, 'A', `_dnsplane.${name}`, 'TXT']);
+    const zone = this.server.zone;
+    const queries = this.names.flatMap((name) => [
+      `_dnsplane.${name}`, 'TXT', tombstoneName(name, zone), 'TXT', name, 'A', `_dnsplane.${name}`, 'TXT',
+      tombstoneName(name, zone), 'TXT',
+    ]);
     // +time=5 (over the helper's 2): on a loaded machine a slow answer is not a failure of the invariants.
     const result = await this.server.dig(['+time=5', '+norec', '+noall', '+comments', '+question', '+answer', ...queries]);
     const blocks = parseDig(result.stdout);
-    if (result.code !== 0 || blocks.length !== this.names.length * 3 || blocks.some((block) => block.status !== 'NOERROR' && block.status !== 'NXDOMAIN')) {
+    if (result.code !== 0 || blocks.length !== this.names.length * 5 || blocks.some((block) => block.status !== 'NOERROR' && block.status !== 'NXDOMAIN')) {
       this.digFailures.push(`dig exited ${result.code} with ${blocks.length} answers: ${result.stderr.slice(0, 500)}`);
       return;
     }
-    this.names.forEach((name, index) => this.checkDigName(name, blocks.slice(index * 3, index * 3 + 3), `dig sample ${this.digSamples}`));
+    this.names.forEach((name, index) => this.checkDigName(name, blocks.slice(index * 5, index * 5 + 5), `dig sample ${this.digSamples}`));
     this.digSamples += 1;
   }
 
-  private checkDigName(name: string, [before, addresses, after]: DigBlock[], where: string): void {
-    const markerBefore = markerOf(before!);
-    const markerAfter = markerOf(after!);
+  private checkDigName(name: string, [before, tombBefore, addresses, after, tombAfter]: DigBlock[], where: string): void {
+    // A name holds a marker or (removed) a tombstone, never both: one UPDATE swaps them.
+    const markerBefore = markerOf(before!) ?? markerOf(tombBefore!);
+    const markerAfter = markerOf(after!) ?? markerOf(tombAfter!);
     const a = addresses!.answers.map((line) => line.split(/\s+/).pop()!).sort();
     if (markerBefore?.removed === true || markerAfter?.removed === true) {
       // A tombstone: the removal's generation counts for S2 like a marker's.

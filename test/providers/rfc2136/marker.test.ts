@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RecordEntry } from '../../../src/domain/types.js';
-import { decodeMarker, decodeTombstone, encodeMarker, encodeTombstone, interpret, newVersion, servedSubset, unmanagedTarget } from '../../../src/providers/marker.js';
+import { decodeMarker, decodeTombstone, encodeMarker, encodeTombstone, inTombstoneSubtree, interpret, newVersion, servedSubset, tombstoneName, unmanagedTarget } from '../../../src/providers/marker.js';
 import { packWrites, prepareWrite } from '../../../src/providers/rfc2136/update.js';
 import { encodeUpdate, updateOverheadBytes } from '../../../src/providers/rfc2136/wire.js';
 
@@ -50,15 +50,20 @@ test('a tombstone round-trips, is not a marker, and a marker is not a tombstone'
   }
   const removal = prepareWrite(
     { name: 'gone.example', records: null, generation: 42, expectedVersion: 'v' },
-    { version: 'v', generation: 40, rdatas: [Buffer.from('x')] }, { ttl: 5, maxAnswers: 8, owner: 'dp-test' }, false,
+    { version: 'v', generation: 40, rdatas: [Buffer.from('x')] },
+    { zone: 'example', ttl: 5, maxAnswers: 8, owner: 'dp-test' }, false,
   );
   assert.equal(removal.written.removed, true);
+  // The tombstone goes under the zone's reserved subtree, not at _dnsplane.<name>: the removed name is NXDOMAIN.
+  const added = removal.updates.filter((record) => record.klass === 1);
+  assert.deepEqual(added.map((record) => [record.owner, record.type]), [['gone._removed._dnsplane.example', 16]]);
+  assert.deepEqual(removal.written.tombstone, [added[0]!.rdata]);
   assert.equal(removal.written.generation, 42, 'a removal writes the tombstone of its own generation');
 });
 
 test('a write to a name read with a CNAME adds no address and requires the CNAME; any other write adds them', () => {
   const change = { name: 'alias.example', records: entries(3), generation: 2, expectedVersion: null };
-  const [plain, aliased] = [false, true].map((alias) => prepareWrite(change, null, { ttl: 5, maxAnswers: 8, owner: 'dp-test' }, alias));
+  const [plain, aliased] = [false, true].map((alias) => prepareWrite(change, null, { zone: 'example', ttl: 5, maxAnswers: 8, owner: 'dp-test' }, alias));
   const adds = (write: typeof plain) => write!.updates.filter((record) => record.klass === 1 && record.type === 1);
   assert.equal(adds(plain).length, 3, 'three A records added');
   assert.deepEqual(adds(aliased), [], 'no address beside the CNAME (RFC 2136 §3.4.2.2: ignored; PowerDNS: REFUSED)');
@@ -152,7 +157,7 @@ test('UPDATE messages for many names compress, read back exactly, and pack withi
   const writes = Array.from({ length: 300 }, (_, index) => prepareWrite(
     { name: `svc${index}.dnsplane.test`, records: entries(8), generation: 3, expectedVersion: index % 2 === 0 ? null : 'v1' },
     index % 2 === 0 ? null : { version: 'v1', generation: 2, rdatas: [Buffer.from([0, 3, 2, 104, 105])] },
-    { ttl: 5, maxAnswers: 8, owner: 'dp-test' },
+    { zone: 'dnsplane.test', ttl: 5, maxAnswers: 8, owner: 'dp-test' },
     false,
   ));
   const bytesMax = 16_000;
@@ -175,5 +180,24 @@ test('UPDATE messages for many names compress, read back exactly, and pack withi
       assert.equal(record.ttl, want.ttl);
       assert.deepEqual(record.rdata, want.rdata);
     });
+  }
+});
+
+test('a tombstone lives under the zone\'s reserved subtree, at the name\'s labels, or a digest label past 253 characters', () => {
+  assert.equal(tombstoneName('svc0.dnsplane.test', 'dnsplane.test'), 'svc0._removed._dnsplane.dnsplane.test');
+  assert.equal(tombstoneName('a.b.example.org', 'example.org'), 'a.b._removed._dnsplane.example.org');
+  assert.equal(tombstoneName('example.org', 'example.org'), '_removed._dnsplane.example.org', 'the apex');
+  const label = 'x'.repeat(60);
+  const long = `${label}.${label}.${label}.${label.slice(0, 40)}.example.org`;
+  assert.ok(long.length <= 253, 'a valid name');
+  const digested = tombstoneName(long, 'example.org');
+  assert.match(digested, /^_sha256-[a-z2-7]{26}\._removed\._dnsplane\.example\.org$/);
+  assert.equal(tombstoneName(long, 'example.org'), digested, 'the same name, the same owner');
+  assert.notEqual(tombstoneName(`y${long.slice(1)}`, 'example.org'), digested);
+  for (const owner of ['svc0._removed._dnsplane.dnsplane.test', '_removed._dnsplane.dnsplane.test']) {
+    assert.equal(inTombstoneSubtree(owner, 'dnsplane.test'), true, owner);
+  }
+  for (const owner of ['svc0.dnsplane.test', '_dnsplane.svc0.dnsplane.test', 'x_removed._dnsplane.dnsplane.test']) {
+    assert.equal(inTombstoneSubtree(owner, 'dnsplane.test'), false, owner);
   }
 });

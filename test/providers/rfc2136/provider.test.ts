@@ -16,7 +16,7 @@ import { dnsServerKinds, startDnsServer, testOwner, type DnsServer, type TsigKey
 import { freeTcpPort } from '../../helpers/env.js';
 import dnsPacket from 'dns-packet';
 import Database from 'better-sqlite3';
-import { encodeMarker } from '../../../src/providers/marker.js';
+import { encodeMarker, tombstoneName } from '../../../src/providers/marker.js';
 import { signMessage, type TsigKey } from '../../../src/providers/rfc2136/tsig.js';
 
 function providerFor(server: DnsServer, overrides: Partial<Rfc2136Settings> = {}, key: TsigKeyConfig = server.key): Rfc2136Provider {
@@ -93,10 +93,30 @@ for (const kind of dnsServerKinds) {
       const [removed] = await provider.apply([{ name, records: null, generation: 3, expectedVersion: current.version }]);
       assert.equal(removed!.outcome, 'applied');
       assert.deepEqual(await digShort(server, name, 'A'), []);
-      const [tombstone] = await digShort(server, `_dnsplane.${name}`, 'TXT');
-      assert.match(tombstone ?? '', /^"removed=3" "version=[A-Za-z0-9_-]+" "owner=dnsplane-test"$/, 'the marker became a tombstone holding the removing generation');
+      assert.deepEqual(await digShort(server, `_dnsplane.${name}`, 'TXT'), [], 'the marker went');
+      const [tombstone] = await digShort(server, tombstoneName(name, server.zone), 'TXT');
+      assert.match(tombstone ?? '', /^"removed=3" "version=[A-Za-z0-9_-]+" "owner=dnsplane-test"$/, 'a tombstone under the reserved subtree holds the removing generation');
+      for (const type of ['A', 'TXT', 'AAAA']) {
+        const answer = await server.dig(['+noall', '+comments', name, type]);
+        assert.match(answer.stdout, /status: NXDOMAIN/, `the removed name answers NXDOMAIN to ${type}, not NODATA`);
+      }
       assert.equal((await provider.read([name])).size, 0);
       assert.deepEqual((await provider.list(null, 100)).filter((state) => state.name === name), [], 'a tombstone is not a served name');
+    });
+
+    test('a tombstone written by an earlier version at _dnsplane.<name> is still honoured, and replaced by a newer first write', async () => {
+      const name = 'legacy.dnsplane.test';
+      const added = await server.nsupdate([`zone ${server.zone}`, `update add _dnsplane.${name} 5 TXT "removed=7" "version=legacy1"`]);
+      assert.equal(added.code, 0, added.stderr);
+      assert.equal((await provider.read([name])).size, 0, 'a removed name is not served');
+      assert.deepEqual(await provider.readRemovals([name]), new Map([[name, 7]]));
+      const [stale] = await provider.apply([{ name, records: set('127.0.13.1'), generation: 7, expectedVersion: null }]);
+      assert.deepEqual(stale, { name, outcome: 'superseded', generation: 7 });
+      const [fresh] = await provider.apply([{ name, records: set('127.0.13.1'), generation: 8, expectedVersion: null }]);
+      assert.equal(fresh!.outcome, 'applied');
+      assert.equal((await provider.read([name])).get(name)?.generation, 8);
+      assert.deepEqual(await digShort(server, name, 'A'), ['127.0.13.1']);
+      assert.deepEqual(await provider.readRemovals([name]), new Map(), 'the old tombstone went with the first write');
     });
 
     test('a removed name stays removed: a stale first write at or below the removal is superseded, a newer one applies (S2)', async () => {
