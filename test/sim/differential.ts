@@ -3,7 +3,8 @@
  * generator of calls (publish with fresh and stale leases and bases, every
  * kind of plan read, clean-up, leases and heartbeats under a moving clock,
  * conditional applies with current, stale and missing versions, inventory
- * versions put with current and stale bases and read back), run against a
+ * versions put with current and stale bases and read back, adoption grants,
+ * the owner identity and its migrations), run against a
  * reference side and a candidate side, every answer required equal. The
  * simulator's memory store and provider are compared with the SQLite ones
  * (memory.test.ts) and with the etcd ones (memory-etcd.test.ts) by this one
@@ -129,6 +130,25 @@ function inventoryOperation(random: SimRandom): Operation {
   });
 }
 
+/** Adoption grants and the owner identity: grants (the first kept), reads, and migrations (good, repeated, bad ids). */
+function ownershipOperation(random: SimRandom): Operation {
+  const name = random.pick(names);
+  const owner = random.pick(['dp-one', 'dp-two', 'dp-three', 'Bad Id', '']);
+  switch (random.int(5)) {
+    case 0:
+      return async (side) => {
+        await side.store.grantAdoption(name, random.pick(['op1', 'op2']), random.pick(['r1', 'r2']));
+        return side.store.listAdoptions();
+      };
+    case 1:
+      return async (side) => Object.fromEntries(await side.store.readAdoptions([name, random.pick(names)]));
+    case 2:
+      return async (side) => side.store.ownerIdentity(owner);
+    default:
+      return async (side) => side.store.migrateOwner(owner);
+  }
+}
+
 function chooseOperation(random: SimRandom, clock: ManualClock, timing: Timing, latest: number, servedVersions: number): Operation {
   const holder = random.pick(['p1', 'p2']);
   const generation = random.int(latest + 2);
@@ -223,6 +243,9 @@ function chooseOperation(random: SimRandom, clock: ManualClock, timing: Timing, 
         return 'released';
       };
     default:
+      // Half of these slots go to adoption grants and the owner identity (a draw of their own, so that the choice of
+      // every other operation of a seed stays what it was).
+      if (random.chance(0.5)) return ownershipOperation(random);
       return async (side) => {
         const served = await side.provider.list(null, 10);
         return { served: served.map((state) => ({ ...state, version: side.versions.of(state.version) })), removals: Object.fromEntries(await side.provider.readRemovals(names)) };
