@@ -93,8 +93,9 @@ export class Planner {
   private cacheFromOthers = true;
   /** The inventory the self-dependency alarms were last computed for, and the names alarmed. */
   private selfDependencyInventory: readonly EndpointSpec[] | null = null;
-  /** The inventory whose adoption grants were stored last. */
+  /** The inventory whose adoption grants were stored last, and the names this planner has granted. */
   private adoptionInventory: readonly EndpointSpec[] | null = null;
+  private readonly granted = new Set<string>();
   private selfDependencyAlarmed = new Set<string>();
   /** The dependency graph of the inventory version last held against (forcingImpact). */
   private graphOf: {
@@ -221,8 +222,11 @@ export class Planner {
     const reason = inventoryVersion === 0
       ? 'adopt: true in the config'
       : `adopt: true in inventory v${inventoryVersion}`;
+    // A name granted once stays granted in the store: each is sent once per planner, not once per inventory version.
     for (const endpoint of inventory) {
-      if (endpoint.adopt === true) await this.deps.store.grantAdoption(endpoint.name, this.options.id, reason);
+      if (endpoint.adopt !== true || this.granted.has(endpoint.name)) continue;
+      await this.deps.store.grantAdoption(endpoint.name, this.options.id, reason);
+      this.granted.add(endpoint.name);
     }
     this.adoptionInventory = inventory;
   }
