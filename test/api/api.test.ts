@@ -239,6 +239,29 @@ test('resolveTokens: which listen addresses are loopback, and beyond loopback so
   assert.throws(() => parseConfig(sampleConfig(1, 1, { api: { publicReads: 'yes' } })), /api\.publicReads/);
 });
 
+test('resolveTokens: the environment wins over the config; lengths 16-512; the two tokens must differ', () => {
+  const api = (extra: Record<string, unknown> = {}) => parseConfig(sampleConfig(1, 1, { api: extra })).api;
+  const configured = api({ token: adminToken, readToken });
+  assert.deepEqual(resolveTokens(configured, {}), { token: adminToken, readToken, readsNeedToken: false });
+  const fromEnv = 'env-token-0123456789abcdef';
+  const fromEnvRead = 'env-read-token-0123456789abcdef';
+  assert.deepEqual(resolveTokens(configured, { DNSPLANE_API_TOKEN: fromEnv, DNSPLANE_API_READ_TOKEN: fromEnvRead }),
+    { token: fromEnv, readToken: fromEnvRead, readsNeedToken: false }, 'the environment wins');
+  assert.deepEqual(resolveTokens(configured, { DNSPLANE_API_TOKEN: '' }).token, adminToken, 'an empty variable is unset');
+  assert.deepEqual(resolveTokens(api(), {}), { token: undefined, readToken: undefined, readsNeedToken: false },
+    'none at all on loopback: reads open, mutations disabled');
+  const bounds = [['x'.repeat(15), false], ['x'.repeat(16), true], ['x'.repeat(512), true], ['x'.repeat(513), false]] as const;
+  for (const [value, accepted] of bounds) {
+    for (const [variable, key] of [['DNSPLANE_API_TOKEN', 'token'], ['DNSPLANE_API_READ_TOKEN', 'readToken']] as const) {
+      const resolve = () => resolveTokens(api(), { [variable]: value });
+      if (accepted) assert.equal(resolve()[key], value, `${variable} of ${value.length}`);
+      else assert.throws(resolve, new RegExp(`^UserError: ${variable} / api\\.${key} must be 16-512 characters$`), `${variable} of ${value.length}`);
+    }
+  }
+  assert.throws(() => resolveTokens(api({ token: adminToken }), { DNSPLANE_API_READ_TOKEN: adminToken }),
+    /the API token and the read-only token must differ/);
+});
+
 test('drain reaches DNS through the planner and the enactor only; undrain brings the target back', async () => {
   const fixture = await apiFixture(5);
   try {
