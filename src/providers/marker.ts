@@ -169,10 +169,11 @@ export function encodeMarker(marker: Marker): Buffer[] {
 }
 
 /**
- * The tombstone a removal leaves in place of the marker: "removed=<g>"
- * "version=<token>". It holds the generation that removed the name, so a
- * stale first write at or below it is refused (S2); the name itself serves
- * no address (NODATA rather than NXDOMAIN, as `_dnsplane.<name>` remains).
+ * The tombstone a removal leaves at `tombstoneName(name, zone)` (earlier
+ * versions: in place of the marker): "removed=<g>" "version=<token>"
+ * "owner=<id>". It holds the generation that removed the name, so a stale
+ * first write at or below it is refused (S2); the name itself no longer
+ * exists (NXDOMAIN).
  */
 export interface Tombstone {
   generation: Generation;
