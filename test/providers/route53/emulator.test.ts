@@ -189,6 +189,25 @@ describe('Route 53 emulator: change batches', () => {
       + ' cannot be created as other RRSets exist with the same name and type.'));
   });
 
+  test('a CNAME shares its name with no other set, in either order; replaced in one batch it may', async () => {
+    const alias = (value: string): ResourceRecordSet => ({
+      Name: 'alias.example.com', Type: 'CNAME', TTL: 300, ResourceRecords: [{ Value: value }],
+    });
+    await change(harness, [create(alias('www.example.org.'))]);
+    const beside = await failure(change(harness, [create(weighted('alias.example.com', 'w', 1, '192.0.2.5'))]));
+    assert.deepEqual(beside, invalidBatch('RRSet of type A with DNS name alias.example.com. is not permitted because '
+      + 'a conflicting RRSet of type  CNAME with the same DNS name already exists in zone example.com.'));
+    const text = simple('alias.example.com', 'TXT', ['"beside"']);
+    assert.equal((await failure(change(harness, [create(text)]))).name, 'InvalidChangeBatch', 'any type');
+    await change(harness, [remove(alias('www.example.org.')), create(text)]);
+    const over = await failure(change(harness, [create(alias('www.example.net.'))]));
+    assert.deepEqual(over, invalidBatch('RRSet of type CNAME with DNS name alias.example.com. is not permitted as it '
+      + 'conflicts with other records with the same DNS name in zone example.com.'));
+    await change(harness, [upsert(simple('alias.example.com', 'TXT', ['"still"']))]);
+    const left = managed(await listAll(harness)).filter((set) => set.Name === 'alias.example.com.');
+    assert.deepEqual(left.map((set) => set.Type), ['TXT'], 'the refused batches changed nothing');
+  });
+
   test('invalid input: a weight over 255, a weight alone, a name outside the zone, bad values', async () => {
     const heavy = await failure(change(harness, [create(weighted('w.example.com', 'x', 256, '192.0.2.1'))]));
     assert.equal(heavy.name, 'InvalidInput');

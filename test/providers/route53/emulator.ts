@@ -19,7 +19,11 @@ import { child, children, element, MalformedXmlError, parseXml, type XmlElement 
  *   the set (name, type, SetIdentifier) exists; DELETE must match name, type,
  *   SetIdentifier, Weight, TTL and the values (in any order) exactly; UPSERT
  *   creates or replaces. Weighted sets carry SetIdentifier and Weight 0-255;
- *   weighted and non-weighted sets of one name and type do not mix.
+ *   weighted and non-weighted sets of one name and type do not mix; a CNAME
+ *   shares its name with no set of another type ("RRSet of type A with DNS
+ *   name ... is not permitted because a conflicting RRSet of type  CNAME ...",
+ *   "RRSet of type CNAME ... is not permitted as it conflicts with other
+ *   records ...", AWS's texts).
  * - Limits: 1,000 ResourceRecord elements and 32,000 characters of Value per
  *   request, UPSERT counting twice ("Number of records limit of 1000
  *   exceeded.", "RDATA character limit of 32000 exceeded."); record sets per
@@ -363,6 +367,22 @@ class WorkingCopy {
     return null;
   }
 
+  /** A CNAME shares its name with no other set (RFC 1034 §3.6.2): AWS's two refusals, in its words. */
+  private aliasing(set: StoredSet): string | null {
+    // The set's name with its trailing dot, the zone's without ("... in zone example.com.").
+    const [name, zone] = [escapeName(set.name), escapeName(this.zone.name).replace(/\.$/, '')];
+    if (set.type !== 'CNAME') {
+      if (this.siblings(set.name, 'CNAME').length === 0) return null;
+      // AWS's text has the two spaces before CNAME.
+      return `RRSet of type ${set.type} with DNS name ${name} is not permitted because a conflicting RRSet of type `
+        + ` CNAME with the same DNS name already exists in zone ${zone}.`;
+    }
+    const others = recordTypes.filter((type) => type !== 'CNAME' && this.siblings(set.name, type).length > 0);
+    if (others.length === 0) return null;
+    return `RRSet of type CNAME with DNS name ${name} is not permitted as it conflicts with other records with the same `
+      + `DNS name in zone ${zone}.`;
+  }
+
   apply(change: ParsedChange): void {
     const { set } = change;
     const problem = nameProblem(set.name);
@@ -386,7 +406,7 @@ class WorkingCopy {
     if (change.action === 'CREATE' && current !== undefined) {
       return void this.messages.push(`Tried to create resource record set ${describe(set)} but it already exists`);
     }
-    const mixing = this.mixing(set);
+    const mixing = this.mixing(set) ?? this.aliasing(set);
     if (mixing !== null) return void this.messages.push(mixing);
     this.put(key, { ...set, values: [...set.values] });
   }
