@@ -36,7 +36,7 @@ export async function createProvider(config: Config, dataDir: string, options: P
     }
     case 'route53': {
       const { Route53Provider } = await import('./route53/provider.js');
-      return new Route53Provider(route53Settings(config));
+      return new Route53Provider(route53Settings(config, options.owner));
     }
   }
 }
@@ -61,8 +61,11 @@ export function rfc2136Settings(config: Config, owner: OwnerIdentity | null): Rf
   };
 }
 
-/** The route53 section with the zone and the TTL of `dns`; credentials (and the region, unless given) from the SDK. */
-export function route53Settings(config: Config): Route53Settings {
+/**
+ * The route53 section with the zone and the TTL of `dns`, and the installation's owner id; credentials (and the
+ * region, unless given) from the SDK.
+ */
+export function route53Settings(config: Config, owner: OwnerIdentity | null): Route53Settings {
   const section = config.provider;
   if (section.kind !== 'route53') throw new UserError('provider.kind is not route53');
   return {
@@ -80,6 +83,7 @@ export function route53Settings(config: Config): Route53Settings {
     syncPollMs: section.syncPollInterval,
     readRequestsMax: section.readRequestsMax,
     batchRecordsMax: section.batchRecordsMax,
+    owner,
   };
 }
 

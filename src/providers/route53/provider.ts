@@ -4,12 +4,17 @@ import { assert } from '../../util/assert.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../../util/clock.js';
 import { GuardedProvider, type FoundMarker, type GuardedChange, type SwapOutcome } from '../guard.js';
 import type { ServedState } from '../types.js';
-import { newVersion } from '../marker.js';
+import { inTombstoneSubtree, newVersion, tombstoneName } from '../marker.js';
+import type { OwnerIdentity } from '../../store/types.js';
 import { ChangeBatchRefused, Route53Api, type ApiSettings, type ListPage, type ListStart } from './api.js';
 import { Route53Error, type Route53Reason } from './errors.js';
-import { ownerOf, ScanBudgetExceeded, scanNames, ScanOutOfOrder, scanZone, type ListPageFn } from './reader.js';
+import {
+  emptySets, ownerOf, ScanBudgetExceeded, scanNames, ScanOutOfOrder, scanZone, type ListPageFn,
+} from './reader.js';
 import { fromAwsName, interpretSets, type MarkerView, type NameSets } from './sets.js';
-import { conflictingNames, packWrites, prepareWrite, type BatchLimits, type PreparedWrite } from './writes.js';
+import {
+  conflictingNames, packWrites, prepareWrite, type BatchLimits, type PreparedWrite, type WriteKind,
+} from './writes.js';
 
 /**
  * The Route 53 provider: enacts plans into a public or private hosted zone
@@ -20,6 +25,11 @@ import { conflictingNames, packWrites, prepareWrite, type BatchLimits, type Prep
  * all-or-nothing and a DELETE must match exactly, so if the marker moved the
  * whole batch fails with InvalidChangeBatch naming the record; that name is a
  * `conflict` and the batch is sent again without it — never written blind.
+ * A name another installation's marker claims, or holding address sets or a
+ * CNAME and no marker (unmanaged), is held (sets.ts): never written, except an
+ * unmanaged one adopted by a write expecting its version, one batch that
+ * DELETEs exactly the sets read. A removal leaves its tombstone in the name's
+ * slot under `_removed._dnsplane.<zone>`, so the removed name answers NXDOMAIN.
  * Several names share a batch, within AWS's limits (1,000 records, 32,000
  * characters of values); a generation counts as applied only once GetChange
  * says INSYNC. Reads walk ListResourceRecordSets pages (reader.ts) within a
@@ -38,12 +48,24 @@ export interface Route53Settings extends ApiSettings {
   syncPollMs: number;
   /** ListResourceRecordSets requests one read (or one listing) may take. */
   readRequestsMax: number;
+  /**
+   * Who this installation is (marker.ts: owners). Null for a reader that writes nothing (the read-only commands): it
+   * judges no ownership, and a write through it is an internal error.
+   */
+  owner: OwnerIdentity | null;
   /** Records per change batch (AWS: 1,000). */
   batchRecordsMax?: number;
   /** Characters of values per change batch (AWS: 32,000). */
   batchCharactersMax?: number;
   clock?: Clock;
   rng?: Rng;
+}
+
+/** A write decided: its kind (writes.ts), the sets it replaces, and the generation it replaces (null: none). */
+interface Write {
+  kind: WriteKind;
+  current: NameSets;
+  replaced: Generation | null;
 }
 
 export const route53Limits = { batchRecordsMax: 1000, batchCharactersMax: 32_000 };
@@ -90,6 +112,10 @@ export class Route53Provider extends GuardedProvider {
     assert(name === name.toLowerCase() && !name.endsWith('.'), 'internal', `name "${name}" is not normalised`);
     if (!isInZone(name, this.zone) || !/^[a-z0-9_.-]+$/.test(name)) {
       throw this.error('not-in-zone', `name ${name} is not in the zone ${this.zone} (or needs escaping)`);
+    }
+    if (inTombstoneSubtree(name, this.zone)) {
+      throw this.error('not-in-zone', `name ${name} lies in the subtree of removal tombstones, _removed._dnsplane.`
+        + `${this.zone}, which no served name may`);
     }
   }
 
@@ -138,21 +164,26 @@ export class Route53Provider extends GuardedProvider {
     }
   }
 
+  private view(name: string, sets: NameSets): MarkerView {
+    return interpretSets(name, sets, this.settings.owner);
+  }
+
   /**
-   * The sets of `names`, remembered for the next write. A name that reads as
-   * drift although its sets came from two pages (two moments) is read again
-   * alone, in one page: a write between two pages is not a hand edit.
+   * The sets of `names` (their slots too when `slots`), remembered for the next write. A name that reads as drift
+   * although its sets came from two pages (two moments) is read again alone, in one page: a write between two pages
+   * is not a hand edit.
    */
-  private async scan(names: readonly string[]): Promise<Map<string, NameSets>> {
+  private async scan(names: readonly string[], slots = false): Promise<Map<string, NameSets>> {
     const listPage = this.budgeted(this.settings.readRequestsMax);
     const requestsMax = this.settings.readRequestsMax;
-    const scanned = await this.scanning(() => scanNames(names, listPage, requestsMax));
+    const scanned = await this.scanning(() => scanNames(names, this.zone, slots, listPage, requestsMax));
     const found = new Map<string, NameSets>();
     for (const [name, { sets, onePage }] of scanned) {
-      const view = interpretSets(name, sets);
+      const view = this.view(name, sets);
       const straddled = !onePage && view.kind === 'served' && !view.consistent;
-      const again = straddled ? await this.scanning(() => scanNames([name], listPage, requestsMax)) : null;
-      const current = again?.get(name)!.sets ?? sets;
+      const alone = () => scanNames([name], this.zone, false, listPage, requestsMax);
+      const again = straddled ? await this.scanning(alone) : null;
+      const current = again === null ? sets : { ...again.get(name)!.sets, slot: sets.slot };
       found.set(name, current);
       this.remember(name, current);
     }
@@ -160,22 +191,24 @@ export class Route53Provider extends GuardedProvider {
   }
 
   /** The names' views as read now (and remembered for the next write). */
-  private async views(names: readonly string[]): Promise<[string, MarkerView][]> {
+  private async views(names: readonly string[], slots: boolean): Promise<[string, MarkerView][]> {
     for (const name of names) this.checkName(name);
     await this.ensureZone();
-    return [...await this.scan(names)].map(([name, sets]) => [name, interpretSets(name, sets)]);
+    return [...await this.scan(names, slots)].map(([name, sets]) => [name, this.view(name, sets)]);
   }
 
+  /** Served names, and held ones (another installation's, or unmanaged); a name's slot is not needed, nor read. */
   async read(names: readonly string[]): Promise<Map<string, ServedState>> {
     const states = new Map<string, ServedState>();
-    for (const [name, view] of await this.views(names)) if (view.kind === 'served') states.set(name, view.state);
+    for (const [name, view] of await this.views(names, false)) if (view.kind !== 'absent') states.set(name, view.state);
     return states;
   }
 
+  /** This installation's removals: a tombstone of its own in the slot (or at the marker's place), and no marker. */
   async readRemovals(names: readonly string[]): Promise<Map<string, Generation>> {
     const removals = new Map<string, Generation>();
-    for (const [name, view] of await this.views(names)) {
-      if (view.kind === 'tombstone') removals.set(name, view.generation);
+    for (const [name, view] of await this.views(names, true)) {
+      if (view.kind !== 'served' && view.removedAt !== null) removals.set(name, view.removedAt);
     }
     return removals;
   }
@@ -192,29 +225,38 @@ export class Route53Provider extends GuardedProvider {
     return start < 0 ? [] : states.slice(start, start + limit);
   }
 
-  /** Every served name of the zone, by name, from one walk of the listing (names straddling two pages re-read). */
+  /**
+   * Every managed name of the zone, by name, from one walk of the listing (names straddling two pages re-read): held
+   * names are not this installation's, and the tombstone subtree holds no name.
+   */
   private async listStates(): Promise<ServedState[]> {
     const listPage = this.budgeted(this.settings.readRequestsMax);
     const { sets, pageOf } = await this.scanning(() => scanZone(listPage, this.settings.readRequestsMax));
     const byName = new Map<string, { sets: NameSets; pages: Set<number> }>();
+    const slots = new Map<string, NameSets['marker']>();
     sets.forEach((set, index) => {
-      const owner = ownerOf(set);
-      if (owner === null || !isInZone(owner.name, this.zone) || !/^[a-z0-9_.-]+$/.test(owner.name)) return;
-      const entry = byName.get(owner.name) ?? { sets: { marker: [], addresses: [] }, pages: new Set<number>() };
-      entry.sets[owner.role].push(set);
+      const owner = fromAwsName(set.Name ?? '');
+      if (set.Type === 'TXT' && inTombstoneSubtree(owner, this.zone)) {
+        slots.set(owner, [...slots.get(owner) ?? [], set]);
+      }
+      const role = ownerOf(set, this.zone);
+      if (role === null) return;
+      const entry = byName.get(role.name) ?? { sets: emptySets([]), pages: new Set<number>() };
+      entry.sets[role.role].push(set);
       entry.pages.add(pageOf[index]!);
-      byName.set(owner.name, entry);
+      byName.set(role.name, entry);
     });
+    for (const [name, entry] of byName) entry.sets.slot = slots.get(tombstoneName(name, this.zone)) ?? [];
     const straddling = [...byName].filter(([name, entry]) => {
-      const view = interpretSets(name, entry.sets);
+      const view = this.view(name, entry.sets);
       return entry.pages.size > 1 && view.kind === 'served' && !view.consistent;
     }).map(([name]) => name);
-    const reread = straddling.length === 0 ? new Map() : await this.scan(straddling);
+    const reread = straddling.length === 0 ? new Map<string, NameSets>() : await this.scan(straddling);
     const states: ServedState[] = [];
     for (const [name, entry] of byName) {
       const current = reread.get(name) ?? entry.sets;
       if (!reread.has(name)) this.remember(name, current);
-      const view = interpretSets(name, current);
+      const view = this.view(name, current);
       if (view.kind === 'served') states.push(view.state);
     }
     return states.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -223,45 +265,85 @@ export class Route53Provider extends GuardedProvider {
   // ---- writes --------------------------------------------------------------
 
   /**
-   * What a change will replace, from the sets last read: a write over them,
-   * or an outcome decided here. A first write expects no marker (a tombstone
-   * read is replaced, or supersedes it when at or above its generation) and
-   * never DELETEs a live marker: if one exists, its CREATE fails in Route 53.
-   * A write with a version needs that version read, and not a newer
-   * generation (the guard makes the latter loud).
+   * What a change will replace, from the sets last read: a write of a kind (writes.ts), or an outcome decided here.
+   * A first write is for a name read as absent (or never read: then its CREATEs fail if anything is there); over
+   * this installation's tombstone at or above its generation it is superseded (S2). A write with a version needs
+   * that version read: a served name's marker, not of a newer generation (the guard makes the latter loud), or an
+   * unmanaged name's records (an adoption). Another installation's name is never written.
    */
-  private decide(change: GuardedChange): { current: NameSets; replaced: Generation | null } | SwapOutcome {
+  private decide(change: GuardedChange): Write | SwapOutcome {
     const name = change.name;
     const sets = this.seen.get(name);
-    const view: MarkerView | undefined = sets === undefined ? undefined : interpretSets(name, sets);
+    const view: MarkerView | undefined = sets === undefined ? undefined : this.view(name, sets);
     if (change.expectedVersion === null) {
-      if (view?.kind === 'tombstone' && view.generation >= change.generation) {
-        return { name, outcome: 'superseded', generation: view.generation };
+      if (view === undefined) return { kind: 'first', current: emptySets([]), replaced: null };
+      if (view.kind === 'served') {
+        return { name, outcome: 'conflict', found: { generation: view.state.generation, version: view.state.version } };
       }
-      const marker = view?.kind === 'tombstone' ? sets!.marker : [];
-      return { current: { marker, addresses: sets?.addresses ?? [] }, replaced: null };
+      if (view.kind === 'held') return { name, outcome: 'conflict', found: null };
+      if (view.removedAt !== null && view.removedAt >= change.generation) {
+        return { name, outcome: 'superseded', generation: view.removedAt };
+      }
+      return { kind: 'first', current: sets!, replaced: null };
+    }
+    if (view?.kind === 'held') {
+      const foreign = view.state.held?.kind === 'foreign';
+      assert(!foreign || view.state.version !== change.expectedVersion, 'internal',
+        () => `${name}: a write over the marker of another installation`);
+      const adoption = !foreign && view.state.version === change.expectedVersion;
+      if (!adoption) return { name, outcome: 'conflict', found: null };
+      return { kind: 'adoption', current: sets!, replaced: null };
     }
     if (view?.kind !== 'served') return { name, outcome: 'conflict', found: null };
     const found: FoundMarker = { generation: view.state.generation, version: view.state.version };
     if (found.version !== change.expectedVersion || found.generation > change.generation) {
       return { name, outcome: 'conflict', found };
     }
-    return { current: sets!, replaced: found.generation };
+    return { kind: 'update', current: sets!, replaced: found.generation };
   }
 
-  protected async compareAndSwap(changes: readonly GuardedChange[]): Promise<SwapOutcome[]> {
-    for (const change of changes) this.checkName(change.name);
-    await this.ensureZone();
+  /** Whether a change's write rewrites the name's slot, which must then have been read. */
+  private static rewritesSlot(change: GuardedChange, kind: WriteKind): boolean {
+    return kind !== 'update' || change.records === null;
+  }
+
+  /**
+   * Reads what the changes need and is not known: the names whose version is not the one last read, then the slots
+   * of the names a first write, an adoption or a removal rewrites.
+   */
+  private async readForWrites(changes: readonly GuardedChange[]): Promise<void> {
     const unknown = changes.filter((change) => {
       if (change.expectedVersion === null) return false;
       const sets = this.seen.get(change.name);
-      const view = sets === undefined ? undefined : interpretSets(change.name, sets);
-      return view?.kind !== 'served' || view.state.version !== change.expectedVersion;
+      const view = sets === undefined ? undefined : this.view(change.name, sets);
+      return view === undefined || view.kind === 'absent' || view.state.version !== change.expectedVersion;
     });
     if (unknown.length > 0) await this.scan(unknown.map((change) => change.name));
+    const slotless = changes.filter((change) => {
+      const decision = this.decide(change);
+      if ('outcome' in decision || !Route53Provider.rewritesSlot(change, decision.kind)) return false;
+      return this.seen.get(change.name)?.slot == null;
+    }).map((change) => change.name);
+    if (slotless.length === 0) return;
+    const listPage = this.budgeted(this.settings.readRequestsMax);
+    const requestsMax = this.settings.readRequestsMax;
+    const slots = await this.scanning(() => scanNames(slotless, this.zone, true, listPage, requestsMax));
+    for (const name of slotless) {
+      const known = this.seen.get(name) ?? emptySets(null);
+      this.remember(name, { ...known, slot: slots.get(name)!.sets.slot });
+    }
+  }
+
+  protected async compareAndSwap(changes: readonly GuardedChange[]): Promise<SwapOutcome[]> {
+    const owner = this.settings.owner?.owner;
+    assert(owner !== undefined, 'internal', 'a write through a Route 53 provider opened without an owner id');
+    for (const change of changes) this.checkName(change.name);
+    await this.ensureZone();
+    await this.readForWrites(changes);
     const outcomes = new Map<string, SwapOutcome>();
     const replaced = new Map<string, Generation | null>();
     const writes: PreparedWrite[] = [];
+    const settings = { zone: this.zone, ttl: this.settings.ttl, owner };
     for (const change of changes) {
       const decision = this.decide(change);
       if ('outcome' in decision) {
@@ -269,7 +351,7 @@ export class Route53Provider extends GuardedProvider {
         continue;
       }
       replaced.set(change.name, decision.replaced);
-      writes.push(prepareWrite(change, decision.current, newVersion(), this.settings.ttl));
+      writes.push(prepareWrite(change, decision.kind, decision.current, newVersion(), settings));
     }
     const { recordsMax, charactersMax } = this.limits;
     const oversized = writes.find((write) => write.records > recordsMax || write.characters > charactersMax);
@@ -305,6 +387,7 @@ export class Route53Provider extends GuardedProvider {
     const conflicted: PreparedWrite[] = [];
     const changeIds: string[] = [];
     const queue = packWrites(writes, this.limits);
+    const nameOf = new Map(writes.flatMap((write) => write.owners.map((owner) => [owner, write.change.name] as const)));
     // Each round takes out at least one name or halves a batch.
     const roundsMax = 3 * writes.length + queue.length;
     for (let rounds = 0; queue.length > 0; rounds += 1) {
@@ -317,7 +400,7 @@ export class Route53Provider extends GuardedProvider {
         applied.push(...group);
       } catch (error) {
         if (!(error instanceof ChangeBatchRefused)) throw error;
-        const named = conflictingNames(error.messages);
+        const named = conflictingNames(error.messages, nameOf);
         const losing = group.filter((write) => named.has(write.change.name));
         const rest = group.filter((write) => !named.has(write.change.name));
         conflicted.push(...losing);

@@ -1,19 +1,25 @@
 import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { assert } from '../../util/assert.js';
 import type { ListPage, ListStart } from './api.js';
+import { isInZone } from '../../domain/names.js';
+import { inTombstoneSubtree, tombstoneName } from '../marker.js';
 import { fromAwsName, listingKey, markerPrefix, setKey, type NameSets } from './sets.js';
 
 /**
  * Reads the sets of many names with as few ListResourceRecordSets requests as
  * the zone allows. Each name is two points of the listing order (its own
  * name, and `_dnsplane.<name>`, which follows it closely: labels reversed,
- * "com.example.www." before "com.example.www._dnsplane."). The points are
- * sorted and walked: every request starts at the first point not yet
- * covered — continuing the previous page when that point lies in it, else
- * jumping to the point — and a page covers every point below the first set
- * it did not return. Names close together in the zone share pages; a lone
- * name costs one request. Each page is a consistent snapshot (AWS documents
- * this), so a name whose two points fell in one page was read at one moment.
+ * "com.example.www." before "com.example.www._dnsplane."), and a third when its
+ * slot is read too (`tombstoneName(name, zone)`, in the zone's reserved subtree
+ * `_removed._dnsplane.<zone>`, where the slots of all names lie together).
+ * The points are sorted and walked: every request starts at the first point
+ * not yet covered — continuing the previous page when that point lies in it,
+ * else jumping to the point — and a page covers every point below the first
+ * set it did not return. Names close together in the zone share pages; a lone
+ * name costs one request (two with its slot). Each page is a consistent
+ * snapshot (AWS documents this), so a name whose own two points fell in one
+ * page was read at one moment. A slot read at another moment is safe: every
+ * write DELETEs or CREATEs it exactly, so one that moved fails the batch.
  */
 
 /** Route 53 returns at most 300 sets a page. */
@@ -23,13 +29,17 @@ export type ListPageFn = (start: ListStart | null, maxItems: number) => Promise<
 
 export interface ScannedName {
   sets: NameSets;
-  /** Both points covered by one page: a snapshot of one moment. */
+  /** Its name and marker points covered by one page: a snapshot of one moment. */
   onePage: boolean;
 }
+
+/** Where a listed set stands for a name read: at the name, at its marker, or in its slot. */
+type Place = 'name' | 'marker' | 'slot';
 
 interface Point {
   key: string;
   name: string;
+  place: Place;
   /** The owner (with the trailing dot) to start a listing at. */
   start: string;
 }
@@ -44,17 +54,30 @@ function overBudget(requestsMax: number): string {
 /** Thrown when a page breaks the documented order; the caller turns it into its error. */
 export class ScanOutOfOrder extends Error {}
 
-function emptySets(): NameSets {
-  return { marker: [], addresses: [] };
+export function emptySets(slot: ResourceRecordSet[] | null): NameSets {
+  return { marker: [], addresses: [], cname: [], slot };
 }
 
-/** The name a listed set belongs to and its role, or null when it is neither a name's answer nor its marker. */
-export function ownerOf(set: ResourceRecordSet): { name: string; role: keyof NameSets } | null {
+/** Where a set of `type` at `place` goes among a name's sets; null when it is none of them (a TXT at the name). */
+function roleOf(place: Place, type: string | undefined): keyof NameSets | null {
+  if (place === 'name') return type === 'A' || type === 'AAAA' ? 'addresses' : type === 'CNAME' ? 'cname' : null;
+  if (type !== 'TXT') return null;
+  return place === 'marker' ? 'marker' : 'slot';
+}
+
+export type ListedRole = 'marker' | 'addresses' | 'cname';
+
+/**
+ * The name a set of the zone's listing belongs to and its role, or null when it is no name's answers or marker:
+ * another type, outside the zone, or in the tombstone subtree (slots belong to names through `tombstoneName`).
+ */
+export function ownerOf(set: ResourceRecordSet, zone: string): { name: string; role: ListedRole } | null {
   const owner = fromAwsName(set.Name ?? '');
+  if (!isInZone(owner, zone) || !/^[a-z0-9_.-]+$/.test(owner) || inTombstoneSubtree(owner, zone)) return null;
   if (set.Type === 'A' || set.Type === 'AAAA') return { name: owner, role: 'addresses' };
+  if (set.Type === 'CNAME') return { name: owner, role: 'cname' };
   if (set.Type !== 'TXT' || !owner.startsWith(markerPrefix)) return null;
   return { name: owner.slice(markerPrefix.length), role: 'marker' };
-  return null;
 }
 
 /** Notes that `page` contributed to what is known of `name`. */
@@ -78,17 +101,27 @@ function checkOrder(sets: readonly ResourceRecordSet[], previousKey: string): st
   return last;
 }
 
-/** Reads `names` (normalised, in the zone) with at most `requestsMax` requests. */
+function point(name: string, owner: string, place: Place): Point {
+  return { key: listingKey(owner), name, place, start: `${owner}.` };
+}
+
+/**
+ * Reads `names` (normalised, in `zone`) with at most `requestsMax` requests: their own sets and markers, and their
+ * slots too when `slots` (else `slot` is null).
+ */
 export async function scanNames(
-  names: readonly string[], listPage: ListPageFn, requestsMax: number,
+  names: readonly string[], zone: string, slots: boolean, listPage: ListPageFn, requestsMax: number,
 ): Promise<Map<string, ScannedName>> {
   const unique = [...new Set(names)];
-  const found = new Map(unique.map((name) => [name, emptySets()]));
+  const found = new Map(unique.map((name) => [name, emptySets(slots ? [] : null)]));
   const points: Point[] = unique.flatMap((name) => [
-    { key: listingKey(name), name, start: `${name}.` },
-    { key: listingKey(`${markerPrefix}${name}`), name, start: `${markerPrefix}${name}.` },
+    point(name, name, 'name'), point(name, `${markerPrefix}${name}`, 'marker'),
+    ...(slots ? [point(name, tombstoneName(name, zone), 'slot')] : []),
   ]).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  // The pages that returned a name's sets or covered its points: one page, one moment.
+  // Which point each listed owner is: one owner may be a point of several names (a name's marker, another's name).
+  const placesOf = new Map<string, Point[]>();
+  for (const at of points) placesOf.set(at.key, [...(placesOf.get(at.key) ?? []), at]);
+  // The pages that returned a name's own sets or covered its name and marker points: one page, one moment.
   const pagesOf = new Map<string, Set<number>>();
   let covered = 0;
   let index = 0;
@@ -98,20 +131,21 @@ export async function scanNames(
     if (request >= requestsMax) {
       throw new ScanBudgetExceeded(`reading ${names.length} names ${overBudget(requestsMax)}`);
     }
-    const point = points[index]!;
-    const continuing = cursor !== null && listingKey(fromAwsName(cursor.name)) === point.key;
-    const page = await listPage(continuing ? cursor : { name: point.start }, pageItemsMax);
+    const next = points[index]!;
+    const continuing = cursor !== null && listingKey(fromAwsName(cursor.name)) === next.key;
+    const page = await listPage(continuing ? cursor : { name: next.start }, pageItemsMax);
     lastKey = checkOrder(page.sets, continuing ? lastKey : '');
     for (const set of page.sets) {
-      const owner = ownerOf(set);
-      const sets = owner === null ? undefined : found.get(owner.name);
-      if (owner === null || sets === undefined) continue;
-      sets[owner.role].push(set);
-      touch(pagesOf, owner.name, request);
+      for (const at of placesOf.get(listingKey(fromAwsName(set.Name ?? ''))) ?? []) {
+        const role = roleOf(at.place, set.Type);
+        if (role === null) continue;
+        found.get(at.name)![role]!.push(set);
+        if (at.place !== 'slot') touch(pagesOf, at.name, request);
+      }
     }
     const nextKey = page.next === null ? null : listingKey(fromAwsName(page.next.name));
     for (; index < points.length && (nextKey === null || points[index]!.key < nextKey); index += 1) {
-      touch(pagesOf, points[index]!.name, request);
+      if (points[index]!.place !== 'slot') touch(pagesOf, points[index]!.name, request);
       covered += 1;
     }
     cursor = page.next;

@@ -2,7 +2,7 @@ import { openDatabase, type Db } from '../../../src/store/sqlite/db.js';
 import { servedSchema } from '../../../src/providers/builtin/sqlite.js';
 import { decodeRecords } from '../../../src/domain/codec.js';
 import { recordSetKey, type RecordEntry } from '../../../src/domain/types.js';
-import { decodeMarker, decodeTombstone } from '../../../src/providers/marker.js';
+import { decodeMarker, decodeTombstone, tombstoneName } from '../../../src/providers/marker.js';
 import type { Provider, ServedState } from '../../../src/providers/types.js';
 import type { Route53Emulator, StoredSet } from './emulator.js';
 
@@ -11,8 +11,10 @@ import type { Route53Emulator, StoredSet } from './emulator.js';
  * Two kinds of sample:
  * - the zone as the emulator holds it, taken in one synchronous step (what
  *   Route 53's name servers would serve at one moment): per name, the marker
- *   TXT and the weighted sets. A name once served always has a positive
- *   weighted set (S1) or a removal's tombstone above what it served (S2);
+ *   TXT, the weighted sets and the slot's TXT (under `_removed._dnsplane.`). A
+ *   name once served always has a positive weighted set (S1) or a removal's
+ *   tombstone in its slot above what it served (S2), and once removed nothing
+ *   at the name (Route 53 answers NXDOMAIN);
  *   its generation never goes down (S2) and is never rewritten (S5); its sets
  *   are exactly what plan g's set maps to, weights and targets included (S3),
  *   and plan g exists (S4).
@@ -62,6 +64,7 @@ export class Route53InvariantChecker {
   constructor(
     dbPath: string, private readonly emulator: Route53Emulator, private readonly hostedZoneId: string,
     private readonly provider: Provider, private readonly names: readonly string[],
+    private readonly zone = 'dnsplane.test',
   ) {
     this.db = openDatabase(dbPath, servedSchema);
   }
@@ -120,18 +123,23 @@ export class Route53InvariantChecker {
     this.gone.set(name, generation);
   }
 
-  /** One name of a zone snapshot. */
+  /** One name of a zone snapshot: its marker, its weighted sets and its slot. */
   private checkZoneName(
-    name: string, markers: readonly StoredSet[], addresses: readonly StoredSet[], where: string,
+    name: string, markers: readonly StoredSet[], addresses: readonly StoredSet[], slot: readonly StoredSet[],
+    where: string,
   ): void {
-    if (markers.length === 0) {
+    const slotted = slot.length === 1 && slot[0]!.values.length === 1 ? markerOf(slot[0]!.values[0]!) : null;
+    // Removed: no marker, its tombstone in the slot (an earlier version's stays at the marker's place).
+    const removal = markers.length === 0 && slotted?.kind === 'tombstone' ? slotted : null;
+    if (markers.length === 0 && removal === null) {
       if (this.served.has(name)) this.violations.push(`S1: ${name} lost its marker without a removal (${where})`);
       if (addresses.length > 0) {
         this.violations.push(`S3: ${name} answers ${servedSets(addresses)} without a marker (${where})`);
       }
       return;
     }
-    const marker = markers.length === 1 && markers[0]!.values.length === 1 ? markerOf(markers[0]!.values[0]!) : null;
+    const single = markers.length === 1 && markers[0]!.values.length === 1 ? markerOf(markers[0]!.values[0]!) : null;
+    const marker = removal ?? single;
     if (marker === null) return void this.violations.push(`S3: ${name} has a marker that does not parse (${where})`);
     this.monotonic(name, marker.generation, marker.version, where);
     if (marker.kind === 'tombstone') {
@@ -170,16 +178,21 @@ export class Route53InvariantChecker {
   /** The whole zone at one moment, straight from the emulator. */
   sampleZone(): void {
     const where = `zone sample ${this.zoneSamples}`;
-    const byName = new Map<string, { markers: StoredSet[]; addresses: StoredSet[] }>(
-      this.names.map((name) => [name, { markers: [], addresses: [] }]),
+    const byName = new Map<string, { markers: StoredSet[]; addresses: StoredSet[]; slot: StoredSet[] }>(
+      this.names.map((name) => [name, { markers: [], addresses: [], slot: [] }]),
     );
+    const slotOf = new Map(this.names.map((name) => [tombstoneName(name, this.zone), name]));
     for (const set of this.emulator.recordSets(this.hostedZoneId)) {
       const owner = set.name.replace(/\.$/, '');
       const marked = owner.startsWith('_dnsplane.') ? owner.slice('_dnsplane.'.length) : null;
-      if (set.type === 'TXT' && marked !== null) byName.get(marked)?.markers.push(set);
+      const slotted = slotOf.get(owner);
+      if (set.type === 'TXT' && slotted !== undefined) byName.get(slotted)!.slot.push(set);
+      else if (set.type === 'TXT' && marked !== null) byName.get(marked)?.markers.push(set);
       else if (set.type === 'A' || set.type === 'AAAA') byName.get(owner)?.addresses.push(set);
     }
-    for (const [name, { markers, addresses }] of byName) this.checkZoneName(name, markers, addresses, where);
+    for (const [name, { markers, addresses, slot }] of byName) {
+      this.checkZoneName(name, markers, addresses, slot, where);
+    }
     this.zoneSamples += 1;
   }
 

@@ -1,6 +1,7 @@
 // Goal: the `provider: { kind: route53 }` section of a config file selects the
 // Route 53 provider with the settings the user wrote (and AWS's limits as the
-// defaults), and mistakes in it are errors naming their path.
+// defaults) and the installation's owner id, and mistakes in it are errors
+// naming their path.
 // Method: parseConfig on small documents, then createProvider; no request is
 // sent, since creating the provider opens no connection.
 import { test } from 'node:test';
@@ -19,11 +20,13 @@ function document(provider: Record<string, unknown>): Record<string, unknown> {
 
 test('a route53 section selects the Route 53 provider, with the zone, the TTL and AWS limits as defaults', async () => {
   const config = parseConfig(document({ kind: 'route53', hostedZoneId: 'Z0123456789ABCDEFGHIJ' }));
-  assert.deepEqual(route53Settings(config), {
+  const owner = { owner: 'inst-a', former: ['inst-0'] };
+  assert.deepEqual(route53Settings(config, owner), {
     hostedZoneId: 'Z0123456789ABCDEFGHIJ', zone: 'example.test', ttl: 30, timeoutMs: 10_000, requestsPerSecond: 5,
     retriesMax: 10, backoffBaseMs: 100, backoffMaxMs: 10_000, syncTimeoutMs: 600_000, syncPollMs: 2000,
-    readRequestsMax: 10_000, batchRecordsMax: 1000,
+    readRequestsMax: 10_000, batchRecordsMax: 1000, owner,
   });
+  assert.equal(route53Settings(config, null).owner, null, 'a reader that writes nothing has no owner id');
   const provider = await createProvider(config, '/nonexistent', { owner: null });
   try {
     assert.equal(provider.kind, 'route53');
@@ -34,7 +37,7 @@ test('a route53 section selects the Route 53 provider, with the zone, the TTL an
     kind: 'route53', hostedZoneId: '/hostedzone/Z1', endpoint: 'http://127.0.0.1:4566', region: 'eu-central-1',
     timeout: '2s', requestsPerSecond: 2.5, syncPollInterval: '500ms', batchRecordsMax: 200,
   }));
-  const settings = route53Settings(explicit);
+  const settings = route53Settings(explicit, null);
   assert.equal(settings.endpoint, 'http://127.0.0.1:4566');
   assert.equal(settings.region, 'eu-central-1');
   assert.equal(settings.timeoutMs, 2000);

@@ -1,17 +1,21 @@
 import { Route53Provider, type Route53Settings } from '../../../src/providers/route53/provider.js';
+import type { OwnerIdentity } from '../../../src/store/types.js';
 import { Route53Emulator, type EmulatorOptions } from './emulator.js';
 
 /** Credentials the emulator accepts (it checks that requests are signed, not by whom). */
 export const emulatorCredentials = { accessKeyId: 'AKIDEMULATOR', secretAccessKey: 'emulator-secret' };
 
-/** Settings of a provider on the emulator: fast polls, no pacing, AWS's other limits. */
+/** The owner id of the providers the tests open, unless they give another. */
+export const emulatorOwner: OwnerIdentity = { owner: 'dnsplane-test', former: [] };
+
+/** Settings of a provider on the emulator: fast polls, no pacing, AWS's other limits, the test's owner id. */
 export function emulatorSettings(
   endpoint: string, hostedZoneId: string, extra: Partial<Route53Settings> = {},
 ): Route53Settings {
   return {
     hostedZoneId, zone: 'dnsplane.test', endpoint, region: 'us-east-1', credentials: emulatorCredentials, ttl: 5,
     timeoutMs: 10_000, requestsPerSecond: 10_000, retriesMax: 10, backoffBaseMs: 1, backoffMaxMs: 20,
-    syncTimeoutMs: 60_000, syncPollMs: 5, readRequestsMax: 10_000, ...extra,
+    syncTimeoutMs: 60_000, syncPollMs: 5, readRequestsMax: 10_000, owner: emulatorOwner, ...extra,
   };
 }
 

@@ -8,8 +8,10 @@
 // contract.ts run on names under a fresh label of the zone, then the
 // provider's assumptions are checked on AWS's own answers (InvalidChangeBatch
 // wording for a stale DELETE and a CREATE over an existing set, the listing
-// order of "a-b" before "a"); every record set created under that label is
-// deleted at the end. Not a *.test.ts file, so the test command never
+// order of "a-b" before "a", the wording of a weighted set refused beside a
+// simple one and of an address refused beside a CNAME); every record set
+// created under that label, and in the slots of its names under
+// `_removed._dnsplane.<zone>`, is deleted at the end. Not a *.test.ts file, so the test command never
 // collects it; run it by name (without the variable it fails, saying so): DNSPLANE_ROUTE53_LIVE_ZONE=Z... AWS_PROFILE=... \
 //   node scripts/run-tests.mjs test/providers/route53/live.ts
 import { after, before, describe, test } from 'node:test';
@@ -50,9 +52,12 @@ async function setsUnder(client: Route53Client, id: string, suffix: string): Pro
   return found;
 }
 
-/** Deletes what this run created, 100 sets a batch. */
-async function cleanUp(client: Route53Client, id: string, suffix: string): Promise<void> {
-  const sets = await setsUnder(client, id, suffix);
+/** Deletes what this run created (under its label, and its names' slots), 100 sets a batch. */
+async function cleanUp(client: Route53Client, id: string, zone: string): Promise<void> {
+  const sets = [
+    ...await setsUnder(client, id, `.${runLabel}.${zone}.`),
+    ...await setsUnder(client, id, `.${runLabel}._removed._dnsplane.${zone}.`),
+  ];
   for (let start = 0; start < sets.length; start += 100) {
     const changes = sets.slice(start, start + 100).map((set): Change => ({ Action: 'DELETE', ResourceRecordSet: set }));
     await client.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: id, ChangeBatch: { Changes: changes } }));
@@ -64,7 +69,7 @@ function liveProvider(id: string, zone: string): Route53Provider {
     zone: `${zone}.`, provider: { kind: 'route53', hostedZoneId: id }, dns: { ttl: 60 },
     endpoints: [{ name: 'placeholder', targets: [{ id: 'lb-1', address: '192.0.2.1' }] }],
   });
-  return new Route53Provider(route53Settings(config));
+  return new Route53Provider(route53Settings(config, { owner: 'dnsplane-live-test', former: [] }));
 }
 
 if (liveZoneId === undefined) {
@@ -79,7 +84,7 @@ if (liveZoneId === undefined) {
       zone = await zoneName(client, liveZoneId);
       return {
         zone: `${runLabel}.${zone}`, open: () => liveProvider(liveZoneId, zone),
-        stop: () => cleanUp(client, liveZoneId, `.${runLabel}.${zone}.`),
+        stop: () => cleanUp(client, liveZoneId, zone),
       };
     },
   });
@@ -89,7 +94,7 @@ if (liveZoneId === undefined) {
       zone = await zoneName(client, liveZoneId);
     });
     after(async () => {
-      await cleanUp(client, liveZoneId, `.${runLabel}.${zone}.`);
+      await cleanUp(client, liveZoneId, zone);
       client.destroy();
     });
     const change = (changes: Change[]) =>
@@ -112,9 +117,36 @@ if (liveZoneId === undefined) {
         assert.equal(failed.name, 'InvalidChangeBatch', failed.message);
         const listed = failed.messages ?? [];
         const messages = listed.length > 0 ? listed : [failed.message];
-        assert.deepEqual(conflictingNames(messages), new Set([`aws-check.${runLabel}.${zone}`]), failed.message);
+        const name = `aws-check.${runLabel}.${zone}`;
+        const nameOf = new Map([[name, name], [`_dnsplane.${name}`, name]]);
+        assert.deepEqual(conflictingNames(messages, nameOf), new Set([name]), failed.message);
         assert.match(failed.message, /the values provided do not match the current values/);
         assert.match(failed.message, /but it already exists/);
+      }
+    });
+
+    test('a weighted set beside a simple one, and an address beside a CNAME, are refused naming the record', async () => {
+      const plain = `aws-plain.${runLabel}.${zone}`;
+      const alias = `aws-alias.${runLabel}.${zone}`;
+      const a = (name: string, weighted: boolean): ResourceRecordSet => ({
+        Name: `${name}.`, Type: 'A', TTL: 60, ResourceRecords: [{ Value: '192.0.2.1' }],
+        ...(weighted ? { SetIdentifier: 'lb-1', Weight: 10 } : {}),
+      });
+      const cname: ResourceRecordSet = {
+        Name: `${alias}.`, Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: 'elsewhere.example.' }],
+      };
+      await change([{ Action: 'CREATE', ResourceRecordSet: a(plain, false) }, { Action: 'CREATE', ResourceRecordSet: cname }]);
+      for (const name of [plain, alias]) {
+        try {
+          await change([{ Action: 'CREATE', ResourceRecordSet: a(name, true) }]);
+          assert.fail('the batch was accepted');
+        } catch (error) {
+          const failed = error as Error & { messages?: string[] };
+          assert.equal(failed.name, 'InvalidChangeBatch', failed.message);
+          const listed = failed.messages ?? [];
+          const messages = listed.length > 0 ? listed : [failed.message];
+          assert.deepEqual(conflictingNames(messages, new Map([[name, name]])), new Set([name]), failed.message);
+        }
       }
     });
 

@@ -87,14 +87,15 @@ function recordChangeRequests(zone: EmulatedZone): EmulatorRequest[] {
   return requests;
 }
 
-/** The changes of a ChangeResourceRecordSets body: owner name and values of each. */
+/** The changes of a ChangeResourceRecordSets body: the name each set belongs to (its own, its marker's, its slot's), values. */
 function changesOf(request: EmulatorRequest): { owner: string; values: string[] }[] {
   const batch = child(child(parseXml(request.body), 'ChangeBatch')!, 'Changes')!;
   return children(batch, 'Change').map((item) => {
     const set = child(item, 'ResourceRecordSet')!;
     const records = children(child(set, 'ResourceRecords')!, 'ResourceRecord');
     const values = records.map((record) => child(record, 'Value')!.text);
-    return { owner: child(set, 'Name')!.text.replace(/^_dnsplane\./, ''), values };
+    const owner = child(set, 'Name')!.text;
+    return { owner: owner.replace(/^_dnsplane\./, '').replace(/\._removed\._dnsplane\.(?=dnsplane\.test\.$)/, '.'), values };
   });
 }
 
@@ -122,8 +123,12 @@ describe('route53 provider on the emulator', () => {
     const marker = sets.filter((set) => set.type === 'TXT');
     assert.equal(marker.length, 1);
     assert.equal(marker[0]!.name, `_dnsplane.${name}.`);
-    const text = new RegExp(`^"generation=7" "version=${version}" "records=10\\.0\\.1\\.1/0/lb-0,`);
-    assert.match(marker[0]!.values[0]!, text, 'the marker keeps the whole set, the drained target too');
+    const text = new RegExp(`^"generation=7" "version=${version}" "owner=dnsplane-test" "records=10\\.0\\.1\\.1/0/lb-0,`);
+    assert.match(marker[0]!.values[0]!, text, 'the marker keeps the whole set, the drained target too, and the owner');
+    const slot = zone.emulator.recordSets(zone.hostedZoneId)
+      .filter((set) => set.name === 'layout._removed._dnsplane.dnsplane.test.');
+    assert.deepEqual(slot.map((set) => [set.type, set.values]),
+      [['TXT', [`"created=7" "version=${version}" "owner=dnsplane-test"`]]], 'the first write left its claim');
     assert.deepEqual((await provider.read([name])).get(name), { name, generation: 7, version, records });
   });
 
@@ -169,7 +174,7 @@ describe('route53 provider on the emulator', () => {
     const outcomes = await provider.apply(names.map((name, index) => change(name, targets(4, 100 + index), 1, null)));
     assert.deepEqual(new Set(kinds(outcomes)), new Set(['applied']));
     const batches = requests.length;
-    assert.ok(batches >= 3, `400 names of 5 records and ~200 characters take several batches (${batches})`);
+    assert.ok(batches >= 3, `400 names of 6 records and ~250 characters take several batches (${batches})`);
     for (const request of requests) {
       const changes = changesOf(request);
       const values = changes.flatMap((item) => item.values);
@@ -177,7 +182,8 @@ describe('route53 provider on the emulator', () => {
       assert.ok(values.reduce((sum, value) => sum + value.length, 0) <= 32_000, 'characters within the limit');
       const owners = changes.map((item) => item.owner);
       for (const owner of new Set(owners)) {
-        assert.equal(owners.filter((name) => name === owner).length, 5, `${owner} whole in one batch`);
+        // Four weighted sets, the marker and the claim in the name's slot.
+        assert.equal(owners.filter((name) => name === owner).length, 6, `${owner} whole in one batch`);
       }
     }
     assert.equal((await provider.read(names)).size, 400);
@@ -213,17 +219,21 @@ describe('route53 provider on the emulator', () => {
     assert.deepEqual((await provider.read([name])).get(name)?.records, records, 'repaired');
   });
 
-  test('the first write of a name replaces A records it already had, once they are read', async () => {
+  test('a name with a hand-made A set is unmanaged: a first write is refused, an adoption replaces it', async () => {
     const name = 'adopt.dnsplane.test';
     const plain = { Name: `${name}.`, Type: 'A' as const, TTL: 300, ResourceRecords: [{ Value: '192.0.2.9' }] };
     await handEdit(zone, [{ Action: 'CREATE', ResourceRecordSet: plain }]);
     const fresh = zone.open();
     const blind = await applyOne(fresh, change(name, targets(2, 70), 1, null));
     assert.deepEqual(blind, { name, outcome: 'conflict' }, 'not read yet: Route 53 refuses weighted sets over plain');
-    assert.equal((await fresh.read([name])).size, 0, 'no marker: not a served name');
-    versionOf(await applyOne(fresh, change(name, targets(2, 70), 1, null)));
+    const unmanaged = (await fresh.read([name])).get(name);
+    assert.deepEqual(unmanaged?.held, { kind: 'unmanaged', records: ['A 192.0.2.9'] }, 'no marker: not dnsplane\'s');
+    assert.deepEqual(await applyOne(fresh, change(name, targets(2, 70), 1, null)), { name, outcome: 'conflict' },
+      'read, it is still not written by a first write');
+    assert.deepEqual(setsOf(zone, name).map((set) => [set.type, set.values]), [['A', ['192.0.2.9']]], 'left as it was');
+    versionOf(await applyOne(fresh, change(name, targets(2, 70), 1, unmanaged!.version)));
     const identifiers = setsOf(zone, name).filter((set) => set.type === 'A').map((set) => set.setIdentifier);
-    assert.deepEqual(identifiers, ['lb-0', 'lb-1']);
+    assert.deepEqual(identifiers, ['lb-0', 'lb-1'], 'adopted: the plain set replaced by the weighted sets');
   });
 
   test('a name read across two pages with a write in between is read again, alone, in one page', async () => {

@@ -2,7 +2,10 @@
 // changed, a weighted set added, every weighted set deleted, the marker
 // deleted, the marker overwritten with foreign text) are each found by the
 // reconciler, alarmed, and repaired to the plan in one pass, through the same
-// compare-and-swap as the enactors; a second pass finds nothing.
+// compare-and-swap as the enactors; a second pass finds nothing. A name whose
+// marker was deleted is no longer known to be dnsplane's: reported as
+// unmanaged, its sets left as they are, until an adoption grant lets the
+// repair take it back in one change batch.
 // Method: the real Planner, Enactor and Reconciler run in-process on a
 // SQLite store with the Route 53 provider, against the emulator through the
 // official SDK; the hand edits are change batches sent with the SDK, as an
@@ -87,12 +90,21 @@ test('hand edits through the Route 53 API are found and repaired by the reconcil
       ['svc1.dnsplane.test', 'edited'],
       ['svc2.dnsplane.test', 'edited'],
       ['svc3.dnsplane.test', 'empty'],
-      ['svc4.dnsplane.test', 'missing'],
+      // Its marker deleted, svc4's weighted sets are no longer known to be dnsplane's: unmanaged, left until adopted.
+      ['svc4.dnsplane.test', 'unmanaged'],
       ['svc5.dnsplane.test', 'deleted-plan'],
     ]);
-    assert.equal(pass.repaired, 5);
+    assert.equal(pass.repaired, 4);
     const alarms = (await store.readCounters()).find((counter) => counter.name === 'alarms_drift')?.value ?? 0;
     assert.ok(alarms >= 5, `drift alarms raised (${alarms})`);
+    const svc4 = setsOf(zone, 'svc4.dnsplane.test', 'A').map((set) => `${set.setIdentifier}/${set.values[0]}`);
+    assert.equal(svc4.length, 3, `svc4's sets are left as they were: ${svc4.join(', ')}`);
+    await store.grantAdoption('svc4.dnsplane.test', 'operator@test', 'its marker was deleted by mistake');
+    const committed = zone.emulator.stats.committed;
+    const adopted = await reconciler.tick();
+    assert.deepEqual(adopted.drifts.map((drift) => [drift.name, drift.kind]), [['svc4.dnsplane.test', 'missing']]);
+    assert.equal(adopted.repaired, 1, 'adopted once granted');
+    assert.equal(zone.emulator.stats.committed - committed, 1, 'in one change batch');
 
     const plan = (await store.readPlan(await store.latestGeneration()))!;
     const states = await provider.read(inventory.map((endpoint) => endpoint.name));
