@@ -375,29 +375,41 @@ export class Rfc2136Provider extends GuardedProvider {
     return state;
   }
 
+  /** What claims a name: its marker RRset, and, when there is none, the RRset at its tombstone owner. */
+  private async queryClaim(name: string): Promise<{ marker: MarkerRrset | null; tombstone: MarkerRrset | null }> {
+    const marker = await this.queryMarker(name);
+    return { marker, tombstone: marker === null ? await this.queryTombstone(name) : null };
+  }
+
   /**
    * One name: marker and addresses in parallel; when they agree, that is the
    * state (the marker was current while it was read, and the addresses are
-   * its). When they do not, a hand edit is told from a read that straddled a
-   * write by reading marker, addresses, marker in order until the marker
-   * holds still around the addresses.
+   * its). When they do not — addresses that are not the marker's, or
+   * addresses and no marker — a hand edit is told from a read that straddled
+   * a write (a first write or a removal between the two queries) by reading
+   * marker (and tombstone), addresses, marker (and tombstone) in order until
+   * they hold still around the addresses: only then is a name unmanaged or
+   * edited.
    */
   private async readName(name: string): Promise<ServedState | undefined> {
     const [marker, served] = await Promise.all([this.queryMarker(name), this.queryAddresses(name)]);
-    if (marker === null || isTombstoneRrset(marker)) {
+    const unmarked = marker === null || isTombstoneRrset(marker);
+    if (unmarked && served.length === 0 && !this.aliased.has(name)) {
       return this.unmarked(name, marker, marker === null ? await this.queryTombstone(name) : null, served);
     }
-    const first = this.view(name, marker, served);
-    if (first.consistent) return this.keep(name, first);
+    if (!unmarked) {
+      const first = this.view(name, marker, served);
+      if (first.consistent) return this.keep(name, first);
+    }
     for (let attempt = 0; attempt < readAttemptsMax; attempt += 1) {
-      const before = await this.queryMarker(name);
+      const before = await this.queryClaim(name);
       const addresses = await this.queryAddresses(name);
-      const after = await this.queryMarker(name);
-      if (!sameRrset(before, after)) continue;
-      if (after === null || isTombstoneRrset(after)) {
-        return this.unmarked(name, after, after === null ? await this.queryTombstone(name) : null, addresses);
+      const after = await this.queryClaim(name);
+      if (!sameRrset(before.marker, after.marker) || !sameRrset(before.tombstone, after.tombstone)) continue;
+      if (after.marker === null || isTombstoneRrset(after.marker)) {
+        return this.unmarked(name, after.marker, after.tombstone, addresses);
       }
-      return this.keep(name, this.view(name, after, addresses));
+      return this.keep(name, this.view(name, after.marker, addresses));
     }
     throw rfc2136Error(this.context, 'unstable-read', `${name} changed during each of ${readAttemptsMax} reads`);
   }

@@ -13,7 +13,8 @@ import { Rfc2136Error } from '../../../src/providers/rfc2136/errors.js';
 import { Rfc2136Provider, type Rfc2136Settings } from '../../../src/providers/rfc2136/provider.js';
 import type { RecordEntry } from '../../../src/domain/types.js';
 import { dnsServerKinds, startDnsServer, testOwner, type DnsServer, type TsigKeyConfig } from '../../helpers/dns-servers.js';
-import { freeTcpPort } from '../../helpers/env.js';
+import { freeTcpPort, pollUntil } from '../../helpers/env.js';
+import { proxy, questionOf } from './stand-in.js';
 import dnsPacket from 'dns-packet';
 import Database from 'better-sqlite3';
 import { encodeMarker, tombstoneName } from '../../../src/providers/marker.js';
@@ -102,6 +103,47 @@ for (const kind of dnsServerKinds) {
       }
       assert.equal((await provider.read([name])).size, 0);
       assert.deepEqual((await provider.list(null, 100)).filter((state) => state.name === name), [], 'a tombstone is not a served name');
+    });
+
+    test('a read that straddles a first write or a removal is read again, never taken for an unmanaged name', async () => {
+      // One of the two queries of a read is answered before a write lands, the other after it (held back at a proxy
+      // until the write is done): addresses without a marker (a first write), or a tombstone's absence of marker
+      // beside the old addresses (a removal) — which only a stable re-read tells from a name made by hand.
+      const name = 'straddle.dnsplane.test';
+      const via = await proxy(server.server);
+      const reader = providerFor(server, { server: via.server });
+      try {
+        const straddled = async (held: string, first: string, write: () => Promise<void>) => {
+          let armed = true;
+          via.answered.length = 0;
+          via.hold = (request) => {
+            if (!armed || questionOf(request) !== held) return undefined;
+            armed = false;
+            return (async () => {
+              await pollUntil(() => via.answered.includes(first), `${first} answered first`, 10_000, 5);
+              await write();
+            })();
+          };
+          const state = (await reader.read([name])).get(name);
+          assert.equal(armed, false, `${held} was held back`);
+          return state;
+        };
+        const created = await straddled(`${name} A`, `_dnsplane.${name} TXT`, async () => {
+          const [outcome] = await provider.apply([{ name, records: set('127.0.14.1'), generation: 1, expectedVersion: null }]);
+          assert.equal(outcome!.outcome, 'applied');
+        });
+        assert.equal(created?.held, undefined, 'not unmanaged');
+        assert.deepEqual([created?.generation, created?.records.map((record) => record.address)], [1, ['127.0.14.1']]);
+        const removed = await straddled(`_dnsplane.${name} TXT`, `${name} A`, async () => {
+          const current = (await provider.read([name])).get(name)!;
+          const [outcome] = await provider.apply([{ name, records: null, generation: 2, expectedVersion: current.version }]);
+          assert.equal(outcome!.outcome, 'applied');
+        });
+        assert.equal(removed, undefined, 'removed, not unmanaged');
+      } finally {
+        await reader.close();
+        await via.close();
+      }
     });
 
     test('a tombstone written by an earlier version at _dnsplane.<name> is still honoured, and replaced by a newer first write', async () => {

@@ -93,6 +93,26 @@ export interface Proxy extends Listening {
   transfers: SeenTransfer[];
   /** Changes each answer message to a transfer on its way back (identity unless set). */
   alterTransfer: (message: Buffer, index: number) => Buffer;
+  /**
+   * Asked for every request before it is sent on: a promise holds that request back until it settles (other
+   * requests go on meanwhile); undefined sends it at once (the default).
+   */
+  hold: (request: Buffer) => Promise<void> | undefined;
+  /** The questions ("name TYPE") of the answers passed back to the client, transfers aside, in order. */
+  answered: string[];
+}
+
+/** The first question of a message, as "name TYPE" (read by hand, as `questionType`). */
+export function questionOf(message: Buffer): string {
+  const labels: string[] = [];
+  let offset = 12;
+  while (message[offset]! !== 0) {
+    labels.push(message.subarray(offset + 1, offset + 1 + message[offset]!).toString('latin1'));
+    offset += 1 + message[offset]!;
+  }
+  const type = message.readUInt16BE(offset + 1);
+  const names: Record<number, string> = { 1: 'A', 16: 'TXT', 28: 'AAAA', 5: 'CNAME', 6: 'SOA' };
+  return `${labels.join('.').toLowerCase()} ${names[type] ?? String(type)}`;
 }
 
 /** The type of a request's first question (read by hand: `dns-packet` cannot decode every UPDATE). */
@@ -106,7 +126,10 @@ function questionType(request: Buffer): number {
 export async function proxy(upstream: string): Promise<Proxy> {
   const [host, port] = [upstream.slice(0, upstream.lastIndexOf(':')), Number(upstream.slice(upstream.lastIndexOf(':') + 1))];
   const sockets = new Set<Socket>();
-  const handle: Proxy = { server: '', transfers: [], alterTransfer: (message) => message, close: async () => undefined };
+  const handle: Proxy = {
+    server: '', transfers: [], alterTransfer: (message) => message, hold: () => undefined, answered: [],
+    close: async () => undefined,
+  };
   const server = createServer((client) => {
     const server = connect({ host, port });
     for (const socket of [client, server]) {
@@ -126,10 +149,15 @@ export async function proxy(upstream: string): Promise<Proxy> {
         transfer = { type: type === 252 ? 'AXFR' : 'IXFR', opening: [] };
         handle.transfers.push(transfer);
       }
-      server.write(frame(request));
+      const held = handle.hold(request);
+      if (held === undefined) server.write(frame(request));
+      else void held.then(() => server.write(frame(request)), (error: unknown) => client.destroy(error as Error));
     });
     onFrames(server, (message) => {
-      if (transfer === null) return void client.write(frame(message));
+      if (transfer === null) {
+        handle.answered.push(questionOf(message));
+        return void client.write(frame(message));
+      }
       if (answered === 0) transfer.opening = (dnsPacket.decode(message).answers ?? []).slice(0, 2).map((record) => record.type);
       client.write(frame(handle.alterTransfer(message, answered)));
       answered += 1;
