@@ -4,6 +4,7 @@ import { decodeRecords } from '../../../src/domain/codec.js';
 import { recordSetKey, type RecordEntry } from '../../../src/domain/types.js';
 import { decodeMarker, decodeTombstone, servedSubset, tombstoneName } from '../../../src/providers/marker.js';
 import type { Provider, ServedState } from '../../../src/providers/types.js';
+import { readZone } from '../../../src/providers/rfc2136/transfer.js';
 import type { DnsServer } from '../../helpers/dns-servers.js';
 
 /**
@@ -80,15 +81,24 @@ export class DnsInvariantChecker {
    * A name once served that reads as absent: it must carry a removal's
    * tombstone above the generation it was served at, from a plan that
    * removes it. A name with no tombstone by the time it is asked (added back
-   * meanwhile, or removed again) is asked once more in one query, for its
-   * `_dnsplane` TXT: only a name with none at all has lost its marker (S1).
+   * meanwhile, or removed again) is looked up in one signed zone transfer —
+   * one serial, so no write can land between two questions: only a name with
+   * neither a marker nor a tombstone there has lost its marker (S1).
    */
   private async checkAbsent(names: readonly string[], where: string): Promise<void> {
     if (names.length === 0) return;
     const removals = await this.provider.readRemovals(names);
-    for (const name of names.filter((candidate) => !removals.has(candidate))) {
-      const marker = await this.server.dig(['+time=5', '+short', `_dnsplane.${name}`, 'TXT']);
-      if (marker.code === 0 && marker.stdout.trim() === '') this.violations.push(`S1: ${name} is no longer served and has no marker or tombstone (${where})`);
+    const unexplained = names.filter((candidate) => !removals.has(candidate));
+    if (unexplained.length > 0) {
+      const { key, zone } = this.server;
+      const records = await readZone({
+        server: this.server.server, zone, timeoutMs: 10_000,
+        key: { name: key.name, algorithm: key.algorithm, secret: Buffer.from(key.secret, 'base64') },
+      });
+      const texts = new Set(records.filter((record) => record.type === 'TXT').map((record) => record.name.toLowerCase()));
+      for (const name of unexplained) {
+        if (!texts.has(`_dnsplane.${name}`) && !texts.has(tombstoneName(name, zone))) this.violations.push(`S1: ${name} is no longer served and has no marker or tombstone (${where})`);
+      }
     }
     for (const [name, removedAt] of removals) {
       if (removedAt <= (this.servedAt.get(name) ?? 0)) this.violations.push(`S2: ${name} was removed at generation ${removedAt}, not above the ${this.servedAt.get(name)} it was served at (${where})`);
