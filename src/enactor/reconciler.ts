@@ -225,6 +225,19 @@ export class Reconciler {
     return { repaired: result.applied.length, held };
   }
 
+  /**
+   * The enactors' "foreign" and "unmanaged" alarms of names this pass did not find held: written since (adopted, or
+   * freed by the other installation's removal, by any enactor), or no longer in the plan. The enactor that raised one
+   * may never meet the name again, so the reconciler, which reads every name of the plan, clears them.
+   */
+  private async clearReleasedHolds(heldNow: ReadonlySet<string>): Promise<void> {
+    const { store } = this.deps;
+    for (const alarm of await store.listAlarms(true)) {
+      const holdAlarm = alarm.kind === 'foreign' || alarm.kind === 'unmanaged';
+      if (holdAlarm && !heldNow.has(alarm.name)) await store.clearAlarm(alarm.kind, alarm.name);
+    }
+  }
+
   /** Operator re-enactments (API): rewrite a name of the newest plan even if it looks sound. */
   private async takeReenactments(drifts: Drift[], entries: ReadonlyMap<string, PlanEntry>): Promise<void> {
     const before = drifts.length;
@@ -292,6 +305,7 @@ export class Reconciler {
       drifts[index] = found;
       await store.raiseAlarm('drift', found.name, `${found.kind}: ${found.detail}`);
     }
+    await this.clearReleasedHolds(new Set(held.map((found) => found.name)));
     if (repaired > 0) await store.incrementCounter('reconciler_repairs', repaired);
     await store.incrementCounter('reconciler_passes');
     return { generation: latest, checked: view.entries.length, drifts, repaired };

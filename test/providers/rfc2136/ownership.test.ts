@@ -67,7 +67,9 @@ function installation(
     owner: { owner, former: [] },
   });
   const provider = wrap(raw);
-  const planner = makePlanner(`planner-${owner}`, store, () => inventory);
+  // The planner reads `installation.inventory`: a test replaces it (a new array) as a new inventory version would.
+  let installation: InstallationUnderTest | undefined;
+  const planner = makePlanner(`planner-${owner}`, store, () => installation!.inventory);
   const enactor = makeEnactor(`enactor-${owner}`, store, provider);
   const reconciler = new Reconciler(
     { id: `reconciler-${owner}`, intervalMs: 1000, maxLagMs: 0, pageSize: 50, retriesMax: 5, backoffBaseMs: 1, backoffMaxMs: 20 },
@@ -77,7 +79,7 @@ function installation(
     { intervalMs: 1000, retainGenerations: 2, batchVersionsMax: 1000 },
     { store, provider, clock: systemClock, log: silentLogger },
   );
-  return {
+  installation = {
     owner, store, provider, inventory,
     async round() {
       const planned = await planner.tick();
@@ -92,6 +94,7 @@ function installation(
       await store.close();
     },
   };
+  return installation;
 }
 
 /** Every record of the zone by signed AXFR, as "name TYPE data" lines (TXT strings joined), sorted; SOA left out. */
@@ -253,6 +256,23 @@ async function ownershipOn(kind: DnsServerKind): Promise<void> {
     assert.deepEqual(racedZone.filter((line) => line.startsWith(`${at('shared')} `)),
       [`${at('shared')} A 192.0.2.20`, `${at('shared')} A 192.0.2.21`], 'the hand edit is in place');
     assert.equal(racedZone.some((line) => line.startsWith(`_dnsplane.${at('shared')} `)), false, 'no marker');
+
+    // A gives over0 up: its removal's tombstone is A's, which leaves the name free for B. B's reconciler writes it
+    // (over the exact tombstone), and the "foreign" alarm B's enactor raised for it is cleared.
+    a.inventory = a.inventory.filter((spec) => spec.name !== at('over0'));
+    await a.round();
+    const freed = await zoneLines(server);
+    assert.equal(freed.some((line) => line.startsWith(`${at('over0')} `)), false, 'A removed over0');
+    assert.ok(freed.some((line) => line.startsWith(`over0._removed._dnsplane.${zone} TXT removed=`)), 'A\'s tombstone');
+    const taken = await b.round();
+    assert.deepEqual(taken.filter((drift) => drift.name === at('over0')).map((drift) => drift.kind), ['missing']);
+    const takenZone = await zoneLines(server);
+    assert.equal(managed(takenZone, 'over0').owner, 'inst-b', 'over0 is B\'s now');
+    assert.ok(managed(takenZone, 'over0').addresses.every((address) => address.startsWith('203.0.113.')));
+    assert.equal(takenZone.some((line) => line.startsWith(`over0._removed._dnsplane.${zone} `)), false,
+      'B\'s first write replaced A\'s tombstone');
+    assert.deepEqual(await alarmsOf(b), [`foreign ${at('over1')}`, `foreign ${at('over2')}`],
+      'the foreign alarm of over0 cleared; shared, still granted, was adopted with its hand edit on this pass');
   } finally {
     await a.close();
     await b.close();
