@@ -91,6 +91,9 @@ function decideRound<T extends { name: string }>(
       decision = { ...decision, expectedVersion: read!.version };
       writes.adopting.set(item.name, held);
     }
+    // Ownership: the only write a held name ever gets is the adoption of an unmanaged one the store allows.
+    assert(held === undefined || typeof decision !== 'object' || writes.adopting.has(item.name), 'internal',
+      () => `${item.name}: a write to a ${held?.kind} name that is not an adoption`);
     if (decision === 'skip') outcome.skipped.push(item);
     else if (decision === 'invalid') outcome.invalid.push(item);
     else {

@@ -7,8 +7,10 @@
 // its write.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { endpoints, makeEnactor, makePlanner, openInstallation, records } from '../helpers/fixtures.js';
-import type { ApplyChange, Provider } from '../../src/providers/types.js';
+import { endpoints, makeEnactor, makePlanner, manualClock, openInstallation, records } from '../helpers/fixtures.js';
+import { compareAndSwapAll } from '../../src/enactor/protocol.js';
+import { seededRng } from '../../src/util/clock.js';
+import type { ApplyChange, Provider, ServedState } from '../../src/providers/types.js';
 import { InvariantViolation } from '../../src/util/assert.js';
 
 test('an enactor applies the newest plan; applying again changes nothing (S5)', async () => {
@@ -175,4 +177,45 @@ test('a removed name stays removed: a stale first write below the removal is sup
   } finally {
     await install.close();
   }
+});
+
+test('held names: a foreign or ungranted unmanaged name is never written; a granted one is adopted at the version read; a lost adoption is held, not retried', async () => {
+  // Goal: the ownership rules of the one compare-and-swap loop (protocol.ts), whatever provider holds the names.
+  // Method: the real loop over a provider double (pure logic) that reads names as held and records every write.
+  const held: Record<string, ServedState> = {
+    'foreign.dnsplane.test': { name: 'foreign.dnsplane.test', generation: 0, version: 'v-foreign', records: [], held: { kind: 'foreign', owner: 'other' } },
+    'hand.dnsplane.test': { name: 'hand.dnsplane.test', generation: 0, version: 'unmanaged-1', records: [], held: { kind: 'unmanaged', records: ['A 192.0.2.1'] } },
+    'granted.dnsplane.test': { name: 'granted.dnsplane.test', generation: 0, version: 'unmanaged-2', records: [], held: { kind: 'unmanaged', records: ['A 192.0.2.2'] } },
+    'raced.dnsplane.test': { name: 'raced.dnsplane.test', generation: 0, version: 'unmanaged-3', records: [], held: { kind: 'unmanaged', records: ['A 192.0.2.3'] } },
+  };
+  const writes: ApplyChange[] = [];
+  const provider: Provider = {
+    kind: 'double',
+    read: async (names) => new Map(names.filter((name) => held[name] !== undefined).map((name) => [name, held[name]!])),
+    list: async () => [],
+    readRemovals: async () => new Map(),
+    servedChangeFeed: () => null,
+    close: async () => undefined,
+    apply: async (changes) => {
+      writes.push(...changes);
+      return changes.map((change) => (change.name === 'raced.dnsplane.test'
+        ? { name: change.name, outcome: 'conflict' as const }
+        : { name: change.name, outcome: 'applied' as const, version: `w-${change.name}` }));
+    },
+  };
+  const grants = new Set(['granted.dnsplane.test', 'raced.dnsplane.test']);
+  const store = { readAdoptions: async (names: readonly string[]) => new Map(names.filter((name) => grants.has(name)).map((name) => [name, { name, actor: 'op', reason: 'r', grantedAtMs: 0 }])) };
+  const items = ['foreign', 'hand', 'granted', 'raced', 'fresh'].map((label) => ({ name: `${label}.dnsplane.test` }));
+  const decide = (item: { name: string }, state: ServedState | undefined) => ({ name: item.name, records: records('127.0.0.1'), generation: 3, expectedVersion: state?.version ?? null });
+  const outcome = await compareAndSwapAll(items, decide, { retriesMax: 5, backoffBaseMs: 1, backoffMaxMs: 1 }, { provider, clock: manualClock(), rng: seededRng(1), store });
+  assert.deepEqual(writes.map((change) => [change.name, change.expectedVersion]), [
+    ['granted.dnsplane.test', 'unmanaged-2'], ['raced.dnsplane.test', 'unmanaged-3'], ['fresh.dnsplane.test', null],
+  ], 'one write each: the adoptions at the unmanaged version read, the free name as a first write; no retry');
+  assert.deepEqual(outcome.held.map(({ item, held: why, raced }) => [item.name, why.kind, raced]), [
+    ['foreign.dnsplane.test', 'foreign', false], ['hand.dnsplane.test', 'unmanaged', false], ['raced.dnsplane.test', 'unmanaged', true],
+  ]);
+  assert.deepEqual(outcome.applied.map(({ item, adopted }) => [item.name, adopted?.kind ?? null]), [
+    ['granted.dnsplane.test', 'unmanaged'], ['fresh.dnsplane.test', null],
+  ]);
+  assert.deepEqual([outcome.unfinished, outcome.conflicts], [[], 0], 'a lost adoption is held, not a conflict to retry');
 });
