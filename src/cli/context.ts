@@ -49,7 +49,7 @@ export interface Context {
   inventoryVersion: number;
   store: Store & InventoryStore;
   provider: Provider;
-  /** The installation's owner id (null in a read-only context, which writes nothing). */
+  /** The installation's owner id (in a read-only context: the stored one, or null when none is stored yet). */
   owner: OwnerIdentity | null;
   close(): Promise<void>;
 }
@@ -119,6 +119,20 @@ export async function ownerOf(store: Ownership, configured: string | undefined):
   return identity;
 }
 
+/**
+ * What a read command judges ownership by (so that, on a zone shared with another installation, it does not show the
+ * other's names as this one's): the stored identity, or null when a read-only store holds none yet — nothing has run
+ * on it, and nothing is judged. A read command never refuses a config owner: that is for the processes that write.
+ */
+async function storedOwner(store: Ownership, configured: string | undefined): Promise<OwnerIdentity | null> {
+  try {
+    return await store.ownerIdentity(configured ?? newOwnerId());
+  } catch (error) {
+    if (error instanceof UserError) return null; // a read-only store without an owner id yet
+    throw error;
+  }
+}
+
 export interface OpenContextOptions {
   /**
    * `dnsplane owner migrate`: the config may already name the new owner id, which is not the stored one yet; the
@@ -156,7 +170,8 @@ export async function openContext(options: PathOptions, open: OpenContextOptions
   let provider: Provider;
   let owner: OwnerIdentity | null;
   try {
-    owner = readonly ? null : await ownerOf(store, open.migratingOwner === true ? undefined : config.owner);
+    if (readonly) owner = await storedOwner(store, config.owner);
+    else owner = await ownerOf(store, open.migratingOwner === true ? undefined : config.owner);
     provider = await createProvider(config, dataDir, { readonly, owner });
   } catch (error) {
     await store.close();

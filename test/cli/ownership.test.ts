@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { ownerIdPattern } from '../../src/domain/owner.js';
 import { runCli, sampleConfig, tempDir, writeConfig } from '../helpers/env.js';
+import { providerSection, startDnsServer } from '../helpers/dns-servers.js';
+import { encodeMarker } from '../../src/providers/marker.js';
 
 test('owner: made up once and kept; a config owner that is not it is refused; migrate changes it, keeping the old', async () => {
   const dir = tempDir('dnsplane-owner-');
@@ -88,5 +90,31 @@ test('adopt: stores a grant with who and why for a name of the inventory; unknow
     }
   } finally {
     dir.cleanup();
+  }
+});
+
+test('records on a zone shared with another installation: only this installation\'s names, judged by the stored owner id', async () => {
+  // Goal: a read command (read-only store) judges ownership by the stored owner id, so another installation's names
+  // on a shared Knot zone are not shown as this one's. Method: real knotd; markers of both owners put in by hand.
+  const server = await startDnsServer('knot');
+  const dir = tempDir('dnsplane-owner-records-');
+  try {
+    const config = writeConfig(dir.path, { ...sampleConfig(2), provider: providerSection(server) });
+    const paths = ['--config', config, '--data', join(dir.path, 'data')];
+    const identity = JSON.parse((await runCli(['owner', '--json', ...paths])).stdout) as { owner: string };
+    const marker = (owner: string) => encodeMarker({
+      generation: 1, version: `v${owner.length}`, owner, records: [{ target: 't', address: '127.0.0.9', weight: 10 }],
+    }).map((text) => `"${text.toString('latin1')}"`).join(' ');
+    const added = await server.nsupdate([`zone ${server.zone}`,
+      'update add svc0.dnsplane.test 5 A 127.0.0.9', `update add _dnsplane.svc0.dnsplane.test 5 TXT ${marker(identity.owner)}`,
+      'update add svc1.dnsplane.test 5 A 127.0.0.9', `update add _dnsplane.svc1.dnsplane.test 5 TXT ${marker('someone-else')}`]);
+    assert.equal(added.code, 0, added.stderr);
+    const records = await runCli(['records', '--json', ...paths]);
+    assert.equal(records.code, 0, records.stderr);
+    assert.deepEqual((JSON.parse(records.stdout) as { name: string }[]).map((state) => state.name), ['svc0.dnsplane.test'],
+      'svc1 is another installation\'s');
+  } finally {
+    dir.cleanup();
+    await server.stop();
   }
 });

@@ -63,8 +63,8 @@ export interface Rfc2136Settings {
   ttl: number;
   maxAnswers: number;
   /**
-   * Who this installation is (marker.ts: owners). Null for a reader that writes nothing (the read-only commands): it
-   * judges no ownership, and a write through it is an internal error.
+   * Who this installation is (marker.ts: owners). Null for a reader that judges no ownership (a read command on a
+   * store that holds no owner id yet, a test's observer): a write through it is an internal error.
    */
   owner: OwnerIdentity | null;
   /** Largest UPDATE message, TSIG included. */
