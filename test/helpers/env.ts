@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
@@ -17,16 +17,46 @@ export function tempDir(prefix = 'dnsplane-test-'): { path: string; cleanup: () 
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** A TCP port that was free a moment ago (bound to port 0 and released). */
-export async function freeTcpPort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/**
+ * Where test ports come from: below the kernel's ephemeral range (net.ipv4.ip_local_port_range), never in it. A port
+ * the kernel picks for bind(0) comes from that range, and so does the source port of every outgoing connection made
+ * by any process (etcd clients, fetches, dig over TCP): between the check and the bind of the child it is for, such a
+ * port was taken as a source port in a CI run (`up` lost its API port, EADDRINUSE). Below the range only another
+ * test's choice can take it, so each test process keeps to its own slice (by pid) and walks it from a random start.
+ */
+const testPortsLow = 10_000;
+const portSlices = 64;
+
+function ephemeralPortsLow(): number {
+  try {
+    const low = Number.parseInt(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]!, 10);
+    return Number.isInteger(low) && low > testPortsLow + portSlices * 16 ? low : 32_768;
+  } catch {
+    return 32_768; // not Linux: the IANA dynamic range starts at 49152, so below 32768 is below it too
+  }
+}
+
+const sliceSize = Math.floor((ephemeralPortsLow() - testPortsLow) / portSlices);
+const sliceStart = testPortsLow + (process.pid % portSlices) * sliceSize;
+let portCursor = Math.floor(Math.random() * sliceSize);
+
+/** Whether a TCP listener can bind `port` on `host` right now. */
+function tcpFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolveFree) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address !== null ? address.port : 0));
-    });
+    server.once('error', () => resolveFree(false));
+    server.listen(port, host, () => server.close(() => resolveFree(true)));
   });
+}
+
+/** A TCP port that was free a moment ago, below the ephemeral range (see above). */
+export async function freeTcpPort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < sliceSize; attempt += 1) {
+    const port = sliceStart + (portCursor % sliceSize);
+    portCursor += 1;
+    if (await tcpFree(port, host)) return port;
+  }
+  throw new Error(`no free TCP port in ${sliceStart}-${sliceStart + sliceSize - 1}`);
 }
 
 /** A port free for both UDP and TCP (DNS needs both). */
