@@ -17,6 +17,7 @@
  * the API child log every request slower than 30 ms and every GC pause
  * longer than 30 ms, to explain a tail.
  */
+import { ZoneSet } from '../src/domain/zones.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -91,7 +92,7 @@ async function apiChild(dbPath: string): Promise<void> {
   const provider = new BuiltinSqliteProvider(dbPath);
   const config = parseConfig({ zone: 'dnsplane.test.', endpoints: [{ name: 'svc0', targets: [{ id: 't0-0', address: '10.0.0.0' }] }] });
   const app = buildApp({
-    config, zone: 'dnsplane.test', inventory: inventory(), services: [], inventoryVersion: 0, store, provider,
+    config, zone: 'dnsplane.test', zones: new ZoneSet(['dnsplane.test']), inventory: inventory(), services: [], inventoryVersion: 0, store, provider,
   }, {});
   if (process.env.API_BENCH_DEBUG) {
     app.addHook('onResponse', async (req, reply) => {

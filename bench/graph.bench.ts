@@ -9,6 +9,7 @@
  *   and an AZ (each computed once, then answered from the API's cache), and for targets never asked before.
  * The API runs in a child process of this file (`--api`); this process only measures over loopback HTTP.
  */
+import { ZoneSet } from '../src/domain/zones.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -109,7 +110,7 @@ async function apiChild(dbPath: string): Promise<void> {
   const config = parseConfig({ zone: 'dnsplane.test.', endpoints: [placeholder] });
   const { endpoints: inventory, services: serviceSpecs, version: inventoryVersion } = stored;
   const zone = 'dnsplane.test';
-  const app = buildApp({ config, zone, inventory, services: serviceSpecs, inventoryVersion, store, provider }, {});
+  const app = buildApp({ config, zone, zones: new ZoneSet([zone]), inventory, services: serviceSpecs, inventoryVersion, store, provider }, {});
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.stdout.write(`ready ${address}\n`);
 }

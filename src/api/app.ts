@@ -69,7 +69,7 @@ export function buildApp(context: ApiContext, options: BuildOptions = {}): Fasti
     authorize: (request, access) => auth.authorize(request, access),
   };
   const tracker = new ConvergenceTracker(context.store, context.provider);
-  const index = new InventoryIndex(context.inventory, context.zone);
+  const index = new InventoryIndex(context.inventory, context.zones);
   let indexed = context.inventory;
   const api = context.config.api;
   const health = new HealthReader(context.store);

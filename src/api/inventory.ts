@@ -1,5 +1,6 @@
 import type { EndpointSpec, TargetSpec } from '../domain/types.js';
-import { normalizeName, qualifyName } from '../domain/names.js';
+import { normalizeName } from '../domain/names.js';
+import type { ZoneSet } from '../domain/zones.js';
 import { assert } from '../util/assert.js';
 
 /**
@@ -27,7 +28,7 @@ export class InventoryIndex {
   private targetsBefore: number[] = [0];
   private targetEndpoints: Map<string, string[]> | null = null;
 
-  constructor(inventory: readonly EndpointSpec[], readonly zone: string) {
+  constructor(inventory: readonly EndpointSpec[], readonly zones: ZoneSet) {
     this.update(inventory);
   }
 
@@ -62,7 +63,7 @@ export class InventoryIndex {
   resolveName(raw: string): string | null {
     const normalized = normalizeName(raw);
     if (this.endpoints.has(normalized)) return normalized;
-    const qualified = qualifyName(normalized, this.zone);
+    const qualified = this.zones.qualify(normalized);
     return this.endpoints.has(qualified) ? qualified : null;
   }
 

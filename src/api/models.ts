@@ -114,9 +114,19 @@ export const nameItemSchema = z.object({
   targets: z.array(targetSchema).describe('the inventory\'s targets of the name, with health and drains'),
 });
 
+/** One zone's status (config `zones:` gives several). */
+export const zoneStatusSchema = z.object({
+  zone: z.string(),
+  provider: z.string().describe('its provider\'s kind: builtin, rfc2136 or route53'),
+  names: z.object({ total: z.number().int(), converged: z.number().int() }),
+  reachable: z.boolean().describe('false when the last read of its served names failed; its counts are from before'),
+  error: z.string().optional().describe('why it is not reachable'),
+});
+
 export const statusSchema = z.object({
   version: z.string().describe('the dnsplane version of the API process (as `dnsplane --version` prints it)'),
-  zone: z.string(),
+  zone: z.string().describe('the first zone'),
+  zones: z.array(zoneStatusSchema).describe('each zone: names on the newest plan, and whether its provider answers'),
   generation: z.object({ latest: generation, oldest: generation }),
   names: z.object({
     total: z.number().int(),

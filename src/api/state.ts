@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import type { ZoneSet } from '../domain/zones.js';
 import type { EndpointSpec, ServiceSpec } from '../domain/types.js';
 import type { Provider } from '../providers/types.js';
 import type { InventoryStore, Store } from '../store/types.js';
@@ -17,7 +18,9 @@ import type { RouteRegistry } from './schema.js';
  */
 export interface ApiContext {
   config: Config;
+  /** The first zone; `zones` lists every one. */
   zone: string;
+  zones: ZoneSet;
   /** Replaced (never mutated) when the process follows a new inventory version; the index follows it. */
   inventory: EndpointSpec[];
   /** The dependency graph's services of the same inventory version (replaced with it). */

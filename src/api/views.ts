@@ -1,3 +1,4 @@
+import type { ZoneSet } from '../domain/zones.js';
 import type { z } from 'zod';
 import type { ApiState } from './state.js';
 import { ApiError } from './errors.js';
@@ -88,7 +89,12 @@ export async function planNotFound(state: ApiState, generation: Generation): Pro
 export function managedName(state: ApiState, raw: string): string {
   const name = state.index.resolveName(raw);
   if (name === null) {
-    throw new ApiError(404, 'not-found', `"${raw}" is not a managed name of zone ${state.context.zone}`);
+    throw new ApiError(404, 'not-found', `"${raw}" is not a managed name of ${zonesText(state.context.zones)}`);
   }
   return name;
+}
+
+/** "zone z1" or "the zones z1., z2." for messages. */
+export function zonesText(zones: ZoneSet): string {
+  return zones.names.length === 1 ? `zone ${zones.primary}` : `the zones ${zones.toString()}`;
 }

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
+import type { ZoneSet } from '../domain/zones.js';
 import type { EndpointSpec, ServiceSpec } from '../domain/types.js';
 import type { Provider } from '../providers/types.js';
 import type { InventoryStore, OwnerIdentity, Ownership, Store } from '../store/types.js';
@@ -36,7 +37,10 @@ export interface Context {
   config: Config;
   configPath: string;
   dataDir: string;
+  /** The first zone, normalised. */
   zone: string;
+  /** Every zone of the installation (one, or those of `zones:`). */
+  zones: ZoneSet;
   /**
    * The inventory this process works from: the store's newest version once `followInventory` has run (every
    * role), the config file's endpoints before that (read commands on a store with no inventory yet). Replaced, never
@@ -151,8 +155,9 @@ export interface OpenContextOptions {
  * command opens one, not when `dnsplane` starts: every command module imports this one, and `--help` needs none.
  */
 export async function openContext(options: PathOptions, open: OpenContextOptions = {}): Promise<Context> {
-  const [{ inventoryOf, loadConfigFile, servicesOf, zoneOf }, { createStore, sqlitePath }, { createProvider }] =
-    await Promise.all([import('../config/load.js'), import('../store/index.js'), import('../providers/index.js')]);
+  const [
+    { inventoryOf, loadConfigFile, servicesOf, zoneOf, zoneSetOf }, { createStore, sqlitePath }, { createProvider },
+  ] = await Promise.all([import('../config/load.js'), import('../store/index.js'), import('../providers/index.js')]);
   const readonly = open.readOnly ?? false;
   const configPath = resolveConfigPath(options);
   const config = loadConfigFile(configPath);
@@ -178,7 +183,8 @@ export async function openContext(options: PathOptions, open: OpenContextOptions
     throw error;
   }
   return {
-    config, configPath, dataDir, zone: zoneOf(config), inventory: inventoryOf(config), services: servicesOf(config),
+    config, configPath, dataDir, zone: zoneOf(config), zones: zoneSetOf(config),
+    inventory: inventoryOf(config), services: servicesOf(config),
     inventoryVersion: 0, store, provider, owner,
     async close() {
       await provider.close();

@@ -3,7 +3,8 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { UserError } from '../util/assert.js';
-import { qualifyName, normalizeName } from '../domain/names.js';
+import { normalizeName } from '../domain/names.js';
+import { ZoneSet } from '../domain/zones.js';
 import { serviceRefPrefix, type EndpointSpec, type Inventory, type ServiceSpec } from '../domain/types.js';
 
 /** Formats a zod path as `endpoints[0].targets[1].address`. */
@@ -72,19 +73,35 @@ export function loadConfigFile(path: string): Config {
 
 /**
  * An inventory file for `validate`, `diff` and `apply`: a whole config (every key checked as loading does), or
- * just `endpoints:` and `services:` (and optionally `zone:`) — the installation's zone is used when the file gives
- * none, and a file for another zone is refused. Returns the qualified endpoints and the services.
+ * just `endpoints:` and `services:` (and optionally `zone:` / `zones:`) — the installation's zones are used when the
+ * file gives none, and a file for other zones is refused. Returns the qualified endpoints and the services.
  */
-export function loadInventoryFile(path: string, zone: string | null): Inventory {
-  const document = readDocument(path) as Record<string, unknown>;
-  const fileZone = typeof document.zone === 'string' ? normalizeName(document.zone) : null;
-  if (fileZone === null && zone === null) {
-    throw new UserError(`${path} names no zone: add "zone:" or pass --config for the installation's`);
+export function loadInventoryFile(path: string, installation: Config | null): Inventory {
+  return parseInventory(readDocument(path) as Record<string, unknown>, installation, path);
+}
+
+/** An inventory document (a file's, the API's body) judged as `loadInventoryFile` says. */
+export function parseInventory(
+  document: Record<string, unknown>, installation: Config | null, source: string,
+): Inventory {
+  const fileZones = Array.isArray(document.zones)
+    ? document.zones.map((zone: unknown) => normalizeName(String((zone as { name?: unknown } | null)?.name ?? '')))
+    : typeof document.zone === 'string' ? [normalizeName(document.zone)] : null;
+  if (fileZones === null && installation === null) {
+    throw new UserError(`${source} names no zone: add "zone:" or pass --config for the installation's`);
   }
-  if (fileZone !== null && zone !== null && fileZone !== zone) {
-    throw new UserError(`${path} is for zone ${fileZone}, this installation's zone is ${zone}`);
+  if (fileZones !== null && installation !== null) {
+    const zones = installation.zones.map((zone) => normalizeName(zone.name));
+    if (fileZones.join(' ') !== zones.join(' ')) {
+      const theirs = fileZones.length === 1 ? `zone ${fileZones[0]}` : `zones ${fileZones.join(', ')}`;
+      const ours = zones.length === 1 ? `zone is ${zones[0]}` : `zones are ${zones.join(', ')}`;
+      throw new UserError(`${source} is for ${theirs}, this installation's ${ours}`);
+    }
   }
-  const config = parseConfig(fileZone === null ? { ...document, zone: `${zone}.` } : document, path);
+  const zoneSection = installation === null ? {}
+    : installation.zones.length === 1 ? { zone: `${normalizeName(installation.zone)}.` }
+      : { zones: installation.zones };
+  const config = parseConfig(fileZones === null ? { ...document, ...zoneSection } : document, source);
   return { endpoints: inventoryOf(config), services: servicesOf(config) };
 }
 
@@ -92,20 +109,26 @@ export function zoneOf(config: Config): string {
   return normalizeName(config.zone);
 }
 
+/** The installation's zones (one, or those of `zones:`), the first one first. */
+export function zoneSetOf(config: Config): ZoneSet {
+  return new ZoneSet(config.zones.map((zone) => zone.name));
+}
+
 /** A dependsOn entry as stored: a fully qualified name, or "service:<id>" as written. */
-function qualifyDependency(ref: string, zone: string): string {
-  return ref.startsWith(serviceRefPrefix) ? ref : qualifyName(ref, zone);
+function qualifyDependency(ref: string, zones: ZoneSet): string {
+  return ref.startsWith(serviceRefPrefix) ? ref : zones.qualify(ref);
 }
 
 /** The inventory: endpoints with fully qualified names (check dependencies qualified too). */
 export function inventoryOf(config: Config): EndpointSpec[] {
-  const zone = zoneOf(config);
+  const zones = zoneSetOf(config);
   return config.endpoints.map((endpoint) => ({
-    name: qualifyName(endpoint.name, zone),
+    name: zones.qualify(endpoint.name),
     targets: endpoint.targets.map((target) => {
       const dependsOn = target.check?.dependsOn;
       if (target.check === undefined || dependsOn === undefined) return { ...target };
-      return { ...target, check: { ...target.check, dependsOn: dependsOn.map((ref) => qualifyDependency(ref, zone)) } };
+      const qualified = dependsOn.map((ref) => qualifyDependency(ref, zones));
+      return { ...target, check: { ...target.check, dependsOn: qualified } };
     }),
     ...(endpoint.adopt === true ? { adopt: true } : {}),
   }));
@@ -113,11 +136,11 @@ export function inventoryOf(config: Config): EndpointSpec[] {
 
 /** The dependency graph's services, their names qualified. */
 export function servicesOf(config: Config): ServiceSpec[] {
-  const zone = zoneOf(config);
+  const zones = zoneSetOf(config);
   return config.services.map((service) => ({
     id: service.id,
     criticality: service.criticality,
-    names: service.dependsOn.filter((ref) => !ref.startsWith(serviceRefPrefix)).map((ref) => qualifyName(ref, zone)),
+    names: service.dependsOn.filter((ref) => !ref.startsWith(serviceRefPrefix)).map((ref) => zones.qualify(ref)),
     services: service.dependsOn.filter((ref) => ref.startsWith(serviceRefPrefix))
       .map((ref) => ref.slice(serviceRefPrefix.length)),
     ...(service.description === undefined ? {} : { description: service.description }),

@@ -1,7 +1,8 @@
 import { checkOwnerId } from '../domain/owner.js';
 import { z } from 'zod';
 import { checkDurationMs, durationBounds, formatDurationMs } from './duration.js';
-import { addressFamily, checkDnsName, isInZone, normalizeName, qualifyName } from '../domain/names.js';
+import { addressFamily, checkDnsName, normalizeName } from '../domain/names.js';
+import { nestedZones, ZoneSet } from '../domain/zones.js';
 import {
   parseHostPort, parseProbeUrl, parseStatusRange, probeHostProblem, probeMatchLengthMax,
 } from '../domain/probe-spec.js';
@@ -314,18 +315,29 @@ const route53Provider = z.strictObject({
   batchRecordsMax: z.number().int().min(20).max(1000).default(1000),
 });
 
-export const configSchema = z
+const providerSection = z.discriminatedUnion('kind', [builtinProvider, rfc2136Provider, route53Provider]);
+
+/** One zone of `zones:` (several per installation): its name and the provider that serves it. */
+const zoneSection = z.strictObject({
+  name: dnsName,
+  provider: providerSection.default({ kind: 'builtin' }),
+});
+/** Zones one installation manages: each has its own enactor loop per enactor process, so a bound keeps it sane. */
+export const zonesMax = 64;
+
+/** The fields of the config file; `configSchema` adds the checks across keys and the one-zone normal form. */
+export const configObject = z
   .strictObject({
-    zone: dnsName,
+    // One zone (`zone:` with `provider:`), or several (`zones:`, each with its provider): exactly one of the two.
+    zone: dnsName.optional(),
+    zones: z.array(zoneSection).min(1, 'zones: needs at least one zone').max(zonesMax).optional(),
     // The owner id every marker this installation writes carries (src/domain/owner.ts). Default: one made up at the
     // first start and kept in the store. Set it only to the stored one: changing it is `dnsplane owner migrate`.
     owner: z.string().refine((value) => checkOwnerId(value) === null, {
       message: 'owner must be 1-32 lower-case letters, digits or dashes, starting with a letter or digit',
     }).optional(),
     store: z.discriminatedUnion('kind', [sqliteStore, etcdStore]).default({ kind: 'sqlite' }),
-    provider: z
-      .discriminatedUnion('kind', [builtinProvider, rfc2136Provider, route53Provider])
-      .default({ kind: 'builtin' }),
+    provider: providerSection.optional(),
     dns: z
       .strictObject({
         listen: hostPort.default('127.0.0.1:5353'),
@@ -505,8 +517,68 @@ export const configSchema = z
     endpoints: z.array(endpoint).min(1, 'at least one endpoint is required'),
     // The dependency graph's services (issue 19): what depends on the names, for impact and blast radius.
     services: z.array(service).max(100_000).default([]),
-  })
+  });
+
+type ConfigFields = z.output<typeof configObject>;
+export type ProviderConfig = z.output<typeof providerSection>;
+export interface ZoneConfig {
+  /** As written ("corp.example."). */
+  name: string;
+  provider: ProviderConfig;
+}
+
+/** The rules of `zone:` / `zones:` / `provider:`; the installation's zones when they hold, else null. */
+function zoneRules(config: ConfigFields, context: z.RefinementCtx): ZoneSet | null {
+  const issue = (path: PropertyKey[], message: string) => context.addIssue({ code: 'custom', path, message });
+  if (config.zones === undefined) {
+    if (config.zone === undefined) issue(['zone'], 'zone is required (or zones:, a list of zones with providers)');
+    return config.zone === undefined ? null : new ZoneSet([config.zone]);
+  }
+  if (config.zone !== undefined) issue(['zones'], 'give zone: (one zone) or zones: (several), not both');
+  if (config.provider !== undefined) {
+    issue(['provider'], 'with zones:, each zone names its own provider (zones[N].provider), not provider:');
+  }
+  const seen = new Map<string, number>();
+  config.zones.forEach((zone, index) => {
+    const name = normalizeName(zone.name);
+    const earlier = seen.get(name);
+    if (earlier !== undefined) issue(['zones', index, 'name'], `zone ${name}. appears twice (zones[${earlier}])`);
+    seen.set(name, index);
+    if (zone.provider.kind === 'rfc2136' && zone.provider.zone !== undefined
+      && normalizeName(zone.provider.zone) !== name) {
+      issue(['zones', index, 'provider', 'zone'], `is not ${name}.: in zones:, the zone's name is the provider's zone`);
+    }
+  });
+  const nested = nestedZones(config.zones.map((zone) => zone.name));
+  if (nested !== null) {
+    issue(['zones'], `${nested[0]}. is inside ${nested[1]}.: the zones of one installation do not nest`);
+  }
+  const builtin = config.zones.filter((zone) => zone.provider.kind === 'builtin');
+  if (builtin.length > 1) {
+    issue(['zones'], `${builtin.map((zone) => zone.name).join(', ')} all use the built-in provider: `
+      + 'the built-in DNS server serves one zone');
+  }
+  const sound = config.zones.length > 0 && seen.size === config.zones.length && nested === null;
+  return sound ? new ZoneSet(config.zones.map((zone) => zone.name)) : null;
+}
+
+/**
+ * The one-zone normal form every reader gets: `zones` always lists the zones (a single `zone:` is one of them, with
+ * `provider:` or the built-in one), and `zone` / `provider` are the first zone's, so what reads one zone keeps working.
+ */
+function normalForm(config: ConfigFields): Omit<ConfigFields, 'zone' | 'zones' | 'provider'> & {
+  zone: string; provider: ProviderConfig; zones: ZoneConfig[];
+} {
+  const zones: ZoneConfig[] = config.zones
+    ?? [{ name: config.zone ?? '', provider: config.provider ?? { kind: 'builtin' } }];
+  const first = zones[0]!;
+  return { ...config, zone: first.name, provider: first.provider, zones };
+}
+
+export const configSchema = configObject
   .superRefine((config, context) => {
+    const zones = zoneRules(config, context);
+    if (zones === null) return;
     const targetIds = new Map<string, string>();
     const names = new Map<string, number>();
     const serviceIds = new Set<string>();
@@ -520,10 +592,10 @@ export const configSchema = z
       }
       serviceIds.add(serviceConfig.id);
     });
-    const allNames = new Set(config.endpoints.map((endpointConfig) => qualifyName(endpointConfig.name, config.zone)));
+    const allNames = new Set(config.endpoints.map((endpointConfig) => zones.qualify(endpointConfig.name)));
     config.services.forEach((serviceConfig, serviceIndex) => {
       serviceConfig.dependsOn.forEach((ref, refIndex) => {
-        const problem = dependencyProblem(ref, config.zone, allNames, serviceIds);
+        const problem = dependencyProblem(ref, zones, allNames, serviceIds);
         if (problem !== null) {
           context.addIssue({
             code: 'custom',
@@ -535,8 +607,8 @@ export const configSchema = z
     });
     config.endpoints.forEach((endpointConfig, endpointIndex) => {
       // Names are compared as served: "web" and "web.<zone>." are one name.
-      const name = qualifyName(endpointConfig.name, config.zone);
-      const problem = endpointNameProblem(endpointConfig.name, config.zone);
+      const name = zones.qualify(endpointConfig.name);
+      const problem = endpointNameProblem(endpointConfig.name, zones);
       if (problem !== null) {
         context.addIssue({ code: 'custom', path: ['endpoints', endpointIndex, 'name'], message: problem });
       }
@@ -569,7 +641,7 @@ export const configSchema = z
         }
         addresses.add(targetConfig.address);
         targetConfig.check?.dependsOn?.forEach((ref, refIndex) => {
-          const problem = dependencyProblem(ref, config.zone, allNames, serviceIds);
+          const problem = dependencyProblem(ref, zones, allNames, serviceIds);
           if (problem !== null) {
             context.addIssue({ code: 'custom', path: [...path, 'check', 'dependsOn', refIndex], message: problem });
           }
@@ -585,12 +657,13 @@ export const configSchema = z
         }
       });
     });
-  });
+  })
+  .transform(normalForm);
 
 /** Why a dependsOn entry does not name a managed name or a service of this config, or null when it does. */
 function dependencyProblem(
   ref: string,
-  zone: string,
+  zones: ZoneSet,
   names: ReadonlySet<string>,
   serviceIds: ReadonlySet<string>,
 ): string | null {
@@ -599,7 +672,7 @@ function dependencyProblem(
     return serviceIds.has(id) ? null : `"${ref}": no service has the id "${id}"`;
   }
   if (checkDnsName(ref) !== null) return null; // refused on its own already
-  const name = qualifyName(ref, zone);
+  const name = zones.qualify(ref);
   return names.has(name)
     ? null
     : `"${ref}" is ${name}, which is not one of the endpoints' names `
@@ -607,22 +680,23 @@ function dependencyProblem(
 }
 
 /**
- * Names an endpoint may not have: a fully qualified name (trailing dot) outside the zone, which would otherwise be
- * qualified into a surprising name; a `_dnsplane` label (the marker records the RFC 2136 provider writes); and the
+ * Names an endpoint may not have: a fully qualified name (trailing dot) outside the zones, which would otherwise be
+ * qualified into a surprising name; a `_dnsplane` label (the marker records the RFC 2136 provider writes); and a
  * zone's own name-server host, which the built-in server answers for.
  */
-export function endpointNameProblem(raw: string, zone: string): string | null {
-  if (raw.trim().endsWith('.') && !isInZone(raw, zone)) {
-    return `"${raw}" ends with "." (fully qualified) but is not in the zone ${normalizeName(zone)}: `
-      + 'drop the dot to put it in the zone, or use a name in the zone';
+export function endpointNameProblem(raw: string, zones: ZoneSet): string | null {
+  if (raw.trim().endsWith('.') && zones.zoneOf(raw) === null) {
+    const where = zones.names.length === 1 ? `the zone ${zones.primary}` : `any of the zones (${zones.toString()})`;
+    return `"${raw}" ends with "." (fully qualified) but is not in ${where}: `
+      + 'drop the dot to put it in the first zone, or use a name in a zone';
   }
-  const name = qualifyName(raw, zone);
+  const name = zones.qualify(raw);
   if (name.split('.').includes('_dnsplane')) {
     return `"${raw}" has a "_dnsplane" label, which is reserved for dnsplane's marker records`;
   }
-  if (name === `ns1.${normalizeName(zone)}`) {
-    return `"${raw}" is the zone's name-server host (ns1.${normalizeName(zone)}), `
-      + 'which the DNS server answers for itself';
+  const zone = zones.zoneOf(name)!;
+  if (name === `ns1.${zone}`) {
+    return `"${raw}" is the zone's name-server host (ns1.${zone}), which the DNS server answers for itself`;
   }
   return null;
 }

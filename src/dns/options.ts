@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { zoneOf } from '../config/load.js';
+import { normalizeName } from '../domain/names.js';
 import { dnsWorkersMax, type Config } from '../config/schema.js';
 import { splitHostPort } from '../domain/probe-spec.js';
 import { etcdSettings, sqlitePath } from '../store/index.js';
@@ -37,8 +37,15 @@ export interface DnsOverrides {
 }
 
 
+/** The zone the built-in provider serves (the config allows one), or null when no zone uses it. */
+export function builtinZone(config: Config): string | null {
+  const zone = config.zones.find((candidate) => candidate.provider.kind === 'builtin');
+  return zone === undefined ? null : normalizeName(zone.name);
+}
+
 export function dnsServerOptions(config: Config, dataDir: string, overrides: DnsOverrides = {}): DnsServerOptions {
-  if (config.provider.kind !== 'builtin') {
+  const zone = builtinZone(config);
+  if (zone === null) {
     throw new UserError(
       `serve is the DNS server of the built-in provider, but provider.kind is "${config.provider.kind}" `
         + '(that DNS server serves the records itself)',
@@ -53,7 +60,6 @@ export function dnsServerOptions(config: Config, dataDir: string, overrides: Dns
   if (!Number.isInteger(workers) || workers < 1 || workers > dnsWorkersMax) {
     throw new UserError(`workers ${workers} must be an integer from 1 to ${dnsWorkersMax}`);
   }
-  const zone = zoneOf(config);
   const family = isIP(host);
   const tcp = config.dns.tcp;
   return {

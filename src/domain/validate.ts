@@ -1,4 +1,5 @@
-import { addressFamily, checkDnsName, isInZone } from './names.js';
+import { addressFamily, checkDnsName } from './names.js';
+import { zoneSet, type ZoneSet } from './zones.js';
 import type { PlanChange, RecordEntry } from './types.js';
 
 export const weightMax = 255;
@@ -63,14 +64,18 @@ function findRecordSetProblems(name: string, records: readonly RecordEntry[]): s
   return problems;
 }
 
-/** Validates a whole list of plan changes against the zone. */
-export function validatePlanChanges(changes: readonly PlanChange[], zone: string): string[] {
+/** Validates a whole list of plan changes against the installation's zones. */
+export function validatePlanChanges(changes: readonly PlanChange[], zone: string | ZoneSet): string[] {
+  const zones = zoneSet(zone);
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const change of changes) {
     const nameProblem = checkDnsName(change.name);
     if (nameProblem !== null) problems.push(`name "${change.name}" ${nameProblem}`);
-    else if (!isInZone(change.name, zone)) problems.push(`name "${change.name}" is outside the zone "${zone}"`);
+    else if (zones.zoneOf(change.name) === null) {
+      const where = zones.names.length === 1 ? `the zone "${zones.primary}"` : `the zones ${zones.toString()}`;
+      problems.push(`name "${change.name}" is outside ${where}`);
+    }
     if (seen.has(change.name)) problems.push(`name "${change.name}" appears twice in the plan`);
     seen.add(change.name);
     if (change.records !== null) problems.push(...validateRecordSet(change.name, change.records));

@@ -1,6 +1,8 @@
 import { recordSetKey, type Generation, type PlanEntry } from '../domain/types.js';
 import { runLoop } from '../util/loop.js';
-import { assert } from '../util/assert.js';
+import { assert, InvariantViolation } from '../util/assert.js';
+import { ZoneSet } from '../domain/zones.js';
+import { zoneRoutes } from '../providers/zoned.js';
 import type { Clock, Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type {
@@ -38,6 +40,9 @@ export interface ReconcilerDeps {
 export type DriftKind =
   | 'missing' | 'empty' | 'edited' | 'deleted-plan' | 'lagging' | 'reenact' | 'foreign' | 'unmanaged';
 
+/** The alarm of a zone whose provider a pass could not read (subject: the zone). */
+export const unreachableAlarm = 'zone-unreachable';
+
 /** Operator re-enactments taken per pass. */
 const reenactRequestsMax = 100;
 
@@ -64,19 +69,57 @@ export interface ReconcileResult {
 export class Reconciler {
   private readonly behindSinceMs = new Map<string, number>();
   private alarmed = new Set<string>();
+  private unreachableAlarmed = new Set<string>();
+  /** The installation's zones when there are several (a ZonedProvider), to leave out an unreachable zone's names. */
+  private readonly zones: ZoneSet | null;
 
   constructor(private readonly options: ReconcilerOptions, private readonly deps: ReconcilerDeps) {
     assert(options.pageSize >= 1, 'internal', 'pageSize must be positive');
     assert(options.intervalMs > 0, 'internal', 'intervalMs must be positive');
     assert(options.maxLagMs >= 0, 'internal', 'maxLagMs is never negative');
+    const routes = zoneRoutes(deps.provider, '');
+    this.zones = routes.length === 1 ? null : new ZoneSet(routes.map((route) => route.zone));
   }
 
-  private async readServed(): Promise<Map<string, ServedState>> {
+  /** Whether `name` is in a zone this pass could not read. */
+  private outOfReach(name: string, unreachable: ReadonlyMap<string, string>): boolean {
+    return this.zones !== null && unreachable.has(this.zones.zoneOf(name) ?? '');
+  }
+
+  /**
+   * Every served name, zone by zone. With several zones (config `zones:`), a zone whose provider fails is left out of
+   * this pass (`unreachable`: zone → error) rather than failing it: the other zones are still checked and repaired.
+   */
+  private async readServed(): Promise<{ served: Map<string, ServedState>; unreachable: Map<string, string> }> {
     const served = new Map<string, ServedState>();
-    await forEachServedPage(this.deps.provider, this.options.pageSize, (page) => {
-      for (const state of page) served.set(state.name, state);
-    });
-    return served;
+    const unreachable = new Map<string, string>();
+    const routes = zoneRoutes(this.deps.provider, '');
+    for (const route of routes) {
+      try {
+        await forEachServedPage(route.provider, this.options.pageSize, (page) => {
+          for (const state of page) served.set(state.name, state);
+        });
+      } catch (error) {
+        if (routes.length === 1 || error instanceof InvariantViolation) throw error;
+        unreachable.set(route.zone, error instanceof Error ? error.message : String(error));
+      }
+    }
+    assert(unreachable.size < routes.length, 'internal', 'a pass with no zone read goes no further');
+    return { served, unreachable };
+  }
+
+  /** A zone-wide alarm per zone this pass could not read, cleared on the first pass that reads it. */
+  private async alarmUnreachable(unreachable: ReadonlyMap<string, string>): Promise<void> {
+    const { store, log } = this.deps;
+    for (const zone of this.unreachableAlarmed) {
+      if (!unreachable.has(zone)) await store.clearAlarm(unreachableAlarm, zone);
+    }
+    for (const [zone, message] of unreachable) {
+      await store.raiseAlarm(unreachableAlarm, zone, `zone ${zone}.: its provider failed (${message}); `
+        + 'its names are neither checked nor repaired, the other zones are');
+      log.warn({ zone, error: message }, 'zone provider unreachable');
+    }
+    this.unreachableAlarmed = new Set(unreachable.keys());
   }
 
   /**
@@ -230,18 +273,29 @@ export class Reconciler {
    * freed by the other installation's removal, by any enactor), or no longer in the plan. The enactor that raised one
    * may never meet the name again, so the reconciler, which reads every name of the plan, clears them.
    */
-  private async clearReleasedHolds(heldNow: ReadonlySet<string>): Promise<void> {
+  private async clearReleasedHolds(
+    heldNow: ReadonlySet<string>, unreachable: ReadonlyMap<string, string>,
+  ): Promise<void> {
     const { store } = this.deps;
     for (const alarm of await store.listAlarms(true)) {
       const holdAlarm = alarm.kind === 'foreign' || alarm.kind === 'unmanaged';
-      if (holdAlarm && !heldNow.has(alarm.name)) await store.clearAlarm(alarm.kind, alarm.name);
+      const unseen = heldNow.has(alarm.name) || this.outOfReach(alarm.name, unreachable);
+      if (holdAlarm && !unseen) await store.clearAlarm(alarm.kind, alarm.name);
     }
   }
 
   /** Operator re-enactments (API): rewrite a name of the newest plan even if it looks sound. */
-  private async takeReenactments(drifts: Drift[], entries: ReadonlyMap<string, PlanEntry>): Promise<void> {
+  private async takeReenactments(
+    drifts: Drift[], entries: ReadonlyMap<string, PlanEntry>, unreachable: ReadonlyMap<string, string>,
+  ): Promise<void> {
     const before = drifts.length;
-    for (const request of await this.deps.store.takeRequests('reenact', reenactRequestsMax)) {
+    const { store } = this.deps;
+    for (const request of await store.takeRequests('reenact', reenactRequestsMax)) {
+      if (this.outOfReach(request.subject, unreachable)) {
+        // Its zone could not be read: the request waits for a pass that can (taken again, as asked).
+        await store.addRequest('reenact', request.subject, request.actor, request.reason);
+        continue;
+      }
       if (!entries.has(request.subject) || drifts.some((drift) => drift.name === request.subject)) continue;
       const detail = `requested by ${request.actor}: ${request.reason}`;
       drifts.push({ name: request.subject, kind: 'reenact', detail });
@@ -251,18 +305,20 @@ export class Reconciler {
   }
 
   /** Alarms raised on the pass that found a drift are cleared on the first pass that finds the name sound. */
-  private async alarm(drifts: readonly Drift[]): Promise<void> {
+  private async alarm(drifts: readonly Drift[], unreachable: ReadonlyMap<string, string>): Promise<void> {
     const { store, log } = this.deps;
     const drifted = new Set(drifts.filter((drift) => drift.kind !== 'reenact').map((drift) => drift.name));
+    // A name of a zone this pass could not read keeps its alarm: it was not found sound.
+    for (const name of this.alarmed) if (this.outOfReach(name, unreachable)) drifted.add(name);
     for (const name of this.alarmed) if (!drifted.has(name)) await store.clearAlarm('drift', name);
     for (const drift of drifts) {
       if (drift.kind === 'reenact') continue;
       await store.raiseAlarm('drift', drift.name, `${drift.kind}: ${drift.detail}`);
       log.warn({ name: drift.name, kind: drift.kind }, `drift: ${drift.detail}`);
     }
+    assert(drifted.size <= drifts.length + this.alarmed.size, 'internal',
+      () => `${drifted.size} alarms for ${drifts.length} drifts and ${this.alarmed.size} alarmed before`);
     this.alarmed = drifted;
-    assert(this.alarmed.size <= drifts.length, 'internal',
-      () => `${this.alarmed.size} alarms for ${drifts.length} drifts`);
   }
 
   async tick(): Promise<ReconcileResult> {
@@ -276,11 +332,12 @@ export class Reconciler {
     const frozen = this.deps.frozen === undefined ? new Set<string>() : await this.deps.frozen();
     if (frozen === 'zone') return { generation: latest, checked: 0, drifts: [], repaired: 0 };
     const enactedLive = await this.enactedByLiveEnactors();
-    const served = await this.readServed();
+    const { served, unreachable } = await this.readServed();
+    await this.alarmUnreachable(unreachable);
     const entries = new Map(view.entries.map((entry) => [entry.name, entry]));
     const drifts: Drift[] = [];
     for (const entry of view.entries) {
-      if (frozen.has(entry.name)) continue;
+      if (frozen.has(entry.name) || this.outOfReach(entry.name, unreachable)) continue;
       const drift = await this.classify(entry, served.get(entry.name), latest, enactedLive);
       if (drift !== null) drifts.push(drift);
     }
@@ -291,8 +348,8 @@ export class Reconciler {
       'internal',
       `${this.behindSinceMs.size} lag clocks, ${entries.size} names`,
     );
-    await this.takeReenactments(drifts, entries);
-    await this.alarm(drifts);
+    await this.takeReenactments(drifts, entries, unreachable);
+    await this.alarm(drifts, unreachable);
     const { repaired, held } = drifts.length === 0
       ? { repaired: 0, held: [] }
       : await this.repair(drifts, entries, latest);
@@ -305,7 +362,7 @@ export class Reconciler {
       drifts[index] = found;
       await store.raiseAlarm('drift', found.name, `${found.kind}: ${found.detail}`);
     }
-    await this.clearReleasedHolds(new Set(held.map((found) => found.name)));
+    await this.clearReleasedHolds(new Set(held.map((found) => found.name)), unreachable);
     if (repaired > 0) await store.incrementCounter('reconciler_repairs', repaired);
     await store.incrementCounter('reconciler_passes');
     return { generation: latest, checked: view.entries.length, drifts, repaired };

@@ -1,4 +1,5 @@
-import { checkDnsName, qualifyName } from '../domain/names.js';
+import { checkDnsName } from '../domain/names.js';
+import { zoneSet, type ZoneSet } from '../domain/zones.js';
 import { criticalities } from '../domain/types.js';
 import { assert, UserError } from '../util/assert.js';
 import { edgeKinds, servesCode, type DependencyGraph } from './graph.js';
@@ -302,28 +303,30 @@ function unknownSubject(
  * `az:AZ`, `service:S`, or explicitly `name:NAME` / `target:ID`. Unknown or ambiguous subjects are a UserError that
  * names them (and suggests close matches).
  */
-export function parseSubject(text: string, zone: string, graph: DependencyGraph): string {
+/** `zone`: the zone, or the installation's zones (relative names are in the first). */
+export function parseSubject(text: string, zone: string | ZoneSet, graph: DependencyGraph): string {
+  const zones = zoneSet(zone);
   const trimmed = text.trim();
   if (trimmed.length === 0) throw new UserError('an empty subject: give a NAME, TARGET, az:AZ or service:S');
   const colon = trimmed.indexOf(':');
   const kind = nodeKinds.find((candidate) => trimmed.slice(0, colon) === candidate) ?? null;
   if (kind !== null) {
     const key = trimmed.slice(colon + 1);
-    const id = kind === 'name' ? nameIdOf(key, zone) : `${kind}:${key}`;
+    const id = kind === 'name' ? nameIdOf(key, zones) : `${kind}:${key}`;
     if (id !== null && graph.has(id)) return id;
-    throw unknownSubject(graph, trimmed, kind, key, zone);
+    throw unknownSubject(graph, trimmed, kind, key, zones.primary);
   }
-  const asName = nameIdOf(trimmed, zone);
+  const asName = nameIdOf(trimmed, zones);
   const name = asName !== null && graph.has(asName) ? asName : null;
   const target = graph.has(`target:${trimmed}`) ? `target:${trimmed}` : null;
   if (name !== null && target !== null) {
     throw new UserError(`"${trimmed}" is both a name and a target: say name:${trimmed} or target:${trimmed}`);
   }
   const found = name ?? target;
-  if (found === null) throw unknownSubject(graph, trimmed, null, trimmed, zone);
+  if (found === null) throw unknownSubject(graph, trimmed, null, trimmed, zones.primary);
   return found;
 }
 
-function nameIdOf(text: string, zone: string): string | null {
-  return checkDnsName(text) === null ? `name:${qualifyName(text, zone)}` : null;
+function nameIdOf(text: string, zones: ZoneSet): string | null {
+  return checkDnsName(text) === null ? `name:${zones.qualify(text)}` : null;
 }

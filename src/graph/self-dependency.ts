@@ -16,7 +16,7 @@ import { checkHost } from './graph.js';
  */
 
 /** The settings of dnsplane's own dependencies (a role installation's config may lack some: the simulator's). */
-export type ControlPlaneConfig = Partial<Pick<Config, 'store' | 'provider' | 'dns' | 'api'>>;
+export type ControlPlaneConfig = Partial<Pick<Config, 'store' | 'provider' | 'zones' | 'dns' | 'api'>>;
 
 /** One of dnsplane's own dependencies that goes through a name dnsplane manages. */
 export interface SelfDependency {
@@ -62,14 +62,20 @@ export function controlPlaneDependencies(config: ControlPlaneConfig): Dependency
       add(`store.endpoints[${index}]`, endpoint, urlHost(endpoint), 'which need the store');
     });
   }
-  const provider = config.provider;
-  if (provider?.kind === 'rfc2136') {
-    add('provider.server', provider.server, splitHostPort(provider.server).host, 'which write through provider.server');
+  // Every zone's provider (`zones:`), or the one `provider:`.
+  const several = config.zones !== undefined && config.zones.length > 1;
+  const providers = several
+    ? config.zones!.map((zone, index) => ({ provider: zone.provider, at: `zones[${index}].provider` }))
+    : config.provider === undefined ? [] : [{ provider: config.provider, at: 'provider' }];
+  for (const { provider, at } of providers) {
+    if (provider.kind === 'rfc2136') {
+      add(`${at}.server`, provider.server, splitHostPort(provider.server).host, `which write through ${at}.server`);
+    }
+    if (provider.kind === 'route53' && provider.endpoint !== undefined) {
+      add(`${at}.endpoint`, provider.endpoint, urlHost(provider.endpoint), `which write through ${at}.endpoint`);
+    }
   }
-  if (provider?.kind === 'route53' && provider.endpoint !== undefined) {
-    add('provider.endpoint', provider.endpoint, urlHost(provider.endpoint), 'which write through provider.endpoint');
-  }
-  if (config.dns !== undefined && provider?.kind === 'builtin') {
+  if (config.dns !== undefined && providers.some(({ provider }) => provider.kind === 'builtin')) {
     const { listen } = config.dns;
     add('dns.listen', listen, splitHostPort(listen).host, 'which need it for the DNS server to listen');
   }

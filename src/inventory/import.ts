@@ -3,6 +3,7 @@ import { Document, parse as parseYaml, type YAMLMap } from 'yaml';
 import { inventoryOf, parseConfig } from '../config/load.js';
 import { endpointNameProblem, idPattern, maxAnswersDefault, maxAnswersMax } from '../config/schema.js';
 import { checkDnsName, isInZone, normalizeName } from '../domain/names.js';
+import { ZoneSet } from '../domain/zones.js';
 import { canonicalAddress, nameOfMarker } from '../providers/marker.js';
 import { assert, UserError } from '../util/assert.js';
 
@@ -177,7 +178,7 @@ function addressNameProblem(name: string, zone: string, entry: NameRecords): str
   }
   const invalid = checkDnsName(name);
   if (invalid !== null) return `not a name dnsplane manages: it ${invalid}`;
-  return endpointNameProblem(writtenName(name, zone), zone);
+  return endpointNameProblem(writtenName(name, zone), new ZoneSet([zone]));
 }
 
 /** Why `name` is not imported, or null when it is an endpoint. */

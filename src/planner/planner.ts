@@ -6,6 +6,7 @@ import {
   recordSetKey, type EndpointSpec, type Generation, type HealthState, type PlanHeader, type ServiceSpec,
 } from '../domain/types.js';
 import { validatePlanChanges } from '../domain/validate.js';
+import type { ZoneSet } from '../domain/zones.js';
 import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
 import type { SelfDependency } from '../graph/self-dependency.js';
@@ -23,7 +24,8 @@ const fullIntervalMs = 60_000;
 
 export interface PlannerOptions {
   id: string;
-  zone: string;
+  /** The zone, or the installation's zones (`zones:`): every name planned is in one of them. */
+  zone: string | ZoneSet;
   intervalMs: number;
   leaseTtlMs: number;
   /** The name threshold for edits, and the share of served capacity one plan may withdraw on failed checks. */

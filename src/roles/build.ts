@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { configSchema, type Config } from '../config/schema.js';
+import { zoneSet, type ZoneSet } from '../domain/zones.js';
+import { configObject, type Config } from '../config/schema.js';
 import { Planner, type PlannerDeps, type PlannerOptions } from '../planner/planner.js';
 import { Enactor, type EnactorDeps, type EnactorOptions } from '../enactor/enactor.js';
 import { Janitor, type JanitorDeps, type JanitorOptions } from '../enactor/janitor.js';
@@ -18,7 +19,7 @@ import { assert } from '../util/assert.js';
 /** The config sections the roles are built from (src/config/schema.ts). */
 export type RoleSettings = Pick<Config, 'safety' | 'planner' | 'enactor' | 'janitor' | 'reconciler' | 'health'>;
 
-const sections = configSchema.shape;
+const sections = configObject.shape;
 const roleSettingsSchema = z.strictObject({
   safety: sections.safety,
   planner: sections.planner,
@@ -41,14 +42,14 @@ export function parseRoleSettings(input: RoleSettingsInput): RoleSettings {
   return parsed.data;
 }
 
-export function plannerOptions(settings: RoleSettings, id: string, zone: string): PlannerOptions {
+export function plannerOptions(settings: RoleSettings, id: string, zone: string | ZoneSet): PlannerOptions {
   const { planner, safety } = settings;
   assert(id.length > 0, 'S6', 'a planner needs an id: it holds the leadership lease under it');
-  assert(zone.length > 0, 'internal', 'a planner plans the names of one zone');
+  assert(zoneSet(zone).names.every((name) => name.length > 0), 'internal', 'a planner plans the names of its zones');
   return { id, zone, intervalMs: planner.interval, leaseTtlMs: planner.leaseTtl, safety };
 }
 
-export function buildPlanner(settings: RoleSettings, id: string, zone: string, deps: PlannerDeps): Planner {
+export function buildPlanner(settings: RoleSettings, id: string, zone: string | ZoneSet, deps: PlannerDeps): Planner {
   return new Planner(plannerOptions(settings, id, zone), deps);
 }
 

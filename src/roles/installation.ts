@@ -7,6 +7,10 @@ import type { Reconciler } from '../enactor/reconciler.js';
 import type { Planner } from '../planner/planner.js';
 import type { Provider } from '../providers/types.js';
 import type { Controls, Store } from '../store/types.js';
+import type { ZoneSet } from '../domain/zones.js';
+import { zoneRoutes } from '../providers/zoned.js';
+import { zonePlanReader } from '../enactor/zone-scope.js';
+import { assert } from '../util/assert.js';
 import { selfDependencies, type ControlPlaneConfig } from '../graph/self-dependency.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -22,8 +26,10 @@ import { buildChecker, buildEnactor, buildJanitor, buildPlanner, buildReconciler
 export interface RoleInstallation {
   /** The role settings, and what dnsplane itself connects to (store, provider, listen addresses) when known. */
   readonly config: RoleSettings & ControlPlaneConfig;
-  /** The zone, normalised. */
+  /** The zone, normalised (the first of `zones:`). */
   readonly zone: string;
+  /** The installation's zones (absent: just `zone`); the provider then routes names to each zone's (zoned.ts). */
+  readonly zones?: ZoneSet;
   readonly store: Store;
   readonly provider: Provider;
   /** The inventory in effect: replaced, never mutated, when a newer version arrives. */
@@ -53,7 +59,7 @@ export interface RoleEnv {
 
 export function makePlanner(installation: RoleInstallation, id: string, env: RoleEnv): Planner {
   const { store } = installation;
-  return buildPlanner(installation.config, id, installation.zone, {
+  return buildPlanner(installation.config, id, installation.zones ?? installation.zone, {
     store, clock: env.clock ?? systemClock, log: env.log, inventory: () => installation.inventory,
     inventoryVersion: () => installation.inventoryVersion, drained: drainedFrom(store),
     selfDependencies: (endpoints) => selfDependencies(installation.config, { endpoints }),
@@ -61,12 +67,28 @@ export function makePlanner(installation: RoleInstallation, id: string, env: Rol
   });
 }
 
+/**
+ * An enactor process: one Enactor, or with several zones one per zone (id `<id>@<zone>`), each reading only its zone's
+ * names of the plan and writing only through its zone's provider, with its own watermark and heartbeat. A zone whose
+ * provider fails stalls only its own loop: the others go on, and the janitor keeps what the stalled one holds (S4).
+ */
+export function makeEnactors(installation: RoleInstallation, id: string, env: RoleEnv): Enactor[] {
+  const { store, provider, zones } = installation;
+  const base = { clock: env.clock ?? systemClock, rng: env.rng ?? systemRng, frozen: frozenFrom(store) };
+  const routes = zoneRoutes(provider, installation.zone);
+  if (routes.length === 1) return [buildEnactor(installation.config, id, { ...base, store, provider, log: env.log })];
+  assert(zones !== undefined, 'internal', 'a provider of several zones without the zones');
+  return routes.map((route) => buildEnactor(installation.config, `${id}@${route.zone}`, {
+    ...base, store: zonePlanReader(store, zones, route.zone), provider: route.provider,
+    log: env.log.child({ zone: route.zone }),
+  }));
+}
+
+/** The enactor of a one-zone installation. */
 export function makeEnactor(installation: RoleInstallation, id: string, env: RoleEnv): Enactor {
-  const { store, provider } = installation;
-  return buildEnactor(installation.config, id, {
-    store, provider, clock: env.clock ?? systemClock, rng: env.rng ?? systemRng, log: env.log,
-    frozen: frozenFrom(store),
-  });
+  const [enactor, ...others] = makeEnactors(installation, id, env);
+  assert(enactor !== undefined && others.length === 0, 'internal', 'one enactor asked of several zones');
+  return enactor;
 }
 
 export function makeJanitor(installation: RoleInstallation, env: RoleEnv): Janitor {

@@ -1,11 +1,13 @@
 import type { Generation } from '../domain/types.js';
 import { readAllServed } from '../providers/listing.js';
-import type { Provider, ServedChangeFeed } from '../providers/types.js';
+import type { Provider, ServedChangeFeed, ServedState } from '../providers/types.js';
+import { zoneRoutes, type ZoneRoute } from '../providers/zoned.js';
+import { ZoneSet } from '../domain/zones.js';
 import type {
   Alarm, Alarms, CheckerView, CheckerViews, Counters, EnactorInfo, Heartbeats, PlanReader,
 } from '../store/types.js';
 import { decideByQuorum } from '../health/quorum.js';
-import { assert } from '../util/assert.js';
+import { assert, InvariantViolation } from '../util/assert.js';
 
 /** Read-side views shared by the CLI and the API. */
 
@@ -13,6 +15,17 @@ import { assert } from '../util/assert.js';
 const behindSampleMax = 20;
 /** Providers without a change feed are re-listed in full at most this often. */
 const fullReadIntervalMs = 2000;
+
+/** One zone's part of the status (several with config `zones:`). */
+export interface ZoneStatus {
+  zone: string;
+  /** Its provider's kind (builtin, rfc2136, route53). */
+  provider: string;
+  names: { total: number; converged: number };
+  /** False when the last read of its served names failed (`error` says why); its counts are from before. */
+  reachable: boolean;
+  error?: string;
+}
 
 export interface ConvergenceView {
   generation: Generation;
@@ -45,6 +58,11 @@ export class ConvergenceTracker {
 
   /** The provider's change feed (the built-in one on SQLite has one): with it the tracker reads only deltas. */
   private readonly feed: ServedChangeFeed | null;
+  /** With several zones (a ZonedProvider): each zone's provider, read on its own so one failing leaves the others. */
+  private readonly routes: readonly ZoneRoute[];
+  private readonly zoneSet: ZoneSet | null;
+  /** Zones whose last read failed, with the error. */
+  private readonly zoneErrors = new Map<string, string>();
 
   constructor(
     private readonly store: PlanReader,
@@ -52,6 +70,30 @@ export class ConvergenceTracker {
     private readonly nowMs: () => number = Date.now,
   ) {
     this.feed = provider.servedChangeFeed();
+    this.routes = zoneRoutes(provider, '');
+    this.zoneSet = this.routes.length === 1 ? null : new ZoneSet(this.routes.map((route) => route.zone));
+  }
+
+  /** Each zone's counts, reachability and provider (`zone`: the one zone's name when there is one). */
+  zones(zone: string): ZoneStatus[] {
+    const { zoneSet } = this;
+    if (zoneSet === null) {
+      const { total, converged } = this.view();
+      return [{ zone, provider: this.provider.kind, names: { total, converged }, reachable: true }];
+    }
+    const counts = new Map(this.routes.map((route) => [route.zone, { total: 0, converged: 0 }]));
+    for (const name of this.planSince.keys()) {
+      const count = counts.get(zoneSet.zoneOf(name) ?? '');
+      assert(count !== undefined, 'internal', () => `${name} is in none of the zones ${zoneSet.toString()}`);
+      count.total += 1;
+      if (!this.behind.has(name)) count.converged += 1;
+    }
+    return this.routes.map((route) => {
+      const error = this.zoneErrors.get(route.zone);
+      const names = counts.get(route.zone)!;
+      const base = { zone: route.zone, provider: route.provider.kind, names, reachable: error === undefined };
+      return error === undefined ? base : { ...base, error };
+    });
   }
 
   /** Brings the view up to date; concurrent callers share one refresh, so deltas are applied once and in order. */
@@ -137,6 +179,10 @@ export class ConvergenceTracker {
       return;
     }
     if (feed === null && this.nowMs() - this.lastFullReadMs < fullReadIntervalMs) return;
+    if (this.zoneSet !== null) {
+      await this.readZones(this.zoneSet);
+      return;
+    }
     // The version is read before the listing: a write in between is seen again on the next delta, never lost.
     const version = feed === null ? 0 : feed.currentVersion();
     this.servedGeneration.clear();
@@ -144,6 +190,31 @@ export class ConvergenceTracker {
     this.behind.clear();
     for (const name of this.planSince.keys()) this.classify(name);
     this.servedVersion = version;
+    this.lastFullReadMs = this.nowMs();
+  }
+
+  /**
+   * Every zone's served names, zone by zone: a zone whose read fails keeps what was read of it before and is reported
+   * unreachable; the others are brought up to date.
+   */
+  private async readZones(zoneSet: ZoneSet): Promise<void> {
+    for (const route of this.routes) {
+      let states: ServedState[];
+      try {
+        states = await readAllServed(route.provider);
+      } catch (error) {
+        if (error instanceof InvariantViolation) throw error;
+        this.zoneErrors.set(route.zone, error instanceof Error ? error.message : String(error));
+        continue;
+      }
+      this.zoneErrors.delete(route.zone);
+      for (const name of this.servedGeneration.keys()) {
+        if (zoneSet.zoneOf(name) === route.zone) this.servedGeneration.delete(name);
+      }
+      for (const state of states) this.servedGeneration.set(state.name, state.generation);
+    }
+    this.behind.clear();
+    for (const name of this.planSince.keys()) this.classify(name);
     this.lastFullReadMs = this.nowMs();
   }
 
@@ -206,6 +277,8 @@ export type StatusStore = PlanReader & Heartbeats & CheckerViews & Alarms & Coun
 
 export interface StatusReport {
   zone: string;
+  /** Each zone's convergence and whether its provider could be read (one entry unless config `zones:`). */
+  zones: ZoneStatus[];
   generation: { latest: Generation; oldest: Generation };
   names: { total: number; converged: number; behind: string[] };
   enactors: EnactorView[];
@@ -231,10 +304,12 @@ export async function statusReport(
   context: { store: StatusStore; provider: Provider; zone: string }, tracker?: ConvergenceTracker,
 ): Promise<StatusReport> {
   const { store } = context;
-  const convergence = await (tracker ?? new ConvergenceTracker(store, context.provider)).refresh();
+  const tracking = tracker ?? new ConvergenceTracker(store, context.provider);
+  const convergence = await tracking.refresh();
   const now = Date.now();
   return {
     zone: context.zone,
+    zones: tracking.zones(context.zone),
     generation: { latest: convergence.generation, oldest: await store.oldestGeneration() },
     names: { total: convergence.total, converged: convergence.converged, behind: convergence.behindSample },
     enactors: enactorViews(await store.listEnactors(), now),

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type BuildOptions } from '../../src/api/app.js';
-import { inventoryOf, servicesOf, parseConfig, zoneOf } from '../../src/config/load.js';
+import { inventoryOf, servicesOf, parseConfig, zoneOf, zoneSetOf } from '../../src/config/load.js';
 import type { Context } from '../../src/cli/context.js';
 import { makeEnactor, makeJanitor, makePlanner, makeReconciler } from '../../src/roles/installation.js';
 import type { ApplyChange, ApplyOutcome } from '../../src/providers/types.js';
@@ -47,7 +47,7 @@ export async function apiFixture(names = 10, configExtra: Record<string, unknown
     return apply(changes);
   };
   const context: Context = {
-    config, configPath: '(test)', dataDir: install.dir, zone: zoneOf(config), inventory: inventoryOf(config), services: servicesOf(config),
+    config, configPath: '(test)', dataDir: install.dir, zone: zoneOf(config), zones: zoneSetOf(config), inventory: inventoryOf(config), services: servicesOf(config),
     inventoryVersion: 0,
     store: install.store, provider: install.provider, owner: null, close: async () => undefined,
   };

@@ -119,7 +119,7 @@ function impactOf(entry: GraphEntry, failed: readonly string[]): ImpactReport {
 function subjectIds(state: ApiState, entry: GraphEntry, text: string, parameter: string): string[] {
   let id: string;
   try {
-    id = parseSubject(text, state.context.zone, entry.index.graph);
+    id = parseSubject(text, state.context.zones, entry.index.graph);
   } catch (error) {
     // parseSubject's message names the subject and suggests close matches.
     if (error instanceof UserError) throw new ApiError(400, 'bad-request', `query.${parameter}: ${error.message}`);

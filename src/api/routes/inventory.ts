@@ -5,7 +5,7 @@ import { ApiError } from '../errors.js';
 import { requireActor } from '../actions.js';
 import { pageQuery } from '../models.js';
 import { defineRoute } from '../schema.js';
-import { inventoryOf, parseConfig, servicesOf } from '../../config/load.js';
+import { parseInventory } from '../../config/load.js';
 import { criticalities } from '../../domain/types.js';
 import { applyInventory, currentInventory } from '../../inventory/apply.js';
 import { diffInventories, type InventoryDiff } from '../../inventory/diff.js';
@@ -99,9 +99,8 @@ export function registerInventoryRoutes(app: FastifyInstance, state: ApiState): 
     description: '409 `refused`: above safety.maxChangedFraction (send force: true to override; audited). '
       + '409 `stale`: the inventory changed since baseVersion; diff again.',
     handler: async ({ body, actor }) => {
-      const document = { zone: `${state.context.zone}.`, endpoints: body.endpoints, services: body.services ?? [] };
-      const config = parseConfig(document, 'body');
-      const outcome = await applyInventory(store, { endpoints: inventoryOf(config), services: servicesOf(config) }, {
+      const document = { endpoints: body.endpoints, services: body.services ?? [] };
+      const outcome = await applyInventory(store, parseInventory(document, state.context.config, 'body'), {
         actor: requireActor(actor).id, reason: body.reason, force: body.force, policy: state.context.config.safety,
         config: state.context.config,
         ...(body.baseVersion === undefined ? {} : { baseVersion: body.baseVersion }),

@@ -43,6 +43,7 @@ export async function compactStatus(state: ApiState): Promise<{ nowMs: number } 
   return {
     nowMs: now,
     zone: state.context.zone,
+    zones: state.tracker.zones(state.context.zone),
     generation: { latest: convergence.generation, oldest: await store.oldestGeneration() },
     servedVersion: convergence.servedVersion,
     names: { total: convergence.total, converged: convergence.converged, behind: convergence.behindSample },

@@ -144,7 +144,8 @@ function onStatus(status) {
 }
 
 function renderSummary(status) {
-  $('zone').textContent = status.zone;
+  $('zone').textContent = status.zones.map((zone) => zone.zone).join(' · ');
+  renderZones(status);
   $('gen-latest').textContent = status.generation.latest;
   $('gen-oldest').textContent = status.generation.oldest;
   const { total, converged } = status.names;
@@ -155,6 +156,19 @@ function renderSummary(status) {
   $('frozen-banner').hidden = !zoneFrozen;
   $('zone-freeze').textContent = zoneFrozen ? 'Unfreeze zone' : 'Freeze zone';
   for (const id of ['zone-freeze', 'force-plan']) $(id).disabled = !status.mutations;
+}
+
+// Each zone (config zones: gives several): its provider, how many of its names serve the newest plan, and whether
+// its provider could be read.
+function renderZones(status) {
+  $('zones').replaceChildren(...status.zones.map((zone) => el('div', {
+    className: 'card', 'data-zone': zone.zone, 'data-reachable': String(zone.reachable),
+  },
+  el('div', { className: 'id' }, el('span', { className: `dot${zone.reachable ? '' : ' dead'}` }), `${zone.zone}.`),
+  el('div', {}, el('b', {}, `${zone.names.converged.toLocaleString()} / ${zone.names.total.toLocaleString()}`),
+    ' names on the newest plan'),
+  el('div', { className: 'muted small' }, zone.provider,
+    zone.reachable ? '' : ` · unreachable: ${zone.error ?? 'its provider failed'}`))));
 }
 
 function renderEnactors() {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ZoneSet } from '../../domain/zones.js';
 import { existsSync } from 'node:fs';
 import type { Inventory } from '../../domain/types.js';
 import { formatImpact } from '../../graph/format.js';
@@ -18,7 +19,7 @@ type GraphFormat = (typeof graphFormats)[number];
 /** The inventory version a graph is drawn from, and where it came from. */
 interface GraphSource {
   inventory: Inventory;
-  zone: string;
+  zone: ZoneSet;
   /** The stored version, or 0: the config file's (nothing stored yet). */
   version: number;
 }
@@ -28,10 +29,10 @@ interface GraphSource {
  * before anything runs. A SQLite store that does not exist yet is not created (nor is anything else).
  */
 async function graphSource(options: PathOptions): Promise<GraphSource> {
-  const [{ inventoryOf, loadConfigFile, servicesOf, zoneOf }, { sqlitePath }] =
+  const [{ inventoryOf, loadConfigFile, servicesOf, zoneSetOf }, { sqlitePath }] =
     await Promise.all([configLoader(), import('../../store/index.js')]);
   const config = loadConfigFile(resolveConfigPath(options));
-  const zone = zoneOf(config);
+  const zone = zoneSetOf(config);
   const inventory = { endpoints: inventoryOf(config), services: servicesOf(config) };
   const fromConfig: GraphSource = { inventory, zone, version: 0 };
   const noStore = config.store.kind === 'sqlite' && !existsSync(sqlitePath(config, dataDirectory(options, false)));

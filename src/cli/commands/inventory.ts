@@ -1,4 +1,5 @@
 import { Argument, type Command } from 'commander';
+import type { Config } from '../../config/schema.js';
 import { applyInventory, currentInventory, type ApplyOutcome } from '../../inventory/apply.js';
 import { diffInventories, formatDiff, isEmptyDiff, type InventoryDiff } from '../../inventory/diff.js';
 import { dryRunPlan, formatDryRun } from '../../inventory/dry-run.js';
@@ -23,10 +24,10 @@ function requireFile(options: Options): string {
 }
 
 /** The installation's zone when there is one to read (`validate` works without), else null. */
-async function installationZone(options: PathOptions): Promise<string | null> {
-  const { loadConfigFile, zoneOf } = await configLoader();
+async function installationConfig(options: PathOptions): Promise<Config | null> {
+  const { loadConfigFile } = await configLoader();
   try {
-    return zoneOf(loadConfigFile(resolveConfigPath(options)));
+    return loadConfigFile(resolveConfigPath(options));
   } catch (error) {
     if (options.config !== undefined) throw error;
     return null;
@@ -123,7 +124,7 @@ function registerValidateAndDiff(program: Command): void {
     .option('-f, --file <file>', 'the file to check')
     .action(async (options: Options) => {
       const { loadInventoryFile } = await configLoader();
-      const { endpoints, services } = loadInventoryFile(requireFile(options), await installationZone(options));
+      const { endpoints, services } = loadInventoryFile(requireFile(options), await installationConfig(options));
       const targets = endpoints.reduce((sum, e) => sum + e.targets.length, 0);
       const graph = services.length === 0 ? '' : `, ${services.length} services`;
       process.stdout.write(`${requireFile(options)}: valid (${endpoints.length} names, ${targets} targets${graph})\n`);
@@ -137,7 +138,7 @@ function registerValidateAndDiff(program: Command): void {
     .action(async (options: Options) => {
       const { loadInventoryFile } = await configLoader();
       await withContext(options, async (context) => {
-        const inventory = loadInventoryFile(requireFile(options), context.zone);
+        const inventory = loadInventoryFile(requireFile(options), context.config);
         const current = await currentInventory(context.store);
         const diff = diffInventories(current, inventory);
         print(options.json, { version: current.version, ...diffJson(diff) },
@@ -164,7 +165,7 @@ export function registerInventoryCommands(program: Command): void {
       requireReason(options);
       const { loadInventoryFile } = await configLoader();
       await withContext(options, async (context) =>
-        applyEndpoints(context, loadInventoryFile(requireFile(options), context.zone), options, options.baseVersion));
+        applyEndpoints(context, loadInventoryFile(requireFile(options), context.config), options, options.baseVersion));
     });
 
   const planText = 'what the next plan would change, name by name, from the stored inventory and health; with'

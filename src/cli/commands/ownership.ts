@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { checkOwnerId } from '../../domain/owner.js';
-import { qualifyName } from '../../domain/names.js';
 import { UserError } from '../../util/assert.js';
 import { operatorName, print, requireReason, servedInventory, withContext, withPaths } from '../common.js';
 import type { PathOptions } from '../context.js';
@@ -20,7 +19,7 @@ function registerAdopt(program: Command): void {
     .action(async (raw: string, options: Options) => {
       const reason = requireReason(options);
       await withContext(options, async (context) => {
-        const name = qualifyName(raw, context.zone);
+        const name = context.zones.qualify(raw);
         if (!(await servedInventory(context)).some((endpoint) => endpoint.name === name)) {
           throw new UserError(`unknown name "${name}" (not in the served inventory): add its endpoint first`);
         }

@@ -63,8 +63,11 @@ export function registerRoleCommands(program: Command): void {
   withPaths(program.command('enactor').description('apply the newest plan with compare-and-swap writes'))
     .requiredOption('--id <id>', 'enactor id, unique per process (e.g. az1)')
     .action(async (options: RoleOptions) => {
-      await runRole(options, 'enactor', (context, signal, { roles, createLogger }) =>
-        roles.makeEnactor(context, options.id, { log: createLogger('enactor', { id: options.id }) }).run(signal));
+      await runRole(options, 'enactor', async (context, signal, { roles, createLogger }) => {
+        // One loop per zone (several with `zones:`): a zone whose provider fails does not hold up the others.
+        const enactors = roles.makeEnactors(context, options.id, { log: createLogger('enactor', { id: options.id }) });
+        await Promise.all(enactors.map((enactor) => enactor.run(signal)));
+      });
     });
 
   const checkerText = 'probe every target and publish this checker\'s view; a majority of the live checkers decides'

@@ -32,6 +32,8 @@ function statusText(report: StatusReport & { alarms: RankedAlarm[] }): string {
   return [
     `zone ${report.zone}: newest generation ${report.generation.latest} (oldest kept ${report.generation.oldest})`,
     `names: ${report.names.converged}/${report.names.total} on the newest plan${behind}`,
+    ...(report.zones.length === 1 ? [] : report.zones.map((zone) => `  zone ${zone.zone} (${zone.provider}): `
+      + `${zone.names.converged}/${zone.names.total}${zone.reachable ? '' : `, UNREACHABLE: ${zone.error ?? ''}`}`)),
     'enactors:',
     ...report.enactors.map((e) => `  ${e.id.padEnd(12)} held ${e.heldGeneration} enacted ${e.enactedGeneration}`
       + ` heartbeat ${formatAge(e.heartbeatAgeMs)} ago${e.alive ? '' : ' (dead)'}`),
@@ -73,7 +75,7 @@ function registerPlansAndHistory(program: Command): void {
     .action(async (name: string, options: ListOptions) => {
       await withReadContext(options, async (context) => {
         const wanted = normalizeName(name);
-        const full = wanted.endsWith(context.zone) ? wanted : `${wanted}.${context.zone}`;
+        const full = context.zones.qualify(wanted);
         // A name the inventory never had has no history; saying nothing would look like a name that never changed.
         if (!(await servedInventory(context)).some((endpoint) => endpoint.name === full)) {
           throw new UserError(`unknown name "${name}" (${full} is not in the served inventory)`);
@@ -107,7 +109,7 @@ export function registerStatusCommands(program: Command): void {
         let states = await readAllServed(context.provider);
         if (name !== undefined) {
           const wanted = normalizeName(name);
-          states = states.filter((state) => state.name === wanted || state.name === `${wanted}.${context.zone}`);
+          states = states.filter((state) => state.name === wanted || state.name === context.zones.qualify(wanted));
           if (states.length === 0) throw new UserError(`no served records for "${name}"`);
         }
         const text = () => states.map((s) => `${s.name}  gen ${s.generation}  ${recordSetKey(s.records)}`).join('\n');

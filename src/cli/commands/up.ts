@@ -16,6 +16,8 @@ import { configLoader, parseWholeNumber, portOption, stopSignal } from '../commo
 import { dataDirectory, defaultDataDir } from '../context.js';
 import { Supervisor, type RoleFailure, type RoleSpec } from '../supervisor.js';
 import type { Config } from '../../config/schema.js';
+import { normalizeName } from '../../domain/names.js';
+import { ZoneSet } from '../../domain/zones.js';
 
 interface UpOptions {
   config?: string;
@@ -159,7 +161,7 @@ export function roleSpecs(
 ): RoleSpec[] {
   const paths = ['--config', configPath, '--data', dataDir];
   // `serve` is the DNS server of the built-in provider; with RFC 2136 the zone's own server answers.
-  const serves = config.provider.kind === 'builtin';
+  const serves = servesDns(config);
   return [
     ...checkerIds.map((id) => ({ name: `checker-${id}`, args: ['checker', '--id', id, ...paths] })),
     { name: 'planner', args: ['planner', ...paths] },
@@ -169,6 +171,11 @@ export function roleSpecs(
     ...(serves ? [{ name: 'serve', args: ['serve', ...paths, '--dns-port', String(dnsPort)] }] : []),
     { name: 'api', args: ['api', ...paths, ...(httpPort === undefined ? [] : ['--http-port', String(httpPort)])] },
   ];
+}
+
+/** Whether a zone uses the built-in provider, whose DNS server `up` then runs. */
+function servesDns(config: Config): boolean {
+  return config.zones.some((zone) => zone.provider.kind === 'builtin');
 }
 
 /** Who answers DNS for the zone: dnsplane's own server (built-in provider), or the provider's. */
@@ -201,18 +208,20 @@ function banner(
   config: Config, dataDir: string, dnsHost: string, dnsPort: number, httpUrl: string, demo: boolean,
   token: string | null,
 ): string {
-  const zone = config.zone.replace(/\.$/, '');
-  const first = config.endpoints[0]!.name.replace(/\.$/, '');
-  const name = first.endsWith(zone) ? first : `${first}.${zone}`;
+  const zones = new ZoneSet(config.zones.map((zone) => zone.name));
+  const name = zones.qualify(config.endpoints[0]!.name);
+  // The first endpoint's zone's provider answers the dig shown.
+  const served = config.zones.find((zone) => normalizeName(zone.name) === zones.zoneOf(name)) ?? config.zones[0]!;
   const dataFlag = resolve(dataDir) === resolve(defaultDataDir) ? '' : ` --data ${dataDir}`;
   return [
     `dnsplane is up (data ${dataDir})`,
-    `  DNS        ${dnsServed(config.provider, dnsHost, dnsPort)}, zone ${zone}`,
+    ...config.zones.map((zone, index) => `  ${index === 0 ? 'DNS       ' : '          '} `
+      + `${dnsServed(zone.provider, dnsHost, dnsPort)}, zone ${normalizeName(zone.name)}`),
     `  Dashboard  ${httpUrl}`,
     ...(token === null ? [] : [
       `  Token      ${token}  (for the dashboard's buttons; kept in ${join(dataDir, 'api-token')})`,
     ]),
-    `  Try        ${tryDig(config.provider, dnsHost, dnsPort, demo ? 'dynamodb.us-east-1.dnsplane.test' : name)}`,
+    `  Try        ${tryDig(served.provider, dnsHost, dnsPort, demo ? 'dynamodb.us-east-1.dnsplane.test' : name)}`,
     ...(demo ? [
       `  Demo       dnsplane demo list${dataFlag}  |  dnsplane demo fail lb-2${dataFlag}`
         + `  |  dnsplane demo recover lb-2${dataFlag}`,
@@ -273,7 +282,7 @@ function portUses(config: Config, dnsPort: number, httpPort: number): PortUse[] 
   const apiHost = splitHostPort(config.api.listen).host;
   const dnsWhat = 'DNS (dns.listen or --dns-port)';
   return [
-    ...(config.provider.kind === 'builtin' ? [
+    ...(servesDns(config) ? [
       { protocol: 'udp' as const, host: dnsHost, port: dnsPort, what: dnsWhat },
       { protocol: 'tcp' as const, host: dnsHost, port: dnsPort, what: dnsWhat },
     ] : []),

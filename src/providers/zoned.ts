@@ -1,0 +1,93 @@
+import type { Generation } from '../domain/types.js';
+import { ZoneSet } from '../domain/zones.js';
+import { assert } from '../util/assert.js';
+import type { ApplyChange, ApplyOutcome, Provider, ServedChangeFeed, ServedState } from './types.js';
+
+/** One zone of an installation and the provider that serves it. */
+export interface ZoneRoute {
+  /** Normalised ("corp.example"). */
+  zone: string;
+  provider: Provider;
+}
+
+/**
+ * The providers of an installation with several zones (config `zones:`) as one Provider: every call is split by the
+ * zone each name is in and sent to that zone's provider, each of which guards its own writes (guard.ts). What must
+ * not wait on another zone's provider (each enactor loop, the reconciler's reads, the status read model) takes the
+ * routes (`zoneRoutes`) and works zone by zone; through this one, a call fails when any zone it touches fails.
+ */
+export class ZonedProvider implements Provider {
+  readonly kind: string;
+  private readonly zones: ZoneSet;
+
+  constructor(readonly routes: readonly ZoneRoute[]) {
+    assert(routes.length > 1, 'internal', 'a zoned provider routes several zones');
+    this.zones = new ZoneSet(routes.map((route) => route.zone));
+    this.kind = routes.map((route) => route.provider.kind).join('+');
+  }
+
+  private routeOf(name: string): ZoneRoute {
+    const zone = this.zones.zoneOf(name);
+    const route = this.routes.find((candidate) => candidate.zone === zone);
+    // The planner publishes only names of the installation's zones (validatePlanChanges).
+    assert(route !== undefined, 'internal', () => `${name} is in none of the zones ${this.zones.toString()}`);
+    return route;
+  }
+
+  /** `items` split by zone, each part in the given order. */
+  private split<T>(items: readonly T[], nameOf: (item: T) => string): Map<ZoneRoute, T[]> {
+    const parts = new Map<ZoneRoute, T[]>();
+    for (const item of items) {
+      const route = this.routeOf(nameOf(item));
+      const part = parts.get(route);
+      if (part === undefined) parts.set(route, [item]);
+      else part.push(item);
+    }
+    return parts;
+  }
+
+  async read(names: readonly string[]): Promise<Map<string, ServedState>> {
+    const parts = [...this.split(names, (name) => name)];
+    const read = await Promise.all(parts.map(([route, part]) => route.provider.read(part)));
+    return new Map(read.flatMap((states) => [...states]));
+  }
+
+  async readRemovals(names: readonly string[]): Promise<Map<string, Generation>> {
+    const parts = [...this.split(names, (name) => name)];
+    const read = await Promise.all(parts.map(([route, part]) => route.provider.readRemovals(part)));
+    return new Map(read.flatMap((removals) => [...removals]));
+  }
+
+  /** Each zone's page from `afterName`, merged in name order and cut at `limit`: the next page goes on from there. */
+  async list(afterName: string | null, limit: number): Promise<ServedState[]> {
+    const pages = await Promise.all(this.routes.map((route) => route.provider.list(afterName, limit)));
+    return pages.flat().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, limit);
+  }
+
+  async apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]> {
+    const parts = [...this.split(changes, (change) => change.name)];
+    const applied = await Promise.all(parts.map(([route, part]) => route.provider.apply(part)));
+    const byName = new Map(applied.flat().map((outcome) => [outcome.name, outcome]));
+    return changes.map((change) => {
+      const outcome = byName.get(change.name);
+      assert(outcome !== undefined, 'internal', () => `${change.name}: no outcome from its zone's provider`);
+      return outcome;
+    });
+  }
+
+  /** None: a reader of several zones lists them (a feed is one provider's). */
+  servedChangeFeed(): ServedChangeFeed | null {
+    return null;
+  }
+
+  async close(): Promise<void> {
+    const closed = await Promise.allSettled(this.routes.map((route) => route.provider.close()));
+    const failed = closed.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+}
+
+/** The zones of a provider: those of a ZonedProvider, or the one zone of any other. */
+export function zoneRoutes(provider: Provider, zone: string): readonly ZoneRoute[] {
+  return provider instanceof ZonedProvider ? provider.routes : [{ zone, provider }];
+}
