@@ -1,12 +1,12 @@
 /**
  * `npm run bench`: runs every bench/*.bench.ts (or those named on the command
  * line) as its own process, each writing its section to
- * bench/results/<name>.md, then assembles BENCHMARKS.md with the command and
- * the machine. Sections of benchmarks not run this time are kept from their
- * last run (each section carries its own date).
+ * bench/results/<name>.md, then puts those sections into BENCHMARKS.md with
+ * the machine. Every other section is kept as it is (each carries its own
+ * date), hand-kept records of side-by-side runs included.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -21,6 +21,7 @@ const selected = wanted.length === 0 ? all : all.filter((file) => wanted.some((n
 const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
+const startedMs = Date.now();
 let failed = 0;
 for (const file of selected) {
   process.stdout.write(`\n=== ${file} ===\n`);
@@ -33,11 +34,23 @@ for (const file of selected) {
 
 const cpu = cpus();
 const machine = `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory, Node.js ${process.version}, ${process.platform}/${process.arch}`;
-const sections = existsSync(resultsDir)
-  ? readdirSync(resultsDir).filter((file) => file.endsWith('.md')).sort().map((file) => readFileSync(join(resultsDir, file), 'utf8').trim())
+// BENCHMARKS.md keeps every section it has (hand-kept side-by-side records included); a section this run wrote to
+// bench/results/ replaces the one with its title, or is added at the end when none has it.
+const target = join(root, 'BENCHMARKS.md');
+const sectionsOf = (text: string): string[] => text.split(/^(?=## )/m).filter((part) => part.startsWith('## ')).map((part) => part.trim());
+const titleOf = (section: string): string => section.split('\n', 1)[0]!;
+const sections = existsSync(target) ? sectionsOf(readFileSync(target, 'utf8')) : [];
+const fresh = existsSync(resultsDir)
+  ? readdirSync(resultsDir).filter((file) => file.endsWith('.md') && statSync(join(resultsDir, file)).mtimeMs >= startedMs)
+    .sort().map((file) => readFileSync(join(resultsDir, file), 'utf8').trim())
   : [];
+for (const section of fresh) {
+  const index = sections.findIndex((existing) => titleOf(existing) === titleOf(section));
+  if (index >= 0) sections[index] = section;
+  else sections.push(section);
+}
 writeFileSync(
-  join(root, 'BENCHMARKS.md'),
+  target,
   [
     '# Benchmarks',
     '',
