@@ -94,8 +94,9 @@ export function checkOutcome(change: GuardedChange, result: SwapOutcome | undefi
       return { name, outcome: 'conflict' };
     }
     case 'superseded': {
-      const firstWrite = change.expectedVersion === null && change.records !== null;
-      assert(firstWrite, 'internal', () => `${name}: only a first write is superseded`);
+      // A first write, or an adoption (whose expected version is an unmanaged name's): each starts where no marker of
+      // this installation stands, so a removal of its own at or above it refuses it (S2).
+      assert(change.records !== null, 'internal', () => `${name}: only a write of records is superseded`);
       const atOrAbove = result.generation >= change.generation;
       assert(atOrAbove, 'S2',
         () => `${name}: superseded by a removal at ${result.generation}, below ${change.generation}`);

@@ -40,7 +40,9 @@ export type Held =
  * A removal leaves a tombstone holding the generation that removed the name.
  * A first write (`expectedVersion: null`) at or below that generation is
  * refused as `superseded`, so a stale enactor that read the name as absent
- * cannot bring a removed name back at an older generation (S2). A name that
+ * cannot bring a removed name back at an older generation (S2); so is an
+ * adoption there (records made by hand over this installation's tombstone,
+ * issue 13). A name that
  * disappeared by hand leaves no tombstone: any plan may write it again (L2).
  */
 export interface ApplyChange {
@@ -55,8 +57,8 @@ export type ApplyOutcome =
   /** The marker moved since it was read: re-read and decide again. */
   | { name: string; outcome: 'conflict' }
   /**
-   * A first write refused: the name was removed at `generation`, at or above the change's. Nothing to do for this
-   * plan.
+   * A first write (or an adoption) refused: the name was removed at `generation`, at or above the change's. Nothing
+   * to do for this plan.
    */
   | { name: string; outcome: 'superseded'; generation: Generation };
 

@@ -371,6 +371,7 @@ export class Rfc2136Provider extends GuardedProvider {
       version, generation: 0, rdatas: legacy?.rdatas ?? [], unmanaged: { addresses: [...served] },
       ...(subtree === null ? {} : { tombstone: subtree.rdatas }),
       ...(removal === null ? {} : { removed: true }),
+      ...(removal === null || removal.foreign ? {} : { removedAt: removal.generation }),
     });
     return state;
   }
@@ -645,7 +646,13 @@ export class Rfc2136Provider extends GuardedProvider {
       return { name, outcome: 'conflict', found: null };
     }
     if (seen.unmanaged !== undefined) {
-      return seen.version === change.expectedVersion ? seen : { name, outcome: 'conflict', found: null };
+      if (seen.version !== change.expectedVersion) return { name, outcome: 'conflict', found: null };
+      // This installation removed the name at or above the write: an adoption there is a stale write's (S2), as a
+      // first write over that tombstone would be.
+      if (seen.removedAt !== undefined && seen.removedAt >= change.generation) {
+        return { name, outcome: 'superseded', generation: seen.removedAt };
+      }
+      return seen;
     }
     if (seen.version !== change.expectedVersion || seen.generation > change.generation) {
       return { name, outcome: 'conflict', found: { generation: seen.generation, version: seen.version } };

@@ -31,6 +31,8 @@ export interface MarkerSeen {
    * digest of them). `rdatas` and `tombstone` are then the tombstones found at either place, if any.
    */
   unmanaged?: { addresses: string[] };
+  /** With `unmanaged`: the generation of this installation's own removal tombstone found there, if any. */
+  removedAt?: Generation;
 }
 
 /** One name's part of an UPDATE: the prerequisite on its marker and the records that replace its set and marker. */
@@ -127,6 +129,10 @@ export function prepareWrite(
   // RRset exists, value-independent (RFC 2136 §2.4.1).
   const cname = { owner: change.name, type: dnsType.CNAME, klass: dnsClass.ANY, ttl: 0, rdata: emptyRdata };
   if (aliased) prerequisites.push(cname);
+  // Where no marker of this installation stands and no CNAME was read, none may have been made meanwhile either (RRset
+  // does not exist, §2.4.3): a server keeps a CNAME over the addresses added beside it, and the marker would then
+  // claim a name taken by hand.
+  else if (isUnmarked(expected)) prerequisites.push(absent(change.name, dnsType.CNAME));
   const updates = [
     deleteRrset(change.name, dnsType.A),
     deleteRrset(change.name, dnsType.AAAA),

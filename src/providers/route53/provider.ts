@@ -292,6 +292,11 @@ export class Route53Provider extends GuardedProvider {
         () => `${name}: a write over the marker of another installation`);
       const adoption = !foreign && view.state.version === change.expectedVersion;
       if (!adoption) return { name, outcome: 'conflict', found: null };
+      // This installation removed the name at or above the write: the adoption is a stale write's (S2), as a first
+      // write over that tombstone would be.
+      if (view.removedAt !== null && view.removedAt >= change.generation) {
+        return { name, outcome: 'superseded', generation: view.removedAt };
+      }
       return { kind: 'adoption', current: sets!, replaced: null };
     }
     if (view?.kind !== 'served') return { name, outcome: 'conflict', found: null };

@@ -96,6 +96,24 @@ describe('route53: removals answer NXDOMAIN and keep S2', () => {
     assert.equal((await fresh.readRemovals([name])).size, 0, 'a served name has no removal');
   });
 
+  test('a stale adoption over this installation\'s own removal is superseded (S2); above it, it goes through', async () => {
+    const name = 'readopted.dnsplane.test';
+    const version = versionOf(await applyOne(provider, change(name, records('10.9.2.1'), 5, null)));
+    versionOf(await applyOne(provider, change(name, null, 10, version)));
+    // Records made by hand over the removal: the name is unmanaged; an enactor still on plan 7 holds a grant.
+    await handEdit(zone, [
+      { Action: 'CREATE', ResourceRecordSet: { Name: `${name}.`, Type: 'A', TTL: 300, ResourceRecords: [{ Value: '198.51.100.7' }] } },
+    ]);
+    const fresh = zone.open();
+    const held = (await fresh.read([name])).get(name)!;
+    assert.equal(held.held?.kind, 'unmanaged');
+    assert.deepEqual(await applyOne(fresh, change(name, records('10.9.2.2'), 7, held.version)),
+      { name, outcome: 'superseded', generation: 10 });
+    assert.deepEqual(atOrBelow(zone, name).map((set) => set.values).flat(), ['198.51.100.7'], 'the hand-made set stays');
+    versionOf(await applyOne(fresh, change(name, records('10.9.2.2'), 11, held.version)));
+    assert.equal((await fresh.read([name])).get(name)!.generation, 11);
+  });
+
   test('a stale first write racing a newer removal fails in Route 53, then is superseded (S2)', async () => {
     const name = 'stale.dnsplane.test';
     const stale = zone.open();
