@@ -473,6 +473,15 @@ export const configObject = z
         }
       })
       .prefault({}),
+    // What history is kept (`dnsplane history`, the API): the janitor deletes what is older than retainAge or beyond
+    // the newest retainPerName entries of a name, checking every pruneInterval, so the store stays bounded.
+    history: z
+      .strictObject({
+        retainPerName: z.number().int().min(1).max(1_000_000).default(1000),
+        retainAge: duration('720h', { min: '1m', max: '87600h' }),
+        pruneInterval: duration('1m', { min: '10ms', max: '24h' }),
+      })
+      .prefault({}),
     janitor: z
       .strictObject({
         interval: duration('2s', { min: '10ms', max: '1h' }),

@@ -3,17 +3,24 @@ import { runLoop } from '../util/loop.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Generation } from '../domain/types.js';
-import type { Counters, Heartbeats, PlanCleanup, PlanReader, SupersededVersion } from '../store/types.js';
+import type { Counters, Heartbeats, History, PlanCleanup, PlanReader, SupersededVersion } from '../store/types.js';
 import type { Provider, ServedState } from '../providers/types.js';
 
 export interface JanitorOptions {
   intervalMs: number;
   retainGenerations: number;
   batchVersionsMax: number;
+  /** History retention (config `history`); absent: history is kept whole (the simulator's short runs). */
+  history?: { perNameMax: number; maxAgeMs: number; intervalMs: number };
 }
 
+/** History entries deleted per store call; a prune makes calls until one deletes fewer. */
+const historyPruneBatch = 10_000;
+/** Calls per prune: with the batch, a million entries a prune at most, the rest at the next. */
+const historyPruneCallsMax = 100;
+
 export interface JanitorDeps {
-  store: PlanReader & PlanCleanup & Heartbeats & Counters;
+  store: PlanReader & PlanCleanup & Heartbeats & Counters & Pick<History, 'pruneHistory'>;
   provider: Provider;
   clock: Clock;
   log: Logger;
@@ -46,6 +53,7 @@ interface ServedView {
  *   first write that could make the old version served again).
  */
 export class Janitor {
+  private historyPrunedAtMs = -Infinity;
   constructor(private readonly options: JanitorOptions, private readonly deps: JanitorDeps) {
     const retain = 'retainGenerations must be at least 1 (the newest plan is never deleted)';
     assert(options.retainGenerations >= 1, 'S4', retain);
@@ -141,8 +149,35 @@ export class Janitor {
     return { floor, ...deleted };
   }
 
+  /**
+   * Deletes the history the retention rule lets go (older than `maxAgeMs`, beyond `perNameMax` a name), at most once
+   * per `intervalMs`. Returns how many entries went.
+   */
+  async pruneHistory(): Promise<number> {
+    const { history } = this.options;
+    const now = this.deps.clock.nowMs();
+    if (history === undefined || now - this.historyPrunedAtMs < history.intervalMs) return 0;
+    const rule = { beforeMs: now - history.maxAgeMs, perNameMax: history.perNameMax };
+    let total = 0;
+    for (let call = 0; call < historyPruneCallsMax; call += 1) {
+      const deleted = await this.deps.store.pruneHistory(rule, historyPruneBatch);
+      assert(deleted >= 0 && deleted <= historyPruneBatch, 'internal', () => `${deleted} history entries pruned`);
+      total += deleted;
+      if (deleted < historyPruneBatch) break;
+    }
+    this.historyPrunedAtMs = now;
+    if (total > 0) {
+      await this.deps.store.incrementCounter('history_entries_pruned', total);
+      this.deps.log.info({ deleted: total, ...rule }, 'pruned history');
+    }
+    return total;
+  }
+
   async run(signal: AbortSignal): Promise<void> {
-    const tick = async () => void (await this.tick());
+    const tick = async () => {
+      await this.tick();
+      await this.pruneHistory();
+    };
     const pause = () => this.deps.clock.sleep(this.options.intervalMs, signal);
     await runLoop(signal, { log: this.deps.log, what: 'janitor tick' }, tick, pause);
   }

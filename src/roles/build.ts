@@ -17,7 +17,9 @@ import { assert } from '../util/assert.js';
  */
 
 /** The config sections the roles are built from (src/config/schema.ts). */
-export type RoleSettings = Pick<Config, 'safety' | 'planner' | 'enactor' | 'janitor' | 'reconciler' | 'health'>;
+export type RoleSettings = Pick<
+  Config, 'safety' | 'planner' | 'enactor' | 'janitor' | 'reconciler' | 'health' | 'history'
+>;
 
 const sections = configObject.shape;
 const roleSettingsSchema = z.strictObject({
@@ -25,6 +27,7 @@ const roleSettingsSchema = z.strictObject({
   planner: sections.planner,
   enactor: sections.enactor,
   janitor: sections.janitor,
+  history: sections.history,
   reconciler: sections.reconciler,
   health: sections.health,
 });
@@ -69,11 +72,15 @@ export function buildEnactor(settings: RoleSettings, id: string, deps: EnactorDe
 }
 
 export function janitorOptions(settings: RoleSettings): JanitorOptions {
-  const { janitor, safety } = settings;
+  const { janitor, safety, history } = settings;
   assert(safety.retainGenerations >= 1, 'S4', 'the janitor keeps at least the newest plan');
   assert(janitor.batchVersionsMax >= 1, 'internal', 'the janitor deletes at least one version per batch');
+  assert(history.retainPerName >= 1, 'internal', 'history keeps at least the newest entry of a name');
   const { retainGenerations } = safety;
-  return { intervalMs: janitor.interval, retainGenerations, batchVersionsMax: janitor.batchVersionsMax };
+  return {
+    intervalMs: janitor.interval, retainGenerations, batchVersionsMax: janitor.batchVersionsMax,
+    history: { perNameMax: history.retainPerName, maxAgeMs: history.retainAge, intervalMs: history.pruneInterval },
+  };
 }
 
 export function buildJanitor(settings: RoleSettings, deps: JanitorDeps): Janitor {

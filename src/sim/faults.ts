@@ -94,7 +94,7 @@ const storeMethodSet: Record<StoreMethod, true> = {
   oldestGeneration: true,
   listSuperseded: true, deletePlanData: true, acquireLease: true, renewLease: true, releaseLease: true, heartbeat: true,
   listEnactors: true, setHealth: true, setHealthMany: true, clearHealth: true, readHealth: true,
-  publishCheckerView: true, listCheckerViews: true, appendHistory: true, readHistory: true,
+  publishCheckerView: true, listCheckerViews: true, appendHistory: true, readHistory: true, pruneHistory: true,
   raiseAlarm: true, clearAlarm: true, listAlarms: true, incrementCounter: true, readCounters: true, setDrain: true,
   listDrains: true, setFreeze: true, listFreezes: true, addRequest: true, takeRequests: true, close: true,
   latestInventoryVersion: true, readInventory: true, listInventoryVersions: true, putInventory: true,

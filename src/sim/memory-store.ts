@@ -1,11 +1,13 @@
 import { assert } from '../util/assert.js';
+import { historyBeyond } from '../store/history-retention.js';
 import type { Clock } from '../util/clock.js';
 import type {
   EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, RecordEntry, ServiceSpec,
 } from '../domain/types.js';
 import { checkedOwnerId, checkGrant, migratedIdentity } from '../store/ownership.js';
 import type {
-  Adoption, Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, InventoryStore, InventoryVersionInfo,
+  Adoption, Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, HistoryRetention, InventoryStore,
+  InventoryVersionInfo,
   LeaseGrant, OperatorRequest, OwnerIdentity, PlanReadOptions, PlanView, PublishRequest, PublishResult,
   PutInventoryRequest, PutInventoryResult, Store, StoredHistoryEntry, StoredInventory, SelectiveHealthReads,
   SupersededVersion, WatchableInventory, WatchablePlans,
@@ -452,6 +454,13 @@ export class MemoryStore implements Store, InventoryStore {
   async readHistory(name: string | null, limit: number): Promise<StoredHistoryEntry[]> {
     const rows = this.state.history.filter((entry) => name === null || entry.name === name);
     return rows.slice(Math.max(0, rows.length - limit)).map((row) => ({ ...row }));
+  }
+
+  async pruneHistory(rule: HistoryRetention, limit: number): Promise<number> {
+    const doomed = new Set(historyBeyond(this.state.history, rule).slice(0, limit));
+    const kept = this.state.history.filter((entry) => !doomed.has(entry.id));
+    this.state.history.splice(0, this.state.history.length, ...kept);
+    return doomed.size;
   }
 
   async raiseAlarm(kind: string, name: string, message: string): Promise<void> {

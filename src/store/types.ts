@@ -242,6 +242,18 @@ export interface CheckerViews {
 export interface History {
   appendHistory(entries: readonly HistoryEntry[]): Promise<void>;
   readHistory(name: string | null, limit: number): Promise<StoredHistoryEntry[]>;
+  /**
+   * Deletes at most `limit` entries the retention rule lets go (config `history`): those written before `beforeMs`,
+   * and those beyond the newest `perNameMax` of their name. Returns how many went; fewer than `limit` means none is
+   * left to go.
+   */
+  pruneHistory(rule: HistoryRetention, limit: number): Promise<number>;
+}
+
+/** What history is kept: entries written at or after `beforeMs`, and at most the newest `perNameMax` per name. */
+export interface HistoryRetention {
+  beforeMs: number;
+  perNameMax: number;
 }
 
 export interface Alarms {

@@ -40,7 +40,10 @@ test('every role key of the config reaches its role', () => {
     id: 'az1', pollIntervalMs: 60, batchNamesMax: 11, retriesMax: 12, backoffBaseMs: 6, backoffMaxMs: 600,
     heartbeatIntervalMs: 400, heartbeatTtlMs: 4000,
   });
-  assert.deepEqual(janitorOptions(settings), { intervalMs: 3000, retainGenerations: 7, batchVersionsMax: 13 });
+  assert.deepEqual(janitorOptions(settings), {
+    intervalMs: 3000, retainGenerations: 7, batchVersionsMax: 13,
+    history: { perNameMax: 1000, maxAgeMs: 720 * 3_600_000, intervalMs: 60_000 },
+  });
   // The reconciler repairs with the enactor's retry bounds.
   assert.deepEqual(reconcilerOptions(settings, 'r'), {
     id: 'r', intervalMs: 4000, maxLagMs: 9000, pageSize: 14, retriesMax: 12, backoffBaseMs: 6, backoffMaxMs: 600,

@@ -212,6 +212,33 @@ export const contractCases: ContractCase[] = [
     assert.deepEqual((await store.readHistory(null, 1)).map((h) => h.name), ['b'], 'a limit keeps the newest');
   }],
 
+  ['history retention: entries older than the cut-off and beyond the newest N of a name go, in bounded calls; the rest stays',
+    async ({ store }) => {
+    const entry = (name: string, to: number, atMs: number) =>
+      ({ name, fromGeneration: to - 1, toGeneration: to, actor: 'az1', kind: 'enact' as const, detail: '', atMs });
+    // a: 6 entries (t = 100..600), b: 2 old ones (t = 50, 60), c: 1 recent one.
+    await store.appendHistory([1, 2, 3, 4, 5, 6].map((to) => entry('a', to, to * 100)));
+    await store.appendHistory([entry('b', 1, 50), entry('b', 2, 60), entry('c', 1, 700)]);
+    const rule = { beforeMs: 100, perNameMax: 3 };
+    // Nothing to keep beyond the rule: b's two (older than 100) and a's three oldest (beyond 3) — 5 in all, 2 a call.
+    const calls: number[] = [];
+    for (let call = 0; call < 10; call += 1) {
+      const deleted = await store.pruneHistory(rule, 2);
+      calls.push(deleted);
+      if (deleted < 2) break;
+    }
+    assert.deepEqual(calls, [2, 2, 1, 0].slice(0, calls.length));
+    assert.equal(calls.reduce((sum, n) => sum + n, 0), 5);
+    const left = (await store.readHistory(null, 100)).map((h) => [h.name, h.toGeneration]);
+    assert.deepEqual(left, [['a', 4], ['a', 5], ['a', 6], ['c', 1]]);
+    assert.equal(await store.pruneHistory(rule, 10), 0, 'a second prune finds nothing');
+    // The newest entry of a name is kept whatever the per-name bound, unless it is older than the cut-off.
+    assert.equal(await store.pruneHistory({ beforeMs: 0, perNameMax: 1 }, 10), 2);
+    assert.deepEqual((await store.readHistory(null, 100)).map((h) => [h.name, h.toGeneration]), [['a', 6], ['c', 1]]);
+    assert.equal(await store.pruneHistory({ beforeMs: 701, perNameMax: 1 }, 10), 2);
+    assert.deepEqual(await store.readHistory(null, 100), []);
+  }],
+
   ['optional capabilities: each accessor answers null or a capability that agrees with the plain reads',
     async ({ store: plain }) => {
     const store = plain as Store & InventoryStore;

@@ -71,6 +71,7 @@ import type {
   Adoption, Alarm, CheckerView, Counter, EnactorInfo, InventoryStore, InventoryVersionInfo, WatchableInventory,
   WatchablePlans, OwnerIdentity,
   SelectiveHealthReads, PutInventoryRequest, PutInventoryResult, StoredInventory, HealthRecord, HistoryEntry,
+  HistoryRetention,
   LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
   PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
 } from '../types.js';
@@ -81,6 +82,7 @@ import {
 } from './client.js';
 import { keys } from './keys.js';
 import { EtcdPlans } from './plans.js';
+import { historyBeyond } from '../history-retention.js';
 import { EtcdInventory } from './inventory.js';
 
 /** Compare-and-swap loops (counters, alarms, request ids) give up after this many lost races. */
@@ -527,6 +529,22 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
     });
     entries.sort((a, b) => a.id - b.id);
     return entries.slice(Math.max(0, entries.length - limit));
+  }
+
+  /** The retention rule of history-retention.ts over every entry (read as readHistory reads them), deleted by key. */
+  async pruneHistory(rule: HistoryRetention, limit: number): Promise<number> {
+    const kvs = await this.listPrefix(keys.historyPrefix, historyPageKeys);
+    const entries = kvs.map((kv) => {
+      const value = parseJson<HistoryValue>(kv);
+      const path = this.etcd.path(kv.key).slice(keys.historyPrefix.length);
+      const id = revisionOf(kv.create_revision) * historyIdsPerRevision + value.index;
+      return { id, name: decodeURIComponent(path.slice(0, path.lastIndexOf('!'))), atMs: value.atMs, key: kv.key };
+    }).sort((a, b) => a.id - b.id);
+    const byId = new Map(entries.map((entry) => [entry.id, entry.key]));
+    const doomed = historyBeyond(entries, rule).slice(0, limit).map((id) => byId.get(id)!);
+    const deletes: IRequestOp[] = doomed.map((key) => ({ request_delete_range: { key } }));
+    for (const ops of batchOps(deletes)) await this.etcd.txn({ success: ops });
+    return doomed.length;
   }
 
   // Alarms and counters: compare-and-swap on the key's mod revision.

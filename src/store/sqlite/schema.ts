@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS history (
   actor TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_by_name ON history (name, id);
+CREATE INDEX IF NOT EXISTS history_by_time ON history (at_ms);
 CREATE TABLE IF NOT EXISTS alarms (
   kind TEXT NOT NULL, name TEXT NOT NULL, message TEXT NOT NULL, count INTEGER NOT NULL,
   raised_at_ms INTEGER NOT NULL, last_at_ms INTEGER NOT NULL, cleared_at_ms INTEGER,

@@ -7,7 +7,8 @@ import { systemClock, type Clock } from '../../util/clock.js';
 import type { EndpointSpec, Generation, HealthState, PlanEntry, PlanHeader, ServiceSpec } from '../../domain/types.js';
 import { checkedOwnerId, checkGrant, migratedIdentity, storedIdentity } from '../ownership.js';
 import type {
-  Adoption, Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, LeaseGrant, OperatorRequest,
+  Adoption, Alarm, CheckerView, Counter, EnactorInfo, HealthRecord, HistoryEntry, HistoryRetention, LeaseGrant,
+  OperatorRequest,
   OwnerIdentity, PlanReadOptions, PlanView, InventoryStore, InventoryVersionInfo, PublishRequest, PublishResult,
   PutInventoryRequest, PutInventoryResult, Store, SelectiveHealthReads, StoredHistoryEntry, StoredInventory,
   SupersededVersion, WatchableInventory, WatchablePlans,
@@ -435,6 +436,30 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       id: row.id, name: row.name, fromGeneration: row.from_generation, toGeneration: row.to_generation,
       actor: row.actor, kind: row.kind, detail: row.detail, atMs: row.at_ms,
     }));
+  }
+
+  /**
+   * The retention rule of history-retention.ts in SQL: entries before `beforeMs` (by the time index), then, for each
+   * name holding more than `perNameMax` (found on the name index alone), those below its newest `perNameMax`.
+   */
+  async pruneHistory(rule: HistoryRetention, limit: number): Promise<number> {
+    const keeps = 'history keeps at least one per name';
+    assert(Number.isInteger(rule.perNameMax) && rule.perNameMax >= 1, 'internal', keeps);
+    return this.db.transaction((): number => {
+      let deleted = this.db.prepare('DELETE FROM history WHERE id IN (SELECT id FROM history WHERE at_ms < ? LIMIT ?)')
+        .run(rule.beforeMs, limit).changes;
+      if (deleted >= limit) return deleted;
+      const crowded = this.db.prepare('SELECT name FROM history GROUP BY name HAVING COUNT(*) > ? LIMIT ?')
+        .all(rule.perNameMax, limit) as { name: string }[];
+      const beyond = this.db.prepare(`DELETE FROM history WHERE id IN (SELECT id FROM history WHERE name = ?
+        ORDER BY id DESC LIMIT ? OFFSET ?)`);
+      for (const { name } of crowded) {
+        if (deleted >= limit) break;
+        deleted += beyond.run(name, limit - deleted, rule.perNameMax).changes;
+      }
+      assert(deleted <= limit, 'internal', () => `${deleted} history entries deleted, limit ${limit}`);
+      return deleted;
+    }).immediate();
   }
 
   async raiseAlarm(kind: string, name: string, message: string): Promise<void> {
