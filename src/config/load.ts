@@ -95,13 +95,24 @@ export function parseInventory(
     if (fileZones.join(' ') !== zones.join(' ')) {
       const theirs = fileZones.length === 1 ? `zone ${fileZones[0]}` : `zones ${fileZones.join(', ')}`;
       const ours = zones.length === 1 ? `zone is ${zones[0]}` : `zones are ${zones.join(', ')}`;
-      throw new UserError(`${source} is for ${theirs}, this installation's ${ours}`);
+      // A file of one of several zones (an import's, say): its names go in with their zone spelt out.
+      const merge = zones.length > 1 && fileZones.length === 1 && zones.includes(fileZones[0]!)
+        ? `; drop its zone: and write its names fully qualified (web.${fileZones[0]}.), or relative ones land in `
+          + `${zones[0]}`
+        : '';
+      throw new UserError(`${source} is for ${theirs}, this installation's ${ours}${merge}`);
     }
   }
-  const zoneSection = installation === null ? {}
-    : installation.zones.length === 1 ? { zone: `${normalizeName(installation.zone)}.` }
-      : { zones: installation.zones };
-  const config = parseConfig(fileZones === null ? { ...document, ...zoneSection } : document, source);
+  let parsed = document;
+  if (installation !== null && installation.zones.length > 1) {
+    // Several zones: the file's zones were checked against the installation's; the installation's are parsed (with
+    // their providers, which a file naming the zones need not repeat).
+    const { zone: _zone, zones: _zones, provider: _provider, ...rest } = document;
+    parsed = { ...rest, zones: installation.zones };
+  } else if (installation !== null && fileZones === null) {
+    parsed = { ...document, zone: `${normalizeName(installation.zone)}.` };
+  }
+  const config = parseConfig(parsed, source);
   return { endpoints: inventoryOf(config), services: servicesOf(config) };
 }
 

@@ -6,7 +6,7 @@ import { zoneRoutes } from '../providers/zoned.js';
 import type { Clock, Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type {
-  Adoptions, Alarms, Controls, Counters, Heartbeats, History, HistoryEntry, PlanReader,
+  Adoptions, Alarms, Controls, Counters, EnactorInfo, Heartbeats, History, HistoryEntry, OperatorRequest, PlanReader,
 } from '../store/types.js';
 import { forEachServedPage } from '../providers/listing.js';
 import type { Provider, ServedState } from '../providers/types.js';
@@ -69,7 +69,8 @@ export interface ReconcileResult {
 export class Reconciler {
   private readonly behindSinceMs = new Map<string, number>();
   private alarmed = new Set<string>();
-  private unreachableAlarmed = new Set<string>();
+  /** Re-enactments taken from the store for names of a zone a pass could not read: kept for a pass that can. */
+  private readonly waitingReenactments: OperatorRequest[] = [];
   /** The installation's zones when there are several (a ZonedProvider), to leave out an unreachable zone's names. */
   private readonly zones: ZoneSet | null;
 
@@ -81,9 +82,11 @@ export class Reconciler {
     this.zones = routes.length === 1 ? null : new ZoneSet(routes.map((route) => route.zone));
   }
 
-  /** Whether `name` is in a zone this pass could not read. */
+  /** Whether `name` is in a zone this pass could not read (or, with several zones, in none of them: not judged). */
   private outOfReach(name: string, unreachable: ReadonlyMap<string, string>): boolean {
-    return this.zones !== null && unreachable.has(this.zones.zoneOf(name) ?? '');
+    if (this.zones === null) return false;
+    const zone = this.zones.zoneOf(name);
+    return zone === null || unreachable.has(zone);
   }
 
   /**
@@ -104,38 +107,56 @@ export class Reconciler {
         unreachable.set(route.zone, error instanceof Error ? error.message : String(error));
       }
     }
-    assert(unreachable.size < routes.length, 'internal', 'a pass with no zone read goes no further');
+    if (unreachable.size === routes.length) {
+      await this.alarmUnreachable(unreachable);
+      const errors = [...unreachable].map(([zone, error]) => `${zone}: ${error}`);
+      throw new Error(`no zone could be read: ${errors.join('; ')}`);
+    }
     return { served, unreachable };
   }
 
-  /** A zone-wide alarm per zone this pass could not read, cleared on the first pass that reads it. */
+  /**
+   * A zone-wide alarm per zone this pass could not read, cleared on the first pass that reads it (by any reconciler
+   * process: the stored alarms are looked at, and so is one of a zone no longer configured).
+   */
   private async alarmUnreachable(unreachable: ReadonlyMap<string, string>): Promise<void> {
     const { store, log } = this.deps;
-    for (const zone of this.unreachableAlarmed) {
-      if (!unreachable.has(zone)) await store.clearAlarm(unreachableAlarm, zone);
+    for (const alarm of await store.listAlarms(true)) {
+      const cleared = alarm.kind === unreachableAlarm && !unreachable.has(alarm.name);
+      if (cleared) await store.clearAlarm(alarm.kind, alarm.name);
     }
     for (const [zone, message] of unreachable) {
       await store.raiseAlarm(unreachableAlarm, zone, `zone ${zone}.: its provider failed (${message}); `
         + 'its names are neither checked nor repaired, the other zones are');
       log.warn({ zone, error: message }, 'zone provider unreachable');
     }
-    this.unreachableAlarmed = new Set(unreachable.keys());
   }
 
   /**
-   * The newest generation that some live enactor has completely applied, or null when no enactor is live.
-   * Read before the served state, so anything an enactor finished by then is in what the pass reads.
+   * For a name, the newest generation that some live enactor has completely applied, or null when no enactor is
+   * live. With several zones only the loops of the name's zone count (their ids end in `@<zone>`,
+   * roles/installation.ts): another zone's loop being done says nothing of this one. Read before the served state,
+   * so anything an enactor finished by then is in what the pass reads.
    */
-  private async enactedByLiveEnactors(): Promise<Generation | null> {
+  private async enactedByLiveEnactors(): Promise<(name: string) => Generation | null> {
     const now = this.deps.clock.nowMs();
     const live = (await this.deps.store.listEnactors()).filter((enactor) => enactor.expiresAtMs > now);
-    if (live.length === 0) return null;
     // An enactor announces a generation before it enacts it: it never holds less than it has enacted (S4).
     const overreaching = live.find((enactor) => enactor.enactedGeneration > enactor.heldGeneration);
     assert(overreaching === undefined, 'S4', () => `enactor ${overreaching?.id} enacted above its hold`);
-    const enacted = Math.max(...live.map((enactor) => enactor.enactedGeneration));
-    assert(enacted >= 0, 'internal', () => `enacted generation ${enacted}`);
-    return enacted;
+    const newest = (enactors: readonly EnactorInfo[]) => {
+      if (enactors.length === 0) return null;
+      const enacted = Math.max(...enactors.map((enactor) => enactor.enactedGeneration));
+      assert(enacted >= 0, 'internal', () => `enacted generation ${enacted}`);
+      return enacted;
+    };
+    const { zones } = this;
+    if (zones === null) {
+      const enacted = newest(live);
+      return () => enacted;
+    }
+    const byZone = new Map(zones.names.map((zone) => [zone, newest(live.filter((e) => e.id.endsWith(`@${zone}`)))]));
+    return (name) => byZone.get(zones.zoneOf(name) ?? '') ?? null;
   }
 
   /**
@@ -290,10 +311,12 @@ export class Reconciler {
   ): Promise<void> {
     const before = drifts.length;
     const { store } = this.deps;
-    for (const request of await store.takeRequests('reenact', reenactRequestsMax)) {
+    const waiting = this.waitingReenactments.splice(0);
+    const room = Math.max(0, reenactRequestsMax - waiting.length);
+    for (const request of [...waiting, ...(room === 0 ? [] : await store.takeRequests('reenact', room))]) {
       if (this.outOfReach(request.subject, unreachable)) {
-        // Its zone could not be read: the request waits for a pass that can (taken again, as asked).
-        await store.addRequest('reenact', request.subject, request.actor, request.reason);
+        // Its zone could not be read: the request waits here for a pass that can.
+        this.waitingReenactments.push(request);
         continue;
       }
       if (!entries.has(request.subject) || drifts.some((drift) => drift.name === request.subject)) continue;
@@ -331,14 +354,14 @@ export class Reconciler {
       () => `asked for plan ${latest}, read ${view.header.generation}`);
     const frozen = this.deps.frozen === undefined ? new Set<string>() : await this.deps.frozen();
     if (frozen === 'zone') return { generation: latest, checked: 0, drifts: [], repaired: 0 };
-    const enactedLive = await this.enactedByLiveEnactors();
+    const enactedFor = await this.enactedByLiveEnactors();
     const { served, unreachable } = await this.readServed();
     await this.alarmUnreachable(unreachable);
     const entries = new Map(view.entries.map((entry) => [entry.name, entry]));
     const drifts: Drift[] = [];
     for (const entry of view.entries) {
       if (frozen.has(entry.name) || this.outOfReach(entry.name, unreachable)) continue;
-      const drift = await this.classify(entry, served.get(entry.name), latest, enactedLive);
+      const drift = await this.classify(entry, served.get(entry.name), latest, enactedFor(entry.name));
       if (drift !== null) drifts.push(drift);
     }
     // A name that left the plan lags no more: its clock goes, so the map stays bounded by the plan's names.

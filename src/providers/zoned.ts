@@ -29,8 +29,12 @@ export class ZonedProvider implements Provider {
   private routeOf(name: string): ZoneRoute {
     const zone = this.zones.zoneOf(name);
     const route = this.routes.find((candidate) => candidate.zone === zone);
-    // The planner publishes only names of the installation's zones (validatePlanChanges).
-    assert(route !== undefined, 'internal', () => `${name} is in none of the zones ${this.zones.toString()}`);
+    // The planner publishes only names of the installation's zones (validatePlanChanges); an older plan may still
+    // hold names of a zone since taken out of `zones:`.
+    if (route === undefined) {
+      throw new Error(`${name} is in none of the zones ${this.zones.toString()}: take it out of the inventory, `
+        + 'or put its zone back in zones:');
+    }
     return route;
   }
 

@@ -81,6 +81,11 @@ export function makeEnactors(installation: RoleInstallation, id: string, env: Ro
   return routes.map((route) => buildEnactor(installation.config, `${id}@${route.zone}`, {
     ...base, store: zonePlanReader(store, zones, route.zone), provider: route.provider,
     log: env.log.child({ zone: route.zone }),
+    // Only its zone's frozen names: a freeze in another zone must not keep this loop's watermark from moving.
+    frozen: async () => {
+      const frozen = await base.frozen();
+      return frozen === 'zone' ? frozen : new Set([...frozen].filter((name) => zones.zoneOf(name) === route.zone));
+    },
   }));
 }
 

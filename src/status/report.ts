@@ -83,8 +83,9 @@ export class ConvergenceTracker {
     }
     const counts = new Map(this.routes.map((route) => [route.zone, { total: 0, converged: 0 }]));
     for (const name of this.planSince.keys()) {
+      // A name of a zone taken out of `zones:` (still in the newest plan) is in no zone's count.
       const count = counts.get(zoneSet.zoneOf(name) ?? '');
-      assert(count !== undefined, 'internal', () => `${name} is in none of the zones ${zoneSet.toString()}`);
+      if (count === undefined) continue;
       count.total += 1;
       if (!this.behind.has(name)) count.converged += 1;
     }
@@ -208,10 +209,17 @@ export class ConvergenceTracker {
         continue;
       }
       this.zoneErrors.delete(route.zone);
-      for (const name of this.servedGeneration.keys()) {
-        if (zoneSet.zoneOf(name) === route.zone) this.servedGeneration.delete(name);
+      const before = new Map<string, Generation>();
+      for (const [name, generation] of this.servedGeneration) {
+        if (zoneSet.zoneOf(name) !== route.zone) continue;
+        before.set(name, generation);
+        this.servedGeneration.delete(name);
       }
       for (const state of states) this.servedGeneration.set(state.name, state.generation);
+      const moved = states.length !== before.size
+        || states.some((state) => before.get(state.name) !== state.generation);
+      // The served version readers watch (the dashboard reloads on it): a count of the reads that found a change.
+      if (moved) this.servedVersion = Math.max(this.servedVersion, 0) + 1;
     }
     this.behind.clear();
     for (const name of this.planSince.keys()) this.classify(name);

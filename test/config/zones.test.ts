@@ -83,8 +83,11 @@ test('inventory files follow the installation\'s zones; a file for other zones i
   assert.deepEqual(parseInventory(body, installation, 'file').endpoints.map((e) => e.name),
     ['shop.builtin.test', 'db.corp.example']);
   assert.deepEqual(parseInventory({ ...body, zones: twoZones().zones }, installation, 'file').endpoints.length, 2);
+  // A file may name the zones without their providers (and secrets): the installation's are used.
+  const named = parseInventory({ ...body, zones: [{ name: 'builtin.test.' }, { name: 'corp.example.' }] }, installation, 'f');
+  assert.deepEqual(named.endpoints.map((e) => e.name), ['shop.builtin.test', 'db.corp.example']);
   assert.throws(() => parseInventory({ ...body, zone: 'builtin.test.' }, installation, 'file'),
-    /file is for zone builtin\.test, this installation's zones are builtin\.test, corp\.example/);
+    /file is for zone builtin\.test, this installation's zones are builtin\.test, corp\.example; drop its zone: and write its names fully qualified/);
   assert.throws(() => parseInventory({ endpoints: [{ name: 'x.nowhere.', targets: [target('x', '127.0.0.6')] }] },
     installation, 'file'), /endpoints\[0\]\.name/);
 });

@@ -21,6 +21,7 @@ import { readAllServed } from '../../src/providers/listing.js';
 import { ConvergenceTracker } from '../../src/status/report.js';
 import { systemClock, seededRng } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/log.js';
+import { InvariantViolation } from '../../src/util/assert.js';
 import { endpoints, makeEnactor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/env.js';
 import type { EndpointSpec } from '../../src/domain/types.js';
@@ -148,11 +149,10 @@ test('zones: a zone whose provider fails stalls only its own enactor loop; the r
       [['a.test', 10, 10, true], ['b.test', 0, 10, false]]);
     assert.match(zones[1]!.error ?? '', /ECONNREFUSED/);
 
-    // An operator re-enactment of a zone-b name waits for a pass that can read zone b.
+    // An operator re-enactment of a zone-b name waits (in the reconciler) for a pass that can read zone b.
     await install.store.addRequest('reenact', 'n1.b.test', 'operator', 'check it');
-    await install.reconciler.tick();
-    assert.deepEqual((await install.store.takeRequests('reenact', 10)).map((r) => r.subject), ['n1.b.test']);
-    await install.store.addRequest('reenact', 'n1.b.test', 'operator', 'check it');
+    assert.equal((await install.reconciler.tick()).drifts.length, 0);
+    assert.deepEqual(await install.store.takeRequests('reenact', 10), [], 'taken once, not put back again and again');
 
     // Zone b answers again: its enactor loop catches up, the alarm clears, the status is whole.
     install.b.down = false;
@@ -164,6 +164,47 @@ test('zones: a zone whose provider fails stalls only its own enactor loop; the r
     await tracker.refresh();
     assert.deepEqual(tracker.zones('a.test').map((z) => [z.zone, z.names.converged, z.reachable]),
       [['a.test', 10, true], ['b.test', 10, true]]);
+  } finally {
+    await install.close();
+  }
+});
+
+test('zones: a zone whose loop lags is lag, not drift, whatever another zone\'s loop has done; every zone down is an error, not an invariant; the alarm outlives no restart', async () => {
+  const install = installation();
+  try {
+    assert.equal((await install.planner.tick()).kind, 'published');
+    const [enactA, enactB] = install.enactors;
+    assert.equal((await enactA!.step())?.complete, true);
+    // Zone b's loop is live (it heartbeats) but has not enacted the plan: its server failed under it.
+    install.b.down = true;
+    await assert.rejects(enactB!.step(), /ECONNREFUSED/);
+    install.b.down = false;
+    const patient = new Reconciler(
+      { id: 'patient', intervalMs: 1000, maxLagMs: 60_000, pageSize: 4, retriesMax: 5, backoffBaseMs: 1, backoffMaxMs: 20 },
+      { store: install.store, provider: install.provider, clock: systemClock, rng: seededRng(2), log: silentLogger },
+    );
+    const pass = await patient.tick();
+    assert.deepEqual(pass.drifts, [], 'zone b\'s names are lagging within maxLag, not missing');
+    assert.equal(pass.repaired, 0);
+
+    // Both zones' servers down: the pass fails as an ordinary error, after alarming each zone.
+    install.b.down = true;
+    const allDown = new ZonedProvider([
+      { zone: 'a.test', provider: failing(install.a) },
+      { zone: 'b.test', provider: install.b },
+    ]);
+    (allDown.routes[0]!.provider as ReturnType<typeof failing>).down = true;
+    const blind = new Reconciler(
+      { id: 'blind', intervalMs: 1000, maxLagMs: 0, pageSize: 4, retriesMax: 5, backoffBaseMs: 1, backoffMaxMs: 20 },
+      { store: install.store, provider: allDown, clock: systemClock, rng: seededRng(3), log: silentLogger },
+    );
+    await assert.rejects(blind.tick(), (error: unknown) => error instanceof Error && !(error instanceof InvariantViolation)
+      && /no zone could be read: a\.test: .*; b\.test: /.test(error.message));
+    assert.deepEqual((await install.store.listAlarms(true)).map((alarm) => alarm.name).sort(), ['a.test', 'b.test']);
+    // Another reconciler process (a restart) that reads both zones clears the alarms it did not raise.
+    install.b.down = false;
+    await patient.tick();
+    assert.deepEqual(await install.store.listAlarms(true), []);
   } finally {
     await install.close();
   }

@@ -66,7 +66,8 @@ async function runApi(options: ApiOptions): Promise<void> {
     const app = buildApp(context, { log, tokens });
     const stopped = stopSignal();
     const address = await startListening(app, host, port);
-    const zones = `zone${context.zones.names.length > 1 ? 's' : ''} ${context.zones.toString()}`;
+    // As before zones: existed for one zone ("zone dnsplane.test").
+    const zones = context.zones.names.length === 1 ? `zone ${context.zone}` : `zones ${context.zones.toString()}`;
     process.stdout.write(`dnsplane API, dashboard and metrics on ${address}/ (${zones})\n`);
     const access = {
       mutations: tokens.token !== undefined,
