@@ -120,6 +120,21 @@ function parseOwner(text: string | undefined): string | undefined | null {
 }
 
 /**
+ * The owner a marker-place TXT that does not parse still names: an `owner=` string anywhere in it (another
+ * installation's marker of a newer format, or another tool's that says whose it is), as written; undefined when none.
+ * Such a record is never taken for this installation's (which any plan may overwrite) when it names another owner.
+ */
+export function claimedOwner(strings: readonly Buffer[]): string | undefined {
+  for (const string of strings) {
+    const text = string.toString('latin1');
+    // Each string alone ("owner=x"), or several written as one ("... \"owner=x\" ...", Route 53's values).
+    const found = /(?:^|[\s"])owner=([^\s"]{1,253})/.exec(text);
+    if (found !== null) return found[1]!;
+  }
+  return undefined;
+}
+
+/**
  * Whose a marker or tombstone is, seen by the installation `identity` (null: a reader that judges no ownership, such
  * as a read-only command): null when it is this installation's — its own id, a former one, or none (written before
  * owner ids) — or the other installation's id.

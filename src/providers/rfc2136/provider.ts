@@ -6,8 +6,8 @@ import { GuardedProvider, type GuardedChange, type SwapOutcome } from '../guard.
 import type { ServedState } from '../types.js';
 import { Rfc2136Error, rfc2136Error, type ErrorContext } from './errors.js';
 import {
-  canonicalAddress, decodeMarker, decodeTombstone, foreignOwner, foreignState, interpret, markerName, tombstoneName,
-  unmanagedState, unparsedVersion,
+  canonicalAddress, claimedOwner, decodeMarker, decodeTombstone, foreignOwner, foreignState, interpret, markerName,
+  tombstoneName, unmanagedState, unparsedVersion,
 } from '../marker.js';
 import type { OwnerIdentity } from '../../store/types.js';
 import { TcpTransport } from './transport.js';
@@ -341,9 +341,11 @@ export class Rfc2136Provider extends GuardedProvider {
   private view(name: string, marker: MarkerRrset, served: readonly string[]) {
     const parsed = marker.strings.length === 1 ? decodeMarker(marker.strings[0]!) : null;
     const version = parsed?.version ?? unparsedVersion(marker.rdatas);
-    const foreign = parsed === null ? null : foreignOwner(parsed.owner, this.settings.owner);
+    // A marker that does not parse is overwritten as this installation's (L3), unless it names another owner.
+    const owner = parsed === null ? claimedOwner(marker.strings.flat()) : parsed.owner;
+    const foreign = foreignOwner(owner, this.settings.owner);
     if (foreign !== null) {
-      const seen: MarkerSeen = { version, generation: parsed!.generation, rdatas: marker.rdatas, foreign: true };
+      const seen: MarkerSeen = { version, generation: parsed?.generation ?? 0, rdatas: marker.rdatas, foreign: true };
       return { state: foreignState(name, version, foreign), consistent: true, seen };
     }
     const { state, consistent } = interpret(name, parsed, version, served, this.settings.maxAnswers);

@@ -5,8 +5,8 @@ import type { OwnerIdentity } from '../../store/types.js';
 import { ownerIdPattern } from '../../domain/owner.js';
 import type { ServedState } from '../types.js';
 import {
-  canonicalAddress, decodeMarker, decodeTombstone, foreignOwner, foreignState, unmanagedState, unmanagedTarget,
-  unparsedVersion, type Tombstone,
+  canonicalAddress, claimedOwner, decodeMarker, decodeTombstone, foreignOwner, foreignState, unmanagedState,
+  unmanagedTarget, unparsedVersion, type Tombstone,
 } from '../marker.js';
 
 /**
@@ -189,7 +189,9 @@ export function interpretSets(name: string, sets: NameSets, identity: OwnerIdent
     const marker = strings === null ? null : decodeMarker(strings);
     const values = sets.marker.flatMap((set) => (set.ResourceRecords ?? []).map((record) => record.Value ?? ''));
     const version = marker?.version ?? unparsedVersion(values.map((value) => Buffer.from(value, 'latin1')));
-    const foreign = marker === null ? null : foreignOwner(marker.owner, identity);
+    // A marker that does not parse is overwritten as this installation's (L3), unless it names another owner.
+    const owner = marker === null ? claimedOwner(values.map((value) => Buffer.from(value, 'latin1'))) : marker.owner;
+    const foreign = foreignOwner(owner, identity);
     if (foreign !== null) return { kind: 'held', state: foreignState(name, version, foreign), removedAt: null };
     const mapsTo = marker !== null && sets.cname.length === 0
       && sameSets(weightedSets(name, marker.records, 0), sets.addresses);

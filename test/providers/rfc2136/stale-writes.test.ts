@@ -3,7 +3,8 @@
 //   then made there by hand, and an enactor still on plan 7 (with a grant) must not adopt it at 7 — that would bring
 //   a removed name back below its removal (S2). At a generation above the removal the adoption goes through;
 // - a first write when a CNAME was made at the name between its read and the UPDATE: the UPDATE must fail, not leave
-//   a marker claiming a name taken by hand (the server keeps the CNAME over the added addresses).
+//   a marker claiming a name taken by hand (the server keeps the CNAME over the added addresses);
+// - a write over a marker-place TXT that does not parse but names another owner (another tool's, or a newer format's).
 // Method: the provider against real Knot DNS and BIND 9, hand edits with knsupdate / nsupdate between its calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { startDnsServer, testOwner, type DnsServerKind } from '../../helpers/dns
 import { records } from '../../helpers/fixtures.js';
 
 for (const kind of ['knot', 'bind'] as DnsServerKind[]) {
-  test(`${kind}: a stale adoption over this installation's own removal is superseded (S2); a CNAME made before a first write makes it fail`, async () => {
+  test(`${kind}: a stale adoption over this installation's own removal is superseded (S2); a CNAME made before a first write makes it fail; an unparsed marker naming another owner is held`, async () => {
     const server = await startDnsServer(kind);
     const provider = new Rfc2136Provider({
       server: server.server, zone: server.zone, timeoutMs: 3000, tsig: server.key, ttl: 5, maxAnswers: 8, owner: testOwner,
@@ -48,6 +49,16 @@ for (const kind of ['knot', 'bind'] as DnsServerKind[]) {
       const marker = await server.dig([`_dnsplane.${fresh}`, 'TXT', '+short']);
       assert.equal(marker.stdout.trim(), '', 'no marker claims the name');
       assert.equal((await provider.read([fresh])).get(fresh)?.held?.kind, 'unmanaged', 'the CNAME makes it unmanaged');
+
+      // A marker-place TXT that is no marker of this format but names another owner is that owner's: held, never
+      // overwritten (one without an owner is overwritten as this installation's: L3, tested with the reconciler).
+      const other = `w.${server.zone}`;
+      await edit([`update add ${other} 300 A 203.0.113.5`, `update add _dnsplane.${other} 300 TXT "owner=someone-else" "made by another tool"`]);
+      const foreign = (await provider.read([other])).get(other)!;
+      assert.deepEqual(foreign.held, { kind: 'foreign', owner: 'someone-else' });
+      const [refused] = await provider.apply([{ name: other, records: records('192.0.2.4'), generation: 13, expectedVersion: 'anything' }]);
+      assert.equal(refused!.outcome, 'conflict');
+      assert.equal((await server.dig([other, 'A', '+short'])).stdout.trim(), '203.0.113.5', 'the other owner\'s record stays');
     } finally {
       await provider.close();
       await server.stop();
