@@ -79,7 +79,7 @@ function decideRound<T extends { name: string }>(
   for (const item of pending) {
     const read = states.get(item.name);
     const held = read?.held;
-    if (held !== undefined && (held.kind !== 'unmanaged' || !adoptable.has(item.name))) {
+    if (held !== undefined && (held.kind !== 'unmanaged' || aliased(held) || !adoptable.has(item.name))) {
       outcome.held.push({ item, held, raced: false });
       continue;
     }
@@ -139,6 +139,14 @@ function sortOutcomes<T extends { name: string }>(
 
 const noneAdoptable: ReadonlySet<string> = new Set();
 
+/**
+ * Whether an unmanaged name holds a CNAME: never adopted, grant or not. A CNAME is never deleted (issue 13), and no
+ * address can stand beside one (a server ignores or refuses it), so dnsplane could only ever serve it empty.
+ */
+function aliased(held: Held): boolean {
+  return held.kind === 'unmanaged' && held.records.some((record) => record.startsWith('CNAME'));
+}
+
 /** What an operator reads about a held name: whose it is, or what it holds and how to adopt it. */
 export function heldMessage(name: string, held: Held, raced: boolean): string {
   if (held.kind === 'foreign') {
@@ -146,6 +154,10 @@ export function heldMessage(name: string, held: Held, raced: boolean): string {
       + 'up here';
   }
   const records = held.records.join(', ');
+  if (aliased(held)) {
+    return `holds a CNAME (${records}): dnsplane never deletes a CNAME, and no address can stand beside one, so it `
+      + 'is not written, adopted or not; remove the CNAME by hand to let dnsplane serve the name';
+  }
   if (raced) return `adoption failed: its records (${records}) changed while it was adopted, and are left as they are`;
   return `holds records dnsplane did not write (${records}): not written. To take it over in one update that `
     + `requires exactly these records, run \`dnsplane adopt ${name} --reason TEXT\` or set adopt: true on its endpoint`;

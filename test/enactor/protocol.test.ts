@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { endpoints, makeEnactor, makePlanner, manualClock, openInstallation, records } from '../helpers/fixtures.js';
-import { compareAndSwapAll } from '../../src/enactor/protocol.js';
+import { heldMessage, compareAndSwapAll } from '../../src/enactor/protocol.js';
 import { seededRng } from '../../src/util/clock.js';
 import type { ApplyChange, Provider, ServedState } from '../../src/providers/types.js';
 import { InvariantViolation } from '../../src/util/assert.js';
@@ -187,6 +187,8 @@ test('held names: a foreign or ungranted unmanaged name is never written; a gran
     'hand.dnsplane.test': { name: 'hand.dnsplane.test', generation: 0, version: 'unmanaged-1', records: [], held: { kind: 'unmanaged', records: ['A 192.0.2.1'] } },
     'granted.dnsplane.test': { name: 'granted.dnsplane.test', generation: 0, version: 'unmanaged-2', records: [], held: { kind: 'unmanaged', records: ['A 192.0.2.2'] } },
     'raced.dnsplane.test': { name: 'raced.dnsplane.test', generation: 0, version: 'unmanaged-3', records: [], held: { kind: 'unmanaged', records: ['A 192.0.2.3'] } },
+    // A CNAME is never deleted, and no address can stand beside one: granted or not, the name is held.
+    'alias.dnsplane.test': { name: 'alias.dnsplane.test', generation: 0, version: 'unmanaged-4', records: [], held: { kind: 'unmanaged', records: ['CNAME www.example.org'] } },
   };
   const writes: ApplyChange[] = [];
   const provider: Provider = {
@@ -203,17 +205,19 @@ test('held names: a foreign or ungranted unmanaged name is never written; a gran
         : { name: change.name, outcome: 'applied' as const, version: `w-${change.name}` }));
     },
   };
-  const grants = new Set(['granted.dnsplane.test', 'raced.dnsplane.test']);
+  const grants = new Set(['granted.dnsplane.test', 'raced.dnsplane.test', 'alias.dnsplane.test']);
   const store = { readAdoptions: async (names: readonly string[]) => new Map(names.filter((name) => grants.has(name)).map((name) => [name, { name, actor: 'op', reason: 'r', grantedAtMs: 0 }])) };
-  const items = ['foreign', 'hand', 'granted', 'raced', 'fresh'].map((label) => ({ name: `${label}.dnsplane.test` }));
+  const items = ['foreign', 'hand', 'granted', 'raced', 'alias', 'fresh'].map((label) => ({ name: `${label}.dnsplane.test` }));
   const decide = (item: { name: string }, state: ServedState | undefined) => ({ name: item.name, records: records('127.0.0.1'), generation: 3, expectedVersion: state?.version ?? null });
   const outcome = await compareAndSwapAll(items, decide, { retriesMax: 5, backoffBaseMs: 1, backoffMaxMs: 1 }, { provider, clock: manualClock(), rng: seededRng(1), store });
   assert.deepEqual(writes.map((change) => [change.name, change.expectedVersion]), [
     ['granted.dnsplane.test', 'unmanaged-2'], ['raced.dnsplane.test', 'unmanaged-3'], ['fresh.dnsplane.test', null],
   ], 'one write each: the adoptions at the unmanaged version read, the free name as a first write; no retry');
   assert.deepEqual(outcome.held.map(({ item, held: why, raced }) => [item.name, why.kind, raced]), [
-    ['foreign.dnsplane.test', 'foreign', false], ['hand.dnsplane.test', 'unmanaged', false], ['raced.dnsplane.test', 'unmanaged', true],
+    ['foreign.dnsplane.test', 'foreign', false], ['hand.dnsplane.test', 'unmanaged', false], ['alias.dnsplane.test', 'unmanaged', false],
+    ['raced.dnsplane.test', 'unmanaged', true],
   ]);
+  assert.match(heldMessage('alias.dnsplane.test', held['alias.dnsplane.test']!.held!, false), /CNAME www\.example\.org.*never deletes a CNAME/);
   assert.deepEqual(outcome.applied.map(({ item, adopted }) => [item.name, adopted?.kind ?? null]), [
     ['granted.dnsplane.test', 'unmanaged'], ['fresh.dnsplane.test', null],
   ]);
