@@ -279,7 +279,7 @@ export interface ShownState {
   health: ReadonlyMap<string, HealthState>;
   drained: ReadonlySet<string>;
   /** Name node id → what DNS serves: records, no records, or nothing yet. */
-  served: ReadonlyMap<string, 'served' | 'empty' | 'not-served'>;
+  served: ReadonlyMap<string, 'served' | 'empty' | 'not-served' | 'unreachable'>;
 }
 
 /** Everything a node's view is made of: the ranking state, the shown nodes' state, and the subjects asked about. */
@@ -300,7 +300,7 @@ export interface NodeView {
   criticality?: Criticality;
   health?: HealthState | 'unknown';
   drained?: boolean;
-  served?: 'served' | 'empty' | 'not-served';
+  served?: 'served' | 'empty' | 'not-served' | 'unreachable';
   alarms?: number;
   impact: ImpactMark | null;
   /**

@@ -94,12 +94,12 @@ export const targetSchema = z.object({
 });
 
 export const nameStatus = z
-  .enum(['converged', 'behind', 'not-served', 'empty', 'drift', 'removed', 'unplanned'])
+  .enum(['converged', 'behind', 'not-served', 'empty', 'drift', 'removed', 'unplanned', 'unreachable'])
   .describe(
     'converged: serves the newest plan\'s set; behind: an older generation; not-served: no records yet; '
     + 'empty: serves no records (an alarm); '
     + 'drift: serves a set its enacted generation\'s plan does not hold; removed: the newest plan removes it; '
-    + 'unplanned: no plan yet',
+    + 'unplanned: no plan yet; unreachable: its zone\'s provider could not be read (several zones)',
   );
 
 export const nameItemSchema = z.object({

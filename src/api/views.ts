@@ -1,4 +1,5 @@
 import type { ZoneSet } from '../domain/zones.js';
+import { readReachable } from '../providers/zoned.js';
 import type { z } from 'zod';
 import type { ApiState } from './state.js';
 import { ApiError } from './errors.js';
@@ -35,7 +36,8 @@ export async function nameItems(
   assert(names.length <= namesPageMax, 'internal', `${names.length} names in one page`);
   const { store, provider } = state.context;
   const latest = await store.latestGeneration();
-  const served = await provider.read(names);
+  // With several zones, a zone whose server is down leaves its names unreachable, not the whole page.
+  const { states: served, unreachable } = await readReachable(provider, names);
   const entries = latest > 0 ? await store.readEntriesAt(names, latest) : new Map<string, PlanEntry>();
   const freezes = new Set(await store.listFreezes());
   const drains = new Set(await store.listDrains());
@@ -56,7 +58,7 @@ export async function nameItems(
     }));
     return {
       name,
-      status: statusOf(servedState, entry),
+      status: unreachable.has(name) ? 'unreachable' : statusOf(servedState, entry),
       frozen: freezes.has(name) || freezes.has('*'),
       served: servedState === undefined
         ? null

@@ -1,6 +1,6 @@
 import type { Generation } from '../domain/types.js';
 import { ZoneSet } from '../domain/zones.js';
-import { assert } from '../util/assert.js';
+import { assert, InvariantViolation } from '../util/assert.js';
 import type { ApplyChange, ApplyOutcome, Provider, ServedChangeFeed, ServedState } from './types.js';
 
 /** One zone of an installation and the provider that serves it. */
@@ -89,6 +89,32 @@ export class ZonedProvider implements Provider {
     const failed = closed.find((result) => result.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }
+}
+
+/**
+ * `names` read zone by zone, for views that must show what they can while a zone's server is down (the API's names
+ * and graph): the states of the zones that answered, and the names whose zone did not (or that are in no zone). A
+ * provider of one zone is read as a whole and fails as one.
+ */
+export async function readReachable(
+  provider: Provider, names: readonly string[],
+): Promise<{ states: Map<string, ServedState>; unreachable: Set<string> }> {
+  if (!(provider instanceof ZonedProvider)) return { states: await provider.read(names), unreachable: new Set() };
+  const zones = new ZoneSet(provider.routes.map((route) => route.zone));
+  const states = new Map<string, ServedState>();
+  const unreachable = new Set<string>();
+  await Promise.all(provider.routes.map(async (route) => {
+    const part = names.filter((name) => zones.zoneOf(name) === route.zone);
+    if (part.length === 0) return;
+    try {
+      for (const [name, state] of await route.provider.read(part)) states.set(name, state);
+    } catch (error) {
+      if (error instanceof InvariantViolation) throw error;
+      for (const name of part) unreachable.add(name);
+    }
+  }));
+  for (const name of names) if (zones.zoneOf(name) === null) unreachable.add(name);
+  return { states, unreachable };
 }
 
 /** The zones of a provider: those of a ZonedProvider, or the one zone of any other. */

@@ -137,6 +137,19 @@ test('two zones, two providers, one up: both converge; a stopped Knot stalls onl
     await pollUntil(async () => (await status()).alarms.some((alarm) => alarm.kind === 'zone-unreachable'
       && alarm.name === knot.zone), 'the reconciler to alarm on the Knot zone', 60_000, 200);
 
+    // The names view shows what it can: the built-in zone's name as served, the Knot zone's as unreachable.
+    const names = await (await fetch(`${base}/api/names`)).json() as { items: { name: string; status: string }[] };
+    assert.deepEqual(names.items.map((item) => [item.name, item.status]),
+      [[`api.${knot.zone}`, 'unreachable'], ['web.builtin.test', 'converged']]);
+    // `records NAME` reads that name's zone only; `records` lists what it can and says which zone failed (exit 1).
+    const one = await runCli(['records', 'web', ...paths]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /^web\.builtin\.test {2}gen \d+ {2}/);
+    const all = await runCli(['records', ...paths]);
+    assert.equal(all.code, 1);
+    assert.match(all.stdout, /web\.builtin\.test/);
+    assert.match(all.stderr, new RegExp(`error: zone ${knot.zone.replace('.', '\\.')}: `));
+
     // So does `dnsplane status`, with its own read of each zone.
     const cli = await runCli(['status', ...paths]);
     assert.equal(cli.code, 0, cli.stderr);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { readReachable } from '../../providers/zoned.js';
 import { z } from 'zod';
 import type { ApiState } from '../state.js';
 import { ApiError } from '../errors.js';
@@ -56,7 +57,8 @@ const nodeSchema = z.object({
   criticality: criticality.optional(),
   health: z.enum(['up', 'down', 'unknown']).optional().describe('targets: as the checkers (or an operator) report it'),
   drained: z.boolean().optional(),
-  served: z.enum(['served', 'empty', 'not-served']).optional().describe('names: what DNS serves for it'),
+  served: z.enum(['served', 'empty', 'not-served', 'unreachable']).optional()
+    .describe('names: what DNS serves for it (unreachable: its zone\'s provider could not be read)'),
   alarms: count.optional().describe('names: active alarms'),
   impact: z.enum(['failed', 'lost', 'degraded']).nullable()
     .describe('failed: where the impact starts; lost: nothing of it works; degraded: some capacity lost'),
@@ -156,8 +158,9 @@ async function currentState(state: ApiState, entry: GraphEntry):
 async function shownState(state: ApiState, targetKeys: string[], nameKeys: string[]): Promise<ShownState> {
   const health = await state.health.of(targetKeys);
   const drains = new Set(await state.context.store.listDrains());
-  const served = await state.context.provider.read(nameKeys);
+  const { states: served, unreachable } = await readReachable(state.context.provider, nameKeys);
   const servedOf = (key: string) => {
+    if (unreachable.has(key)) return 'unreachable';
     const records = served.get(key)?.records;
     return records === undefined ? 'not-served' : records.length === 0 ? 'empty' : 'served';
   };

@@ -2,9 +2,11 @@ import type { Command } from 'commander';
 import { normalizeName } from '../../domain/names.js';
 import { recordSetKey, type PlanHeader } from '../../domain/types.js';
 import { readAllServed } from '../../providers/listing.js';
+import type { ServedState } from '../../providers/types.js';
+import { zoneRoutes } from '../../providers/zoned.js';
 import { statusReport, type StatusReport } from '../../status/report.js';
 import type { StoredHistoryEntry } from '../../store/types.js';
-import { UserError } from '../../util/assert.js';
+import { InvariantViolation, UserError } from '../../util/assert.js';
 import {
   integerOption, listLimitMax, print, servedInventory, storedInventory, withPaths, withReadContext,
 } from '../common.js';
@@ -106,11 +108,24 @@ export function registerStatusCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (name: string | undefined, options: ReadOptions) => {
       await withReadContext(options, async (context) => {
-        let states = await readAllServed(context.provider);
+        let states: ServedState[] = [];
         if (name !== undefined) {
-          const wanted = normalizeName(name);
-          states = states.filter((state) => state.name === wanted || state.name === context.zones.qualify(wanted));
-          if (states.length === 0) throw new UserError(`no served records for "${name}"`);
+          // One name is read from its own zone's provider only.
+          const wanted = context.zones.qualify(normalizeName(name));
+          const state = (await context.provider.read([wanted])).get(wanted);
+          if (state === undefined || state.held !== undefined) throw new UserError(`no served records for "${name}"`);
+          states = [state];
+        } else {
+          // Zone by zone: a zone whose server is down is said on stderr (exit 1), the others are listed.
+          for (const route of zoneRoutes(context.provider, context.zone)) {
+            try {
+              states.push(...await readAllServed(route.provider));
+            } catch (error) {
+              if (error instanceof InvariantViolation) throw error;
+              process.stderr.write(`error: zone ${route.zone}: ${(error as Error).message}\n`);
+              process.exitCode = 1;
+            }
+          }
         }
         const text = () => states.map((s) => `${s.name}  gen ${s.generation}  ${recordSetKey(s.records)}`).join('\n');
         print(options.json, states, text);
