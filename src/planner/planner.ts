@@ -19,6 +19,8 @@ import type {
 } from '../store/types.js';
 
 export const plannerLeaseName = 'planner';
+/** How the reason of a grant made for `adopt: true` begins (and how the planner knows its own grants). */
+export const plannerGrantPrefix = 'adopt: true in ';
 /** Even with nothing changed, every name is re-evaluated at least this often. */
 const fullIntervalMs = 60_000;
 
@@ -35,7 +37,7 @@ export interface PlannerOptions {
 export interface PlannerDeps {
   /** Controls: the operators' force requests (drains come through `drained`). */
   store: PlanReader & PlanPublisher & Leases & HealthStore & Alarms & Counters & Controls
-    & Pick<Adoptions, 'grantAdoption'>;
+    & Pick<Adoptions, 'grantAdoption' | 'revokeAdoption' | 'listAdoptions'>;
   clock: Clock;
   log: Logger;
   /** The inventory; a function so that a new inventory version (or a test) can change it between ticks. */
@@ -222,8 +224,17 @@ export class Planner {
   private async grantAdoptions(inventory: readonly EndpointSpec[], inventoryVersion: number): Promise<void> {
     if (inventory === this.adoptionInventory) return;
     const reason = inventoryVersion === 0
-      ? 'adopt: true in the config'
-      : `adopt: true in inventory v${inventoryVersion}`;
+      ? `${plannerGrantPrefix}the config`
+      : `${plannerGrantPrefix}inventory v${inventoryVersion}`;
+    // A grant `adopt: true` made is withdrawn once no endpoint says it any more (an operator who saw the records the
+    // alarm listed and took the flag back); grants given with `dnsplane adopt` are the operator's to revoke.
+    const wanted = new Set(inventory.filter((endpoint) => endpoint.adopt === true).map((endpoint) => endpoint.name));
+    for (const grant of await this.deps.store.listAdoptions()) {
+      if (!grant.reason.startsWith(plannerGrantPrefix) || wanted.has(grant.name)) continue;
+      await this.deps.store.revokeAdoption(grant.name);
+      this.granted.delete(grant.name);
+      this.deps.log.info({ name: grant.name }, 'adoption grant withdrawn: no endpoint says adopt: true any more');
+    }
     // A name granted once stays granted in the store: each is sent once per planner, not once per inventory version.
     for (const endpoint of inventory) {
       if (endpoint.adopt !== true || this.granted.has(endpoint.name)) continue;

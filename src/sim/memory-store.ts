@@ -545,6 +545,10 @@ export class MemoryStore implements Store, InventoryStore {
     this.state.adoptions.set(name, { name, actor, reason, grantedAtMs: this.clock.nowMs() });
   }
 
+  async revokeAdoption(name: string): Promise<boolean> {
+    return this.state.adoptions.delete(name);
+  }
+
   async readAdoptions(names: readonly string[]): Promise<Map<string, Adoption>> {
     const found = new Map<string, Adoption>();
     for (const name of names) {

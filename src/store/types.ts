@@ -296,6 +296,8 @@ export interface Adoption {
  */
 export interface Adoptions {
   grantAdoption(name: string, actor: string, reason: string): Promise<void>;
+  /** Withdraws the grant of `name`; whether there was one. A name adopted already stays this installation's. */
+  revokeAdoption(name: string): Promise<boolean>;
   /** The grants among `names` (names without one are absent from the map). */
   readAdoptions(names: readonly string[]): Promise<Map<string, Adoption>>;
   /** Every grant, in name order. */

@@ -88,6 +88,19 @@ test('adopt: stores a grant with who and why for a name of the inventory; unknow
     } finally {
       await store.close();
     }
+    // --revoke withdraws it; revoking what is not granted exits 2.
+    const revoked = await runCli(['adopt', 'svc1', '--revoke', '--reason', 'the records are not ours to take', ...paths]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, /svc1\.dnsplane\.test: adoption grant revoked/);
+    const none = await runCli(['adopt', 'svc1', '--revoke', '--reason', 'again', ...paths]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /svc1\.dnsplane\.test has no adoption grant to revoke/);
+    const after = new SqliteStore(join(data, 'state.db'));
+    try {
+      assert.deepEqual(await after.listAdoptions(), []);
+    } finally {
+      await after.close();
+    }
   } finally {
     dir.cleanup();
   }

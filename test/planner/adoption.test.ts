@@ -8,7 +8,7 @@ import type { EndpointSpec } from '../../src/domain/types.js';
 import type { Store } from '../../src/store/types.js';
 import { endpoints, makePlanner, openInstallation } from '../helpers/fixtures.js';
 
-test('adopt: true is granted before the plan that holds the name is published, once per name', async () => {
+test('adopt: true is granted before the plan that holds the name is published, once per name, and withdrawn with it', async () => {
   const install = openInstallation();
   try {
     const events: string[] = [];
@@ -48,6 +48,13 @@ test('adopt: true is granted before the plan that holds the name is published, o
     assert.equal((await planner.tick()).kind, 'published');
     assert.deepEqual(events, [`grant ${third.name}`, `publish ${third.name}`]);
     assert.deepEqual((await store.listAdoptions()).map((grant) => grant.name), [adopted.name, third.name]);
+
+    // adopt: true taken back (an operator saw what the name holds): the grant it made goes; an operator's grant
+    // (dnsplane adopt) stays, whatever the inventory says.
+    await store.grantAdoption(plain.name, 'alice', 'hand-made, checked');
+    inventory = [plain, adopted, { ...third, adopt: true }];
+    assert.equal((await planner.tick()).kind, 'unchanged');
+    assert.deepEqual((await store.listAdoptions()).map((grant) => grant.name).sort(), [plain.name, third.name].sort());
   } finally {
     await install.close();
   }

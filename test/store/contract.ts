@@ -309,6 +309,13 @@ export const contractCases: ContractCase[] = [
       await refused(store.grantAdoption('b.dnsplane.test', ' ', 'r'), /no actor/);
       await refused(store.grantAdoption('b.dnsplane.test', 'ops', ''), /no reason/);
       assert.deepEqual((await store.listAdoptions()).map((a) => a.name), ['a.dnsplane.test', 'c.dnsplane.test'], 'refused grants stored nothing');
+      // A grant is withdrawn once; a new one can be given after.
+      assert.equal(await other.revokeAdoption('a.dnsplane.test'), true);
+      assert.equal(await store.revokeAdoption('a.dnsplane.test'), false, 'nothing left to revoke');
+      assert.equal(await store.revokeAdoption('Not A Name'), false);
+      assert.deepEqual((await store.readAdoptions(['a.dnsplane.test'])).size, 0);
+      await store.grantAdoption('a.dnsplane.test', 'dave', 'granted after the revocation');
+      assert.equal((await other.readAdoptions(['a.dnsplane.test'])).get('a.dnsplane.test')?.actor, 'dave');
       // Many names, fewer or more than the grants: on etcd point reads in one transaction or several, or a scan of the
       // grants; on SQLite a query per slice of names (more than one), never one statement of 40,000 names.
       const granted = Array.from({ length: 600 }, (_, n) => `g${String(n).padStart(3, '0')}.dnsplane.test`);
@@ -326,7 +333,7 @@ export const contractCases: ContractCase[] = [
         const found = await other.readAdoptions(asked);
         const expected = asked.filter((name) => grantedNames.has(name));
         assert.deepEqual([...found.keys()].sort(), expected.sort(), `the grants among ${asked.length} names`);
-        assert.ok([...found.values()].every((a) => a.name !== 'a.dnsplane.test' || a.actor === 'bob'));
+        assert.ok([...found.values()].every((a) => a.name !== 'a.dnsplane.test' || a.actor === 'dave'));
       }
       assert.deepEqual((await other.listAdoptions()).map((a) => a.name), [...everyName].sort());
     } finally {

@@ -4,7 +4,7 @@ import { UserError } from '../../util/assert.js';
 import { operatorName, print, requireReason, servedInventory, withContext, withPaths } from '../common.js';
 import type { PathOptions } from '../context.js';
 
-type Options = PathOptions & { json?: boolean; reason?: string; to?: string };
+type Options = PathOptions & { json?: boolean; reason?: string; to?: string; revoke?: boolean };
 
 /**
  * `dnsplane adopt NAME --reason`: leave to take over a name that holds records dnsplane did not write (issue #13).
@@ -15,11 +15,19 @@ function registerAdopt(program: Command): void {
   const text = 'take over a name that holds records dnsplane did not write, in one update requiring exactly them';
   withPaths(program.command('adopt <name>').description(text))
     .option('--reason <text>', 'why (kept with the grant)')
+    .option('--revoke', 'withdraw the grant instead (a name adopted already stays managed)')
     .option('--json', 'machine-readable output')
     .action(async (raw: string, options: Options) => {
       const reason = requireReason(options);
       await withContext(options, async (context) => {
         const name = context.zones.qualify(raw);
+        if (options.revoke === true) {
+          const revoked = await context.store.revokeAdoption(name);
+          if (!revoked) throw new UserError(`${name} has no adoption grant to revoke`);
+          print(options.json, { name, revoked, reason }, () => `${name}: adoption grant revoked (${reason}); `
+            + 'an unmanaged name is left as it is from now on');
+          return;
+        }
         if (!(await servedInventory(context)).some((endpoint) => endpoint.name === name)) {
           throw new UserError(`unknown name "${name}" (not in the served inventory): add its endpoint first`);
         }

@@ -714,6 +714,12 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
     return found;
   }
 
+  async revokeAdoption(name: string): Promise<boolean> {
+    if (adoptionNameProblem(name) !== null) return false; // a name that cannot be granted has no grant
+    const response = await this.etcd.client.kv.deleteRange({ key: this.key(keys.adoption(name)) });
+    return Number(response.deleted) > 0;
+  }
+
   /** Every grant, in name order (key order). */
   async listAdoptions(): Promise<Adoption[]> {
     return (await this.listPrefix(keys.adoptionPrefix)).map((kv) => this.adoptionOf(kv));

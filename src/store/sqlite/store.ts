@@ -587,6 +587,10 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
     return found;
   }
 
+  async revokeAdoption(name: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM adoptions WHERE name = ?').run(name).changes > 0;
+  }
+
   async listAdoptions(): Promise<Adoption[]> {
     if (!this.hasTable('adoptions')) return [];
     return (this.db.prepare('SELECT * FROM adoptions ORDER BY name').all() as AdoptionRow[]).map(toAdoption);
