@@ -3,7 +3,9 @@ import { runLoop } from '../util/loop.js';
 import type { Generation, PlanEntry } from '../domain/types.js';
 import { assert } from '../util/assert.js';
 import type { Clock, Rng } from '../util/clock.js';
-import { adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, raiseHeldAlarms } from './protocol.js';
+import {
+  adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, PartialWrites, raiseHeldAlarms, type CasOutcome,
+} from './protocol.js';
 import type { Logger } from '../util/log.js';
 import type {
   Adoptions, Alarms, Counters, Heartbeats, History, HistoryEntry, PlanReader, PlanView,
@@ -127,13 +129,8 @@ export class Enactor {
     const { store } = this.deps;
     const open = entries.filter((entry) => !frozen.has(entry.name));
     const decideEntry = (entry: PlanEntry, state: ServedState | undefined) => decide(entry, state, generation);
-    const result = await compareAndSwapAll(open, decideEntry, this.options, this.deps);
-    for (const entry of result.invalid) {
-      await store.raiseAlarm('invalid-plan', entry.name, `plan ${generation} holds an invalid record set; not enacted`);
-    }
-    await raiseHeldAlarms(store, result.held.map(({ item, held, raced }) => ({ name: item.name, held, raced })));
-    await clearAdoptedAlarms(store, result.applied);
-    const history: HistoryEntry[] = result.applied.map(({ change, fromGeneration, adopted }) => {
+    const historyOf = (applied: CasOutcome<PlanEntry>['applied']): HistoryEntry[] => applied.map((write) => {
+      const { change, fromGeneration, adopted } = write;
       // S2: an enactor writes a name only when it serves a generation below the entry's, so below this plan.
       assert(fromGeneration < generation, 'S2',
         () => `${change.name}: plan ${generation} written over ${fromGeneration}`);
@@ -141,6 +138,22 @@ export class Enactor {
       const detail = adoptedDetail(adopted);
       return { name: change.name, fromGeneration, toGeneration: generation, actor: this.options.id, kind, detail };
     });
+    let result: CasOutcome<PlanEntry>;
+    try {
+      result = await compareAndSwapAll(open, decideEntry, this.options, this.deps);
+    } catch (error) {
+      // Writes made before a later round failed are recorded before the error goes on: history loses no write.
+      if (error instanceof PartialWrites) await store.appendHistory(historyOf(error.applied));
+      throw error instanceof PartialWrites ? error.cause : error;
+    }
+    // Recorded first, before any other store call that could fail after the writes.
+    const history = historyOf(result.applied);
+    await store.appendHistory(history);
+    for (const entry of result.invalid) {
+      await store.raiseAlarm('invalid-plan', entry.name, `plan ${generation} holds an invalid record set; not enacted`);
+    }
+    await raiseHeldAlarms(store, result.held.map(({ item, held, raced }) => ({ name: item.name, held, raced })));
+    await clearAdoptedAlarms(store, result.applied);
     // Superseded: removed by a newer plan since this batch was read — that plan decided the name (the guard checked
     // S2).
     // Held: not this installation's to write (another's, or unmanaged): alarmed, never retried blind.
@@ -218,11 +231,11 @@ export class Enactor {
       const view = await store.readPlan(generation, range);
       if (view === null) return { ...totals, vanished: true };
       this.checkPage(view, generation, afterName);
+      // Each batch records its writes in the history itself (applyBatch).
       const outcome = await this.applyBatch(view.entries, generation, frozen);
       totals.applied += outcome.applied;
       totals.conflicts += outcome.conflicts;
       totals.unfinished += outcome.unfinished;
-      await store.appendHistory(outcome.history);
       await this.heartbeat(false);
       if (view.entries.length < this.options.batchNamesMax) return totals;
       afterName = view.entries[view.entries.length - 1]!.name;

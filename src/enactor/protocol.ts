@@ -1,5 +1,5 @@
 import { backoffMs, type Clock, type Rng } from '../util/clock.js';
-import { assert } from '../util/assert.js';
+import { assert, InvariantViolation } from '../util/assert.js';
 import type { Generation } from '../domain/types.js';
 import type { ApplyChange, ApplyOutcome, Held, Provider, ServedState } from '../providers/types.js';
 import type { Adoptions, Alarms, Counters } from '../store/types.js';
@@ -193,6 +193,16 @@ async function adoptableAmong(states: ReadonlyMap<string, ServedState>, deps: Ca
   return unmanaged.length === 0 ? noneAdoptable : new Set((await deps.store.readAdoptions(unmanaged)).keys());
 }
 
+/**
+ * A batch that failed (a provider error in a retry round) after writes of earlier rounds were made: the caller records
+ * `applied` in the history, then goes on with `cause`.
+ */
+export class PartialWrites<T> extends Error {
+  constructor(override readonly cause: unknown, readonly applied: CasOutcome<T>['applied']) {
+    super(`${applied.length} writes made before: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
 export async function compareAndSwapAll<T extends { name: string }>(
   items: readonly T[],
   decide: (item: T, state: ServedState | undefined) => CasDecision,
@@ -206,18 +216,24 @@ export async function compareAndSwapAll<T extends { name: string }>(
     applied: [], skipped: [], invalid: [], superseded: [], held: [], conflicts: 0, unfinished: [],
   };
   let pending = [...items];
-  for (let attempt = 0; pending.length > 0 && attempt < options.retriesMax; attempt += 1) {
-    if (attempt > 0) {
-      await deps.clock.sleep(backoffMs(deps.rng, attempt, options.backoffBaseMs, options.backoffMaxMs));
+  try {
+    for (let attempt = 0; pending.length > 0 && attempt < options.retriesMax; attempt += 1) {
+      if (attempt > 0) {
+        await deps.clock.sleep(backoffMs(deps.rng, attempt, options.backoffBaseMs, options.backoffMaxMs));
+      }
+      const states = await deps.provider.read(pending.map((item) => item.name));
+      const writes = decideRound(pending, states, decide, outcome, await adoptableAmong(states, deps));
+      if (writes.changes.length === 0) {
+        pending = [];
+        break;
+      }
+      pending = sortOutcomes(writes, await deps.provider.apply(writes.changes), states, outcome);
+      outcome.conflicts += pending.length;
     }
-    const states = await deps.provider.read(pending.map((item) => item.name));
-    const writes = decideRound(pending, states, decide, outcome, await adoptableAmong(states, deps));
-    if (writes.changes.length === 0) {
-      pending = [];
-      break;
-    }
-    pending = sortOutcomes(writes, await deps.provider.apply(writes.changes), states, outcome);
-    outcome.conflicts += pending.length;
+  } catch (error) {
+    // A later round failed after earlier ones wrote: those writes are made, and their history must not be lost.
+    if (outcome.applied.length === 0 || error instanceof InvariantViolation) throw error;
+    throw new PartialWrites(error, outcome.applied);
   }
   outcome.unfinished = pending;
   // S5: every item ends in exactly one place — a name written once is never decided or written again in this batch.

@@ -11,7 +11,8 @@ import type {
 import { forEachServedPage } from '../providers/listing.js';
 import type { Provider, ServedState } from '../providers/types.js';
 import {
-  adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, heldMessage, type CasDecision, type CasRetryOptions,
+  adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, heldMessage, PartialWrites, type CasDecision, type CasOutcome,
+  type CasRetryOptions,
 } from './protocol.js';
 
 export interface ReconcilerOptions extends CasRetryOptions {
@@ -270,10 +271,8 @@ export class Reconciler {
         () => `${drift.name}: ${drift.kind} at ${state?.generation} left unrepaired`);
       return decision;
     };
-    const result = await compareAndSwapAll(drifts, decide, this.options, this.deps);
-    await clearAdoptedAlarms(this.deps.store, result.applied);
-    // Superseded: removed at or above the newest plan this pass read — nothing left to repair.
-    const history: HistoryEntry[] = result.applied.map(({ item: drift, change, fromGeneration, adopted }) => {
+    const historyOf = (applied: CasOutcome<Drift>['applied']): HistoryEntry[] => applied.map((write) => {
+      const { item: drift, change, fromGeneration, adopted } = write;
       assert(change.generation === latest, 'internal',
         () => `${change.name}: repaired at ${change.generation}, not ${latest}`);
       const removal = change.records === null ? ' (removal)' : '';
@@ -282,7 +281,17 @@ export class Reconciler {
       const { id: actor } = this.options;
       return { name: change.name, fromGeneration, toGeneration: latest, actor, kind: 'repair', detail };
     });
-    await this.deps.store.appendHistory(history);
+    let result: CasOutcome<Drift>;
+    try {
+      result = await compareAndSwapAll(drifts, decide, this.options, this.deps);
+    } catch (error) {
+      // Repairs made before a later round failed are recorded before the error goes on: history loses no write.
+      if (error instanceof PartialWrites) await this.deps.store.appendHistory(historyOf(error.applied));
+      throw error instanceof PartialWrites ? error.cause : error;
+    }
+    // Superseded: removed at or above the newest plan this pass read — nothing left to repair.
+    await this.deps.store.appendHistory(historyOf(result.applied));
+    await clearAdoptedAlarms(this.deps.store, result.applied);
     const held = result.held.map(({ item, held: why, raced }) => ({
       name: item.name, kind: why.kind, detail: heldMessage(item.name, why, raced),
     }));

@@ -91,7 +91,9 @@ test('a refusal although the version matched, and a superseded update, are caugh
   provider.damage = () => [{ name, outcome: 'conflict', found: { generation: 6, version: '8' } }];
   assert.deepEqual(await provider.apply([change]), [{ name, outcome: 'conflict' }], 'a moved version: a conflict');
   provider.damage = () => [{ name, outcome: 'superseded', generation: 9 }];
-  await assert.rejects(provider.apply([change]), throwsInvariant('internal'), 'only a first write is superseded');
+  const removal = { ...change, records: null };
+  await assert.rejects(provider.apply([removal]), throwsInvariant('internal'),
+    'only a write of records (a first write, an adoption) is superseded');
   provider.damage = () => [{ name, outcome: 'superseded', generation: 3 }];
   const first = { ...change, expectedVersion: null };
   await assert.rejects(provider.apply([first]), throwsInvariant('S2'), 'and by a removal at or above it');
