@@ -98,7 +98,8 @@ const storeMethodSet: Record<StoreMethod, true> = {
   raiseAlarm: true, clearAlarm: true, listAlarms: true, incrementCounter: true, readCounters: true, setDrain: true,
   listDrains: true, setFreeze: true, listFreezes: true, addRequest: true, takeRequests: true, close: true,
   latestInventoryVersion: true, readInventory: true, listInventoryVersions: true, putInventory: true,
-  grantAdoption: true, revokeAdoption: true, readAdoptions: true, listAdoptions: true, ownerIdentity: true, migrateOwner: true,
+  grantAdoption: true, revokeAdoption: true, readAdoptions: true, listAdoptions: true, ownerIdentity: true,
+  migrateOwner: true,
 };
 const storeMethods = Object.keys(storeMethodSet) as StoreMethod[];
 
