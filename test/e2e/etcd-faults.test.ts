@@ -73,9 +73,16 @@ test('two etcd members SIGKILLed: writes stall, DNS answers from its snapshot, n
     await installation.cluster.restart(0, 1);
     await pollUntil(async () => { await churn(); return (await installation.store.latestGeneration()) >= latestBefore + 5; }, 'publications after the outage', 60_000, 50);
     await waitConvergedEtcd(installation.store, installation.provider, 60_000);
-    const after = await servedAddresses(installation, name);
     try {
-      await pollUntil(async () => JSON.stringify(await digA(port, name)) === JSON.stringify(after), 'DNS to follow the newest plan again', 60_000, 100);
+      // Against what is served at each look, not at one moment: the planner may still publish the last churn's health
+      // write after the convergence above, and DNS then rightly follows that newer plan while a value captured once
+      // stays behind (a CI run timed out here; this race is the likely cause, not confirmed).
+      let served: string[] = [];
+      await pollUntil(async () => {
+        served = await servedAddresses(installation, name);
+        return JSON.stringify(await digA(port, name)) === JSON.stringify(served);
+      }, 'DNS to follow the newest plan again', 60_000, 100);
+      assert.ok(served.length > 0, 'the name serves addresses again');
       await pollUntil(() => /fail static ended/.test(serve.stderr()), 'serve to report the end of fail static', 30_000);
     } catch (error) {
       throw new Error(`${(error as Error).message}; serve's stderr ends:\n${serve.stderr().slice(-3000)}`, { cause: error });
