@@ -59,3 +59,13 @@ export function nestedZones(names: readonly string[]): [string, string] | null {
 export function zoneSet(zone: string | ZoneSet): ZoneSet {
   return typeof zone === 'string' ? new ZoneSet([zone]) : zone;
 }
+
+/** The heartbeat id of an enactor process's loop for one zone of several: `<id>@<zone>`. */
+export function zoneLoopId(id: string, zone: string): string {
+  return `${id}@${zone}`;
+}
+
+/** Whether an enactor heartbeat id is a loop of `zone` (zoneLoopId). */
+export function isZoneLoopOf(loopId: string, zone: string): boolean {
+  return loopId.endsWith(`@${zone}`);
+}

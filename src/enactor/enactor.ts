@@ -4,7 +4,7 @@ import type { Generation, PlanEntry } from '../domain/types.js';
 import { assert } from '../util/assert.js';
 import type { Clock, Rng } from '../util/clock.js';
 import {
-  adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, PartialWrites, raiseHeldAlarms, type CasOutcome,
+  adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, raiseHeldAlarms, type CasOutcome,
 } from './protocol.js';
 import type { Logger } from '../util/log.js';
 import type {
@@ -138,17 +138,12 @@ export class Enactor {
       const detail = adoptedDetail(adopted);
       return { name: change.name, fromGeneration, toGeneration: generation, actor: this.options.id, kind, detail };
     });
-    let result: CasOutcome<PlanEntry>;
-    try {
-      result = await compareAndSwapAll(open, decideEntry, this.options, this.deps);
-    } catch (error) {
-      // Writes made before a later round failed are recorded before the error goes on: history loses no write.
-      if (error instanceof PartialWrites) await store.appendHistory(historyOf(error.applied));
-      throw error instanceof PartialWrites ? error.cause : error;
-    }
-    // Recorded first, before any other store call that could fail after the writes.
-    const history = historyOf(result.applied);
-    await store.appendHistory(history);
+    let history: HistoryEntry[] = [];
+    // Every write made goes into the history, even when a later round fails (protocol.ts).
+    const result = await compareAndSwapAll(open, decideEntry, this.options, this.deps, async (applied) => {
+      history = historyOf(applied);
+      await store.appendHistory(history);
+    });
     for (const entry of result.invalid) {
       await store.raiseAlarm('invalid-plan', entry.name, `plan ${generation} holds an invalid record set; not enacted`);
     }

@@ -194,20 +194,16 @@ async function adoptableAmong(states: ReadonlyMap<string, ServedState>, deps: Ca
 }
 
 /**
- * A batch that failed (a provider error in a retry round) after writes of earlier rounds were made: the caller records
- * `applied` in the history, then goes on with `cause`.
+ * The one compare-and-swap loop. `record` is called once with every write it made (the caller's history), before it
+ * returns — or, when a retry round fails after earlier rounds wrote, before the error goes on: no write goes
+ * unrecorded, and no store call of the caller comes between the writes and their record.
  */
-export class PartialWrites<T> extends Error {
-  constructor(override readonly cause: unknown, readonly applied: CasOutcome<T>['applied']) {
-    super(`${applied.length} writes made before: ${cause instanceof Error ? cause.message : String(cause)}`);
-  }
-}
-
 export async function compareAndSwapAll<T extends { name: string }>(
   items: readonly T[],
   decide: (item: T, state: ServedState | undefined) => CasDecision,
   options: CasRetryOptions,
   deps: CasDeps,
+  record: (applied: CasOutcome<T>['applied']) => Promise<void> = async () => undefined,
 ): Promise<CasOutcome<T>> {
   assert(options.retriesMax > 0, 'internal', 'retriesMax must be positive');
   assert(options.backoffMaxMs >= 0, 'internal', 'a backoff is never negative');
@@ -231,10 +227,11 @@ export async function compareAndSwapAll<T extends { name: string }>(
       outcome.conflicts += pending.length;
     }
   } catch (error) {
-    // A later round failed after earlier ones wrote: those writes are made, and their history must not be lost.
-    if (outcome.applied.length === 0 || error instanceof InvariantViolation) throw error;
-    throw new PartialWrites(error, outcome.applied);
+    // A later round failed after earlier ones wrote: those writes are made, and their record must not be lost.
+    if (outcome.applied.length > 0 && !(error instanceof InvariantViolation)) await record(outcome.applied);
+    throw error;
   }
+  await record(outcome.applied);
   outcome.unfinished = pending;
   // S5: every item ends in exactly one place — a name written once is never decided or written again in this batch.
   const { applied, skipped, invalid, superseded, held } = outcome;

@@ -1,7 +1,7 @@
 import { recordSetKey, type Generation, type PlanEntry } from '../domain/types.js';
 import { runLoop } from '../util/loop.js';
 import { assert, InvariantViolation } from '../util/assert.js';
-import { ZoneSet } from '../domain/zones.js';
+import { isZoneLoopOf, ZoneSet } from '../domain/zones.js';
 import { zoneRoutes } from '../providers/zoned.js';
 import type { Clock, Rng } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -11,7 +11,7 @@ import type {
 import { forEachServedPage } from '../providers/listing.js';
 import type { Provider, ServedState } from '../providers/types.js';
 import {
-  adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, heldMessage, PartialWrites, type CasDecision, type CasOutcome,
+  adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, heldMessage, type CasDecision, type CasOutcome,
   type CasRetryOptions,
 } from './protocol.js';
 
@@ -156,7 +156,7 @@ export class Reconciler {
       const enacted = newest(live);
       return () => enacted;
     }
-    const byZone = new Map(zones.names.map((zone) => [zone, newest(live.filter((e) => e.id.endsWith(`@${zone}`)))]));
+    const byZone = new Map(zones.names.map((zone) => [zone, newest(live.filter((e) => isZoneLoopOf(e.id, zone)))]));
     return (name) => byZone.get(zones.zoneOf(name) ?? '') ?? null;
   }
 
@@ -281,16 +281,10 @@ export class Reconciler {
       const { id: actor } = this.options;
       return { name: change.name, fromGeneration, toGeneration: latest, actor, kind: 'repair', detail };
     });
-    let result: CasOutcome<Drift>;
-    try {
-      result = await compareAndSwapAll(drifts, decide, this.options, this.deps);
-    } catch (error) {
-      // Repairs made before a later round failed are recorded before the error goes on: history loses no write.
-      if (error instanceof PartialWrites) await this.deps.store.appendHistory(historyOf(error.applied));
-      throw error instanceof PartialWrites ? error.cause : error;
-    }
-    // Superseded: removed at or above the newest plan this pass read — nothing left to repair.
-    await this.deps.store.appendHistory(historyOf(result.applied));
+    // Every repair made goes into the history, even when a later round fails (protocol.ts). Superseded: removed at
+    // or above the newest plan this pass read — nothing left to repair.
+    const result = await compareAndSwapAll(drifts, decide, this.options, this.deps,
+      (applied) => this.deps.store.appendHistory(historyOf(applied)));
     await clearAdoptedAlarms(this.deps.store, result.applied);
     const held = result.held.map(({ item, held: why, raced }) => ({
       name: item.name, kind: why.kind, detail: heldMessage(item.name, why, raced),

@@ -18,7 +18,7 @@ export interface ZoneRoute {
  */
 export class ZonedProvider implements Provider {
   readonly kind: string;
-  private readonly zones: ZoneSet;
+  readonly zones: ZoneSet;
 
   constructor(readonly routes: readonly ZoneRoute[]) {
     assert(routes.length > 1, 'internal', 'a zoned provider routes several zones');
@@ -100,7 +100,7 @@ export async function readReachable(
   provider: Provider, names: readonly string[],
 ): Promise<{ states: Map<string, ServedState>; unreachable: Set<string> }> {
   if (!(provider instanceof ZonedProvider)) return { states: await provider.read(names), unreachable: new Set() };
-  const zones = new ZoneSet(provider.routes.map((route) => route.zone));
+  const { zones } = provider;
   const states = new Map<string, ServedState>();
   const unreachable = new Set<string>();
   await Promise.all(provider.routes.map(async (route) => {

@@ -7,7 +7,7 @@ import type { Reconciler } from '../enactor/reconciler.js';
 import type { Planner } from '../planner/planner.js';
 import type { Provider } from '../providers/types.js';
 import type { Controls, Store } from '../store/types.js';
-import type { ZoneSet } from '../domain/zones.js';
+import { zoneLoopId, type ZoneSet } from '../domain/zones.js';
 import { zoneRoutes } from '../providers/zoned.js';
 import { zonePlanReader } from '../enactor/zone-scope.js';
 import { assert } from '../util/assert.js';
@@ -78,7 +78,7 @@ export function makeEnactors(installation: RoleInstallation, id: string, env: Ro
   const routes = zoneRoutes(provider, installation.zone);
   if (routes.length === 1) return [buildEnactor(installation.config, id, { ...base, store, provider, log: env.log })];
   assert(zones !== undefined, 'internal', 'a provider of several zones without the zones');
-  return routes.map((route) => buildEnactor(installation.config, `${id}@${route.zone}`, {
+  return routes.map((route) => buildEnactor(installation.config, zoneLoopId(id, route.zone), {
     ...base, store: zonePlanReader(store, zones, route.zone), provider: route.provider,
     log: env.log.child({ zone: route.zone }),
     // Only its zone's frozen names: a freeze in another zone must not keep this loop's watermark from moving.
