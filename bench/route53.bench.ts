@@ -62,6 +62,7 @@ function switchable(initial: Provider): { provider: Provider; use(next: Provider
     readRemovals: (names) => current.readRemovals(names),
     apply: (changes) => current.apply(changes),
     servedChangeFeed: () => null,
+    removalCompaction: () => null,
     close: async () => undefined,
   };
   return { provider, use: (next) => void (current = next) };

@@ -12,7 +12,8 @@
 # Expectations, each printed as PASS or FAIL with SPIN's figures:
 # - safe.pml, the dnsplane protocol: verifies (no assertion violated, search complete);
 # - safe.pml with a mutant switch (the janitor before the simulator's fix, no compare-and-swap, removals without
-#   tombstones): a counterexample that violates the assertion of the invariant the mutant breaks (S4, S2, S2);
+#   tombstones, tombstones compacted without the removal floor): a counterexample that violates the assertion of the
+#   invariant the mutant breaks (S4, S2, S2, S2);
 # - legacy.pml, the 2025 design: a counterexample for each of S1 (empty answer), S2 (rollback), L3 (dead end),
 #   whose trail is printed as a timeline.
 # A counterexample counts only if SPIN's replay of its trail stops at an assertion whose comment in the model names
@@ -118,6 +119,7 @@ fi
 check mutant-janitor-deletes-unserved safe.pml counterexample:S4 -DE=2 -DN=1 -DG=4 -DJANITOR_DELETES_UNSERVED
 check mutant-no-cas safe.pml counterexample:S2 -DE=2 -DN=1 -DG=4 -DNO_CAS
 check mutant-no-tombstone safe.pml counterexample:S2 -DE=2 -DN=1 -DG=4 -DNO_TOMBSTONE
+check mutant-compact-without-floor safe.pml counterexample:S2 -DE=2 -DN=1 -DG=4 -DCOMPACT_WITHOUT_FLOOR
 check legacy-empty-answer legacy.pml counterexample:S1 -DCHECK_EMPTY
 check legacy-rollback legacy.pml counterexample:S2 -DCHECK_ROLLBACK
 check legacy-dead-end legacy.pml counterexample:L3 -DCHECK_DEAD_END

@@ -34,6 +34,13 @@
  * (src/providers/types.ts). The generation a removed name had is kept in
  * srv_gen, so S2 also covers a name coming back.
  *
+ * Compaction (issue 16; src/providers/types.ts: RemovalCompaction): the
+ * janitor raises the removal floor to a generation below its clean-up floor
+ * and deletes the tombstones at or below it; a first write at or below the
+ * floor is refused for every name, as below a tombstone. The floor it picks
+ * is any up to latest - RETAIN - 1 (the same abstraction of holds as for its
+ * clean-up floor: a paused enactor's hold does not count).
+ *
  * Invariants (assertions):
  *   S1  a written set is never empty
  *   S2  a write never lowers the served generation (a removed name's included)
@@ -46,6 +53,7 @@
  *                             versions of names not served yet are deletable (S4)
  *   NO_CAS                    the provider ignores the expected version (S2)
  *   NO_TOMBSTONE              a removal leaves no tombstone: a stale first write brings the name back (S2)
+ *   COMPACT_WITHOUT_FLOOR     compaction deletes tombstones without raising the removal floor (S2)
  */
 
 #ifndef E
@@ -70,6 +78,7 @@ byte vsup[N * (G + 1)];      /* superseded_by; 0 = current */
 byte srv_gen[N];             /* the marker: the enacted generation (kept after a removal) */
 byte srv_rec[N];             /* the served set (0 = not served) */
 byte tomb[N];                /* the generation that removed the name; 0 = none */
+byte rfloor = 0;             /* the removal floor: first writes at or below it are refused */
 
 byte cn, cs, t;              /* scratch of the inlines below, always left at 0 */
 
@@ -140,7 +149,7 @@ inline checkInvariants() {
 #ifdef NO_TOMBSTONE
 #define CAS_HOLDS(n, rr, gen, g) ((rr) == 0 && srv_rec[n] == 0 || (rr) != 0 && srv_rec[n] != 0 && srv_gen[n] == (gen))
 #else
-#define CAS_HOLDS(n, rr, gen, g) ((rr) == 0 && srv_rec[n] == 0 && tomb[n] < (g) || (rr) != 0 && srv_rec[n] != 0 && srv_gen[n] == (gen))
+#define CAS_HOLDS(n, rr, gen, g) ((rr) == 0 && srv_rec[n] == 0 && tomb[n] < (g) && rfloor < (g) || (rr) != 0 && srv_rec[n] != 0 && srv_gen[n] == (gen))
 #endif
 #endif
 
@@ -156,11 +165,11 @@ inline write(n, g, since) {
   checkInvariants()
 }
 
-/* The tombstone as the janitor sees it (Provider.readRemovals); none without tombstones. */
+/* The tombstone as the janitor sees it (Provider.readRemovals: the higher of it and the floor); none without tombstones. */
 #ifdef NO_TOMBSTONE
 #define TOMB(n) 0
 #else
-#define TOMB(n) tomb[n]
+#define TOMB(n) (tomb[n] > rfloor -> tomb[n] : rfloor)
 #endif
 
 /*
@@ -304,7 +313,7 @@ end_idle:
  * above it (its tombstone); never for a name not served and not removed.
  */
 active proctype Janitor() {
-  byte floor, n, s, g;
+  byte floor, n, s, g, through;
   bool deletable[N * (G + 1)];
 end_janitor:
   do
@@ -338,6 +347,20 @@ end_janitor:
        for (g : 1 .. G) { if :: g < floor -> header[g] = false :: else -> skip fi }
        checkInvariants();
        n = 0; s = 0; g = 0; floor = 0
+     }
+  :: atomic {                                          /* removalCompaction().compact(through) */
+       floor == 0 && latest > RETAIN + 1 && rfloor < latest - RETAIN - 1 ->
+       select (through : rfloor + 1 .. latest - RETAIN - 1);
+#ifndef COMPACT_WITHOUT_FLOOR
+       rfloor = through;
+#endif
+       for (n : 0 .. N - 1) {
+         if
+         :: tomb[n] != 0 && tomb[n] <= through -> tomb[n] = 0
+         :: else -> skip
+         fi
+       }
+       n = 0; through = 0
      }
   od
 }

@@ -78,6 +78,10 @@ const knownCounters: Record<string, KnownFamily> = {
   planner_published: { help: 'plans published', zero: single },
   janitor_versions_deleted: { help: 'record-set versions deleted by the janitor (S4-safe clean-up)', zero: single },
   janitor_plans_deleted: { help: 'plan headers deleted by the janitor', zero: single },
+  janitor_tombstones_compacted: {
+    help: 'removal tombstones the janitor folded into the removal floor (they refuse nothing more)',
+    zero: single,
+  },
   alarms_raised: { help: 'alarms raised (including repeats), by kind', zero: byLabel('kind', alarmKindsKnown) },
   health_probes: {
     help: 'health probes by result (ok or fail), all checkers together',

@@ -486,6 +486,8 @@ export const configObject = z
       .strictObject({
         interval: duration('2s', { min: '10ms', max: '1h' }),
         batchVersionsMax: z.number().int().min(1).default(10_000),
+        // How often removal tombstones below the clean-up floor are folded into the provider's removal floor.
+        compactInterval: duration('1m', { min: '10ms', max: '24h' }),
       })
       .prefault({}),
     reconciler: z

@@ -12,12 +12,17 @@ export interface JanitorOptions {
   batchVersionsMax: number;
   /** History retention (config `history`); absent: history is kept whole (the simulator's short runs). */
   history?: { perNameMax: number; maxAgeMs: number; intervalMs: number };
+  /** How often removal tombstones are compacted (config `janitor.compactInterval`); absent: never. */
+  compactIntervalMs?: number;
 }
 
 /** History entries deleted per store call; a prune makes calls until one deletes fewer. */
 const historyPruneBatch = 10_000;
 /** Calls per prune: with the batch, a million entries a prune at most, the rest at the next. */
 const historyPruneCallsMax = 100;
+/** Removal tombstones compacted per provider call, and calls per compaction (the rest wait for the next). */
+const compactionBatch = 10_000;
+const compactionCallsMax = 100;
 
 export interface JanitorDeps {
   store: PlanReader & PlanCleanup & Heartbeats & Counters & Pick<History, 'pruneHistory'>;
@@ -54,6 +59,7 @@ interface ServedView {
  */
 export class Janitor {
   private historyPrunedAtMs = -Infinity;
+  private compactedAtMs = -Infinity;
   constructor(private readonly options: JanitorOptions, private readonly deps: JanitorDeps) {
     const retain = 'retainGenerations must be at least 1 (the newest plan is never deleted)';
     assert(options.retainGenerations >= 1, 'S4', retain);
@@ -88,7 +94,7 @@ export class Janitor {
    * below the replacement) keeps it. So does a name not served at all, unless a plan removed it at or above the
    * replacement: without that tombstone a late first write (a reconciler pass or an enactor whose heartbeat expired,
    * acting on a plan read before) could still make this version the served one (found by the simulator: `dnsplane
-   * sim`, S4).
+   * sim`, S4). The removal floor counts as such a tombstone (readRemovals reports it): it refuses the same writes.
    */
   private deletable(
     version: SupersededVersion, state: ServedState | undefined, removedAt: Generation | undefined,
@@ -118,7 +124,7 @@ export class Janitor {
       } else {
         const removedAt = served.removals.get(version.name) ?? 0;
         assert(removedAt >= version.supersededBy, 'S4',
-          () => `${what}: not served, and not removed by a plan above it`);
+          () => `${what}: not served, and not removed (nor below the removal floor) above it`);
       }
     }
   }
@@ -146,7 +152,39 @@ export class Janitor {
       await store.incrementCounter('janitor_plans_deleted', deleted.headers);
       this.deps.log.info({ floor, ...deleted }, 'cleaned up old plans');
     }
+    await this.compactRemovals(bounds);
     return { floor, ...deleted };
+  }
+
+  /**
+   * Folds the removal tombstones below the floor into the provider's removal floor (issue 16; types.ts:
+   * RemovalCompaction), at most once per `compactIntervalMs`: the floor goes to one below the clean-up floor, so it
+   * refuses no write of a live enactor (each holds at or above the clean-up floor) nor of any retained plan, and
+   * the newest plan is always enactable (L1). A stale writer below it — an enactor whose heartbeat expired, acting
+   * on a plan read long before — is refused, as the tombstones refused it (S2). Returns the tombstones that went.
+   */
+  private async compactRemovals(bounds: Bounds): Promise<number> {
+    const { compactIntervalMs } = this.options;
+    const compaction = this.deps.provider.removalCompaction();
+    const now = this.deps.clock.nowMs();
+    if (compaction === null || compactIntervalMs === undefined) return 0;
+    if (now - this.compactedAtMs < compactIntervalMs) return 0;
+    const through = bounds.floor - 1;
+    if (through <= 0) return 0;
+    assert(bounds.holds.every((hold) => hold > through) && through < bounds.latest, 'L1',
+      () => `removal floor ${through} would refuse a live enactor's writes (holds ${bounds.holds.join(', ')})`);
+    let total = 0;
+    for (let call = 0; call < compactionCallsMax; call += 1) {
+      const { deleted } = await compaction.compact(through, compactionBatch);
+      total += deleted;
+      if (deleted < compactionBatch) break;
+    }
+    this.compactedAtMs = now;
+    if (total > 0) {
+      await this.deps.store.incrementCounter('janitor_tombstones_compacted', total);
+      this.deps.log.info({ through, deleted: total }, 'compacted removal tombstones');
+    }
+    return total;
   }
 
   /**

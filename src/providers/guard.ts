@@ -1,7 +1,9 @@
 import type { Generation, RecordEntry } from '../domain/types.js';
 import { validateRecordSet } from '../domain/validate.js';
 import { assert } from '../util/assert.js';
-import type { ApplyChange, ApplyOutcome, Provider, ServedChangeFeed, ServedState } from './types.js';
+import type {
+  ApplyChange, ApplyOutcome, Provider, RemovalCompaction, ServedChangeFeed, ServedState,
+} from './types.js';
 
 /**
  * The guard every provider's `apply` goes through: the one place where the
@@ -146,4 +148,48 @@ export abstract class GuardedProvider implements Provider {
   servedChangeFeed(): ServedChangeFeed | null {
     return null;
   }
+
+  /** None unless a provider declares one (through `guardedCompaction`). */
+  removalCompaction(): RemovalCompaction | null {
+    return null;
+  }
+}
+
+/**
+ * What refuses a first write at `generation` (S2): the name's removal tombstone at or above it, or a removal floor
+ * (types.ts: RemovalCompaction) above 0 at or above it. Returns the generation to report as `superseded`, or null when
+ * nothing refuses it. Every provider with a floor decides by this.
+ */
+export function firstWriteRefusedAt(
+  tombstone: Generation | undefined, floor: Generation, generation: Generation,
+): Generation | null {
+  const refused = (tombstone !== undefined && tombstone >= generation) || (floor > 0 && floor >= generation);
+  return refused ? Math.max(tombstone ?? 0, floor) : null;
+}
+
+/** What `readRemovals` reports for an absent name: the higher of its tombstone and a floor above 0, if either. */
+export function removalOf(tombstone: Generation | undefined, floor: Generation): Generation | undefined {
+  return tombstone === undefined && floor === 0 ? undefined : Math.max(tombstone ?? 0, floor);
+}
+
+/**
+ * A provider's tombstone compaction, checked: the floor it reports is at least the one asked for and never lower
+ * than one it reported before (a lowered floor would let a removed name come back, S2); it deleted no more than the
+ * limit.
+ */
+export function guardedCompaction(compact: RemovalCompaction['compact']): RemovalCompaction {
+  let floorSeen = 0;
+  return {
+    async compact(through: Generation, limit: number) {
+      assert(Number.isSafeInteger(through) && through >= 0, 'internal', () => `compaction through ${through}`);
+      assert(Number.isSafeInteger(limit) && limit >= 1, 'internal', () => `compaction limit ${limit}`);
+      const result = await compact(through, limit);
+      assert(result.floor >= through && result.floor >= floorSeen, 'S2',
+        () => `the removal floor is ${result.floor} after raising it to ${through} (it was ${floorSeen})`);
+      assert(result.deleted >= 0 && result.deleted <= limit, 'internal',
+        () => `${result.deleted} tombstones compacted, limit ${limit}`);
+      floorSeen = result.floor;
+      return result;
+    },
+  };
 }

@@ -81,7 +81,30 @@ export interface Provider {
   apply(changes: readonly ApplyChange[]): Promise<ApplyOutcome[]>;
   /** The feed of served changes, or null when this provider has none (its readers list every name). */
   servedChangeFeed(): ServedChangeFeed | null;
+  /**
+   * The compaction of removal tombstones (issue 16), or null where the tombstones live in storage dnsplane does not
+   * own (an RFC 2136 server's zone, a Route 53 hosted zone): there they are kept.
+   */
+  removalCompaction(): RemovalCompaction | null;
   close(): Promise<void>;
+}
+
+/**
+ * An optional capability of a Provider (the built-in ones and the simulator's have it): removal tombstones folded
+ * into one floor, so that they do not pile up. A removal's tombstone refuses a first write at or below its
+ * generation (S2); the floor refuses a first write at or below it for every name, so a tombstone at or below the
+ * floor refuses nothing more and may go. The floor only rises. `readRemovals` reports, for an absent name, the higher
+ * of its tombstone and the floor (when above 0), the generation at or below which its first write is refused.
+ *
+ * The floor refuses the first writes of every name, not only removed ones, so the caller (the janitor) keeps it
+ * below every generation a live enactor or a retained plan may still write at (L1); S2 holds at any floor.
+ */
+export interface RemovalCompaction {
+  /**
+   * Raises the floor to `through` (a lower `through` leaves it), then deletes at most `limit` tombstones at or below
+   * the floor. Returns the floor and how many went: fewer than `limit` means none at or below it is left.
+   */
+  compact(through: Generation, limit: number): Promise<{ floor: Generation; deleted: number }>;
 }
 
 /**

@@ -1,7 +1,9 @@
 import type { Generation } from '../domain/types.js';
 import { ZoneSet } from '../domain/zones.js';
 import { assert, InvariantViolation } from '../util/assert.js';
-import type { ApplyChange, ApplyOutcome, Provider, ServedChangeFeed, ServedState } from './types.js';
+import type {
+  ApplyChange, ApplyOutcome, Provider, RemovalCompaction, ServedChangeFeed, ServedState,
+} from './types.js';
 
 /** One zone of an installation and the provider that serves it. */
 export interface ZoneRoute {
@@ -82,6 +84,28 @@ export class ZonedProvider implements Provider {
   /** None: a reader of several zones lists them (a feed is one provider's). */
   servedChangeFeed(): ServedChangeFeed | null {
     return null;
+  }
+
+  /**
+   * The compaction of every zone whose provider has one, zone after zone within one limit (so fewer deleted than the
+   * limit still means none left anywhere); the floor reported is the lowest. Null when no zone's provider has one.
+   */
+  removalCompaction(): RemovalCompaction | null {
+    const compactions = this.routes.flatMap((route) => route.provider.removalCompaction() ?? []);
+    if (compactions.length === 0) return null;
+    return {
+      async compact(through: Generation, limit: number) {
+        let floor = Number.MAX_SAFE_INTEGER;
+        let deleted = 0;
+        for (const compaction of compactions) {
+          const result = await compaction.compact(through, limit - deleted);
+          floor = Math.min(floor, result.floor);
+          deleted += result.deleted;
+          if (deleted >= limit) break;
+        }
+        return { floor, deleted };
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -79,6 +79,7 @@ export function janitorOptions(settings: RoleSettings): JanitorOptions {
   const { retainGenerations } = safety;
   return {
     intervalMs: janitor.interval, retainGenerations, batchVersionsMax: janitor.batchVersionsMax,
+    compactIntervalMs: janitor.compactInterval,
     history: { perNameMax: history.retainPerName, maxAgeMs: history.retainAge, intervalMs: history.pruneInterval },
   };
 }

@@ -193,6 +193,21 @@ export function faultyProvider(inner: Provider, faults: FaultInjector, actor: Ac
       return outcomes;
     },
     servedChangeFeed: () => null,
+    removalCompaction: () => {
+      const compaction = inner.removalCompaction();
+      if (compaction === null) return null;
+      return {
+        async compact(through: number, limit: number) {
+          await faults.point(actor, 'provider.compact');
+          const result = await compaction.compact(through, limit);
+          if (faults.trace !== null) {
+            const { floor, deleted } = result;
+            faults.note(actor, `provider.compact(through ${through}) → floor ${floor}, ${deleted} deleted`);
+          }
+          return result;
+        },
+      };
+    },
     async close(): Promise<void> {
       await inner.close();
     },

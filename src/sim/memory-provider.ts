@@ -1,7 +1,10 @@
 import { assert } from '../util/assert.js';
 import { recordSetKey, type Generation, type RecordEntry } from '../domain/types.js';
-import { GuardedProvider, type FoundMarker, type GuardedChange, type SwapOutcome } from '../providers/guard.js';
-import type { ServedState } from '../providers/types.js';
+import {
+  GuardedProvider, firstWriteRefusedAt, guardedCompaction, removalOf, type FoundMarker, type GuardedChange,
+  type SwapOutcome,
+} from '../providers/guard.js';
+import type { RemovalCompaction, ServedState } from '../providers/types.js';
 
 /**
  * An in-memory Provider with the semantics of `BuiltinSqliteProvider`
@@ -36,6 +39,11 @@ export interface MemoryProviderSwitches {
   ignoreExpectedVersion?: boolean;
   /** Mutant "no-removal-tombstone": a removal leaves no tombstone, so a stale first write can bring the name back. */
   ignoreRemovals?: boolean;
+  /**
+   * Mutant "compaction-without-floor": compaction deletes the tombstones it may but never raises the removal floor,
+   * so a stale first write below a compacted tombstone brings a removed name back.
+   */
+  compactWithoutFloor?: boolean;
 }
 
 export class MemoryProviderState {
@@ -45,9 +53,17 @@ export class MemoryProviderState {
    * served_removals in SQLite).
    */
   readonly removals = new Map<string, Generation>();
+  /** The removal floor (types.ts: RemovalCompaction): first writes at or below it are refused for every name. */
+  removalsFloor: Generation = 0;
+  /** Tombstones deleted by compaction. */
+  compactedRemovals = 0;
+  /** The mutant compaction-without-floor's floor: reported and compacted below, never refusing a write. */
+  unenforcedFloor: Generation = 0;
   versionLast = 0;
-  /** First writes refused by a removal tombstone. */
+  /** First writes refused by a removal tombstone or the removal floor. */
   supersededWrites = 0;
+  /** Of those, refused by the floor alone (the name's tombstone, if any, was below the write). */
+  floorRefusedWrites = 0;
   readonly writes: ServedWrite[] = [];
 
   constructor(readonly switches: MemoryProviderSwitches = {}) {}
@@ -108,10 +124,33 @@ export class MemoryProvider extends GuardedProvider {
   async readRemovals(names: readonly string[]): Promise<Map<string, Generation>> {
     const removals = new Map<string, Generation>();
     for (const name of names) {
-      const removal = this.state.removals.get(name);
-      if (removal !== undefined && !this.state.served.has(name)) removals.set(name, removal);
+      if (this.state.served.has(name)) continue;
+      const removal = removalOf(this.state.removals.get(name), this.state.removalsFloor);
+      if (removal !== undefined) removals.set(name, removal);
     }
     return removals;
+  }
+
+  private readonly compaction = guardedCompaction(async (through, limit) => {
+    const state = this.state;
+    // The mutant raises a floor it reports and compacts below, but that refuses nothing (not `removalsFloor`).
+    const mutant = state.switches.compactWithoutFloor === true;
+    if (mutant) state.unenforcedFloor = Math.max(state.unenforcedFloor, through);
+    else state.removalsFloor = Math.max(state.removalsFloor, through);
+    const floor = mutant ? state.unenforcedFloor : state.removalsFloor;
+    let deleted = 0;
+    for (const [name, generation] of state.removals) {
+      if (deleted >= limit) break;
+      if (generation > floor) continue;
+      state.removals.delete(name);
+      deleted += 1;
+    }
+    state.compactedRemovals += deleted;
+    return { floor, deleted };
+  });
+
+  override removalCompaction(): RemovalCompaction {
+    return this.compaction;
   }
 
   async list(afterName: string | null, limit: number): Promise<ServedState[]> {
@@ -147,9 +186,11 @@ export class MemoryProvider extends GuardedProvider {
     if (!unconditional) {
       if (row !== undefined && !this.compares(row, change)) return this.conflict(change, row);
       if (row === undefined && change.expectedVersion !== null) return this.conflict(change, row);
-      const removal = row === undefined ? state.removals.get(change.name) : undefined;
-      if (removal !== undefined && removal >= change.generation) {
+      const tombstone = state.removals.get(change.name);
+      const removal = row === undefined ? firstWriteRefusedAt(tombstone, state.removalsFloor, change.generation) : null;
+      if (removal !== null) {
         state.supersededWrites += 1;
+        if ((tombstone ?? -1) < change.generation) state.floorRefusedWrites += 1;
         return { name: change.name, outcome: 'superseded', generation: removal };
       }
     }

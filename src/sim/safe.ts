@@ -130,6 +130,7 @@ class SafeWorld {
     this.storeState = new MemoryStoreState(() => this.scheduler.nowMs);
     this.providerState = new MemoryProviderState({
       ignoreExpectedVersion: options.mutant === 'no-cas', ignoreRemovals: options.mutant === 'no-removal-tombstone',
+      compactWithoutFloor: options.mutant === 'compaction-without-floor',
     });
     this.faults = new FaultInjector(this.scheduler, this.random.fork(), this.scenario.faults, this.trace);
     this.checker = new Checker(this.storeState, this.providerState, { skewMaxMs: this.scenario.skewMaxMs });
@@ -592,6 +593,8 @@ function finish(world: SafeWorld, convergedAfterMs: number | null): RunResult {
   stats.transientErrors = world.faults.transientErrors;
   stats.fencedPublishes = world.storeState.fencedPublishes;
   stats.supersededWrites = world.providerState.supersededWrites;
+  stats.floorRefusedWrites = world.providerState.floorRefusedWrites;
+  stats.compactedRemovals = world.providerState.compactedRemovals;
   stats.redundantWrites = world.checker.redundantWrites;
   stats.applies = world.checker.applies;
   stats.capacityHolds = world.storeState.counters.get('planner_capacity_holds') ?? 0;

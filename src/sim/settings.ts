@@ -60,7 +60,10 @@ function settingsInput(scenario: Scenario) {
       backoffBase: timing.backoffBaseMs, backoffMax: timing.backoffMaxMs,
       heartbeatInterval: timing.heartbeatIntervalMs, heartbeatTtl: timing.heartbeatTtlMs,
     },
-    janitor: { interval: timing.janitorIntervalMs, batchVersionsMax: janitorBatchVersionsMax },
+    janitor: {
+      interval: timing.janitorIntervalMs, batchVersionsMax: janitorBatchVersionsMax,
+      compactInterval: timing.janitorIntervalMs,
+    },
     reconciler: {
       interval: timing.reconcilerIntervalMs, maxLag: timing.reconcilerMaxLagMs, pageNamesMax: reconcilerPageNamesMax,
     },

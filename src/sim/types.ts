@@ -10,6 +10,7 @@ export type SimMode = 'safe' | 'legacy';
  * - janitor-ignores-served: the janitor deletes versions without looking at the served generation;
  * - reconciler-off: no reconciler runs (drift is never repaired);
  * - no-removal-tombstone: the provider forgets that a plan removed a name;
+ * - compaction-without-floor: the janitor's compaction deletes removal tombstones without raising the removal floor;
  * - quorum-any-down: the checkers' vote takes any single checker's 'down' (health.ts; caught by H1);
  * - capacity-guard-counts-names: the planner's capacity guard counts names, not capacity (health.ts; caught by H2);
  * - planner-ignores-inventory: a planner keeps planning from the inventory version it started with, and records it
@@ -20,7 +21,7 @@ export type SimMode = 'safe' | 'legacy';
  */
 export const mutantNames = [
   'no-cas', 'janitor-ignores-holds', 'janitor-ignores-served', 'reconciler-off', 'no-removal-tombstone',
-  'quorum-any-down', 'capacity-guard-counts-names',
+  'compaction-without-floor', 'quorum-any-down', 'capacity-guard-counts-names',
   'planner-ignores-inventory', 'plan-mislabels-inventory',
 ] as const;
 export type MutantName = (typeof mutantNames)[number];
@@ -45,6 +46,10 @@ export interface RunStats {
   inventoryRaces: number;
   /** First writes refused because a newer plan had removed the name (the removal tombstone at work, S2). */
   supersededWrites: number;
+  /** Of those, refused by the removal floor alone: the name's tombstone was compacted (issue 16), or it had none. */
+  floorRefusedWrites: number;
+  /** Removal tombstones the janitor compacted into the removal floor. */
+  compactedRemovals: number;
   healthFlips: number;
   /** Writes that changed neither generation nor records (counted, not a violation: only the version moved). */
   redundantWrites: number;
@@ -80,7 +85,7 @@ export function emptyStats(): RunStats {
   return {
     generations: 0, applies: 0, crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0,
     removals: 0, inventoryVersions: 0, inventoryForced: 0, inventoryRaces: 0, supersededWrites: 0, healthFlips: 0,
-    redundantWrites: 0, azLosses: 0, checkerPartitions: 0, checkerWithdrawals: 0, capacityHolds: 0,
-    secondaryServed: 0,
+    floorRefusedWrites: 0, compactedRemovals: 0, redundantWrites: 0, azLosses: 0, checkerPartitions: 0,
+    checkerWithdrawals: 0, capacityHolds: 0, secondaryServed: 0,
   };
 }

@@ -54,6 +54,7 @@ test('a competing write between read and write is a conflict, re-read, and never
       list: (after, limit) => install.provider.list(after, limit),
       readRemovals: (names) => install.provider.readRemovals(names),
       servedChangeFeed: () => null,
+      removalCompaction: () => null,
       close: async () => undefined,
       apply: async (changes: readonly ApplyChange[]) => {
         if (!interfered) {
@@ -110,6 +111,7 @@ test('a generation changing 1% of names reads and writes only those names', asyn
       readRemovals: (names) => install.provider.readRemovals(names),
       apply: (changes) => install.provider.apply(changes),
       servedChangeFeed: () => null,
+      removalCompaction: () => null,
       close: async () => undefined,
     };
     const enactor = makeEnactor('az1', install.store, counting);
@@ -197,6 +199,7 @@ test('held names: a foreign or ungranted unmanaged name is never written; a gran
     list: async () => [],
     readRemovals: async () => new Map(),
     servedChangeFeed: () => null,
+    removalCompaction: () => null,
     close: async () => undefined,
     apply: async (changes) => {
       writes.push(...changes);

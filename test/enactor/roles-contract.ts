@@ -192,7 +192,10 @@ export const rolesCases: Record<string, Case> = {
     assert.deepEqual(await provider.readRemovals([svc2]), new Map([[svc2, 5]]));
     await backend.handDelete(svc1);
     assert.equal(await servedOne(provider, svc1), undefined, 'the hand delete took effect');
-    assert.deepEqual(await provider.readRemovals([svc1]), new Map(), 'a hand delete leaves no tombstone');
+    // Where the provider compacts, the clean-up above raised the removal floor to 2 (one below its floor, 3): that
+    // is all that stands for svc1 — not enough to let svc1@1 (superseded at 6) go below.
+    const floorOnly = provider.removalCompaction() === null ? new Map() : new Map([[svc1, 2]]);
+    assert.deepEqual(await provider.readRemovals([svc1]), floorOnly, 'a hand delete leaves no tombstone');
     await store.setHealth('t1-0', 'down', 'test');
     await publish(); // generation 6: svc1 changes, which nothing enacts
     await churn(2); // generations 7-8

@@ -39,6 +39,7 @@ function failing(provider: Provider): Provider & { down: boolean } {
     async readRemovals(names: readonly string[]) { wrapped.check(); return provider.readRemovals(names); },
     async apply(changes: Parameters<Provider['apply']>[0]) { wrapped.check(); return provider.apply(changes); },
     servedChangeFeed: () => null,
+    removalCompaction: () => null,
     close: () => provider.close(),
   };
   return wrapped;

@@ -23,7 +23,7 @@ const everyRoleKey = {
     pollInterval: '60ms', batchNamesMax: 11, retriesMax: 12, backoffBase: '6ms', backoffMax: '600ms',
     heartbeatInterval: '400ms', heartbeatTtl: '4s',
   },
-  janitor: { interval: '3s', batchVersionsMax: 13 },
+  janitor: { interval: '3s', batchVersionsMax: 13, compactInterval: '5m' },
   reconciler: { interval: '4s', maxLag: '9s', pageNamesMax: 14 },
   health: {
     interval: '700ms', timeout: '200ms', rise: 3, fall: 4, concurrency: 15, jitter: 0.2, selfDoubtFraction: 0.6,
@@ -41,7 +41,7 @@ test('every role key of the config reaches its role', () => {
     heartbeatIntervalMs: 400, heartbeatTtlMs: 4000,
   });
   assert.deepEqual(janitorOptions(settings), {
-    intervalMs: 3000, retainGenerations: 7, batchVersionsMax: 13,
+    intervalMs: 3000, retainGenerations: 7, batchVersionsMax: 13, compactIntervalMs: 300_000,
     history: { perNameMax: 1000, maxAgeMs: 720 * 3_600_000, intervalMs: 60_000 },
   });
   // The reconciler repairs with the enactor's retry bounds.

@@ -23,6 +23,7 @@ test('SPIN: the safe model verifies, its mutants and the legacy model yield coun
     /PASS counterexample: mutant-janitor-deletes-unserved violates S4 at safe\.pml:\d+/,
     /PASS counterexample: mutant-no-cas violates S2 at safe\.pml:\d+/,
     /PASS counterexample: mutant-no-tombstone violates S2 at safe\.pml:\d+/,
+    /PASS counterexample: mutant-compact-without-floor violates S2 at safe\.pml:\d+/,
     /PASS counterexample: legacy-empty-answer violates S1 at legacy\.pml:\d+/,
     /PASS counterexample: legacy-rollback violates S2 at legacy\.pml:\d+/,
     /PASS counterexample: legacy-dead-end violates L3 at legacy\.pml:\d+/,

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { runSeed } from '../../src/sim/run.js';
 import { runSafe } from '../../src/sim/safe.js';
 import { mutantNames, type MutantName } from '../../src/sim/types.js';
+import type { Scenario } from '../../src/sim/scenario.js';
 
 test('safe mode: 1,000 fixed seeds, no invariant violated, every name converges after the faults', async () => {
   let [runs, generations, convergedAfterMsMax] = [0, 0, 0];
@@ -40,7 +41,7 @@ test('safe mode: every kind of fault is really injected across the seeds', async
   // Counted over 200 of the seeds: a simulator that never crashed anything would pass vacuously.
   const totals = {
     crashes: 0, pauses: 0, lostAcks: 0, transientErrors: 0, fencedPublishes: 0, drifts: 0, removals: 0, inventoryVersions: 0, inventoryForced: 0,
-    inventoryRaces: 0, supersededWrites: 0, healthFlips: 0, maxGenerations: 0,
+    inventoryRaces: 0, supersededWrites: 0, compactedRemovals: 0, healthFlips: 0, maxGenerations: 0,
   };
   for (let seed = 1n; seed <= 200n; seed += 1n) {
     const result = await runSafe(seed, {});
@@ -56,6 +57,7 @@ test('safe mode: every kind of fault is really injected across the seeds', async
     totals.inventoryForced += result.stats.inventoryForced; // refused by the apply threshold, then forced
     totals.inventoryRaces += result.stats.inventoryRaces; // two commands raced: the loser's compare-and-swap failed and it re-diffed
     totals.supersededWrites += result.stats.supersededWrites; // a stale first write refused by a removal tombstone (S2)
+    totals.compactedRemovals += result.stats.compactedRemovals; // tombstones folded into the removal floor (issue 16)
     totals.healthFlips += result.stats.healthFlips;
     totals.maxGenerations = Math.max(totals.maxGenerations, result.stats.generations);
   }
@@ -63,14 +65,41 @@ test('safe mode: every kind of fault is really injected across the seeds', async
   assert.ok(totals.maxGenerations >= 15, `some run had a burst of generations (max ${totals.maxGenerations})`);
 });
 
+/**
+ * The scenario a mutant needs to bite, where the seeds' own draws make it rare: compaction without the floor breaks
+ * S2 only when an enactor paused between reading a name as absent and writing it wakes after the name was removed
+ * and its tombstone compacted (issue 16) — frequent pauses, one retained generation, fast health changes.
+ */
+const mutantScenario: Partial<Record<MutantName, (scenario: Scenario) => Scenario>> = {
+  'compaction-without-floor': (scenario) => ({
+    ...scenario, pauseMeanMs: 100, retainGenerations: 1, enactors: 3, healthFlipMeanMs: 30, crashMeanMs: 0,
+  }),
+};
+
 /** Runs seeds from 1 until the mutant is caught; returns the first catching run. */
 async function firstCatch(mutant: MutantName, seedsMax: number) {
+  const adjust = mutantScenario[mutant];
   for (let seed = 1n; seed <= BigInt(seedsMax); seed += 1n) {
-    const result = await runSeed('safe', seed, { mutant });
+    const result = adjust === undefined
+      ? await runSeed('safe', seed, { mutant })
+      : await runSafe(seed, { mutant, adjust });
     if (result.violations.length > 0) return result;
   }
   return null;
 }
+
+test('removal compaction: the same scenario without the mutant breaks nothing, and the floor refuses writes', async () => {
+  const adjust = mutantScenario['compaction-without-floor']!;
+  let [compacted, floorRefused] = [0, 0];
+  for (let seed = 1n; seed <= 100n; seed += 1n) {
+    const result = await runSafe(seed, { adjust });
+    assert.equal(result.violations.length, 0, `seed ${seed}: ${JSON.stringify(result.violations[0])}`);
+    compacted += result.stats.compactedRemovals;
+    floorRefused += result.stats.floorRefusedWrites;
+  }
+  assert.ok(compacted > 0, `tombstones were compacted (${compacted})`);
+  assert.ok(floorRefused > 0, `a stale first write was refused by the floor alone (${floorRefused})`);
+});
 
 const expectedInvariant: Record<MutantName, string[]> = {
   'no-cas': ['S2'],
@@ -78,6 +107,7 @@ const expectedInvariant: Record<MutantName, string[]> = {
   'janitor-ignores-served': ['S4', 'S3'],
   'reconciler-off': ['L1'],
   'no-removal-tombstone': ['S2'],
+  'compaction-without-floor': ['S2'],
   'quorum-any-down': ['H1'],
   'capacity-guard-counts-names': ['H2'],
   // Caught by L1 when it still leads as the faults stop, by I1 when a restarted planner (on the newest version) led before it.

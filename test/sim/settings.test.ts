@@ -31,7 +31,9 @@ test('a run sets what its scenario chooses and keeps every other setting at the 
       backoffBase: timing.backoffBaseMs, backoffMax: timing.backoffMaxMs,
       heartbeatInterval: timing.heartbeatIntervalMs, heartbeatTtl: timing.heartbeatTtlMs,
     });
-    assert.deepEqual(settings.janitor, { interval: timing.janitorIntervalMs, batchVersionsMax: 8 });
+    assert.deepEqual(settings.janitor, {
+      interval: timing.janitorIntervalMs, batchVersionsMax: 8, compactInterval: timing.janitorIntervalMs,
+    });
     assert.deepEqual(settings.reconciler, {
       interval: timing.reconcilerIntervalMs, maxLag: timing.reconcilerMaxLagMs, pageNamesMax: 2,
     });

@@ -6,8 +6,11 @@ import {
   type KeyValue,
 } from '../../store/etcd/client.js';
 import { keys, pad } from '../../store/etcd/keys.js';
-import { GuardedProvider, type FoundMarker, type GuardedChange, type SwapOutcome } from '../guard.js';
-import type { ServedState } from '../types.js';
+import {
+  GuardedProvider, firstWriteRefusedAt, guardedCompaction, removalOf, type FoundMarker, type GuardedChange,
+  type SwapOutcome,
+} from '../guard.js';
+import type { RemovalCompaction, ServedState } from '../types.js';
 
 /**
  * The built-in provider on etcd: what dnsplane's own DNS servers answer,
@@ -23,6 +26,8 @@ import type { ServedState } from '../types.js';
 
 /** Names written per etcd transaction (one nested transaction each, below etcd's 128 ops). */
 const applyNamesPerTxn = 100;
+/** Removal tombstones read per page while compacting. */
+const compactionPageKeys = 1000;
 
 function encodeServed(generation: number, records: ServedState['records']): string {
   return `${pad(generation)}|${encodeRecords(records)}`;
@@ -69,18 +74,19 @@ export class BuiltinEtcdProvider extends GuardedProvider {
     return states;
   }
 
+  /** For each absent name: the higher of its tombstone and the removal floor, when above 0 (one revision). */
   async readRemovals(names: readonly string[]): Promise<Map<string, number>> {
-    // Both keys of every name from one revision: a tombstone counts only while the name is absent.
     const ranges = names.flatMap((name) => [
       { key: this.etcd.key(keys.served(name)) },
       { key: this.etcd.key(keys.removed(name)) },
     ]);
-    const { responses } = await this.etcd.readMany(ranges);
+    const { responses } = await this.etcd.readMany([{ key: this.etcd.key(keys.removalsFloor) }, ...ranges]);
+    const floor = generationOf(responses[0]!.kvs[0]) ?? 0;
     const removals = new Map<string, number>();
     names.forEach((name, index) => {
-      const served = responses[2 * index]!.kvs[0];
-      const tombstone = responses[2 * index + 1]!.kvs[0];
-      if (served === undefined && tombstone !== undefined) removals.set(name, Number(tombstone.value.toString()));
+      if (responses[1 + 2 * index]!.kvs[0] !== undefined) return;
+      const generation = removalOf(generationOf(responses[2 + 2 * index]!.kvs[0]), floor);
+      if (generation !== undefined) removals.set(name, generation);
     });
     return removals;
   }
@@ -98,9 +104,11 @@ export class BuiltinEtcdProvider extends GuardedProvider {
    * One nested transaction: compare this name's marker, write or delete; on
    * failure read it (for the guard's S2 check). A removal also writes the
    * name's removal tombstone; a first write must find the name absent and
-   * either no tombstone or one below its generation. etcd compares are
-   * all-of, so that "either" is a second transaction nested in the failure
-   * branch of the first: [absent, no tombstone] else [absent, tombstone < generation].
+   * either no tombstone or one below its generation, and the removal floor
+   * below it too (the floor key always exists: ensureFloor). etcd compares
+   * are all-of, so that "either" is a second transaction nested in the
+   * failure branch of the first: [absent, no tombstone, floor < generation]
+   * else [absent, tombstone < generation, floor < generation].
    */
   private conditionalWrite(change: GuardedChange): IRequestOp {
     const key = this.etcd.key(keys.served(change.name));
@@ -127,16 +135,21 @@ export class BuiltinEtcdProvider extends GuardedProvider {
       return overServed(change.expectedVersion, [{ request_put: { key, value, prev_kv: true } }]);
     }
     const put: IRequestOp = { request_put: { key, value } };
+    const floorKey = this.etcd.key(keys.removalsFloor);
+    // A floor of 0 refuses nothing, a first write at 0 included.
+    const aboveFloor = change.generation === 0
+      ? compare.valueEquals(floorKey, pad(0))
+      : compare.valueLess(floorKey, pad(change.generation));
     const belowTombstone: IRequestOp = {
       request_txn: {
-        compare: [compare.absent(key), compare.valueLess(removedKey, pad(change.generation))],
+        compare: [compare.absent(key), compare.valueLess(removedKey, pad(change.generation)), aboveFloor],
         success: [put, { request_delete_range: { key: removedKey } }],
-        failure: [{ request_range: { key } }, { request_range: { key: removedKey } }],
+        failure: [key, removedKey, floorKey].map((read): IRequestOp => ({ request_range: { key: read } })),
       },
     };
     return {
       request_txn: {
-        compare: [compare.absent(key), compare.absent(removedKey)],
+        compare: [compare.absent(key), compare.absent(removedKey), aboveFloor],
         success: [put],
         failure: [belowTombstone],
       },
@@ -168,14 +181,22 @@ export class BuiltinEtcdProvider extends GuardedProvider {
     const inner = result.responses[0]!.response_txn;
     if (inner.succeeded) return { name: change.name, outcome: 'applied', version, replaced: null };
     const current = inner.responses[0]?.response_range.kvs[0];
-    const tombstone = inner.responses[1]?.response_range.kvs[0];
-    if (current === undefined && tombstone !== undefined) {
-      return { name: change.name, outcome: 'superseded', generation: Number(tombstone.value.toString()) };
+    const floorKv = inner.responses[2]?.response_range.kvs[0];
+    // Without the floor key every first write fails its compare: made loud rather than retried as a conflict.
+    if (floorKv === undefined) {
+      throw new UserError(`etcd key ${keys.removalsFloor} (the removal floor) is missing: was it deleted by hand? `
+        + 'Every first write is refused until it is back');
+    }
+    const tombstone = generationOf(inner.responses[1]?.response_range.kvs[0]);
+    const refusedAt = firstWriteRefusedAt(tombstone, generationOf(floorKv) ?? 0, change.generation);
+    if (current === undefined && refusedAt !== null) {
+      return { name: change.name, outcome: 'superseded', generation: refusedAt };
     }
     return { name: change.name, outcome: 'conflict', found: this.found(change.name, current) };
   }
 
   protected async compareAndSwap(changes: readonly GuardedChange[]): Promise<SwapOutcome[]> {
+    if (changes.some((change) => change.expectedVersion === null)) await this.ensureFloor();
     const slices: GuardedChange[][] = [];
     for (let start = 0; start < changes.length; start += applyNamesPerTxn) {
       slices.push(changes.slice(start, start + applyNamesPerTxn));
@@ -201,7 +222,71 @@ export class BuiltinEtcdProvider extends GuardedProvider {
     });
   }
 
+  private floorReady: Promise<void> | null = null;
+
+  /** Creates the removal floor key at 0 unless it exists (once per process: first writes compare against it). */
+  private ensureFloor(): Promise<void> {
+    const floorKey = this.etcd.key(keys.removalsFloor);
+    this.floorReady ??= this.etcd.txn({
+      compare: [compare.absent(floorKey)],
+      success: [{ request_put: { key: floorKey, value: Buffer.from(pad(0)) } }],
+    }).then(() => undefined, (error: unknown) => {
+      this.floorReady = null;
+      throw error;
+    });
+    return this.floorReady;
+  }
+
+  private readonly compaction = guardedCompaction(async (through, limit) => {
+    const floorKey = this.etcd.key(keys.removalsFloor);
+    const put: IRequestOp = { request_put: { key: floorKey, value: Buffer.from(pad(through)) } };
+    // Raised, never lowered: put where absent, else where below.
+    await this.etcd.txn({
+      compare: [compare.absent(floorKey)],
+      success: [put],
+      failure: [{ request_txn: { compare: [compare.valueLess(floorKey, pad(through))], success: [put], failure: [] } }],
+    });
+    const floor = generationOf((await this.etcd.get(keys.removalsFloor)) ?? undefined) ?? 0;
+    // Every tombstone at or below the floor, up to the limit; each deleted only if unchanged since read (a removal
+    // above the floor may have replaced it).
+    const prefix = this.etcd.key(keys.removedPrefix);
+    const revision = await this.etcd.currentRevision();
+    const stale: KeyValue[] = [];
+    for await (const page of this.etcd.scan(prefix, prefixEnd(prefix), revision, { pageKeys: compactionPageKeys })) {
+      for (const kv of page) if (stale.length < limit && (generationOf(kv) ?? 0) <= floor) stale.push(kv);
+      if (stale.length >= limit) break;
+    }
+    let deleted = 0;
+    const slices: KeyValue[][] = [];
+    for (let start = 0; start < stale.length; start += applyNamesPerTxn) {
+      slices.push(stale.slice(start, start + applyNamesPerTxn));
+    }
+    await forEachConcurrently(slices, writeConcurrency, async (slice) => {
+      const response = await this.etcd.txn({
+        success: slice.map((kv) => ({
+          request_txn: {
+            compare: [compare.modified(kv.key, revisionOf(kv.mod_revision))],
+            success: [{ request_delete_range: { key: kv.key } }],
+            failure: [],
+          },
+        })),
+      });
+      deleted += response.responses.filter((answer) => answer.response_txn.succeeded).length;
+    });
+    return { floor, deleted };
+  });
+
+  /** Tombstones at or below the removal floor (served-removals-floor) are deleted, a batch a call. */
+  override removalCompaction(): RemovalCompaction {
+    return this.compaction;
+  }
+
   async close(): Promise<void> {
     this.etcd.close();
   }
+}
+
+/** The generation a zero-padded tombstone or floor value holds; undefined for none. */
+function generationOf(kv: KeyValue | undefined): number | undefined {
+  return kv === undefined ? undefined : Number(kv.value.toString());
 }

@@ -1,8 +1,11 @@
 import { openDatabase, metaValue, type Db, type OpenOptions, type Schema } from '../../store/sqlite/db.js';
 import { storeSchema } from '../../store/sqlite/schema.js';
 import { decodeRecords, encodeRecords } from '../../domain/codec.js';
-import { GuardedProvider, type FoundMarker, type GuardedChange, type SwapOutcome } from '../guard.js';
-import type { ServedChange, ServedChangeFeed, ServedState } from '../types.js';
+import {
+  GuardedProvider, firstWriteRefusedAt, guardedCompaction, removalOf, type FoundMarker, type GuardedChange,
+  type SwapOutcome,
+} from '../guard.js';
+import type { RemovalCompaction, ServedChange, ServedChangeFeed, ServedState } from '../types.js';
 
 interface ServedRow { name: string; generation: number; version: number; records: string }
 
@@ -15,11 +18,12 @@ function toState(row: ServedRow): ServedState {
   };
 }
 
-/** What only tests pass to the SQLite provider. */
 /** The built-in provider's tables, in the installation's SQLite file beside the store's (store/sqlite/db.ts). */
 export const servedSchema: Schema = {
   ddl: `
 INSERT OR IGNORE INTO meta (key, value) VALUES ('served_version', 0);
+-- The removal floor (types.ts: RemovalCompaction): a first write at or below it is refused, as below a tombstone.
+INSERT OR IGNORE INTO meta (key, value) VALUES ('removals_floor', 0);
 
 CREATE TABLE IF NOT EXISTS served (
   name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, records TEXT NOT NULL
@@ -29,6 +33,7 @@ CREATE TABLE IF NOT EXISTS served_tombstones (name TEXT PRIMARY KEY, version INT
 -- Names removed by a plan, with the generation that removed them: a first
 -- write at or below it is refused (S2). A hand delete leaves no row here.
 CREATE TABLE IF NOT EXISTS served_removals (name TEXT PRIMARY KEY, generation INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS served_removals_by_generation ON served_removals (generation);
 
 -- A hand edit (an UPDATE that leaves the version alone) still changes the
 -- version, so the compare-and-swap and the DNS server's refresh both see it.
@@ -92,15 +97,16 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
     return run.deferred();
   }
 
+  /** For each absent name: the higher of its tombstone and the removal floor, when above 0. */
   async readRemovals(names: readonly string[]): Promise<Map<string, number>> {
-    const select = this.db.prepare(
-      'SELECT r.generation FROM served_removals r WHERE r.name = ? '
-      + 'AND NOT EXISTS (SELECT 1 FROM served s WHERE s.name = r.name)',
-    ).pluck();
+    const served = this.db.prepare('SELECT 1 FROM served WHERE name = ?').pluck();
+    const removed = this.db.prepare('SELECT generation FROM served_removals WHERE name = ?').pluck();
     const run = this.db.transaction(() => {
+      const floor = metaValue(this.db, 'removals_floor');
       const removals = new Map<string, number>();
       for (const name of names) {
-        const generation = select.get(name) as number | undefined;
+        if (served.get(name) !== undefined) continue;
+        const generation = removalOf(removed.get(name) as number | undefined, floor);
         if (generation !== undefined) removals.set(name, generation);
       }
       return removals;
@@ -119,7 +125,8 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
    * The compare-and-swap, all names in one `BEGIN IMMEDIATE` transaction: a
    * row changes only if its version is the one the caller read and its
    * generation does not go back; a first write only over no row and no
-   * removal at or above it. The guard (guard.ts) checks what it reports.
+   * removal (nor removal floor) at or above it. The guard (guard.ts) checks
+   * what it reports.
    */
   protected async compareAndSwap(changes: readonly GuardedChange[]): Promise<SwapOutcome[]> {
     const db = this.db;
@@ -140,6 +147,7 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
     const run = db.transaction((): SwapOutcome[] => {
       const outcomes: SwapOutcome[] = [];
       let version = metaValue(db, 'served_version');
+      const floor = metaValue(db, 'removals_floor');
       for (const [index, change] of changes.entries()) {
         if (index === Math.floor(changes.length / 2)) this.hooks.insideApply?.();
         const name = change.name;
@@ -157,8 +165,9 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
         } else if (change.expectedVersion === null) {
           // A first write: the insert succeeds only where no row is, so it replaced nothing; a conflict reads what is.
           const removal = removedAt.get(name) as number | undefined;
-          if (removal !== undefined && removal >= change.generation) {
-            outcomes.push({ name, outcome: 'superseded', generation: removal });
+          const refusedAt = firstWriteRefusedAt(removal, floor, change.generation);
+          if (refusedAt !== null) {
+            outcomes.push({ name, outcome: 'superseded', generation: refusedAt });
           } else if (insert.run(name, change.generation, version + 1, encodeRecords(change.records)).changes === 1) {
             version += 1;
             if (removal !== undefined) forgetRemoval.run(name);
@@ -186,6 +195,23 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
 
   override servedChangeFeed(): ServedChangeFeed {
     return this;
+  }
+
+  private readonly compaction = guardedCompaction((through, limit) => {
+    const run = this.db.transaction(() => {
+      this.db.prepare("UPDATE meta SET value = max(value, ?) WHERE key = 'removals_floor'").run(through);
+      const floor = metaValue(this.db, 'removals_floor');
+      const deleted = this.db.prepare(
+        'DELETE FROM served_removals WHERE rowid IN (SELECT rowid FROM served_removals WHERE generation <= ? LIMIT ?)',
+      ).run(floor, limit).changes;
+      return { floor, deleted };
+    });
+    return Promise.resolve(run.immediate());
+  });
+
+  /** Tombstones at or below the removal floor are deleted, a batch a call; the floor is in meta. */
+  override removalCompaction(): RemovalCompaction {
+    return this.compaction;
   }
 
   /** Current high-water mark of served versions; the DNS server refreshes from here. */

@@ -96,6 +96,9 @@ export const keys = {
   servedMeta: 'served-meta',
   /** A name removed by a plan: the removing generation, zero-padded (a first write at or below it is refused). */
   removed: (name: string) => `served-removed/${checkKeyName(name)}`,
+  removedPrefix: 'served-removed/',
+  /** The removal floor (providers/types.ts: RemovalCompaction), zero-padded: refuses first writes at or below it. */
+  removalsFloor: 'served-removals-floor',
 };
 
 /** Splits "<name>!<since>" (the tail of a version or superseded key). */

@@ -163,6 +163,7 @@ async function ownershipOn(kind: DnsServerKind): Promise<void> {
     list: (after, limit) => provider.list(after, limit),
     readRemovals: (names) => provider.readRemovals(names),
     servedChangeFeed: () => provider.servedChangeFeed(),
+    removalCompaction: () => provider.removalCompaction(),
     close: () => provider.close(),
     apply: async (changes) => {
       if (editDuringAdoption && changes.some((change) => change.name === at('shared'))) {

@@ -200,6 +200,7 @@ test('Route 53: two installations and hand-made sets — nobody changes what is 
     list: (after, limit) => provider.list(after, limit),
     readRemovals: (names) => provider.readRemovals(names),
     servedChangeFeed: () => provider.servedChangeFeed(),
+    removalCompaction: () => provider.removalCompaction(),
     close: () => provider.close(),
     apply: async (changes) => {
       if (editDuringAdoption && changes.some((change) => change.name === at('pair'))) {
