@@ -7,6 +7,11 @@
  * target of the demo fails at once (one target of each of its three names,
  * 3 of its 7 targets: the capacity guard lets it pass) and recovers, 20 times;
  * the time is until every name answers without (or again with) az1.
+ * Then decision → answer (issue 16): 60 drains and undrains of one target
+ * stored in the installation's store, as `dnsplane drain` stores them, each
+ * timed from the stored decision to the answer changing (the client asks
+ * every millisecond): the planner, the enactor and the DNS server are woken
+ * by the store's commit notices, their polling only the fallback.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { demoTargets, demoZone, setFailed } from '../src/demo/demo.js';
+import { SqliteStore } from '../src/store/sqlite/store.js';
 import { nowMs, percentile, verdict, writeSection } from './common.js';
 
 const flips = 60;
@@ -31,6 +37,7 @@ async function freePort(): Promise<number> {
 }
 
 const azFlips = 20;
+const drains = 60;
 const azLost = 'az1';
 const demoNames = [...new Set(demoTargets.map((target) => `${target.endpoint}.${demoZone.replace(/\.$/, '')}`))];
 
@@ -62,12 +69,13 @@ async function waitForAll(resolver: Resolver, expected: Map<string, string>, tim
   }
 }
 
-async function waitFor(resolver: Resolver, predicate: (value: string) => boolean, timeoutMs: number): Promise<number> {
-  const started = nowMs();
+async function waitFor(
+  resolver: Resolver, predicate: (value: string) => boolean, timeoutMs: number, started = nowMs(), everyMs = 10,
+): Promise<number> {
   for (;;) {
     if (predicate(await answer(resolver))) return nowMs() - started;
     if (nowMs() - started > timeoutMs) throw new Error('no convergence');
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -85,6 +93,7 @@ async function main(): Promise<void> {
   const back: number[] = [];
   const azDown: number[] = [];
   const azBack: number[] = [];
+  const decided: number[] = [];
   const lost = demoTargets.filter((target) => target.az === azLost).map((target) => target.id);
   try {
     await waitFor(resolver, (value) => value === all, 60_000);
@@ -99,6 +108,17 @@ async function main(): Promise<void> {
       azDown.push(await waitForAll(resolver, expectedAnswers(azLost), 30_000));
       for (const id of lost) setFailed(data, id, false);
       azBack.push(await waitForAll(resolver, expectedAnswers(null), 30_000));
+    }
+    const store = new SqliteStore(join(data, 'state.db'));
+    try {
+      for (let drain = 0; drain < drains; drain += 1) {
+        const drained = drain % 2 === 0;
+        const started = nowMs();
+        await store.setDrain('lb-2', drained);
+        decided.push(await waitFor(resolver, (value) => value === (drained ? without : all), 30_000, started, 1));
+      }
+    } finally {
+      await store.close();
     }
   } finally {
     up.kill('SIGTERM');
@@ -115,10 +135,12 @@ async function main(): Promise<void> {
     { metric: `restoration (target recovers), p50 / p99 of ${back.length}`, value: `${format(back, 50)} / ${format(back, 99)}` },
     { metric: `AZ loss (every ${azLost} target at once, all names), p50 / p99 of ${azDown.length}`, value: `${format(azDown, 50)} / ${format(azDown, 99)}`, target: '<= 2 s', verdict: verdict(percentile(azDown, 99) <= 2000) },
     { metric: `AZ recovery (all names), p50 / p99 of ${azBack.length}`, value: `${format(azBack, 50)} / ${format(azBack, 99)}` },
+    { metric: `decision (a drain stored) → DNS answer changed, p50 / p99 of ${decided.length}`, value: `${percentile(decided, 50).toFixed(1)} ms / ${percentile(decided, 99).toFixed(1)} ms`, target: '<= 50 ms p99', verdict: verdict(percentile(decided, 99) <= 50) },
     { metric: 'Route53 health checks, default (published)', value: '30 s interval x 3 failures = 90 s to detect, then up to 60 s to propagate' },
     { metric: 'external-dns (published default)', value: '1 min sync interval, plus the provider\'s propagation' },
   ], [
     `Settings: health interval 500 ms (jitter 10%), timeout 300 ms, fall 2, rise 2; three checkers (a majority decides); planner interval 100 ms; enactor poll 20 ms; DNS refresh 25 ms. The floor is about fall x interval: the second failed probe.`,
+    'Decision → answer: the planner wakes on the store\'s commit notice (health, drains, freezes and requests raise a counter it checks), the enactor on the new generation, the DNS server on the served change; before this (polling alone) the same path waited up to one planner interval (100 ms) and one enactor poll (20 ms).',
     `The AZ loss withdraws ${lost.length} of ${demoTargets.length} demo targets (one from each name) in one plan: ${Math.round((100 * lost.length) / demoTargets.length)}% of the served capacity, within safety.maxWithdrawnCapacityFraction (50%), so it needs no operator.`,
     `p99 of ${(p99 / 1000).toFixed(2)} s against Route53's ~90-150 s is ${Math.round(90_000 / p99)}-${Math.round(150_000 / p99)}x faster; against external-dns's 60 s sync, ${Math.round(60_000 / p99)}x.`,
   ]);

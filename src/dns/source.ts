@@ -1,7 +1,7 @@
-import { existsSync, statSync, watch as watchPath, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import { BuiltinSqliteProvider } from '../providers/builtin/sqlite.js';
 import { SqliteStore } from '../store/sqlite/store.js';
+import { watchCommits } from '../store/sqlite/watch.js';
 import { assert, UserError } from '../util/assert.js';
 import { validateRecordSet } from '../domain/validate.js';
 import {
@@ -105,24 +105,9 @@ export class SqliteServedSource implements ServedSource {
     await this.alarmStore().clearAlarm(kind, this.alarmName);
   }
 
-  /**
-   * Watches the store's directory (inotify on Linux): every commit writes the WAL file, so an enactment is
-   * noticed within a millisecond or two instead of at the next poll. The directory, not the file, so that
-   * a WAL deleted and created again, or a store file replaced, is still seen. Polling remains the safety net.
-   */
+  /** Commits to the store's file, at once (store/sqlite/watch.ts); polling remains the safety net. */
   watch(onChange: () => void): () => void {
-    const prefix = basename(this.path);
-    let watcher: FSWatcher;
-    try {
-      watcher = watchPath(dirname(this.path), { persistent: false }, (_event, file) => {
-        if (file === null || file.toString().startsWith(prefix)) onChange();
-      });
-    } catch {
-      return () => {};
-    }
-    // A watcher that fails (the directory went away) just stops; polling carries on alone.
-    watcher.on('error', () => watcher.close());
-    return () => watcher.close();
+    return watchCommits(this.path, onChange);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { validateRecordSet } from '../domain/validate.js';
-import { runLoop } from '../util/loop.js';
+import { runLoop, WakeablePause } from '../util/loop.js';
 import type { Generation, PlanEntry } from '../domain/types.js';
 import { assert } from '../util/assert.js';
 import type { Clock, Rng } from '../util/clock.js';
@@ -239,10 +239,12 @@ export class Enactor {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    // A store that can watch (etcd) wakes the enactor as soon as a plan is published; polling stays the fallback.
-    let wake = new AbortController();
-    const stopWatching = this.deps.store.watchablePlans()?.watchGeneration((generation) => {
-      if (generation > this.watermark) wake.abort();
+    // A store that can watch (etcd, SQLite) wakes the enactor as soon as a plan is published; polling stays the
+    // fallback.
+    const watch = this.deps.store.watchablePlans();
+    const wakeable = new WakeablePause(this.deps.clock, signal, watch !== null);
+    const stopWatching = watch?.watchGeneration((generation) => {
+      if (generation > this.watermark) wakeable.wake();
     });
     let progressed = false;
     try {
@@ -253,9 +255,7 @@ export class Enactor {
       }, async () => {
         // After a complete generation look again at once (a newer one may be waiting); otherwise poll.
         if (progressed) return;
-        const woken = stopWatching === undefined ? signal : AbortSignal.any([signal, wake.signal]);
-        await this.deps.clock.sleep(this.options.pollIntervalMs, woken);
-        if (wake.signal.aborted) wake = new AbortController();
+        await wakeable.pause(this.options.pollIntervalMs);
       });
     } finally {
       stopWatching?.();

@@ -1,5 +1,5 @@
 import type { EndpointSpec, ServiceSpec } from '../domain/types.js';
-import { runLoop } from '../util/loop.js';
+import { runLoop, WakeablePause } from '../util/loop.js';
 import type { InventoryStore } from '../store/types.js';
 import { assert } from '../util/assert.js';
 import type { Clock } from '../util/clock.js';
@@ -51,18 +51,15 @@ export class InventoryFollower {
 
   /** Polls until `signal`; a store that can watch (etcd) wakes it as soon as a version is stored. */
   async run(signal: AbortSignal): Promise<void> {
-    let wake = new AbortController();
-    const stopWatching = this.deps.store.watchableInventory()?.watchInventory((version) => {
-      if (version > this.current.version) wake.abort();
+    const watch = this.deps.store.watchableInventory();
+    const pause = new WakeablePause(this.deps.clock, signal, watch !== null);
+    const stopWatching = watch?.watchInventory((version) => {
+      if (version > this.current.version) pause.wake();
     });
     try {
       // A failed poll keeps the version the role has (warn: it is retried on the next one).
       const loop = { log: this.deps.log, what: 'reading the newest inventory', level: 'warn' } as const;
-      await runLoop(signal, loop, async () => void (await this.poll()), async () => {
-        const woken = stopWatching === undefined ? signal : AbortSignal.any([signal, wake.signal]);
-        await this.deps.clock.sleep(this.options.pollIntervalMs, woken);
-        if (wake.signal.aborted) wake = new AbortController();
-      });
+      await runLoop(signal, loop, async () => void (await this.poll()), () => pause.pause(this.options.pollIntervalMs));
     } finally {
       stopWatching?.();
     }

@@ -1,7 +1,7 @@
 import {
   capacityRefusal, computePlan, safetyRefusal, servedCapacity, type PlanComputation, type SafetyPolicy,
 } from './compute.js';
-import { runLoop } from '../util/loop.js';
+import { runLoop, WakeablePause } from '../util/loop.js';
 import {
   recordSetKey, type EndpointSpec, type Generation, type HealthState, type PlanHeader, type ServiceSpec,
 } from '../domain/types.js';
@@ -472,9 +472,18 @@ export class Planner {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    // A store that can watch wakes the planner as soon as health, a drain, a freeze or a request changes (issue 16:
+    // changes pushed); polling every interval stays the fallback, and carries lease renewal and the full passes.
+    const watch = this.deps.store.watchablePlanInputs();
+    const wakeable = new WakeablePause(this.deps.clock, signal, watch !== null);
+    const stopWatching = watch?.watchPlanInputs(() => wakeable.wake());
     const tick = async () => void (await this.tick(await this.takeForceRequest()));
-    const pause = () => this.deps.clock.sleep(this.options.intervalMs, signal);
-    await runLoop(signal, { log: this.deps.log, what: 'planner tick' }, tick, pause);
+    try {
+      const pause = () => wakeable.pause(this.options.intervalMs);
+      await runLoop(signal, { log: this.deps.log, what: 'planner tick' }, tick, pause);
+    } finally {
+      stopWatching?.();
+    }
     await this.release();
   }
 }

@@ -82,7 +82,7 @@ export class FaultInjector {
 export type SimStore = Store & InventoryStore;
 
 /** The accessors of optional capabilities answer at once, without I/O: not calls to fault. */
-type StoreCapability = 'watchablePlans' | 'watchableInventory' | 'selectiveHealthReads';
+type StoreCapability = 'watchablePlans' | 'watchableInventory' | 'selectiveHealthReads' | 'watchablePlanInputs';
 type StoreMethod = Exclude<keyof SimStore, 'kind' | StoreCapability>;
 /**
  * Every store method; a Record so that the compiler refuses this list when either interface grows. The inventory
@@ -140,6 +140,7 @@ export function faultyStore(inner: SimStore, faults: FaultInjector, actor: Actor
   // No optional capability (no watch, no selective reads): the actors poll, every read an await point.
   const capabilities: Pick<SimStore, StoreCapability> = {
     watchablePlans: () => null, watchableInventory: () => null, selectiveHealthReads: () => null,
+    watchablePlanInputs: () => null,
   };
   const fields: FaultyStoreFields & { kind: string } = { kind: inner.kind, inner, faults, actor, ...capabilities };
   return Object.assign(Object.create(faultyStorePrototype) as object, fields) as unknown as SimStore;

@@ -10,7 +10,7 @@ import type {
   InventoryVersionInfo,
   LeaseGrant, OperatorRequest, OwnerIdentity, PlanReadOptions, PlanView, PublishRequest, PublishResult,
   PutInventoryRequest, PutInventoryResult, Store, StoredHistoryEntry, StoredInventory, SelectiveHealthReads,
-  SupersededVersion, WatchableInventory, WatchablePlans,
+  SupersededVersion, WatchableInventory, WatchablePlanInputs, WatchablePlans,
 } from '../store/types.js';
 
 /**
@@ -308,6 +308,11 @@ export class MemoryStore implements Store, InventoryStore {
 
   // Inventory versions (InventoryStore), as SqliteStore: one atomic step each, the put a compare-and-swap.
   watchableInventory(): WatchableInventory | null {
+    return null;
+  }
+
+  /** None: the simulated planners poll (every await a point where faults strike). */
+  watchablePlanInputs(): WatchablePlanInputs | null {
     return null;
   }
 

@@ -216,6 +216,19 @@ export interface HealthStore {
   readHealth(): Promise<HealthRecord[]>;
   /** Selective reads of the health table, or null when this store offers only `readHealth` (read it whole). */
   selectiveHealthReads(): SelectiveHealthReads | null;
+  /**
+   * The watch on what the planner plans from — health, drains, freezes, operator requests — or null when this store
+   * has none (the planner then polls every `planner.interval`).
+   */
+  watchablePlanInputs(): WatchablePlanInputs | null;
+}
+
+/**
+ * An optional capability of a HealthStore (SQLite and etcd have it): calls `listener` soon after a planner input
+ * changed (a burst of changes may be one call). Best effort — the planner keeps polling as the fallback.
+ */
+export interface WatchablePlanInputs {
+  watchPlanInputs(listener: () => void): () => void;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { InvariantViolation } from './assert.js';
+import type { Clock } from './clock.js';
 import type { Logger } from './log.js';
 
 /**
@@ -24,5 +25,28 @@ export async function runLoop(
       options.log[options.level ?? 'error']({ err: error }, `${options.what} failed`);
     }
     await pause();
+  }
+}
+
+/**
+ * The pause of a role that polls and also watches a store that can push (etcd's watches, SQLite's commit notices):
+ * `pause(ms)` sleeps `ms`, or less when `wake()` is called meanwhile (a wake with no pause under way ends the next
+ * one at once). Without a watch (`watching` false) it is the plain sleep: polling alone.
+ */
+export class WakeablePause {
+  private woken = new AbortController();
+
+  constructor(
+    private readonly clock: Clock, private readonly signal: AbortSignal, private readonly watching: boolean,
+  ) {}
+
+  wake(): void {
+    this.woken.abort();
+  }
+
+  async pause(ms: number): Promise<void> {
+    const until = this.watching ? AbortSignal.any([this.signal, this.woken.signal]) : this.signal;
+    await this.clock.sleep(ms, until);
+    if (this.woken.signal.aborted) this.woken = new AbortController();
   }
 }

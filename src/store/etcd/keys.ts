@@ -88,6 +88,7 @@ export const keys = {
   /** The installation's owner id and its former ones. */
   owner: 'owner',
   requestSequence: 'request-seq',
+  requestPrefix: 'request/',
   requestsOf: (kind: string) => `request/${component(kind)}/`,
   request: (kind: string, id: number) => `request/${component(kind)}/${pad(id)}`,
   requestDone: (kind: string, id: number) => `request-done/${component(kind)}/${pad(id)}`,

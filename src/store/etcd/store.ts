@@ -69,7 +69,7 @@ import {
 } from '../ownership.js';
 import type {
   Adoption, Alarm, CheckerView, Counter, EnactorInfo, InventoryStore, InventoryVersionInfo, WatchableInventory,
-  WatchablePlans, OwnerIdentity,
+  WatchablePlanInputs, WatchablePlans, OwnerIdentity,
   SelectiveHealthReads, PutInventoryRequest, PutInventoryResult, StoredInventory, HealthRecord, HistoryEntry,
   HistoryRetention,
   LeaseGrant, OperatorRequest, PlanReadOptions, PlanView,
@@ -269,6 +269,10 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
     return this;
   }
 
+  watchablePlanInputs(): WatchablePlanInputs {
+    return this;
+  }
+
   /** Health is read whole (one range read): etcd has no index to read a page of targets by state. */
   selectiveHealthReads(): SelectiveHealthReads | null {
     return null;
@@ -287,16 +291,35 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
     return this.watchNumber(keys.inventoryLatest, listener);
   }
 
+  /** Calls `listener` on each write or delete under the health, drain, freeze and request prefixes. */
+  watchPlanInputs(listener: () => void): () => void {
+    const prefixes = [keys.healthPrefix, keys.drainPrefix, keys.freezePrefix, keys.requestPrefix];
+    const stops = prefixes.map((prefix) => this.watchKeys(this.key(prefix), true, () => listener()));
+    return () => stops.forEach((stop) => stop());
+  }
+
   /** Calls `listener` with the number each put writes to `path` (best effort: errors end the watch quietly). */
   private watchNumber(path: string, listener: (value: number) => void): () => void {
+    return this.watchKeys(this.key(path), false, (kv) => {
+      if (kv !== null) listener(Number(kv.value.toString()));
+    });
+  }
+
+  /**
+   * Calls `listener` with each put (its key-value) and, for a prefix, each delete (null) of `key` or the keys under
+   * it. Best effort: a watch that breaks only costs its caller an early wake-up (it still polls).
+   */
+  private watchKeys(key: Buffer, prefix: boolean, listener: (kv: KeyValue | null) => void): () => void {
     let watcher: Watcher | null = null;
     let stopped = false;
-    this.etcd.client.watch().key(this.key(path)).create().then(
+    const builder = this.etcd.client.watch();
+    (prefix ? builder.prefix(key) : builder.key(key)).create().then(
       (created) => {
         if (stopped) return void created.cancel().catch(() => undefined);
         watcher = created;
         this.watchers.add(created);
-        created.on('put', (kv) => listener(Number(kv.value.toString())));
+        created.on('put', (kv) => listener(kv));
+        if (prefix) created.on('delete', () => listener(null));
         created.on('error', () => undefined);
       },
       () => undefined,

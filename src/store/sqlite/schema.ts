@@ -1,12 +1,28 @@
 import type { Db, Schema } from './db.js';
 
 /**
+ * What the planner plans from: each change raises meta plan_inputs, which wakes a waiting planner (store.ts:
+ * watchablePlanInputs). A health row rewritten to the same state changes nothing.
+ */
+const planInputTriggers = [
+  ['health_insert', 'AFTER INSERT ON health'],
+  ['health_update', 'AFTER UPDATE OF state ON health WHEN NEW.state IS NOT OLD.state'],
+  ['health_delete', 'AFTER DELETE ON health'],
+  ['drain_insert', 'AFTER INSERT ON drains'],
+  ['drain_delete', 'AFTER DELETE ON drains'],
+  ['freeze_insert', 'AFTER INSERT ON freezes'],
+  ['freeze_delete', 'AFTER DELETE ON freezes'],
+  ['request', 'AFTER INSERT ON requests'],
+].map(([name, when]) => `CREATE TRIGGER IF NOT EXISTS plan_inputs_${name} ${when}
+BEGIN UPDATE meta SET value = value + 1 WHERE key = 'plan_inputs'; END;`).join('\n');
+
+/**
  * The store's tables (plans, leases, heartbeats, controls, history, alarms, the inventory's versions, adoption grants,
  * the owner id).
  */
 export const storeSchema: Schema = {
   ddl: `
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1), ('generation_last', 0);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1), ('generation_last', 0), ('plan_inputs', 0);
 
 CREATE TABLE IF NOT EXISTS plans (
   generation INTEGER PRIMARY KEY,
@@ -80,7 +96,8 @@ CREATE TABLE IF NOT EXISTS owner_identity (
   singleton INTEGER PRIMARY KEY CHECK (singleton = 1), owner TEXT NOT NULL, former TEXT NOT NULL,
   changed_at_ms INTEGER NOT NULL
 );
-`,
+
+` + planInputTriggers,
   tables: [
     'plans', 'plan_versions', 'leases', 'enactors', 'health', 'checkers', 'history', 'alarms', 'counters', 'drains',
     'freezes', 'requests', 'inventory_versions',

@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { openDatabase, metaValue, type Db, type OpenOptions } from './db.js';
 import { storeSchema } from './schema.js';
+import { watchCommits } from './watch.js';
 import { decodeRecords, encodeRecords } from '../../domain/codec.js';
 import { assert, UserError } from '../../util/assert.js';
 import { systemClock, type Clock } from '../../util/clock.js';
@@ -11,7 +12,7 @@ import type {
   OperatorRequest,
   OwnerIdentity, PlanReadOptions, PlanView, InventoryStore, InventoryVersionInfo, PublishRequest, PublishResult,
   PutInventoryRequest, PutInventoryResult, Store, SelectiveHealthReads, StoredHistoryEntry, StoredInventory,
-  SupersededVersion, WatchableInventory, WatchablePlans,
+  SupersededVersion, WatchableInventory, WatchablePlanInputs, WatchablePlans,
 } from '../types.js';
 
 interface HeaderRow {
@@ -77,7 +78,7 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   private readonly statements: Record<string, Statement>;
 
   /** `options.readonly`: for the read commands and `serve`, on a store they may not write (every write then fails). */
-  constructor(path: string, clock: Clock = systemClock, options: OpenOptions = {}) {
+  constructor(private readonly path: string, clock: Clock = systemClock, options: OpenOptions = {}) {
     this.db = openDatabase(path, storeSchema, options);
     this.clock = clock;
     const db = this.db;
@@ -106,9 +107,42 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
     };
   }
 
-  /** No watch on one machine's file: readers poll latestGeneration() (one cheap read). */
-  watchablePlans(): WatchablePlans | null {
-    return null;
+  /** Commit notices on the file (watch.ts), each checked against the newest generation (one cheap read). */
+  watchablePlans(): WatchablePlans {
+    return { watchGeneration: (listener) => this.watchMeta('generation_last', listener) };
+  }
+
+  /** Commit notices, each checked against `plan_inputs` (raised by triggers on health, drains, freezes, requests). */
+  watchablePlanInputs(): WatchablePlanInputs {
+    return { watchPlanInputs: (listener) => this.watchMeta('plan_inputs', () => listener()) };
+  }
+
+  /**
+   * Calls `listener` with a meta value each time a commit to the file (by any process) has raised it: a burst of
+   * notices costs one read. Best effort, as the watch: a read that fails stops it, and the caller's polling goes on.
+   */
+  private watchMeta(key: string, listener: (value: number) => void): () => void {
+    let last = metaValue(this.db, key);
+    let scheduled = false;
+    let stopped = false;
+    const check = () => {
+      scheduled = false;
+      if (stopped || !this.db.open) return;
+      const value = metaValue(this.db, key);
+      if (value > last) {
+        last = value;
+        listener(value);
+      }
+    };
+    const stopWatching = watchCommits(this.path, () => {
+      if (scheduled || stopped) return;
+      scheduled = true;
+      setImmediate(check);
+    });
+    return () => {
+      stopped = true;
+      stopWatching();
+    };
   }
 
   async latestGeneration(): Promise<Generation> {
