@@ -22,6 +22,8 @@ interface Backend {
   /** A provider on a backend of its own (every case starts with no tombstone and floor 0). */
   open(): Provider;
   stop(): Promise<void>;
+  /** etcd only: deletes the removal floor's key behind the provider's back, as a hand edit would. */
+  deleteFloor?: (provider: Provider) => Promise<void>;
 }
 
 const zone = 'compaction.test';
@@ -109,6 +111,19 @@ function compactionCases(label: string, start: () => Promise<Backend>): void {
         }
       });
     }
+    if (label.includes('etcd')) {
+      test('a removal floor deleted by hand: first writes fail with an error naming the key, nothing is written', async () => {
+        const provider = backend.open();
+        try {
+          assert.equal((await firstWrite(provider, `first.${zone}`, 3)).outcome, 'applied', 'the floor key exists now');
+          await backend.deleteFloor!(provider);
+          await assert.rejects(firstWrite(provider, `second.${zone}`, 4), /served-removals-floor \(the removal floor\) is missing/);
+          assert.equal((await provider.read([`second.${zone}`])).size, 0);
+        } finally {
+          await provider.close();
+        }
+      });
+    }
   });
 }
 
@@ -126,6 +141,10 @@ compactionCases('builtin on a three-member etcd cluster', async () => {
   return {
     open: () => new BuiltinEtcdProvider({ endpoints: cluster.endpoints, prefix: `/compaction-${randomUUID()}/` }),
     stop: () => cluster.stop(),
+    deleteFloor: async (provider) => {
+      const { etcd } = provider as BuiltinEtcdProvider;
+      await etcd.txn({ success: [{ request_delete_range: { key: etcd.key('served-removals-floor') } }] });
+    },
   };
 });
 

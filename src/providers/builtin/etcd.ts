@@ -182,8 +182,8 @@ export class BuiltinEtcdProvider extends GuardedProvider {
     if (inner.succeeded) return { name: change.name, outcome: 'applied', version, replaced: null };
     const current = inner.responses[0]?.response_range.kvs[0];
     const floorKv = inner.responses[2]?.response_range.kvs[0];
-    // Without the floor key every first write fails its compare: made loud rather than retried as a conflict.
-    if (floorKv === undefined) {
+    // Without the floor key a first write of an absent name fails its compare: made loud, not retried as a conflict.
+    if (floorKv === undefined && current === undefined) {
       throw new UserError(`etcd key ${keys.removalsFloor} (the removal floor) is missing: was it deleted by hand? `
         + 'Every first write is refused until it is back');
     }
