@@ -119,7 +119,8 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
 
   /**
    * Calls `listener` with a meta value each time a commit to the file (by any process) has raised it: a burst of
-   * notices costs one read. Best effort, as the watch: a read that fails stops it, and the caller's polling goes on.
+   * notices costs one read. Best effort, as the watch: where none can be made the caller's polling goes on alone; a
+   * read of the open file that fails is not caught here (it would be a broken database, and must be loud).
    */
   private watchMeta(key: string, listener: (value: number) => void): () => void {
     let last = metaValue(this.db, key);
