@@ -17,15 +17,12 @@
  * the API child log every request slower than 30 ms and every GC pause
  * longer than 30 ms, to explain a tail.
  */
-import { ZoneSet } from '../src/domain/zones.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { buildApp } from '../src/api/app.js';
-import { parseConfig } from '../src/config/load.js';
 import { Planner } from '../src/planner/planner.js';
 import { Enactor } from '../src/enactor/enactor.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
@@ -33,7 +30,9 @@ import { BuiltinSqliteProvider } from '../src/providers/builtin/sqlite.js';
 import { silentLogger } from '../src/util/log.js';
 import { seededRng, systemClock } from '../src/util/clock.js';
 import type { EndpointSpec } from '../src/domain/types.js';
-import { agent, nowMs, percentile, safetyOff, timedGet, verdict, waitFor, writeSection } from './common.js';
+import {
+  agent, buildBenchApi, nowMs, percentile, safetyOff, startChild, timedGet, verdict, waitFor, writeSection,
+} from './common.js';
 
 const namesCount = 100_000;
 const targetsPerName = 4;
@@ -88,12 +87,7 @@ async function churnChild(dbPath: string): Promise<void> {
 
 /** Child mode: the API over the 100,000-name inventory, printing its port when ready. */
 async function apiChild(dbPath: string): Promise<void> {
-  const store = new SqliteStore(dbPath);
-  const provider = new BuiltinSqliteProvider(dbPath);
-  const config = parseConfig({ zone: 'dnsplane.test.', endpoints: [{ name: 'svc0', targets: [{ id: 't0-0', address: '10.0.0.0' }] }] });
-  const app = buildApp({
-    config, zone: 'dnsplane.test', zones: new ZoneSet(['dnsplane.test']), inventory: inventory(), services: [], inventoryVersion: 0, store, provider,
-  }, {});
+  const app = await buildBenchApi(dbPath, inventory());
   if (process.env.API_BENCH_DEBUG) {
     app.addHook('onResponse', async (req, reply) => {
       if (reply.elapsedTime > 30) process.stderr.write(`slow ${req.url} ${reply.elapsedTime.toFixed(0)} ms at ${Date.now() % 100000}\n`);
@@ -105,13 +99,6 @@ async function apiChild(dbPath: string): Promise<void> {
   }
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.stdout.write(`ready ${address}\n`);
-}
-
-function startChild(mode: string, dbPath: string): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, mode, dbPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  return { child, output: () => output };
 }
 
 async function statusLatencies(base: string, seconds: number): Promise<{ latencies: number[]; generations: [number, number] }> {
@@ -186,12 +173,12 @@ async function main(): Promise<void> {
     await provider.close();
     await store.close();
 
-    const api = startChild('--api', dbPath);
+    const api = startChild(import.meta.filename, ['--api', dbPath]);
     children.push(api.child);
     started = nowMs();
     const base = await waitFor(() => /ready (\S+)/.exec(api.output())?.[1] ?? null, 'the API child', 120_000);
     const apiStartMs = nowMs() - started;
-    const churn = startChild('--churn', dbPath);
+    const churn = startChild(import.meta.filename, ['--churn', dbPath]);
     children.push(churn.child);
     await waitFor(() => (churn.output().includes('round 1') ? true : null), 'the churn child', 120_000);
 

@@ -1,7 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { EndpointSpec } from '../src/domain/types.js';
 
 /** Helpers shared by the benchmarks: timing, percentiles and writing a result section. */
 
@@ -84,4 +87,43 @@ export function timedGet(base: string, path: string): Promise<{ ms: number; body
     req.on('error', reject);
     req.end();
   });
+}
+
+/** A benchmark's child process, and everything it has written to stdout so far. */
+export interface BenchChild {
+  child: ChildProcess;
+  output: () => string;
+}
+
+/**
+ * Runs the benchmark file `file` (TypeScript, through tsx) in a child Node process with `args`: stdout is collected,
+ * stderr shared with this process. `stdin: 'pipe'` leaves a pipe to send the child commands on. The caller kills the
+ * child when done.
+ */
+export function startChild(file: string, args: readonly string[], stdin: 'ignore' | 'pipe' = 'ignore'): BenchChild {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { stdio: [stdin, 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  return { child, output: () => output };
+}
+
+/**
+ * The API of a benchmark installation over the SQLite file `dbPath` and the inventory `endpoints`, as `dnsplane api`
+ * builds it (not listening yet: the caller listens). Fastify and the API are loaded here, not by every benchmark
+ * that imports this file.
+ */
+export async function buildBenchApi(dbPath: string, endpoints: EndpointSpec[]): Promise<FastifyInstance> {
+  const [{ buildApp }, { parseConfig }, { ZoneSet }, { SqliteStore }, { BuiltinSqliteProvider }] = await Promise.all([
+    import('../src/api/app.js'), import('../src/config/load.js'), import('../src/domain/zones.js'),
+    import('../src/store/sqlite/store.js'), import('../src/providers/builtin/sqlite.js'),
+  ]);
+  const store = new SqliteStore(dbPath);
+  const provider = new BuiltinSqliteProvider(dbPath);
+  const config = parseConfig({
+    zone: 'dnsplane.test.', endpoints: [{ name: 'svc0', targets: [{ id: 't0-0', address: '10.0.0.0' }] }],
+  });
+  return buildApp({
+    config, zone: 'dnsplane.test', zones: new ZoneSet(['dnsplane.test']), inventory: endpoints, services: [],
+    inventoryVersion: 0, store, provider,
+  }, {});
 }
