@@ -498,6 +498,9 @@ export const configObject = z
         // Served names one provider read returns in a reconcile pass (a SQL LIMIT, an etcd range): smaller pages,
         // shorter reads.
         pageNamesMax: z.number().int().min(1).max(100_000).default(5000),
+        // A pass reads what changed and a slice of a rolling sweep of the whole plan, sized so that every name is
+        // read within maxLag (a hand edit anywhere is found and repaired by then), and at least this many names.
+        sweepNamesMin: z.number().int().min(1).max(10_000_000).default(10_000),
       })
       .prefault({}),
     // HTTP API, dashboard and /metrics (src/api). Mutations need `token` (or env DNSPLANE_API_TOKEN); `readToken`

@@ -6,9 +6,10 @@ import type { Clock, Rng } from '../util/clock.js';
 import {
   adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, raiseHeldAlarms, type CasOutcome,
 } from './protocol.js';
+import { forEachPlanPage } from './plan-pages.js';
 import type { Logger } from '../util/log.js';
 import type {
-  Adoptions, Alarms, Counters, Heartbeats, History, HistoryEntry, PlanReader, PlanView,
+  Adoptions, Alarms, Counters, Heartbeats, History, HistoryEntry, PlanReader,
 } from '../store/types.js';
 import type { ApplyChange, Provider, ServedState } from '../providers/types.js';
 
@@ -32,12 +33,6 @@ export interface EnactorDeps {
   /** Names an operator froze: left exactly as they are. */
   frozen?: () => Promise<ReadonlySet<string> | 'zone'>;
 }
-
-/**
- * Upper bound on pages per generation (with the default batch, 1e9 names): a store that never ends a listing cannot
- * spin an enactor forever.
- */
-const pagesMax = 1_000_000;
 
 export interface BatchOutcome {
   applied: number;
@@ -163,20 +158,6 @@ export class Enactor {
     return outcome;
   }
 
-  /** One page of the plan as the store returned it: in name order after `afterName`, only what changed. */
-  private checkPage(view: PlanView, generation: Generation, afterName: string): void {
-    const read = view.header.generation;
-    assert(read === generation, 'internal', () => `asked for plan ${generation}, read ${read}`);
-    assert(view.entries.length <= this.options.batchNamesMax, 'internal', 'the store ignored the page limit');
-    // In name order after `afterName`, or the next page (after the last name) would skip names.
-    const unordered = view.entries.find((entry, index) => entry.name <= (view.entries[index - 1]?.name ?? afterName));
-    assert(unordered === undefined, 'internal',
-      () => `the store ignored paging: ${unordered?.name} after ${afterName}`);
-    const stale = view.entries.find((entry) => entry.since <= this.watermark);
-    assert(stale === undefined, 'internal',
-      () => `${stale?.name}@${stale?.since} is not a change after ${this.watermark}`);
-  }
-
   /**
    * One pass: if a newer plan exists, apply what changed since this enactor's
    * watermark (all of it after a restart). Returns the generation worked on,
@@ -218,24 +199,21 @@ export class Enactor {
   private async applyPlan(
     generation: Generation, frozen: ReadonlySet<string>,
   ): Promise<{ applied: number; conflicts: number; unfinished: number; vanished: boolean }> {
-    const { store } = this.deps;
-    const totals = { applied: 0, conflicts: 0, unfinished: 0, vanished: false };
-    let afterName = '';
-    for (let page = 0; page < pagesMax; page += 1) {
-      const range = { sinceAfter: this.watermark, afterName, limit: this.options.batchNamesMax };
-      const view = await store.readPlan(generation, range);
-      if (view === null) return { ...totals, vanished: true };
-      this.checkPage(view, generation, afterName);
+    const totals = { applied: 0, conflicts: 0, unfinished: 0 };
+    const range = { sinceAfter: this.watermark };
+    const read = await forEachPlanPage(this.deps.store, generation, range, this.options.batchNamesMax, async (page) => {
+      // Only what changed after the watermark: the store kept the delta.
+      const stale = page.find((entry) => entry.since <= this.watermark);
+      assert(stale === undefined, 'internal',
+        () => `${stale?.name}@${stale?.since} is not a change after ${this.watermark}`);
       // Each batch records its writes in the history itself (applyBatch).
-      const outcome = await this.applyBatch(view.entries, generation, frozen);
+      const outcome = await this.applyBatch(page, generation, frozen);
       totals.applied += outcome.applied;
       totals.conflicts += outcome.conflicts;
       totals.unfinished += outcome.unfinished;
       await this.heartbeat(false);
-      if (view.entries.length < this.options.batchNamesMax) return totals;
-      afterName = view.entries[view.entries.length - 1]!.name;
-    }
-    assert(false, 'internal', () => `plan ${generation} has more than ${pagesMax} pages`);
+    });
+    return { ...totals, vanished: read.vanished };
   }
 
   async run(signal: AbortSignal): Promise<void> {

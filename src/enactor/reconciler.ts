@@ -8,7 +8,7 @@ import type { Logger } from '../util/log.js';
 import type {
   Adoptions, Alarms, Controls, Counters, EnactorInfo, Heartbeats, History, HistoryEntry, OperatorRequest, PlanReader,
 } from '../store/types.js';
-import { forEachServedPage } from '../providers/listing.js';
+import { forEachPlanPage } from './plan-pages.js';
 import type { Provider, ServedState } from '../providers/types.js';
 import {
   adoptedDetail, clearAdoptedAlarms, compareAndSwapAll, heldMessage, type CasDecision, type CasOutcome,
@@ -21,6 +21,12 @@ export interface ReconcilerOptions extends CasRetryOptions {
   /** How long a name may trail the newest plan before it counts as drift. */
   maxLagMs: number;
   pageSize: number;
+  /**
+   * The fewest plan entries the rolling sweep reads a pass (config `reconciler.sweepNamesMin`): a plan up to this
+   * size is swept whole every pass, a larger one in slices that cover it within maxLag (`sweepPasses`). Absent: the
+   * whole plan every pass.
+   */
+  sweepNamesMin?: number;
 }
 
 export interface ReconcilerDeps {
@@ -55,9 +61,57 @@ export interface Drift {
 
 export interface ReconcileResult {
   generation: Generation;
+  /** Names this pass read and judged: what changed since the last pass, what it watches, and the sweep's slice. */
   checked: number;
   drifts: Drift[];
   repaired: number;
+  /** The rolling sweep's part of the pass: the plan entries of its slice, and whether it reached the plan's end. */
+  sweep: { names: number; completed: boolean };
+}
+
+/**
+ * Passes a rolling sweep of the whole plan is spread over, so that every name is read at least once within `maxLag`:
+ * a pass every `periodMs` (the interval plus what a pass takes), one period of slack for the pass that finds and
+ * repairs. 1 (the whole plan every pass) when maxLag is under two periods.
+ */
+export function sweepPasses(maxLagMs: number, periodMs: number): number {
+  assert(periodMs > 0, 'internal', `sweep period ${periodMs}`);
+  return Math.max(1, Math.floor(maxLagMs / periodMs) - 1);
+}
+
+/**
+ * A rolling sweep: it reads the plan in name order, a slice a pass, and ends `budgetMs` after it started —
+ * sweepPasses(maxLag, period) periods, so a name is read again at most maxLag − period after it was last read while
+ * passes take what they took when the sweep began. A sweep whose passes grow slower reads larger slices to end in time.
+ */
+export interface Sweep {
+  startedMs: number;
+  budgetMs: number;
+  /** Entries the sweep expects to read (the plan's size, or the last sweep's if larger), plus one. */
+  expected: number;
+  /** The slice of a pass on schedule; a sweep that overruns `expected` goes on at this pace. */
+  slice: number;
+  /** Where it goes on from ('' at its start) and the entries read so far. */
+  afterName: string;
+  seen: number;
+}
+
+export function startSweep(
+  nowMs: number, options: { maxLagMs: number; periodMs: number; entries: number; namesMin: number },
+): Sweep {
+  const passes = sweepPasses(options.maxLagMs, options.periodMs);
+  // One entry more than the plan is expected to hold: the sweep's last pass reads a short page and knows it is done.
+  const expected = options.entries + 1;
+  const slice = Math.max(Math.ceil(expected / passes), options.namesMin);
+  return { startedMs: nowMs, budgetMs: passes * options.periodMs, expected, slice, afterName: '', seen: 0 };
+}
+
+/** The entries this pass of `sweep` reads: what is left, spread over the passes left before the sweep's end. */
+export function sweepSlice(sweep: Sweep, nowMs: number, periodMs: number, namesMin: number): number {
+  assert(periodMs > 0, 'internal', `sweep period ${periodMs}`);
+  const passesLeft = Math.max(1, Math.floor((sweep.startedMs + sweep.budgetMs - nowMs) / periodMs));
+  const left = Math.max(sweep.expected - sweep.seen, sweep.slice);
+  return Math.max(Math.ceil(left / passesLeft), namesMin);
 }
 
 /**
@@ -74,11 +128,19 @@ export class Reconciler {
   private readonly waitingReenactments: OperatorRequest[] = [];
   /** The installation's zones when there are several (a ZonedProvider), to leave out an unreachable zone's names. */
   private readonly zones: ZoneSet | null;
+  /** The generation whose changes the last pass took in: the next one reads only versions introduced after it. */
+  private checkedThrough: Generation = 0;
+  /** The rolling sweep under way (null: the next pass starts one), and the entries the last one read in all. */
+  private sweep: Sweep | null = null;
+  private lastSweepEntries = 0;
+  /** What the last pass took on the clock, for the sweep's period. */
+  private lastPassMs = 0;
 
   constructor(private readonly options: ReconcilerOptions, private readonly deps: ReconcilerDeps) {
     assert(options.pageSize >= 1, 'internal', 'pageSize must be positive');
     assert(options.intervalMs > 0, 'internal', 'intervalMs must be positive');
     assert(options.maxLagMs >= 0, 'internal', 'maxLagMs is never negative');
+    assert((options.sweepNamesMin ?? 1) >= 1, 'internal', 'a sweep reads at least one name a pass');
     const routes = zoneRoutes(deps.provider, '');
     this.zones = routes.length === 1 ? null : new ZoneSet(routes.map((route) => route.zone));
   }
@@ -91,40 +153,60 @@ export class Reconciler {
   }
 
   /**
-   * Every served name, zone by zone. With several zones (config `zones:`), a zone whose provider fails is left out of
-   * this pass (`unreachable`: zone → error) rather than failing it: the other zones are still checked and repaired.
+   * The served state of `names`, zone by zone, in reads of at most a page. With several zones (config `zones:`), a
+   * zone whose provider fails is left out of this pass (`unreachable`: zone, error) rather than failing it: the other
+   * zones are still checked and repaired. `reached`: the zones read this pass.
    */
-  private async readServed(): Promise<{ served: Map<string, ServedState>; unreachable: Map<string, string> }> {
+  private async readServed(names: readonly string[]): Promise<{
+    served: Map<string, ServedState>; unreachable: Map<string, string>; reached: Set<string>;
+  }> {
     const served = new Map<string, ServedState>();
     const unreachable = new Map<string, string>();
+    const reached = new Set<string>();
     const routes = zoneRoutes(this.deps.provider, '');
+    const { zones } = this;
+    const byZone = new Map<string, string[]>(routes.map((route) => [route.zone, []]));
+    for (const name of names) {
+      // A name in none of the zones (a zone taken out of `zones:`) is not judged (outOfReach).
+      const zone = zones === null ? routes[0]!.zone : zones.zoneOf(name);
+      if (zone !== null) byZone.get(zone)!.push(name);
+    }
     for (const route of routes) {
+      const part = byZone.get(route.zone)!;
+      if (part.length === 0) continue;
       try {
-        await forEachServedPage(route.provider, this.options.pageSize, (page) => {
-          for (const state of page) served.set(state.name, state);
-        });
+        for (let start = 0; start < part.length; start += this.options.pageSize) {
+          const read = await route.provider.read(part.slice(start, start + this.options.pageSize));
+          // A name held by another writer is not served by this installation (as a listing leaves it out): the
+          // repair's compare-and-swap finds it held and reports it as what it is.
+          for (const [name, state] of read) if (state.held === undefined) served.set(name, state);
+        }
+        reached.add(route.zone);
       } catch (error) {
         if (routes.length === 1 || error instanceof InvariantViolation) throw error;
         unreachable.set(route.zone, error instanceof Error ? error.message : String(error));
       }
     }
     if (unreachable.size === routes.length) {
-      await this.alarmUnreachable(unreachable);
+      await this.alarmUnreachable(unreachable, reached);
       const errors = [...unreachable].map(([zone, error]) => `${zone}: ${error}`);
       throw new Error(`no zone could be read: ${errors.join('; ')}`);
     }
-    return { served, unreachable };
+    return { served, unreachable, reached };
   }
 
   /**
-   * A zone-wide alarm per zone this pass could not read, cleared on the first pass that reads it (by any reconciler
-   * process: the stored alarms are looked at, and so is one of a zone no longer configured).
+   * A zone-wide alarm per zone this pass could not read, cleared by the first pass that reads it (by any reconciler
+   * process: the stored alarms are looked at), and for a zone no longer configured.
    */
-  private async alarmUnreachable(unreachable: ReadonlyMap<string, string>): Promise<void> {
+  private async alarmUnreachable(
+    unreachable: ReadonlyMap<string, string>, reached: ReadonlySet<string>,
+  ): Promise<void> {
     const { store, log } = this.deps;
+    const configured = new Set(zoneRoutes(this.deps.provider, '').map((route) => route.zone));
     for (const alarm of await store.listAlarms(true)) {
-      const cleared = alarm.kind === unreachableAlarm && !unreachable.has(alarm.name);
-      if (cleared) await store.clearAlarm(alarm.kind, alarm.name);
+      if (alarm.kind !== unreachableAlarm || unreachable.has(alarm.name)) continue;
+      if (reached.has(alarm.name) || !configured.has(alarm.name)) await store.clearAlarm(alarm.kind, alarm.name);
     }
     for (const [zone, message] of unreachable) {
       await store.raiseAlarm(unreachableAlarm, zone, `zone ${zone}.: its provider failed (${message}); `
@@ -292,31 +374,43 @@ export class Reconciler {
     return { repaired: result.applied.length, held };
   }
 
+  /** The names of the active "foreign" and "unmanaged" alarms (an enactor's or a pass's): every pass reads them. */
+  private async holdAlarmNames(): Promise<string[]> {
+    const alarms = await this.deps.store.listAlarms(true);
+    return alarms.filter((alarm) => alarm.kind === 'foreign' || alarm.kind === 'unmanaged').map((alarm) => alarm.name);
+  }
+
   /**
    * The enactors' "foreign" and "unmanaged" alarms of names this pass did not find held: written since (adopted, or
    * freed by the other installation's removal, by any enactor), or no longer in the plan. The enactor that raised one
-   * may never meet the name again, so the reconciler, which reads every name of the plan, clears them.
+   * may never meet the name again, so the reconciler, which reads every such name each pass (`read`: those this pass
+   * read, an alarm raised since is left for the next), clears them.
    */
   private async clearReleasedHolds(
-    heldNow: ReadonlySet<string>, unreachable: ReadonlyMap<string, string>,
+    read: ReadonlySet<string>, heldNow: ReadonlySet<string>, unreachable: ReadonlyMap<string, string>,
   ): Promise<void> {
     const { store } = this.deps;
     for (const alarm of await store.listAlarms(true)) {
-      const holdAlarm = alarm.kind === 'foreign' || alarm.kind === 'unmanaged';
+      const holdAlarm = (alarm.kind === 'foreign' || alarm.kind === 'unmanaged') && read.has(alarm.name);
       const unseen = heldNow.has(alarm.name) || this.outOfReach(alarm.name, unreachable);
       if (holdAlarm && !unseen) await store.clearAlarm(alarm.kind, alarm.name);
     }
   }
 
-  /** Operator re-enactments (API): rewrite a name of the newest plan even if it looks sound. */
-  private async takeReenactments(
-    drifts: Drift[], entries: ReadonlyMap<string, PlanEntry>, unreachable: ReadonlyMap<string, string>,
-  ): Promise<void> {
-    const before = drifts.length;
-    const { store } = this.deps;
+  /** Operator re-enactments (API): those kept from a pass that could not reach their zone, then new ones. */
+  private async takeReenactments(): Promise<OperatorRequest[]> {
     const waiting = this.waitingReenactments.splice(0);
     const room = Math.max(0, reenactRequestsMax - waiting.length);
-    for (const request of [...waiting, ...(room === 0 ? [] : await store.takeRequests('reenact', room))]) {
+    return [...waiting, ...(room === 0 ? [] : await this.deps.store.takeRequests('reenact', room))];
+  }
+
+  /** Re-enactments become drifts: a name of the newest plan is rewritten even if it looks sound. */
+  private addReenactments(
+    drifts: Drift[], requests: readonly OperatorRequest[], entries: ReadonlyMap<string, PlanEntry>,
+    unreachable: ReadonlyMap<string, string>,
+  ): void {
+    const before = drifts.length;
+    for (const request of requests) {
       if (this.outOfReach(request.subject, unreachable)) {
         // Its zone could not be read: the request waits here for a pass that can.
         this.waitingReenactments.push(request);
@@ -347,34 +441,110 @@ export class Reconciler {
     this.alarmed = drifted;
   }
 
-  async tick(): Promise<ReconcileResult> {
+  /**
+   * What a pass reads of the newest plan (`latest`), by name: the versions introduced since the last pass, the names
+   * it watches (lagging, alarmed, held by another writer, asked to re-enact), and the rolling sweep's next slice —
+   * so a pass costs what changed plus a bounded slice, not the plan. Null when the plan was cleaned up meanwhile.
+   * `position`: the sweep once this pass is done (null: it ended), `total`: the entries it has read in all.
+   */
+  private async entriesToCheck(latest: Generation, namesTotal: number, watched: ReadonlySet<string>): Promise<{
+    entries: Map<string, PlanEntry>; position: Sweep | null; total: number; swept: ReconcileResult['sweep'];
+  } | null> {
     const { store } = this.deps;
+    const { pageSize } = this.options;
+    const entries = new Map<string, PlanEntry>();
+    const take = (page: readonly PlanEntry[]) => {
+      for (const entry of page) entries.set(entry.name, entry);
+    };
+    // What changed since the last pass (on the first, nothing: the sweep finds what lagged before this process).
+    if (this.checkedThrough > 0 && this.checkedThrough < latest) {
+      const delta = await forEachPlanPage(store, latest, { sinceAfter: this.checkedThrough }, pageSize, take);
+      if (delta.vanished) return null;
+    }
+    const names = [...watched].filter((name) => !entries.has(name));
+    for (let start = 0; start < names.length; start += pageSize) {
+      const view = await store.readPlan(latest, { names: names.slice(start, start + pageSize) });
+      if (view === null) return null;
+      take(view.entries);
+    }
+    const now = this.deps.clock.nowMs();
+    const periodMs = this.options.intervalMs + this.lastPassMs;
+    // Absent (direct constructions, tests): the whole plan every pass.
+    const namesMin = this.options.sweepNamesMin ?? Number.MAX_SAFE_INTEGER;
+    const planned = Math.max(namesTotal, this.lastSweepEntries);
+    const sweep = { ...(this.sweep ?? startSweep(now, { ...this.options, periodMs, entries: planned, namesMin })) };
+    const range = { afterName: sweep.afterName, entriesMax: sweepSlice(sweep, now, periodMs, namesMin) };
+    const slice = await forEachPlanPage(store, latest, range, pageSize, take);
+    if (slice.vanished) return null;
+    sweep.seen += slice.entries;
+    sweep.afterName = slice.lastName;
+    const position = slice.end ? null : sweep;
+    return { entries, position, total: sweep.seen, swept: { names: slice.entries, completed: slice.end } };
+  }
+
+  async tick(): Promise<ReconcileResult> {
+    const { store, clock } = this.deps;
+    const startedMs = clock.nowMs();
     const latest = await store.latestGeneration();
-    if (latest === 0) return { generation: 0, checked: 0, drifts: [], repaired: 0 };
-    const view = await store.readPlan(latest);
-    if (view === null) return { generation: latest, checked: 0, drifts: [], repaired: 0 };
-    assert(view.header.generation === latest, 'internal',
-      () => `asked for plan ${latest}, read ${view.header.generation}`);
+    const idle = { generation: latest, checked: 0, drifts: [], repaired: 0, sweep: { names: 0, completed: false } };
+    if (latest === 0) return idle;
+    const head = await store.readPlan(latest, { names: [] });
+    if (head === null) return idle;
+    assert(head.header.generation === latest, 'internal',
+      () => `asked for plan ${latest}, read ${head.header.generation}`);
     const frozen = this.deps.frozen === undefined ? new Set<string>() : await this.deps.frozen();
-    if (frozen === 'zone') return { generation: latest, checked: 0, drifts: [], repaired: 0 };
+    if (frozen === 'zone') return idle;
+    const requests = await this.takeReenactments();
+    try {
+      const holds = new Set(await this.holdAlarmNames());
+      const watched = new Set([
+        ...this.behindSinceMs.keys(), ...this.alarmed, ...holds, ...requests.map((request) => request.subject),
+      ]);
+      const toCheck = await this.entriesToCheck(latest, head.header.namesTotal, watched);
+      if (toCheck === null) {
+        this.waitingReenactments.unshift(...requests);
+        return idle;
+      }
+      const result = await this.check(latest, toCheck.entries, frozen, requests, holds);
+      // The pass is done: what changed up to `latest` and the sweep's slice are taken in.
+      this.checkedThrough = latest;
+      this.sweep = toCheck.position;
+      if (toCheck.swept.completed) {
+        this.lastSweepEntries = toCheck.total;
+        await store.incrementCounter('reconciler_sweeps');
+      }
+      this.lastPassMs = Math.max(0, clock.nowMs() - startedMs);
+      return { ...result, sweep: toCheck.swept };
+    } catch (error) {
+      // The requests taken are not lost with a failed pass: the next one takes them again.
+      for (const request of requests) {
+        if (!this.waitingReenactments.includes(request)) this.waitingReenactments.push(request);
+      }
+      throw error;
+    }
+  }
+
+  /** Judges and repairs the names of `entries` (the newest plan's), alarms what drifted, clears what is sound. */
+  private async check(
+    latest: Generation, entries: ReadonlyMap<string, PlanEntry>, frozen: ReadonlySet<string>,
+    requests: readonly OperatorRequest[], holds: ReadonlySet<string>,
+  ): Promise<Omit<ReconcileResult, 'sweep'>> {
+    const { store } = this.deps;
     const enactedFor = await this.enactedByLiveEnactors();
-    const { served, unreachable } = await this.readServed();
-    await this.alarmUnreachable(unreachable);
-    const entries = new Map(view.entries.map((entry) => [entry.name, entry]));
+    const { served, unreachable, reached } = await this.readServed([...entries.keys()]);
+    await this.alarmUnreachable(unreachable, reached);
     const drifts: Drift[] = [];
-    for (const entry of view.entries) {
+    for (const entry of entries.values()) {
       if (frozen.has(entry.name) || this.outOfReach(entry.name, unreachable)) continue;
       const drift = await this.classify(entry, served.get(entry.name), latest, enactedFor(entry.name));
       if (drift !== null) drifts.push(drift);
     }
-    // A name that left the plan lags no more: its clock goes, so the map stays bounded by the plan's names.
+    // A watched name that left the plan lags no more: every lag clock is of a name this pass read, so the map stays
+    // bounded by the plan's names.
     for (const name of this.behindSinceMs.keys()) if (!entries.has(name)) this.behindSinceMs.delete(name);
-    assert(
-      this.behindSinceMs.size <= entries.size,
-      'internal',
-      `${this.behindSinceMs.size} lag clocks, ${entries.size} names`,
-    );
-    await this.takeReenactments(drifts, entries, unreachable);
+    assert(this.behindSinceMs.size <= entries.size, 'internal',
+      () => `${this.behindSinceMs.size} lag clocks, ${entries.size} names read`);
+    this.addReenactments(drifts, requests, entries, unreachable);
     await this.alarm(drifts, unreachable);
     const { repaired, held } = drifts.length === 0
       ? { repaired: 0, held: [] }
@@ -388,10 +558,10 @@ export class Reconciler {
       drifts[index] = found;
       await store.raiseAlarm('drift', found.name, `${found.kind}: ${found.detail}`);
     }
-    await this.clearReleasedHolds(new Set(held.map((found) => found.name)), unreachable);
+    await this.clearReleasedHolds(holds, new Set(held.map((found) => found.name)), unreachable);
     if (repaired > 0) await store.incrementCounter('reconciler_repairs', repaired);
     await store.incrementCounter('reconciler_passes');
-    return { generation: latest, checked: view.entries.length, drifts, repaired };
+    return { generation: latest, checked: entries.size, drifts, repaired };
   }
 
   async run(signal: AbortSignal): Promise<void> {

@@ -95,6 +95,7 @@ export function reconcilerOptions(settings: RoleSettings, id: string): Reconcile
   assert(reconciler.pageNamesMax >= 1, 'L2', 'the reconciler reads at least one served name per page');
   return {
     id, intervalMs: reconciler.interval, maxLagMs: reconciler.maxLag, pageSize: reconciler.pageNamesMax,
+    sweepNamesMin: reconciler.sweepNamesMin,
     retriesMax: enactor.retriesMax, backoffBaseMs: enactor.backoffBase, backoffMaxMs: enactor.backoffMax,
   };
 }

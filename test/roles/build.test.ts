@@ -24,7 +24,7 @@ const everyRoleKey = {
     heartbeatInterval: '400ms', heartbeatTtl: '4s',
   },
   janitor: { interval: '3s', batchVersionsMax: 13, compactInterval: '5m' },
-  reconciler: { interval: '4s', maxLag: '9s', pageNamesMax: 14 },
+  reconciler: { interval: '4s', maxLag: '9s', pageNamesMax: 14, sweepNamesMin: 15 },
   health: {
     interval: '700ms', timeout: '200ms', rise: 3, fall: 4, concurrency: 15, jitter: 0.2, selfDoubtFraction: 0.6,
     selfDoubtMinTargets: 5, maxWithdrawFraction: 0.45,
@@ -46,7 +46,8 @@ test('every role key of the config reaches its role', () => {
   });
   // The reconciler repairs with the enactor's retry bounds.
   assert.deepEqual(reconcilerOptions(settings, 'r'), {
-    id: 'r', intervalMs: 4000, maxLagMs: 9000, pageSize: 14, retriesMax: 12, backoffBaseMs: 6, backoffMaxMs: 600,
+    id: 'r', intervalMs: 4000, maxLagMs: 9000, pageSize: 14, sweepNamesMin: 15, retriesMax: 12, backoffBaseMs: 6,
+    backoffMaxMs: 600,
   });
   assert.deepEqual(checkerOptions(settings, 'c1'), {
     id: 'c1', viewTtlMs: 5000, intervalMs: 700, timeoutMs: 200, rise: 3, fall: 4, concurrency: 15, jitterFraction: 0.2,

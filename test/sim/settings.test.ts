@@ -35,7 +35,7 @@ test('a run sets what its scenario chooses and keeps every other setting at the 
       interval: timing.janitorIntervalMs, batchVersionsMax: 8, compactInterval: timing.janitorIntervalMs,
     });
     assert.deepEqual(settings.reconciler, {
-      interval: timing.reconcilerIntervalMs, maxLag: timing.reconcilerMaxLagMs, pageNamesMax: 2,
+      ...defaults.reconciler, interval: timing.reconcilerIntervalMs, maxLag: timing.reconcilerMaxLagMs, pageNamesMax: 2,
     });
     assert.deepEqual(settings.health, {
       ...defaults.health, interval: checker.intervalMs, timeout: checker.timeoutMs, rise: checker.rise,
