@@ -114,6 +114,28 @@ export function sweepSlice(sweep: Sweep, nowMs: number, periodMs: number, namesM
   return Math.max(Math.ceil(left / passesLeft), namesMin);
 }
 
+/** What one pass has found so far. */
+interface PassState {
+  latest: Generation;
+  frozen: ReadonlySet<string>;
+  /** Names read every pass (lagging, alarmed, held by another writer, asked to re-enact), and those in the plan. */
+  watched: ReadonlySet<string>;
+  found: Map<string, PlanEntry>;
+  enactedFor: (name: string) => Generation | null;
+  /** Names judged already, but for the sweep's (a changed or watched name is not judged again in the slice). */
+  judged: Set<string>;
+  checked: number;
+  drifts: Drift[];
+  /** The plan entries of the drifted names (and of the names asked to re-enact): what the repair writes. */
+  entries: Map<string, PlanEntry>;
+  unreachable: Map<string, string>;
+  reached: Set<string>;
+  /** The sweep once this pass is done (null: it ended), what the pass read of it, and its whole when it ended. */
+  sweep: Sweep | null;
+  swept: ReconcileResult['sweep'];
+  sweepTotal: number;
+}
+
 /**
  * The reconciler compares what DNS serves with the plan of each name's
  * enacted generation and repairs any difference by enacting the newest plan
@@ -154,15 +176,11 @@ export class Reconciler {
 
   /**
    * The served state of `names`, zone by zone, in reads of at most a page. With several zones (config `zones:`), a
-   * zone whose provider fails is left out of this pass (`unreachable`: zone, error) rather than failing it: the other
-   * zones are still checked and repaired. `reached`: the zones read this pass.
+   * zone whose provider fails is left out of the rest of the pass (`pass.unreachable`: zone, error) rather than
+   * failing it: the other zones are still checked and repaired. `pass.reached`: the zones read this pass.
    */
-  private async readServed(names: readonly string[]): Promise<{
-    served: Map<string, ServedState>; unreachable: Map<string, string>; reached: Set<string>;
-  }> {
+  private async readServed(names: readonly string[], pass: PassState): Promise<Map<string, ServedState>> {
     const served = new Map<string, ServedState>();
-    const unreachable = new Map<string, string>();
-    const reached = new Set<string>();
     const routes = zoneRoutes(this.deps.provider, '');
     const { zones } = this;
     const byZone = new Map<string, string[]>(routes.map((route) => [route.zone, []]));
@@ -173,7 +191,7 @@ export class Reconciler {
     }
     for (const route of routes) {
       const part = byZone.get(route.zone)!;
-      if (part.length === 0) continue;
+      if (part.length === 0 || pass.unreachable.has(route.zone)) continue;
       try {
         for (let start = 0; start < part.length; start += this.options.pageSize) {
           const read = await route.provider.read(part.slice(start, start + this.options.pageSize));
@@ -181,18 +199,13 @@ export class Reconciler {
           // repair's compare-and-swap finds it held and reports it as what it is.
           for (const [name, state] of read) if (state.held === undefined) served.set(name, state);
         }
-        reached.add(route.zone);
+        pass.reached.add(route.zone);
       } catch (error) {
         if (routes.length === 1 || error instanceof InvariantViolation) throw error;
-        unreachable.set(route.zone, error instanceof Error ? error.message : String(error));
+        pass.unreachable.set(route.zone, error instanceof Error ? error.message : String(error));
       }
     }
-    if (unreachable.size === routes.length) {
-      await this.alarmUnreachable(unreachable, reached);
-      const errors = [...unreachable].map(([zone, error]) => `${zone}: ${error}`);
-      throw new Error(`no zone could be read: ${errors.join('; ')}`);
-    }
-    return { served, unreachable, reached };
+    return served;
   }
 
   /**
@@ -442,30 +455,48 @@ export class Reconciler {
   }
 
   /**
-   * What a pass reads of the newest plan (`latest`), by name: the versions introduced since the last pass, the names
-   * it watches (lagging, alarmed, held by another writer, asked to re-enact), and the rolling sweep's next slice —
-   * so a pass costs what changed plus a bounded slice, not the plan. Null when the plan was cleaned up meanwhile.
-   * `position`: the sweep once this pass is done (null: it ended), `total`: the entries it has read in all.
+   * Judges a page of the newest plan's entries against what DNS serves for them: their served state is read (zone by
+   * zone, leaving out a zone already found unreachable this pass), each name classified. Only what a drift needs is
+   * kept, so a pass holds a page of the plan at a time however large its slice.
    */
-  private async entriesToCheck(latest: Generation, namesTotal: number, watched: ReadonlySet<string>): Promise<{
-    entries: Map<string, PlanEntry>; position: Sweep | null; total: number; swept: ReconcileResult['sweep'];
-  } | null> {
+  private async judgePage(pass: PassState, page: readonly PlanEntry[], sweeping: boolean): Promise<void> {
+    const open = page.filter((entry) => !pass.judged.has(entry.name));
+    // The sweep's names are not remembered: it reads each once, and they are what a pass has most of.
+    if (!sweeping) for (const entry of open) pass.judged.add(entry.name);
+    for (const entry of open) if (pass.watched.has(entry.name)) pass.found.set(entry.name, entry);
+    const judged = open.filter((entry) => !pass.frozen.has(entry.name));
+    const served = await this.readServed(judged.map((entry) => entry.name), pass);
+    pass.checked += open.length;
+    for (const entry of judged) {
+      if (this.outOfReach(entry.name, pass.unreachable)) continue;
+      const drift = await this.classify(entry, served.get(entry.name), pass.latest, pass.enactedFor(entry.name));
+      if (drift === null) continue;
+      pass.drifts.push(drift);
+      pass.entries.set(entry.name, entry);
+    }
+  }
+
+  /**
+   * One pass over the newest plan (`latest`): the versions introduced since the last pass, the names it watches
+   * (lagging, alarmed, held by another writer, asked to re-enact), and the rolling sweep's next slice — so a pass
+   * costs what changed plus a bounded slice, not the plan. False when the plan was cleaned up meanwhile; else the
+   * sweep once this pass is done is in `pass.sweep` (null: it ended).
+   */
+  private async judgeAll(pass: PassState, namesTotal: number): Promise<boolean> {
     const { store } = this.deps;
     const { pageSize } = this.options;
-    const entries = new Map<string, PlanEntry>();
-    const take = (page: readonly PlanEntry[]) => {
-      for (const entry of page) entries.set(entry.name, entry);
-    };
+    const { latest } = pass;
+    const judge = (page: readonly PlanEntry[]) => this.judgePage(pass, page, false);
     // What changed since the last pass (on the first, nothing: the sweep finds what lagged before this process).
     if (this.checkedThrough > 0 && this.checkedThrough < latest) {
-      const delta = await forEachPlanPage(store, latest, { sinceAfter: this.checkedThrough }, pageSize, take);
-      if (delta.vanished) return null;
+      const delta = await forEachPlanPage(store, latest, { sinceAfter: this.checkedThrough }, pageSize, judge);
+      if (delta.vanished) return false;
     }
-    const names = [...watched].filter((name) => !entries.has(name));
+    const names = [...pass.watched].filter((name) => !pass.judged.has(name));
     for (let start = 0; start < names.length; start += pageSize) {
       const view = await store.readPlan(latest, { names: names.slice(start, start + pageSize) });
-      if (view === null) return null;
-      take(view.entries);
+      if (view === null) return false;
+      await judge(view.entries);
     }
     const now = this.deps.clock.nowMs();
     const periodMs = this.options.intervalMs + this.lastPassMs;
@@ -474,12 +505,14 @@ export class Reconciler {
     const planned = Math.max(namesTotal, this.lastSweepEntries);
     const sweep = { ...(this.sweep ?? startSweep(now, { ...this.options, periodMs, entries: planned, namesMin })) };
     const range = { afterName: sweep.afterName, entriesMax: sweepSlice(sweep, now, periodMs, namesMin) };
-    const slice = await forEachPlanPage(store, latest, range, pageSize, take);
-    if (slice.vanished) return null;
+    const slice = await forEachPlanPage(store, latest, range, pageSize, (page) => this.judgePage(pass, page, true));
+    if (slice.vanished) return false;
     sweep.seen += slice.entries;
     sweep.afterName = slice.lastName;
-    const position = slice.end ? null : sweep;
-    return { entries, position, total: sweep.seen, swept: { names: slice.entries, completed: slice.end } };
+    pass.sweep = slice.end ? null : sweep;
+    pass.swept = { names: slice.entries, completed: slice.end };
+    if (slice.end) pass.sweepTotal = sweep.seen;
+    return true;
   }
 
   async tick(): Promise<ReconcileResult> {
@@ -500,21 +533,26 @@ export class Reconciler {
       const watched = new Set([
         ...this.behindSinceMs.keys(), ...this.alarmed, ...holds, ...requests.map((request) => request.subject),
       ]);
-      const toCheck = await this.entriesToCheck(latest, head.header.namesTotal, watched);
-      if (toCheck === null) {
+      // Read before any served state, so anything an enactor finished by then is in what the pass reads.
+      const enactedFor = await this.enactedByLiveEnactors();
+      const pass: PassState = {
+        latest, frozen, watched, enactedFor, judged: new Set(), found: new Map(), checked: 0, drifts: [],
+        entries: new Map(), unreachable: new Map(), reached: new Set(), sweep: null, swept: idle.sweep, sweepTotal: 0,
+      };
+      if (!await this.judgeAll(pass, head.header.namesTotal)) {
         this.waitingReenactments.unshift(...requests);
         return idle;
       }
-      const result = await this.check(latest, toCheck.entries, frozen, requests, holds);
+      const result = await this.conclude(pass, requests, holds);
       // The pass is done: what changed up to `latest` and the sweep's slice are taken in.
       this.checkedThrough = latest;
-      this.sweep = toCheck.position;
-      if (toCheck.swept.completed) {
-        this.lastSweepEntries = toCheck.total;
+      this.sweep = pass.sweep;
+      if (pass.swept.completed) {
+        this.lastSweepEntries = pass.sweepTotal;
         await store.incrementCounter('reconciler_sweeps');
       }
       this.lastPassMs = Math.max(0, clock.nowMs() - startedMs);
-      return { ...result, sweep: toCheck.swept };
+      return { ...result, sweep: pass.swept };
     } catch (error) {
       // The requests taken are not lost with a failed pass: the next one takes them again.
       for (const request of requests) {
@@ -524,26 +562,27 @@ export class Reconciler {
     }
   }
 
-  /** Judges and repairs the names of `entries` (the newest plan's), alarms what drifted, clears what is sound. */
-  private async check(
-    latest: Generation, entries: ReadonlyMap<string, PlanEntry>, frozen: ReadonlySet<string>,
-    requests: readonly OperatorRequest[], holds: ReadonlySet<string>,
+  /** After the names are judged: re-enactments, alarms, repairs, and the alarms of what is sound again. */
+  private async conclude(
+    pass: PassState, requests: readonly OperatorRequest[], holds: ReadonlySet<string>,
   ): Promise<Omit<ReconcileResult, 'sweep'>> {
     const { store } = this.deps;
-    const enactedFor = await this.enactedByLiveEnactors();
-    const { served, unreachable, reached } = await this.readServed([...entries.keys()]);
-    await this.alarmUnreachable(unreachable, reached);
-    const drifts: Drift[] = [];
-    for (const entry of entries.values()) {
-      if (frozen.has(entry.name) || this.outOfReach(entry.name, unreachable)) continue;
-      const drift = await this.classify(entry, served.get(entry.name), latest, enactedFor(entry.name));
-      if (drift !== null) drifts.push(drift);
+    const { latest, drifts, entries, unreachable } = pass;
+    if (unreachable.size === zoneRoutes(this.deps.provider, '').length) {
+      await this.alarmUnreachable(unreachable, pass.reached);
+      const errors = [...unreachable].map(([zone, error]) => `${zone}: ${error}`);
+      throw new Error(`no zone could be read: ${errors.join('; ')}`);
     }
+    await this.alarmUnreachable(unreachable, pass.reached);
     // A watched name that left the plan lags no more: every lag clock is of a name this pass read, so the map stays
     // bounded by the plan's names.
-    for (const name of this.behindSinceMs.keys()) if (!entries.has(name)) this.behindSinceMs.delete(name);
-    assert(this.behindSinceMs.size <= entries.size, 'internal',
-      () => `${this.behindSinceMs.size} lag clocks, ${entries.size} names read`);
+    for (const name of pass.watched) if (!pass.found.has(name)) this.behindSinceMs.delete(name);
+    assert(this.behindSinceMs.size <= pass.checked, 'internal',
+      () => `${this.behindSinceMs.size} lag clocks, ${pass.checked} names read`);
+    for (const request of requests) {
+      const entry = pass.found.get(request.subject);
+      if (entry !== undefined) entries.set(request.subject, entry);
+    }
     this.addReenactments(drifts, requests, entries, unreachable);
     await this.alarm(drifts, unreachable);
     const { repaired, held } = drifts.length === 0
@@ -561,7 +600,7 @@ export class Reconciler {
     await this.clearReleasedHolds(holds, new Set(held.map((found) => found.name)), unreachable);
     if (repaired > 0) await store.incrementCounter('reconciler_repairs', repaired);
     await store.incrementCounter('reconciler_passes');
-    return { generation: latest, checked: entries.size, drifts, repaired };
+    return { generation: latest, checked: pass.checked, drifts, repaired };
   }
 
   async run(signal: AbortSignal): Promise<void> {
