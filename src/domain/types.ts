@@ -141,7 +141,13 @@ export interface PlanHeader {
 
 export function recordSetKey(records: readonly RecordEntry[] | null): string {
   if (records === null) return '<removed>';
-  return records.map((r) => `${r.address}/${r.weight}/${r.target}`).join(',');
+  // A loop, not map/join: the planner builds a key for every name it evaluates.
+  let key = '';
+  for (let index = 0; index < records.length; index += 1) {
+    const record = records[index]!;
+    key += `${index === 0 ? '' : ','}${record.address}/${record.weight}/${record.target}`;
+  }
+  return key;
 }
 
 /** The target ids of a record-set key (the inverse of recordSetKey for targets; addresses hold no "/"). */
@@ -150,6 +156,17 @@ export function targetsOfKey(key: string): string[] {
   return key.split(',').map((entry) => entry.slice(entry.lastIndexOf('/') + 1));
 }
 
-export function sortRecords(records: RecordEntry[]): RecordEntry[] {
-  return [...records].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+/** A copy of `records` in address order. */
+export function sortRecords(records: readonly RecordEntry[]): RecordEntry[] {
+  return sortRecordsInPlace(records.slice());
+}
+
+/** `records` itself, put in address order (a set already in order, as most are, is left as it is). */
+export function sortRecordsInPlace(records: RecordEntry[]): RecordEntry[] {
+  for (let index = 1; index < records.length; index += 1) {
+    if (records[index - 1]!.address > records[index]!.address) {
+      return records.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    }
+  }
+  return records;
 }

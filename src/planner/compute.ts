@@ -1,5 +1,6 @@
 import {
-  recordSetKey, sortRecords, targetsOfKey, type EndpointSpec, type HealthState, type PlanChange, type RecordEntry,
+  recordSetKey, sortRecordsInPlace, targetsOfKey, type EndpointSpec, type HealthState, type PlanChange,
+  type RecordEntry,
 } from '../domain/types.js';
 import { weightMax } from '../domain/validate.js';
 import { assert } from '../util/assert.js';
@@ -48,6 +49,11 @@ export interface PlanComputation {
   operatorChanged: number;
   /** Health-driven changes that take capacity out of a name (restorations are not listed). */
   withdrawals: HealthWithdrawal[];
+  /**
+   * How publishing the changes moves `servedCapacity(endpoints, current)`: the capacity the changed names serve
+   * after, minus before (a removed name is in no endpoint, so it counts in neither).
+   */
+  servedCapacityDelta: number;
 }
 
 /** What a weight outside 0..weightMax is (a constant: weightsFor runs for every name of a plan). */
@@ -55,7 +61,8 @@ const weightOutside = `a weight is not an integer from 0 to ${weightMax}`;
 
 /** Maps capacities to DNS weights 1..255 relative to the largest capacity of the name; capacity 0 is weight 0. */
 export function weightsFor(capacities: readonly number[]): number[] {
-  const largest = Math.max(0, ...capacities);
+  let largest = 0;
+  for (const capacity of capacities) if (capacity > largest) largest = capacity;
   const weights = new Array<number>(capacities.length);
   for (let index = 0; index < capacities.length; index += 1) {
     const capacity = capacities[index]!;
@@ -75,24 +82,45 @@ export function weightsFor(capacities: readonly number[]): number[] {
 export function desiredRecords(
   endpoint: EndpointSpec, health: ReadonlyMap<string, HealthState>, drained: ReadonlySet<string>,
 ): { records: RecordEntry[]; failOpen: boolean } {
-  assert(endpoint.targets.length > 0, 'S1', 'an endpoint without targets', endpoint.name);
-  const weights = weightsFor(endpoint.targets.map((target) => (drained.has(target.id) ? 0 : target.capacity)));
-  const all: RecordEntry[] = endpoint.targets.map((target, index) => {
-    return { target: target.id, address: target.address, weight: weights[index]! };
-  });
-  const healthy = all.filter((record) => health.get(record.target) !== 'down');
-  const secondaries = new Set(endpoint.targets.filter((target) => target.pool === 'secondary').map(({ id }) => id));
-  for (const secondary of [false, true]) {
-    const serving = healthy.filter((record) => record.weight > 0 && secondaries.has(record.target) === secondary);
-    if (serving.length > 0) return { records: sortRecords(serving), failOpen: false };
+  const { targets } = endpoint;
+  assert(targets.length > 0, 'S1', 'an endpoint without targets', endpoint.name);
+  // Loops rather than chains of map and filter: this runs for every name of a full plan (a million, issue 16).
+  const capacities = new Array<number>(targets.length);
+  for (let index = 0; index < targets.length; index += 1) {
+    const target = targets[index]!;
+    capacities[index] = drained.has(target.id) ? 0 : target.capacity;
   }
+  const weights = weightsFor(capacities);
+  // The healthy targets with weight, by pool: the primaries serve when there are any, else the secondaries.
+  const primaries: RecordEntry[] = [];
+  const secondaries: RecordEntry[] = [];
+  let healthy = 0;
+  for (let index = 0; index < targets.length; index += 1) {
+    const target = targets[index]!;
+    if (health.get(target.id) === 'down') continue;
+    healthy += 1;
+    const weight = weights[index]!;
+    if (weight === 0) continue;
+    const entry = { target: target.id, address: target.address, weight };
+    if (target.pool === 'secondary') secondaries.push(entry);
+    else primaries.push(entry);
+  }
+  if (primaries.length > 0) return { records: sortRecordsInPlace(primaries), failOpen: false };
+  if (secondaries.length > 0) return { records: sortRecordsInPlace(secondaries), failOpen: false };
+  const record = (index: number, weight: number): RecordEntry => {
+    const target = targets[index]!;
+    return { target: target.id, address: target.address, weight };
+  };
   // Nothing healthy with weight in either pool: fail open to every target, keeping the weights that are positive.
-  const positive = all.filter((record) => record.weight > 0);
-  const fallback = positive.length > 0 ? positive : all.map((record) => ({ ...record, weight: 1 }));
+  const positive: RecordEntry[] = [];
+  for (let index = 0; index < targets.length; index += 1) {
+    if (weights[index]! > 0) positive.push(record(index, weights[index]!));
+  }
+  const fallback = positive.length > 0 ? positive : targets.map((_, index) => record(index, 1));
   assert(fallback.length > 0, 'S1', 'fail-open produced an empty set', endpoint.name);
   // S1: every record served carries weight (a set of weight-0 records would answer nothing).
-  assert(fallback.every((record) => record.weight > 0), 'S1', 'fail-open with a weight-0 record', endpoint.name);
-  return { records: sortRecords(fallback), failOpen: healthy.length === 0 };
+  assert(fallback.every((entry) => entry.weight > 0), 'S1', 'fail-open with a weight-0 record', endpoint.name);
+  return { records: sortRecordsInPlace(fallback), failOpen: healthy === 0 };
 }
 
 /**
@@ -127,6 +155,7 @@ export function computePlan(input: PlanInput): PlanComputation {
   const drained = input.drained ?? new Set<string>();
   const plan: PlanComputation = {
     changes: [], namesTotal: input.endpoints.length, evaluated: [], failOpen: [], operatorChanged: 0, withdrawals: [],
+    servedCapacityDelta: 0,
   };
   const indices = input.only ?? input.endpoints.map((_, index) => index);
   for (const index of indices) {
@@ -167,6 +196,8 @@ function planEndpoint(
   const desiredKey = recordSetKey(desired.records);
   if (currentKey === desiredKey) return;
   plan.changes.push({ name: endpoint.name, records: desired.records });
+  const servedBefore = currentKey === undefined ? 0 : capacityOf(endpoint, targetsOfKey(currentKey));
+  plan.servedCapacityDelta += capacityOf(endpoint, desired.records.map((record) => record.target)) - servedBefore;
   if (currentKey === undefined || !healthExplains(endpoint, currentKey, drained)) {
     plan.operatorChanged += 1;
     return;

@@ -107,6 +107,12 @@ export class Planner {
     /** The failed nodes last summarized, and their summary (a held plan is re-alarmed every tick). */
     key: string; summary: string;
   } | null = null;
+  /**
+   * servedCapacity(inventory, current) at `generation`, kept up to date by each plan this planner publishes, so the
+   * capacity guard does not go through every name (a million, issue 16) on each health change. Checked against the
+   * whole computation on every full pass.
+   */
+  private served: { inventory: readonly EndpointSpec[]; generation: Generation; capacity: number } | null = null;
   /** The capacity guard held withdrawals on the last pass (its alarm is up). */
   private capacityHeld = true; // so the first pass clears an alarm a previous planner left up
 
@@ -363,7 +369,7 @@ export class Planner {
     if (force || plan.withdrawals.length === 0) return null;
     const withdrawn = plan.withdrawals.reduce((sum, withdrawal) => sum + withdrawal.capacity, 0);
     assert(withdrawn > 0, 'internal', 'a withdrawal withdraws capacity');
-    const served = servedCapacity(inventory, this.current);
+    const served = this.servedCapacity(inventory, plan.evaluated.length === inventory.length);
     const reason = capacityRefusal(withdrawn, served, this.options.safety.maxWithdrawnCapacityFraction);
     if (reason === null) return null;
     const held = [...new Set(plan.withdrawals.flatMap((withdrawal) => withdrawal.targets))].sort();
@@ -371,6 +377,22 @@ export class Planner {
     for (const target of held) planned.set(target, 'up');
     assert(held.length > 0, 'internal', 'a withdrawal of no target');
     return { reason, held, health: planned };
+  }
+
+  /**
+   * The capacity the newest plan serves across `inventory`: kept from the last computation when it is of this
+   * inventory and generation; computed whole otherwise, and on a full pass (`whole`), where the kept figure must
+   * equal it.
+   */
+  private servedCapacity(inventory: readonly EndpointSpec[], whole: boolean): number {
+    const kept = this.served;
+    const current = kept !== null && kept.inventory === inventory && kept.generation === this.currentGeneration;
+    if (current && !whole) return kept.capacity;
+    const capacity = servedCapacity(inventory, this.current);
+    assert(!current || kept.capacity === capacity, 'internal',
+      () => `served capacity kept as ${kept?.capacity}, computed ${capacity}`);
+    this.served = { inventory, generation: this.currentGeneration, capacity };
+    return capacity;
   }
 
   /** The name threshold, then publication under the lease; `health` is what the plan was computed with. */
@@ -425,6 +447,11 @@ export class Planner {
       if (change.records === null) this.current.delete(change.name);
       else this.current.set(change.name, recordSetKey(change.records));
     }
+    const served = this.served;
+    const servedKept = served !== null && served.inventory === inventory && served.generation === latest;
+    this.served = servedKept
+      ? { inventory, generation, capacity: served.capacity + plan.servedCapacityDelta }
+      : null;
     this.currentGeneration = generation;
     this.currentInventoryVersion = inventoryVersion;
     this.remember(inventory, health, drainedKey, full);
