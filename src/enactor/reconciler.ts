@@ -47,6 +47,9 @@ export interface ReconcilerDeps {
 export type DriftKind =
   | 'missing' | 'empty' | 'edited' | 'deleted-plan' | 'lagging' | 'reenact' | 'foreign' | 'unmanaged';
 
+/** The alarm of a rolling sweep that took longer than maxLag (subject: "*"). */
+export const sweepOverrunAlarm = 'reconciler-sweep';
+
 /** The alarm of a zone whose provider a pass could not read (subject: the zone). */
 export const unreachableAlarm = 'zone-unreachable';
 
@@ -134,6 +137,7 @@ interface PassState {
   sweep: Sweep | null;
   swept: ReconcileResult['sweep'];
   sweepTotal: number;
+  sweepStartedMs: number;
 }
 
 /**
@@ -155,6 +159,8 @@ export class Reconciler {
   /** The rolling sweep under way (null: the next pass starts one), and the entries the last one read in all. */
   private sweep: Sweep | null = null;
   private lastSweepEntries = 0;
+  /** The last sweep overran maxLag (its alarm is up); true at first, so a sweep in time clears one left before. */
+  private sweepOverran = true;
   /** What the last pass took on the clock, for the sweep's period. */
   private lastPassMs = 0;
 
@@ -512,7 +518,29 @@ export class Reconciler {
     pass.sweep = slice.end ? null : sweep;
     pass.swept = { names: slice.entries, completed: slice.end };
     if (slice.end) pass.sweepTotal = sweep.seen;
+    pass.sweepStartedMs = sweep.startedMs;
     return true;
+  }
+
+  /**
+   * A sweep that took longer than maxLag broke its bound (the zone is too large to read in maxLag at the speed this
+   * reconciler reads): an alarm says so, and how long a hand edit may go unfound; the first sweep back within maxLag
+   * clears it. Only when maxLag leaves room for slices (two intervals or more): below that every pass reads the whole
+   * plan, and no sweep bound is promised.
+   */
+  private async judgeSweep(entries: number, tookMs: number): Promise<void> {
+    const { maxLagMs, intervalMs } = this.options;
+    const overran = maxLagMs >= 2 * intervalMs && tookMs > maxLagMs;
+    if (overran) {
+      const message = `the rolling sweep read ${entries} names in ${tookMs} ms, above reconciler.maxLag `
+        + `${maxLagMs} ms: a hand edit may go unfound that long; raise maxLag, or give the reconciler a faster store`;
+      await this.deps.store.raiseAlarm(sweepOverrunAlarm, '*', message);
+      await this.deps.store.incrementCounter('reconciler_sweep_overruns');
+      this.deps.log.warn({ entries, tookMs, maxLagMs }, 'rolling sweep slower than maxLag');
+    } else if (this.sweepOverran) {
+      await this.deps.store.clearAlarm(sweepOverrunAlarm, '*');
+    }
+    this.sweepOverran = overran;
   }
 
   async tick(): Promise<ReconcileResult> {
@@ -538,6 +566,7 @@ export class Reconciler {
       const pass: PassState = {
         latest, frozen, watched, enactedFor, judged: new Set(), found: new Map(), checked: 0, drifts: [],
         entries: new Map(), unreachable: new Map(), reached: new Set(), sweep: null, swept: idle.sweep, sweepTotal: 0,
+        sweepStartedMs: 0,
       };
       if (!await this.judgeAll(pass, head.header.namesTotal)) {
         this.waitingReenactments.unshift(...requests);
@@ -547,11 +576,12 @@ export class Reconciler {
       // The pass is done: what changed up to `latest` and the sweep's slice are taken in.
       this.checkedThrough = latest;
       this.sweep = pass.sweep;
+      this.lastPassMs = Math.max(0, clock.nowMs() - startedMs);
       if (pass.swept.completed) {
         this.lastSweepEntries = pass.sweepTotal;
         await store.incrementCounter('reconciler_sweeps');
+        await this.judgeSweep(pass.sweepTotal, clock.nowMs() - pass.sweepStartedMs);
       }
-      this.lastPassMs = Math.max(0, clock.nowMs() - startedMs);
       return { ...result, sweep: pass.swept };
     } catch (error) {
       // The requests taken are not lost with a failed pass: the next one takes them again.

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Reconciler, startSweep, sweepPasses, sweepSlice } from '../../src/enactor/reconciler.js';
+import { Reconciler, startSweep, sweepOverrunAlarm, sweepPasses, sweepSlice } from '../../src/enactor/reconciler.js';
 import { silentLogger } from '../../src/util/log.js';
 import { seededRng } from '../../src/util/clock.js';
 import type { Provider } from '../../src/providers/types.js';
@@ -178,6 +178,49 @@ test('rolling sweep: what changed since the last pass is read whatever the slice
       `repaired ${(repairedAt + 1) * intervalMs} ms after the plan (maxLag ${maxLagMs})`);
     const served = await install.provider.read([...changed]);
     assert.ok([...served.values()].every((state) => state.generation === latest));
+  } finally {
+    await install.close();
+  }
+});
+
+test('rolling sweep: a zone too large to read within maxLag raises an alarm saying how long an edit may go unfound; a sweep in time clears it', async () => {
+  const install = openInstallation();
+  const clock = manualClock();
+  try {
+    await converged(install);
+    // Each pass's bulk read takes 12 s: no slicing can read 3,000 names within a maxLag of 10 s.
+    let passCostMs = 12_000;
+    const slow = Object.assign(Object.create(install.provider) as Provider, {
+      async read(names: readonly string[]) {
+        if (names.length > 100) clock.advance(passCostMs);
+        return install.provider.read(names);
+      },
+    });
+    const r = new Reconciler(
+      { id: 'reconciler', intervalMs, maxLagMs, pageSize: 5000, sweepNamesMin: 1, retriesMax: 5, backoffBaseMs: 1, backoffMaxMs: 20 },
+      { store: install.store, provider: slow, clock, rng: seededRng(1), log: silentLogger },
+    );
+    const overrun = async () => (await install.store.listAlarms(true)).filter((alarm) => alarm.kind === sweepOverrunAlarm);
+    let completed = 0;
+    for (let pass = 0; pass < 10 && completed < 2; pass += 1) {
+      if ((await r.tick()).sweep.completed) completed += 1;
+      clock.advance(intervalMs);
+    }
+    assert.equal(completed, 2, 'the sweeps still end: each pass reads what is left');
+    const [alarm] = await overrun();
+    assert.ok(alarm !== undefined, 'the overrun is alarmed');
+    assert.match(alarm.message, /read 3000 names in \d+ ms, above reconciler\.maxLag 10000 ms/);
+    const counters = Object.fromEntries((await install.store.readCounters()).map((counter) => [counter.name, counter.value]));
+    assert.ok(counters.reconciler_sweep_overruns! >= 1, 'counted');
+    // Reads get fast again: the next sweep ends within maxLag and the alarm clears.
+    passCostMs = 0;
+    completed = 0;
+    for (let pass = 0; pass < 30 && completed < 2; pass += 1) {
+      if ((await r.tick()).sweep.completed) completed += 1;
+      clock.advance(intervalMs);
+    }
+    assert.equal(completed, 2);
+    assert.deepEqual(await overrun(), [], 'cleared by a sweep in time');
   } finally {
     await install.close();
   }
