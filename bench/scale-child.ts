@@ -49,13 +49,15 @@ export function churnTargets(namesCount: number): string[] {
  * a setting the roles gain later gets its config default here too. The planner publishes whatever it computes
  * (benchmark safety); the janitor keeps 2 generations so that its tick after the run's few generations has
  * superseded versions to delete; the rest is the config's defaults but for the enactor's batch (5,000 names, as in
- * core.bench.ts) and the reconciler's interval, maxLag and page, stated here as an installation would.
+ * core.bench.ts) and the reconciler's interval, maxLag and page, stated here as an installation would: a maxLag of
+ * a minute, as the README sizes it for a million names (a pass reads some 50,000 names a second; with the default
+ * 10 s no sweep could read the zone in time, and every pass would read all of it).
  */
 export const scaleSettingsInput = {
   safety: { ...safetyOff, retainGenerations: 2 },
   planner: { leaseTtl: '10m' },
   enactor: { batchNamesMax: 5000 },
-  reconciler: { interval: '2s', maxLag: '10s', pageNamesMax: 5000 },
+  reconciler: { interval: '2s', maxLag: '60s', pageNamesMax: 5000 },
 } as const;
 
 type Reply = Record<string, unknown>;
