@@ -21,10 +21,10 @@ const maxLagMs = 10_000;
  * The built-in provider, with the pass's bulk read (one a pass with pages of 5,000) moving the clock by `passCostMs`:
  * a slow pass. The repair's reads of the few names it writes take no time, so every pass takes the same.
  */
-function slowReads(provider: Provider, clock: ReturnType<typeof manualClock>, passCostMs: number): Provider {
+function slowReads(provider: Provider, clock: ReturnType<typeof manualClock>, passCostMs: () => number): Provider {
   return Object.assign(Object.create(provider) as Provider, {
     async read(names: readonly string[]) {
-      if (names.length > 100) clock.advance(passCostMs);
+      if (names.length > 100) clock.advance(passCostMs());
       return provider.read(names);
     },
   });
@@ -39,8 +39,8 @@ async function converged(install: Installation) {
   return { planner, enactor, names: inventory.map((endpoint) => endpoint.name).sort() };
 }
 
-function reconciler(install: Installation, clock: ReturnType<typeof manualClock>, passCostMs = 0) {
-  const provider = passCostMs === 0 ? install.provider : slowReads(install.provider, clock, passCostMs);
+function reconciler(install: Installation, clock: ReturnType<typeof manualClock>, passCostMs: () => number = () => 0) {
+  const provider = slowReads(install.provider, clock, passCostMs);
   return new Reconciler(
     { id: 'reconciler', intervalMs, maxLagMs, pageSize: 5000, sweepNamesMin: 1, retriesMax: 5, backoffBaseMs: 1, backoffMaxMs: 20 },
     { store: install.store, provider, clock, rng: seededRng(1), log: silentLogger },
@@ -77,7 +77,7 @@ for (const passCostMs of [0, 600]) {
     const clock = manualClock();
     try {
       const { names } = await converged(install);
-      const r = reconciler(install, clock, passCostMs);
+      const r = reconciler(install, clock, () => passCostMs);
       const rng = seededRng(passCostMs + 7);
       // Edit positions: the first name, the last, and random ones; each lands after a random pass.
       const positions = [0, namesCount - 1, ...Array.from({ length: 10 }, () => Math.floor(rng.next() * namesCount))];
@@ -190,16 +190,7 @@ test('rolling sweep: a zone too large to read within maxLag raises an alarm sayi
     await converged(install);
     // Each pass's bulk read takes 12 s: no slicing can read 3,000 names within a maxLag of 10 s.
     let passCostMs = 12_000;
-    const slow = Object.assign(Object.create(install.provider) as Provider, {
-      async read(names: readonly string[]) {
-        if (names.length > 100) clock.advance(passCostMs);
-        return install.provider.read(names);
-      },
-    });
-    const r = new Reconciler(
-      { id: 'reconciler', intervalMs, maxLagMs, pageSize: 5000, sweepNamesMin: 1, retriesMax: 5, backoffBaseMs: 1, backoffMaxMs: 20 },
-      { store: install.store, provider: slow, clock, rng: seededRng(1), log: silentLogger },
-    );
+    const r = reconciler(install, clock, () => passCostMs);
     const overrun = async () => (await install.store.listAlarms(true)).filter((alarm) => alarm.kind === sweepOverrunAlarm);
     let completed = 0;
     for (let pass = 0; pass < 10 && completed < 2; pass += 1) {
