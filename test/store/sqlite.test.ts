@@ -4,7 +4,10 @@
 // clean-up, leases, alarms, history, adoptions, owner ids): its fencing
 // tokens count 1, 2, 3 with each new holder, and a plan carries the token it
 // was published under; a file made by an older release (before services,
-// before adoptions and owner ids) opens read-only and to write.
+// before adoptions and owner ids) opens read-only and to write; a write
+// waiting for the lock another process holds takes it as soon as it is let
+// go, the event loop free meanwhile, and fails with SQLITE_BUSY only after
+// the busy timeout.
 // Method: direct calls on a real SQLite file, with a hand-driven clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -127,6 +130,41 @@ test('a store made before adoptions and owner ids: read-only it reads none; open
     assert.deepEqual(await reader.ownerIdentity('dp-reader'), { owner: 'dp-writer', former: [] }, 'a reader reads the stored id');
     await reader.close();
   } finally {
+    dir.cleanup();
+  }
+});
+
+test('a write waits for the lock with the event loop free, takes it at once when let go, and fails only after the busy timeout', async () => {
+  const dir = tempDir();
+  const path = join(dir.path, 'state.db');
+  const store = new SqliteStore(path, undefined, { busyTimeoutMs: 2000 });
+  const other = new SqliteStore(path);
+  try {
+    // Another writer holds the lock for 40 ms. The release is a timer of this same process: a write that slept in
+    // SQLite's busy handler would block the event loop, the release could not run, and it would wait the whole 2 s.
+    other.db.exec('BEGIN IMMEDIATE');
+    setTimeout(() => other.db.exec('COMMIT'), 40);
+    const started = Date.now();
+    await store.incrementCounter('waited');
+    const waited = Date.now() - started;
+    assert.ok(waited >= 35 && waited < 1000, `the write waited ${waited} ms for a lock held 40 ms`);
+    assert.deepEqual(await store.readCounters(), [{ name: 'waited', value: 1 }]);
+    // Held past the timeout: SQLITE_BUSY, nothing written, and the connection keeps its busy timeout.
+    const impatient = new SqliteStore(path, undefined, { busyTimeoutMs: 60 });
+    try {
+      other.db.exec('BEGIN IMMEDIATE');
+      const before = Date.now();
+      await assert.rejects(impatient.incrementCounter('waited'), (error: { code?: string }) => error.code === 'SQLITE_BUSY');
+      assert.ok(Date.now() - before >= 55, 'it tried until its timeout');
+      other.db.exec('COMMIT');
+      assert.equal(impatient.db.pragma('busy_timeout', { simple: true }), 60);
+      assert.deepEqual(await store.readCounters(), [{ name: 'waited', value: 1 }]);
+    } finally {
+      await impatient.close();
+    }
+  } finally {
+    await other.close();
+    await store.close();
     dir.cleanup();
   }
 });

@@ -1,4 +1,4 @@
-import { openDatabase, metaValue, type Db, type OpenOptions, type Schema } from '../../store/sqlite/db.js';
+import { openDatabase, metaValue, writeNow, type Db, type OpenOptions, type Schema } from '../../store/sqlite/db.js';
 import { storeSchema } from '../../store/sqlite/schema.js';
 import { decodeRecords, encodeRecords } from '../../domain/codec.js';
 import {
@@ -190,7 +190,7 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
       setVersion.run(version);
       return outcomes;
     });
-    return run.immediate();
+    return writeNow(db, run);
   }
 
   override servedChangeFeed(): ServedChangeFeed {
@@ -206,7 +206,7 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
       ).run(floor, limit).changes;
       return { floor, deleted };
     });
-    return Promise.resolve(run.immediate());
+    return writeNow(this.db, run);
   });
 
   /** Tombstones at or below the removal floor are deleted, a batch a call; the floor is in meta. */

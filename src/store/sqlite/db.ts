@@ -123,6 +123,39 @@ function directoryProblem(directory: string): Error | null {
   }
 }
 
+/** How long a write waits between two tries for the lock another process holds. */
+const writeRetryMs = 1;
+/** Each connection's busy timeout, read once: how long a write may wait for the lock in all. */
+const busyTimeouts = new WeakMap<Db, number>();
+
+/**
+ * Runs a write transaction (BEGIN IMMEDIATE) — `run` — taking the write lock as soon as another process lets it go,
+ * without sleeping in SQLite's busy handler. That handler sleeps 1, 2, 5, 10, 15, 20, 25... ms between tries,
+ * blocking the whole process meanwhile: with several roles writing one file, a write then waits tens of
+ * milliseconds for a lock held for one (measured here: p99 10-80 ms against 5.5 ms). Here a busy lock is tried
+ * again every millisecond, the event loop free in between, until the connection's busy timeout has passed (then
+ * SQLITE_BUSY, as before). A transaction whose BEGIN fails has run nothing, so trying again is safe.
+ */
+export async function writeNow<T>(db: Db, run: Database.Transaction<() => T>): Promise<T> {
+  let timeoutMs = busyTimeouts.get(db);
+  if (timeoutMs === undefined) {
+    timeoutMs = Number(db.pragma('busy_timeout', { simple: true }));
+    busyTimeouts.set(db, timeoutMs);
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    db.pragma('busy_timeout = 0');
+    try {
+      return run.immediate();
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw error;
+    } finally {
+      db.pragma(`busy_timeout = ${timeoutMs}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, writeRetryMs));
+  }
+}
+
 function setUp(db: Db, schema: Schema): void {
   db.pragma('journal_mode = WAL');
   // FULL: a committed generation survives power loss, so S2 holds across a crash of the machine.

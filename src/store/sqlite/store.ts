@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { openDatabase, metaValue, type Db, type OpenOptions } from './db.js';
+import { openDatabase, metaValue, writeNow, type Db, type OpenOptions } from './db.js';
 import { storeSchema } from './schema.js';
 import { watchCommits } from './watch.js';
 import { decodeRecords, encodeRecords } from '../../domain/codec.js';
@@ -146,6 +146,11 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
     };
   }
 
+  /** One write, alone in its transaction, taking the lock without sleeping in SQLite (db.ts: writeNow). */
+  private write<T>(statement: () => T): Promise<T> {
+    return writeNow(this.db, this.db.transaction(statement));
+  }
+
   async latestGeneration(): Promise<Generation> {
     return metaValue(this.db, 'generation_last');
   }
@@ -185,7 +190,7 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       this.statements.setMeta!.run(generation, 'generation_last');
       return { ok: true, header };
     });
-    return run.immediate();
+    return writeNow(this.db, run);
   }
 
   async readPlan(generation: Generation, options: PlanReadOptions = {}): Promise<PlanView | null> {
@@ -255,7 +260,7 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       const headers = this.db.prepare('DELETE FROM plans WHERE generation < ?').run(headersBelow).changes;
       return { versions: versionsDeleted, headers };
     });
-    return run.immediate();
+    return writeNow(this.db, run);
   }
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null> {
@@ -270,7 +275,7 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       this.statements.upsertLease!.run(name, holder, token, expiresAtMs);
       return { name, holder, token, expiresAtMs };
     });
-    return run.immediate();
+    return writeNow(this.db, run);
   }
 
   async renewLease(grant: LeaseGrant, ttlMs: number): Promise<LeaseGrant | null> {
@@ -283,21 +288,21 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       this.statements.upsertLease!.run(grant.name, grant.holder, grant.token, expiresAtMs);
       return { ...grant, expiresAtMs };
     });
-    return run.immediate();
+    return writeNow(this.db, run);
   }
 
   async releaseLease(grant: LeaseGrant): Promise<void> {
-    this.db
+    await this.write(() => this.db
       .prepare('UPDATE leases SET expires_at_ms = 0 WHERE name = ? AND holder = ? AND token = ?')
-      .run(grant.name, grant.holder, grant.token);
+      .run(grant.name, grant.holder, grant.token));
   }
 
   async heartbeat(info: Omit<EnactorInfo, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
     const now = this.clock.nowMs();
-    this.db
+    await this.write(() => this.db
       .prepare(`INSERT OR REPLACE INTO enactors
         (id, held_generation, enacted_generation, heartbeat_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?)`)
-      .run(info.id, info.heldGeneration, info.enactedGeneration, now, now + ttlMs);
+      .run(info.id, info.heldGeneration, info.enactedGeneration, now, now + ttlMs));
   }
 
   async listEnactors(): Promise<EnactorInfo[]> {
@@ -362,15 +367,15 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
         );
       return { ok: true, info };
     });
-    return run.immediate();
+    return writeNow(this.db, run);
   }
 
   async publishCheckerView(view: Omit<CheckerView, 'heartbeatAtMs' | 'expiresAtMs'>, ttlMs: number): Promise<void> {
     const now = this.clock.nowMs();
-    this.db
+    await this.write(() => this.db
       .prepare(`INSERT OR REPLACE INTO checkers
         (id, probed, down, suspect, heartbeat_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?)`)
-      .run(view.id, view.probed, JSON.stringify(view.down), view.suspect ? 1 : 0, now, now + ttlMs);
+      .run(view.id, view.probed, JSON.stringify(view.down), view.suspect ? 1 : 0, now, now + ttlMs));
   }
 
   async listCheckerViews(): Promise<CheckerView[]> {
@@ -394,13 +399,13 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       SET state = excluded.state, source = excluded.source, updated_at_ms = excluded.updated_at_ms
       WHERE health.source != 'operator' OR excluded.source = 'operator'`);
     const now = this.clock.nowMs();
-    this.db.transaction(() => {
+    await writeNow(this.db, this.db.transaction(() => {
       for (const record of records) upsert.run(record.target, record.state, source, now);
-    }).immediate();
+    }));
   }
 
   async clearHealth(target: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM health WHERE target = ?').run(target).changes > 0;
+    return (await this.write(() => this.db.prepare('DELETE FROM health WHERE target = ?').run(target))).changes > 0;
   }
 
   async readHealth(): Promise<HealthRecord[]> {
@@ -452,12 +457,12 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
     const insert = this.db.prepare(`INSERT INTO history
       (name, from_generation, to_generation, actor, kind, detail, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     const now = this.clock.nowMs();
-    this.db.transaction(() => {
+    await writeNow(this.db, this.db.transaction(() => {
       for (const entry of entries) {
         const { name, fromGeneration, toGeneration, actor, kind, detail } = entry;
         insert.run(name, fromGeneration, toGeneration, actor, kind, detail, entry.atMs ?? now);
       }
-    }).immediate();
+    }));
   }
 
   async readHistory(name: string | null, limit: number): Promise<StoredHistoryEntry[]> {
@@ -480,7 +485,7 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   async pruneHistory(rule: HistoryRetention, limit: number): Promise<number> {
     const keeps = 'history keeps at least one per name';
     assert(Number.isInteger(rule.perNameMax) && rule.perNameMax >= 1, 'internal', keeps);
-    return this.db.transaction((): number => {
+    return writeNow(this.db, this.db.transaction((): number => {
       let deleted = this.db.prepare('DELETE FROM history WHERE id IN (SELECT id FROM history WHERE at_ms < ? LIMIT ?)')
         .run(rule.beforeMs, limit).changes;
       if (deleted >= limit) return deleted;
@@ -494,26 +499,26 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       }
       assert(deleted <= limit, 'internal', () => `${deleted} history entries deleted, limit ${limit}`);
       return deleted;
-    }).immediate();
+    }));
   }
 
   async raiseAlarm(kind: string, name: string, message: string): Promise<void> {
     const now = this.clock.nowMs();
-    this.db
+    await this.write(() => this.db
       .prepare(`INSERT INTO alarms (kind, name, message, count, raised_at_ms, last_at_ms, cleared_at_ms)
         VALUES (?, ?, ?, 1, ?, ?, NULL)
         ON CONFLICT (kind, name) DO UPDATE
         SET message = excluded.message, count = count + 1, last_at_ms = excluded.last_at_ms,
           raised_at_ms = CASE WHEN cleared_at_ms IS NULL THEN raised_at_ms ELSE excluded.raised_at_ms END,
           cleared_at_ms = NULL`)
-      .run(kind, name, message, now, now);
+      .run(kind, name, message, now, now));
     await this.incrementCounter(`alarms_${kind}`);
   }
 
   async clearAlarm(kind: string, name: string): Promise<void> {
-    this.db
+    await this.write(() => this.db
       .prepare('UPDATE alarms SET cleared_at_ms = ? WHERE kind = ? AND name = ? AND cleared_at_ms IS NULL')
-      .run(this.clock.nowMs(), kind, name);
+      .run(this.clock.nowMs(), kind, name));
   }
 
   async listAlarms(activeOnly: boolean): Promise<Alarm[]> {
@@ -529,10 +534,10 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   }
 
   async incrementCounter(name: string, by = 1): Promise<void> {
-    this.db
+    await this.write(() => this.db
       .prepare(`INSERT INTO counters (name, value) VALUES (?, ?)
         ON CONFLICT (name) DO UPDATE SET value = value + excluded.value`)
-      .run(name, by);
+      .run(name, by));
   }
 
   async readCounters(): Promise<Counter[]> {
@@ -540,8 +545,10 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   }
 
   async setDrain(target: string, drained: boolean): Promise<void> {
-    if (drained) this.db.prepare('INSERT OR IGNORE INTO drains (target) VALUES (?)').run(target);
-    else this.db.prepare('DELETE FROM drains WHERE target = ?').run(target);
+    await this.write(() => {
+      if (drained) this.db.prepare('INSERT OR IGNORE INTO drains (target) VALUES (?)').run(target);
+      else this.db.prepare('DELETE FROM drains WHERE target = ?').run(target);
+    });
   }
 
   async listDrains(): Promise<string[]> {
@@ -550,8 +557,10 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   }
 
   async setFreeze(scope: string, frozen: boolean): Promise<void> {
-    if (frozen) this.db.prepare('INSERT OR IGNORE INTO freezes (scope) VALUES (?)').run(scope);
-    else this.db.prepare('DELETE FROM freezes WHERE scope = ?').run(scope);
+    await this.write(() => {
+      if (frozen) this.db.prepare('INSERT OR IGNORE INTO freezes (scope) VALUES (?)').run(scope);
+      else this.db.prepare('DELETE FROM freezes WHERE scope = ?').run(scope);
+    });
   }
 
   async listFreezes(): Promise<string[]> {
@@ -560,9 +569,9 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   }
 
   async addRequest(kind: OperatorRequest['kind'], subject: string, actor: string, reason: string): Promise<number> {
-    const result = this.db
+    const result = await this.write(() => this.db
       .prepare('INSERT INTO requests (kind, subject, actor, reason, created_at_ms) VALUES (?, ?, ?, ?, ?)')
-      .run(kind, subject, actor, reason, this.clock.nowMs());
+      .run(kind, subject, actor, reason, this.clock.nowMs()));
     return Number(result.lastInsertRowid);
   }
 
@@ -582,7 +591,7 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
         createdAtMs: row.created_at_ms,
       }));
     });
-    return run.immediate();
+    return writeNow(this.db, run);
   }
 
   // Adoption grants and the owner id (Adoptions, Ownership; their rules in ../ownership.ts).
@@ -596,9 +605,9 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   /** The first grant of a name stays: a second one changes nothing (INSERT OR IGNORE). */
   async grantAdoption(name: string, actor: string, reason: string): Promise<void> {
     checkGrant(name, actor, reason);
-    this.db
+    await this.write(() => this.db
       .prepare('INSERT OR IGNORE INTO adoptions (name, actor, reason, granted_at_ms) VALUES (?, ?, ?, ?)')
-      .run(name, actor, reason, this.clock.nowMs());
+      .run(name, actor, reason, this.clock.nowMs()));
   }
 
   /**
@@ -623,7 +632,7 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
   }
 
   async revokeAdoption(name: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM adoptions WHERE name = ?').run(name).changes > 0;
+    return (await this.write(() => this.db.prepare('DELETE FROM adoptions WHERE name = ?').run(name))).changes > 0;
   }
 
   async listAdoptions(): Promise<Adoption[]> {
@@ -655,7 +664,7 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
         .run(proposed, '[]', this.clock.nowMs());
       return { owner: proposed, former: [] };
     });
-    return run.immediate();
+    return writeNow(this.db, run);
   }
 
   /** The check (migratedIdentity) and the update are one write transaction: a refusal changes nothing. */
@@ -669,7 +678,7 @@ export class SqliteStore implements Store, InventoryStore, SelectiveHealthReads 
       assert(updated.changes === 1, 'internal', `owner migration updated ${updated.changes} rows`);
       return next;
     });
-    return run.immediate();
+    return writeNow(this.db, run);
   }
 
   async close(): Promise<void> {
