@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { validateRecordSet } from '../domain/validate.js';
 import type { ServedChange } from '../providers/types.js';
 import type { ServedState } from '../providers/types.js';
@@ -98,21 +98,57 @@ export function readSnapshotFile(path: string, fallback: string): SnapshotFile {
   return file as SnapshotFile;
 }
 
+/** A page of a snapshot file being written: entries read at `version` (every page of one file: the same version). */
+export interface SnapshotPage {
+  version: number;
+  names: readonly SnapshotEntry[];
+}
+
 /**
- * Writes a whole snapshot file or none: written aside, then renamed over the old one (several workers may save at
- * once).
+ * Writes the snapshot file page by page, so that a large zone's copy is never one array nor one string and the event
+ * loop is free between two pages, to a temporary file of this process renamed over `path` once whole (several workers
+ * may save at once): a reader finds the old copy or the new one, never a part. Returns the version written.
  */
+export async function writeSnapshotPages(
+  path: string, pages: Iterable<SnapshotPage> | AsyncIterable<SnapshotPage>, nowMs: number,
+): Promise<number> {
+  const temporary = `${path}.${process.pid}.tmp`;
+  const file = await open(temporary, 'w');
+  let version: number | null = null;
+  try {
+    let written = 0;
+    for await (const page of pages) {
+      if (version === null) {
+        version = page.version;
+        const valid = Number.isSafeInteger(version) && version >= 0;
+        assert(valid, 'internal', `snapshot version ${version} is not a version`);
+        await file.write(`{"format":${snapshotFormat},"savedAtMs":${nowMs},"version":${version},"names":[`);
+      }
+      assert(page.version === version, 'internal', () => `a snapshot page at ${page.version}, the file at ${version}`);
+      if (page.names.length === 0) continue;
+      await file.write(`${written === 0 ? '' : ','}${page.names.map((entry) => JSON.stringify(entry)).join(',')}`);
+      written += page.names.length;
+    }
+    assert(version !== null, 'internal', 'a snapshot file of no page');
+    await file.write(']}');
+  } catch (error) {
+    await file.close();
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  await file.close();
+  await rename(temporary, path);
+  return version;
+}
+
+/** Writes the snapshot file of `names`, all at hand (etcd's mirror holds them). */
 export async function writeSnapshotFile(
   path: string,
   version: number,
   names: SnapshotEntry[],
   nowMs: number,
 ): Promise<void> {
-  assert(Number.isSafeInteger(version) && version >= 0, 'internal', `snapshot version ${version} is not a version`);
-  const file: SnapshotFile = { format: snapshotFormat, savedAtMs: nowMs, version, names };
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(file));
-  await rename(temporary, path);
+  await writeSnapshotPages(path, [{ version, names }], nowMs);
 }
 
 /**

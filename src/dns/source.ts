@@ -5,12 +5,13 @@ import { watchCommits } from '../store/sqlite/watch.js';
 import { assert, UserError } from '../util/assert.js';
 import { validateRecordSet } from '../domain/validate.js';
 import {
-  readSnapshotFile, snapshotEntry, SnapshotFileReader, snapshotIntervalDefaultMs, writeSnapshotFile,
-  type SnapshotCopyOptions, type SnapshotEntry,
+  readSnapshotFile, snapshotEntry, SnapshotFileReader, snapshotIntervalDefaultMs, writeSnapshotPages,
+  type SnapshotCopyOptions, type SnapshotEntry, type SnapshotPage,
 } from './snapshot-file.js';
 import { EtcdServedSource } from './etcd-source.js';
 import type { DnsServerOptions } from './options.js';
 import type { ServedReader, ServedSource } from './served.js';
+import type { ServedChange } from '../providers/types.js';
 import type { Logger } from '../util/log.js';
 
 /** Milliseconds a read of the DNS server may wait for a lock: every tick holds up queries for at most this long. */
@@ -144,8 +145,8 @@ export class SqliteServedSource implements ServedSource {
 
   /**
    * Writes the copy of the served records when they moved and `snapshotIntervalMs` has passed since the last
-   * attempt; never throws. It reads every served row (tens of milliseconds at 100,000 names), at most once per
-   * interval and only while the names move. Invalid record sets are left out: the copy must stay loadable.
+   * attempt; never throws. The copy is read on a connection of its own and written a page at a time
+   * (copyFromStore), so the thread that answers queries is given back between two pages however large the zone.
    */
   private saveCopy(reader: BuiltinSqliteProvider): void {
     const path = this.copy.snapshotPath;
@@ -154,18 +155,39 @@ export class SqliteServedSource implements ServedSource {
     if (nowMs - this.savedAtMs < (this.copy.snapshotIntervalMs ?? snapshotIntervalDefaultMs)) return;
     if (reader.currentVersion() === this.savedVersion) return;
     this.savedAtMs = nowMs;
-    const { version, changes } = reader.changesSince(0);
+    this.saving = true;
+    copyFromStore(this.path, path, nowMs).then(
+      (version) => { this.savedVersion = version; },
+      (error: Error) => this.copy.onSnapshotError?.(error),
+    ).finally(() => { this.saving = false; });
+  }
+}
+
+/** Served rows a page of the copy holds: the query thread is given back between two pages. */
+const copyPageNames = 2000;
+
+/**
+ * The copy of the served records at `copyPath`, from one read snapshot of the store at `storePath` on a connection
+ * of its own. Invalid record sets are left out: the copy must stay loadable. Returns the served version copied.
+ */
+async function copyFromStore(storePath: string, copyPath: string, nowMs: number): Promise<number> {
+  const reader = new BuiltinSqliteProvider(storePath, {}, { readonly: true, busyTimeoutMs: readBusyTimeoutMs });
+  try {
+    return await writeSnapshotPages(copyPath, validPages(reader.servedPages(copyPageNames)), nowMs);
+  } finally {
+    await reader.close();
+  }
+}
+
+function* validPages(pages: Iterable<{ version: number; changes: ServedChange[] }>): Generator<SnapshotPage> {
+  for (const { version, changes } of pages) {
     const names: SnapshotEntry[] = [];
     for (const change of changes) {
       if (change.state !== null && validateRecordSet(change.name, change.state.records).length === 0) {
         names.push(snapshotEntry(change.state, change.version));
       }
     }
-    this.saving = true;
-    writeSnapshotFile(path, version, names, nowMs).then(
-      () => { this.savedVersion = version; },
-      (error: Error) => this.copy.onSnapshotError?.(error),
-    ).finally(() => { this.saving = false; });
+    yield { version, names };
   }
 }
 

@@ -1,6 +1,7 @@
 import { openDatabase, metaValue, writeNow, type Db, type OpenOptions, type Schema } from '../../store/sqlite/db.js';
 import { storeSchema } from '../../store/sqlite/schema.js';
 import { decodeRecords, encodeRecords } from '../../domain/codec.js';
+import { assert } from '../../util/assert.js';
 import {
   GuardedProvider, firstWriteRefusedAt, guardedCompaction, removalOf, type FoundMarker, type GuardedChange,
   type SwapOutcome,
@@ -217,6 +218,29 @@ export class BuiltinSqliteProvider extends GuardedProvider implements ServedChan
   /** Current high-water mark of served versions; the DNS server refreshes from here. */
   currentVersion(): number {
     return metaValue(this.db, 'served_version');
+  }
+
+  /**
+   * Every served row, `pageSize` at a time, all from one read snapshot at the served version it returns with each
+   * page: for a copy of a large zone made a page at a time. The snapshot is held until the iteration ends, and no
+   * other statement can run on this connection meanwhile: open one for it.
+   */
+  *servedPages(pageSize: number): Generator<{ version: number; changes: ServedChange[] }> {
+    assert(Number.isInteger(pageSize) && pageSize >= 1, 'internal', `page size ${pageSize}`);
+    this.db.exec('BEGIN');
+    try {
+      const version = metaValue(this.db, 'served_version');
+      let page: ServedChange[] = [];
+      for (const row of this.db.prepare('SELECT * FROM served').iterate() as IterableIterator<ServedRow>) {
+        page.push({ name: row.name, version: row.version, state: toState(row) });
+        if (page.length < pageSize) continue;
+        yield { version, changes: page };
+        page = [];
+      }
+      yield { version, changes: page };
+    } finally {
+      this.db.exec('COMMIT');
+    }
   }
 
   /** Rows and removals whose version is above `afterVersion`, for an incremental snapshot refresh. */
