@@ -30,6 +30,28 @@ const keepaliveTimeMs = 5000;
 const keepaliveTimeoutMs = 3000;
 /** Writes in flight at once when a large change is split into many transactions. */
 export const writeConcurrency = 8;
+/** Large packed transactions (packGrouped) in flight at once: a few keep every member busy without queueing. */
+export const packedConcurrency = 4;
+/**
+ * etcd's default --max-txn-ops. etcd checks it level by level (checkTxnRequest in etcd's v3rpc): a transaction's
+ * compare, success and failure lists each hold at most this many operations, and a nested transaction's lists at
+ * most what its parent leaves (this less the parent's longest list). Every transaction sent is checked the same way
+ * here (txnOpsFit), so one etcd would refuse fails loudly before it leaves.
+ */
+export const etcdTxnOpsDefault = 128;
+/** Operations per nested group of a packed transaction (packGrouped). */
+export const groupOpsMax = 50;
+/**
+ * Groups per packed transaction. With groupOpsMax, etcd's limit leaves each grouped operation's own nested lists
+ * 128 - (20 + a few extra top-level ops) - 50 >= 50 operations: every guarded write here has at most 3 per list.
+ */
+export const txnGroupsMax = 20;
+/** Room kept at the top level of a packed transaction for a caller's own operations (a marker put, compares). */
+const packedExtraOpsMax = 4;
+/** What each level leaves the operations inside a group: every guarded write here has at most 3 per list. */
+const groupedOpListsMin = 8;
+assert(etcdTxnOpsDefault - (txnGroupsMax + packedExtraOpsMax) - groupOpsMax >= groupedOpListsMin, 'internal',
+  'packed transactions would exceed etcd\'s default --max-txn-ops');
 
 export interface EtcdConnectionOptions {
   endpoints: readonly string[];
@@ -94,6 +116,106 @@ export function prefixEnd(prefix: Buffer): Buffer {
   return Buffer.from([0]);
 }
 
+/**
+ * Whether `request` passes etcd's --max-txn-ops check at `opsMax` (etcd's checkTxnRequest): each list of each level
+ * within what the level above leaves.
+ */
+export function txnOpsFit(request: ITxnRequest, opsMax = etcdTxnOpsDefault): boolean {
+  const success = request.success ?? [];
+  const failure = request.failure ?? [];
+  const count = Math.max(request.compare?.length ?? 0, success.length, failure.length);
+  if (count > opsMax) return false;
+  for (const list of [success, failure]) {
+    for (const op of list) if (op.request_txn !== undefined && !txnOpsFit(op.request_txn, opsMax - count)) return false;
+  }
+  return true;
+}
+
+/** One packed transaction: operations [start, end) of the list packed, as nested groups (its top-level ops). */
+export interface PackedTxn {
+  start: number;
+  end: number;
+  groups: IRequestOp[];
+  /** Operations in each group, in order. */
+  groupSizes: number[];
+}
+
+/**
+ * Packs independent operations (each name's own nested compare-and-swap, or plain puts) into as few transactions as
+ * etcd's defaults allow, in order: groups of up to groupOpsMax operations, each group a nested transaction, at most
+ * txnGroupsMax groups, `perTxnMax` operations and txnBytesMax bytes per transaction. One transaction is one Raft
+ * entry and one fsync per member, so a thousand names in one cost far less than a hundred each in ten (measured:
+ * several times less etcd CPU per history entry); etcd bounds the size by --max-request-bytes (1.5 MiB by default),
+ * which txnBytesMax stays under.
+ *
+ * A group runs its operations only if its compares hold (`guards[i]`, shared by consecutive operations that are to
+ * share a group: a new group starts where the guard changes); without a guard it always runs them. Each operation
+ * keeps its own compares besides.
+ */
+export function packGrouped(
+  ops: readonly IRequestOp[],
+  perTxnMax = groupOpsMax * txnGroupsMax,
+  guards?: readonly (readonly ICompare[] | null)[],
+): PackedTxn[] {
+  assert(perTxnMax >= 1 && perTxnMax <= groupOpsMax * txnGroupsMax, 'internal', `${perTxnMax} operations a txn`);
+  assert(guards === undefined || guards.length === ops.length, 'internal', 'one guard (or null) per operation');
+  const packed: PackedTxn[] = [];
+  let current: PackedTxn = { start: 0, end: 0, groups: [], groupSizes: [] };
+  let groupStart = 0;
+  let bytes = 0;
+  const closeGroup = (end: number) => {
+    if (end === groupStart) return;
+    const guard = guards?.[groupStart] ?? null;
+    const success = ops.slice(groupStart, end);
+    current.groups.push({ request_txn: { compare: guard === null ? [] : [...guard], success, failure: [] } });
+    current.groupSizes.push(end - groupStart);
+    groupStart = end;
+  };
+  const closeTxn = (end: number) => {
+    closeGroup(end);
+    current.end = end;
+    if (end > current.start) packed.push(current);
+    current = { start: end, end, groups: [], groupSizes: [] };
+    bytes = 0;
+  };
+  for (let index = 0; index < ops.length; index += 1) {
+    const size = opBytes(ops[index]!);
+    assert(size <= txnBytesMax, 'internal', () => `one etcd operation of ${size} bytes exceeds the request limit`);
+    if (index - current.start >= perTxnMax || bytes + size > txnBytesMax) closeTxn(index);
+    const guardChanged = index > groupStart && (guards?.[index] ?? null) !== (guards?.[groupStart] ?? null);
+    if (index - groupStart >= groupOpsMax || guardChanged) {
+      if (current.groups.length + 1 >= txnGroupsMax) closeTxn(index);
+      else closeGroup(index);
+    }
+    bytes += size;
+  }
+  closeTxn(ops.length);
+  assert(packed.every((txn) => txn.groups.length <= txnGroupsMax), 'internal', 'a packed txn with too many groups');
+  return packed;
+}
+
+/**
+ * The responses of the operations of a packed transaction (its first responses are the groups'), in order: null for
+ * each operation of a group whose guard failed (it ran none of them).
+ */
+export function ungroup(responses: readonly IResponseOp[], txn: PackedTxn): (IResponseOp | null)[] {
+  assert(responses.length >= txn.groups.length, 'internal',
+    () => `${responses.length} responses for ${txn.groups.length} groups`);
+  const flat: (IResponseOp | null)[] = [];
+  txn.groupSizes.forEach((size, index) => {
+    const group = responses[index]!.response_txn;
+    assert(group !== undefined && group !== null, 'internal', 'etcd answered a group with another response');
+    if (!group.succeeded) {
+      for (let count = 0; count < size; count += 1) flat.push(null);
+      return;
+    }
+    assert(group.responses.length === size, 'internal', () => `${group.responses.length} answers for ${size} ops`);
+    flat.push(...group.responses);
+  });
+  assert(flat.length === txn.end - txn.start, 'internal', 'one response per packed operation');
+  return flat;
+}
+
 /** Splits operations into transactions under txnOpsMax operations and txnBytesMax bytes each. */
 export function batchOps(ops: readonly IRequestOp[], opsMax = txnOpsMax): IRequestOp[][] {
   assert(opsMax > 0 && opsMax <= txnOpsMax, 'internal', `batch of ${opsMax} operations`);
@@ -115,13 +237,17 @@ export function batchOps(ops: readonly IRequestOp[], opsMax = txnOpsMax): IReque
   return batches;
 }
 
+/** An upper estimate of an operation's encoded size: keys, values and compares, with room for the framing. */
 function opBytes(op: IRequestOp): number {
   const put = op.request_put;
   if (put !== undefined) return (put.key?.length ?? 0) + (put.value?.length ?? 0) + 16;
-  if (op.request_txn !== undefined) {
-    return (op.request_txn.success ?? [])
-      .concat(op.request_txn.failure ?? [])
-      .reduce((sum, inner) => sum + opBytes(inner), 64);
+  const txn = op.request_txn;
+  if (txn !== undefined) {
+    let sum = 64;
+    for (const check of txn.compare ?? []) sum += (check.key?.length ?? 0) + (check.value?.length ?? 0) + 24;
+    for (const inner of txn.success ?? []) sum += opBytes(inner);
+    for (const inner of txn.failure ?? []) sum += opBytes(inner);
+    return sum;
   }
   return 64 + (op.request_range?.key?.length ?? op.request_delete_range?.key?.length ?? 0) * 2;
 }
@@ -184,6 +310,7 @@ export class EtcdConnection {
   }
 
   async txn(request: ITxnRequest): Promise<ITxnResponse> {
+    assert(txnOpsFit(request), 'internal', 'an etcd transaction over etcd\'s default --max-txn-ops at some level');
     return this.client.kv.txn(request);
   }
 
@@ -271,7 +398,7 @@ export class EtcdConnection {
   }
 
   /**
-   * Applies `ops` in transactions of bounded size, each guarded by
+   * Applies `ops` in packed transactions (packGrouped), each guarded by
    * `compares` (the fencing checks), `concurrency` at a time. Returns false
    * as soon as one guard fails: the caller lost its right to write, and
    * what was written before is unpublished staging data.
@@ -279,13 +406,13 @@ export class EtcdConnection {
   async writeGuarded(
     ops: readonly IRequestOp[],
     compares: readonly ICompare[],
-    concurrency = writeConcurrency,
+    concurrency = packedConcurrency,
   ): Promise<boolean> {
-    const batches = batchOps(ops);
+    assert(compares.length <= packedExtraOpsMax, 'internal', () => `${compares.length} fencing compares`);
     let fenced = false;
-    await forEachConcurrently(batches, concurrency, async (batch) => {
+    await forEachConcurrently(packGrouped(ops), concurrency, async (txn) => {
       if (fenced) return;
-      const response = await this.txn({ compare: [...compares], success: batch });
+      const response = await this.txn({ compare: [...compares], success: txn.groups });
       if (!response.succeeded) fenced = true;
     });
     return !fenced;
@@ -353,10 +480,10 @@ export const compare = {
   modified(key: Buffer, revision: number): ICompare {
     return { key, target: 'Mod', result: 'Equal', mod_revision: revision };
   },
-  valueEquals(key: Buffer, value: string): ICompare {
-    return { key, target: 'Value', result: 'Equal', value: Buffer.from(value) };
+  valueEquals(key: Buffer, value: string | Buffer): ICompare {
+    return { key, target: 'Value', result: 'Equal', value: typeof value === 'string' ? Buffer.from(value) : value };
   },
-  valueLess(key: Buffer, value: string): ICompare {
-    return { key, target: 'Value', result: 'Less', value: Buffer.from(value) };
+  valueLess(key: Buffer, value: string | Buffer): ICompare {
+    return { key, target: 'Value', result: 'Less', value: typeof value === 'string' ? Buffer.from(value) : value };
   },
 };

@@ -8,7 +8,8 @@ import type {
   LeaseGrant, PlanReadOptions, PlanView, PublishRequest, PublishResult, SupersededVersion,
 } from '../types.js';
 import {
-  batchOps, compare, forEachConcurrently, prefixEnd, revisionOf, writeConcurrency, type EtcdConnection, type KeyValue,
+  batchOps, compare, forEachConcurrently, prefixEnd, revisionOf, scanPageKeys, writeConcurrency, type EtcdConnection,
+  type KeyValue,
 } from './client.js';
 import { keys, nameSeparator, pad, splitNameSince } from './keys.js';
 
@@ -25,6 +26,8 @@ const chunksPerPage = 4;
 const sinceScanThreshold = 4096;
 /** A plan changing at most this many names is read-checked in one transaction and, if it fits, written in one. */
 const smallPlanNamesMax = 100;
+/** Version keys per page of a paged plan read (scanVisible), at most. */
+const visiblePageKeysMax = 10_000;
 /** A read whose pinned revision was compacted away starts again, at most this often. */
 const readAttemptsMax = 3;
 /** The value of a version that removes its name (explicit operator removal). */
@@ -470,7 +473,10 @@ export class EtcdPlans {
       if (best !== null && best.since > sinceAfter) entries.push(best);
       best = null;
     };
-    for await (const page of this.etcd.scan(start, prefixEnd(prefix), revision)) {
+    // A page as large as the entries asked for and one more key (the next name's, which completes the last name):
+    // a page of an enactor's full read is one range, not several of scanPageKeys.
+    const pageKeys = limit === undefined ? scanPageKeys : Math.max(1, Math.min(limit + 1, visiblePageKeysMax));
+    for await (const page of this.etcd.scan(start, prefixEnd(prefix), revision, { pageKeys })) {
       for (const kv of page) {
         const entry = this.parseVersion(kv);
         if (entry.name !== current) {

@@ -76,9 +76,9 @@ import type {
   PublishRequest, PublishResult, Store, StoredHistoryEntry, SupersededVersion,
 } from '../types.js';
 import {
-  batchOps, compare, EtcdConnection, forEachConcurrently, prefixEnd, rangeResponse, revisionOf, scanPageKeys,
-  txnOpsMax, writeConcurrency,
-  type EtcdConnectionOptions, type KeyValue,
+  batchOps, compare, EtcdConnection, forEachConcurrently, packedConcurrency, packGrouped, prefixEnd, rangeResponse,
+  revisionOf, scanPageKeys, txnOpsMax, writeConcurrency,
+  type EtcdConnectionOptions, type KeyValue, type PackedTxn,
 } from './client.js';
 import { keys } from './keys.js';
 import { EtcdPlans } from './plans.js';
@@ -95,8 +95,12 @@ const historyIdsPerRevision = 1024;
 const lastSeenMax = 10_000;
 /** Health targets decided and written per transaction (a compare and a put each, below txnOpsMax). */
 const healthTargetsPerTxn = 60;
-/** History entries written per transaction (well below txnOpsMax, and below historyIdsPerRevision). */
-const historyEntriesPerTxn = 100;
+/**
+ * History entries written per transaction (packed in nested groups, client.ts: packGrouped), below
+ * historyIdsPerRevision.
+ */
+const historyEntriesPerTxn = 1000;
+assert(historyEntriesPerTxn <= historyIdsPerRevision, 'internal', 'history indexes would collide within a revision');
 /** Pages of this many keys when reading every history entry. */
 const historyPageKeys = 5000;
 
@@ -516,24 +520,27 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
 
   async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
     const now = this.clock.nowMs();
-    // One transaction per slice; the position within it orders entries that share its revision.
-    const slices: IRequestOp[][] = [];
-    for (let start = 0; start < entries.length; start += historyEntriesPerTxn) {
-      const ops = entries.slice(start, start + historyEntriesPerTxn).map((entry, index) => {
-        this.historySequence += 1;
-        const sequence = String(this.historySequence).padStart(12, '0');
-        const key = this.key(`${keys.historyOf(entry.name)}${this.writerId}.${sequence}`);
-        const value: HistoryValue = {
-          fromGeneration: entry.fromGeneration, toGeneration: entry.toGeneration, actor: entry.actor, kind: entry.kind,
-          detail: entry.detail, atMs: entry.atMs ?? now, index,
-        };
-        return put(key, value);
-      });
-      assert(batchOps(ops).length === 1, 'internal', 'a slice of history entries exceeds one transaction');
-      slices.push(ops);
+    // The entries go in transactions of up to historyEntriesPerTxn, packed (packGrouped); an entry's id is its
+    // transaction's revision and its position within it (below historyIdsPerRevision), which orders entries that
+    // share a revision.
+    const ops = entries.map((entry, position) => {
+      this.historySequence += 1;
+      const sequence = String(this.historySequence).padStart(12, '0');
+      const key = this.key(`${keys.historyOf(entry.name)}${this.writerId}.${sequence}`);
+      const value: HistoryValue = {
+        fromGeneration: entry.fromGeneration, toGeneration: entry.toGeneration, actor: entry.actor, kind: entry.kind,
+        detail: entry.detail, atMs: entry.atMs ?? now, index: position % historyEntriesPerTxn,
+      };
+      return put(key, value);
+    });
+    // Slices start at multiples of historyEntriesPerTxn, so within any transaction of a slice (one, unless its
+    // entries exceed txnBytesMax) the indexes are distinct.
+    const packed: PackedTxn[] = [];
+    for (let start = 0; start < ops.length; start += historyEntriesPerTxn) {
+      packed.push(...packGrouped(ops.slice(start, start + historyEntriesPerTxn), historyEntriesPerTxn));
     }
-    await forEachConcurrently(slices, writeConcurrency, async (ops) => {
-      await this.etcd.txn({ success: ops });
+    await forEachConcurrently(packed, packedConcurrency, async (txn) => {
+      await this.etcd.txn({ success: txn.groups });
     });
   }
 

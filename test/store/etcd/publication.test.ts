@@ -11,7 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { ITxnRequest } from 'etcd3';
+import type { IRequestOp, ITxnRequest } from 'etcd3';
 import { EtcdStore } from '../../../src/store/etcd/store.js';
 import { keys } from '../../../src/store/etcd/keys.js';
 import { prefixEnd } from '../../../src/store/etcd/client.js';
@@ -105,7 +105,10 @@ test('a planner paused mid-publication while its lease expires is fenced at its 
   const original = paused.etcd.txn.bind(paused.etcd);
   let held = false;
   paused.etcd.txn = async (request: ITxnRequest) => {
-    const writesVersions = (request.success ?? []).some((op) => op.request_put?.key?.toString().includes('/plan/version/') === true);
+    // Writes are packed in nested groups (client.ts: packGrouped): look at every level.
+    const writesVersion = (ops: IRequestOp[]): boolean => ops.some((op) => op.request_put?.key?.toString().includes('/plan/version/') === true
+      || writesVersion(op.request_txn?.success ?? []));
+    const writesVersions = writesVersion(request.success ?? []);
     if (writesVersions && !held) {
       held = true;
       arrived();
