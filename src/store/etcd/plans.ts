@@ -28,6 +28,8 @@ const sinceScanThreshold = 4096;
 const smallPlanNamesMax = 100;
 /** Version keys per page of a paged plan read (scanVisible), at most. */
 const visiblePageKeysMax = 10_000;
+/** Paged reads of at least this many names a page read the next page ahead (read). */
+const readAheadPageMin = 100;
 /** A read whose pinned revision was compacted away starts again, at most this often. */
 const readAttemptsMax = 3;
 /** The value of a version that removes its name (explicit operator removal). */
@@ -88,6 +90,11 @@ function decodeDeltaChunk(text: string): { name: string; records: RecordEntry[] 
   });
 }
 
+/** What identifies a paged read: the same plan, range and page size after the same name. */
+function readAheadKey(generation: Generation, options: PlanReadOptions): string {
+  return JSON.stringify([generation, options.sinceAfter ?? 0, options.afterName ?? '', options.limit ?? null]);
+}
+
 function isCompacted(error: unknown): boolean {
   return /compacted/i.test((error as Error).message ?? '');
 }
@@ -95,6 +102,8 @@ function isCompacted(error: unknown): boolean {
 export class EtcdPlans {
   /** The last merged delta read (plans are immutable, so a delta (p, g] never changes while plan g exists). */
   private deltaCache: { key: string; entries: PlanEntry[] } | null = null;
+  /** The page read ahead of the last full page of a paged read (read). */
+  private readAhead: { key: string; page: Promise<PlanView | null> } | null = null;
 
   constructor(private readonly etcd: EtcdConnection, private readonly clock: Clock) {}
 
@@ -380,7 +389,56 @@ export class EtcdPlans {
     return { name, since, records: decodeVersion(kv.value.toString()) };
   }
 
+  /**
+   * A paged read (a page of `limit` names after `afterName`) that came back full is most likely followed by the next
+   * page (the enactor's and the reconciler's paging loops): that page is read ahead, while the caller works on this
+   * one, so the read overlaps the caller's writes instead of waiting between them. At most one page, wasted when the
+   * caller stops there.
+   */
   async read(generation: Generation, options: PlanReadOptions = {}): Promise<PlanView | null> {
+    const ahead = this.takeReadAhead(generation, options);
+    const view = ahead === null
+      ? await this.readRetrying(generation, options)
+      : await this.confirmed(ahead, generation, options);
+    const limit = options.limit;
+    if (view !== null && options.names === undefined && limit !== undefined && limit >= readAheadPageMin
+      && view.entries.length === limit) {
+      const next: PlanReadOptions = { ...options, afterName: view.entries[limit - 1]!.name };
+      const page = this.readRetrying(generation, next);
+      page.catch(() => undefined); // Looked at only if taken (takeReadAhead); a failure there reads afresh.
+      this.readAhead = { key: readAheadKey(generation, next), page };
+    }
+    return view;
+  }
+
+  private takeReadAhead(generation: Generation, options: PlanReadOptions): Promise<PlanView | null> | null {
+    const ahead = this.readAhead;
+    this.readAhead = null;
+    if (ahead === null || options.names !== undefined || ahead.key !== readAheadKey(generation, options)) return null;
+    return ahead.page;
+  }
+
+  /**
+   * A page read ahead, as a read now would answer it: the page's entries were read at an earlier revision (a plan's
+   * entries never change while its header exists: the janitor deletes a plan's data only once it is below every hold,
+   * versions before headers), and the header is read now, so a plan cleaned up meanwhile reads as gone (null), as it
+   * would. A read ahead that failed is read again.
+   */
+  private async confirmed(
+    ahead: Promise<PlanView | null>, generation: Generation, options: PlanReadOptions,
+  ): Promise<PlanView | null> {
+    let view: PlanView | null;
+    try {
+      view = await ahead;
+    } catch {
+      return this.readRetrying(generation, options);
+    }
+    if (view === null) return null;
+    const header = await this.etcd.get(keys.header(generation));
+    return header === null ? null : view;
+  }
+
+  private async readRetrying(generation: Generation, options: PlanReadOptions): Promise<PlanView | null> {
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await this.readOnce(generation, options);

@@ -77,8 +77,7 @@ import type {
 } from '../types.js';
 import {
   batchOps, compare, EtcdConnection, forEachConcurrently, packedConcurrency, packGrouped, prefixEnd, rangeResponse,
-  revisionOf, scanPageKeys, txnOpsMax, writeConcurrency,
-  type EtcdConnectionOptions, type KeyValue, type PackedTxn,
+  revisionOf, scanPageKeys, txnOpsMax, type EtcdConnectionOptions, type KeyValue, type PackedTxn,
 } from './client.js';
 import { keys } from './keys.js';
 import { EtcdPlans } from './plans.js';

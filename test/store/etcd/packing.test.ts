@@ -166,3 +166,26 @@ test('history written a thousand entries to a transaction keeps distinct ids, in
     assert.deepEqual(positions, Array.from({ length: positions.length }, (_, n) => block * 1000 + n), `block ${block}`);
   }
 });
+
+test('paged plan reads read the next page ahead: the same pages, and a plan cleaned up meanwhile reads as gone', async () => {
+  const store = new EtcdStore({ endpoints: cluster.endpoints, prefix: `/packing-${randomUUID().slice(0, 8)}/` });
+  closers.push(() => store.close());
+  const lease = (await store.acquireLease('planner', 'p', 60_000))!;
+  const changes = Array.from({ length: 1050 }, (_, n) => ({ name: name('svc', n), records: records(address(n)) }));
+  assert.ok((await store.publishPlan({ lease, baseGeneration: 0, changes, namesTotal: 1050, forced: false, note: '' })).ok);
+  const whole = (await store.readPlan(1))!.entries;
+  const paged: string[] = [];
+  let afterName = '';
+  for (let page = 0; page < 20; page += 1) {
+    const view = (await store.readPlan(1, { afterName, limit: 100 }))!;
+    paged.push(...view.entries.map((entry) => entry.name));
+    if (view.entries.length < 100) break;
+    afterName = view.entries[view.entries.length - 1]!.name;
+  }
+  assert.deepEqual(paged, whole.map((entry) => entry.name), 'pages read ahead are the pages');
+  // Page one is full, so page two is read ahead; the plan's header is then deleted (as the janitor would).
+  const first = (await store.readPlan(1, { sinceAfter: 0, limit: 500 }))!;
+  await store.etcd.txn({ success: [{ request_delete_range: { key: store.etcd.key(keys.header(1)) } }] });
+  const second = await store.readPlan(1, { sinceAfter: 0, afterName: first.entries[499]!.name, limit: 500 });
+  assert.equal(second, null, 'the page read ahead is not handed out for a plan that is gone');
+});
