@@ -100,7 +100,8 @@ export type KeyValue = IKeyValue;
 /** A revision as etcd3 returns it (int64 as a string), checked to be exact as a JS number. */
 export function revisionOf(value: string | number): number {
   const revision = Number(value);
-  assert(Number.isSafeInteger(revision) && revision >= 0, 'internal', `etcd revision ${value} is not a safe integer`);
+  assert(Number.isSafeInteger(revision) && revision >= 0, 'internal',
+    () => `etcd revision ${value} is not a safe integer`);
   return revision;
 }
 
@@ -224,7 +225,7 @@ export function batchOps(ops: readonly IRequestOp[], opsMax = txnOpsMax): IReque
   let bytes = 0;
   for (const op of ops) {
     const size = opBytes(op);
-    assert(size <= txnBytesMax, 'internal', `one etcd operation of ${size} bytes exceeds the request limit`);
+    assert(size <= txnBytesMax, 'internal', () => `one etcd operation of ${size} bytes exceeds the request limit`);
     if (current.length >= opsMax || bytes + size > txnBytesMax) {
       batches.push(current);
       current = [];
@@ -305,7 +306,7 @@ export class EtcdConnection {
   /** `key` without the prefix, as text. */
   path(key: Buffer): string {
     const text = key.toString();
-    assert(text.startsWith(this.prefix), 'internal', `key ${text} outside prefix ${this.prefix}`);
+    assert(text.startsWith(this.prefix), 'internal', () => `key ${text} outside prefix ${this.prefix}`);
     return text.slice(this.prefix.length);
   }
 

@@ -68,7 +68,7 @@ export function encodeDeltaChunks(changes: readonly PlanChange[]): string[] {
   let bytes = 0;
   for (const change of sorted) {
     const line = `${change.name}\t${encodeVersion(change.records)}`;
-    assert(line.length + 1 <= chunkBytesMax, 'internal', `${change.name}: one record set exceeds a chunk`);
+    assert(line.length + 1 <= chunkBytesMax, 'internal', () => `${change.name}: one record set exceeds a chunk`);
     if (bytes + line.length + 1 > chunkBytesMax) {
       chunks.push(lines.join('\n'));
       lines = [];
@@ -85,7 +85,7 @@ function decodeDeltaChunk(text: string): { name: string; records: RecordEntry[] 
   if (text.length === 0) return [];
   return text.split('\n').map((line) => {
     const tab = line.indexOf('\t');
-    assert(tab > 0, 'internal', `malformed delta line "${line.slice(0, 80)}"`);
+    assert(tab > 0, 'internal', () => `malformed delta line "${line.slice(0, 80)}"`);
     return { name: line.slice(0, tab), records: decodeVersion(line.slice(tab + 1)) };
   });
 }
@@ -332,7 +332,7 @@ export class EtcdPlans {
       assert(
         since < generation,
         'S6',
-        `${change.name}: version ${since} is not below the new generation ${generation}`,
+        () => `${change.name}: version ${since} is not below the new generation ${generation}`,
       );
       ops.push({
         request_put: { key: this.key(keys.superseded(generation, change.name, since)), value: Buffer.alloc(0) },
@@ -493,7 +493,7 @@ export class EtcdPlans {
         assert(
           since > sinceAfter && since <= generation,
           'internal',
-          `delta chunk of ${since} outside (${sinceAfter}, ${generation}]`,
+          () => `delta chunk of ${since} outside (${sinceAfter}, ${generation}]`,
         );
         for (const line of decodeDeltaChunk(kv.value.toString())) {
           if ((newest.get(line.name)?.since ?? 0) < since) {
@@ -625,7 +625,7 @@ export class EtcdPlans {
       assert(
         version.supersededBy > version.since,
         'S4',
-        `version ${version.name}@${version.since} superseded by ${version.supersededBy}`,
+        () => `version ${version.name}@${version.since} superseded by ${version.supersededBy}`,
       );
       const marker = this.key(keys.superseded(version.supersededBy, version.name, version.since));
       return {

@@ -549,7 +549,7 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
       const value = parseJson<HistoryValue>(kv);
       const path = this.etcd.path(kv.key).slice(keys.historyPrefix.length);
       const entryName = decodeURIComponent(path.slice(0, path.lastIndexOf('!')));
-      assert(value.index < historyIdsPerRevision, 'internal', `history index ${value.index} too large`);
+      assert(value.index < historyIdsPerRevision, 'internal', () => `history index ${value.index} too large`);
       return {
         id: revisionOf(kv.create_revision) * historyIdsPerRevision + value.index, name: entryName,
         fromGeneration: value.fromGeneration, toGeneration: value.toGeneration, actor: value.actor, kind: value.kind,
