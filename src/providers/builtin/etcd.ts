@@ -2,7 +2,8 @@ import type { ICompare, IRequestOp, ITxnResponse, IWatchResponse, Watcher } from
 import { assert, UserError } from '../../util/assert.js';
 import { decodeRecords, encodeRecords } from '../../domain/codec.js';
 import {
-  compare, EtcdConnection, forEachConcurrently, packedConcurrency, packGrouped, prefixEnd, revisionOf, ungroup,
+  compare, EtcdConnection, forEachConcurrently, groupOpsMax, packedConcurrency, packGrouped, prefixEnd, revisionOf,
+  txnGroupsMax, ungroup,
   type EtcdConnectionOptions, type KeyValue, type PackedTxn,
 } from '../../store/etcd/client.js';
 import { keys, pad } from '../../store/etcd/keys.js';
@@ -24,6 +25,8 @@ import type { RemovalCompaction, ServedState } from '../types.js';
  * guard (guard.ts) checks what it reports.
  */
 
+/** Names written per etcd transaction (packed: client.ts, packGrouped). */
+const applyNamesPerTxn = groupOpsMax * txnGroupsMax;
 /** From this many names a read looks whether one range scan serves them better than point reads (read). */
 const denseReadNamesMin = 500;
 /** A range scan reads at most this many served keys per name asked (the rest are names not asked). */
@@ -312,32 +315,41 @@ export class BuiltinEtcdProvider extends GuardedProvider {
     const rank = (change: GuardedChange) => (change.expectedVersion === null ? change.generation : -1);
     const order = changes.map((_, index) => index);
     order.sort((a, b) => rank(changes[a]!) - rank(changes[b]!) || a - b);
-    const ops = order.map((index) => {
-      const change = changes[index]!;
-      return this.conditionalWrite(change, branch, valuesOf(change.generation));
-    });
-    const guards = order.map((index) => {
-      const change = changes[index]!;
-      return change.expectedVersion === null ? valuesOf(change.generation).floorGuard : null;
-    });
     const outcomes: (SwapOutcome | Tombstoned)[] = new Array(changes.length);
     const refused: number[] = [];
-    // Distinct names (the guard sees to it), so the transactions are independent writes: several go at once.
-    await forEachConcurrently(packGrouped(ops, undefined, guards), packedConcurrency, async (txn) => {
-      const { version, results } = await this.applyTxn(txn);
-      results.forEach((result, offset) => {
-        const index = order[txn.start + offset]!;
+    const sort = (index: number, result: ITxnResponse | null, version: string) => {
+      const change = changes[index]!;
+      if (result !== null && result.succeeded) {
+        outcomes[index] = { name: change.name, outcome: 'applied', version, replaced: this.replaced(change, result) };
+      } else if (change.expectedVersion === null) {
+        refused.push(index);
+      } else {
+        assert(result !== null, 'internal', () => `${change.name}: an update in a guarded group`);
+        const current = result.responses[0]?.response_range.kvs[0];
+        outcomes[index] = { name: change.name, outcome: 'conflict', found: this.found(change.name, current) };
+      }
+    };
+    // A transaction's worth of names at a time, each built when it is sent (so the first goes out while the rest
+    // are built, and only the writes in flight are held). Distinct names (the guard sees to it), so the transactions
+    // are independent writes: several go at once.
+    const slices: number[][] = [];
+    for (let start = 0; start < order.length; start += applyNamesPerTxn) {
+      slices.push(order.slice(start, start + applyNamesPerTxn));
+    }
+    await forEachConcurrently(slices, packedConcurrency, async (slice) => {
+      const ops = slice.map((index) => {
         const change = changes[index]!;
-        if (result !== null && result.succeeded) {
-          outcomes[index] = { name: change.name, outcome: 'applied', version, replaced: this.replaced(change, result) };
-        } else if (change.expectedVersion === null) {
-          refused.push(index);
-        } else {
-          assert(result !== null, 'internal', () => `${change.name}: an update in a guarded group`);
-          const current = result.responses[0]?.response_range.kvs[0];
-          outcomes[index] = { name: change.name, outcome: 'conflict', found: this.found(change.name, current) };
-        }
+        return this.conditionalWrite(change, branch, valuesOf(change.generation));
       });
+      const guards = slice.map((index) => {
+        const change = changes[index]!;
+        return change.expectedVersion === null ? valuesOf(change.generation).floorGuard : null;
+      });
+      // One transaction, unless the slice's record sets exceed txnBytesMax.
+      for (const txn of packGrouped(ops, applyNamesPerTxn, guards)) {
+        const { version, results } = await this.applyTxn(txn);
+        results.forEach((result, offset) => sort(slice[txn.start + offset]!, result, version));
+      }
     });
     if (refused.length > 0) {
       const classified = await this.classifyFirstWrites(refused.map((index) => changes[index]!), branch);

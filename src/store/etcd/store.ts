@@ -77,7 +77,7 @@ import type {
 } from '../types.js';
 import {
   batchOps, compare, EtcdConnection, forEachConcurrently, packedConcurrency, packGrouped, prefixEnd, rangeResponse,
-  revisionOf, scanPageKeys, txnOpsMax, type EtcdConnectionOptions, type KeyValue, type PackedTxn,
+  revisionOf, scanPageKeys, txnOpsMax, type EtcdConnectionOptions, type KeyValue,
 } from './client.js';
 import { keys } from './keys.js';
 import { EtcdPlans } from './plans.js';
@@ -519,27 +519,26 @@ export class EtcdStore implements Store, InventoryStore, WatchablePlans, Watchab
 
   async appendHistory(entries: readonly HistoryEntry[]): Promise<void> {
     const now = this.clock.nowMs();
-    // The entries go in transactions of up to historyEntriesPerTxn, packed (packGrouped); an entry's id is its
-    // transaction's revision and its position within it (below historyIdsPerRevision), which orders entries that
-    // share a revision.
-    const ops = entries.map((entry, position) => {
-      this.historySequence += 1;
-      const sequence = String(this.historySequence).padStart(12, '0');
-      const key = this.key(`${keys.historyOf(entry.name)}${this.writerId}.${sequence}`);
-      const value: HistoryValue = {
-        fromGeneration: entry.fromGeneration, toGeneration: entry.toGeneration, actor: entry.actor, kind: entry.kind,
-        detail: entry.detail, atMs: entry.atMs ?? now, index: position % historyEntriesPerTxn,
-      };
-      return put(key, value);
-    });
-    // Slices start at multiples of historyEntriesPerTxn, so within any transaction of a slice (one, unless its
-    // entries exceed txnBytesMax) the indexes are distinct.
-    const packed: PackedTxn[] = [];
-    for (let start = 0; start < ops.length; start += historyEntriesPerTxn) {
-      packed.push(...packGrouped(ops.slice(start, start + historyEntriesPerTxn), historyEntriesPerTxn));
-    }
-    await forEachConcurrently(packed, packedConcurrency, async (txn) => {
-      await this.etcd.txn({ success: txn.groups });
+    // Sequence numbers in the order given, before anything is sent (keys of one writer never repeat).
+    const first = this.historySequence + 1;
+    this.historySequence += entries.length;
+    // The entries go historyEntriesPerTxn to a packed transaction (packGrouped), each slice built when it is sent; an
+    // entry's id is its transaction's revision and its position in it (below historyIdsPerRevision), which orders the
+    // entries that share a revision. (Transactions go several at once: their revisions are in any order.)
+    const slices: number[] = [];
+    for (let start = 0; start < entries.length; start += historyEntriesPerTxn) slices.push(start);
+    await forEachConcurrently(slices, packedConcurrency, async (start) => {
+      const ops = entries.slice(start, start + historyEntriesPerTxn).map((entry, index) => {
+        const sequence = String(first + start + index).padStart(12, '0');
+        const key = this.key(`${keys.historyOf(entry.name)}${this.writerId}.${sequence}`);
+        const value: HistoryValue = {
+          fromGeneration: entry.fromGeneration, toGeneration: entry.toGeneration, actor: entry.actor, kind: entry.kind,
+          detail: entry.detail, atMs: entry.atMs ?? now, index,
+        };
+        return put(key, value);
+      });
+      // One transaction, unless the slice's entries exceed txnBytesMax (the indexes stay distinct within each).
+      for (const txn of packGrouped(ops, historyEntriesPerTxn)) await this.etcd.txn({ success: txn.groups });
     });
   }
 
