@@ -37,6 +37,13 @@ const rssTargetMb = 1024;
 /** Any one command may take this long: half a millisecond a name, plus a minute (a full publish is the longest). */
 const commandTimeoutMs = 60_000 + namesCount * 0.5;
 const childFile = join(import.meta.dirname, 'scale-child.ts');
+/**
+ * The heap every role child may grow to (inherited through NODE_OPTIONS). At 1,000,000 names the planner holds more
+ * than Node's default limit (about 4 GB on this machine): with it, it ran out of memory in its first 1% generation
+ * (2026-12-02). Raised so that every row can be measured; the RSS rows say what each role really needed.
+ */
+const childHeapMb = 12_288;
+process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${childHeapMb}`.trim();
 
 type Reply = Record<string, unknown>;
 
@@ -488,6 +495,9 @@ function notes(figures: Figures, loadAtStart: number): string[] {
     'Rows of issue 16 measured elsewhere: health decision → DNS answer p99, see the convergence section',
     '(bench/convergence.bench.ts); the store size after 100,000 generations of 1% churn, see the retention section',
     '(bench/retention.bench.ts); etcd with a full 100,000-name plan, see the etcd section (bench/etcd.bench.ts).',
+    '',
+    `Every role child runs with --max-old-space-size=${childHeapMb}: with Node's default heap limit (about 4 GB here)`,
+    'the planner ran out of memory at 1,000,000 names.',
     '',
     `Load average (1 min) at the start: ${loadAtStart.toFixed(2)}, at the end: ${loadavg()[0]!.toFixed(2)}.`,
   ];
